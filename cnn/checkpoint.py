@@ -1,0 +1,120 @@
+"""Checkpoints: safetensors weights plus JSON metadata. Loading never unpickles anything.
+
+The metadata (architecture, data set, class names, normalisation, input shape, test accuracy,
+recipe, date) is stored as one JSON string under the safetensors header key 'cnn_playground'.
+Writes are atomic, so a crash mid-save never leaves a half-written file in place.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from .atomic import atomic_path
+from .errors import CheckpointError, ConfigError
+from .models import get_spec
+
+META_KEY = "cnn_playground"
+REQUIRED = ("architecture", "classes", "input_shape", "normalization")
+
+
+def save_checkpoint(model: torch.nn.Module, metadata: dict, path: str | os.PathLike) -> Path:
+    from safetensors.torch import save_file
+    missing = [k for k in REQUIRED if k not in metadata]
+    if missing:
+        raise ValueError(f"checkpoint metadata lacks {missing}")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata={META_KEY: json.dumps(metadata)})
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The checkpoint's metadata, without loading the weights."""
+    from safetensors import safe_open
+    path = Path(path)
+    _refuse_non_safetensors(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get(META_KEY)
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}). "
+                              f"Use a checkpoint written by CNN Playground (python -m cnn.train).") from None
+    if raw is None:
+        raise CheckpointError(f"{path} is a safetensors file but has no CNN Playground metadata "
+                              f"(architecture, classes, normalisation), so it cannot be used here.")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path} has damaged metadata (not valid JSON).") from None
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}'s metadata lacks {', '.join(missing)}.")
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike, *, expect_architecture: str | None = None,
+                    expect_classes: int | None = None, expect_channels: int | None = None,
+                    map_location: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Rebuild the model the metadata names, load the weights, and return (model in eval mode, metadata).
+
+    Refuses, with a message naming the mismatch: a file that is not safetensors (a pickle is never
+    unpickled), weights that do not fit the named architecture, and a checkpoint for another
+    architecture, class count or channel count than the caller expects.
+    """
+    from safetensors.torch import load_file
+    path = Path(path)
+    meta = read_metadata(path)
+    arch, classes, shape = meta["architecture"], meta["classes"], meta["input_shape"]
+    if expect_architecture and arch != expect_architecture:
+        raise CheckpointError(f"{path} holds a {arch} model, not the {expect_architecture} expected here.")
+    if expect_classes is not None and len(classes) != expect_classes:
+        raise CheckpointError(f"{path} has {len(classes)} classes, but {expect_classes} are needed here.")
+    if expect_channels is not None and shape[0] != expect_channels:
+        raise CheckpointError(f"{path} takes {shape[0]}-channel images, but {expect_channels}-channel "
+                              f"ones are needed here.")
+    try:
+        model = get_spec(arch).build(shape[0], len(classes), shape[1])
+    except ConfigError:
+        raise CheckpointError(f"{path} names an unknown architecture {arch!r}.") from None
+    try:
+        state = load_file(str(path), device=str(map_location))
+    except Exception as exc:
+        raise CheckpointError(f"{path}: its weights could not be read ({exc}).") from None
+    _check_fits(path, arch, model, state)
+    model.load_state_dict(state)
+    return model.eval(), meta
+
+
+def _check_fits(path: Path, arch: str, model: torch.nn.Module, state: dict) -> None:
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in state.items()}
+    problems = []
+    missing, extra = sorted(want.keys() - have.keys()), sorted(have.keys() - want.keys())
+    if missing:
+        problems.append(f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if extra:
+        problems.append(f"unexpected {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}")
+    problems += [f"{k} is {have[k]} but {arch} needs {want[k]}"
+                 for k in sorted(want.keys() & have.keys()) if want[k] != have[k]][:5]
+    if problems:
+        raise CheckpointError(f"{path} does not match the {arch} architecture it names: "
+                              + "; ".join(problems) + ".")
+
+
+def _refuse_non_safetensors(path: Path) -> None:
+    """Name the common wrong formats before safetensors tries to parse them."""
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint file at {path}.")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        raise CheckpointError(
+            f"{path} is a PyTorch pickle (torch.save) file. It is refused because unpickling can run "
+            f"arbitrary code; convert it to safetensors or train a new checkpoint with python -m cnn.train.")
+    if len(head) < 8 or int.from_bytes(head, "little") > min(path.stat().st_size, 100_000_000):
+        raise CheckpointError(f"{path} is not a safetensors file. Use a .safetensors checkpoint "
+                              f"written by CNN Playground.")

@@ -1,0 +1,248 @@
+"""The one training engine. The CLI, the app, the benchmarks and the tests all call `train`.
+
+`train` is a generator: it yields a Start event, Step events every few steps (the live loss
+curve), an EpochEnd event with train and test accuracy after each epoch, and always an End event
+last, which carries the trained model and the metadata for its checkpoint. It stops cleanly
+between two steps when `stop.is_set()`. The whole training split lives on the training device as
+uint8 and is augmented there, batch by batch. Under torchrun it trains with DistributedDataParallel.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from . import distributed
+from .augment import Normalizer, random_flip, random_translate
+from .data import Dataset
+from .device import describe, pick_device
+from .evaluation import EvalResult, autocast, evaluate
+from .models import build_model, count_parameters
+from .recipes import Recipe
+
+CHECKPOINT_FORMAT = 1
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass
+class Start:
+    device: str
+    model: str
+    parameters: int
+    n_train: int
+    n_test: int
+    epochs: float
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    kind: str = "start"
+
+
+@dataclass
+class Step:
+    step: int
+    total_steps: int
+    epoch: float            # fractional progress in epochs, for the x axis of the curve
+    loss: float             # mean training loss since the previous Step event
+    lr: float
+    images_per_s: float
+    elapsed: float          # seconds since the start of training
+    eta: float              # seconds left, estimated
+    kind: str = "step"
+
+
+@dataclass
+class EpochEnd:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float | None
+    test_accuracy: float | None
+    elapsed: float
+    kind: str = "epoch"
+
+
+@dataclass
+class End:
+    status: str             # 'finished' | 'stopped' | 'diverged'
+    message: str
+    model: torch.nn.Module
+    metadata: dict
+    test_accuracy: float | None
+    elapsed: float
+    history: list[EpochEnd] = field(default_factory=list)
+    evaluation: EvalResult | None = None  # the final full test-set evaluation, when finished
+    kind: str = "end"
+
+
+def lr_factor(recipe: Recipe, step: int, total: int) -> float:
+    """The learning rate multiplier at a step: constant, or linear warm-up then linear decay to 0."""
+    if recipe.schedule == "constant":
+        return 1.0
+    warm = max(1, round(recipe.warmup * total))
+    if step < warm:
+        return (step + 1) / warm
+    return max(0.0, (total - step) / max(1, total - warm))
+
+
+def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
+                               nesterov=recipe.nesterov and recipe.momentum > 0,
+                               weight_decay=recipe.weight_decay)
+    cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def normalization(recipe: Recipe, data: Dataset) -> tuple[list[float], list[float]]:
+    if recipe.normalize is not None:
+        return list(recipe.normalize[0]), list(recipe.normalize[1])
+    return (data.train or data.test).subset(10_000).mean_std()
+
+
+def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = None, seed: int = 0,
+          stop: StopFlag | None = None, log_every: int | None = None,
+          evaluate_each_epoch: bool = True) -> Iterator[Start | Step | EpochEnd | End]:
+    """Train `recipe.model` on `data` with `recipe`, yielding events (see the module docstring)."""
+    if data.train is None:
+        raise ValueError("train() needs a data set loaded with its training split")
+    recipe.validate(len(data.train))
+    ctx = distributed.from_env()
+    device = torch.device(device) if device is not None else pick_device()
+    device = distributed.setup(ctx, device.type) or device
+    torch.manual_seed(seed)
+
+    c, h, w = data.input_shape
+    num_classes = len(data.classes)
+    model = build_model(recipe.model, c, num_classes, h).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    ddp_model = model
+    if ctx.enabled:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = make_optimizer(recipe, model)
+    mean, std = normalization(recipe, data)
+    normalize = Normalizer(mean, std, device, c)
+
+    train_x = data.train.images.to(device)
+    train_y = data.train.labels.to(device)
+    n_train = len(train_y)
+    steps_per_epoch = math.ceil(n_train / recipe.batch_size)
+    total_steps = max(1, math.ceil(recipe.epochs * steps_per_epoch))
+    log_every = log_every or max(1, min(50, steps_per_epoch // 25))
+    order = torch.Generator().manual_seed(seed)  # the same batch order on every rank
+
+    def loss_fn(out, y):
+        if recipe.loss == "nll":
+            return F.nll_loss(out, y)
+        return F.cross_entropy(out, y, label_smoothing=recipe.label_smoothing)
+
+    def stopping() -> bool:
+        return stop is not None and stop.is_set()
+
+    def metadata(status: str, test_acc: float | None, elapsed: float, epochs_done: float) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT, "architecture": recipe.model, "dataset": data.name,
+            "classes": list(data.classes), "input_shape": [c, h, w],
+            "normalization": {"mean": mean, "std": std}, "test_accuracy": test_acc,
+            "tta_flip": recipe.flip, "recipe": recipe.as_dict(), "seed": seed,
+            "epochs_completed": round(epochs_done, 3), "status": status,
+            "train_seconds": round(elapsed, 2), "device": describe(device),
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    yield Start(describe(device), recipe.model, count_parameters(model), n_train, len(data.test),
+                recipe.epochs, recipe.batch_size, steps_per_epoch, total_steps)
+
+    history: list[EpochEnd] = []
+    last_eval: EvalResult | None = None
+    good_state = copy.deepcopy(model.state_dict())
+    t0 = time.perf_counter()
+    t_log, step_log = t0, 0
+    step, status, message = 0, "finished", ""
+    loss_sum = torch.zeros((), device=device)
+    model.train()
+
+    for epoch in range(math.ceil(total_steps / steps_per_epoch)):
+        perm = torch.randperm(n_train, generator=order).to(device)
+        epoch_loss = torch.zeros((), device=device)
+        epoch_correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        for b in range(min(steps_per_epoch, total_steps - step)):
+            if stopping():
+                status, message = "stopped", f"Stopped at step {step} of {total_steps}; kept the weights so far."
+                break
+            idx = ctx.shard(perm[b * recipe.batch_size:(b + 1) * recipe.batch_size])
+            x, y = train_x[idx], train_y[idx]
+            x = normalize(random_translate(x, recipe.crop_pad))
+            if recipe.flip:
+                x = random_flip(x)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            lr = recipe.lr * lr_factor(recipe, step, total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast(device):
+                out = ddp_model(x)
+                loss = loss_fn(out.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            seen += len(y)
+            loss_sum += loss.detach()
+            epoch_loss += loss.detach() * len(y)
+            epoch_correct += (out.detach().argmax(1) == y).sum()
+
+            if step % log_every == 0 or step == total_steps:
+                mean_loss = loss_sum.item() / (step - step_log)
+                loss_sum.zero_()
+                if not math.isfinite(mean_loss):
+                    model.load_state_dict(good_state)
+                    status = "diverged"
+                    message = (f"The training loss became {mean_loss} at step {step}: the learning rate "
+                               f"({recipe.lr}) is probably too high. Kept the last good weights; try a "
+                               f"learning rate about 10 times smaller.")
+                    break
+                good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                now = time.perf_counter()
+                ips = (step - step_log) * recipe.batch_size / max(now - t_log, 1e-9)
+                elapsed = now - t0
+                t_log, step_log = now, step
+                yield Step(step, total_steps, step / steps_per_epoch, mean_loss, lr, ips, elapsed,
+                           elapsed / step * (total_steps - step))
+        if status != "finished":
+            break
+        # End of an epoch (or of the fractional last one): train and test accuracy.
+        test = None
+        if ctx.is_main and (evaluate_each_epoch or step == total_steps):
+            test = evaluate(model, data.test, normalize, num_classes, device, tta_flip=recipe.flip,
+                            should_stop=stopping)
+        if test is not None:
+            last_eval = test
+        ev = EpochEnd(epoch + 1, epoch_loss.item() / max(1, seen), epoch_correct.item() / max(1, seen),
+                      test.loss if test else None, test.accuracy if test else None,
+                      time.perf_counter() - t0)
+        history.append(ev)
+        yield ev
+
+    elapsed = time.perf_counter() - t0
+    final = last_eval if status == "finished" else None
+    test_acc = history[-1].test_accuracy if history and history[-1].test_accuracy is not None else None
+    if status == "finished" and test_acc is not None:
+        message = f"Finished: test accuracy {test_acc:.4f} in {elapsed:.1f} s on {describe(device)}."
+    epochs_done = step / steps_per_epoch
+    distributed.barrier(ctx)
+    yield End(status, message, model, metadata(status, test_acc, elapsed, epochs_done), test_acc,
+              elapsed, history, final)

@@ -1,0 +1,74 @@
+"""Test-set evaluation: accuracy, average loss, confusion matrix and every prediction."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .augment import Normalizer
+from .data import Split
+
+
+@dataclass
+class EvalResult:
+    accuracy: float
+    loss: float                 # average cross-entropy over the split
+    confusion: torch.Tensor     # [true, predicted] counts, num_classes x num_classes
+    predictions: torch.Tensor   # predicted label of each image, on the CPU
+    probabilities: torch.Tensor  # N x num_classes, on the CPU
+
+    def misclassified(self, labels: torch.Tensor, limit: int = 24) -> list[int]:
+        """Indices of wrongly predicted images, most confidently wrong first."""
+        wrong = (self.predictions != labels.cpu()).nonzero().flatten()
+        conf = self.probabilities[wrong, self.predictions[wrong]]
+        return wrong[conf.argsort(descending=True)][:limit].tolist()
+
+
+def autocast(device: torch.device):
+    """bf16 mixed precision on CUDA; full precision elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_classes: int,
+             device: torch.device, *, tta_flip: bool = False, batch_size: int = 1000,
+             should_stop=None) -> EvalResult | None:
+    """Evaluate on the whole split; None if should_stop() turns true part-way (a Stop click)."""
+    was_training = model.training
+    model.eval()
+    probs, loss_sum = [], 0.0
+    try:
+        for start in range(0, len(split), batch_size):
+            if should_stop is not None and should_stop():
+                return None
+            x = normalizer(split.images[start:start + batch_size].to(device, non_blocking=True))
+            y = split.labels[start:start + batch_size].to(device, non_blocking=True)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(device):
+                logits = model(x).float()
+                if tta_flip:  # average the logits of the image and its mirror
+                    logits = (logits + model(x.flip(3)).float()) / 2
+            loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+            probs.append(logits.softmax(1).cpu())
+    finally:
+        model.train(was_training)
+    p = torch.cat(probs)
+    pred = p.argmax(1)
+    labels = split.labels.cpu()
+    confusion = torch.bincount(labels * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
+    return EvalResult((pred == labels).float().mean().item(), loss_sum / len(split), confusion, pred, p)
+
+
+def format_confusion(confusion: torch.Tensor, classes: list[str]) -> str:
+    """The confusion matrix as text: rows are the true class, columns the predicted one."""
+    names = [c[:9] for c in classes]
+    w = max(6, max(map(len, names)) + 1, len(str(int(confusion.max()))) + 1)
+    lines = ["true \\ predicted".ljust(w) + "".join(n.rjust(w) for n in names)]
+    for name, row in zip(names, confusion.tolist()):
+        lines.append(name.ljust(w) + "".join(str(v).rjust(w) for v in row))
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""Training recipes: each seed tutorial's original settings as a named preset, plus the project's
+fast ones. A recipe is plain data; the engine (cnn.engine) carries it out."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+MNIST_HALF = ((0.5,), (0.5,))       # Normalize((0.5,), (0.5,))
+UNIT = ((0.0,), (1.0,))             # ToTensor alone (Keras: rescale 1/255)
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "warmup_linear")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    model: str
+    dataset: str
+    optimizer: str                  # 'sgd' | 'adam' | 'adamw'
+    lr: float
+    batch_size: int
+    epochs: float                   # may be fractional: the fast recipes stop mid-epoch
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    loss: str = "cross_entropy"     # 'nll' for models that end in log_softmax
+    label_smoothing: float = 0.0
+    normalize: tuple | None = None  # ((mean per channel), (std per channel)); None: the data set's own
+    schedule: str = "constant"      # 'constant' | 'warmup_linear' (warm up, then decay to zero)
+    warmup: float = 0.0             # share of all steps spent warming up
+    crop_pad: int = 0               # random translation by up to this many pixels (0: none)
+    flip: bool = False              # random horizontal flips, and flip test-time averaging
+    reported: str = ""              # what the tutorial reported, for the README's table
+    notes: str = ""                 # where a setting is the project's choice, not the tutorial's
+
+    def replace(self, **changes) -> "Recipe":
+        """A copy with the given settings changed; None values are ignored."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def validate(self, n_train: int | None = None) -> None:
+        """Refuse settings that cannot train, with a message that says what to change."""
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"Learning rate must be a number above zero (got {self.lr}); try 0.001 for Adam or 0.01 for SGD.")
+        if not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise ConfigError(f"Epochs must be above zero (got {self.epochs}).")
+        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
+            raise ConfigError(f"Batch size must be a whole number of at least 1 (got {self.batch_size}).")
+        if n_train is not None and self.batch_size > n_train:
+            raise ConfigError(f"Batch size {self.batch_size} is larger than the training set "
+                              f"({n_train} images); use a batch size of at most {n_train}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"Unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
+        if not 0 <= self.momentum < 1 or self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
+            raise ConfigError("Momentum and label smoothing must be in [0, 1) and weight decay at least 0.")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    Recipe("seed000", "seed000_net", "mnist", "adam", 1e-3, 64, 3, loss="nll",
+           normalize=((0.1307,), (0.3081,)),
+           reported="no figure (prints test loss and accuracy)",
+           notes="tutorial: Adam (default lr), NLL loss; batch 64, 3 epochs and MNIST normalisation are the project's choice"),
+    Recipe("seed000_keras", "seed000_keras", "mnist", "adam", 1e-3, 200, 10, normalize=UNIT,
+           reported="no figure", notes="Keras: Adam, 10 epochs, batch 200, rescale 1/255"),
+    Recipe("seed001", "seed001_convnet", "cifar10", "sgd", 1e-3, 64, 20, momentum=0.9,
+           weight_decay=0.005, normalize=((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+           reported="about 83% (on the training images); 81% train / 67% test measured on an H100"),
+    Recipe("seed002", "seed002_net", "mnist", "adam", 0.01, 64, 10, normalize=MNIST_HALF,
+           reported="97.28% test"),
+    Recipe("seed002_keras", "seed002_keras", "mnist", "adam", 1e-3, 32, 10, normalize=UNIT,
+           reported="97.0% validation", notes="Keras defaults: Adam lr 0.001, batch 32; rescale 1/255"),
+    Recipe("seed003", "seed003_cnn", "mnist", "adam", 1e-3, 64, 5, normalize=UNIT,
+           reported="no figure", notes="the tutorial gives no recipe: Adam 0.001, batch 64, 5 epochs are the project's choice"),
+    Recipe("seed004", "seed004_cnn", "mnist", "adam", 1e-3, 100, 3, normalize=MNIST_HALF,
+           reported="98.80% test after 3 epochs (98.69%, 99.09%, 98.80%)"),
+    Recipe("seed004_simplecnn", "seed004_simplecnn", "cifar10", "adam", 1e-3, 100, 3,
+           normalize=((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), reported="no figure",
+           notes="the tutorial trains only its MNIST CNN; SimpleCNN gets that recipe on CIFAR-10"),
+    # The project's own recipes: data on the device, BN nets, warm-up/decay, label smoothing.
+    Recipe("mnist_fast", "mnist_fast", "mnist", "sgd", 0.1, 128, 2, momentum=0.9, nesterov=True,
+           weight_decay=5e-4, label_smoothing=0.1, schedule="warmup_linear", warmup=0.1,
+           crop_pad=1, reported="project: fast MNIST"),
+    Recipe("mnist_best", "mnist_fast", "mnist", "sgd", 0.1, 128, 12, momentum=0.9, nesterov=True,
+           weight_decay=5e-4, label_smoothing=0.1, schedule="warmup_linear", warmup=0.1,
+           crop_pad=2, reported="project: the shipped MNIST checkpoint"),
+    Recipe("cifar10_fast", "cifar10_fast", "cifar10", "sgd", 0.2, 512, 10, momentum=0.9,
+           nesterov=True, weight_decay=5e-4, label_smoothing=0.2, schedule="warmup_linear",
+           warmup=0.2, crop_pad=2, flip=True, reported="project: fast CIFAR-10 on a GPU"),
+    Recipe("cifar10_small", "cifar10_small", "cifar10", "sgd", 0.2, 256, 12, momentum=0.9,
+           nesterov=True, weight_decay=5e-4, label_smoothing=0.2, schedule="warmup_linear",
+           warmup=0.2, crop_pad=2, flip=True, reported="project: CIFAR-10 on a CPU"),
+]}
+
+
+def get_recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise ConfigError(f"Unknown recipe {name!r}. Choose one of: {', '.join(RECIPES)}.") from None
+
+
+def default_recipe(model: str) -> Recipe:
+    """The model's own preset (its tutorial's recipe for a seed model)."""
+    from .models import get_spec
+    return get_recipe(get_spec(model).recipe)
