@@ -68,6 +68,7 @@ class EpochEnd:
     test_loss: float | None
     test_accuracy: float | None
     elapsed: float
+    train_seconds: float    # time spent training so far, evaluations left out (for time-to-accuracy)
     kind: str = "epoch"
 
 
@@ -129,6 +130,8 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
         model = model.to(memory_format=torch.channels_last)
     ddp_model = model
     if ctx.enabled:
+        if device.type == "cuda":  # BN statistics over the global batch, as in one process (CUDA only)
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = make_optimizer(recipe, model)
@@ -167,10 +170,14 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
 
     history: list[EpochEnd] = []
     last_eval: EvalResult | None = None
+    # good_state: weights known to give a finite loss. The weights saved at a log step are only
+    # known good once the next window's loss (computed with them first) is finite too.
     good_state = copy.deepcopy(model.state_dict())
+    pending_state = good_state
     t0 = time.perf_counter()
     t_log, step_log = t0, 0
     step, status, message = 0, "finished", ""
+    eval_seconds = 0.0
     loss_sum = torch.zeros((), device=device)
     model.train()
 
@@ -180,14 +187,18 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
         epoch_correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
         for b in range(min(steps_per_epoch, total_steps - step)):
-            if stopping():
+            if stopping() and not ctx.enabled:  # under torchrun the ranks agree at the next log step
                 status, message = "stopped", f"Stopped at step {step} of {total_steps}; kept the weights so far."
                 break
-            idx = ctx.shard(perm[b * recipe.batch_size:(b + 1) * recipe.batch_size])
+            idx = perm[b * recipe.batch_size:(b + 1) * recipe.batch_size]
             x, y = train_x[idx], train_y[idx]
-            x = normalize(random_translate(x, recipe.crop_pad))
+            x = random_translate(x, recipe.crop_pad)
             if recipe.flip:
                 x = random_flip(x)
+            if ctx.enabled:  # every rank drew the same augmentation for the global batch; keep its shard
+                keep = ctx.shard(torch.arange(len(y), device=device))
+                x, y = x[keep], y[keep]
+            x = normalize(x)
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             lr = recipe.lr * lr_factor(recipe, step, total_steps)
@@ -206,6 +217,11 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
             epoch_correct += (out.detach().argmax(1) == y).sum()
 
             if step % log_every == 0 or step == total_steps:
+                stop_all = False
+                if ctx.enabled:  # all ranks see the same mean loss and Stop request, so take the same branch
+                    agreed = distributed.all_sum(ctx, torch.stack([loss_sum, loss_sum.new_tensor(float(stopping()))]))
+                    loss_sum.copy_(agreed[0] / ctx.world_size)
+                    stop_all = agreed[1].item() > 0
                 mean_loss = loss_sum.item() / (step - step_log)
                 loss_sum.zero_()
                 if not math.isfinite(mean_loss):
@@ -215,25 +231,36 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                                f"({recipe.lr}) is probably too high. Kept the last good weights; try a "
                                f"learning rate about 10 times smaller.")
                     break
-                good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                good_state = pending_state
+                pending_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 now = time.perf_counter()
                 ips = (step - step_log) * recipe.batch_size / max(now - t_log, 1e-9)
                 elapsed = now - t0
                 t_log, step_log = now, step
                 yield Step(step, total_steps, step / steps_per_epoch, mean_loss, lr, ips, elapsed,
                            elapsed / step * (total_steps - step))
+                if stop_all and step < total_steps:
+                    status, message = "stopped", f"Stopped at step {step} of {total_steps}; kept the weights so far."
+                    break
         if status != "finished":
             break
+        if ctx.enabled:  # train loss and accuracy over all ranks' shards
+            totals = distributed.all_sum(ctx, torch.stack([epoch_loss.float(), epoch_correct.float(),
+                                                           epoch_loss.new_tensor(float(seen))]))
+            epoch_loss, epoch_correct, seen = totals[0], totals[1], int(totals[2].item())
         # End of an epoch (or of the fractional last one): train and test accuracy.
+        t_eval = time.perf_counter()
         test = None
         if ctx.is_main and (evaluate_each_epoch or step == total_steps):
             test = evaluate(model, data.test, normalize, num_classes, device, tta_flip=recipe.flip,
                             should_stop=stopping)
         if test is not None:
             last_eval = test
+        eval_seconds += time.perf_counter() - t_eval
+        t_log += time.perf_counter() - t_eval  # keep evaluation out of the next images/s figure
         ev = EpochEnd(epoch + 1, epoch_loss.item() / max(1, seen), epoch_correct.item() / max(1, seen),
                       test.loss if test else None, test.accuracy if test else None,
-                      time.perf_counter() - t0)
+                      time.perf_counter() - t0, time.perf_counter() - t0 - eval_seconds)
         history.append(ev)
         yield ev
 

@@ -1,0 +1,46 @@
+"""What every benchmark prints: the machine, the library versions, and a table with ratios."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/x.py`
+os.environ.setdefault("CNN_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def machine() -> str:
+    import torch
+    if torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name()} (CUDA {torch.version.cuda})"
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+
+
+def versions() -> str:
+    import torch
+    import torchvision
+    return f"python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}"
+
+
+def header(title: str) -> None:
+    print(f"# {title}")
+    print(f"machine: {machine()}")
+    print(f"versions: {versions()}")
+    print(f"command: {' '.join([Path(sys.executable).name] + sys.argv)}")
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A markdown table: the README's performance section pastes it as it is."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
+    return "\n".join([line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])

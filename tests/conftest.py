@@ -1,0 +1,29 @@
+"""Shared test set-up: real data from ../shared/data (or $CNN_DATA_DIR), offline Gradio."""
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("CNN_DATA_DIR", str((ROOT.parent / "shared" / "data").resolve()))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+DATA_DIR = Path(os.environ["CNN_DATA_DIR"])
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    assert (DATA_DIR / "MNIST" / "raw").is_dir(), f"MNIST not found under {DATA_DIR}; set CNN_DATA_DIR"
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def mnist(data_dir):
+    from cnn.data import load_dataset
+    return load_dataset("mnist", data_dir)
+
+
+@pytest.fixture()
+def mnist_small(mnist):
+    """A fresh small copy of MNIST (5,000 train / 2,000 test images) each test may change."""
+    from cnn.data import Dataset
+    return Dataset("mnist", mnist.classes, mnist.train.subset(5000), mnist.test.subset(2000))

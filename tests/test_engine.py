@@ -1,0 +1,91 @@
+"""The training engine on real MNIST data: events, learning, stopping, schedules, augmentation."""
+import threading
+
+import pytest
+import torch
+
+from cnn.augment import Normalizer, random_translate
+from cnn.engine import lr_factor, train
+from cnn.recipes import RECIPES, get_recipe
+
+
+def run(recipe, data, **kw):
+    return list(train(recipe, data, device="cpu", **kw))
+
+
+def test_fast_recipe_learns_mnist_far_above_chance(mnist_small):
+    events = run(get_recipe("mnist_fast").replace(epochs=2, batch_size=64, lr=0.02), mnist_small)
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("epoch") == 2
+    steps = [e for e in events if e.kind == "step"]
+    assert len(steps) >= 10 and [s.step for s in steps] == sorted({s.step for s in steps})
+    assert steps[-1].loss < steps[0].loss
+    assert all(s.images_per_s > 0 and s.eta >= 0 and s.lr > 0 for s in steps)
+    end = events[-1]
+    assert end.status == "finished" and end.test_accuracy > 0.85  # chance is 0.10
+    assert end.evaluation.confusion.sum() == len(mnist_small.test)
+    meta = end.metadata
+    assert meta["architecture"] == "mnist_fast" and meta["classes"] == [str(i) for i in range(10)]
+    assert meta["input_shape"] == [1, 28, 28] and meta["test_accuracy"] == end.test_accuracy
+    assert meta["recipe"]["name"] == "mnist_fast" and len(meta["normalization"]["mean"]) == 1
+
+
+def test_seed_recipe_trains_its_tutorial_model(mnist_small):
+    """seed003's model with its preset (Adam, batch 64) for one epoch of 5,000 images."""
+    end = run(get_recipe("seed003"), mnist_small.__class__(
+        "mnist", mnist_small.classes, mnist_small.train, mnist_small.test), )[-1]
+    assert end.test_accuracy > 0.6
+
+
+def test_stop_ends_between_steps_and_keeps_weights(mnist_small):
+    stop = threading.Event()
+    seen = []
+    for ev in train(get_recipe("mnist_fast"), mnist_small, device="cpu", stop=stop, log_every=1):
+        seen.append(ev)
+        if ev.kind == "step" and ev.step == 3:
+            stop.set()
+    end = seen[-1]
+    assert end.kind == "end" and end.status == "stopped" and "step 3" in end.message
+    assert end.metadata["status"] == "stopped" and end.metadata["epochs_completed"] < 0.1
+    first_conv = end.model.features[0].weight
+    torch.manual_seed(0)
+    fresh = type(end.model)()
+    assert not torch.equal(first_conv, fresh.features[0].weight)  # three steps changed the weights
+
+
+def test_fractional_epochs_and_schedule(mnist_small):
+    recipe = get_recipe("mnist_fast").replace(epochs=0.5, batch_size=500)
+    events = run(recipe, mnist_small)
+    start = events[0]
+    assert start.steps_per_epoch == 10 and start.total_steps == 5
+    assert [e.step for e in events if e.kind == "step"][-1] == 5
+    r = get_recipe("mnist_fast").replace(warmup=0.2)
+    f = [lr_factor(r, s, 100) for s in range(100)]
+    assert f[0] == pytest.approx(0.05) and f[19] == pytest.approx(1.0) and f[20] == pytest.approx(1.0)
+    assert f[99] == pytest.approx(1 / 80) and all(a >= b for a, b in zip(f[19:], f[20:]))
+
+
+def test_every_preset_names_a_model_and_validates():
+    from cnn.models import MODELS
+    for r in RECIPES.values():
+        assert r.model in MODELS
+        r.validate()
+
+
+def test_random_translate_is_a_crop_of_the_reflected_image():
+    torch.manual_seed(1)
+    x = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
+    y = random_translate(x, 2)
+    padded = torch.nn.functional.pad(x.float(), (2,) * 4, mode="reflect").to(torch.uint8)
+    for i in range(16):
+        crops = [padded[i, :, a:a + 8, b:b + 8] for a in range(5) for b in range(5)]
+        assert any(torch.equal(y[i], c) for c in crops)
+    assert torch.equal(random_translate(x, 0), x)
+
+
+def test_normalizer_matches_torchvision():
+    from torchvision.transforms import Normalize
+    x = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
+    expected = Normalize(mean, std)(x.float() / 255)
+    assert torch.allclose(Normalizer(mean, std, "cpu", 3)(x), expected, atol=1e-5)

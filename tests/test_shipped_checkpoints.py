@@ -1,0 +1,35 @@
+"""The shipped checkpoints are real: evaluated on their full test sets, they meet the floors."""
+from pathlib import Path
+
+import pytest
+
+from cnn.checkpoint import read_metadata
+from cnn.evaluate import evaluate_checkpoint
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def check(name, floor, data_dir):
+    path = CHECKPOINTS / f"{name}.safetensors"
+    result, meta, _ = evaluate_checkpoint(path, data_dir, "cpu")
+    assert len(result.predictions) == 10000  # the full test split
+    assert result.accuracy == pytest.approx(meta["test_accuracy"], abs=2e-3)  # what the metadata claims
+    assert result.accuracy >= floor, f"{name}: {result.accuracy:.4f} < {floor}"
+    return meta
+
+
+def test_mnist_checkpoint_meets_99_4(data_dir):
+    meta = check("mnist", 0.994, data_dir)
+    assert meta["dataset"] == "mnist" and meta["input_shape"] == [1, 28, 28]
+
+
+def test_cifar10_checkpoint_meets_its_cpu_floor(data_dir):
+    meta = read_metadata(CHECKPOINTS / "cifar10.safetensors")
+    assert meta["dataset"] == "cifar10" and meta["input_shape"] == [3, 32, 32]
+    check("cifar10", 0.80, data_dir)
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped CIFAR-10 checkpoint was trained on a 2-core CPU; "
+                                       "the 93% one needs the GPU run (issue 2)")
+def test_cifar10_checkpoint_meets_93(data_dir):
+    check("cifar10", 0.93, data_dir)
