@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -94,20 +95,49 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, train:
 
 # ---------------------------------------------------------------- torchvision data sets
 
+DOWNLOAD_CONNECT_TIMEOUT_S = 5  # offline: give up on the download server after this long
+DOWNLOAD_TIMEOUT_S = 30        # a download that stalls this long fails instead of hanging
+
+
 def _torchvision_dataset(cls, root: Path, train: bool, what: str):
-    """Open a torchvision data set, downloading it only if it is not on disk yet."""
+    """Open a torchvision data set, downloading it only if it is not on disk yet. Offline, it fails
+    within seconds (the server is tried first, and every socket of the download has a time limit)."""
     try:
         return cls(root=str(root), train=train, download=False)
     except RuntimeError:
         pass
-    try:
-        return cls(root=str(root), train=train, download=True)
-    except Exception as exc:  # offline, disk full, corrupt download
-        raise DataError(
-            f"{what} is not in the data directory {root.resolve()} and could not be downloaded "
-            f"({type(exc).__name__}: {exc}). {_WHAT_TO_PUT[what]} Or pass --data-dir (or set "
-            f"CNN_DATA_DIR) to a directory that has it, or run once with internet access."
-        ) from None
+    reason = _unreachable([getattr(cls, "url", None), *getattr(cls, "mirrors", [])])
+    if reason is None:
+        old_timeout = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # torchvision's urlopen calls take no timeout
+        try:
+            return cls(root=str(root), train=train, download=True)
+        except Exception as exc:  # a stalled or failed download, disk full, a corrupt file
+            reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        finally:
+            socket.setdefaulttimeout(old_timeout)
+    raise DataError(
+        f"{what} is not in the data directory {root.resolve()} and could not be downloaded "
+        f"({reason}). {_WHAT_TO_PUT[what]} Or pass --data-dir (or set "
+        f"CNN_DATA_DIR) to a directory that has it, or run once with internet access.")
+
+
+def _unreachable(urls) -> str | None:
+    """None when a download server answers (or a proxy is set), else why none does."""
+    import urllib.parse
+    import urllib.request
+    if urllib.request.getproxies():
+        return None  # the download goes through the proxy; the time limits still apply
+    reason = "no download address known"
+    for url in filter(None, urls):
+        u = urllib.parse.urlsplit(url)
+        try:
+            socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)),
+                                     timeout=DOWNLOAD_CONNECT_TIMEOUT_S).close()
+            return None
+        except OSError as exc:
+            reason = f"no connection to {u.hostname}: {str(exc) or type(exc).__name__}"
+    return reason
 
 
 _WHAT_TO_PUT = {
@@ -155,8 +185,9 @@ def _checked_folder(name: str, data_dir: Path, allow_any_path: bool) -> Path:
     real, base = path.resolve(), data_dir.resolve()
     if not allow_any_path and base != real and base not in real.parents:
         raise DataError(
-            f"The folder {real} is outside the data directory {base}. Move or link it under the "
-            f"data directory, or start with --allow-any-path to train on folders anywhere.")
+            f"The folder {real} is outside the data directory {base}. Move or copy it under the "
+            f"data directory (a symbolic link to it is refused too), or start with "
+            f"--allow-any-path to train on folders anywhere.")
     if not real.is_dir():
         known = ", ".join(NAMED_SOURCES)
         raise DataError(f"No data set named {name!r} and no folder {real}. Use one of {known}, "

@@ -26,10 +26,16 @@ class DistContext:
         return self.rank == 0
 
     def shard(self, indices: torch.Tensor) -> torch.Tensor:
-        """This rank's contiguous share of one global batch."""
+        """This rank's contiguous share of one global batch. A batch smaller than the number of
+        ranks (a short last batch) gives every rank one item, never an empty shard (whose loss would
+        be NaN and read as a diverged run)."""
         if not self.enabled:
             return indices
-        return torch.tensor_split(indices, self.world_size)[self.rank]
+        part = torch.tensor_split(indices, self.world_size)[self.rank]
+        if len(part) == 0 and len(indices) > 0:
+            i = self.rank % len(indices)
+            part = indices[i:i + 1]
+        return part
 
 
 def from_env() -> DistContext:
@@ -48,6 +54,13 @@ def setup(ctx: DistContext, device_type: str) -> torch.device | None:
         return torch.device("cuda", ctx.local_rank)
     dist.init_process_group("gloo")
     return None
+
+
+def all_sum(ctx: DistContext, tensor: torch.Tensor) -> torch.Tensor:
+    """Sum a tensor over all ranks, in place (unchanged in a single process); returns it."""
+    if ctx.enabled and dist.is_initialized():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
 
 
 def barrier(ctx: DistContext) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -65,17 +66,10 @@ def main(argv=None) -> int:
 def _run(recipe, data, args, out: Path, ctx) -> int:
     show = ctx.is_main and not args.quiet
     stop = threading.Event()
+    _stop_on_ctrl_c(stop)
     bar = None
-    events = train(recipe, data, device=args.device, seed=args.seed, stop=stop)
     end = None
-    while True:
-        try:
-            ev = next(events)
-        except StopIteration:
-            break
-        except KeyboardInterrupt:  # Ctrl-C: stop cleanly and keep the weights so far
-            stop.set()
-            continue
+    for ev in train(recipe, data, device=args.device, seed=args.seed, stop=stop):
         if ev.kind == "start" and ctx.is_main:
             print(f"training {ev.model} ({ev.parameters:,} parameters) on {data.name}: {ev.n_train} train / "
                   f"{ev.n_test} test images, recipe {recipe.name}, device {ev.device}"
@@ -106,6 +100,17 @@ def _run(recipe, data, args, out: Path, ctx) -> int:
         print(f"test accuracy: {end.test_accuracy:.4f}")
     distributed.teardown(ctx)
     return 1 if end.status == "diverged" else 0
+
+
+def _stop_on_ctrl_c(stop: threading.Event) -> None:
+    """The first Ctrl-C stops training cleanly (the weights so far are saved); a second one aborts."""
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
 
 
 if __name__ == "__main__":

@@ -36,3 +36,21 @@ def test_bad_settings_give_a_message_not_a_traceback(tmp_path, data_dir):
     assert "Learning rate must be a number above zero" in r.stderr
     r = cli("cnn.evaluate", str(tmp_path / "missing.safetensors"))
     assert r.returncode == 2 and "No checkpoint file at" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_saves_the_weights_so_far(tmp_path, data_dir):
+    import signal
+    import time
+    out = tmp_path / "m.safetensors"
+    p = subprocess.Popen([sys.executable, "-m", "cnn.train", "--recipe", "mnist_fast", "--epochs", "5",
+                          "--train-subset", "20000", "--test-subset", "500", "--data-dir", str(data_dir),
+                          "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().startswith("training mnist_fast")
+    time.sleep(2)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    assert "Traceback" not in stderr and "stopping after this step" in stderr
+    assert "kept the weights so far" in stdout
+    meta = read_metadata(out)
+    assert meta["status"] == "stopped" and 0 < meta["epochs_completed"] < 5
