@@ -22,7 +22,7 @@ from . import distributed
 from .augment import Normalizer, random_flip, random_translate
 from .data import Dataset
 from .device import describe, pick_device
-from .evaluation import EvalResult, autocast, evaluate
+from .evaluation import EvalResult, autocast, channels_last, evaluate
 from .models import build_model, count_parameters
 from .recipes import Recipe
 
@@ -126,7 +126,8 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     c, h, w = data.input_shape
     num_classes = len(data.classes)
     model = build_model(recipe.model, c, num_classes, h).to(device)
-    if device.type == "cuda":
+    use_channels_last = channels_last(device, recipe.mixed_precision)
+    if use_channels_last:
         model = model.to(memory_format=torch.channels_last)
     ddp_model = model
     if ctx.enabled:
@@ -199,12 +200,12 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                 keep = ctx.shard(torch.arange(len(y), device=device))
                 x, y = x[keep], y[keep]
             x = normalize(x)
-            if device.type == "cuda":
+            if use_channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             lr = recipe.lr * lr_factor(recipe, step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            with autocast(device):
+            with autocast(device, recipe.mixed_precision):
                 out = ddp_model(x)
                 loss = loss_fn(out.float(), y)
             optimizer.zero_grad(set_to_none=True)
