@@ -15,3 +15,7 @@ class CheckpointError(CnnError):
 
 class ConfigError(CnnError):
     """A training setting is out of range (learning rate, epochs, batch size, names)."""
+
+
+class ImageError(CnnError):
+    """An uploaded or drawn image cannot be used: not an image, corrupt, empty, too big or too small."""

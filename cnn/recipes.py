@@ -97,7 +97,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("cifar10_small", "cifar10_small", "cifar10", "sgd", 0.5, 256, 12, momentum=0.9,
            nesterov=True, weight_decay=5e-4, label_smoothing=0.2, schedule="warmup_linear",
            warmup=0.2, crop_pad=2, flip=True, mixed_precision=True, reported="project: CIFAR-10 on a CPU"),
-    Recipe("cifar10_best", "cifar10_fast", "cifar10", "sgd", 0.4, 256, 12, momentum=0.9,
+    Recipe("cifar10_best", "cifar10_fast", "cifar10", "sgd", 0.4, 256, 10, momentum=0.9,
            nesterov=True, weight_decay=5e-4, label_smoothing=0.2, schedule="warmup_linear",
            warmup=0.2, crop_pad=2, flip=True, mixed_precision=True,
            reported="project: the shipped CIFAR-10 checkpoint (trained on the CPU)"),

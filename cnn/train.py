@@ -36,6 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-subset", type=int, help="train on a fixed random sample of this many images")
     p.add_argument("--test-subset", type=int, help="evaluate on a fixed random sample of this many images")
+    p.add_argument("--final-eval-only", action="store_true",
+                   help="evaluate on the test split only at the end, not after every epoch (saves time on a CPU)")
     p.add_argument("--out", help="checkpoint path (default: checkpoints/runs/<model>-<date>.safetensors)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_flags(p)
@@ -69,7 +71,8 @@ def _run(recipe, data, args, out: Path, ctx) -> int:
     _stop_on_ctrl_c(stop)
     bar = None
     end = None
-    for ev in train(recipe, data, device=args.device, seed=args.seed, stop=stop):
+    for ev in train(recipe, data, device=args.device, seed=args.seed, stop=stop,
+                    evaluate_each_epoch=not args.final_eval_only):
         if ev.kind == "start" and ctx.is_main:
             print(f"training {ev.model} ({ev.parameters:,} parameters) on {data.name}: {ev.n_train} train / "
                   f"{ev.n_test} test images, recipe {recipe.name}, device {ev.device}"

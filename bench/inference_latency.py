@@ -1,0 +1,84 @@
+"""Draw and Photo prediction latency on the CPU, preprocessing included, over 500 calls each.
+
+    python bench/inference_latency.py [--calls 500]
+
+Draw: a 560x560 RGBA canvas holding an MNIST test digit drawn large and off-centre, through
+cnn.preprocess.preprocess_digit and the shipped MNIST model. Photo: a 640x480 RGB photo (a CIFAR
+test image enlarged), through cnn.preprocess.preprocess_photo and the shipped CIFAR-10 model.
+The baseline row of each is the model's forward pass alone on an already-prepared input.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import common  # noqa: F401
+from common import header, table
+from PIL import Image
+
+from cnn.data import load_dataset
+from cnn.inference import Predictor
+from cnn.preprocess import preprocess_digit, preprocess_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(fn, inputs, calls: int) -> list[float]:
+    for x in inputs[:10]:
+        fn(x)  # warm-up
+    out = []
+    for i in range(calls):
+        t = time.perf_counter()
+        fn(inputs[i % len(inputs)])
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def row(name, ms) -> dict:
+    q = statistics.quantiles(ms, n=100)
+    return {"path": name, "calls": len(ms), "p50 ms": f"{q[49]:.2f}", "p95 ms": f"{q[94]:.2f}",
+            "p99 ms": f"{q[98]:.2f}", "max ms": f"{max(ms):.2f}"}
+
+
+def canvases(n: int) -> list[Image.Image]:
+    mnist = load_dataset("mnist", train=False).test
+    out = []
+    for i in range(n):
+        digit = Image.fromarray(mnist.images[i, 0].numpy()).resize((300, 300), Image.Resampling.BILINEAR)
+        canvas = Image.new("RGBA", (560, 560), (0, 0, 0, 0))
+        ink = Image.new("RGBA", digit.size, (0, 0, 0, 255))
+        canvas.paste(ink, (40 + 5 * (i % 30), 60 + 3 * (i % 40)), digit)  # black ink, transparent ground
+        out.append(canvas)
+    return out
+
+
+def photos(n: int) -> list[Image.Image]:
+    cifar = load_dataset("cifar10", train=False).test
+    return [Image.fromarray(cifar.images[i].permute(1, 2, 0).numpy()).resize((640, 480), Image.Resampling.BICUBIC)
+            for i in range(n)]
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--calls", type=int, default=500)
+    args = p.parse_args(argv)
+    header(f"prediction latency, {args.calls} calls each")
+    digit = Predictor.from_checkpoint(ROOT / "checkpoints" / "mnist.safetensors")
+    photo = Predictor.from_checkpoint(ROOT / "checkpoints" / "cifar10.safetensors")
+    draws, pics = canvases(50), photos(50)
+    ready_d = [preprocess_digit(c)[0] for c in draws]
+    ready_p = [preprocess_photo(x)[0] for x in pics]
+    rows = [
+        row("Draw: model only (baseline)", timed(digit.predict, ready_d, args.calls)),
+        row("Draw: canvas -> preprocess -> predict", timed(lambda c: digit.predict(preprocess_digit(c)[0]), draws, args.calls)),
+        row("Photo: model only (baseline)", timed(photo.predict, ready_p, args.calls)),
+        row("Photo: 640x480 -> preprocess -> predict", timed(lambda x: photo.predict(preprocess_photo(x)[0]), pics, args.calls)),
+    ]
+    print(table(rows, ["path", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms"]))
+    print(f"models: {digit.describe()}; {photo.describe()}")
+
+
+if __name__ == "__main__":
+    main()

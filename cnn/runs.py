@@ -1,0 +1,327 @@
+"""The app's training runs: one at a time across all sessions, in a background thread.
+
+`RunManager.start` refuses a second run while one is going (whoever started it), trains with
+`cnn.engine.train` in a thread, records every event for the page to show, and saves the result
+under the runs directory (never over a shipped checkpoint). `stop` ends a run between two steps,
+keeping the weights so far; `stop_session` does that for a browser session that went away, so no
+run is left holding the device. Out of memory and every other failure end the run with a message,
+and the next run can start. Never imports Gradio.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .checkpoint import save_checkpoint
+from .data import Dataset, load_dataset
+from .device import describe, pick_device
+from .engine import End, EpochEnd, Start, Step, train
+from .errors import CnnError, ConfigError, DataError
+from .models import get_spec
+from .recipes import OPTIMIZERS, get_recipe
+
+DEFAULT_RUNS_DIR = Path("checkpoints") / "runs"
+_THREADS = torch.get_num_threads()  # the process default, before any thread changed its own
+
+
+class RunBusy(CnnError):
+    """A training run is already going."""
+
+
+@dataclass
+class RunConfig:
+    dataset: str                    # 'mnist', 'fashion-mnist', 'cifar10' or a folder path
+    model: str
+    recipe: str
+    epochs: float
+    batch_size: int
+    lr: float
+    optimizer: str
+    train_subset: int | None = None  # train on a fixed sample of this many images (None: all)
+    test_subset: int | None = None
+    seed: int = 0
+
+    def checked(self):
+        """The recipe these settings make, refused with a clear message when out of range."""
+        get_spec(self.model)
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+        for name, v in (("Epochs", self.epochs), ("Batch size", self.batch_size), ("Learning rate", self.lr)):
+            if v is None or (isinstance(v, float) and not math.isfinite(v)):
+                raise ConfigError(f"{name} must be a number.")
+        for name, v in (("Training subset", self.train_subset), ("Test subset", self.test_subset)):
+            if v is not None and v < 1:
+                raise ConfigError(f"{name} must be at least 1 image (or empty for all).")
+        if not str(self.dataset or "").strip():
+            raise ConfigError("Choose a data set, or give the path of an image folder.")
+        recipe = get_recipe(self.recipe).replace(
+            model=self.model, dataset=self.dataset, epochs=float(self.epochs),
+            batch_size=int(self.batch_size) if float(self.batch_size).is_integer() else self.batch_size,
+            lr=float(self.lr), optimizer=self.optimizer)
+        if recipe.loss == "nll" and recipe.model != get_recipe(self.recipe).model:
+            recipe = recipe.replace(loss="cross_entropy")  # NLL only suits models ending in log_softmax
+        recipe.validate()
+        return recipe
+
+
+@dataclass
+class Run:
+    id: str
+    config: RunConfig
+    session: str | None
+    device: str
+    status: str = "loading"         # loading | training | finished | stopped | diverged | failed
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    start: Start | None = None
+    steps: list[Step] = field(default_factory=list)
+    epochs: list[EpochEnd] = field(default_factory=list)
+    end: End | None = None
+    checkpoint: Path | None = None
+    data: Dataset | None = None
+    started_at: float = field(default_factory=time.time)
+    version: int = 0
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("finished", "stopped", "diverged", "failed")
+
+    def _touch(self) -> None:
+        with self._changed:
+            self.version += 1
+            self._changed.notify_all()
+
+    def wait(self, seen_version: int, timeout: float) -> int:
+        """Block until something changed since seen_version (or timeout); return the version."""
+        with self._changed:
+            if self.version == seen_version and not self.done:
+                self._changed.wait(timeout)
+            return self.version
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    # ------------------------------------------------------------ what the page shows
+
+    def loss_points(self) -> list[dict]:
+        return [{"epoch": round(s.epoch, 4), "step": s.step, "loss": s.loss} for s in list(self.steps)]
+
+    def accuracy_points(self) -> list[dict]:
+        out = []
+        for e in list(self.epochs):
+            out.append({"epoch": e.epoch, "accuracy": e.train_accuracy, "split": "train"})
+            if e.test_accuracy is not None:
+                out.append({"epoch": e.epoch, "accuracy": e.test_accuracy, "split": "test"})
+        return out
+
+    def progress(self) -> dict:
+        """step, total, fraction, eta (s), images_per_s, elapsed (s), epoch."""
+        last = self.steps[-1] if self.steps else None
+        total = self.start.total_steps if self.start else 0
+        if last is None:
+            return {"step": 0, "total": total, "fraction": 0.0, "eta": None, "images_per_s": None,
+                    "elapsed": time.time() - self.started_at, "epoch": 0.0}
+        return {"step": last.step, "total": total, "fraction": last.step / max(1, total),
+                "eta": 0.0 if self.done else last.eta, "images_per_s": last.images_per_s,
+                "elapsed": last.elapsed, "epoch": last.epoch}
+
+    def status_markdown(self) -> str:
+        c = self.config
+        head = f"**{c.model}** on **{c.dataset}** with recipe {c.recipe}, device {self.device}"
+        if self.status == "loading":
+            return head + ": loading the data set..."
+        if self.start is not None and not self.done:
+            last = self.steps[-1] if self.steps else None
+            loss = f", last loss {last.loss:.4f}" if last else ""
+            return head + f": training on {self.start.n_train:,} images{loss}."
+        return head + f": {self.status}."
+
+    def progress_html(self) -> str:
+        """A progress bar with steps, epoch, elapsed time, ETA and images/s."""
+        p = self.progress()
+        if p["total"] == 0:
+            return "<div>Preparing...</div>"
+        ips = f"{p['images_per_s']:,.0f} images/s" if p["images_per_s"] else "- images/s"
+        return (f"<div><progress value='{p['fraction']:.4f}' max='1'></progress><br>"
+                f"step {p['step']} / {p['total']} ({p['fraction']:.0%}) · epoch {p['epoch']:.2f} · "
+                f"elapsed {_clock(p['elapsed'])} · ETA {_clock(p['eta'])} · {ips}</div>")
+
+    def result_markdown(self) -> str:
+        lines = [f"### Run {self.status}", self.message]
+        if self.end is not None and self.end.test_accuracy is not None:
+            lines.insert(1, f"**Test accuracy: {self.end.test_accuracy:.2%}** "
+                            f"({len(self.data.test):,} test images, {self.end.elapsed:.1f} s)")
+        return "\n\n".join(lines)
+
+    def misclassified(self, limit: int = 24) -> list[tuple[torch.Tensor, str, str]]:
+        """(uint8 C x H x W image, true class, predicted class), most confidently wrong first."""
+        if self.end is None or self.end.evaluation is None or self.data is None:
+            return []
+        ev, test, classes = self.end.evaluation, self.data.test, self.data.classes
+        return [(test.images[i], classes[int(test.labels[i])], classes[int(ev.predictions[i])])
+                for i in ev.misclassified(test.labels, limit)]
+
+
+def _clock(s) -> str:
+    if s is None:
+        return "?"
+    s = int(round(s))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class RunManager:
+    """Holds the one training run of this process."""
+
+    def __init__(self, runs_dir: str | Path = DEFAULT_RUNS_DIR, data_dir: str | Path | None = None,
+                 allow_any_path: bool = False, device: str | None = None, protected: tuple = ()):
+        self.runs_dir = Path(runs_dir)
+        self.data_dir = data_dir
+        self.allow_any_path = allow_any_path
+        self.device = device
+        self.protected = tuple(Path(p).resolve() for p in protected)  # shipped checkpoints
+        self._lock = threading.Lock()
+        self._current: Run | None = None
+
+    @property
+    def current(self) -> Run | None:
+        return self._current
+
+    def device_name(self) -> str:
+        return describe(pick_device(self.device))
+
+    def start(self, config: RunConfig, session: str | None = None) -> Run:
+        recipe = config.checked()  # bad settings are refused before anything starts
+        with self._lock:
+            cur = self._current
+            if cur is not None and not cur.done:
+                who = "this page" if session is not None and cur.session == session else "another session"
+                raise RunBusy(
+                    f"A training run is already going ({cur.config.model} on {cur.config.dataset}, "
+                    f"started by {who}). Only one run at a time: stop it first or wait for it to end.")
+            run = Run(uuid.uuid4().hex[:8], config, session, self.device_name())
+            self._current = run
+        threading.Thread(target=self._work, args=(run, recipe), name=f"train-{run.id}", daemon=True).start()
+        return run
+
+    def stop(self, session: str | None = None) -> bool:
+        """Stop the current run (only the given session's, when a session is named)."""
+        run = self._current
+        if run is None or run.done or (session is not None and run.session != session):
+            return False
+        run.stop()
+        return True
+
+    def stop_session(self, session: str | None) -> bool:
+        """A browser session closed: stop its run, if it has one."""
+        return session is not None and self.stop(session)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        end = time.time() + timeout
+        while time.time() < end:
+            run = self._current
+            if run is None or run.done:
+                return True
+            time.sleep(0.05)
+        return False
+
+    # ------------------------------------------------------------ the training thread
+
+    def _work(self, run: Run, recipe) -> None:
+        torch.set_num_threads(_THREADS)  # a new thread starts with the last value any thread set
+        try:
+            data = load_dataset(run.config.dataset, self.data_dir, allow_any_path=self.allow_any_path)
+            if data.skipped:
+                shown = ", ".join(Path(p).name for p in data.skipped[:5])
+                run.warnings.append(f"Skipped {len(data.skipped)} unreadable file(s): {shown}"
+                                    f"{' ...' if len(data.skipped) > 5 else ''}. The readable ones are used.")
+            data.train = data.train.subset(run.config.train_subset, seed=run.config.seed)
+            data.test = data.test.subset(run.config.test_subset, seed=run.config.seed)
+            recipe.validate(len(data.train))
+            run.data = data
+            run.status = "training"
+            run._touch()
+            for ev in train(recipe, data, device=self.device, seed=run.config.seed, stop=run.stop_event):
+                if isinstance(ev, Start):
+                    run.start = ev
+                elif isinstance(ev, Step):
+                    run.steps.append(ev)
+                elif isinstance(ev, EpochEnd):
+                    run.epochs.append(ev)
+                elif isinstance(ev, End):
+                    run.end = ev
+                run._touch()
+            end = run.end
+            run.checkpoint = self._save(run, end)
+            run.message = (end.message or end.status.capitalize()) + f" Saved {run.checkpoint}."
+            run.status = end.status
+        except torch.cuda.OutOfMemoryError:
+            self._fail(run, _oom_message(run))
+        except CnnError as exc:
+            self._fail(run, str(exc))
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                self._fail(run, _oom_message(run))
+            else:
+                traceback.print_exc()
+                self._fail(run, f"Training failed: {type(exc).__name__}: {str(exc)[:300]}")
+        except Exception as exc:  # noqa: BLE001 - the app must keep serving
+            traceback.print_exc()
+            self._fail(run, f"Training failed: {type(exc).__name__}: {str(exc)[:300]}")
+        finally:
+            if not run.done:
+                run.status = "failed"
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            run._touch()
+
+    def _fail(self, run: Run, message: str) -> None:
+        run.message, run.status = message, "failed"
+        run.end = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _save(self, run: Run, end: End) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(run.config.dataset)).name.lower())[:40] or "data"
+        name = f"{run.config.model}-{slug}-{dt.datetime.now():%Y%m%d-%H%M%S}-{run.id}.safetensors"
+        path = self.runs_dir / name
+        if path.resolve() in self.protected:  # cannot happen with these names; belt and braces
+            raise DataError(f"Refusing to overwrite the shipped checkpoint {path}.")
+        return save_checkpoint(end.model, end.metadata, path)
+
+
+def _oom_message(run: Run) -> str:
+    b = run.config.batch_size
+    return (f"The device ran out of memory with batch size {b}. Try a smaller batch size "
+            f"(for example {max(1, int(b) // 2)}) or a smaller model. Nothing else was affected; "
+            f"you can start a new run.")
+
+
+_DEFAULT: RunManager | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def manager(**settings) -> RunManager:
+    """The process-wide run manager (created on first use; settings apply on creation or update)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = RunManager(**settings)
+        else:
+            for k, v in settings.items():
+                if k == "runs_dir":
+                    v = Path(v)
+                elif k == "protected":
+                    v = tuple(Path(p).resolve() for p in v)
+                setattr(_DEFAULT, k, v)
+        return _DEFAULT

@@ -1,0 +1,55 @@
+"""Helpers for the app tests (test_app_api, test_browser, test_preprocess): the checkpoints to use,
+and launching the app on a free loopback port in this process. Imported explicitly by those tests."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def missing(reason: str):
+    """Skip locally, fail in CI (env CI set): a test must not pass by skipping there."""
+    if in_ci():
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def checkpoint(kind: str) -> Path:
+    """The shipped checkpoint (checkpoints/mnist.safetensors or checkpoints/cifar10.safetensors), or the
+    one named by $CNN_MNIST_CHECKPOINT / $CNN_CIFAR10_CHECKPOINT."""
+    env = {"mnist": "CNN_MNIST_CHECKPOINT", "cifar10": "CNN_CIFAR10_CHECKPOINT"}[kind]
+    path = Path(os.environ.get(env) or ROOT / "checkpoints" / f"{kind}.safetensors")
+    if not path.is_file():
+        missing(f"no {kind} checkpoint at {path} (set ${env} or train the shipped one)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(runs_dir: Path, *extra: str):
+    """Start the app in this process on a free loopback port: returns (demo, url).
+    demo.runs is its RunManager; call demo.close() when done."""
+    import app
+    port = free_port()
+    args = app.parse_args(["--host", "127.0.0.1", "--port", str(port),
+                           "--mnist-checkpoint", str(checkpoint("mnist")),
+                           "--cifar-checkpoint", str(checkpoint("cifar10")),
+                           "--runs-dir", str(runs_dir), "--device", "cpu", *extra])
+    demo = app.serve(args, block=False)
+    return demo, f"http://127.0.0.1:{port}/"

@@ -1,0 +1,121 @@
+"""Load: 16 concurrent gradio_client clients call predict_digit and predict_photo for 30 s (or
+$CNN_LOAD_SECONDS) while a training run is in progress. Zero errors allowed; p50 and p95 latency
+are printed and written to docs/load-test.json for the README. Loopback only; stops by itself."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+if __name__ == "__main__":
+    ROOT = None
+else:
+    from app_helpers import ROOT, launch
+
+CLIENTS = 16
+SECONDS = float(os.environ.get("CNN_LOAD_SECONDS", 30))
+
+
+def hammer(url: str, digit: str, photo: str, clients: int, seconds: float) -> dict:
+    """Run `clients` threads, each with its own gradio_client Client, calling both endpoints in turn
+    until `seconds` have passed. Returns the latencies (s) per endpoint and the errors."""
+    from gradio_client import Client, handle_file
+    latencies: list[tuple[str, float]] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = [0.0]
+    ready = threading.Barrier(clients + 1, action=lambda: deadline.__setitem__(0, time.perf_counter() + seconds))
+    counts = [0] * clients
+
+    def loop(k: int) -> None:
+        client = Client(url, verbose=False)
+        ready.wait()
+        i = 0
+        while time.perf_counter() < deadline[0]:
+            endpoint, path = (("/predict_digit", digit), ("/predict_photo", photo))[(i + k) % 2]
+            t = time.perf_counter()
+            try:
+                result = client.predict(handle_file(path), api_name=endpoint)
+                ok = isinstance(result, dict) and len(result) == 10
+            except Exception as exc:  # noqa: BLE001 - every failure is counted
+                ok, result = False, exc
+            dt = time.perf_counter() - t
+            with lock:
+                (latencies.append((endpoint, dt)) if ok else errors.append(f"{endpoint}: {result!r}"))
+            i += 1
+            counts[k] = i
+
+    threads = [threading.Thread(target=loop, args=(k,), daemon=True) for k in range(clients)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    for t in threads:
+        t.join(seconds + 120)
+    return {"latencies": latencies, "errors": errors, "per_client": counts}
+
+
+def test_sixteen_clients_while_training(tmp_path):
+    """The app (and its training run) in this process; the 16 clients in another, so that they
+    do not share the server's interpreter."""
+    from cnn.runs import RunConfig
+
+    digit = tmp_path / "digit.png"
+    im = Image.new("L", (400, 400), 255)
+    ImageDraw.Draw(im).line([(100, 80), (300, 80), (160, 330)], fill=0, width=28)
+    im.save(digit)
+    photo = ROOT / "examples" / "truck.png"
+
+    demo, url = launch(tmp_path / "runs")
+    try:
+        run = demo.runs.start(RunConfig("mnist", "mnist_fast", "mnist_fast", 100, 64, 0.05, "sgd", 10000, 500))
+        while not run.steps:
+            run.wait(run.version, 1)
+            assert not run.done, run.message
+        steps_before = run.steps[-1].step
+        out = subprocess.run([sys.executable, __file__, url, str(digit), str(photo), str(CLIENTS), str(SECONDS)],
+                             capture_output=True, text=True, timeout=SECONDS + 300, cwd=ROOT)
+        assert out.returncode == 0, out.stderr[-3000:]
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        training_throughout = not run.done
+        steps_during = run.steps[-1].step - steps_before
+    finally:
+        demo.runs.stop()
+        demo.runs.wait_idle(30)
+        demo.close()
+
+    latencies, errors = result["latencies"], result["errors"]
+    assert not errors, errors[:5]
+    assert training_throughout, "the training run ended before the load test did"
+    assert steps_during > 0, "training made no progress under load"
+    ms = np.array([dt for _, dt in latencies]) * 1000
+
+    def pct(endpoint=None):
+        v = [d * 1000 for e, d in latencies if endpoint in (None, e)]
+        return {"p50_ms": round(float(np.percentile(v, 50)), 1), "p95_ms": round(float(np.percentile(v, 95)), 1)}
+
+    report = {
+        "clients": CLIENTS, "seconds": SECONDS, "requests": len(ms), "errors": len(errors),
+        "requests_per_s": round(len(ms) / SECONDS, 1), "fewest_per_client": min(result["per_client"]), **pct(), "max_ms": round(float(ms.max()), 1),
+        "per_endpoint": {e: pct(e) for e in ("/predict_digit", "/predict_photo")},
+        "training": f"mnist_fast on MNIST (10,000 images) in the same process: {steps_during} steps "
+                    f"during the test",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+                   f"{'CUDA' if torch.cuda.is_available() else 'CPU only'}; clients on the same machine",
+    }
+    print("\nload test:", json.dumps(report))
+    (ROOT / "docs").mkdir(exist_ok=True)
+    (ROOT / "docs" / "load-test.json").write_text(json.dumps(report, indent=2) + "\n")
+    assert min(result["per_client"]) >= 2, result["per_client"]  # every client got answers all along
+
+
+if __name__ == "__main__":  # the client side: python tests/test_load.py URL DIGIT PHOTO CLIENTS SECONDS
+    u, d, p, n, sec = sys.argv[1:6]
+    print(json.dumps(hammer(u, d, p, int(n), float(sec))))

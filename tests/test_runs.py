@@ -1,0 +1,184 @@
+"""cnn.runs: the app's one-at-a-time training runs, their stop, failures and bad settings."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import cnn.runs as runs_mod
+from cnn.checkpoint import load_checkpoint
+from cnn.errors import ConfigError
+from cnn.runs import RunBusy, RunConfig, RunManager
+
+
+def quick(dataset="mnist", epochs=0.5, batch=64, lr=0.05, **kw) -> RunConfig:
+    kw.setdefault("train_subset", 1000)
+    kw.setdefault("test_subset", 200)
+    return RunConfig(dataset, kw.pop("model", "mnist_fast"), kw.pop("recipe", "mnist_fast"), epochs, batch, lr,
+                     kw.pop("optimizer", "sgd"), **kw)
+
+
+@pytest.fixture()
+def manager(tmp_path, data_dir):
+    m = RunManager(tmp_path / "runs", data_dir, device="cpu")
+    yield m
+    m.stop()
+    assert m.wait_idle(30)
+
+
+def finish(run, timeout=120):
+    t = time.time()
+    while not run.done and time.time() - t < timeout:
+        run.wait(run.version, 0.5)
+    assert run.done, "the run did not end in time"
+    return run
+
+
+def test_a_run_streams_events_and_saves_a_loadable_checkpoint(manager, tmp_path):
+    run = finish(manager.start(quick(epochs=1), session="s1"))
+    assert run.status == "finished", run.message
+    assert len(run.loss_points()) >= 5  # every few steps, not only at the end
+    assert [p["split"] for p in run.accuracy_points()] == ["train", "test"]
+    p = run.progress()
+    assert p["step"] == p["total"] and p["images_per_s"] > 0
+    assert "ETA" in run.progress_html() and "images/s" in run.progress_html()
+    assert "Test accuracy:" in run.result_markdown() and "finished" in run.status_markdown()
+    assert run.checkpoint.parent == tmp_path / "runs" and run.checkpoint.suffix == ".safetensors"
+    model, meta = load_checkpoint(run.checkpoint)
+    assert meta["architecture"] == "mnist_fast" and meta["status"] == "finished"
+    wrong = run.misclassified(limit=5)
+    assert wrong and wrong[0][0].shape == (1, 28, 28) and wrong[0][1] != wrong[0][2]
+
+
+def test_one_run_at_a_time(manager):
+    first = manager.start(quick(epochs=3), session="s1")
+    with pytest.raises(RunBusy, match="already going .*started by another session"):
+        manager.start(quick(), session="s2")
+    with pytest.raises(RunBusy, match="started by this page"):
+        manager.start(quick(), session="s1")
+    assert not manager.stop("s2")  # another session cannot stop it
+    assert manager.stop("s1")
+    finish(first)
+    finish(manager.start(quick(epochs=0.1), session="s2"))  # then the next one can start
+
+
+def test_stop_within_a_second_keeps_the_weights(manager):
+    run = manager.start(quick(epochs=20, train_subset=5000), session="s1")
+    while len(run.steps) < 3:
+        run.wait(run.version, 1)
+        assert not run.done, run.message
+    t = time.time()
+    manager.stop("s1")
+    finish(run)
+    assert time.time() - t < 1.5
+    assert run.status == "stopped" and "kept the weights" in run.message
+    _, meta = load_checkpoint(run.checkpoint)
+    assert meta["status"] == "stopped" and 0 < meta["epochs_completed"] < 20
+
+
+def test_closing_the_page_stops_its_run(manager):
+    run = manager.start(quick(epochs=20, train_subset=5000), session="gone")
+    while not run.steps:
+        run.wait(run.version, 1)
+    assert not manager.stop_session("someone-else")
+    assert manager.stop_session("gone")
+    finish(run, 10)
+    assert run.status == "stopped"
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(lr=0), "Learning rate must be a number above zero"),
+    (dict(lr=-1), "Learning rate must be a number above zero"),
+    (dict(epochs=0), "Epochs must be above zero"),
+    (dict(batch=0), "Batch size must be a whole number"),
+    (dict(batch=2.5), "Batch size must be a whole number"),
+    (dict(optimizer="rmsprop"), "Unknown optimizer"),
+    (dict(model="resnet1000"), "Unknown model"),
+    (dict(recipe="nope"), "Unknown recipe"),
+    (dict(train_subset=0), "at least 1 image"),
+    (dict(dataset=""), "Choose a data set"),
+])
+def test_bad_settings_are_refused_before_starting(manager, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        manager.start(quick(**changes))
+    assert manager.current is None
+
+
+def test_batch_larger_than_the_data_set(manager):
+    run = finish(manager.start(quick(batch=500, train_subset=300)))
+    assert run.status == "failed"
+    assert "Batch size 500 is larger than the training set (300 images)" in run.message
+
+
+def make_folder(root, classes=("cat", "dog"), n=6, size=16, bad=()):
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(root / c / f"{i}.png")
+    for name in bad:
+        (root / classes[0] / name).write_bytes(b"this is not an image")
+    return root
+
+
+def test_image_folders(tmp_path):
+    data = tmp_path / "data"
+    make_folder(data / "pets", bad=("broken.png",))
+    make_folder(data / "lonely", classes=("only",))
+    (data / "empty").mkdir()
+    make_folder(tmp_path / "elsewhere")
+    m = RunManager(tmp_path / "runs", data, device="cpu")
+
+    def run(folder, **kw):
+        return finish(m.start(quick(folder, recipe="seed002", model="seed002_net", lr=0.01, optimizer="adam",
+                                    epochs=1, batch=4, train_subset=None, test_subset=None, **kw)))
+
+    ok = run("pets")
+    assert ok.status == "finished", ok.message
+    assert any("Skipped 1 unreadable file(s): broken.png" in w for w in ok.warnings)
+    assert "does not exist" in run("missing").message or "no folder" in run("missing").message
+    assert "has 1 class sub-folder(s) (only)" in run("lonely").message
+    assert "has 0 class sub-folder(s)" in run("empty").message
+    outside = run(str(tmp_path / "elsewhere"))
+    assert outside.status == "failed" and "outside the data directory" in outside.message
+    assert "--allow-any-path" in outside.message
+    m.allow_any_path = True
+    assert run(str(tmp_path / "elsewhere")).status == "finished"
+
+
+def test_data_set_not_present_offline(tmp_path):
+    m = RunManager(tmp_path / "runs", tmp_path / "nodata", device="cpu")
+    r = finish(m.start(quick("fashion-mnist")))
+    assert r.status == "failed" and "Fashion-MNIST is not in the data directory" in r.message
+
+
+def test_out_of_memory_says_use_a_smaller_batch_and_the_next_run_starts(manager, monkeypatch):
+    def oom(*a, **k):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield  # a generator, like the engine's train
+
+    monkeypatch.setattr(runs_mod, "train", oom)
+    r = finish(manager.start(quick(batch=64)))
+    assert r.status == "failed"
+    assert "ran out of memory with batch size 64" in r.message and "smaller batch size (for example 32)" in r.message
+    monkeypatch.undo()
+    assert finish(manager.start(quick(epochs=0.1))).status == "finished"
+
+
+def test_non_finite_loss_stops_the_run_with_a_message(manager):
+    r = finish(manager.start(quick(lr=1e6, epochs=1, recipe="seed000", model="seed000_net", optimizer="sgd")))
+    assert r.status == "diverged", r.message
+    assert "learning rate" in r.message and "smaller" in r.message
+
+
+def test_shipped_checkpoints_are_never_overwritten(tmp_path, data_dir):
+    shipped = tmp_path / "checkpoints" / "mnist.safetensors"
+    shipped.parent.mkdir()
+    shipped.write_bytes(b"shipped")
+    m = RunManager(tmp_path / "checkpoints", data_dir, device="cpu", protected=(shipped,))
+    r = finish(m.start(quick(epochs=0.1)))
+    assert r.status == "finished" and r.checkpoint != shipped
+    assert shipped.read_bytes() == b"shipped"
