@@ -271,6 +271,8 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     if status == "finished" and test_acc is not None:
         message = f"Finished: test accuracy {test_acc:.4f} in {elapsed:.1f} s on {describe(device)}."
     epochs_done = step / steps_per_epoch
+    if use_channels_last:  # hand back plain contiguous weights: what safetensors and inference expect
+        model = model.to(memory_format=torch.contiguous_format)
     distributed.barrier(ctx)
     yield End(status, message, model, metadata(status, test_acc, elapsed, epochs_done), test_acc,
               elapsed, history, final)
