@@ -32,8 +32,7 @@ def test_fast_recipe_learns_mnist_far_above_chance(mnist_small):
 
 def test_seed_recipe_trains_its_tutorial_model(mnist_small):
     """seed003's model with its preset (Adam, batch 64) for one epoch of 5,000 images."""
-    end = run(get_recipe("seed003"), mnist_small.__class__(
-        "mnist", mnist_small.classes, mnist_small.train, mnist_small.test), )[-1]
+    end = run(get_recipe("seed003"), mnist_small)[-1]
     assert end.test_accuracy > 0.6
 
 
