@@ -152,6 +152,9 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
             return F.nll_loss(out, y)
         return F.cross_entropy(out, y, label_smoothing=recipe.label_smoothing)
 
+    def stopped_message(at: int) -> str:
+        return f"Stopped at step {at} of {total_steps}; kept the weights so far."
+
     def stopping() -> bool:
         return stop is not None and stop.is_set()
 
@@ -189,7 +192,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
         seen = 0
         for b in range(min(steps_per_epoch, total_steps - step)):
             if stopping() and not ctx.enabled:  # under torchrun the ranks agree at the next log step
-                status, message = "stopped", f"Stopped at step {step} of {total_steps}; kept the weights so far."
+                status, message = "stopped", stopped_message(step)
                 break
             idx = perm[b * recipe.batch_size:(b + 1) * recipe.batch_size]
             x, y = train_x[idx], train_y[idx]
@@ -241,7 +244,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                 yield Step(step, total_steps, step / steps_per_epoch, mean_loss, lr, ips, elapsed,
                            elapsed / step * (total_steps - step))
                 if stop_all and step < total_steps:
-                    status, message = "stopped", f"Stopped at step {step} of {total_steps}; kept the weights so far."
+                    status, message = "stopped", stopped_message(step)
                     break
         if status != "finished":
             break

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +27,7 @@ class EvalResult:
         return wrong[conf.argsort(descending=True)][:limit].tolist()
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_bf16_supported() -> bool:
     """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where oneDNN runs bf16
     convolutions several times faster than fp32; on other CPUs bf16 would only be emulated."""

@@ -38,8 +38,12 @@ class Recipe:
     notes: str = ""                 # where a setting is the project's choice, not the tutorial's
 
     def replace(self, **changes) -> "Recipe":
-        """A copy with the given settings changed; None values are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with the given settings changed; None values are ignored. Another model than the
+        recipe's own gets cross-entropy instead of NLL, which only suits models ending in log_softmax."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if self.loss == "nll" and changes.get("model", self.model) != self.model and "loss" not in changes:
+            changes["loss"] = "cross_entropy"
+        return dataclasses.replace(self, **changes)
 
     def validate(self, n_train: int | None = None) -> None:
         """Refuse settings that cannot train, with a message that says what to change."""

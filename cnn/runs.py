@@ -27,7 +27,7 @@ from .device import describe, pick_device
 from .engine import End, EpochEnd, Start, Step, train
 from .errors import CnnError, ConfigError, DataError
 from .models import get_spec
-from .recipes import OPTIMIZERS, get_recipe
+from .recipes import get_recipe
 
 DEFAULT_RUNS_DIR = Path("checkpoints") / "runs"
 _THREADS = torch.get_num_threads()  # the process default, before any thread changed its own
@@ -53,8 +53,6 @@ class RunConfig:
     def checked(self):
         """The recipe these settings make, refused with a clear message when out of range."""
         get_spec(self.model)
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"Unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
         for name, v in (("Epochs", self.epochs), ("Batch size", self.batch_size), ("Learning rate", self.lr)):
             if v is None or (isinstance(v, float) and not math.isfinite(v)):
                 raise ConfigError(f"{name} must be a number.")
@@ -67,8 +65,6 @@ class RunConfig:
             model=self.model, dataset=self.dataset, epochs=float(self.epochs),
             batch_size=int(self.batch_size) if float(self.batch_size).is_integer() else self.batch_size,
             lr=float(self.lr), optimizer=self.optimizer)
-        if recipe.loss == "nll" and recipe.model != get_recipe(self.recipe).model:
-            recipe = recipe.replace(loss="cross_entropy")  # NLL only suits models ending in log_softmax
         recipe.validate()
         return recipe
 

@@ -88,3 +88,10 @@ def test_normalizer_matches_torchvision():
     mean, std = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
     expected = Normalize(mean, std)(x.float() / 255)
     assert torch.allclose(Normalizer(mean, std, "cpu", 3)(x), expected, atol=1e-5)
+
+
+def test_another_model_on_an_nll_recipe_gets_cross_entropy():
+    r = get_recipe("seed000")
+    assert r.loss == "nll" and r.replace(epochs=1).loss == "nll"
+    assert r.replace(model="mnist_fast").loss == "cross_entropy"  # logits, not log-probabilities
+    assert r.replace(model="mnist_fast", loss="nll").loss == "nll"  # unless asked for
