@@ -22,7 +22,9 @@ from . import distributed
 from .augment import Normalizer, random_flip, random_translate
 from .data import Dataset
 from .device import describe, pick_device
+from .errors import ConfigError
 from .evaluation import EvalResult, autocast, channels_last, evaluate
+from .lookahead import Lookahead
 from .models import build_model, count_parameters
 from .recipes import Recipe
 
@@ -86,17 +88,48 @@ class End:
 
 
 def lr_factor(recipe: Recipe, step: int, total: int) -> float:
-    """The learning rate multiplier at a step: constant, or linear warm-up then linear decay to 0."""
+    """The learning rate multiplier at a step (from 0): constant; linear warm-up then linear decay
+    to 0; or airbench's triangle, lr_start at step 0, 1 at the peak and lr_end at the last step."""
     if recipe.schedule == "constant":
         return 1.0
+    if recipe.schedule == "triangle":
+        peak = int(recipe.warmup * total)
+        if step < peak:
+            return recipe.lr_start + (1 - recipe.lr_start) * step / peak
+        return 1 + (recipe.lr_end - 1) * (step - peak) / max(1, total - peak)
     warm = max(1, round(recipe.warmup * total))
     if step < warm:
         return (step + 1) / warm
     return max(0.0, (total - step) / max(1, total - warm))
 
 
+def param_groups(recipe: Recipe, model: torch.nn.Module) -> list[dict]:
+    """The trainable parameters in groups, each with its share of the learning rate (`lr_scale`):
+    batch-norm parameters get recipe.norm_bias_lr_scale times it with the same absolute weight
+    decay (airbench's bias scaler), and a whitened stem's bias has a group of its own, so the
+    engine can freeze it after recipe.whiten_bias_epochs by setting that share to 0."""
+    norm, stem_bias, other = [], [], []
+    stem = getattr(model, "stem", None) if recipe.whiten and recipe.whiten_bias_epochs else None
+    norm_params = {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                   for p in m.parameters()}
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        if stem is not None and p is stem.bias:
+            stem_bias.append(p)
+        elif id(p) in norm_params:
+            norm.append(p)
+        else:
+            other.append(p)
+    k = recipe.norm_bias_lr_scale
+    groups = [dict(params=other, lr_scale=1.0, weight_decay=recipe.weight_decay, name="weights"),
+              dict(params=norm, lr_scale=k, weight_decay=recipe.weight_decay / k, name="norm"),
+              dict(params=stem_bias, lr_scale=1.0, weight_decay=recipe.weight_decay, name="stem_bias")]
+    return [g for g in groups if g["params"]]
+
+
 def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
+    params = param_groups(recipe, model)
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
                                nesterov=recipe.nesterov and recipe.momentum > 0,
@@ -123,12 +156,28 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     device = distributed.setup(ctx, device.type) or device
     torch.manual_seed(seed)
 
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one batch shape throughout: pick the fastest kernels
+    elif device.type == "cpu":
+        torch.set_flush_denormal(True)  # tiny activations early in a run are many times slower otherwise
+
     c, h, w = data.input_shape
     num_classes = len(data.classes)
+    mean, std = normalization(recipe, data)
+    normalize = Normalizer(mean, std, device, c)
+    train_x = data.train.images.to(device)
+    train_y = data.train.labels.to(device)
+    n_train = len(train_y)
+
     model = build_model(recipe.model, c, num_classes, h).to(device)
     use_channels_last = channels_last(device, recipe.mixed_precision)
     if use_channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if recipe.whiten:
+        if not hasattr(model, "init_whitening"):
+            raise ConfigError(f"The recipe {recipe.name} whitens the stem of a FastNet model; "
+                              f"{recipe.model} has none. Pick cifar10_fast or turn whitening off.")
+        model.init_whitening(normalize(train_x[:5000]))  # before DDP, which then copies rank 0's
     ddp_model = model
     if ctx.enabled:
         if device.type == "cuda":  # BN statistics over the global batch, as in one process (CUDA only)
@@ -136,16 +185,17 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = make_optimizer(recipe, model)
-    mean, std = normalization(recipe, data)
-    normalize = Normalizer(mean, std, device, c)
+    lookahead = Lookahead(model) if recipe.lookahead else None
 
-    train_x = data.train.images.to(device)
-    train_y = data.train.labels.to(device)
-    n_train = len(train_y)
-    steps_per_epoch = math.ceil(n_train / recipe.batch_size)
+    steps_per_epoch = n_train // recipe.batch_size if recipe.drop_last else math.ceil(n_train / recipe.batch_size)
     total_steps = max(1, math.ceil(recipe.epochs * steps_per_epoch))
-    log_every = log_every or max(1, min(50, steps_per_epoch // 25))
+    # Each Step event waits for the device (it reads the loss); on a GPU that stall costs more.
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    log_every = log_every or max(8 if device.type == "cuda" else 1, min(50, steps_per_epoch // 25))
     order = torch.Generator().manual_seed(seed)  # the same batch order on every rank
+    # airbench's alternating flip: a fixed random half of the images is mirrored in even epochs,
+    # the other half in odd ones, so every image is seen both ways in any two epochs.
+    flip_base = torch.rand(n_train, device=device) < 0.5 if recipe.flip and recipe.alternate_flip else None
 
     def loss_fn(out, y):
         if recipe.loss == "nll":
@@ -163,7 +213,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
             "format": CHECKPOINT_FORMAT, "architecture": recipe.model, "dataset": data.name,
             "classes": list(data.classes), "input_shape": [c, h, w],
             "normalization": {"mean": mean, "std": std}, "test_accuracy": test_acc,
-            "tta_flip": recipe.flip, "recipe": recipe.as_dict(), "seed": seed,
+            "tta_flip": recipe.flip, "tta_translate": recipe.tta_translate, "recipe": recipe.as_dict(), "seed": seed,
             "epochs_completed": round(epochs_done, 3), "status": status,
             "train_seconds": round(elapsed, 2), "device": describe(device),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -187,6 +237,9 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
 
     for epoch in range(math.ceil(total_steps / steps_per_epoch)):
         perm = torch.randperm(n_train, generator=order).to(device)
+        for group in optimizer.param_groups:
+            if group["name"] == "stem_bias" and epoch >= recipe.whiten_bias_epochs:
+                group["lr_scale"] = 0.0  # frozen from here on (the group keeps DDP's buckets intact)
         epoch_loss = torch.zeros((), device=device)
         epoch_correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
@@ -197,7 +250,9 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
             idx = perm[b * recipe.batch_size:(b + 1) * recipe.batch_size]
             x, y = train_x[idx], train_y[idx]
             x = random_translate(x, recipe.crop_pad)
-            if recipe.flip:
+            if flip_base is not None:
+                x = torch.where((flip_base[idx] ^ bool(epoch % 2)).view(-1, 1, 1, 1), x.flip(3), x)
+            elif recipe.flip:
                 x = random_flip(x)
             if ctx.enabled:  # every rank drew the same augmentation for the global batch; keep its shard
                 keep = ctx.shard(torch.arange(len(y), device=device))
@@ -207,7 +262,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                 x = x.contiguous(memory_format=torch.channels_last)
             lr = recipe.lr * lr_factor(recipe, step, total_steps)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group["lr_scale"]
             with autocast(device, recipe.mixed_precision):
                 out = ddp_model(x)
                 loss = loss_fn(out.float(), y)
@@ -215,6 +270,8 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
             loss.backward()
             optimizer.step()
             step += 1
+            if lookahead is not None:
+                lookahead.after_step(step, total_steps)
             seen += len(y)
             loss_sum += loss.detach()
             epoch_loss += loss.detach() * len(y)
@@ -253,11 +310,12 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                                                            epoch_loss.new_tensor(float(seen))]))
             epoch_loss, epoch_correct, seen = totals[0], totals[1], int(totals[2].item())
         # End of an epoch (or of the fractional last one): train and test accuracy.
+        sync()  # the GPU's queued steps belong to training time, not to the evaluation's
         t_eval = time.perf_counter()
         test = None
         if ctx.is_main and (evaluate_each_epoch or step == total_steps):
             test = evaluate(model, data.test, normalize, num_classes, device, tta_flip=recipe.flip,
-                            should_stop=stopping)
+                            tta_translate=recipe.tta_translate, should_stop=stopping)
         if test is not None:
             last_eval = test
         eval_seconds += time.perf_counter() - t_eval
@@ -268,6 +326,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
         history.append(ev)
         yield ev
 
+    sync()
     elapsed = time.perf_counter() - t0
     final = last_eval if status == "finished" else None
     test_acc = history[-1].test_accuracy if history and history[-1].test_accuracy is not None else None

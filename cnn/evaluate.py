@@ -24,7 +24,8 @@ def evaluate_checkpoint(path, data_dir=None, device=None) -> tuple[EvalResult, d
     if list(data.classes) != list(meta["classes"]):
         raise DataError(f"The test set's classes {data.classes} differ from the checkpoint's {meta['classes']}.")
     norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], device, meta["input_shape"][0])
-    result = evaluate(model, data.test, norm, len(data.classes), device, tta_flip=meta.get("tta_flip", False))
+    result = evaluate(model, data.test, norm, len(data.classes), device, tta_flip=meta.get("tta_flip", False),
+                      tta_translate=meta.get("tta_translate", False))
     return result, meta, data.classes
 
 

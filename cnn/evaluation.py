@@ -51,11 +51,29 @@ def channels_last(device: torch.device, mixed_precision: bool = True) -> bool:
     return device.type == "cuda" or (mixed_precision and device.type == "cpu" and cpu_bf16_supported())
 
 
+def tta_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool) -> torch.Tensor:
+    """The model's logits, averaged over the test-time augmentations asked for (float32)."""
+    def mirrored(v):
+        out = model(v).float()
+        return (out + model(v.flip(3)).float()) / 2 if flip else out
+
+    logits = mirrored(x)
+    if translate:
+        padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
+        shifts = [padded[:, :, :-2, :-2], padded[:, :, 2:, 2:]]
+        if x.is_contiguous(memory_format=torch.channels_last):
+            shifts = [v.contiguous(memory_format=torch.channels_last) for v in shifts]
+        logits = (logits + (mirrored(shifts[0]) + mirrored(shifts[1])) / 2) / 2
+    return logits
+
+
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_classes: int,
-             device: torch.device, *, tta_flip: bool = False, batch_size: int = 1000,
-             should_stop=None) -> EvalResult | None:
-    """Evaluate on the whole split; None if should_stop() turns true part-way (a Stop click)."""
+             device: torch.device, *, tta_flip: bool = False, tta_translate: bool = False,
+             batch_size: int = 1000, should_stop=None) -> EvalResult | None:
+    """Evaluate on the whole split; None if should_stop() turns true part-way (a Stop click).
+    tta_flip averages the logits over the image and its mirror; tta_translate also over the image
+    shifted one pixel up-left and down-right (airbench's test-time augmentation, level 2)."""
     was_training = model.training
     model.eval()
     probs, loss_sum = [], 0.0
@@ -68,9 +86,7 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, mixed_precision=device.type == "cuda"):  # CPU: exact fp32 figures
-                logits = model(x).float()
-                if tta_flip:  # average the logits of the image and its mirror
-                    logits = (logits + model(x.flip(3)).float()) / 2
+                logits = tta_logits(model, x, tta_flip, tta_translate)
             loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
             probs.append(logits.softmax(1).cpu())
     finally:

@@ -191,26 +191,72 @@ class Seed004CNN(nn.Module):
 
 # ---------------------------------------------------------------- the project's fast models
 
-def _conv_bn(cin, cout):
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.GELU()]
+def _conv_bn(cin, cout, bn=None):
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), (bn or nn.BatchNorm2d)(cout), nn.GELU()]
+
+
+class _BiasOnlyNorm(nn.BatchNorm2d):
+    """airbench's batch norm: scale fixed at 1 (only the bias learns), eps 1e-12, and a fast-moving
+    running average (PyTorch momentum 0.4), which suits runs of a few hundred steps."""
+
+    def __init__(self, num_features):
+        super().__init__(num_features, eps=1e-12, momentum=0.4)
+        self.weight.requires_grad_(False)
 
 
 class FastNet(nn.Module):
-    """The project's fast net, after airbench (arXiv 2404.00498): a conv stem, then blocks of
-    conv > max-pool > BN > GELU > conv > BN > GELU, global max-pool and a scaled linear head."""
+    """The project's fast net, after airbench (arXiv 2404.00498): a 2x2 conv stem, then blocks of
+    conv > max-pool > BN > GELU > conv > BN > GELU, global max-pool and a scaled linear head.
+
+    With airbench=True it is airbench94's net exactly: bias-only batch norm, block convolutions
+    that start as identity maps (dirac) on their first channels, and a stem of 2*C*2*2 filters
+    that `init_whitening` sets from the data and freezes.
+    """
 
     def __init__(self, in_channels=3, num_classes=10, image_size=32, widths=(64, 256, 256),
-                 stem=24, head_scale=1 / 9):
+                 stem=None, head_scale=1 / 9, airbench=False):
         super().__init__()
+        stem = stem or 2 * in_channels * 2 * 2  # room for a whitening of 2x2 patches (+ and -)
+        bn = _BiasOnlyNorm if airbench else nn.BatchNorm2d
         layers = [nn.Conv2d(in_channels, stem, 2, padding=0, bias=True), nn.GELU()]
         cin = stem
         for w in widths:
             layers += [nn.Conv2d(cin, w, 3, padding=1, bias=False), nn.MaxPool2d(2),
-                       nn.BatchNorm2d(w), nn.GELU(), *_conv_bn(w, w)]
+                       bn(w), nn.GELU(), *_conv_bn(w, w, bn)]
             cin = w
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(cin, num_classes, bias=False)
         self.head_scale = head_scale
+        if airbench:
+            nn.init.zeros_(self.stem.bias)
+            for m in self.features[2:]:
+                if isinstance(m, nn.Conv2d):
+                    with torch.no_grad():
+                        nn.init.dirac_(m.weight[:m.in_channels])
+
+    @property
+    def stem(self) -> nn.Conv2d:
+        return self.features[0]
+
+    @torch.no_grad()
+    def init_whitening(self, images: torch.Tensor, eps: float = 5e-4) -> None:
+        """Set the stem to whiten 2x2 patches of `images` (normalised, N x C x H x W): its filters
+        are the patch covariance's eigenvectors over sqrt(eigenvalue), and their negatives. The
+        weights are then frozen; the stem's bias still learns."""
+        conv = self.stem
+        c, (kh, kw) = images.shape[1], conv.kernel_size
+        if conv.out_channels != 2 * c * kh * kw:
+            raise ConfigError(f"Whitening needs a stem of {2 * c * kh * kw} filters for {c}-channel "
+                              f"images; this model's has {conv.out_channels}.")
+        patches = images.unfold(2, kh, 1).unfold(3, kw, 1).transpose(1, 3).reshape(-1, c * kh * kw)
+        patches = patches.float()
+        cov = (patches.T @ patches / len(patches)).double().cpu()  # 12 x 12: quickest on the CPU
+        eigenvalues, eigenvectors = torch.linalg.eigh(cov, UPLO="U")
+        eigenvalues = eigenvalues.flip(0).view(-1, 1, 1, 1)
+        eigenvectors = eigenvectors.T.reshape(c * kh * kw, c, kh, kw).flip(0)
+        scaled = (eigenvectors / torch.sqrt(eigenvalues + eps)).to(conv.weight)
+        conv.weight.copy_(torch.cat((scaled, -scaled)))
+        conv.weight.requires_grad_(False)
 
     def forward(self, x):
         x = self.features(x)
@@ -271,7 +317,7 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
     ModelSpec("mnist_fast", MnistFastNet, "mnist", (1, 28, 28), "mnist_fast",
               "project: small BN net for MNIST, fast on a CPU"),
     ModelSpec("cifar10_fast", FastNet, "cifar10", (3, 32, 32), "cifar10_fast",
-              "project: airbench94-style net for CIFAR-10 on a GPU"),
+              "project: airbench94's net for CIFAR-10 on a GPU", kwargs=(("airbench", True),)),
     ModelSpec("cifar10_small", FastNet, "cifar10", (3, 32, 32), "cifar10_small",
               "project: a narrower airbench-style net that trains on a CPU",
               kwargs=(("widths", (32, 64, 128)), ("stem", 16))),

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every GPU figure in the README's performance section, in one go:
+#   bash bench/gpu_all.sh AIRBENCH_DATA OUT [SECTIONS]
+# AIRBENCH_DATA holds cifar10/{train,test}.pt for airbench; $CNN_DATA_DIR holds the same images for
+# the engine (cifar10/{train,test}/<class>/*) and MNIST/raw. SECTIONS: mnist,cifar,cli (default all).
+set -u
+AB=$1; OUT=$2; SECTIONS=${3:-mnist,cifar,cli}
+mkdir -p "$OUT"
+python3 bench/gpu_speed.py --airbench-data "$AB" --runs 5 --out "$OUT" --sections "$SECTIONS" \
+  --mnist mnist_fast "mnist_fast:epochs=1" "mnist_fast:epochs=1.5" \
+          "mnist_fast:batch_size=256,lr=0.1" "mnist_fast:batch_size=256,lr=0.1,epochs=3" \
+  --cli "cold start=--recipe cifar10_fast --final-eval-only --out $OUT/cifar10_fast.safetensors" \
+        "cold start, seed 1=--recipe cifar10_fast --final-eval-only --seed 1 --out /tmp/cifar10_fast_1.safetensors" \
+        "cifar10_best=--recipe cifar10_best --final-eval-only --out $OUT/cifar10.safetensors" \
+        "seed004_simplecnn=--recipe seed004_simplecnn --out /tmp/seed004_simplecnn.safetensors" \
+        "seed001=--recipe seed001 --out /tmp/seed001.safetensors" \
+        "torchrun (NCCL, SyncBatchNorm)=torchrun --nproc_per_node=1 -m cnn.train --quiet --recipe cifar10_fast --epochs 2 --out /tmp/ddp.safetensors"
+if [ -f "$OUT/cifar10.safetensors" ]; then
+  python3 -m cnn.evaluate "$OUT/cifar10.safetensors" | tail -2
+fi
