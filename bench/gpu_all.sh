@@ -9,8 +9,10 @@ mkdir -p "$OUT"
 python3 bench/gpu_speed.py --airbench-data "$AB" --runs 5 --out "$OUT" --sections "$SECTIONS" \
   --mnist mnist_fast "mnist_fast:epochs=1" "mnist_fast:epochs=1.5" \
           "mnist_fast:batch_size=256,lr=0.1" "mnist_fast:batch_size=256,lr=0.1,epochs=3" \
-  --cli "cold start=--recipe cifar10_fast --final-eval-only --out $OUT/cifar10_fast.safetensors" \
-        "cold start, seed 1=--recipe cifar10_fast --final-eval-only --seed 1 --out /tmp/cifar10_fast_1.safetensors" \
+  --cli "cold start=python3 bench/cold_start.py --recipe cifar10_fast" \
+        "cold start again=python3 bench/cold_start.py --recipe cifar10_fast" \
+        "cold start MNIST=python3 bench/cold_start.py --recipe mnist_fast" \
+        "CLI cifar10_fast=--recipe cifar10_fast --final-eval-only --out $OUT/cifar10_fast.safetensors" \
         "cifar10_best=--recipe cifar10_best --final-eval-only --out $OUT/cifar10.safetensors" \
         "seed004_simplecnn=--recipe seed004_simplecnn --out /tmp/seed004_simplecnn.safetensors" \
         "seed001=--recipe seed001 --out /tmp/seed001.safetensors" \

@@ -72,13 +72,13 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def engine_run(recipe, data, seed: int, *, log_every=None, each_epoch=False) -> dict:
+def engine_run(recipe, data, seed: int, *, log_every=None, each_epoch=False, cuda_graphs=True) -> dict:
     events = {"step": 0}
 
     def go():
         end = None
         for ev in train(recipe, data, device=DEVICE, seed=seed, log_every=log_every,
-                        evaluate_each_epoch=each_epoch):
+                        evaluate_each_epoch=each_epoch, cuda_graphs=cuda_graphs):
             events[ev.kind] = events.get(ev.kind, 0) + 1
             if ev.kind == "end":
                 end = ev
@@ -154,7 +154,8 @@ def bench_cifar(args) -> None:
 
     ours = parse_recipe(args.cifar)
     variants = {f"{args.cifar} (engine, live curve)": dict(),
-                f"{args.cifar} (engine, no step events)": dict(log_every=10**9)}
+                f"{args.cifar} (engine, no step events)": dict(log_every=10**9),
+                f"{args.cifar} (engine, live curve, no CUDA graph)": dict(cuda_graphs=False)}
     print("warm-up:", airbench_run(100), engine_run(ours, data, 100), flush=True)
     runs = {"airbench94 (baseline)": [], **{k: [] for k in variants}}
     for seed in range(args.runs):  # alternate, so drift in the GPU's clocks hits both alike
@@ -200,7 +201,8 @@ def bench_cli(args) -> None:
     with open(out / "cli.log", "a") as log:
         for spec in args.cli:
             name, _, extra = spec.partition("=")
-            argv = py + extra.split() if not name.startswith("torchrun") else extra.split()
+            argv = extra.split() if extra.startswith(("python3 ", "torchrun ")) else py + extra.split()
+            argv[0] = sys.executable if argv[0] == "python3" else argv[0]
             rows.append(cli(args, name, argv, log))
     RESULTS["cli"] = rows
     print("\n## Fresh processes (cold start: interpreter, imports, CUDA, data from the disk cache, "

@@ -86,7 +86,7 @@ def load_checkpoint(path: str | os.PathLike, *, expect_architecture: str | None 
         raise CheckpointError(f"{path}: its weights could not be read ({exc}).") from None
     _check_fits(path, arch, model, state)
     model.load_state_dict(state)
-    return model.eval(), meta
+    return model.to(map_location).eval(), meta  # load_state_dict copies into the model's own device
 
 
 def _check_fits(path: Path, arch: str, model: torch.nn.Module, state: dict) -> None:

@@ -24,6 +24,7 @@ from .data import Dataset
 from .device import describe, pick_device
 from .errors import ConfigError
 from .evaluation import EvalResult, autocast, channels_last, evaluate
+from .graphed import CapturableSGD, GraphedStep
 from .lookahead import Lookahead
 from .models import build_model, count_parameters
 from .recipes import Recipe
@@ -128,6 +129,15 @@ def param_groups(recipe: Recipe, model: torch.nn.Module) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
+def set_lr_scale(optimizer, name: str, value: float) -> None:
+    """Change one parameter group's share of the learning rate (torch or capturable optimizer)."""
+    if isinstance(optimizer, CapturableSGD):
+        optimizer.set_scale(name, value)
+    for group in getattr(optimizer, "param_groups", []):
+        if group["name"] == name:
+            group["lr_scale"] = value
+
+
 def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
     params = param_groups(recipe, model)
     if recipe.optimizer == "sgd":
@@ -146,7 +156,7 @@ def normalization(recipe: Recipe, data: Dataset) -> tuple[list[float], list[floa
 
 def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = None, seed: int = 0,
           stop: StopFlag | None = None, log_every: int | None = None,
-          evaluate_each_epoch: bool = True) -> Iterator[Start | Step | EpochEnd | End]:
+          evaluate_each_epoch: bool = True, cuda_graphs: bool = True) -> Iterator[Start | Step | EpochEnd | End]:
     """Train `recipe.model` on `data` with `recipe`, yielding events (see the module docstring)."""
     if data.train is None:
         raise ValueError("train() needs a data set loaded with its training split")
@@ -232,50 +242,73 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     t_log, step_log = t0, 0
     step, status, message = 0, "finished", ""
     eval_seconds = 0.0
+    # Running totals live on the device and are read only at log steps and epoch ends.
     loss_sum = torch.zeros((), device=device)
+    epoch_loss = torch.zeros((), device=device)
+    epoch_correct = torch.zeros((), device=device, dtype=torch.long)
+    odd_epoch = torch.zeros((), dtype=torch.bool, device=device)
     model.train()
+
+    def step_body(x: torch.Tensor, y: torch.Tensor, flip: torch.Tensor | None) -> None:
+        """One training step on a uint8 batch: augment, forward, backward, update, totals. The
+        same code runs eagerly or recorded in a CUDA graph (no Python numbers from the device)."""
+        x = random_translate(x, recipe.crop_pad)
+        if flip is not None:
+            x = torch.where((flip ^ odd_epoch).view(-1, 1, 1, 1), x.flip(3), x)
+        elif recipe.flip:
+            x = random_flip(x)
+        if ctx.enabled:  # every rank drew the same augmentation for the global batch; keep its shard
+            keep = ctx.shard(torch.arange(len(y), device=device))
+            x, y = x[keep], y[keep]
+        x = normalize(x)
+        if use_channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(device, recipe.mixed_precision, cache=graphed is None):
+            out = ddp_model(x)
+            loss = loss_fn(out.float(), y)
+        if graphed is None:
+            optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum.add_(loss.detach())
+        epoch_loss.add_(loss.detach() * len(y))
+        epoch_correct.add_((out.detach().argmax(1) == y).sum())
+
+    graphed = None
+    if cuda_graphs and device.type == "cuda" and not ctx.enabled and recipe.optimizer == "sgd":
+        schedule = torch.tensor([recipe.lr * lr_factor(recipe, s, total_steps) for s in range(total_steps)],
+                                device=device)
+        optimizer = CapturableSGD(optimizer.param_groups, schedule, recipe.momentum,
+                                  recipe.nesterov and recipe.momentum > 0)
+        x_like = train_x[:recipe.batch_size]
+        graphed = GraphedStep(step_body, optimizer.zero_grad, x_like, train_y[:recipe.batch_size],
+                              with_flip=flip_base is not None)
 
     for epoch in range(math.ceil(total_steps / steps_per_epoch)):
         perm = torch.randperm(n_train, generator=order).to(device)
-        for group in optimizer.param_groups:
-            if group["name"] == "stem_bias" and epoch >= recipe.whiten_bias_epochs:
-                group["lr_scale"] = 0.0  # frozen from here on (the group keeps DDP's buckets intact)
-        epoch_loss = torch.zeros((), device=device)
-        epoch_correct = torch.zeros((), device=device, dtype=torch.long)
+        if recipe.whiten and recipe.whiten_bias_epochs and epoch == math.ceil(recipe.whiten_bias_epochs):
+            set_lr_scale(optimizer, "stem_bias", 0.0)  # frozen from here on (DDP's buckets stay intact)
+        odd_epoch.fill_(epoch % 2 == 1)
+        epoch_loss.zero_()
+        epoch_correct.zero_()
         seen = 0
         for b in range(min(steps_per_epoch, total_steps - step)):
             if stopping() and not ctx.enabled:  # under torchrun the ranks agree at the next log step
                 status, message = "stopped", stopped_message(step)
                 break
             idx = perm[b * recipe.batch_size:(b + 1) * recipe.batch_size]
-            x, y = train_x[idx], train_y[idx]
-            x = random_translate(x, recipe.crop_pad)
-            if flip_base is not None:
-                x = torch.where((flip_base[idx] ^ bool(epoch % 2)).view(-1, 1, 1, 1), x.flip(3), x)
-            elif recipe.flip:
-                x = random_flip(x)
-            if ctx.enabled:  # every rank drew the same augmentation for the global batch; keep its shard
-                keep = ctx.shard(torch.arange(len(y), device=device))
-                x, y = x[keep], y[keep]
-            x = normalize(x)
-            if use_channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            flip = flip_base[idx] if flip_base is not None else None
             lr = recipe.lr * lr_factor(recipe, step, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr * group["lr_scale"]
-            with autocast(device, recipe.mixed_precision):
-                out = ddp_model(x)
-                loss = loss_fn(out.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if graphed is not None:
+                graphed(train_x[idx], train_y[idx], flip)
+            else:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * group["lr_scale"]
+                step_body(train_x[idx], train_y[idx], flip)
             step += 1
+            seen += len(ctx.shard(idx))
             if lookahead is not None:
                 lookahead.after_step(step, total_steps)
-            seen += len(y)
-            loss_sum += loss.detach()
-            epoch_loss += loss.detach() * len(y)
-            epoch_correct += (out.detach().argmax(1) == y).sum()
 
             if step % log_every == 0 or step == total_steps:
                 stop_all = False
@@ -305,10 +338,11 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                     break
         if status != "finished":
             break
+        loss_total, correct_total = epoch_loss, epoch_correct
         if ctx.enabled:  # train loss and accuracy over all ranks' shards
             totals = distributed.all_sum(ctx, torch.stack([epoch_loss.float(), epoch_correct.float(),
                                                            epoch_loss.new_tensor(float(seen))]))
-            epoch_loss, epoch_correct, seen = totals[0], totals[1], int(totals[2].item())
+            loss_total, correct_total, seen = totals[0], totals[1], int(totals[2].item())
         # End of an epoch (or of the fractional last one): train and test accuracy.
         sync()  # the GPU's queued steps belong to training time, not to the evaluation's
         t_eval = time.perf_counter()
@@ -320,7 +354,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
             last_eval = test
         eval_seconds += time.perf_counter() - t_eval
         t_log += time.perf_counter() - t_eval  # keep evaluation out of the next images/s figure
-        ev = EpochEnd(epoch + 1, epoch_loss.item() / max(1, seen), epoch_correct.item() / max(1, seen),
+        ev = EpochEnd(epoch + 1, loss_total.item() / max(1, seen), correct_total.item() / max(1, seen),
                       test.loss if test else None, test.accuracy if test else None,
                       time.perf_counter() - t0, time.perf_counter() - t0 - eval_seconds)
         history.append(ev)

@@ -37,10 +37,11 @@ def cpu_bf16_supported() -> bool:
         return False
 
 
-def autocast(device: torch.device, mixed_precision: bool = True):
-    """bf16 mixed precision on CUDA, and on CPUs with native bf16; full precision elsewhere."""
+def autocast(device: torch.device, mixed_precision: bool = True, cache: bool = True):
+    """bf16 mixed precision on CUDA, and on CPUs with native bf16; full precision elsewhere.
+    cache=False for code recorded in a CUDA graph (the cast-weight cache must not outlive it)."""
     if mixed_precision and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
     if mixed_precision and device.type == "cpu" and cpu_bf16_supported():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()

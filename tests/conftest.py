@@ -27,3 +27,11 @@ def mnist_small(mnist):
     """A fresh small copy of MNIST (5,000 train / 2,000 test images) each test may change."""
     from cnn.data import Dataset
     return Dataset("mnist", mnist.classes, mnist.train.subset(5000), mnist.test.subset(2000))
+
+
+@pytest.fixture(scope="session")
+def cifar_small(data_dir):
+    """CIFAR-10 (the lossless PNG copy, decoded once and cached): 5,000 train / 1,000 test images."""
+    from cnn.data import Dataset, load_dataset
+    full = load_dataset("cifar10", data_dir)
+    return Dataset("cifar10", full.classes, full.train.subset(5000), full.test.subset(1000))

@@ -1,0 +1,116 @@
+"""The pieces of the fast recipes (airbench94's method): the capturable SGD, the triangle schedule,
+lookahead, the whitening stem, parameter groups and test-time translation."""
+import math
+
+import pytest
+import torch
+
+from cnn.engine import lr_factor, param_groups
+from cnn.evaluation import tta_logits
+from cnn.graphed import CapturableSGD
+from cnn.lookahead import Lookahead
+from cnn.models import build_model
+from cnn.recipes import get_recipe
+
+
+def _toy_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                               torch.nn.Linear(4 * 6 * 6, 3))
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_capturable_sgd_matches_torch_sgd(nesterov):
+    """The graph-friendly SGD takes exactly torch.optim.SGD's steps, group scales included."""
+    recipe = get_recipe("cifar10_fast").replace(nesterov=nesterov, whiten=False)
+    a, b = _toy_model(), _toy_model()
+    lrs = [0.1, 0.3, 0.2, 0.05]
+    ref = torch.optim.SGD(param_groups(recipe, a), lr=1.0, momentum=recipe.momentum, nesterov=nesterov)
+    ours = CapturableSGD(param_groups(recipe, b), torch.tensor(lrs), recipe.momentum, nesterov)
+    x, y = torch.randn(16, 3, 8, 8), torch.randint(0, 3, (16,))
+    for lr in lrs:
+        for group in ref.param_groups:
+            group["lr"] = lr * group["lr_scale"]
+        for model, opt in ((a, ref), (b, ours)):
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(a[0].weight, _toy_model()[0].weight)  # it did train
+
+
+def test_param_groups_scale_batchnorm_and_keep_its_decay():
+    recipe = get_recipe("cifar10_fast")
+    groups = {g["name"]: g for g in param_groups(recipe, build_model("cifar10_fast"))}
+    assert groups["norm"]["lr_scale"] == 64
+    assert groups["norm"]["lr_scale"] * groups["norm"]["weight_decay"] == pytest.approx(recipe.weight_decay)
+    assert len(groups["stem_bias"]["params"]) == 1
+    # bias-only batch norm: its frozen scales are in no group
+    n_norm = sum(p.numel() for p in groups["norm"]["params"])
+    assert n_norm == 2 * (64 + 256 + 256)  # two BN layers per block, bias only
+
+
+def test_triangle_schedule_has_airbench_shape():
+    recipe = get_recipe("cifar10_fast")
+    total = math.ceil(9.9 * 48)
+    f = [lr_factor(recipe, s, total) for s in range(total)]
+    assert total == 476 and f[0] == pytest.approx(0.2)
+    assert max(f) == pytest.approx(1.0) and f.index(max(f)) == int(0.23 * total)
+    assert f[-1] == pytest.approx(0.07 + 0.93 / (total - int(0.23 * total)), rel=1e-6)
+
+
+def test_lookahead_ends_on_the_average():
+    model = _toy_model()
+    la = Lookahead(model)
+    start = model[0].weight.detach().clone()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    la.after_step(5, 10)  # a pull: the weights move part of the way back to the average
+    w = model[0].weight.detach()
+    d = Lookahead.decay(5, 10)
+    torch.testing.assert_close(w, start * d + (start + 1) * (1 - d))
+    with torch.no_grad():
+        model[0].weight.add_(5.0)
+    la.after_step(10, 10)  # the last step: the run ends on the average, not the live weights
+    torch.testing.assert_close(model[0].weight.detach(), w)
+
+
+def test_whitening_stem_decorrelates_cifar_patches(cifar_small):
+    """After init_whitening the stem's first half maps 2x2 patches to nearly unit covariance."""
+    from cnn.augment import Normalizer
+    recipe = get_recipe("cifar10_fast")
+    norm = Normalizer(*recipe.normalize, "cpu", 3)
+    x = norm(cifar_small.train.images[:2000])
+    model = build_model("cifar10_fast")
+    model.init_whitening(x)
+    assert not model.stem.weight.requires_grad and model.stem.bias.requires_grad
+    with torch.no_grad():
+        out = torch.nn.functional.conv2d(x, model.stem.weight[:12])  # no bias
+    flat = out.permute(0, 2, 3, 1).reshape(-1, 12)
+    cov = flat.T @ flat / len(flat)
+    # variance lambda / (lambda + eps) per direction: 1 for all but the faintest few directions
+    torch.testing.assert_close(cov.diagonal()[:8], torch.ones(8), atol=0.05, rtol=0)
+    assert (cov.diagonal() <= 1.0 + 1e-3).all() and (cov.diagonal() > 0.2).all()
+    off = cov - torch.diag(cov.diagonal())
+    assert off.abs().max() < 0.01
+    torch.testing.assert_close(model.stem.weight[12:], -model.stem.weight[:12])
+
+
+def test_whitening_refuses_a_stem_of_the_wrong_width():
+    from cnn.errors import ConfigError
+    with pytest.raises(ConfigError, match="Whitening needs a stem of 24 filters"):
+        build_model("cifar10_small").init_whitening(torch.randn(4, 3, 32, 32))
+
+
+def test_tta_translate_averages_shifted_views():
+    """A model that reads one pixel sees the image and its two 1-pixel shifts (and mirrors)."""
+    class Corner(torch.nn.Module):
+        def forward(self, x):
+            return x[:, :, 1, 1]  # one pixel, channels as 'logits'
+    x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float).view(2, 3, 5, 5)
+    plain = tta_logits(Corner(), x, flip=False, translate=False)
+    torch.testing.assert_close(plain, x[:, :, 1, 1])
+    shifted = tta_logits(Corner(), x, flip=False, translate=True)
+    expect = (x[:, :, 1, 1] + (x[:, :, 0, 0] + x[:, :, 2, 2]) / 2) / 2
+    torch.testing.assert_close(shifted, expect)
