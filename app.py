@@ -476,6 +476,7 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
                   file=sys.stderr)
     runs = RunManager(args.runs_dir, args.data_dir, args.allow_any_path, args.device,
                       protected=(args.mnist_checkpoint, args.cifar_checkpoint))
+    runs.warm_up_in_background()
     demo = build_app(args.mnist_checkpoint, args.cifar_checkpoint, runs, args.upload_ttl)
     demo.runs = runs
     demo.queue(default_concurrency_limit=4)

@@ -19,3 +19,32 @@ def describe(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] = ()) -> float:
+    """Pay a device's one-time costs before anyone presses Start, and return the seconds spent:
+    the CUDA context, cuBLAS and cuDNN, LAPACK and torchvision's import, and, for each recipe
+    named, a few training steps on random data of its shape, so cuDNN has picked its kernels and
+    the CUDA graph machinery has run once. The app calls this in the background at launch."""
+    import time
+    t0 = time.perf_counter()
+    import torchvision.datasets  # noqa: F401  (MNIST and Fashion-MNIST load through it)
+    torch.linalg.eigh(torch.eye(4, dtype=torch.float64))  # the whitening's eigensolver
+    device = pick_device(device if isinstance(device, str) or device is None else str(device))
+    if device.type == "cuda":
+        from .data import Dataset, Split
+        from .engine import train
+        from .models import get_spec
+        from .recipes import get_recipe
+        for name in recipes:
+            recipe = get_recipe(name)
+            c, side, _ = get_spec(recipe.model).input_shape
+            n = recipe.batch_size * 5  # past the graph's warm-up steps: it is recorded once too
+            g = torch.Generator().manual_seed(0)
+            x = torch.randint(0, 256, (n, c, side, side), dtype=torch.uint8, generator=g)
+            y = torch.randint(0, 10, (n,), generator=g)
+            fake = Dataset(recipe.dataset, [str(i) for i in range(10)], Split(x, y), Split(x[:1000], y[:1000]))
+            for _ in train(recipe.replace(epochs=1), fake, device=device, evaluate_each_epoch=True):
+                pass
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0

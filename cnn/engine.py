@@ -263,17 +263,24 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
         x = normalize(x)
         if use_channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(device, recipe.mixed_precision, cache=graphed is None):
+        with autocast(device, recipe.mixed_precision, cache=graphed is None, cuda_dtype=recipe.cuda_dtype):
             out = ddp_model(x)
             loss = loss_fn(out.float(), y)
         if graphed is None:
             optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss_scale is None:
+            loss.backward()
+        else:  # fp16: scale the loss up so small gradients do not flush to zero, then back down
+            (loss * loss_scale).backward()
+            torch._foreach_mul_([p.grad for p in trainable if p.grad is not None], 1.0 / loss_scale)
         optimizer.step()
         loss_sum.add_(loss.detach())
         epoch_loss.add_(loss.detach() * len(y))
         epoch_correct.add_((out.detach().argmax(1) == y).sum())
 
+    # A fixed scale, as airbench's summed loss over a batch of 1024 amounts to; no overflow check.
+    loss_scale = 1024.0 if recipe.mixed_precision and recipe.cuda_dtype == "fp16" and device.type == "cuda" else None
+    trainable = [p for p in model.parameters() if p.requires_grad]
     graphed = None
     if cuda_graphs and device.type == "cuda" and not ctx.enabled and recipe.optimizer == "sgd":
         schedule = torch.tensor([recipe.lr * lr_factor(recipe, s, total_steps) for s in range(total_steps)],

@@ -37,11 +37,13 @@ def cpu_bf16_supported() -> bool:
         return False
 
 
-def autocast(device: torch.device, mixed_precision: bool = True, cache: bool = True):
-    """bf16 mixed precision on CUDA, and on CPUs with native bf16; full precision elsewhere.
-    cache=False for code recorded in a CUDA graph (the cast-weight cache must not outlive it)."""
+def autocast(device: torch.device, mixed_precision: bool = True, cache: bool = True, cuda_dtype: str = "bf16"):
+    """bf16 mixed precision on CUDA (or fp16, cuda_dtype='fp16'), and on CPUs with native bf16;
+    full precision elsewhere. cache=False for code recorded in a CUDA graph (the cast-weight
+    cache must not outlive the recording)."""
     if mixed_precision and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
+        dtype = torch.float16 if cuda_dtype == "fp16" else torch.bfloat16
+        return torch.autocast("cuda", dtype=dtype, cache_enabled=cache)
     if mixed_precision and device.type == "cpu" and cpu_bf16_supported():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()

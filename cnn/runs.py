@@ -10,6 +10,7 @@ and the next run can start. Never imports Gradio.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import re
 import threading
@@ -23,11 +24,13 @@ import torch
 
 from .checkpoint import save_checkpoint
 from .data import Dataset, load_dataset
-from .device import describe, pick_device
+from .device import describe, pick_device, warm_up
 from .engine import End, EpochEnd, Start, Step, train
 from .errors import CnnError, ConfigError, DataError
 from .models import get_spec
 from .recipes import get_recipe
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RUNS_DIR = Path("checkpoints") / "runs"
 _THREADS = torch.get_num_threads()  # the process default, before any thread changed its own
@@ -188,6 +191,25 @@ class RunManager:
         self.protected = tuple(Path(p).resolve() for p in protected)  # shipped checkpoints
         self._lock = threading.Lock()
         self._current: Run | None = None
+        self._device_ready = threading.Event()
+        self._device_ready.set()
+
+    def warm_up_in_background(self, recipes: tuple[str, ...] = ("cifar10_fast", "mnist_gpu")) -> None:
+        """On a GPU, pay its one-time costs (CUDA, cuDNN's kernel choice, the CUDA graph machinery)
+        while nobody is waiting; a run started meanwhile waits for it (cnn.device.warm_up)."""
+        if pick_device(self.device).type != "cuda":
+            return
+        self._device_ready.clear()
+
+        def work():
+            try:
+                seconds = warm_up(self.device, recipes)
+                log.info("GPU warmed up in %.1f s", seconds)
+            except Exception:  # a warm-up problem must not stop the app; the first run pays instead
+                log.exception("GPU warm-up failed")
+            finally:
+                self._device_ready.set()
+        threading.Thread(target=work, name="gpu-warm-up", daemon=True).start()
 
     @property
     def current(self) -> Run | None:
@@ -245,6 +267,10 @@ class RunManager:
             data.test = data.test.subset(run.config.test_subset, seed=run.config.seed)
             recipe.validate(len(data.train))
             run.data = data
+            if not self._device_ready.is_set():
+                run.status = "warming up the GPU"
+                run._touch()
+                self._device_ready.wait()
             run.status = "training"
             run._touch()
             for ev in train(recipe, data, device=self.device, seed=run.config.seed, stop=run.stop_event):
