@@ -7,15 +7,14 @@ set -u
 AB=$1; OUT=$2; SECTIONS=${3:-mnist,cifar,cli}
 mkdir -p "$OUT"
 python3 bench/gpu_speed.py --airbench-data "$AB" --runs 5 --out "$OUT" --sections "$SECTIONS" \
-  --mnist mnist_gpu mnist_fast "mnist_gpu:epochs=2" \
+  --mnist mnist_fast "mnist_fast:epochs=1.5" \
   --cifar cifar10_fast "cifar10_fast:cuda_dtype=bf16" "cifar10_fast:cuda_dtype=bf16,epochs=10.4" \
   --cli "cold start=python3 bench/cold_start.py --recipe cifar10_fast" \
         "cold start, launch warm-up=python3 bench/cold_start.py --recipe cifar10_fast --warm-up" \
-        "cold start MNIST=python3 bench/cold_start.py --recipe mnist_gpu" \
-        "cold start MNIST, launch warm-up=python3 bench/cold_start.py --recipe mnist_gpu --warm-up" \
+        "cold start MNIST=python3 bench/cold_start.py --recipe mnist_fast" \
+        "cold start MNIST, launch warm-up=python3 bench/cold_start.py --recipe mnist_fast --warm-up" \
         "CLI cifar10_fast=--recipe cifar10_fast --final-eval-only --out $OUT/cifar10_fast.safetensors" \
         "cifar10_best=--recipe cifar10_best --final-eval-only --out $OUT/cifar10.safetensors" \
-        "mnist_gpu=--recipe mnist_gpu --final-eval-only --out /tmp/mnist_gpu.safetensors" \
         "seed004_simplecnn=--recipe seed004_simplecnn --out /tmp/seed004_simplecnn.safetensors" \
         "seed001=--recipe seed001 --out /tmp/seed001.safetensors" \
         "torchrun (NCCL, SyncBatchNorm)=torchrun --nproc_per_node=1 -m cnn.train --quiet --recipe cifar10_fast --epochs 2 --out /tmp/ddp.safetensors"

@@ -194,7 +194,7 @@ class RunManager:
         self._device_ready = threading.Event()
         self._device_ready.set()
 
-    def warm_up_in_background(self, recipes: tuple[str, ...] = ("cifar10_fast", "mnist_gpu")) -> None:
+    def warm_up_in_background(self, recipes: tuple[str, ...] = ("cifar10_fast", "mnist_fast")) -> None:
         """On a GPU, pay its one-time costs (CUDA, cuDNN's kernel choice, the CUDA graph machinery)
         while nobody is waiting; a run started meanwhile waits for it (cnn.device.warm_up)."""
         if pick_device(self.device).type != "cuda":
