@@ -158,6 +158,8 @@ def bench_cifar(args) -> None:
                 f"{first} (no step events)": (first, dict(log_every=10**9)),
                 f"{first} (live curve, no CUDA graph)": (first, dict(cuda_graphs=False)),
                 **{f"{spec} (live curve)": (spec, dict()) for spec in args.cifar[1:]}}
+    if args.quick:  # only what the streaming-overhead comparison needs
+        variants = dict(list(variants.items())[:2])
     recipes = {spec: parse_recipe(spec) for spec in args.cifar}
     print("warm-up:", airbench_run(100), [engine_run(r, data, 100) for r in recipes.values()], flush=True)
     runs = {"airbench94 (baseline)": [], **{k: [] for k in variants}}
@@ -225,6 +227,7 @@ def main(argv=None) -> None:
     p.add_argument("--cli", nargs="*", default=[], help="NAME=ARGV runs of cnn.train in fresh processes")
     p.add_argument("--cli-timeout", type=float, default=300)
     p.add_argument("--sections", default="mnist,cifar,cli")
+    p.add_argument("--quick", action="store_true", help="CIFAR-10: only the first recipe, with and without step events")
     p.add_argument("--out", default=".")
     p.add_argument("--device", default="cuda", help="cpu only to try the script out (no airbench)")
     args = p.parse_args(argv)
