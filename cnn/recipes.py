@@ -51,10 +51,14 @@ class Recipe:
 
     def replace(self, **changes) -> "Recipe":
         """A copy with the given settings changed; None values are ignored. Another model than the
-        recipe's own gets cross-entropy instead of NLL, which only suits models ending in log_softmax."""
+        recipe's own gets cross-entropy instead of NLL, which only suits models ending in log_softmax,
+        and no whitening stem, which only the recipe's own FastNet is built for."""
         changes = {k: v for k, v in changes.items() if v is not None}
-        if self.loss == "nll" and changes.get("model", self.model) != self.model and "loss" not in changes:
+        other_model = changes.get("model", self.model) != self.model
+        if self.loss == "nll" and other_model and "loss" not in changes:
             changes["loss"] = "cross_entropy"
+        if self.whiten and other_model and "whiten" not in changes:
+            changes["whiten"] = False  # the whitening stem belongs to the recipe's own model
         return dataclasses.replace(self, **changes)
 
     def validate(self, n_train: int | None = None) -> None:

@@ -114,3 +114,12 @@ def test_tta_translate_averages_shifted_views():
     shifted = tta_logits(Corner(), x, flip=False, translate=True)
     expect = (x[:, :, 1, 1] + (x[:, :, 0, 0] + x[:, :, 2, 2]) / 2) / 2
     torch.testing.assert_close(shifted, expect)
+
+
+def test_another_model_with_the_airbench_recipe_trains_without_whitening(cifar_small):
+    """cifar10_fast's recipe on seed004's SimpleCNN: no whitening stem to set, so none is asked for."""
+    from cnn.engine import train
+    recipe = get_recipe("cifar10_fast").replace(model="seed004_simplecnn", epochs=1, batch_size=500)
+    assert not recipe.whiten and get_recipe("cifar10_fast").whiten
+    end = [ev for ev in train(recipe, cifar_small, device="cpu", evaluate_each_epoch=False)][-1]
+    assert end.status == "finished" and end.test_accuracy > 0.15
