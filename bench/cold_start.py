@@ -33,16 +33,15 @@ def main() -> None:
     recipe = get_recipe(args.recipe)
     data = load_dataset(recipe.dataset)
     t_data = time.perf_counter() - t0
-    phases = {}
     for ev in train(recipe, data, evaluate_each_epoch=False):
         if ev.kind == "start":
-            phases["setup"] = time.perf_counter() - t0 - t_data
+            t_setup = time.perf_counter() - t0 - t_data
             print(f"device: {ev.device}", flush=True)
         elif ev.kind == "end":
             end = ev
     total = time.perf_counter() - t0
     print(f"imports {t_import:.2f} s, launch warm-up {t_warm:.2f} s (once per app start); from Start: data {t_data:.2f} s, setup "
-          f"{phases['setup']:.2f} s, training and final evaluation {end.elapsed:.2f} s; test accuracy "
+          f"{t_setup:.2f} s, training and final evaluation {end.elapsed:.2f} s; test accuracy "
           f"{end.test_accuracy:.4f}")
     print(f"Finished: from Start to a trained model {total:.2f} s ({args.recipe}"
           f"{', after the launch warm-up' if args.warm_up else ', nothing warmed'}, whole process "

@@ -11,7 +11,8 @@ with the GPU synchronised at both ends:
   evaluation, for airbench (train94 + evaluate(tta_level=2)) and the engine (train, which ends
   with that evaluation) alike. Both get one warm-up run first; their runs then alternate.
 - MNIST 'seconds' is training time with evaluations left out (the engine's train_seconds).
-- 'cold start' is a fresh `python -m cnn.train` process, start to saved checkpoint.
+- '--cli' runs commands in fresh processes (bench/cold_start.py, python -m cnn.train, torchrun)
+  and reports each one's whole wall time and the line its engine printed.
 A recipe may carry overrides: 'mnist_fast:epochs=1,batch_size=256'.
 """
 from __future__ import annotations
@@ -105,7 +106,7 @@ def bench_mnist(args) -> None:
     data = load_dataset("mnist")
     engine_run(parse_recipe("mnist_fast:epochs=0.2"), data, 0)  # CUDA, cuDNN and allocator warm-up
     base = engine_run(parse_recipe(args.mnist_baseline), data, 0, log_every=10**9, each_epoch=True)
-    print(f"seed004 baseline: {base}", flush=True)
+    print(f"baseline {args.mnist_baseline}: {base}", flush=True)
     rows = [{**summary(f"{args.mnist_baseline} (baseline)", [base], "train_s"),
              "to 99.0% (s)": f"{base['to_0.99_s']:.3f}" if base["to_0.99_s"] else "not reached", "ratio": "1.0x"}]
     RESULTS["mnist"] = {args.mnist_baseline: base}

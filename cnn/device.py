@@ -30,7 +30,7 @@ def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] =
     t0 = time.perf_counter()
     import torchvision.datasets  # noqa: F401  (MNIST and Fashion-MNIST load through it)
     torch.linalg.eigh(torch.eye(4, dtype=torch.float64))  # the whitening's eigensolver
-    device = pick_device(device if isinstance(device, str) or device is None else str(device))
+    device = pick_device(None if device is None else str(device))
     if device.type == "cuda":
         from .data import Dataset, Split
         from .engine import train

@@ -198,8 +198,8 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
 
     steps_per_epoch = n_train // recipe.batch_size if recipe.drop_last else math.ceil(n_train / recipe.batch_size)
     total_steps = max(1, math.ceil(recipe.epochs * steps_per_epoch))
-    # Each Step event waits for the device (it reads the loss); on a GPU that stall costs more.
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    # Each Step event waits for the device (it reads the loss); on a GPU that stall costs more.
     log_every = log_every or max(12 if device.type == "cuda" else 1, min(50, steps_per_epoch // 25))
     order = torch.Generator().manual_seed(seed)  # the same batch order on every rank
     # airbench's alternating flip: a fixed random half of the images is mirrored in even epochs,
