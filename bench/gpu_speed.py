@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -81,6 +82,9 @@ def engine_run(recipe, data, seed: int, *, log_every=None, each_epoch=False, cud
         for ev in train(recipe, data, device=DEVICE, seed=seed, log_every=log_every,
                         evaluate_each_epoch=each_epoch, cuda_graphs=cuda_graphs):
             events[ev.kind] = events.get(ev.kind, 0) + 1
+            if ev.kind == "start":  # images trained on: full batches only when the recipe drops the last
+                events["images"] = (ev.total_steps * ev.batch_size if recipe.drop_last
+                                    else round(ev.epochs * ev.n_train))
             if ev.kind == "end":
                 end = ev
         return end
@@ -88,7 +92,7 @@ def engine_run(recipe, data, seed: int, *, log_every=None, each_epoch=False, cud
     hist = end.history
     to99 = next((e.train_seconds for e in hist if e.test_accuracy is not None and e.test_accuracy >= 0.99), None)
     return {"wall": wall, "train_s": hist[-1].train_seconds, "acc": end.test_accuracy,
-            "status": end.status, "step_events": events["step"], "to_0.99_s": to99}
+            "status": end.status, "step_events": events["step"], "to_0.99_s": to99, "images": events["images"]}
 
 
 def summary(name: str, runs: list[dict], key: str) -> dict:
@@ -97,7 +101,9 @@ def summary(name: str, runs: list[dict], key: str) -> dict:
     return {"recipe": name, "runs": len(runs), "seconds (mean)": f"{statistics.mean(secs):.3f}",
             "seconds (min-max)": f"{min(secs):.3f}-{max(secs):.3f}",
             "accuracy (mean)": f"{statistics.mean(accs):.4f}",
-            "accuracy (min-max)": f"{min(accs):.4f}-{max(accs):.4f}"}
+            "accuracy (min-max)": f"{min(accs):.4f}-{max(accs):.4f}",
+            # training images per second of training time (evaluations left out), mean over the runs
+            "images/s": f"{statistics.mean(r['images'] / r['train_s'] for r in runs):,.0f}"}
 
 
 # ---------------------------------------------------------------- MNIST
@@ -122,9 +128,9 @@ def bench_mnist(args) -> None:
         row["to 99.0% (s)"] = f"{t:.3f}" if ok else "not in every run"
         row["ratio"] = f"{base['to_0.99_s'] / t:.1f}x" if ok and base["to_0.99_s"] else "-"
         rows.append(row)
-    print("\n## MNIST on the GPU (seconds: training time, evaluations left out)")
+    print(f"\n## MNIST on {DEVICE} (seconds: training time, evaluations left out)")
     print(table(rows, ["recipe", "runs", "seconds (mean)", "seconds (min-max)", "accuracy (mean)",
-                       "accuracy (min-max)", "to 99.0% (s)", "ratio"]), flush=True)
+                       "accuracy (min-max)", "images/s", "to 99.0% (s)", "ratio"]), flush=True)
 
 
 # ---------------------------------------------------------------- CIFAR-10
@@ -141,18 +147,21 @@ def cwd(path):
 
 def bench_cifar(args) -> None:
     import airbench
+    from airbench import lib_airbench94 as ab94
     data = load_dataset("cifar10")
     with cwd(args.airbench_data):  # airbench reads ./cifar10/{train,test}.pt
         loader = airbench.CifarLoader("cifar10", train=True, batch_size=1024,
                                       aug=dict(flip=True, translate=2), altflip=True)
         test_loader = airbench.CifarLoader("cifar10", train=False, batch_size=2000)
+    # train94 runs ceil(batches per epoch * its epochs) full batches (airbench's utils.train)
+    ab_images = math.ceil(len(loader) * ab94.hyp["opt"]["train_epochs"]) * loader.batch_size
 
     def airbench_run(seed: int) -> dict:
         torch.manual_seed(seed)
         with cwd(args.airbench_data):
             model, t_train = timed(lambda: airbench.train94(loader, verbose=False))
             acc, t_eval = timed(lambda: airbench.evaluate(model, test_loader, tta_level=2))
-        return {"wall": t_train + t_eval, "train_s": t_train, "eval_s": t_eval, "acc": acc}
+        return {"wall": t_train + t_eval, "train_s": t_train, "eval_s": t_eval, "acc": acc, "images": ab_images}
 
     first = args.cifar[0]
     variants = {f"{first} (live curve)": (first, dict()),
@@ -179,7 +188,7 @@ def bench_cifar(args) -> None:
         rows.append(row)
     print("\n## CIFAR-10 on the GPU (seconds: call to trained and evaluated model, TTA included)")
     print(table(rows, ["recipe", "runs", "seconds (mean)", "seconds (min-max)", "train only (mean s)",
-                       "accuracy (mean)", "accuracy (min-max)", "time vs airbench94"]), flush=True)
+                       "accuracy (mean)", "accuracy (min-max)", "images/s", "time vs airbench94"]), flush=True)
 
 
 # ---------------------------------------------------------------- command-line runs

@@ -43,7 +43,8 @@ def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] =
             g = torch.Generator().manual_seed(0)
             x = torch.randint(0, 256, (n, c, side, side), dtype=torch.uint8, generator=g)
             y = torch.randint(0, 10, (n,), generator=g)
-            fake = Dataset(recipe.dataset, [str(i) for i in range(10)], Split(x, y), Split(x[:1000], y[:1000]))
+            m = recipe.batch_size + 1  # a test set of one full and one padded batch, as a real run evaluates
+            fake = Dataset(recipe.dataset, [str(i) for i in range(10)], Split(x, y), Split(x[:m], y[:m]))
             for _ in train(recipe.replace(epochs=1), fake, device=device, evaluate_each_epoch=True):
                 pass
         torch.cuda.synchronize()

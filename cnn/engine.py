@@ -282,6 +282,9 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     # A fixed scale, as airbench's summed loss over a batch of 1024 amounts to; no overflow check.
     loss_scale = 1024.0 if recipe.mixed_precision and recipe.cuda_dtype == "fp16" and device.type == "cuda" else None
     trainable = [p for p in model.parameters() if p.requires_grad]
+    # On CUDA, evaluate in the training batch's shape and dtype (kernels already chosen); on the CPU in fp32.
+    eval_shape = (dict(batch_size=recipe.batch_size, cuda_dtype=recipe.cuda_dtype, pad_last=True)
+                  if device.type == "cuda" else {})
     graphed = None
     if cuda_graphs and device.type == "cuda" and not ctx.enabled and recipe.optimizer == "sgd":
         schedule = torch.tensor([recipe.lr * lr_factor(recipe, s, total_steps) for s in range(total_steps)],
@@ -357,7 +360,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
         test = None
         if ctx.is_main and (evaluate_each_epoch or step == total_steps):
             test = evaluate(model, data.test, normalize, num_classes, device, tta_flip=recipe.flip,
-                            tta_translate=recipe.tta_translate, should_stop=stopping)
+                            tta_translate=recipe.tta_translate, should_stop=stopping, **eval_shape)
         if test is not None:
             last_eval = test
         eval_seconds += time.perf_counter() - t_eval

@@ -25,7 +25,8 @@ def evaluate_checkpoint(path, data_dir=None, device=None) -> tuple[EvalResult, d
         raise DataError(f"The test set's classes {data.classes} differ from the checkpoint's {meta['classes']}.")
     norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], device, meta["input_shape"][0])
     result = evaluate(model, data.test, norm, len(data.classes), device, tta_flip=meta.get("tta_flip", False),
-                      tta_translate=meta.get("tta_translate", False))
+                      tta_translate=meta.get("tta_translate", False),
+                      cuda_dtype=meta.get("recipe", {}).get("cuda_dtype", "bf16"))  # the dtype it trained in
     return result, meta, data.classes
 
 

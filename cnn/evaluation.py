@@ -73,10 +73,14 @@ def tta_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: b
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_classes: int,
              device: torch.device, *, tta_flip: bool = False, tta_translate: bool = False,
-             batch_size: int = 1000, should_stop=None) -> EvalResult | None:
+             batch_size: int = 1000, should_stop=None, cuda_dtype: str = "bf16",
+             pad_last: bool = False) -> EvalResult | None:
     """Evaluate on the whole split; None if should_stop() turns true part-way (a Stop click).
     tta_flip averages the logits over the image and its mirror; tta_translate also over the image
-    shifted one pixel up-left and down-right (airbench's test-time augmentation, level 2)."""
+    shifted one pixel up-left and down-right (airbench's test-time augmentation, level 2).
+    On CUDA the engine passes its training batch size and dtype, and pad_last (the last, shorter
+    batch padded to the others' size): every convolution then has a shape cuDNN already chose
+    kernels for in training, so a first run does not tune a second set."""
     was_training = model.training
     model.eval()
     probs, loss_sum = [], 0.0
@@ -86,10 +90,13 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
                 return None
             x = normalizer(split.images[start:start + batch_size].to(device, non_blocking=True))
             y = split.labels[start:start + batch_size].to(device, non_blocking=True)
+            n = len(x)
+            if pad_last and n < batch_size:  # zero images, each scored on its own (BN in eval mode), then dropped
+                x = F.pad(x, (0, 0, 0, 0, 0, 0, 0, batch_size - n))
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device, mixed_precision=device.type == "cuda"):  # CPU: exact fp32 figures
-                logits = tta_logits(model, x, tta_flip, tta_translate)
+            with autocast(device, mixed_precision=device.type == "cuda", cuda_dtype=cuda_dtype):  # CPU: exact fp32
+                logits = tta_logits(model, x, tta_flip, tta_translate)[:n]
             loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
             probs.append(logits.softmax(1).cpu())
     finally:

@@ -95,3 +95,23 @@ def test_another_model_on_an_nll_recipe_gets_cross_entropy():
     assert r.loss == "nll" and r.replace(epochs=1).loss == "nll"
     assert r.replace(model="mnist_fast").loss == "cross_entropy"  # logits, not log-probabilities
     assert r.replace(model="mnist_fast", loss="nll").loss == "nll"  # unless asked for
+
+
+def test_padded_last_batch_scores_like_plain_batches(mnist):
+    """The GPU evaluation pads the last, shorter batch to the training batch's shape; the padding
+    must not change a single prediction (checked with the shipped MNIST model on real images)."""
+    from pathlib import Path
+
+    from cnn.checkpoint import load_checkpoint
+    from cnn.evaluation import evaluate
+
+    model, meta = load_checkpoint(Path(__file__).resolve().parents[1] / "checkpoints" / "mnist.safetensors")
+    norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], torch.device("cpu"), 1)
+    test = mnist.test.subset(1000)
+    plain = evaluate(model, test, norm, 10, torch.device("cpu"), batch_size=1000)
+    padded = evaluate(model, test, norm, 10, torch.device("cpu"), batch_size=384, pad_last=True)  # 232 + 152 pad
+    assert len(padded.predictions) == 1000
+    assert torch.equal(padded.predictions, plain.predictions)
+    assert torch.allclose(padded.probabilities, plain.probabilities, atol=1e-5)
+    assert padded.loss == pytest.approx(plain.loss, rel=1e-5)
+    assert torch.equal(padded.confusion, plain.confusion) and plain.accuracy > 0.98
