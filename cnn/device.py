@@ -21,31 +21,37 @@ def describe(device: torch.device) -> str:
     return device.type
 
 
-def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] = ()) -> float:
+def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] = (), stop=None) -> float:
     """Pay a device's one-time costs before anyone presses Start, and return the seconds spent:
     the CUDA context, cuBLAS and cuDNN, LAPACK and torchvision's import, and, for each recipe
     named, a few training steps on random data of its shape, so cuDNN has picked its kernels and
-    the CUDA graph machinery has run once. The app calls this in the background at launch."""
+    the CUDA graph machinery has run once. The app calls this in the background at launch, on a
+    GPU. `stop` (a threading.Event) ends it early, between training steps: a real run is waiting,
+    and what is left of the warm-up is better spent on that run itself."""
     import time
     t0 = time.perf_counter()
     import torchvision.datasets  # noqa: F401  (MNIST and Fashion-MNIST load through it)
     torch.linalg.eigh(torch.eye(4, dtype=torch.float64))  # the whitening's eigensolver
     device = pick_device(None if device is None else str(device))
     if device.type == "cuda":
-        from .data import Dataset, Split
-        from .engine import train
-        from .models import get_spec
-        from .recipes import get_recipe
-        for name in recipes:
-            recipe = get_recipe(name)
-            c, side, _ = get_spec(recipe.model).input_shape
-            n = recipe.batch_size * 5  # past the graph's warm-up steps: it is recorded once too
-            g = torch.Generator().manual_seed(0)
-            x = torch.randint(0, 256, (n, c, side, side), dtype=torch.uint8, generator=g)
-            y = torch.randint(0, 10, (n,), generator=g)
-            m = recipe.batch_size + 1  # a test set of one full and one padded batch, as a real run evaluates
-            fake = Dataset(recipe.dataset, [str(i) for i in range(10)], Split(x, y), Split(x[:m], y[:m]))
-            for _ in train(recipe.replace(epochs=1), fake, device=device, evaluate_each_epoch=True):
-                pass
+        torch.empty(1, device=device)  # the context, first: a run waiting on a stop still finds it made
+    from .data import Dataset, Split
+    from .engine import train
+    from .models import get_spec
+    from .recipes import get_recipe
+    for name in recipes:
+        if stop is not None and stop.is_set():
+            break
+        recipe = get_recipe(name)
+        c, side, _ = get_spec(recipe.model).input_shape
+        n = recipe.batch_size * 5  # past the graph's warm-up steps: it is recorded once too
+        g = torch.Generator().manual_seed(0)
+        x = torch.randint(0, 256, (n, c, side, side), dtype=torch.uint8, generator=g)
+        y = torch.randint(0, 10, (n,), generator=g)
+        m = recipe.batch_size + 1  # a test set of one full and one padded batch, as a real run evaluates
+        fake = Dataset(recipe.dataset, [str(i) for i in range(10)], Split(x, y), Split(x[:m], y[:m]))
+        for _ in train(recipe.replace(epochs=1), fake, device=device, evaluate_each_epoch=True, stop=stop):
+            pass
+    if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - t0

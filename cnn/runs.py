@@ -193,23 +193,28 @@ class RunManager:
         self._current: Run | None = None
         self._device_ready = threading.Event()
         self._device_ready.set()
+        self._warm_up_stop = threading.Event()  # set by a run that would otherwise wait for the warm-up
 
-    def warm_up_in_background(self, recipes: tuple[str, ...] = ("cifar10_fast", "mnist_fast")) -> None:
-        """On a GPU, pay its one-time costs (CUDA, cuDNN's kernel choice, the CUDA graph machinery)
-        while nobody is waiting; a run started meanwhile waits for it (cnn.device.warm_up)."""
-        if pick_device(self.device).type != "cuda":
+    def warm_up_in_background(self, recipes: tuple[str, ...] = ("cifar10_fast", "mnist_fast"),
+                              device_types: tuple[str, ...] = ("cuda",)) -> None:
+        """On a GPU (a device of one of `device_types`), pay its one-time costs (CUDA, cuDNN's
+        kernel choice, the CUDA graph machinery) while nobody is waiting (cnn.device.warm_up).
+        A run started meanwhile stops it at its next step and starts as soon as it has."""
+        if pick_device(self.device).type not in device_types:
             return
         self._device_ready.clear()
+        self._warm_up_stop.clear()
 
         def work():
             try:
-                seconds = warm_up(self.device, recipes)
-                log.info("GPU warmed up in %.1f s", seconds)
+                seconds = warm_up(self.device, recipes, stop=self._warm_up_stop)
+                log.info("device warm-up %s after %.1f s", "cut short" if self._warm_up_stop.is_set()
+                         else "done", seconds)
             except Exception:  # a warm-up problem must not stop the app; the first run pays instead
-                log.exception("GPU warm-up failed")
+                log.exception("device warm-up failed")
             finally:
                 self._device_ready.set()
-        threading.Thread(target=work, name="gpu-warm-up", daemon=True).start()
+        threading.Thread(target=work, name="device-warm-up", daemon=True).start()
 
     @property
     def current(self) -> Run | None:
@@ -267,9 +272,10 @@ class RunManager:
             data.test = data.test.subset(run.config.test_subset, seed=run.config.seed)
             recipe.validate(len(data.train))
             run.data = data
-            if not self._device_ready.is_set():
-                run.status = "warming up the GPU"
+            if not self._device_ready.is_set():  # the launch warm-up is still going: stop it, then start
+                run.status = "finishing the GPU warm-up"
                 run._touch()
+                self._warm_up_stop.set()
                 self._device_ready.wait()
             run.status = "training"
             run._touch()

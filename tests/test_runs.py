@@ -182,3 +182,16 @@ def test_shipped_checkpoints_are_never_overwritten(tmp_path, data_dir):
     r = finish(m.start(quick(epochs=0.1)))
     assert r.status == "finished" and r.checkpoint != shipped
     assert shipped.read_bytes() == b"shipped"
+
+
+def test_a_run_started_during_the_warm_up_stops_it_and_starts_at_once(manager):
+    """The launch warm-up (real, on the CPU here: cifar10_fast and mnist_fast on random data, about
+    15 s on two cores if left alone) gives way to a run: the run stops it at its next step."""
+    manager.warm_up_in_background(("cifar10_fast", "mnist_fast"), device_types=("cpu",))
+    time.sleep(0.5)
+    assert not manager._device_ready.is_set()  # still warming up
+    t0 = time.perf_counter()
+    run = finish(manager.start(quick(epochs=0.5), session="s1"))
+    assert run.status == "finished", run.message
+    assert manager._warm_up_stop.is_set() and manager._device_ready.is_set()
+    assert time.perf_counter() - t0 < 8, "the run waited for the whole warm-up"
