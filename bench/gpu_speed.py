@@ -35,6 +35,7 @@ from common import header, table
 import torch
 
 from cnn.data import load_dataset
+from cnn.device import describe
 from cnn.engine import train
 from cnn.recipes import get_recipe
 
@@ -98,7 +99,8 @@ def engine_run(recipe, data, seed: int, *, log_every=None, each_epoch=False, cud
 def summary(name: str, runs: list[dict], key: str) -> dict:
     accs = [r["acc"] for r in runs]
     secs = [r[key] for r in runs]
-    return {"recipe": name, "runs": len(runs), "seconds (mean)": f"{statistics.mean(secs):.3f}",
+    return {"recipe": name, "device": describe(torch.device(DEVICE)), "runs": len(runs),
+            "seconds (mean)": f"{statistics.mean(secs):.3f}",
             "seconds (min-max)": f"{min(secs):.3f}-{max(secs):.3f}",
             "accuracy (mean)": f"{statistics.mean(accs):.4f}",
             "accuracy (min-max)": f"{min(accs):.4f}-{max(accs):.4f}",
@@ -129,7 +131,7 @@ def bench_mnist(args) -> None:
         row["ratio"] = f"{base['to_0.99_s'] / t:.1f}x" if ok and base["to_0.99_s"] else "-"
         rows.append(row)
     print(f"\n## MNIST on {DEVICE} (seconds: training time, evaluations left out)")
-    print(table(rows, ["recipe", "runs", "seconds (mean)", "seconds (min-max)", "accuracy (mean)",
+    print(table(rows, ["recipe", "device", "runs", "seconds (mean)", "seconds (min-max)", "accuracy (mean)",
                        "accuracy (min-max)", "images/s", "to 99.0% (s)", "ratio"]), flush=True)
 
 
@@ -187,7 +189,7 @@ def bench_cifar(args) -> None:
         row["time vs airbench94"] = f"{statistics.mean(r['wall'] for r in rs) / base:.3f}"
         rows.append(row)
     print("\n## CIFAR-10 on the GPU (seconds: call to trained and evaluated model, TTA included)")
-    print(table(rows, ["recipe", "runs", "seconds (mean)", "seconds (min-max)", "train only (mean s)",
+    print(table(rows, ["recipe", "device", "runs", "seconds (mean)", "seconds (min-max)", "train only (mean s)",
                        "accuracy (mean)", "accuracy (min-max)", "images/s", "time vs airbench94"]), flush=True)
 
 
