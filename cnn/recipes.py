@@ -118,7 +118,8 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            normalize=((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), reported="no figure",
            notes="the tutorial trains only its MNIST CNN; SimpleCNN gets that recipe on CIFAR-10"),
     # The project's own recipes: data on the device, BN nets, warm-up/decay, label smoothing.
-    Recipe("mnist_fast", "mnist_fast", "mnist", "sgd", 0.05, 128, 2, momentum=0.9, nesterov=True,
+    # Small batches: at under one epoch, more updates per image reach 99% sooner than faster steps.
+    Recipe("mnist_fast", "mnist_fast", "mnist", "sgd", 0.1, 64, 0.8, momentum=0.9, nesterov=True,
            weight_decay=5e-4, label_smoothing=0.1, schedule="warmup_linear", warmup=0.1,
            crop_pad=1, mixed_precision=True, reported="project: fast MNIST"),
     Recipe("mnist_best", "mnist_fast", "mnist", "sgd", 0.05, 128, 12, momentum=0.9, nesterov=True,

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # 8,000 images for 2 epochs: long enough (125 steps) for both runs to settle near 97%, so the
 # 1-point bound tests the sharding, not the noise of a run cut short in its warm-up.
 SETTINGS = ["--recipe", "mnist_fast", "--seed", "0", "--train-subset", "8000", "--test-subset", "2000",
-            "--epochs", "2", "--quiet"]
+            "--epochs", "2", "--batch-size", "128", "--lr", "0.05", "--quiet"]
 
 
 def _env(data_dir):

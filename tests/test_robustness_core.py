@@ -342,7 +342,7 @@ def test_weights_that_do_not_fit_the_named_architecture_are_refused(tmp_path):
         load_checkpoint(other)
     assert str(e.value) == (
         f"{other} does not match the mnist_fast architecture it names: missing features.0.weight, "
-        f"features.1.bias, features.1.num_batches_tracked, features.1.running_mean, features.1.running_var ...; "
+        f"features.2.bias, features.2.num_batches_tracked, features.2.running_mean, features.2.running_var ...; "
         f"unexpected bn1.bias, bn1.num_batches_tracked, bn1.running_mean, bn1.running_var, bn1.weight ....")
 
     five = tmp_path / "five.safetensors"  # the metadata says 10 classes, the head has 5
