@@ -7,7 +7,7 @@ set -u
 AB=$1; OUT=$2; SECTIONS=${3:-mnist,cifar,cli}
 mkdir -p "$OUT"
 python3 bench/gpu_speed.py --airbench-data "$AB" --runs 5 --out "$OUT" --sections "$SECTIONS" \
-  --mnist mnist_fast "mnist_fast:epochs=1.5" \
+  --mnist mnist_fast "mnist_fast:epochs=0.6" \
   --cifar cifar10_fast "cifar10_fast:cuda_dtype=bf16" "cifar10_fast:cuda_dtype=bf16,epochs=10.4" \
   --cli "cold start=python3 bench/cold_start.py --recipe cifar10_fast" \
         "cold start, launch warm-up=python3 bench/cold_start.py --recipe cifar10_fast --warm-up" \
