@@ -17,21 +17,12 @@ import torch  # noqa: E402
 
 import common  # noqa: E402,F401
 from cnn.device import pick_device  # noqa: E402
-from cnn.data import Dataset, Split, load_dataset  # noqa: E402
+from cnn.data import load_dataset, random_dataset  # noqa: E402
 from cnn.engine import train  # noqa: E402
 from cnn.evaluation import evaluate  # noqa: E402
 from cnn.augment import Normalizer  # noqa: E402
 from cnn.models import get_spec  # noqa: E402
 from cnn.recipes import get_recipe  # noqa: E402
-
-
-def synthetic(recipe, n_train: int, n_test: int) -> Dataset:
-    c, side, _ = get_spec(recipe.model).input_shape
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (n_train + n_test, c, side, side), dtype=torch.uint8, generator=g)
-    y = torch.randint(0, 10, (n_train + n_test,), generator=g)
-    return Dataset(recipe.dataset, [str(i) for i in range(10)], Split(x[:n_train], y[:n_train]),
-                   Split(x[n_train:], y[n_train:]))
 
 
 def main() -> None:
@@ -63,7 +54,8 @@ def main() -> None:
         phase("cuDNN (first conv, no autotune)", lambda: conv(torch.randn(2, 3, 8, 8, device="cuda")))
     recipe = get_recipe(args.recipe)
     t = time.perf_counter()
-    data = synthetic(recipe, 50_000, 10_000) if args.synthetic else load_dataset(recipe.dataset)
+    data = (random_dataset(recipe.dataset, get_spec(recipe.model).input_shape, 50_000, 10_000)
+            if args.synthetic else load_dataset(recipe.dataset))
     times["data"] = time.perf_counter() - t
     t = time.perf_counter()
     epochs = []

@@ -70,6 +70,17 @@ class Dataset:
         return tuple(self.test.images.shape[1:])
 
 
+def random_dataset(name: str, shape: tuple[int, int, int], n_train: int, n_test: int,
+                   num_classes: int = 10, seed: int = 0) -> Dataset:
+    """Random uint8 images and labels of a data set's shape: for timing and warming up a device,
+    where the pixels do not matter."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (n_train + n_test, *shape), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, num_classes, (n_train + n_test,), generator=g)
+    return Dataset(name, [str(i) for i in range(num_classes)], Split(x[:n_train], y[:n_train]),
+                   Split(x[n_train:], y[n_train:]))
+
+
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, train: bool = True,
                  allow_any_path: bool = False, image_size: int | None = None) -> Dataset:
     """Load a named data set or an image folder. train=False loads only the test split.

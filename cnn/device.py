@@ -35,7 +35,7 @@ def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] =
     device = pick_device(None if device is None else str(device))
     if device.type == "cuda":
         torch.empty(1, device=device)  # the context, first: a run waiting on a stop still finds it made
-    from .data import Dataset, Split
+    from .data import random_dataset
     from .engine import train
     from .models import get_spec
     from .recipes import get_recipe
@@ -43,13 +43,10 @@ def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] =
         if stop is not None and stop.is_set():
             break
         recipe = get_recipe(name)
-        c, side, _ = get_spec(recipe.model).input_shape
-        n = recipe.batch_size * 5  # past the graph's warm-up steps: it is recorded once too
-        g = torch.Generator().manual_seed(0)
-        x = torch.randint(0, 256, (n, c, side, side), dtype=torch.uint8, generator=g)
-        y = torch.randint(0, 10, (n,), generator=g)
-        m = recipe.batch_size + 1  # a test set of one full and one padded batch, as a real run evaluates
-        fake = Dataset(recipe.dataset, [str(i) for i in range(10)], Split(x, y), Split(x[:m], y[:m]))
+        # 5 batches: past the graph's warm-up steps, so it is recorded once too; a test set of one
+        # full and one padded batch, as a real run evaluates
+        fake = random_dataset(recipe.dataset, get_spec(recipe.model).input_shape,
+                              recipe.batch_size * 5, recipe.batch_size + 1)
         for _ in train(recipe.replace(epochs=1), fake, device=device, evaluate_each_epoch=True, stop=stop):
             pass
     if device.type == "cuda":

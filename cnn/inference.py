@@ -23,6 +23,7 @@ from PIL import Image
 from .augment import Normalizer
 from .checkpoint import load_checkpoint
 from .errors import ImageError
+from .evaluation import tta_logits
 from .summary import format_table, summarize
 
 
@@ -113,11 +114,7 @@ class Predictor:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), _one_thread():
-            b = self._batch(x)
-            out = self.model(b).float()
-            if self.tta_flip:
-                out = (out + self.model(b.flip(3)).float()) / 2
-            return out[0]
+            return tta_logits(self.model, self._batch(x), self.tta_flip, translate=False)[0]
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits(x).softmax(0).cpu()
