@@ -216,13 +216,14 @@ def load_image_folder(root: str | os.PathLike, *, train: bool = True,
     has_splits = (root / "train").is_dir() and (root / "test").is_dir()
     base = root / "train" if has_splits else root
     classes = _classes(base)
-    size = image_size or _common_size(_list_files(base, classes))
+    base_files = _list_files(base, classes)  # listed once: for the image size and for decoding
+    size = image_size or _common_size(base_files)
     if has_splits:
         test = _decode_folder(root / "test", classes, size)
-        tr = _decode_folder(root / "train", classes, size) if train else None
+        tr = _decode_folder(base, classes, size, base_files) if train else None
         skipped = (tr.skipped if tr else []) + test.skipped
         return Dataset(str(root), classes, tr.split if tr else None, test.split, skipped)
-    whole = _decode_folder(root, classes, size)
+    whole = _decode_folder(root, classes, size, base_files)
     tr, te = _held_out(whole.split, len(classes))
     return Dataset(str(root), classes, tr if train else None, te, whole.skipped)
 
@@ -258,8 +259,13 @@ class _Decoded:
     skipped: list[str]
 
 
-def _list_files(root: Path, classes: list[str]) -> list[tuple[str, int, int, int]]:
-    """(path, label, size, mtime_ns) for every file in the class folders, in a fixed order."""
+_File = tuple[str, str, int, int, int]  # path, "class/name" (for the cache key), label, size, mtime_ns
+
+
+def _list_files(root: Path, classes: list[str]) -> list[_File]:
+    """Every file in the class folders, in a fixed order. One stat per file and plain tuples: the
+    cache key is built from these, so loading cached CIFAR-10 (60,000 files) costs little more than
+    the stats."""
     out = []
     for label, cls in enumerate(classes):
         folder = root / cls
@@ -268,24 +274,24 @@ def _list_files(root: Path, classes: list[str]) -> list[tuple[str, int, int, int
         for e in sorted(os.scandir(folder), key=lambda e: e.name):
             if e.is_file() and not e.name.startswith("."):
                 st = e.stat()
-                out.append((e.path, label, st.st_size, st.st_mtime_ns))
+                out.append((e.path, f"{cls}/{e.name}", label, st.st_size, st.st_mtime_ns))
     return out
 
 
-def _decode_folder(root: Path, classes: list[str], size: int) -> _Decoded:
-    files = _list_files(root, classes)
+def _decode_folder(root: Path, classes: list[str], size: int, files: list[_File] | None = None) -> _Decoded:
+    files = _list_files(root, classes) if files is None else files
     if not files:
         raise DataError(f"The image folder {root} holds no files in its class sub-folders "
                         f"({', '.join(classes)}).")
     key = hashlib.sha256(json.dumps([CACHE_FORMAT, str(root.resolve()), size,
-                                     [(os.path.relpath(p, root), s, m) for p, _, s, m in files]]).encode()).hexdigest()[:32]
+                                     [(rel, nbytes, mtime) for _, rel, _, nbytes, mtime in files]]).encode()).hexdigest()[:32]
     cached = cache_dir() / f"{key}.safetensors"
     if cached.exists():
         try:
             return _read_cache(cached)
         except Exception:
             pass  # a broken cache is rebuilt below
-    paths = [p for p, *_ in files]
+    paths = [path for path, *_ in files]
     workers = min(os.cpu_count() or 1, 8)
     chunk = max(64, len(paths) // (workers * 4) + 1)
     if len(paths) < 2000 or workers == 1:
@@ -302,7 +308,7 @@ def _decode_folder(root: Path, classes: list[str], size: int) -> _Decoded:
     if (x[..., :1] == x).all():  # grey images: keep one channel
         x = x[..., :1]
     images = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
-    labels = torch.tensor([files[i][1] for i in good], dtype=torch.long)
+    labels = torch.tensor([files[i][2] for i in good], dtype=torch.long)
     decoded = _Decoded(Split(images, labels), skipped)
     _write_cache(cached, decoded)
     return decoded
@@ -312,9 +318,9 @@ def _common_size(files) -> int:
     """The side of the images when all are square and the same size, else DEFAULT_FOLDER_SIZE."""
     from PIL import Image
     sizes = Counter()
-    for p, *_ in files[:: max(1, len(files) // 200)] or files:  # a sample: headers only, no decoding
+    for path, *_ in files[:: max(1, len(files) // 200)] or files:  # a sample: headers only, no decoding
         try:
-            with Image.open(p) as im:
+            with Image.open(path) as im:
                 sizes[im.size] += 1
         except Exception:
             continue

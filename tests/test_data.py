@@ -1,4 +1,5 @@
 """Data sources on the real data sets, and image folders built on the fly."""
+import os
 import numpy as np
 import pytest
 import torch
@@ -53,6 +54,13 @@ def test_image_folder_held_out_split_and_cache(tmp_path, monkeypatch):
     assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 1
     again = load_image_folder(tmp_path / "pics")
     assert torch.equal(again.train.images, ds.train.images)
+    # an image replaced in place (same name) is seen: the cache is keyed by each file's size and time
+    Image.new("RGB", (12, 12), (0, 255, 0)).save(tmp_path / "pics" / "red" / "0.png")
+    os.utime(tmp_path / "pics" / "red" / "0.png", ns=(1, 1))
+    changed = load_image_folder(tmp_path / "pics")
+    greens = lambda d: sum(int((s.images[:, 1] == 255).all(dim=(1, 2)).sum()) for s in (d.train, d.test))
+    assert (greens(ds), greens(changed)) == (0, 1)
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 2
 
 
 def test_image_folder_with_train_test_and_mixed_sizes(tmp_path, monkeypatch):
