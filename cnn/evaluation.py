@@ -29,8 +29,8 @@ class EvalResult:
 
 @functools.lru_cache(maxsize=None)
 def cpu_bf16_supported() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where oneDNN runs bf16
-    convolutions several times faster than fp32; on other CPUs bf16 would only be emulated."""
+    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX). Elsewhere bf16 is only
+    emulated, and slower than fp32, so cnn.cpu_mode does not try it."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
@@ -47,11 +47,6 @@ def autocast(device: torch.device, mixed_precision: bool = True, cache: bool = T
     if mixed_precision and device.type == "cpu" and cpu_bf16_supported():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def channels_last(device: torch.device, mixed_precision: bool = True) -> bool:
-    """Channels-last memory layout: always on CUDA; on the CPU it pays off with bf16 (oneDNN)."""
-    return device.type == "cuda" or (mixed_precision and device.type == "cpu" and cpu_bf16_supported())
 
 
 def tta_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool) -> torch.Tensor:

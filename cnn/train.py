@@ -75,7 +75,7 @@ def _run(recipe, data, args, out: Path, ctx) -> int:
                     evaluate_each_epoch=not args.final_eval_only):
         if ev.kind == "start" and ctx.is_main:
             print(f"training {ev.model} ({ev.parameters:,} parameters) on {data.name}: {ev.n_train} train / "
-                  f"{ev.n_test} test images, recipe {recipe.name}, device {ev.device}"
+                  f"{ev.n_test} test images, recipe {recipe.name}, device {ev.device} in {ev.precision}"
                   + (f", {ctx.world_size} processes" if ctx.enabled else ""), flush=True)
             bar = tqdm(total=ev.total_steps, unit="step", disable=not show, dynamic_ncols=True)
         elif ev.kind == "step" and bar is not None:

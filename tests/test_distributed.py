@@ -53,7 +53,7 @@ def test_two_cpu_processes_match_one(tmp_path, data_dir):
 
     # only rank 0 prints, evaluates and saves: one start line, one final line, one file, no temp files
     assert ddp.stdout.count("training mnist_fast") == 1
-    assert "8000 train / 2000 test images, recipe mnist_fast, device cpu (1 threads), 2 processes" in ddp.stdout
+    assert "8000 train / 2000 test images, recipe mnist_fast, device cpu (1 threads) in fp32 channels-last, 2 processes" in ddp.stdout
     assert ddp.stdout.count("test accuracy:") == 1 and ddp.stdout.count("saved ") == 1
     assert sorted(p.name for p in two_dir.iterdir()) == ["m.safetensors"]
 
