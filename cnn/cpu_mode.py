@@ -42,6 +42,15 @@ def candidates() -> list[CpuMode]:
     return modes
 
 
+def copies_in_each_mode(model: torch.nn.Module) -> dict[CpuMode, torch.nn.Module]:
+    """A training-mode copy of `model` for each candidate mode, in that mode's memory layout."""
+    models = {}
+    for mode in candidates():
+        m = copy.deepcopy(model).train()
+        models[mode] = m.to(memory_format=torch.channels_last) if mode.channels_last else m
+    return models
+
+
 def step_seconds(models: dict[CpuMode, torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
                  loss_fn: Callable, rounds: int = 3, should_stop: Callable[[], bool] | None = None
                  ) -> dict[CpuMode, float] | None:
@@ -77,11 +86,7 @@ def fastest_cpu_mode(key: tuple, model: torch.nn.Module, x: torch.Tensor, y: tor
     if key in _chosen:
         return _chosen[key], 0.0
     t = time.perf_counter()
-    models = {}
-    for mode in candidates():
-        m = copy.deepcopy(model).train()
-        models[mode] = m.to(memory_format=torch.channels_last) if mode.channels_last else m
-    times = step_seconds(models, x[:PROBE_IMAGES], y[:PROBE_IMAGES], loss_fn, should_stop=should_stop)
+    times = step_seconds(copies_in_each_mode(model), x[:PROBE_IMAGES], y[:PROBE_IMAGES], loss_fn, should_stop=should_stop)
     if times is None:
         return DEFAULT, time.perf_counter() - t
     fastest = min(times, key=times.get)

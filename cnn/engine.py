@@ -203,8 +203,10 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                 train_y[:recipe.batch_size], loss_fn, should_stop=stopping)
     use_channels_last = device.type == "cuda" or (cpu_mode is not None and cpu_mode.channels_last)
     mixed_precision = recipe.mixed_precision and (cpu_mode is None or cpu_mode.bf16)
-    precision = (f"{recipe.cuda_dtype if recipe.mixed_precision else 'fp32'}" if device.type == "cuda"
-                 else str(cpu_mode) if cpu_mode is not None else "fp32")
+    if device.type == "cuda":
+        precision = recipe.cuda_dtype if recipe.mixed_precision else "fp32"
+    else:
+        precision = str(cpu_mode) if cpu_mode is not None else "fp32"
     if use_channels_last:
         model = model.to(memory_format=torch.channels_last)
     if recipe.whiten:
@@ -256,8 +258,8 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     live_state = list(model.state_dict().values())
     good_state = [v.detach().clone() for v in live_state]
     pending_state = [v.clone() for v in good_state]
-    t0 = time.perf_counter() - choice_seconds  # choosing the CPU mode counts, as cuDNN's tuning does
-    t_log, step_log = t0 + choice_seconds, 0
+    t_log, step_log = time.perf_counter(), 0
+    t0 = t_log - choice_seconds  # choosing the CPU mode counts as training time, as cuDNN's tuning does
     step, status, message = 0, "finished", ""
     eval_seconds = 0.0
     # Running totals live on the device and are read only at log steps and epoch ends.
