@@ -30,6 +30,15 @@ def test_fast_recipe_learns_mnist_far_above_chance(mnist_small):
     assert meta["recipe"]["name"] == "mnist_fast" and len(meta["normalization"]["mean"]) == 1
 
 
+def test_fast_preset_as_shipped_learns_a_quick_run(mnist_small):
+    """The app's quick run: the mnist_fast preset unchanged (lr 0.1, 0.8 epoch) on 5,000 images is
+    only 64 steps. Its 6-step warm-up must not blow the net up (it once ended at 19%)."""
+    events = run(get_recipe("mnist_fast"), mnist_small, log_every=1)
+    losses = [e.loss for e in events if e.kind == "step"]
+    assert len(losses) == 64 and max(losses) < 2 * losses[0]
+    assert events[-1].test_accuracy > 0.9
+
+
 def test_seed_recipe_trains_its_tutorial_model(mnist_small):
     """seed003's model with its preset (Adam, batch 64) for one epoch of 5,000 images."""
     end = run(get_recipe("seed003"), mnist_small)[-1]
