@@ -49,11 +49,17 @@ def autocast(device: torch.device, mixed_precision: bool = True, cache: bool = T
     return contextlib.nullcontext()
 
 
-def tta_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool) -> torch.Tensor:
-    """The model's logits, averaged over the test-time augmentations asked for (float32)."""
+def tta_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool,
+               stack: bool = False) -> torch.Tensor:
+    """The model's logits, averaged over the test-time augmentations asked for (float32).
+    stack runs an image and its mirror as one batch: one forward pass instead of two, which
+    halves the time for a single image on a CPU; evaluation keeps its batch shape instead."""
     def mirrored(v):
-        out = model(v).float()
-        return (out + model(v.flip(3)).float()) / 2 if flip else out
+        if not flip:
+            return model(v).float()
+        if stack:
+            return model(torch.cat((v, v.flip(3)))).float().view(2, len(v), -1).mean(0)
+        return (model(v).float() + model(v.flip(3)).float()) / 2
 
     logits = mirrored(x)
     if translate:

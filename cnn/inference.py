@@ -114,7 +114,7 @@ class Predictor:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), _one_thread():
-            return tta_logits(self.model, self._batch(x), self.tta_flip, translate=False)[0]
+            return tta_logits(self.model, self._batch(x), self.tta_flip, translate=False, stack=True)[0]
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits(x).softmax(0).cpu()

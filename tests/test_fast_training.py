@@ -123,3 +123,20 @@ def test_another_model_with_the_airbench_recipe_trains_without_whitening(cifar_s
     assert not recipe.whiten and get_recipe("cifar10_fast").whiten
     end = [ev for ev in train(recipe, cifar_small, device="cpu", evaluate_each_epoch=False)][-1]
     assert end.status == "finished" and end.test_accuracy > 0.15
+
+
+def test_stacked_flip_scores_like_two_passes(cifar_small):
+    """The Photo tab runs an image and its mirror as one batch of two; in eval mode that gives
+    the logits of two separate passes (shipped model, real CIFAR-10 test images)."""
+    from app_helpers import checkpoint
+    from cnn.augment import Normalizer
+    from cnn.checkpoint import load_checkpoint
+    model, meta = load_checkpoint(checkpoint("cifar10"))
+    norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], torch.device("cpu"), 3)
+    with torch.inference_mode():
+        for i in range(4):
+            x = norm(cifar_small.test.images[i:i + 1])
+            two = tta_logits(model, x, flip=True, translate=False)
+            one = tta_logits(model, x, flip=True, translate=False, stack=True)
+            torch.testing.assert_close(one, two, rtol=1e-4, atol=1e-4)
+            assert not torch.allclose(two, model(x))  # the mirror did change the average
