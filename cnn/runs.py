@@ -161,6 +161,11 @@ class Run:
         if self.end is not None and self.end.test_accuracy is not None:
             lines.insert(1, f"**Test accuracy: {self.end.test_accuracy:.2%}** "
                             f"({len(self.data.test):,} test images, {self.end.elapsed:.1f} s)")
+        if self.status == "finished" and self.start is not None and self.start.total_steps < SHORT_RUN_STEPS:
+            s = self.start
+            lines.append(f"This run made only {s.total_steps} weight updates ({s.n_train:,} images x "
+                         f"{s.epochs:g} epoch{'' if s.epochs == 1 else 's'} / batches of {s.batch_size}). Runs this short usually underfit: "
+                         f"more epochs, more training images or a smaller batch give the net more updates.")
         return "\n\n".join(lines)
 
     def misclassified(self, limit: int = 24) -> list[tuple[torch.Tensor, str, str]]:
@@ -170,6 +175,9 @@ class Run:
         ev, test, classes = self.end.evaluation, self.data.test, self.data.classes
         return [(test.images[i], classes[int(test.labels[i])], classes[int(ev.predictions[i])])
                 for i in ev.misclassified(test.labels, limit)]
+
+
+SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
 
 
 def _clock(s) -> str:

@@ -46,6 +46,8 @@ def test_a_run_streams_events_and_saves_a_loadable_checkpoint(manager, tmp_path)
     assert p["step"] == p["total"] and p["images_per_s"] > 0
     assert "ETA" in run.progress_html() and "images/s" in run.progress_html()
     assert "Test accuracy:" in run.result_markdown() and "finished" in run.status_markdown()
+    # 1,000 images in batches of 64 for one epoch: the result says why so short a run underfits
+    assert "only 16 weight updates (1,000 images x 1 epoch / batches of 64)" in run.result_markdown()
     assert run.checkpoint.parent == tmp_path / "runs" and run.checkpoint.suffix == ".safetensors"
     model, meta = load_checkpoint(run.checkpoint)
     assert meta["architecture"] == "mnist_fast" and meta["status"] == "finished"
