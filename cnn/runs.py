@@ -163,9 +163,10 @@ class Run:
                             f"({len(self.data.test):,} test images, {self.end.elapsed:.1f} s)")
         if self.status == "finished" and self.start is not None and self.start.total_steps < SHORT_RUN_STEPS:
             s = self.start
-            lines.append(f"This run made only {s.total_steps} weight updates ({s.n_train:,} images x "
-                         f"{s.epochs:g} epoch{'' if s.epochs == 1 else 's'} / batches of {s.batch_size}). Runs this short usually underfit: "
-                         f"more epochs, more training images or a smaller batch give the net more updates.")
+            epochs = f"{s.epochs:g} epoch{'' if s.epochs == 1 else 's'}"
+            lines.append(f"This run made only {s.total_steps} weight updates ({s.n_train:,} images x {epochs} "
+                         f"/ batches of {s.batch_size}). Runs this short usually underfit: more epochs, more "
+                         f"training images or a smaller batch give the net more updates.")
         return "\n\n".join(lines)
 
     def misclassified(self, limit: int = 24) -> list[tuple[torch.Tensor, str, str]]:
