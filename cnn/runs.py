@@ -33,6 +33,7 @@ from .recipes import get_recipe
 log = logging.getLogger(__name__)
 
 DEFAULT_RUNS_DIR = Path("checkpoints") / "runs"
+SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
 _THREADS = torch.get_num_threads()  # the process default, before any thread changed its own
 
 
@@ -176,9 +177,6 @@ class Run:
         ev, test, classes = self.end.evaluation, self.data.test, self.data.classes
         return [(test.images[i], classes[int(test.labels[i])], classes[int(ev.predictions[i])])
                 for i in ev.misclassified(test.labels, limit)]
-
-
-SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
 
 
 def _clock(s) -> str:

@@ -126,17 +126,16 @@ def test_another_model_with_the_airbench_recipe_trains_without_whitening(cifar_s
 
 
 def test_stacked_flip_scores_like_two_passes(cifar_small):
-    """The Photo tab runs an image and its mirror as one batch of two; in eval mode that gives
-    the logits of two separate passes (shipped model, real CIFAR-10 test images)."""
+    """The Photo tab's Predictor runs an image and its mirror as one batch of two; in eval mode
+    that gives the logits of two separate passes (shipped model, real CIFAR-10 test images)."""
     from app_helpers import checkpoint
-    from cnn.augment import Normalizer
-    from cnn.checkpoint import load_checkpoint
-    model, meta = load_checkpoint(checkpoint("cifar10"))
-    norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], torch.device("cpu"), 3)
+    from cnn.inference import Predictor
+    photo = Predictor.from_checkpoint(checkpoint("cifar10"))
+    assert photo.tta_flip
     with torch.inference_mode():
         for i in range(4):
-            x = norm(cifar_small.test.images[i:i + 1])
-            two = tta_logits(model, x, flip=True, translate=False)
-            one = tta_logits(model, x, flip=True, translate=False, stack=True)
-            torch.testing.assert_close(one, two, rtol=1e-4, atol=1e-4)
-            assert not torch.allclose(two, model(x))  # the mirror did change the average
+            image = cifar_small.test.images[i]
+            x = photo.normalizer(image[None])
+            two = tta_logits(photo.model, x, flip=True, translate=False)[0]
+            torch.testing.assert_close(photo.logits(image), two, rtol=1e-4, atol=1e-4)
+            assert not torch.allclose(two, photo.model(x)[0])  # the mirror did change the average
