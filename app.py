@@ -24,12 +24,15 @@ import pandas as pd  # noqa: E402
 
 from cnn.data import resolve_data_dir  # noqa: E402
 from cnn.errors import CnnError  # noqa: E402
-from cnn.inference import Predictor, cached_predictor, confusion_image, feature_grid, overlay  # noqa: E402
 from cnn.models import MODELS  # noqa: E402
-from cnn.preprocess import (BLANK_MESSAGE, DOT_MESSAGE, digit_input, enlarge, is_empty_editor,  # noqa: E402
-                            preprocess_photo, to_pil)
-from cnn.recipes import OPTIMIZERS, RECIPES, default_recipe, get_recipe  # noqa: E402
 from cnn.runs import RunConfig, RunManager  # noqa: E402
+from cnn.serving.decode import BLANK_MESSAGE, is_empty_editor  # noqa: E402
+from cnn.serving.digits import DOT_MESSAGE, prepare_digit  # noqa: E402
+from cnn.serving.explain import explainer_for  # noqa: E402
+from cnn.serving.photos import prepare_photo  # noqa: E402
+from cnn.serving.predictor import Predictor, cached_predictor  # noqa: E402
+from cnn.serving.render import confusion_image, enlarge, feature_grid, overlay, to_pil  # noqa: E402
+from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, get_recipe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.png"))
@@ -113,7 +116,7 @@ def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: 
     def digit_prediction(image, model_path):
         """(label->probability or a message, the 28x28 the model saw)."""
         pred = predictor(model_path, "digit")
-        r = digit_input(image)
+        r = prepare_digit(image)
         if r.image is None:
             return r.message, None
         return pred.predict(pred.fit(r.image)), r.preview
@@ -137,7 +140,7 @@ def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: 
     def photo_prediction(image, model_path):
         pred = predictor(model_path, "photo")
         c, h, _ = pred.input_shape
-        x, seen = preprocess_photo(image, size=h, channels=c)
+        x, seen = prepare_photo(image, size=h, channels=c)
         return pred.predict(x), seen
 
     @friendly
@@ -159,15 +162,16 @@ def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: 
     def inside(which, sketch, image, draw_path, photo_path):
         if which == "Drawing":
             pred = predictor(draw_path, "digit")
-            r = None if is_empty_editor(sketch) else digit_input(sketch)
+            r = None if is_empty_editor(sketch) else prepare_digit(sketch)
             x = None if r is None or r.image is None else pred.fit(r.image)
             hint = "Draw a digit in the Draw tab to see its feature maps."
         else:
             pred = predictor(photo_path, "photo")
             c, h, _ = pred.input_shape
-            x = None if image is None else preprocess_photo(image, size=h, channels=c)[0]
+            x = None if image is None else prepare_photo(image, size=h, channels=c)[0]
             hint = "Upload a photo in the Photo tab to see its feature maps."
-        rows = pd.DataFrame(pred.summary_rows(), columns=["Layer", "Type", "Output shape", "Param #"])
+        ex = explainer_for(pred)
+        rows = pd.DataFrame(ex.summary_rows(), columns=["Layer", "Type", "Output shape", "Param #"])
         total = sum(p.numel() for p in pred.model.parameters())
         head = f"**{pred.describe()}**: {total:,} parameters, input {pred.input_shape}."
         if x is None:
@@ -176,10 +180,10 @@ def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: 
         top = max(probs, key=probs.get)
         target = pred.classes.index(top)
         maps = [(feature_grid(m), f"{name}: {m.shape[0]} maps of {m.shape[1]}x{m.shape[2]}"
-                 + (" (first 16 shown)" if m.shape[0] > 16 else "")) for name, m in pred.feature_maps(x)]
+                 + (" (first 16 shown)" if m.shape[0] > 16 else "")) for name, m in ex.feature_maps(x)]
         return (head + f"\n\nPrediction: **{top}** ({probs[top]:.1%}). Grad-CAM and saliency are for "
                        f"this class.", rows, maps, enlarge(to_pil(x)),
-                overlay(x, pred.grad_cam(x, target)), overlay(x, pred.saliency(x, target)))
+                overlay(x, ex.grad_cam(x, target)), overlay(x, ex.saliency(x, target)))
 
     # ------------------------------------------------------------ training
 

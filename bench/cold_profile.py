@@ -16,13 +16,13 @@ t_process = time.perf_counter()
 import torch  # noqa: E402
 
 import common  # noqa: E402,F401
-from cnn.device import pick_device  # noqa: E402
+from cnn.hardware import pick_device  # noqa: E402
 from cnn.data import load_dataset, random_dataset  # noqa: E402
-from cnn.engine import train  # noqa: E402
+from cnn.training import train  # noqa: E402
 from cnn.evaluation import evaluate  # noqa: E402
-from cnn.augment import Normalizer  # noqa: E402
+from cnn.data.normalize import Normalizer  # noqa: E402
 from cnn.models import get_spec  # noqa: E402
-from cnn.recipes import get_recipe  # noqa: E402
+from cnn.training.recipes import get_recipe  # noqa: E402
 
 
 def main() -> None:

@@ -20,9 +20,9 @@ import torch  # noqa: E402
 
 import common  # noqa: E402,F401
 from cnn.data import load_dataset  # noqa: E402
-from cnn.device import warm_up  # noqa: E402
-from cnn.engine import train  # noqa: E402
-from cnn.recipes import get_recipe  # noqa: E402
+from cnn.training.warmup import warm_up  # noqa: E402
+from cnn.training import train  # noqa: E402
+from cnn.training.recipes import get_recipe  # noqa: E402
 from cnn.runs import RunConfig, RunManager  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--recipe", default="cifar10_fast")
     p.add_argument("--warm-up", action="store_true",
-                   help="first do what the app does at launch (cnn.device.warm_up), then press Start")
+                   help="first do what the app does at launch (cnn.training.warmup.warm_up), then press Start")
     p.add_argument("--press-after", type=float, metavar="S",
                    help="the app's way: launch warm-up in the background, Start pressed S seconds later")
     args = p.parse_args()

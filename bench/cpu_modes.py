@@ -17,11 +17,11 @@ from common import header, table
 import torch
 import torch.nn.functional as F
 
-from cnn import cpu_mode
-from cnn.augment import Normalizer
+from cnn.training import cpu_mode
+from cnn.data.normalize import Normalizer
 from cnn.data import load_dataset
 from cnn.models import build_model
-from cnn.recipes import get_recipe
+from cnn.training.recipes import get_recipe
 
 
 def main(argv=None) -> None:

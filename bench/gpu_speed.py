@@ -35,9 +35,9 @@ from common import header, table
 import torch
 
 from cnn.data import load_dataset
-from cnn.device import describe
-from cnn.engine import train
-from cnn.recipes import get_recipe
+from cnn.hardware import describe
+from cnn.training import train
+from cnn.training.recipes import get_recipe
 
 RESULTS: dict = {}
 

@@ -3,8 +3,8 @@
     python bench/inference_latency.py [--calls 500]
 
 Draw: a 560x560 RGBA canvas holding an MNIST test digit drawn large and off-centre, through
-cnn.preprocess.preprocess_digit and the shipped MNIST model. Photo: a 640x480 RGB photo (a CIFAR
-test image enlarged), through cnn.preprocess.preprocess_photo and the shipped CIFAR-10 model.
+cnn.serving.digits.prepare_digit and the shipped MNIST model. Photo: a 640x480 RGB photo (a CIFAR
+test image enlarged), through cnn.serving.photos.prepare_photo and the shipped CIFAR-10 model.
 The baseline row of each is the model's forward pass alone on an already-prepared input.
 """
 from __future__ import annotations
@@ -19,8 +19,9 @@ from common import header, table
 from PIL import Image
 
 from cnn.data import load_dataset
-from cnn.inference import Predictor
-from cnn.preprocess import preprocess_digit, preprocess_photo
+from cnn.serving.predictor import Predictor
+from cnn.serving.digits import prepare_digit
+from cnn.serving.photos import prepare_photo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,13 +69,13 @@ def main(argv=None) -> None:
     digit = Predictor.from_checkpoint(ROOT / "checkpoints" / "mnist.safetensors")
     photo = Predictor.from_checkpoint(ROOT / "checkpoints" / "cifar10.safetensors")
     draws, pics = canvases(50), photos(50)
-    ready_d = [preprocess_digit(c)[0] for c in draws]
-    ready_p = [preprocess_photo(x)[0] for x in pics]
+    ready_d = [prepare_digit(c).image for c in draws]
+    ready_p = [prepare_photo(x)[0] for x in pics]
     rows = [
         row("Draw: model only (baseline)", timed(digit.predict, ready_d, args.calls)),
-        row("Draw: canvas -> preprocess -> predict", timed(lambda c: digit.predict(preprocess_digit(c)[0]), draws, args.calls)),
+        row("Draw: canvas -> preprocess -> predict", timed(lambda c: digit.predict(prepare_digit(c).image), draws, args.calls)),
         row("Photo: model only (baseline)", timed(photo.predict, ready_p, args.calls)),
-        row("Photo: 640x480 -> preprocess -> predict", timed(lambda x: photo.predict(preprocess_photo(x)[0]), pics, args.calls)),
+        row("Photo: 640x480 -> preprocess -> predict", timed(lambda x: photo.predict(prepare_photo(x)[0]), pics, args.calls)),
     ]
     print(table(rows, ["path", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms"]))
     print(f"models: {digit.describe()}; {photo.describe()}")

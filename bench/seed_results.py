@@ -17,7 +17,7 @@ import common  # noqa: F401
 from common import header, table
 
 from cnn.checkpoint import read_metadata
-from cnn.recipes import RECIPES
+from cnn.training.recipes import RECIPES
 
 SEEDS = [n for n in RECIPES if n.startswith("seed")]
 

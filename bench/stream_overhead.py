@@ -15,8 +15,8 @@ import common  # noqa: F401
 from common import header, table
 
 from cnn.data import load_dataset
-from cnn.engine import train
-from cnn.recipes import get_recipe
+from cnn.training import train
+from cnn.training.recipes import get_recipe
 
 
 def throughput(recipe, data, streaming: bool) -> tuple[float, int]:

@@ -1,15 +1,14 @@
 """Test-set evaluation: accuracy, average loss, confusion matrix and every prediction."""
 from __future__ import annotations
 
-import contextlib
-import functools
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from .augment import Normalizer
 from .data import Split
+from .data.normalize import Normalizer
+from .hardware import autocast
 
 
 @dataclass
@@ -25,28 +24,6 @@ class EvalResult:
         wrong = (self.predictions != labels.cpu()).nonzero().flatten()
         conf = self.probabilities[wrong, self.predictions[wrong]]
         return wrong[conf.argsort(descending=True)][:limit].tolist()
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_bf16_supported() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX). Elsewhere bf16 is only
-    emulated, and slower than fp32, so cnn.cpu_mode does not try it."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def autocast(device: torch.device, mixed_precision: bool = True, cache: bool = True, cuda_dtype: str = "bf16"):
-    """bf16 mixed precision on CUDA (or fp16, cuda_dtype='fp16'), and on CPUs with native bf16;
-    full precision elsewhere. cache=False for code recorded in a CUDA graph (the cast-weight
-    cache must not outlive the recording)."""
-    if mixed_precision and device.type == "cuda":
-        dtype = torch.float16 if cuda_dtype == "fp16" else torch.bfloat16
-        return torch.autocast("cuda", dtype=dtype, cache_enabled=cache)
-    if mixed_precision and device.type == "cpu" and cpu_bf16_supported():
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def tta_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool,

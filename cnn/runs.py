@@ -24,11 +24,11 @@ import torch
 
 from .checkpoint import save_checkpoint
 from .data import Dataset, load_dataset
-from .device import describe, pick_device, warm_up
-from .engine import End, EpochEnd, Start, Step, train
 from .errors import CnnError, ConfigError, DataError
+from .hardware import describe, pick_device
 from .models import get_spec
-from .recipes import get_recipe
+from .training import End, EpochEnd, Start, Step, get_recipe, train
+from .training.warmup import warm_up
 
 log = logging.getLogger(__name__)
 

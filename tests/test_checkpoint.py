@@ -6,9 +6,9 @@ import torch
 from safetensors.torch import save_file
 
 from cnn.checkpoint import META_KEY, load_checkpoint, read_metadata, save_checkpoint
-from cnn.engine import train
+from cnn.training import train
 from cnn.errors import CheckpointError
-from cnn.recipes import get_recipe
+from cnn.training.recipes import get_recipe
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,13 @@
-"""Choosing the CPU's arithmetic (cnn.cpu_mode): by timing, kept per model, used by the engine."""
+"""Choosing the CPU's arithmetic (cnn.training.cpu_mode): by timing, kept per model, used by the engine."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn import cpu_mode
-from cnn.cpu_mode import DEFAULT, CpuMode, fastest_cpu_mode
-from cnn.engine import train
+from cnn.training import cpu_mode
+from cnn.training.cpu_mode import DEFAULT, CpuMode, fastest_cpu_mode
+from cnn.training import train
 from cnn.models import build_model
-from cnn.recipes import get_recipe
+from cnn.training.recipes import get_recipe
 
 FP32_CF = CpuMode(channels_last=False, bf16=False)
 BF16 = CpuMode(channels_last=True, bf16=True)
@@ -45,11 +45,11 @@ def test_real_timing_picks_a_candidate_once_per_model_and_batch_shape(mnist_smal
 
 
 def test_the_engine_trains_in_the_chosen_mode_and_records_it(mnist_small, monkeypatch):
-    import cnn.engine
+    import cnn.training.trainer
     recipe = get_recipe("mnist_fast").replace(epochs=2, lr=0.02)  # as test_engine: 5,000 images
     bf16_asked = []
-    real_autocast = cnn.engine.autocast
-    monkeypatch.setattr(cnn.engine, "autocast", lambda device, mixed, **kw: bf16_asked.append(mixed)
+    real_autocast = cnn.training.trainer.autocast
+    monkeypatch.setattr(cnn.training.trainer, "autocast", lambda device, mixed, **kw: bf16_asked.append(mixed)
                         or real_autocast(device, mixed, **kw))
     for winner, shown in [(None, "fp32 channels-last"), (FP32_CF, "fp32"), (BF16, "bf16 channels-last")]:
         if winner == BF16 and not cpu_mode.cpu_bf16_supported():

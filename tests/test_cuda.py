@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from cnn.data import Dataset, Split
-from cnn.engine import train
-from cnn.recipes import get_recipe
+from cnn.training import train
+from cnn.training.recipes import get_recipe
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cnn.checkpoint import load_checkpoint
-from cnn.distributed import DistContext
+from cnn.training.distributed import DistContext
 
 ROOT = Path(__file__).resolve().parents[1]
 # 8,000 images for 2 epochs: long enough (125 steps) for both runs to settle near 97%, so the

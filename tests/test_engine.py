@@ -4,9 +4,11 @@ import threading
 import pytest
 import torch
 
-from cnn.augment import Normalizer, random_translate
-from cnn.engine import lr_factor, train
-from cnn.recipes import RECIPES, get_recipe
+from cnn.data.augment import random_translate
+from cnn.data.normalize import Normalizer
+from cnn.training import train
+from cnn.training.optim import lr_factor
+from cnn.training.recipes import RECIPES, get_recipe
 
 
 def run(recipe, data, **kw):

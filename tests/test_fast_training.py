@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
-from cnn.engine import lr_factor, param_groups
+from cnn.training.optim import lr_factor, param_groups
 from cnn.evaluation import tta_logits
-from cnn.graphed import CapturableSGD
-from cnn.lookahead import Lookahead
+from cnn.training.graphed import CapturableSGD
+from cnn.training.lookahead import Lookahead
 from cnn.models import build_model
-from cnn.recipes import get_recipe
+from cnn.training.recipes import get_recipe
 
 
 def _toy_model():
@@ -78,7 +78,7 @@ def test_lookahead_ends_on_the_average():
 
 def test_whitening_stem_decorrelates_cifar_patches(cifar_small):
     """After init_whitening the stem's first half maps 2x2 patches to nearly unit covariance."""
-    from cnn.augment import Normalizer
+    from cnn.data.normalize import Normalizer
     recipe = get_recipe("cifar10_fast")
     norm = Normalizer(*recipe.normalize, "cpu", 3)
     x = norm(cifar_small.train.images[:2000])
@@ -118,7 +118,7 @@ def test_tta_translate_averages_shifted_views():
 
 def test_another_model_with_the_airbench_recipe_trains_without_whitening(cifar_small):
     """cifar10_fast's recipe on seed004's SimpleCNN: no whitening stem to set, so none is asked for."""
-    from cnn.engine import train
+    from cnn.training import train
     recipe = get_recipe("cifar10_fast").replace(model="seed004_simplecnn", epochs=1, batch_size=500)
     assert not recipe.whiten and get_recipe("cifar10_fast").whiten
     end = [ev for ev in train(recipe, cifar_small, device="cpu", evaluate_each_epoch=False)][-1]
@@ -129,7 +129,7 @@ def test_stacked_flip_scores_like_two_passes(cifar_small):
     """The Photo tab's Predictor runs an image and its mirror as one batch of two; in eval mode
     that gives the logits of two separate passes (shipped model, real CIFAR-10 test images)."""
     from app_helpers import checkpoint
-    from cnn.inference import Predictor
+    from cnn.serving.predictor import Predictor
     photo = Predictor.from_checkpoint(checkpoint("cifar10"))
     assert photo.tta_flip
     with torch.inference_mode():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnn.models import MODELS, build_model, count_parameters, get_spec
-from cnn.summary import summarize
+from cnn.models.summary import summarize
 
 # Parameter counts worked out by hand from SEEDS.md (weights + biases of each layer).
 EXPECTED_PARAMS = {

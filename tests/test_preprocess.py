@@ -1,4 +1,4 @@
-"""cnn.preprocess: safe image loading and MNIST-style digit preparation, on synthetic drawings
+"""cnn.serving (decode, digits, photos): safe image loading and MNIST-style digit preparation, on synthetic drawings
 and on real MNIST digits drawn onto big canvases."""
 from __future__ import annotations
 
@@ -12,8 +12,15 @@ from PIL import Image, ImageDraw
 
 from app_helpers import checkpoint
 from cnn.errors import ImageError
-from cnn.preprocess import (BLANK_MESSAGE, DOT_MESSAGE, digit_input, load_image, preprocess_digit,
-                            preprocess_photo)
+from cnn.serving.decode import BLANK_MESSAGE, load_image
+from cnn.serving.digits import DOT_MESSAGE, prepare_digit
+from cnn.serving.photos import prepare_photo
+
+
+def preprocess_digit(image):
+    """(uint8 1x28x28, preview) for a drawing, None when there is nothing to classify."""
+    r = prepare_digit(image)
+    return None if r.image is None else (r.image, r.preview)
 
 
 # ---------------------------------------------------------------- synthetic drawings
@@ -93,7 +100,7 @@ def test_same_digit_whatever_the_canvas():
 
 @pytest.fixture(scope="module")
 def mnist_predictor():
-    from cnn.inference import Predictor
+    from cnn.serving.predictor import Predictor
     return Predictor.from_checkpoint(checkpoint("mnist"))
 
 
@@ -139,15 +146,15 @@ def test_real_mnist_digits_on_big_canvases(mnist, mnist_predictor):
 
 def test_blank_and_single_dot_say_draw_a_digit():
     assert preprocess_digit(Image.new("L", (800, 800), 255)) is None
-    assert digit_input(Image.new("L", (800, 800), 255)).message == BLANK_MESSAGE
-    assert digit_input(Image.new("RGBA", (800, 800), (0, 0, 0, 0))).message == BLANK_MESSAGE
-    assert digit_input(Image.new("L", (800, 800), 0)).message == BLANK_MESSAGE
+    assert prepare_digit(Image.new("L", (800, 800), 255)).message == BLANK_MESSAGE
+    assert prepare_digit(Image.new("RGBA", (800, 800), (0, 0, 0, 0))).message == BLANK_MESSAGE
+    assert prepare_digit(Image.new("L", (800, 800), 0)).message == BLANK_MESSAGE
     dot = Image.new("L", (800, 800), 255)
     ImageDraw.Draw(dot).ellipse([390, 390, 410, 410], fill=0)
-    assert digit_input(dot).message == DOT_MESSAGE
+    assert prepare_digit(dot).message == DOT_MESSAGE
     speck = Image.new("L", (800, 800), 255)
     speck.putpixel((5, 5), 0)
-    assert digit_input(speck).message == DOT_MESSAGE
+    assert prepare_digit(speck).message == DOT_MESSAGE
     noise = Image.fromarray(np.random.default_rng(0).integers(250, 256, (300, 300), dtype=np.uint8), "L")
     assert preprocess_digit(noise) is None  # faint paper texture is not ink
 
@@ -286,10 +293,10 @@ def test_photo_is_centre_cropped_then_resized():
     a[:, :16] = (255, 0, 0)
     a[:, 16:48] = (0, 255, 0)
     a[:, 48:] = (0, 0, 255)
-    x, preview = preprocess_photo(Image.fromarray(a))
+    x, preview = prepare_photo(Image.fromarray(a))
     assert x.dtype == torch.uint8 and tuple(x.shape) == (3, 32, 32) and preview.size == (32, 32)
     assert x[1].float().mean() > 250 and x[0].float().mean() < 5  # only the green middle is kept
-    x, _ = preprocess_photo(np.zeros((500, 300, 3), np.uint8), size=28, channels=1)
+    x, _ = prepare_photo(np.zeros((500, 300, 3), np.uint8), size=28, channels=1)
     assert tuple(x.shape) == (1, 28, 28)
-    x, _ = preprocess_photo(Image.new("RGBA", (40, 40), (0, 0, 0, 0)))
+    x, _ = prepare_photo(Image.new("RGBA", (40, 40), (0, 0, 0, 0)))
     assert int(x.min()) == 255  # transparency becomes white

@@ -19,13 +19,13 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from cnn import data as data_mod
+from cnn.data import sources as data_mod
 from cnn.checkpoint import META_KEY, load_checkpoint, read_metadata, save_checkpoint
 from cnn.data import Dataset, Split, load_dataset, load_image_folder
-from cnn.engine import train
+from cnn.training import train
 from cnn.errors import CheckpointError, ConfigError, DataError
 from cnn.models import build_model
-from cnn.recipes import get_recipe
+from cnn.training.recipes import get_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_FILES = ("It should contain MNIST/raw/ with the four IDX files (train-images-idx3-ubyte, "
@@ -77,7 +77,7 @@ def test_batch_size_equal_to_the_data_set_trains():
      "Batch size 500 is larger than the training set (100 images); use a batch size of at most 100."),
 ])
 def test_cli_refuses_bad_settings_with_one_line_and_exit_2(flags, message, tmp_path, data_dir, capsys):
-    from cnn.train import main
+    from cnn.cli.train import main
     out = tmp_path / "m.safetensors"
     with pytest.raises(SystemExit) as e:
         main(["--recipe", "mnist_fast", "--data-dir", str(data_dir), "--out", str(out), "--quiet", *flags])
@@ -142,7 +142,7 @@ def test_unreadable_files_are_named_and_the_rest_used(tmp_path, monkeypatch):
 
 
 def test_cli_warns_about_unreadable_files_and_trains_on_the_rest(tmp_path, monkeypatch, capsys):
-    from cnn.train import main
+    from cnn.cli.train import main
     monkeypatch.setenv("CNN_CACHE_DIR", str(tmp_path / "cache"))
     root = tmp_path / "shapes"
     bad = _unreadable_folder(root)

@@ -6,7 +6,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..models import get_spec
 
 MNIST_HALF = ((0.5,), (0.5,))       # Normalize((0.5,), (0.5,))
 UNIT = ((0.0,), (1.0,))             # ToTensor alone (Keras: rescale 1/255)
@@ -143,5 +144,4 @@ def get_recipe(name: str) -> Recipe:
 
 def default_recipe(model: str) -> Recipe:
     """The model's own preset (its tutorial's recipe for a seed model)."""
-    from .models import get_spec
     return get_recipe(get_spec(model).recipe)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Iterator
 
 import torch
 # torch.optim imports torch._dynamo the first time an optimizer is made (1-2 s of Python imports).
@@ -20,136 +19,23 @@ import torch
 import torch._dynamo  # noqa: F401
 import torch.nn.functional as F
 
+from ..data import Dataset
+from ..data.augment import random_flip, random_translate
+from ..data.normalize import Normalizer
+from ..errors import ConfigError
+from ..evaluation import EvalResult, evaluate
+from ..hardware import autocast, describe, pick_device
+from ..models import build_model, count_parameters
 from . import distributed
-from .augment import Normalizer, random_flip, random_translate
-from .data import Dataset
-from .device import describe, pick_device
-from .errors import ConfigError
 from .cpu_mode import DEFAULT as DEFAULT_CPU_MODE, fastest_cpu_mode
-from .evaluation import EvalResult, autocast, evaluate
+from .events import End, EpochEnd, Start, Step, StopFlag
 from .graphed import CapturableSGD, GraphedStep
 from .lookahead import Lookahead
-from .models import build_model, count_parameters
+from .optim import lr_factor, make_optimizer, set_lr_scale
 from .recipes import Recipe
 
+
 CHECKPOINT_FORMAT = 1
-
-
-class StopFlag(Protocol):
-    def is_set(self) -> bool: ...
-
-
-@dataclass
-class Start:
-    device: str
-    model: str
-    parameters: int
-    n_train: int
-    n_test: int
-    epochs: float
-    batch_size: int
-    steps_per_epoch: int
-    total_steps: int
-    precision: str = "fp32"  # the arithmetic it trains in, e.g. 'fp16' (CUDA) or 'fp32 channels-last' (CPU)
-    kind: str = "start"
-
-
-@dataclass
-class Step:
-    step: int
-    total_steps: int
-    epoch: float            # fractional progress in epochs, for the x axis of the curve
-    loss: float             # mean training loss since the previous Step event
-    lr: float
-    images_per_s: float
-    elapsed: float          # seconds since the start of training
-    eta: float              # seconds left, estimated
-    kind: str = "step"
-
-
-@dataclass
-class EpochEnd:
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    test_loss: float | None
-    test_accuracy: float | None
-    elapsed: float
-    train_seconds: float    # time spent training so far, evaluations left out (for time-to-accuracy)
-    kind: str = "epoch"
-
-
-@dataclass
-class End:
-    status: str             # 'finished' | 'stopped' | 'diverged'
-    message: str
-    model: torch.nn.Module
-    metadata: dict
-    test_accuracy: float | None
-    elapsed: float
-    history: list[EpochEnd] = field(default_factory=list)
-    evaluation: EvalResult | None = None  # the final full test-set evaluation, when finished
-    kind: str = "end"
-
-
-def lr_factor(recipe: Recipe, step: int, total: int) -> float:
-    """The learning rate multiplier at a step (from 0): constant; linear warm-up then linear decay
-    to 0; or airbench's triangle, lr_start at step 0, 1 at the peak and lr_end at the last step."""
-    if recipe.schedule == "constant":
-        return 1.0
-    if recipe.schedule == "triangle":
-        peak = int(recipe.warmup * total)
-        if step < peak:
-            return recipe.lr_start + (1 - recipe.lr_start) * step / peak
-        return 1 + (recipe.lr_end - 1) * (step - peak) / max(1, total - peak)
-    warm = max(1, round(recipe.warmup * total))
-    if step < warm:
-        return (step + 1) / warm
-    return max(0.0, (total - step) / max(1, total - warm))
-
-
-def param_groups(recipe: Recipe, model: torch.nn.Module) -> list[dict]:
-    """The trainable parameters in groups, each with its share of the learning rate (`lr_scale`):
-    batch-norm parameters get recipe.norm_bias_lr_scale times it with the same absolute weight
-    decay (airbench's bias scaler), and a whitened stem's bias has a group of its own, so the
-    engine can freeze it after recipe.whiten_bias_epochs by setting that share to 0."""
-    norm, stem_bias, other = [], [], []
-    stem = getattr(model, "stem", None) if recipe.whiten and recipe.whiten_bias_epochs else None
-    norm_params = {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                   for p in m.parameters()}
-    for p in model.parameters():
-        if not p.requires_grad:
-            continue
-        if stem is not None and p is stem.bias:
-            stem_bias.append(p)
-        elif id(p) in norm_params:
-            norm.append(p)
-        else:
-            other.append(p)
-    k = recipe.norm_bias_lr_scale
-    groups = [dict(params=other, lr_scale=1.0, weight_decay=recipe.weight_decay, name="weights"),
-              dict(params=norm, lr_scale=k, weight_decay=recipe.weight_decay / k, name="norm"),
-              dict(params=stem_bias, lr_scale=1.0, weight_decay=recipe.weight_decay, name="stem_bias")]
-    return [g for g in groups if g["params"]]
-
-
-def set_lr_scale(optimizer, name: str, value: float) -> None:
-    """Change one parameter group's share of the learning rate (torch or capturable optimizer)."""
-    if isinstance(optimizer, CapturableSGD):
-        optimizer.set_scale(name, value)
-    for group in getattr(optimizer, "param_groups", []):
-        if group["name"] == name:
-            group["lr_scale"] = value
-
-
-def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
-    params = param_groups(recipe, model)
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
-                               nesterov=recipe.nesterov and recipe.momentum > 0,
-                               weight_decay=recipe.weight_decay)
-    cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
 def normalization(recipe: Recipe, data: Dataset) -> tuple[list[float], list[float]]:

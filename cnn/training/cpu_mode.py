@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from .evaluation import cpu_bf16_supported
+from ..hardware import cpu_bf16_supported
 
 
 @dataclass(frozen=True)

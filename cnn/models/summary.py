@@ -1,7 +1,5 @@
-"""Per-layer model summary, the table the Keras tutorial shows: layer, output shape, parameters."""
+"""A Keras-style layer table: each leaf layer's output shape and parameter count."""
 from __future__ import annotations
-
-import argparse
 
 import torch
 import torch.nn as nn
@@ -42,15 +40,3 @@ def format_table(model: nn.Module, input_shape: tuple[int, int, int], title: str
                                         f"Total params: {total:,}", f"Trainable params: {trainable:,}",
                                         f"Input shape: {input_shape}"]
     return "\n".join(out)
-
-
-def main(argv=None) -> None:
-    from .models import MODELS, get_spec
-    p = argparse.ArgumentParser(prog="python -m cnn.models",
-                                description="Print the layer table of named models (all when none is named).")
-    p.add_argument("names", nargs="*", help=f"model names: {', '.join(MODELS)}")
-    args = p.parse_args(argv)
-    for name in args.names or list(MODELS):
-        spec = get_spec(name)
-        print(format_table(spec.build(), spec.input_shape, f"{name}: {spec.about}"))
-        print()

@@ -5,7 +5,7 @@ import argparse
 import sys
 from contextlib import contextmanager
 
-from .errors import CnnError
+from ..errors import CnnError
 
 
 def add_data_flags(p: argparse.ArgumentParser) -> None:

@@ -1,24 +1,15 @@
-"""Pick the training device: CUDA if present, else Apple MPS, else CPU."""
+"""Paying a device's one-time costs before anyone presses Start (the app does it at launch)."""
+from __future__ import annotations
+
+import time
+
 import torch
 
-
-def pick_device(name: str | None = None) -> torch.device:
-    if name and name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def describe(device: torch.device) -> str:
-    """A human name for the device, e.g. 'cuda (NVIDIA H100 80GB HBM3)' or 'cpu (2 threads)'."""
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
-    return device.type
+from ..data import random_dataset
+from ..hardware import pick_device
+from ..models import get_spec
+from .recipes import get_recipe
+from .trainer import train
 
 
 def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] = (), stop=None) -> float:
@@ -28,17 +19,13 @@ def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] =
     the CUDA graph machinery has run once. The app calls this in the background at launch, on a
     GPU. `stop` (a threading.Event) ends it early, between training steps: a real run is waiting,
     and what is left of the warm-up is better spent on that run itself."""
-    import time
     t0 = time.perf_counter()
+    # imported here, not with the module: paid in the warm-up thread, not at the app's start
     import torchvision.datasets  # noqa: F401  (MNIST and Fashion-MNIST load through it)
     torch.linalg.eigh(torch.eye(4, dtype=torch.float64))  # the whitening's eigensolver
     device = pick_device(None if device is None else str(device))
     if device.type == "cuda":
         torch.empty(1, device=device)  # the context, first: a run waiting on a stop still finds it made
-    from .data import random_dataset
-    from .engine import train
-    from .models import get_spec
-    from .recipes import get_recipe
     for name in recipes:
         if stop is not None and stop.is_set():
             break

@@ -1,0 +1,119 @@
+"""Command-line trainer: python -m cnn.train --dataset mnist --model NAME [--recipe NAME] [--epochs N] --out PATH
+
+Runs unchanged under torchrun (torchrun --nproc_per_node=N -m cnn.train ...): only rank 0 prints,
+evaluates and writes the checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..checkpoint import save_checkpoint
+from ..data import load_dataset
+from ..evaluation import format_confusion
+from ..models import MODELS
+from ..training import RECIPES, default_recipe, get_recipe, train
+from ..training import distributed
+from .common import add_data_flags, friendly_errors
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m cnn.train", description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", help="mnist, fashion-mnist, cifar10 or an image folder (default: the recipe's)")
+    p.add_argument("--model", choices=list(MODELS), help="architecture (default: the recipe's)")
+    p.add_argument("--recipe", choices=list(RECIPES), help="training preset (default: the model's own)")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-subset", type=int, help="train on a fixed random sample of this many images")
+    p.add_argument("--test-subset", type=int, help="evaluate on a fixed random sample of this many images")
+    p.add_argument("--final-eval-only", action="store_true",
+                   help="evaluate on the test split only at the end, not after every epoch (saves time on a CPU)")
+    p.add_argument("--out", help="checkpoint path (default: checkpoints/runs/<model>-<date>.safetensors)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_data_flags(p)
+    args = p.parse_args(argv)
+    if not (args.model or args.recipe):
+        p.error("name a --model or a --recipe")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    ctx = distributed.from_env()
+    with friendly_errors():
+        recipe = get_recipe(args.recipe) if args.recipe else default_recipe(args.model)
+        recipe = recipe.replace(model=args.model, dataset=args.dataset, epochs=args.epochs,
+                                batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer)
+        recipe.validate()
+        data = load_dataset(recipe.dataset, args.data_dir, allow_any_path=True)
+        data.train = data.train.subset(args.train_subset, seed=args.seed)
+        data.test = data.test.subset(args.test_subset, seed=args.seed)
+        if data.skipped and ctx.is_main:
+            print(f"warning: skipped {len(data.skipped)} unreadable file(s): {', '.join(data.skipped[:5])}",
+                  file=sys.stderr)
+        out = Path(args.out or f"checkpoints/runs/{recipe.model}-{dt.datetime.now():%Y%m%d-%H%M%S}.safetensors")
+        return _run(recipe, data, args, out, ctx)
+
+
+def _run(recipe, data, args, out: Path, ctx) -> int:
+    show = ctx.is_main and not args.quiet
+    stop = threading.Event()
+    _stop_on_ctrl_c(stop)
+    bar = None
+    end = None
+    for ev in train(recipe, data, device=args.device, seed=args.seed, stop=stop,
+                    evaluate_each_epoch=not args.final_eval_only):
+        if ev.kind == "start" and ctx.is_main:
+            print(f"training {ev.model} ({ev.parameters:,} parameters) on {data.name}: {ev.n_train} train / "
+                  f"{ev.n_test} test images, recipe {recipe.name}, device {ev.device} in {ev.precision}"
+                  + (f", {ctx.world_size} processes" if ctx.enabled else ""), flush=True)
+            bar = tqdm(total=ev.total_steps, unit="step", disable=not show, dynamic_ncols=True)
+        elif ev.kind == "step" and bar is not None:
+            bar.update(ev.step - bar.n)
+            bar.set_postfix(loss=f"{ev.loss:.4f}", lr=f"{ev.lr:.3g}", img_s=f"{ev.images_per_s:,.0f}")
+        elif ev.kind == "epoch" and ctx.is_main:
+            test = f", test loss {ev.test_loss:.4f}, test accuracy {ev.test_accuracy:.4f}" if ev.test_accuracy is not None else ""
+            line = (f"epoch {ev.epoch}: train loss {ev.train_loss:.4f}, train accuracy "
+                    f"{ev.train_accuracy:.4f}{test} ({ev.elapsed:.1f} s)")
+            tqdm.write(line) if bar is not None and show else print(line, flush=True)
+        elif ev.kind == "end":
+            end = ev
+    if bar is not None:
+        bar.close()
+    if not ctx.is_main:
+        distributed.teardown(ctx)
+        return 0
+    if end.evaluation is not None:
+        print(format_confusion(end.evaluation.confusion, data.classes))
+    if end.message:
+        print(end.message)
+    save_checkpoint(end.model, end.metadata, out)
+    print(f"saved {out}")
+    if end.test_accuracy is not None:
+        print(f"test accuracy: {end.test_accuracy:.4f}")
+    distributed.teardown(ctx)
+    return 1 if end.status == "diverged" else 0
+
+
+def _stop_on_ctrl_c(stop: threading.Event) -> None:
+    """The first Ctrl-C stops training cleanly (the weights so far are saved); a second one aborts."""
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""A drawing prepared the way MNIST was made: find the ink whichever way round it is, crop, even
+out the stroke width, scale the longer side to 20 px and centre by centre of mass in 28x28."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .decode import BLANK_MESSAGE, decoded
+
+
+DIGIT_BOX = 20              # MNIST: the digit's longer side is scaled to 20 px ...
+
+
+DIGIT_CANVAS = 28           # ... and centred by centre of mass in a 28x28 field
+
+
+_WORK = 5 * DIGIT_BOX       # working resolution for the stroke-width normalisation
+
+
+# Stroke width of MNIST digits at the working resolution (_stroke_width on the test set):
+# 10th percentile, median and 90th percentile. Drawings outside this band are thickened or thinned.
+_MNIST_WIDTH = (8.8, 11.2, 14.9)
+
+
+_BLANK_CONTRAST = 0.1       # an image whose ink differs from the background by less is blank
+
+
+
+
+DOT_MESSAGE = "Draw a digit: a single dot is not a digit."
+
+
+@dataclass
+class DigitResult:
+    image: torch.Tensor | None      # uint8 1 x 28 x 28, white ink on black (as MNIST), or None
+    preview: Image.Image | None     # the same 28 x 28, as a PIL image
+    message: str = ""               # why there is no image (blank canvas, a dot)
+
+
+def prepare_digit(image) -> DigitResult:
+    """A drawing (anything load_image takes) as MNIST would have it, or the reason there is nothing
+    to classify (a blank canvas, a lone dot)."""
+    im = decoded(image)
+    ink = ink_map(im)
+    if ink is None:
+        return DigitResult(None, None, BLANK_MESSAGE)
+    mask = ink > 0
+    ys, xs = np.nonzero(mask)
+    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    h, w = bottom - top, right - left
+    crop = ink[top:bottom, left:right]
+    fill = float((crop > 0.5).mean())
+    if max(h, w) <= 2 or (max(h, w) / min(h, w) < 1.6 and fill > 0.65 and _is_blob(crop)):
+        return DigitResult(None, None, DOT_MESSAGE)
+    x = _normalise_strokes(torch.from_numpy(np.ascontiguousarray(crop)))
+    digit = _centre_by_mass(x)
+    u8 = (digit * 255).round().clamp(0, 255).to(torch.uint8)
+    return DigitResult(u8.unsqueeze(0), Image.fromarray(u8.numpy(), "L"))
+
+
+def ink_map(im: Image.Image) -> np.ndarray | None:
+    """Where the ink is, from 0 to 1, whichever way round it was drawn; None when blank.
+
+    Strokes on a transparent layer are found by their alpha; otherwise the ink is whatever differs
+    from the background colour (the median colour of the image's border), dark on light or light
+    on dark, in any colour.
+    """
+    a = np.asarray(im.convert("RGBA") if im.mode == "RGBA" else im, dtype=np.float32) / 255.0
+    ink = None
+    if im.mode == "RGBA":
+        alpha = a[..., 3]
+        d = np.abs(alpha - np.median(_border(alpha)))
+        if d.max() >= 0.25:
+            ink = d
+        else:
+            a = a[..., :3]
+    if ink is None:
+        if a.ndim == 2:
+            a = a[..., None]
+        bg = np.median(_border(a).reshape(-1, a.shape[-1]), axis=0)
+        ink = np.abs(a - bg).max(axis=-1)
+    peak = float(ink.max())
+    if peak < _BLANK_CONTRAST:
+        return None
+    ink = ink / peak
+    ink[ink < 0.25] = 0  # paper texture, JPEG noise, shadows
+    return ink
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+
+
+def _is_blob(crop: np.ndarray) -> bool:
+    """A compact filled shape with no hole: a dot, not a 0 (which has a hole in the middle)."""
+    h, w = crop.shape
+    centre = crop[h // 3: h - h // 3, w // 3: w - w // 3]
+    return centre.size == 0 or float(centre.mean()) > 0.5
+
+
+def _stroke_width(mask: torch.Tensor) -> float:
+    """Mean stroke width of a binary mask: area over half the boundary length."""
+    area = float(mask.sum())
+    if area == 0:
+        return 0.0
+    m = mask.float()[None, None]
+    inner = -F.max_pool2d(-F.pad(m, (1, 1, 1, 1)), 3, 1)  # erosion by a 3x3 square
+    boundary = float((m - inner).clamp(min=0).sum())
+    return 2 * area / max(boundary, 1.0)
+
+
+def _morph(mask: torch.Tensor, r: int, grow: bool) -> torch.Tensor:
+    """Dilate (grow) or erode a binary mask by a disc-like square of radius r."""
+    if r <= 0:
+        return mask
+    m = mask.float()[None, None]
+    if grow:
+        out = F.max_pool2d(F.pad(m, (r, r, r, r)), 2 * r + 1, 1)
+    else:
+        out = -F.max_pool2d(F.pad(-m, (r, r, r, r), value=-1.0), 2 * r + 1, 1)
+    return out[0, 0] > 0.5
+
+
+def _normalise_strokes(crop: torch.Tensor) -> torch.Tensor:
+    """The cropped ink at the working resolution (longer side _WORK px), with its strokes
+    thickened or thinned into MNIST's range, as a binary mask."""
+    h, w = crop.shape
+    s = _WORK / max(h, w)
+    size = (max(1, round(h * s)), max(1, round(w * s)))
+    x = F.interpolate(crop[None, None], size=size, mode="bilinear", antialias=True,
+                      align_corners=False)[0, 0]
+    mask = x >= 0.3 * float(x.max())
+    pad = _WORK // 4  # room for thickening without clipping at the edges
+    mask = F.pad(mask, (pad, pad, pad, pad))
+    width = _stroke_width(mask)
+    lo, mid, hi = _MNIST_WIDTH
+    if width < lo:
+        mask = _morph(mask, round((mid - width) / 2), grow=True)
+    elif width > hi:
+        thinner = _morph(mask, round((width - mid) / 2), grow=False)
+        if thinner.sum() > 0.25 * mask.sum():  # never erode a drawing away
+            mask = thinner
+    return mask.float()
+
+
+def _centre_by_mass(mask: torch.Tensor) -> torch.Tensor:
+    """Crop to the ink, scale the longer side to 20 px keeping the aspect ratio, and paste into
+    28x28 so that the centre of mass is at the centre (MNIST's own procedure)."""
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    crop = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = crop.shape
+    s = DIGIT_BOX / max(h, w)
+    size = (max(1, round(h * s)), max(1, round(w * s)))
+    small = F.interpolate(crop[None, None], size=size, mode="bilinear", antialias=True,
+                          align_corners=False)[0, 0]
+    small = small / small.max().clamp(min=1e-6)
+    sh, sw = small.shape
+    total = small.sum()
+    cy = float((small.sum(1) * torch.arange(sh)).sum() / total)
+    cx = float((small.sum(0) * torch.arange(sw)).sum() / total)
+    c = (DIGIT_CANVAS - 1) / 2
+    top = min(max(round(c - cy), 0), DIGIT_CANVAS - sh)
+    left = min(max(round(c - cx), 0), DIGIT_CANVAS - sw)
+    out = torch.zeros(DIGIT_CANVAS, DIGIT_CANVAS)
+    out[top:top + sh, left:left + sw] = small
+    return out

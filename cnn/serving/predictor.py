@@ -1,0 +1,134 @@
+"""Predictions from a trained model. Never imports Gradio.
+
+A `Predictor` wraps a model in eval mode with its checkpoint metadata (classes, input shape,
+normalisation, test-time flip). It is safe to call from many threads at once: the model is never
+changed after construction and every call works on its own tensors.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ..checkpoint import load_checkpoint
+from ..data.normalize import Normalizer
+from ..errors import ImageError
+from ..evaluation import tta_logits
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run one small forward pass on one CPU thread. A single image gains nothing from intra-op
+    threads, and on a busy machine their barriers can cost a hundred milliseconds. The setting is
+    per thread (and restored), so a training run in another thread keeps its threads."""
+    prev = torch.get_num_threads()
+    if prev == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
+
+
+class Predictor:
+    def __init__(self, model: nn.Module, metadata: dict, *, device: str | torch.device = "cpu",
+                 name: str = ""):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.metadata = dict(metadata)
+        self.classes: list[str] = [str(c) for c in metadata["classes"]]
+        self.input_shape: tuple[int, int, int] = tuple(int(v) for v in metadata["input_shape"])
+        norm = metadata["normalization"]
+        self.normalizer = Normalizer(norm["mean"], norm["std"], self.device, self.input_shape[0])
+        self.tta_flip = bool(metadata.get("tta_flip", False))
+        self.name = name or metadata.get("architecture", "model")
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, *, expect_channels: int | None = None,
+                        expect_classes: int | None = None, device: str = "cpu") -> "Predictor":
+        model, meta = load_checkpoint(path, expect_channels=expect_channels,
+                                      expect_classes=expect_classes, map_location=device)
+        return cls(model, meta, device=device, name=Path(path).stem)
+
+    @classmethod
+    def from_model(cls, model: nn.Module, metadata: dict, name: str = "") -> "Predictor":
+        """A predictor on a CPU copy of a model (the trainer may still hold the original)."""
+        return cls(copy.deepcopy(model).cpu().float(), metadata, name=name)
+
+    # ------------------------------------------------------------ predictions
+
+    def describe(self) -> str:
+        acc = self.metadata.get("test_accuracy")
+        acc = f", test accuracy {acc:.2%}" if isinstance(acc, (int, float)) else ""
+        return (f"{self.metadata.get('architecture', self.name)} trained on "
+                f"{self.metadata.get('dataset', '?')}{acc}")
+
+    def batch(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 C x H x W (or 1 x C x H x W) to a normalised float batch of one."""
+        if not isinstance(x, torch.Tensor):
+            raise ImageError("The model takes an image tensor.")
+        if x.ndim == 3:
+            x = x.unsqueeze(0)
+        c, h, w = self.input_shape
+        if x.ndim != 4 or x.shape[0] != 1 or tuple(x.shape[1:]) != (c, h, w):
+            raise ImageError(f"The model takes {c} x {h} x {w} images, not {tuple(x.shape[-3:])}.")
+        return self.normalizer(x.to(self.device))
+
+    def fit(self, x: torch.Tensor) -> torch.Tensor:
+        """A uint8 C x H x W image resized and re-channelled to this model's input shape."""
+        c, h, w = self.input_shape
+        if x.shape[0] != c:
+            x = x.float().mean(0, keepdim=True) if c == 1 else x[:1].expand(c, -1, -1)
+        if tuple(x.shape[1:]) != (h, w):
+            x = torch.nn.functional.interpolate(x.float()[None], size=(h, w), mode="bilinear",
+                                                antialias=True, align_corners=False)[0]
+        return x.round().clamp(0, 255).to(torch.uint8).contiguous()
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), one_thread():
+            return tta_logits(self.model, self.batch(x), self.tta_flip, translate=False, stack=True)[0]
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits(x).softmax(0).cpu()
+
+    def predict(self, x: torch.Tensor) -> dict[str, float]:
+        """Class name -> probability for one uint8 C x H x W image."""
+        p = self.probabilities(x)
+        return {name: float(v) for name, v in zip(self.classes, p.tolist())}
+
+
+_CACHE: "OrderedDict[str, Predictor]" = OrderedDict()
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_predictor(path: str | os.PathLike, *, expect_channels: int | None = None,
+                     limit: int = 8) -> Predictor:
+    """A Predictor for a checkpoint file, loaded once (keyed by path and modification time)."""
+    p = Path(path)
+    try:
+        key = f"{p.resolve()}:{p.stat().st_mtime_ns}:{expect_channels}"
+    except OSError:
+        key = str(p)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    pred = Predictor.from_checkpoint(p, expect_channels=expect_channels)
+    with _CACHE_LOCK:
+        _CACHE[key] = pred
+        while len(_CACHE) > limit:
+            _CACHE.popitem(last=False)
+    return pred

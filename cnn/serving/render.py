@@ -1,0 +1,83 @@
+"""Pictures for people: a model's input enlarged, heat maps over it, feature-map grids and the
+confusion matrix. Plain PIL and numpy (no matplotlib)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+
+def to_pil(x: torch.Tensor) -> Image.Image:
+    """A uint8 C x H x W tensor (1 or 3 channels) as a PIL image."""
+    a = x.detach().cpu().numpy()
+    return Image.fromarray(a[0], "L") if a.shape[0] == 1 else Image.fromarray(a[:3].transpose(1, 2, 0), "RGB")
+
+
+def enlarge(preview: Image.Image, side: int = 224) -> Image.Image:
+    """A small preview scaled up with visible pixels, for display."""
+    return preview.resize((side, side), Image.Resampling.NEAREST)
+
+
+def unit_range(a: np.ndarray) -> np.ndarray:
+    a = np.nan_to_num(a.astype(np.float32))
+    lo, hi = float(a.min()), float(a.max())
+    return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+
+
+def _heat_colours(h: np.ndarray) -> np.ndarray:
+    """A blue-to-red colour map (no matplotlib needed): H x W in [0,1] -> H x W x 3 uint8."""
+    h = np.clip(h, 0, 1)[..., None]
+    stops = np.array([[0, 0, 128], [0, 128, 255], [0, 220, 120], [255, 230, 0], [220, 0, 0]], np.float32)
+    pos = h * (len(stops) - 1)
+    i = np.clip(pos.astype(int), 0, len(stops) - 2)
+    f = pos - i
+    rgb = stops[i[..., 0]] * (1 - f) + stops[i[..., 0] + 1] * f
+    return rgb.astype(np.uint8)
+
+
+def overlay(image: torch.Tensor, heat: np.ndarray, side: int = 224, alpha: float = 0.5) -> Image.Image:
+    """The model's input (uint8 C x H x W) with a heat map over it, enlarged for display."""
+    a = image.cpu().numpy()
+    base = np.repeat(a, 3, 0) if a.shape[0] == 1 else a[:3]
+    base = np.transpose(base, (1, 2, 0)).astype(np.float32)
+    mixed = (1 - alpha) * base + alpha * _heat_colours(heat).astype(np.float32)
+    im = Image.fromarray(np.clip(mixed, 0, 255).astype(np.uint8), "RGB")
+    return im.resize((side, side), Image.Resampling.NEAREST)
+
+
+def feature_grid(maps: torch.Tensor, max_channels: int = 16, cell: int = 56) -> Image.Image:
+    """Up to max_channels channels of a C x h x w feature map, each scaled to [0, 1], as a grid."""
+    maps = maps[:max_channels]
+    n = maps.shape[0]
+    cols = max(1, math.ceil(math.sqrt(n)))  # square-ish
+    rows = (n + cols - 1) // cols
+    grid = Image.new("L", (cols * (cell + 2), rows * (cell + 2)), 255)
+    for k in range(n):
+        a = (unit_range(maps[k].numpy()) * 255).astype(np.uint8)
+        tile = Image.fromarray(a, "L").resize((cell, cell), Image.Resampling.NEAREST)
+        grid.paste(tile, ((k % cols) * (cell + 2) + 1, (k // cols) * (cell + 2) + 1))
+    return grid
+
+
+def confusion_image(confusion: torch.Tensor, classes: list[str], cell: int = 36) -> Image.Image:
+    """The confusion matrix as a picture: rows true, columns predicted, darker is more."""
+    n = len(classes)
+    c = confusion.float()
+    rows = c / c.sum(1, keepdim=True).clamp(min=1)
+    margin = 80
+    im = Image.new("RGB", (margin + n * cell, margin + n * cell), "white")
+    d = ImageDraw.Draw(im)
+    for i in range(n):
+        d.text((2, margin + i * cell + cell // 3), classes[i][:10], fill="black")
+        d.text((margin + i * cell + 2, margin - 14 - (i % 2) * 12), classes[i][:6], fill="black")
+        for j in range(n):
+            v = float(rows[i, j])
+            shade = int(255 - 200 * v)
+            colour = (shade, shade, 255) if i == j else (255, shade, shade)
+            x0, y0 = margin + j * cell, margin + i * cell
+            d.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=colour, outline=(220, 220, 220))
+            d.text((x0 + 3, y0 + cell // 3), str(int(c[i, j])), fill="black" if v < 0.6 else "white")
+    d.text((2, 2), "rows: true class\ncolumns: predicted", fill="black")
+    return im

@@ -1,0 +1,67 @@
+"""What a training run tells the outside world, in order: Start, Step (every few steps),
+EpochEnd (after each epoch) and End (always last)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+
+from ..evaluation import EvalResult
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass
+class Start:
+    device: str
+    model: str
+    parameters: int
+    n_train: int
+    n_test: int
+    epochs: float
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    precision: str = "fp32"  # the arithmetic it trains in, e.g. 'fp16' (CUDA) or 'fp32 channels-last' (CPU)
+    kind: str = "start"
+
+
+@dataclass
+class Step:
+    step: int
+    total_steps: int
+    epoch: float            # fractional progress in epochs, for the x axis of the curve
+    loss: float             # mean training loss since the previous Step event
+    lr: float
+    images_per_s: float
+    elapsed: float          # seconds since the start of training
+    eta: float              # seconds left, estimated
+    kind: str = "step"
+
+
+@dataclass
+class EpochEnd:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float | None
+    test_accuracy: float | None
+    elapsed: float
+    train_seconds: float    # time spent training so far, evaluations left out (for time-to-accuracy)
+    kind: str = "epoch"
+
+
+@dataclass
+class End:
+    status: str             # 'finished' | 'stopped' | 'diverged'
+    message: str
+    model: torch.nn.Module
+    metadata: dict
+    test_accuracy: float | None
+    elapsed: float
+    history: list[EpochEnd] = field(default_factory=list)
+    evaluation: EvalResult | None = None  # the final full test-set evaluation, when finished
+    kind: str = "end"
