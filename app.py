@@ -26,6 +26,7 @@ from cnn.data import resolve_data_dir  # noqa: E402
 from cnn.errors import CnnError  # noqa: E402
 from cnn.models import MODELS  # noqa: E402
 from cnn.runs import RunConfig, RunManager  # noqa: E402
+from cnn.training import RunStatus  # noqa: E402
 from cnn.serving.decode import BLANK_MESSAGE, is_empty_editor  # noqa: E402
 from cnn.serving.digits import DOT_MESSAGE, prepare_digit  # noqa: E402
 from cnn.serving.explain import explainer_for  # noqa: E402
@@ -220,7 +221,7 @@ def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: 
         finally:
             if not run.done:
                 run.stop()  # the page went away: no run is left holding the device
-        if run.status == "failed":
+        if run.status == RunStatus.FAILED:
             raise _error(run.message)
 
     def train_view(run):

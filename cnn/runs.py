@@ -27,7 +27,7 @@ from .data import Dataset, load_dataset
 from .errors import CnnError, ConfigError, DataError
 from .hardware import describe, pick_device
 from .models import get_spec
-from .training import End, EpochEnd, Start, Step, get_recipe, train
+from .training import End, EpochEnd, RunStatus, Start, Step, get_recipe, train
 from .training.warmup import warm_up
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Run:
     config: RunConfig
     session: str | None
     device: str
-    status: str = "loading"         # loading | training | finished | stopped | diverged | failed
+    status: RunStatus = RunStatus.LOADING
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     start: Start | None = None
@@ -95,7 +95,7 @@ class Run:
 
     @property
     def done(self) -> bool:
-        return self.status in ("finished", "stopped", "diverged", "failed")
+        return self.status.done
 
     def _touch(self) -> None:
         with self._changed:
@@ -139,7 +139,7 @@ class Run:
     def status_markdown(self) -> str:
         c = self.config
         head = f"**{c.model}** on **{c.dataset}** with recipe {c.recipe}, device {self.device}"
-        if self.status == "loading":
+        if self.status == RunStatus.LOADING:
             return head + ": loading the data set..."
         if self.start is not None and not self.done:
             last = self.steps[-1] if self.steps else None
@@ -162,7 +162,7 @@ class Run:
         if self.end is not None and self.end.test_accuracy is not None:
             lines.insert(1, f"**Test accuracy: {self.end.test_accuracy:.2%}** "
                             f"({len(self.data.test):,} test images, {self.end.elapsed:.1f} s)")
-        if self.status == "finished" and self.start is not None and self.start.total_steps < SHORT_RUN_STEPS:
+        if self.status == RunStatus.FINISHED and self.start is not None and self.start.total_steps < SHORT_RUN_STEPS:
             s = self.start
             epochs = f"{s.epochs:g} epoch{'' if s.epochs == 1 else 's'}"
             lines.append(f"This run made only {s.total_steps} weight updates ({s.n_train:,} images x {epochs} "
@@ -280,11 +280,11 @@ class RunManager:
             recipe.validate(len(data.train))
             run.data = data
             if not self._device_ready.is_set():  # the launch warm-up is still going: stop it, then start
-                run.status = "finishing the GPU warm-up"
+                run.status = RunStatus.WARMING_UP
                 run._touch()
                 self._warm_up_stop.set()
                 self._device_ready.wait()
-            run.status = "training"
+            run.status = RunStatus.TRAINING
             run._touch()
             for ev in train(recipe, data, device=self.device, seed=run.config.seed, stop=run.stop_event):
                 if isinstance(ev, Start):
@@ -298,7 +298,7 @@ class RunManager:
                 run._touch()
             end = run.end
             run.checkpoint = self._save(run, end)
-            run.message = (end.message or end.status.capitalize()) + f" Saved {run.checkpoint}."
+            run.message = (end.message or end.status.value.capitalize()) + f" Saved {run.checkpoint}."
             run.status = end.status
         except torch.cuda.OutOfMemoryError:
             self._fail(run, _oom_message(run))
@@ -315,13 +315,13 @@ class RunManager:
             self._fail(run, f"Training failed: {type(exc).__name__}: {str(exc)[:300]}")
         finally:
             if not run.done:
-                run.status = "failed"
+                run.status = RunStatus.FAILED
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             run._touch()
 
     def _fail(self, run: Run, message: str) -> None:
-        run.message, run.status = message, "failed"
+        run.message, run.status = message, RunStatus.FAILED
         run.end = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -340,23 +340,3 @@ def _oom_message(run: Run) -> str:
     return (f"The device ran out of memory with batch size {b}. Try a smaller batch size "
             f"(for example {max(1, int(b) // 2)}) or a smaller model. Nothing else was affected; "
             f"you can start a new run.")
-
-
-_DEFAULT: RunManager | None = None
-_DEFAULT_LOCK = threading.Lock()
-
-
-def manager(**settings) -> RunManager:
-    """The process-wide run manager (created on first use; settings apply on creation or update)."""
-    global _DEFAULT
-    with _DEFAULT_LOCK:
-        if _DEFAULT is None:
-            _DEFAULT = RunManager(**settings)
-        else:
-            for k, v in settings.items():
-                if k == "runs_dir":
-                    v = Path(v)
-                elif k == "protected":
-                    v = tuple(Path(p).resolve() for p in v)
-                setattr(_DEFAULT, k, v)
-        return _DEFAULT

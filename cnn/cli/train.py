@@ -18,7 +18,7 @@ from ..checkpoint import save_checkpoint
 from ..data import load_dataset
 from ..evaluation import format_confusion
 from ..models import MODELS
-from ..training import RECIPES, default_recipe, get_recipe, train
+from ..training import RECIPES, RunStatus, default_recipe, get_recipe, train
 from ..training import distributed
 from .common import add_data_flags, friendly_errors
 
@@ -101,7 +101,7 @@ def _run(recipe, data, args, out: Path, ctx) -> int:
     if end.test_accuracy is not None:
         print(f"test accuracy: {end.test_accuracy:.4f}")
     distributed.teardown(ctx)
-    return 1 if end.status == "diverged" else 0
+    return 1 if end.status == RunStatus.DIVERGED else 0
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:

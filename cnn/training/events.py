@@ -3,11 +3,32 @@ EpochEnd (after each epoch) and End (always last)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol
 
 import torch
 
 from ..evaluation import EvalResult
+
+
+class RunStatus(str, Enum):
+    """Where a training run stands. The engine ends a run as FINISHED, STOPPED or DIVERGED; the
+    app's run manager adds the states around it (loading the data, waiting for the GPU's launch
+    warm-up, training, and FAILED for a run that ended in an error)."""
+    LOADING = "loading"
+    WARMING_UP = "finishing the GPU warm-up"
+    TRAINING = "training"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+
+    @property
+    def done(self) -> bool:
+        return self in (RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.FAILED)
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class StopFlag(Protocol):
@@ -56,7 +77,7 @@ class EpochEnd:
 
 @dataclass
 class End:
-    status: str             # 'finished' | 'stopped' | 'diverged'
+    status: RunStatus       # FINISHED, STOPPED or DIVERGED
     message: str
     model: torch.nn.Module
     metadata: dict

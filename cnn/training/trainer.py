@@ -28,7 +28,7 @@ from ..hardware import autocast, describe, pick_device
 from ..models import build_model, count_parameters
 from . import distributed
 from .cpu_mode import DEFAULT as DEFAULT_CPU_MODE, fastest_cpu_mode
-from .events import End, EpochEnd, Start, Step, StopFlag
+from .events import End, EpochEnd, RunStatus, Start, Step, StopFlag
 from .graphed import CapturableSGD, GraphedStep
 from .lookahead import Lookahead
 from .optim import lr_factor, make_optimizer, set_lr_scale
@@ -122,13 +122,13 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     def stopped_message(at: int) -> str:
         return f"Stopped at step {at} of {total_steps}; kept the weights so far."
 
-    def metadata(status: str, test_acc: float | None, elapsed: float, epochs_done: float) -> dict:
+    def metadata(status: RunStatus, test_acc: float | None, elapsed: float, epochs_done: float) -> dict:
         return {
             "format": CHECKPOINT_FORMAT, "architecture": recipe.model, "dataset": data.name,
             "classes": list(data.classes), "input_shape": [c, h, w],
             "normalization": {"mean": mean, "std": std}, "test_accuracy": test_acc,
             "tta_flip": recipe.flip, "tta_translate": recipe.tta_translate, "recipe": recipe.as_dict(), "seed": seed,
-            "epochs_completed": round(epochs_done, 3), "status": status,
+            "epochs_completed": round(epochs_done, 3), "status": status.value,
             "train_seconds": round(elapsed, 2), "device": describe(device), "precision": precision,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
@@ -146,7 +146,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     pending_state = [v.clone() for v in good_state]
     t_log, step_log = time.perf_counter(), 0
     t0 = t_log - choice_seconds  # choosing the CPU mode counts as training time, as cuDNN's tuning does
-    step, status, message = 0, "finished", ""
+    step, status, message = 0, RunStatus.FINISHED, ""
     eval_seconds = 0.0
     # Running totals live on the device and are read only at log steps and epoch ends.
     loss_sum = torch.zeros((), device=device)
@@ -210,7 +210,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
         seen = 0
         for b in range(min(steps_per_epoch, total_steps - step)):
             if stopping() and not ctx.enabled:  # under torchrun the ranks agree at the next log step
-                status, message = "stopped", stopped_message(step)
+                status, message = RunStatus.STOPPED, stopped_message(step)
                 break
             idx = perm[b * recipe.batch_size:(b + 1) * recipe.batch_size]
             flip = flip_base[idx] if flip_base is not None else None
@@ -236,7 +236,7 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                 loss_sum.zero_()
                 if not math.isfinite(mean_loss):
                     torch._foreach_copy_(live_state, good_state)
-                    status = "diverged"
+                    status = RunStatus.DIVERGED
                     message = (f"The training loss became {mean_loss} at step {step}: the learning rate "
                                f"({recipe.lr}) is probably too high. Kept the last good weights; try a "
                                f"learning rate about 10 times smaller.")
@@ -250,9 +250,9 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                 yield Step(step, total_steps, step / steps_per_epoch, mean_loss, lr, ips, elapsed,
                            elapsed / step * (total_steps - step))
                 if stop_all and step < total_steps:
-                    status, message = "stopped", stopped_message(step)
+                    status, message = RunStatus.STOPPED, stopped_message(step)
                     break
-        if status != "finished":
+        if status != RunStatus.FINISHED:
             break
         loss_total, correct_total = epoch_loss, epoch_correct
         if ctx.enabled:  # train loss and accuracy over all ranks' shards
@@ -278,9 +278,9 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
 
     sync()
     elapsed = time.perf_counter() - t0
-    final = last_eval if status == "finished" else None
+    final = last_eval if status == RunStatus.FINISHED else None
     test_acc = history[-1].test_accuracy if history and history[-1].test_accuracy is not None else None
-    if status == "finished" and test_acc is not None:
+    if status == RunStatus.FINISHED and test_acc is not None:
         message = f"Finished: test accuracy {test_acc:.4f} in {elapsed:.1f} s on {describe(device)}."
     epochs_done = step / steps_per_epoch
     if use_channels_last:  # hand back plain contiguous weights: what safetensors and inference expect
