@@ -6,7 +6,8 @@ import platform
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/x.py`
+# The cnn package comes from the installed project (pip install -e .), not from sys.path tricks.
+# The data directory: $CNN_DATA_DIR, else ../shared/data beside the checkout.
 os.environ.setdefault("CNN_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 

@@ -1,4 +1,4 @@
-"""Which arithmetic trains a recipe's model fastest on this CPU: each mode cnn.cpu_mode tries
+"""Which arithmetic trains a recipe's model fastest on this CPU: each mode cnn.training.cpu_mode tries
 (fp32 channels-last, the baseline; fp32 in PyTorch's default layout; bf16 channels-last where the
 CPU has native bf16), timed on real batches in turns, and the mode the engine would choose.
 

@@ -29,7 +29,7 @@ import time
 import traceback
 from pathlib import Path
 
-import common  # noqa: F401  (sets sys.path and the data directory)
+import common  # noqa: F401  (sets the data directory)
 from common import header, table
 
 import torch

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-import common  # noqa: F401  (sets sys.path and the data directory)
+import common  # noqa: F401  (sets the data directory)
 from common import header, table
 
 from cnn.data import load_dataset

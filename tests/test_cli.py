@@ -3,7 +3,11 @@ import re
 import subprocess
 import sys
 
-from cnn.checkpoint import read_metadata
+import pytest
+
+from cnn.checkpoint import load_checkpoint, read_metadata
+from cnn.errors import ConfigError
+from cnn.training.recipes import fast_default
 
 
 def cli(*args, **kw):
@@ -54,3 +58,35 @@ def test_ctrl_c_stops_cleanly_and_saves_the_weights_so_far(tmp_path, data_dir):
     assert "kept the weights so far" in stdout
     meta = read_metadata(out)
     assert meta["status"] == "stopped" and 0 < meta["epochs_completed"] < 5
+
+
+def test_no_model_or_recipe_trains_the_data_sets_fast_default(tmp_path, data_dir):
+    out = tmp_path / "m.safetensors"
+    r = cli("cnn.train", "--dataset", "mnist", "--train-subset", "2000", "--test-subset", "500", "--epochs", "0.3",
+            "--quiet", "--data-dir", str(data_dir), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == ("no --model or --recipe given: training mnist_fast (recipe mnist_fast), "
+                                        "the fast default for mnist")
+    assert "recipe mnist_fast" in r.stdout.splitlines()[1]
+    model, meta = load_checkpoint(out)
+    assert meta["architecture"] == "mnist_fast" and meta["input_shape"] == [1, 28, 28]
+
+
+def test_fast_default_for_each_data_set():
+    assert fast_default("mnist", "cpu").name == "mnist_fast"
+    assert fast_default("mnist", "cuda").name == "mnist_fast"
+    fashion = fast_default("fashion-mnist", "cpu")
+    assert (fashion.name, fashion.model, fashion.dataset) == ("mnist_fast", "mnist_fast", "fashion-mnist")
+    assert fast_default("Fashion_MNIST", "cuda").name == "mnist_fast"
+    assert fast_default("cifar10", "cuda").name == "cifar10_fast"
+    assert fast_default("cifar10", "cpu").name == "cifar10_small"
+    assert fast_default("cifar-10", "mps").name == "cifar10_small"
+    # an image folder: picked by its images' (C, H, W)
+    assert fast_default("my/digits", "cpu", (1, 28, 28)).name == "mnist_fast"
+    assert fast_default("my/digits", "cpu", (1, 28, 28)).dataset == "my/digits"
+    assert fast_default("my/pets", "cpu", (3, 32, 32)).name == "cifar10_small"
+    assert fast_default("my/pets", "cuda", (3, 64, 64)).name == "cifar10_fast"
+    with pytest.raises(ConfigError, match="3x224x224.*Name a --model"):
+        fast_default("my/photos", "cuda", (3, 224, 224))
+    with pytest.raises(ConfigError, match="name a --model"):
+        fast_default("my/pets", "cpu")  # no shape: nothing to pick by

@@ -1,4 +1,7 @@
-"""Command-line trainer: python -m cnn.train --dataset mnist --model NAME [--recipe NAME] [--epochs N] --out PATH
+"""Command-line trainer: python -m cnn.train --dataset mnist [--model NAME] [--recipe NAME] [--epochs N] --out PATH
+
+With neither --model nor --recipe it trains the data set's fast default (cnn.training.recipes.fast_default)
+and says which one it picked.
 
 Runs unchanged under torchrun (torchrun --nproc_per_node=N -m cnn.train ...): only rank 0 prints,
 evaluates and writes the checkpoint.
@@ -17,16 +20,19 @@ from tqdm import tqdm
 from ..checkpoint import save_checkpoint
 from ..data import load_dataset
 from ..evaluation import format_confusion
+from ..hardware import pick_device
 from ..models import MODELS
 from ..training import RECIPES, RunStatus, default_recipe, get_recipe, train
 from ..training import distributed
+from ..training.recipes import fast_default
 from .common import add_data_flags, friendly_errors
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m cnn.train", description=__doc__.split("\n")[0])
     p.add_argument("--dataset", help="mnist, fashion-mnist, cifar10 or an image folder (default: the recipe's)")
-    p.add_argument("--model", choices=list(MODELS), help="architecture (default: the recipe's)")
+    p.add_argument("--model", choices=list(MODELS),
+                   help="architecture (default: the recipe's; with no --recipe either, the data set's fast default)")
     p.add_argument("--recipe", choices=list(RECIPES), help="training preset (default: the model's own)")
     p.add_argument("--epochs", type=float)
     p.add_argument("--batch-size", type=int)
@@ -41,8 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_flags(p)
     args = p.parse_args(argv)
-    if not (args.model or args.recipe):
-        p.error("name a --model or a --recipe")
+    if not (args.model or args.recipe or args.dataset):
+        p.error("name a --dataset (its fast default is trained), a --model or a --recipe")
     return args
 
 
@@ -50,11 +56,22 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     ctx = distributed.from_env()
     with friendly_errors():
-        recipe = get_recipe(args.recipe) if args.recipe else default_recipe(args.model)
+        data = None
+        if args.recipe or args.model:
+            recipe = get_recipe(args.recipe) if args.recipe else default_recipe(args.model)
+        else:
+            data = load_dataset(args.dataset, args.data_dir, allow_any_path=True)  # a folder's shape picks
+            device_type = pick_device(args.device).type
+            recipe = fast_default(args.dataset, device_type, data.input_shape)
+            on = "" if recipe.name == fast_default(args.dataset, "cuda", data.input_shape).name else f" on {device_type}"
+            if ctx.is_main:
+                print(f"no --model or --recipe given: training {recipe.model} (recipe {recipe.name}), "
+                      f"the fast default for {args.dataset}{on}", flush=True)
         recipe = recipe.replace(model=args.model, dataset=args.dataset, epochs=args.epochs,
                                 batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer)
         recipe.validate()
-        data = load_dataset(recipe.dataset, args.data_dir, allow_any_path=True)
+        if data is None:
+            data = load_dataset(recipe.dataset, args.data_dir, allow_any_path=True)
         data.train = data.train.subset(args.train_subset, seed=args.seed)
         data.test = data.test.subset(args.test_subset, seed=args.seed)
         if data.skipped and ctx.is_main:

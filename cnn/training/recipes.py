@@ -1,5 +1,6 @@
 """Training recipes: each seed tutorial's original settings as a named preset, plus the project's
-fast ones. A recipe is plain data; the engine (cnn.engine) carries it out."""
+fast ones, and `fast_default`: what a data set trains with when nobody names a model or a recipe.
+A recipe is plain data; the engine (cnn.training.trainer.train) carries it out."""
 from __future__ import annotations
 
 import dataclasses
@@ -45,7 +46,7 @@ class Recipe:
     whiten_bias_epochs: float = 0   # with whiten: the stem's bias learns only this many epochs (0: all)
     norm_bias_lr_scale: float = 1.0  # batch-norm parameters get this times the learning rate, same decay
     lookahead: bool = False         # every 5 steps pull the weights to their moving average (airbench)
-    mixed_precision: bool = False   # CUDA: bf16 (or cuda_dtype) autocast; CPU: the fastest of fp32/bf16 (cnn.cpu_mode)
+    mixed_precision: bool = False   # CUDA: bf16 (or cuda_dtype) autocast; CPU: the fastest of fp32/bf16 (cnn.training.cpu_mode)
     cuda_dtype: str = "bf16"        # 'fp16': fp16 autocast on CUDA, with a fixed loss scale (as airbench)
     reported: str = ""              # what the tutorial reported, for the README's table
     notes: str = ""                 # where a setting is the project's choice, not the tutorial's
@@ -145,3 +146,37 @@ def get_recipe(name: str) -> Recipe:
 def default_recipe(model: str) -> Recipe:
     """The model's own preset (its tutorial's recipe for a seed model)."""
     return get_recipe(get_spec(model).recipe)
+
+
+# What a data set trains with when no --model or --recipe is named (the CLI; the app): the
+# project's fast preset for it. airbench94's net (cifar10_fast) pays off only on a GPU; on a CPU
+# its narrower twin (cifar10_small) gets further in the same time.
+FAST_DEFAULTS = {"mnist": "mnist_fast", "fashion-mnist": "mnist_fast"}
+_CIFAR10_FAST_DEFAULT = {"cuda": "cifar10_fast"}  # device type -> recipe; anything else: cifar10_small
+_DATASET_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
+FOLDER_MAX_SIDE = 64  # image folders with larger images get no default: name a model
+
+
+def fast_default(dataset: str, device_type: str = "cpu", input_shape: tuple | None = None) -> Recipe:
+    """The fast recipe for `dataset` ('mnist', 'fashion-mnist', 'cifar10' or an image folder's path)
+    on a device of type `device_type` ('cuda', 'mps', 'cpu'; cnn.hardware.pick_device().type), with
+    its data set set to `dataset`. An image folder is picked for by its images' (C, H, W),
+    `input_shape` (cnn.data.Dataset.input_shape): grey images up to 64 pixels a side get
+    mnist_fast, colour ones CIFAR-10's default; otherwise a ConfigError says to name a model."""
+    key = dataset.strip().lower()
+    key = _DATASET_ALIASES.get(key, key)
+    if key in FAST_DEFAULTS:
+        name = FAST_DEFAULTS[key]
+    elif key == "cifar10":
+        name = _CIFAR10_FAST_DEFAULT.get(device_type, "cifar10_small")
+    elif input_shape is None:
+        raise ConfigError(f"No fast default for {dataset!r} without its images' shape; name a --model "
+                          f"(e.g. mnist_fast for grey images, cifar10_small for colour ones) or a --recipe.")
+    else:
+        c, h, w = input_shape
+        if max(h, w) > FOLDER_MAX_SIDE or c not in (1, 3):
+            raise ConfigError(f"No fast default for {dataset!r}: its images are {c}x{h}x{w} (channels x height "
+                              f"x width), and the fast presets are for up to {FOLDER_MAX_SIDE}x{FOLDER_MAX_SIDE} "
+                              f"grey or colour images. Name a --model (e.g. cifar10_small) or a --recipe.")
+        name = "mnist_fast" if c == 1 else _CIFAR10_FAST_DEFAULT.get(device_type, "cifar10_small")
+    return get_recipe(name).replace(dataset=dataset)
