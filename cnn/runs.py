@@ -1,11 +1,11 @@
 """The app's training runs: one at a time across all sessions, in a background thread.
 
 `RunManager.start` refuses a second run while one is going (whoever started it), trains with
-`cnn.engine.train` in a thread, records every event for the page to show, and saves the result
-under the runs directory (never over a shipped checkpoint). `stop` ends a run between two steps,
-keeping the weights so far; `stop_session` does that for a browser session that went away, so no
-run is left holding the device. Out of memory and every other failure end the run with a message,
-and the next run can start. Never imports Gradio.
+`cnn.training.train` in a thread, records every event as data (ui.run_view presents it), and
+saves the result under the runs directory (never over a shipped checkpoint). `stop` ends a run
+between two steps, keeping the weights so far; `stop_session` does that for a browser session
+that went away, so no run is left holding the device. Out of memory and every other failure end
+the run with a message, and the next run can start. Never imports Gradio.
 """
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ from .training.warmup import warm_up
 log = logging.getLogger(__name__)
 
 DEFAULT_RUNS_DIR = Path("checkpoints") / "runs"
-SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
 _THREADS = torch.get_num_threads()  # the process default, before any thread changed its own
 
 
@@ -112,7 +111,7 @@ class Run:
     def stop(self) -> None:
         self.stop_event.set()
 
-    # ------------------------------------------------------------ what the page shows
+    # ------------------------------------------------------------ as data (ui.run_view shows it)
 
     def loss_points(self) -> list[dict]:
         return [{"epoch": round(s.epoch, 4), "step": s.step, "loss": s.loss} for s in list(self.steps)]
@@ -136,40 +135,6 @@ class Run:
                 "eta": 0.0 if self.done else last.eta, "images_per_s": last.images_per_s,
                 "elapsed": last.elapsed, "epoch": last.epoch}
 
-    def status_markdown(self) -> str:
-        c = self.config
-        head = f"**{c.model}** on **{c.dataset}** with recipe {c.recipe}, device {self.device}"
-        if self.status == RunStatus.LOADING:
-            return head + ": loading the data set..."
-        if self.start is not None and not self.done:
-            last = self.steps[-1] if self.steps else None
-            loss = f", last loss {last.loss:.4f}" if last else ""
-            return head + f": training on {self.start.n_train:,} images{loss}."
-        return head + f": {self.status}."
-
-    def progress_html(self) -> str:
-        """A progress bar with steps, epoch, elapsed time, ETA and images/s."""
-        p = self.progress()
-        if p["total"] == 0:
-            return "<div>Preparing...</div>"
-        ips = f"{p['images_per_s']:,.0f} images/s" if p["images_per_s"] else "- images/s"
-        return (f"<div><progress value='{p['fraction']:.4f}' max='1'></progress><br>"
-                f"step {p['step']} / {p['total']} ({p['fraction']:.0%}) · epoch {p['epoch']:.2f} · "
-                f"elapsed {_clock(p['elapsed'])} · ETA {_clock(p['eta'])} · {ips}</div>")
-
-    def result_markdown(self) -> str:
-        lines = [f"### Run {self.status}", self.message]
-        if self.end is not None and self.end.test_accuracy is not None:
-            lines.insert(1, f"**Test accuracy: {self.end.test_accuracy:.2%}** "
-                            f"({len(self.data.test):,} test images, {self.end.elapsed:.1f} s)")
-        if self.status == RunStatus.FINISHED and self.start is not None and self.start.total_steps < SHORT_RUN_STEPS:
-            s = self.start
-            epochs = f"{s.epochs:g} epoch{'' if s.epochs == 1 else 's'}"
-            lines.append(f"This run made only {s.total_steps} weight updates ({s.n_train:,} images x {epochs} "
-                         f"/ batches of {s.batch_size}). Runs this short usually underfit: more epochs, more "
-                         f"training images or a smaller batch give the net more updates.")
-        return "\n\n".join(lines)
-
     def misclassified(self, limit: int = 24) -> list[tuple[torch.Tensor, str, str]]:
         """(uint8 C x H x W image, true class, predicted class), most confidently wrong first."""
         if self.end is None or self.end.evaluation is None or self.data is None:
@@ -177,13 +142,6 @@ class Run:
         ev, test, classes = self.end.evaluation, self.data.test, self.data.classes
         return [(test.images[i], classes[int(test.labels[i])], classes[int(ev.predictions[i])])
                 for i in ev.misclassified(test.labels, limit)]
-
-
-def _clock(s) -> str:
-    if s is None:
-        return "?"
-    s = int(round(s))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 class RunManager:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
@@ -45,11 +42,11 @@ def free_port() -> int:
 def launch(runs_dir: Path, *extra: str):
     """Start the app in this process on a free loopback port: returns (demo, url).
     demo.runs is its RunManager; call demo.close() when done."""
-    import app
+    from ui.launch import parse_args, serve
     port = free_port()
-    args = app.parse_args(["--host", "127.0.0.1", "--port", str(port),
-                           "--mnist-checkpoint", str(checkpoint("mnist")),
-                           "--cifar-checkpoint", str(checkpoint("cifar10")),
-                           "--runs-dir", str(runs_dir), "--device", "cpu", *extra])
-    demo = app.serve(args, block=False)
+    args = parse_args(["--host", "127.0.0.1", "--port", str(port),
+                       "--mnist-checkpoint", str(checkpoint("mnist")),
+                       "--cifar-checkpoint", str(checkpoint("cifar10")),
+                       "--runs-dir", str(runs_dir), "--device", "cpu", *extra])
+    demo = serve(args, block=False)
     return demo, f"http://127.0.0.1:{port}/"

@@ -309,31 +309,32 @@ def test_login_from_environment(tmp_path, monkeypatch):
 
 
 def test_exposure():
-    import app
-    args = app.parse_args([])
+    from ui import launch as ui_launch
+    args = ui_launch.parse_args([])
     assert args.host == "127.0.0.1" and not args.share and not args.allow_any_path
-    assert app.exposure_warnings("127.0.0.1", False, False) == []
-    (lan,) = app.exposure_warnings("0.0.0.0", False, False)
+    assert ui_launch.exposure_warnings("127.0.0.1", False, False) == []
+    (lan,) = ui_launch.exposure_warnings("0.0.0.0", False, False)
     assert "reachable from other computers" in lan and "CNN_AUTH" in lan
-    (share,) = app.exposure_warnings("127.0.0.1", True, True)
+    (share,) = ui_launch.exposure_warnings("127.0.0.1", True, True)
     assert "share link" in share and "CNN_AUTH" not in share
     os.environ["CNN_AUTH"] = "nopassword"
     try:
         with pytest.raises(SystemExit, match="user:password"):
-            app.auth_from_env()
+            ui_launch.auth_from_env()
     finally:
         del os.environ["CNN_AUTH"]
 
 
 def test_starts_without_checkpoints_and_says_so(tmp_path):
-    import app
+    from ui import launch as ui_launch
     from gradio_client import Client
     from app_helpers import free_port
     port = free_port()
-    args = app.parse_args(["--port", str(port), "--mnist-checkpoint", str(tmp_path / "none.safetensors"),
-                           "--cifar-checkpoint", str(tmp_path / "pickle.pt"), "--runs-dir", str(tmp_path / "runs")])
+    args = ui_launch.parse_args(["--port", str(port), "--mnist-checkpoint", str(tmp_path / "none.safetensors"),
+                                 "--cifar-checkpoint", str(tmp_path / "pickle.pt"),
+                                 "--runs-dir", str(tmp_path / "runs")])
     (tmp_path / "pickle.pt").write_bytes(b"\x80\x04\x95" + bytes(64))  # a torch.save pickle, never unpickled
-    demo = app.serve(args, block=False)
+    demo = ui_launch.serve(args, block=False)
     try:
         c = Client(f"http://127.0.0.1:{port}/", verbose=False)
         path = tmp_path / "seven.png"

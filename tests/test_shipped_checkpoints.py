@@ -3,7 +3,6 @@ from pathlib import Path
 
 import pytest
 
-from cnn.checkpoint import read_metadata
 from cnn.cli.evaluate import evaluate_checkpoint
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"

@@ -1,0 +1,81 @@
+"""The whole app: the four tabs put together, the named API endpoints (an image file in,
+{class: probability} out), and the page's CSS and JS."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import gradio as gr
+
+from cnn.errors import CnnError
+from cnn.runs import RunManager
+from cnn.serving.decode import BLANK_MESSAGE
+from cnn.serving.digits import DOT_MESSAGE
+
+from . import draw_tab, inside_tab, photo_tab, train_tab
+from .common import PREDICT, AppContext, bind, friendly, raw_upload
+
+TITLE = "# CNN Playground\nDraw a digit, classify a photo, train a CNN, and look inside it."
+API_BLANK = {BLANK_MESSAGE: "The image is blank: there is no digit in it to classify.",
+             DOT_MESSAGE: "The image holds only a dot, not a digit."}
+
+# The Draw tab opens with the brush picked, so a person can draw at once.
+PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
+  const b = document.querySelector('#sketch button[aria-label="Brush"]');
+  if (b) { b.click(); } else if (Date.now() - t0 < 15000) { setTimeout(pick, 200); } }; pick(); }"""
+CSS = """
+.pixelated img, #photo-in img { image-rendering: pixelated; }
+#photo-in img { width: 100%; height: 100%; object-fit: contain; }
+#train-progress progress { width: 100%; height: 14px; }
+"""
+
+
+@friendly
+def predict_digit(ctx: AppContext, image) -> dict:
+    """/predict_digit: the shipped digit model's probabilities; a clear error for no digit."""
+    if image is None:
+        raise CnnError("No image was given. Send an image of a digit.")
+    probs, _ = draw_tab.digit_prediction(ctx, image, ctx.shipped("draw"))
+    if isinstance(probs, str):
+        raise CnnError(API_BLANK.get(probs, probs))
+    return probs
+
+
+@friendly
+def predict_photo(ctx: AppContext, image) -> dict:
+    """/predict_photo: the shipped photo model's probabilities."""
+    if image is None:
+        raise CnnError("No image was given. Send a photo.")
+    return photo_tab.photo_prediction(ctx, image, ctx.shipped("photo"))[0]
+
+
+def _api_endpoints(ctx: AppContext) -> None:
+    """The named endpoints, on hidden components."""
+    with gr.Row(visible=False):
+        digit_in = raw_upload(gr.Image(type="filepath", image_mode=None, label="image"))
+        photo_in = raw_upload(gr.Image(type="filepath", image_mode=None, label="image"))
+        out = gr.JSON(label="probabilities")
+    digit_in.change(functools.partial(predict_digit, ctx), digit_in, out, api_name="predict_digit", **PREDICT)
+    photo_in.change(functools.partial(predict_photo, ctx), photo_in, out, api_name="predict_photo", **PREDICT)
+
+
+def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: RunManager,
+              upload_ttl: int = 120) -> gr.Blocks:
+    """The whole app. Uploaded files are deleted from Gradio's cache upload_ttl seconds after
+    they arrive (not at once: identical uploads share one cached file)."""
+    ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint))
+    with gr.Blocks(title="CNN Playground", delete_cache=(max(1, upload_ttl // 2), upload_ttl)) as demo:
+        draw_model = gr.State(ctx.shipped("draw"))
+        photo_model = gr.State(ctx.shipped("photo"))
+        gr.Markdown(TITLE)
+        with gr.Tabs() as tabs:
+            draw = draw_tab.build(ctx, draw_model)
+            photo = photo_tab.build(ctx, photo_model)
+            train_tab.build(ctx, tabs, draw, photo)
+            inside_tab.build(ctx, draw.sketch, photo.image, draw_model, photo_model)
+        _api_endpoints(ctx)
+        demo.unload(bind(train_tab.on_unload, ctx))
+        demo.load(None, None, None, js=PICK_BRUSH)
+        draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
+    demo.ctx = ctx
+    return demo

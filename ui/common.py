@@ -1,0 +1,123 @@
+"""What every tab shares: the app context, friendly errors, raw uploads, and handler binding."""
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import inspect
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from cnn.errors import CnnError
+from cnn.runs import RunManager
+from cnn.serving.predictor import Predictor, cached_predictor
+
+ROOT = Path(__file__).resolve().parents[1]
+PREDICT = dict(concurrency_id="predict", concurrency_limit=8)  # the events that run a model
+log = logging.getLogger("cnn-playground")
+
+
+@dataclass
+class AppContext:
+    """What the handlers share: the training runs and the shipped checkpoints of the two tabs."""
+    runs: RunManager
+    draw_checkpoint: str
+    photo_checkpoint: str
+
+    def shipped(self, where: str) -> str:
+        """The shipped checkpoint of the 'draw' or 'photo' tab."""
+        return self.draw_checkpoint if where == "draw" else self.photo_checkpoint
+
+    def predictor(self, path: str | None, what: str) -> Predictor:
+        """The model at path ('digit' or 'photo'), or a CnnError that says how to get one."""
+        if not path or not Path(path).is_file():
+            flag = "mnist" if what == "digit" else "cifar"
+            raise CnnError(f"No {what} model checkpoint at {path}. Train one in the Train tab and load "
+                           f"it, or start the app with --{flag}-checkpoint PATH.")
+        return cached_predictor(path)
+
+    def about(self, path: str | None, what: str) -> str:
+        """A line on the model a tab uses, or why it has none."""
+        try:
+            p = self.predictor(path, what)
+            return f"Model: **{p.describe()}** (`{Path(path).name}`)"
+        except CnnError as exc:
+            return f"⚠️ {exc}"
+
+
+def error(message: str) -> gr.Error:
+    """A message for the page: escaped, since Gradio renders it as HTML and it may hold a file name."""
+    return gr.Error(html.escape(message, quote=False), print_exception=False)
+
+
+def _page_error(fn, exc: Exception) -> gr.Error:
+    if isinstance(exc, CnnError):
+        return error(str(exc))
+    log.exception("unexpected error in %s", fn.__name__)
+    return error(f"Something went wrong ({type(exc).__name__}: {str(exc)[:200]}).")
+
+
+def friendly(fn):
+    """Every handler's errors: a CnnError's message (or a short note for anything unexpected) on the
+    page instead of a crash. Works on plain functions and on generators (streaming handlers)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the app keeps serving
+                raise _page_error(fn, exc) from None
+        return stream
+
+    @functools.wraps(fn)
+    def inner(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the app keeps serving
+            raise _page_error(fn, exc) from None
+    return inner
+
+
+def bind(fn, *args):
+    """functools.partial(fn, *args) for a handler that takes a gr.Request: Gradio finds that parameter
+    by its type hint, which a partial object hides, so this returns a real function (a generator
+    function when fn is one) with the partial's signature and fn's type hints."""
+    bound = functools.partial(fn, *args)
+    if inspect.isgeneratorfunction(fn):
+        def call(*a, **kw):
+            yield from bound(*a, **kw)
+    else:
+        def call(*a, **kw):
+            return bound(*a, **kw)
+    functools.update_wrapper(call, fn)
+    call.__signature__ = inspect.signature(bound)
+    return call
+
+
+def session_of(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
+
+
+def raw_upload(component: gr.Image) -> gr.Image:
+    """Make an Image component hand its handler the uploaded file's path (or a pasted image's bytes)
+    without decoding it, so that cnn.serving decodes it and refuses bad files (corrupt, empty,
+    a decompression bomb) with a clear message. (An instance attribute rather than a subclass:
+    Gradio writes a .pyi stub next to the source of every component subclass.)"""
+    def preprocess(payload):
+        if payload is None:
+            return None
+        if payload.url and payload.url.startswith("data:"):
+            try:
+                return base64.b64decode(payload.url.split(",", 1)[1])
+            except Exception:
+                raise error("The pasted image could not be decoded.") from None
+        return payload.path
+    component.preprocess = preprocess
+    return component

@@ -1,0 +1,67 @@
+"""The Draw tab: a sketchpad, the digit model's ten probabilities and the 28x28 it saw."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import gradio as gr
+from PIL import Image
+
+from cnn.serving.decode import is_empty_editor
+from cnn.serving.digits import prepare_digit
+from cnn.serving.render import enlarge
+
+from .common import PREDICT, AppContext, friendly
+
+EMPTY = "Draw a digit"  # what the label says while the canvas is empty
+
+
+@dataclass
+class DrawTab:
+    model: gr.State      # the checkpoint path this tab uses
+    about: gr.Markdown
+    sketch: gr.Sketchpad
+
+
+def digit_prediction(ctx: AppContext, image, model_path: str | None):
+    """(label -> probability, or a message when there is no digit; the 28x28 the model saw or None)."""
+    pred = ctx.predictor(model_path, "digit")
+    r = prepare_digit(image)
+    if r.image is None:
+        return r.message, None
+    return pred.predict(pred.fit(r.image)), r.preview
+
+
+@friendly
+def draw(ctx: AppContext, sketch, model_path: str | None) -> tuple[dict | str, Image.Image | None]:
+    """The sketchpad changed: (probabilities or a message, the enlarged 28x28 the model saw)."""
+    if is_empty_editor(sketch):
+        return EMPTY, None
+    probs, seen = digit_prediction(ctx, sketch, model_path)
+    return probs, enlarge(seen) if seen is not None else None
+
+
+@friendly
+def use_shipped(ctx: AppContext) -> tuple[str, str]:
+    """Back to the shipped digit model: (its path, the line about it)."""
+    path = ctx.shipped("draw")
+    return path, ctx.about(path, "digit")
+
+
+def build(ctx: AppContext, model: gr.State) -> DrawTab:
+    """The tab's layout and events (call inside gr.Tabs)."""
+    with gr.Tab("Draw", id="draw"):
+        about = gr.Markdown(ctx.about(ctx.shipped("draw"), "digit"), elem_id="draw-about")
+        with gr.Row():
+            sketch = gr.Sketchpad(label="Draw a digit (0-9)", type="pil", image_mode="RGBA",
+                                  canvas_size=(420, 420), elem_id="sketch", height=560,
+                                  brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+            with gr.Column():
+                label = gr.Label(num_top_classes=10, label="Prediction", value=EMPTY, elem_id="digit-label")
+                seen = gr.Image(label="What the model saw (28x28)", interactive=False, height=180,
+                                elem_classes="pixelated", elem_id="digit-seen")
+                shipped = gr.Button("Use the shipped model", size="sm")
+    shipped.click(functools.partial(use_shipped, ctx), None, [model, about], api_visibility="private")
+    sketch.change(functools.partial(draw, ctx), [sketch, model], [label, seen], trigger_mode="always_last",
+                  show_progress="hidden", api_visibility="private", **PREDICT)
+    return DrawTab(model, about, sketch)

@@ -1,0 +1,83 @@
+"""The "Inside the network" tab: the model's layers, the feature maps of each convolution, and
+Grad-CAM and saliency for the predicted class, for the drawing or the photo of the other tabs."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+import pandas as pd
+import torch
+
+from cnn.serving.decode import is_empty_editor
+from cnn.serving.digits import prepare_digit
+from cnn.serving.explain import explainer_for
+from cnn.serving.photos import prepare_photo
+from cnn.serving.predictor import Predictor
+from cnn.serving.render import enlarge, feature_grid, overlay, to_pil
+
+from .common import PREDICT, AppContext, friendly
+
+SUMMARY_COLUMNS = ["Layer", "Type", "Output shape", "Param #"]
+HINTS = {"Drawing": "Draw a digit in the Draw tab to see its feature maps.",
+         "Photo": "Upload a photo in the Photo tab to see its feature maps."}
+
+
+def model_input(ctx: AppContext, which: str, sketch, image, draw_path: str | None,
+                photo_path: str | None) -> tuple[Predictor, torch.Tensor | None]:
+    """The model to look inside and its input (None when there is no drawing or photo yet)."""
+    if which == "Drawing":
+        pred = ctx.predictor(draw_path, "digit")
+        r = None if is_empty_editor(sketch) else prepare_digit(sketch)
+        return pred, None if r is None or r.image is None else pred.fit(r.image)
+    pred = ctx.predictor(photo_path, "photo")
+    c, h, _ = pred.input_shape
+    return pred, None if image is None else prepare_photo(image, size=h, channels=c)[0]
+
+
+def feature_maps(explainer, x: torch.Tensor) -> list[tuple]:
+    """Gallery items: a grid of each convolution layer's maps, with its name and sizes."""
+    return [(feature_grid(m), f"{name}: {m.shape[0]} maps of {m.shape[1]}x{m.shape[2]}"
+             + (" (first 16 shown)" if m.shape[0] > 16 else "")) for name, m in explainer.feature_maps(x)]
+
+
+@friendly
+def inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, photo_path: str | None):
+    """(text, summary table, feature maps, model input, Grad-CAM, saliency) for the drawing or photo."""
+    pred, x = model_input(ctx, which, sketch, image, draw_path, photo_path)
+    ex = explainer_for(pred)
+    rows = pd.DataFrame(ex.summary_rows(), columns=SUMMARY_COLUMNS)
+    total = sum(p.numel() for p in pred.model.parameters())
+    head = f"**{pred.describe()}**: {total:,} parameters, input {pred.input_shape}."
+    if x is None:
+        return head + "\n\n" + HINTS[which if which in HINTS else "Photo"], rows, [], None, None, None
+    probs = pred.predict(x)
+    top = max(probs, key=probs.get)
+    target = pred.classes.index(top)
+    text = head + f"\n\nPrediction: **{top}** ({probs[top]:.1%}). Grad-CAM and saliency are for this class."
+    return (text, rows, feature_maps(ex, x), enlarge(to_pil(x)),
+            overlay(x, ex.grad_cam(x, target)), overlay(x, ex.saliency(x, target)))
+
+
+def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr.State,
+          photo_model: gr.State) -> None:
+    """The tab's layout and events (call inside gr.Tabs): it looks at the Draw tab's sketch and the
+    Photo tab's image, through the models those tabs use."""
+    with gr.Tab("Inside the network", id="inside") as tab:
+        with gr.Row():
+            which = gr.Radio(["Drawing", "Photo"], value="Drawing", label="Look inside the model for")
+            show = gr.Button("Show", variant="primary")
+        text = gr.Markdown()
+        with gr.Row():
+            seen = gr.Image(label="Model input", interactive=False, height=224, elem_classes="pixelated")
+            cam = gr.Image(label="Grad-CAM (last feature map)", interactive=False, height=224,
+                           elem_classes="pixelated")
+            sal = gr.Image(label="Saliency (|d score / d pixel|)", interactive=False, height=224,
+                           elem_classes="pixelated")
+        maps = gr.Gallery(label="Feature maps of each convolution layer", columns=4, height=420,
+                          object_fit="contain", elem_id="inside-maps")
+        summary = gr.Dataframe(label="Model summary", interactive=False, wrap=True)
+    event = dict(fn=functools.partial(inside, ctx), inputs=[which, sketch, photo, draw_model, photo_model],
+                 outputs=[text, summary, maps, seen, cam, sal], api_visibility="private", **PREDICT)
+    show.click(**event)
+    which.change(**event)
+    tab.select(**event)
