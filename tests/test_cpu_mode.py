@@ -45,11 +45,11 @@ def test_real_timing_picks_a_candidate_once_per_model_and_batch_shape(mnist_smal
 
 
 def test_the_engine_trains_in_the_chosen_mode_and_records_it(mnist_small, monkeypatch):
-    import cnn.training.trainer
+    import cnn.training.precision
     recipe = get_recipe("mnist_fast").replace(epochs=2, lr=0.02)  # as test_engine: 5,000 images
     bf16_asked = []
-    real_autocast = cnn.training.trainer.autocast
-    monkeypatch.setattr(cnn.training.trainer, "autocast", lambda device, mixed, **kw: bf16_asked.append(mixed)
+    real_autocast = cnn.training.precision.autocast
+    monkeypatch.setattr(cnn.training.precision, "autocast", lambda device, mixed, **kw: bf16_asked.append(mixed)
                         or real_autocast(device, mixed, **kw))
     for winner, shown in [(None, "fp32 channels-last"), (FP32_CF, "fp32"), (BF16, "bf16 channels-last")]:
         if winner == BF16 and not cpu_mode.cpu_bf16_supported():

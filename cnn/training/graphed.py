@@ -17,7 +17,7 @@ import torch
 
 class CapturableSGD:
     """torch.optim.SGD's update (momentum, Nesterov, weight decay added to the gradient) for
-    parameter groups as built by cnn.engine.param_groups, with the learning rate of step t read
+    parameter groups as built by cnn.training.optim.param_groups, with the learning rate of step t read
     on the GPU as schedule[t] * group scale, so the update can be recorded in a CUDA graph."""
 
     def __init__(self, groups: list[dict], schedule: torch.Tensor, momentum: float, nesterov: bool):

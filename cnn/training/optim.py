@@ -58,6 +58,21 @@ def set_lr_scale(optimizer, name: str, value: float) -> None:
             group["lr_scale"] = value
 
 
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set an eager optimizer's rate for the next step: lr times each group's share."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group["lr_scale"]
+
+
+def capturable_sgd(recipe: Recipe, optimizer: torch.optim.Optimizer, total_steps: int,
+                   device: torch.device) -> CapturableSGD:
+    """The same SGD over the same parameter groups, with the whole schedule on the device, for a
+    step recorded in a CUDA graph."""
+    schedule = torch.tensor([recipe.lr * lr_factor(recipe, s, total_steps) for s in range(total_steps)],
+                            device=device)
+    return CapturableSGD(optimizer.param_groups, schedule, recipe.momentum, recipe.nesterov and recipe.momentum > 0)
+
+
 def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
     params = param_groups(recipe, model)
     if recipe.optimizer == "sgd":

@@ -5,10 +5,15 @@ curve), an EpochEnd event with train and test accuracy after each epoch, and alw
 last, which carries the trained model and the metadata for its checkpoint. It stops cleanly
 between two steps when `stop.is_set()`. The whole training split lives on the training device as
 uint8 and is augmented there, batch by batch. Under torchrun it trains with DistributedDataParallel.
+
+`Trainer` holds one run and does it in phases (prepare, begin an epoch, step, log a window, end an
+epoch, finish); `train` is the loop over them that yields their events. The step itself is
+cnn.training.step; the arithmetic (layout, autocast, loss scale) is cnn.training.precision.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import time
 from typing import Iterator
@@ -17,22 +22,22 @@ import torch
 # torch.optim imports torch._dynamo the first time an optimizer is made (1-2 s of Python imports).
 # Importing it here, with torch, pays that when the app or CLI starts, not when Start is pressed.
 import torch._dynamo  # noqa: F401
-import torch.nn.functional as F
 
 from ..data import Dataset
-from ..data.augment import random_flip, random_translate
 from ..data.normalize import Normalizer
 from ..errors import ConfigError
 from ..evaluation import EvalResult, evaluate
-from ..hardware import autocast, describe, pick_device
+from ..hardware import describe, pick_device
 from ..models import build_model, count_parameters
-from . import distributed
-from .cpu_mode import DEFAULT as DEFAULT_CPU_MODE, fastest_cpu_mode
+from .distributed import all_sum, barrier, from_env, setup as join_ranks
+from .cpu_mode import CpuMode, fastest_cpu_mode
 from .events import End, EpochEnd, RunStatus, Start, Step, StopFlag
-from .graphed import CapturableSGD, GraphedStep
+from .graphed import GraphedStep
 from .lookahead import Lookahead
-from .optim import lr_factor, make_optimizer, set_lr_scale
+from .optim import capturable_sgd, lr_factor, make_optimizer, set_lr, set_lr_scale
+from .precision import Precision, configure_backends, cpu_mode_for
 from .recipes import Recipe
+from .step import StepState, Totals, WeightGuard, loss_function, train_step
 
 
 CHECKPOINT_FORMAT = 1
@@ -48,243 +53,248 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
           stop: StopFlag | None = None, log_every: int | None = None,
           evaluate_each_epoch: bool = True, cuda_graphs: bool = True) -> Iterator[Start | Step | EpochEnd | End]:
     """Train `recipe.model` on `data` with `recipe`, yielding events (see the module docstring)."""
-    if data.train is None:
-        raise ValueError("train() needs a data set loaded with its training split")
-    recipe.validate(len(data.train))
-    ctx = distributed.from_env()
-    device = torch.device(device) if device is not None else pick_device()
-    device = distributed.setup(ctx, device.type) or device
-    torch.manual_seed(seed)
-
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # one batch shape throughout: pick the fastest kernels
-    elif device.type == "cpu":
-        torch.set_flush_denormal(True)  # tiny activations early in a run are many times slower otherwise
-
-    c, h, w = data.input_shape
-    num_classes = len(data.classes)
-    mean, std = normalization(recipe, data)
-    normalize = Normalizer(mean, std, device, c)
-    train_x = data.train.images.to(device)
-    train_y = data.train.labels.to(device)
-    n_train = len(train_y)
-
-    def loss_fn(out, y):
-        if recipe.loss == "nll":
-            return F.nll_loss(out, y)
-        return F.cross_entropy(out, y, label_smoothing=recipe.label_smoothing)
-
-    def stopping() -> bool:
-        return stop is not None and stop.is_set()
-
-    model = build_model(recipe.model, c, num_classes, h).to(device)
-    # A recipe that allows mixed precision trains on the CPU in whichever of fp32 and bf16,
-    # channels-last or not, is fastest here (timed; every rank of a torchrun job takes the default).
-    cpu_mode, choice_seconds = None, 0.0
-    if device.type == "cpu" and recipe.mixed_precision:
-        cpu_mode = DEFAULT_CPU_MODE
-        if not ctx.enabled:
-            cpu_mode, choice_seconds = fastest_cpu_mode(
-                (recipe.model, c, num_classes), model, normalize(train_x[:recipe.batch_size]),
-                train_y[:recipe.batch_size], loss_fn, should_stop=stopping)
-    use_channels_last = device.type == "cuda" or (cpu_mode is not None and cpu_mode.channels_last)
-    mixed_precision = recipe.mixed_precision and (cpu_mode is None or cpu_mode.bf16)
-    if device.type == "cuda":
-        precision = recipe.cuda_dtype if recipe.mixed_precision else "fp32"
-    else:
-        precision = str(cpu_mode) if cpu_mode is not None else "fp32"
-    if use_channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    if recipe.whiten:
-        if not hasattr(model, "init_whitening"):
-            raise ConfigError(f"The recipe {recipe.name} whitens the stem of a FastNet model; "
-                              f"{recipe.model} has none. Pick cifar10_fast or turn whitening off.")
-        model.init_whitening(normalize(train_x[:5000]))  # before DDP, which then copies rank 0's
-    ddp_model = model
-    if ctx.enabled:
-        if device.type == "cuda":  # BN statistics over the global batch, as in one process (CUDA only)
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        ddp_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = make_optimizer(recipe, model)
-    lookahead = Lookahead(model) if recipe.lookahead else None
-
-    steps_per_epoch = n_train // recipe.batch_size if recipe.drop_last else math.ceil(n_train / recipe.batch_size)
-    total_steps = max(1, math.ceil(recipe.epochs * steps_per_epoch))
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    # Each Step event waits for the device (it reads the loss); on a GPU that stall costs more.
-    log_every = log_every or max(12 if device.type == "cuda" else 1, min(50, steps_per_epoch // 25))
-    order = torch.Generator().manual_seed(seed)  # the same batch order on every rank
-    # airbench's alternating flip: a fixed random half of the images is mirrored in even epochs,
-    # the other half in odd ones, so every image is seen both ways in any two epochs.
-    flip_base = torch.rand(n_train, device=device) < 0.5 if recipe.flip and recipe.alternate_flip else None
-
-    def stopped_message(at: int) -> str:
-        return f"Stopped at step {at} of {total_steps}; kept the weights so far."
-
-    def metadata(status: RunStatus, test_acc: float | None, elapsed: float, epochs_done: float) -> dict:
-        return {
-            "format": CHECKPOINT_FORMAT, "architecture": recipe.model, "dataset": data.name,
-            "classes": list(data.classes), "input_shape": [c, h, w],
-            "normalization": {"mean": mean, "std": std}, "test_accuracy": test_acc,
-            "tta_flip": recipe.flip, "tta_translate": recipe.tta_translate, "recipe": recipe.as_dict(), "seed": seed,
-            "epochs_completed": round(epochs_done, 3), "status": status.value,
-            "train_seconds": round(elapsed, 2), "device": describe(device), "precision": precision,
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-
-    yield Start(describe(device), recipe.model, count_parameters(model), n_train, len(data.test),
-                recipe.epochs, recipe.batch_size, steps_per_epoch, total_steps, precision)
-
-    history: list[EpochEnd] = []
-    last_eval: EvalResult | None = None
-    # good_state: weights known to give a finite loss. The weights saved at a log step are only
-    # known good once the next window's loss (computed with them first) is finite too.
-    # Two preallocated copies, refreshed with one multi-tensor copy (a few kernels, not one per tensor).
-    live_state = list(model.state_dict().values())
-    good_state = [v.detach().clone() for v in live_state]
-    pending_state = [v.clone() for v in good_state]
-    t_log, step_log = time.perf_counter(), 0
-    t0 = t_log - choice_seconds  # choosing the CPU mode counts as training time, as cuDNN's tuning does
-    step, status, message = 0, RunStatus.FINISHED, ""
-    eval_seconds = 0.0
-    # Running totals live on the device and are read only at log steps and epoch ends.
-    loss_sum = torch.zeros((), device=device)
-    epoch_loss = torch.zeros((), device=device)
-    epoch_correct = torch.zeros((), device=device, dtype=torch.long)
-    odd_epoch = torch.zeros((), dtype=torch.bool, device=device)
-    model.train()
-
-    def step_body(x: torch.Tensor, y: torch.Tensor, flip: torch.Tensor | None) -> None:
-        """One training step on a uint8 batch: augment, forward, backward, update, totals. The
-        same code runs eagerly or recorded in a CUDA graph (no Python numbers from the device)."""
-        x = random_translate(x, recipe.crop_pad)
-        if flip is not None:
-            x = torch.where((flip ^ odd_epoch).view(-1, 1, 1, 1), x.flip(3), x)
-        elif recipe.flip:
-            x = random_flip(x)
-        if ctx.enabled:  # every rank drew the same augmentation for the global batch; keep its shard
-            keep = ctx.shard(torch.arange(len(y), device=device))
-            x, y = x[keep], y[keep]
-        x = normalize(x)
-        if use_channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(device, mixed_precision, cache=graphed is None, cuda_dtype=recipe.cuda_dtype):
-            out = ddp_model(x)
-            loss = loss_fn(out.float(), y)
-        if graphed is None:
-            optimizer.zero_grad(set_to_none=True)
-        if loss_scale is None:
-            loss.backward()
-        else:  # fp16: scale the loss up so small gradients do not flush to zero, then back down
-            (loss * loss_scale).backward()
-            torch._foreach_mul_([p.grad for p in trainable if p.grad is not None], 1.0 / loss_scale)
-        optimizer.step()
-        loss_sum.add_(loss.detach())
-        epoch_loss.add_(loss.detach() * len(y))
-        epoch_correct.add_((out.detach().argmax(1) == y).sum())
-
-    # A fixed scale, as airbench's summed loss over a batch of 1024 amounts to; no overflow check.
-    loss_scale = 1024.0 if recipe.mixed_precision and recipe.cuda_dtype == "fp16" and device.type == "cuda" else None
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    # On CUDA, evaluate in the training batch's shape and dtype (kernels already chosen); on the CPU in fp32.
-    eval_shape = (dict(batch_size=recipe.batch_size, cuda_dtype=recipe.cuda_dtype, pad_last=True)
-                  if device.type == "cuda" else {})
-    graphed = None
-    if cuda_graphs and device.type == "cuda" and not ctx.enabled and recipe.optimizer == "sgd":
-        schedule = torch.tensor([recipe.lr * lr_factor(recipe, s, total_steps) for s in range(total_steps)],
-                                device=device)
-        optimizer = CapturableSGD(optimizer.param_groups, schedule, recipe.momentum,
-                                  recipe.nesterov and recipe.momentum > 0)
-        x_like = train_x[:recipe.batch_size]
-        graphed = GraphedStep(step_body, optimizer.zero_grad, x_like, train_y[:recipe.batch_size],
-                              with_flip=flip_base is not None)
-
-    for epoch in range(math.ceil(total_steps / steps_per_epoch)):
-        perm = torch.randperm(n_train, generator=order).to(device)
-        if recipe.whiten and recipe.whiten_bias_epochs and epoch == math.ceil(recipe.whiten_bias_epochs):
-            set_lr_scale(optimizer, "stem_bias", 0.0)  # frozen from here on (DDP's buckets stay intact)
-        odd_epoch.fill_(epoch % 2 == 1)
-        epoch_loss.zero_()
-        epoch_correct.zero_()
-        seen = 0
-        for b in range(min(steps_per_epoch, total_steps - step)):
-            if stopping() and not ctx.enabled:  # under torchrun the ranks agree at the next log step
-                status, message = RunStatus.STOPPED, stopped_message(step)
+    run = Trainer(recipe, data, seed=seed, stop=stop, evaluate_each_epoch=evaluate_each_epoch)
+    yield run.prepare(device, log_every, cuda_graphs)
+    run.start_clock()
+    for epoch in range(run.epochs):
+        for b in run.begin_epoch(epoch):
+            if run.stop_requested():
                 break
-            idx = perm[b * recipe.batch_size:(b + 1) * recipe.batch_size]
-            flip = flip_base[idx] if flip_base is not None else None
-            lr = recipe.lr * lr_factor(recipe, step, total_steps)
-            if graphed is not None:
-                graphed(train_x[idx], train_y[idx], flip)
-            else:
-                for group in optimizer.param_groups:
-                    group["lr"] = lr * group["lr_scale"]
-                step_body(train_x[idx], train_y[idx], flip)
-            step += 1
-            seen += len(ctx.shard(idx))
-            if lookahead is not None:
-                lookahead.after_step(step, total_steps)
-
-            if step % log_every == 0 or step == total_steps:
-                stop_all = False
-                if ctx.enabled:  # all ranks see the same mean loss and Stop request, so take the same branch
-                    agreed = distributed.all_sum(ctx, torch.stack([loss_sum, loss_sum.new_tensor(float(stopping()))]))
-                    loss_sum.copy_(agreed[0] / ctx.world_size)
-                    stop_all = agreed[1].item() > 0
-                mean_loss = loss_sum.item() / (step - step_log)
-                loss_sum.zero_()
-                if not math.isfinite(mean_loss):
-                    torch._foreach_copy_(live_state, good_state)
-                    status = RunStatus.DIVERGED
-                    message = (f"The training loss became {mean_loss} at step {step}: the learning rate "
-                               f"({recipe.lr}) is probably too high. Kept the last good weights; try a "
-                               f"learning rate about 10 times smaller.")
+            run.step(b)
+            if run.log_due():
+                event = run.log_window()
+                if event is None:  # diverged: the last good weights are back
                     break
-                good_state, pending_state = pending_state, good_state
-                torch._foreach_copy_(pending_state, live_state)
-                now = time.perf_counter()
-                ips = (step - step_log) * recipe.batch_size / max(now - t_log, 1e-9)
-                elapsed = now - t0
-                t_log, step_log = now, step
-                yield Step(step, total_steps, step / steps_per_epoch, mean_loss, lr, ips, elapsed,
-                           elapsed / step * (total_steps - step))
-                if stop_all and step < total_steps:
-                    status, message = RunStatus.STOPPED, stopped_message(step)
+                yield event
+                if run.stop_agreed():
                     break
-        if status != RunStatus.FINISHED:
+        if run.status is not RunStatus.FINISHED:
             break
-        loss_total, correct_total = epoch_loss, epoch_correct
-        if ctx.enabled:  # train loss and accuracy over all ranks' shards
-            totals = distributed.all_sum(ctx, torch.stack([epoch_loss.float(), epoch_correct.float(),
-                                                           epoch_loss.new_tensor(float(seen))]))
+        yield run.end_epoch(epoch)
+    yield run.finish()
+
+
+class Trainer:
+    """One training run: what it trains with, built by `prepare`, and its state between phases."""
+
+    def __init__(self, recipe: Recipe, data: Dataset, *, seed: int, stop: StopFlag | None,
+                 evaluate_each_epoch: bool):
+        if data.train is None:
+            raise ValueError("train() needs a data set loaded with its training split")
+        recipe.validate(len(data.train))
+        self.recipe, self.data, self.seed, self.stop = recipe, data, seed, stop
+        self.evaluate_each_epoch = evaluate_each_epoch
+        self.ctx = from_env()
+        self.status, self.message = RunStatus.FINISHED, ""
+        self.steps_done, self.seen, self.lr, self.stop_all = 0, 0, 0.0, False
+        self.history: list[EpochEnd] = []
+        self.last_eval: EvalResult | None = None
+        self.eval_seconds = 0.0
+
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    # --- prepare: everything the steps use, in the order that keeps the random draws unchanged ---
+
+    def prepare(self, device: str | torch.device | None, log_every: int | None, cuda_graphs: bool) -> Start:
+        self._place_data(device)
+        self._build_model()
+        self.optimizer = make_optimizer(self.recipe, self.model)
+        self.lookahead = Lookahead(self.model) if self.recipe.lookahead else None
+        r, n_train = self.recipe, len(self.train_y)
+        self.steps_per_epoch = n_train // r.batch_size if r.drop_last else math.ceil(n_train / r.batch_size)
+        self.total_steps = max(1, math.ceil(r.epochs * self.steps_per_epoch))
+        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        self.log_every = log_every or self.precision.default_log_every(self.steps_per_epoch)
+        self.order = torch.Generator().manual_seed(self.seed)  # the same batch order on every rank
+        # airbench's alternating flip: a fixed random half of the images is mirrored in even epochs,
+        # the other half in odd ones, so every image is seen both ways in any two epochs.
+        self.flip_base = torch.rand(n_train, device=self.device) < 0.5 if r.flip and r.alternate_flip else None
+        self._build_step(cuda_graphs)
+        return Start(describe(self.device), r.model, count_parameters(self.model), n_train,
+                     len(self.data.test), r.epochs, r.batch_size, self.steps_per_epoch, self.total_steps,
+                     self.precision.label)
+
+    def _place_data(self, device: str | torch.device | None) -> None:
+        device = torch.device(device) if device is not None else pick_device()
+        self.device = join_ranks(self.ctx, device.type) or device
+        torch.manual_seed(self.seed)
+        configure_backends(self.device)
+        self.mean, self.std = normalization(self.recipe, self.data)
+        self.normalize = Normalizer(self.mean, self.std, self.device, self.data.input_shape[0])
+        self.train_x = self.data.train.images.to(self.device)
+        self.train_y = self.data.train.labels.to(self.device)
+        self.loss_fn = loss_function(self.recipe)
+
+    def _build_model(self) -> None:
+        r, (c, h, _) = self.recipe, self.data.input_shape
+        model = build_model(r.model, c, len(self.data.classes), h).to(self.device)
+        cpu_mode, self.choice_seconds = cpu_mode_for(self.device, r, self.ctx,
+                                                     functools.partial(self._time_cpu_modes, model))
+        self.precision = Precision.choose(self.device, r, cpu_mode)
+        model = self.precision.prepare_model(model)
+        if r.whiten:
+            if not hasattr(model, "init_whitening"):
+                raise ConfigError(f"The recipe {r.name} whitens the stem of a FastNet model; "
+                                  f"{r.model} has none. Pick cifar10_fast or turn whitening off.")
+            model.init_whitening(self.normalize(self.train_x[:5000]))  # before DDP, which then copies rank 0's
+        self.model, self.ddp_model = model, model
+        if self.ctx.enabled:
+            cuda = self.device.type == "cuda"
+            if cuda:  # BN statistics over the global batch, as in one process (CUDA only)
+                self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            self.ddp_model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if cuda else None)
+
+    def _time_cpu_modes(self, model: torch.nn.Module) -> tuple[CpuMode, float]:
+        x, y = self.normalize(self.train_x[:self.recipe.batch_size]), self.train_y[:self.recipe.batch_size]
+        key = (self.recipe.model, self.data.input_shape[0], len(self.data.classes))
+        return fastest_cpu_mode(key, model, x, y, self.loss_fn, should_stop=self.stopping)
+
+    def _build_step(self, cuda_graphs: bool) -> None:
+        """The step's inputs, complete before any step runs, and the CUDA graph that replays it."""
+        r, device = self.recipe, self.device
+        use_graph = cuda_graphs and device.type == "cuda" and not self.ctx.enabled and r.optimizer == "sgd"
+        if use_graph:  # the torch optimizer reads the rate as a Python number, which a graph would freeze
+            self.optimizer = capturable_sgd(r, self.optimizer, self.total_steps, device)
+        self.totals = Totals(device)
+        self.state = StepState(r, self.ctx, self.precision, self.normalize, self.model, self.ddp_model,
+                               self.loss_fn, self.optimizer,
+                               [p for p in self.model.parameters() if p.requires_grad], self.totals)
+        self.graphed: GraphedStep | None = None
+        if use_graph:
+            self.graphed = GraphedStep(functools.partial(train_step, self.state, in_graph=True),
+                                       self.optimizer.zero_grad, self.train_x[:r.batch_size],
+                                       self.train_y[:r.batch_size], with_flip=self.flip_base is not None)
+
+    def start_clock(self) -> None:
+        """After Start is delivered: the weight copies, the clock, training mode."""
+        self.weights = WeightGuard(self.model)
+        self.t_log, self.step_log = time.perf_counter(), 0
+        self.t0 = self.t_log - self.choice_seconds  # choosing the CPU mode counts as training time, as cuDNN's tuning does
+        self.model.train()
+
+    # --- the epoch loop ---
+
+    def begin_epoch(self, epoch: int) -> range:
+        """Shuffle, reset the epoch's totals; the batch numbers of this epoch."""
+        r = self.recipe
+        self.perm = torch.randperm(len(self.train_y), generator=self.order).to(self.device)
+        if r.whiten and r.whiten_bias_epochs and epoch == math.ceil(r.whiten_bias_epochs):
+            set_lr_scale(self.optimizer, "stem_bias", 0.0)  # frozen from here on (DDP's buckets stay intact)
+        self.totals.new_epoch(epoch)
+        self.seen = 0
+        return range(min(self.steps_per_epoch, self.total_steps - self.steps_done))
+
+    def stop_requested(self) -> bool:
+        """A Stop request before the next step (single process; under torchrun the ranks agree at
+        the next log step instead)."""
+        if self.stopping() and not self.ctx.enabled:
+            self._stopped()
+            return True
+        return False
+
+    def _stopped(self) -> None:
+        self.status = RunStatus.STOPPED
+        self.message = f"Stopped at step {self.steps_done} of {self.total_steps}; kept the weights so far."
+
+    def step(self, b: int) -> None:
+        r = self.recipe
+        idx = self.perm[b * r.batch_size:(b + 1) * r.batch_size]
+        flip = self.flip_base[idx] if self.flip_base is not None else None
+        self.lr = r.lr * lr_factor(r, self.steps_done, self.total_steps)
+        if self.graphed is not None:  # the graph reads the rate from its schedule on the device
+            self.graphed(self.train_x[idx], self.train_y[idx], flip)
+        else:
+            set_lr(self.optimizer, self.lr)
+            train_step(self.state, self.train_x[idx], self.train_y[idx], flip, in_graph=False)
+        self.steps_done += 1
+        self.seen += len(self.ctx.shard(idx))
+        if self.lookahead is not None:
+            self.lookahead.after_step(self.steps_done, self.total_steps)
+
+    def log_due(self) -> bool:
+        return self.steps_done % self.log_every == 0 or self.steps_done == self.total_steps
+
+    def log_window(self) -> Step | None:
+        """The Step event for the steps since the last one; None, with the last good weights
+        restored, when their mean loss is not finite."""
+        loss_sum, ctx, step = self.totals.loss_sum, self.ctx, self.steps_done
+        self.stop_all = False
+        if ctx.enabled:  # all ranks see the same mean loss and Stop request, so take the same branch
+            agreed = all_sum(ctx, torch.stack([loss_sum, loss_sum.new_tensor(float(self.stopping()))]))
+            loss_sum.copy_(agreed[0] / ctx.world_size)
+            self.stop_all = agreed[1].item() > 0
+        mean_loss = loss_sum.item() / (step - self.step_log)
+        loss_sum.zero_()
+        if not math.isfinite(mean_loss):
+            self.weights.restore()
+            self.status = RunStatus.DIVERGED
+            self.message = (f"The training loss became {mean_loss} at step {step}: the learning rate "
+                            f"({self.recipe.lr}) is probably too high. Kept the last good weights; try a "
+                            f"learning rate about 10 times smaller.")
+            return None
+        self.weights.confirm()
+        now = time.perf_counter()
+        ips = (step - self.step_log) * self.recipe.batch_size / max(now - self.t_log, 1e-9)
+        elapsed = now - self.t0
+        self.t_log, self.step_log = now, step
+        return Step(step, self.total_steps, step / self.steps_per_epoch, mean_loss, self.lr, ips, elapsed,
+                    elapsed / step * (self.total_steps - step))
+
+    def stop_agreed(self) -> bool:
+        """Under torchrun: whether the ranks agreed at this log step to stop."""
+        if self.stop_all and self.steps_done < self.total_steps:
+            self._stopped()
+            return True
+        return False
+
+    def end_epoch(self, epoch: int) -> EpochEnd:
+        """End of an epoch (or of the fractional last one): train and test accuracy."""
+        t = self.totals
+        loss_total, correct_total, seen = t.epoch_loss, t.epoch_correct, self.seen
+        if self.ctx.enabled:  # train loss and accuracy over all ranks' shards
+            totals = all_sum(self.ctx, torch.stack([t.epoch_loss.float(), t.epoch_correct.float(),
+                                                                t.epoch_loss.new_tensor(float(seen))]))
             loss_total, correct_total, seen = totals[0], totals[1], int(totals[2].item())
-        # End of an epoch (or of the fractional last one): train and test accuracy.
-        sync()  # the GPU's queued steps belong to training time, not to the evaluation's
+        self.precision.synchronize()  # the GPU's queued steps belong to training time, not to the evaluation's
         t_eval = time.perf_counter()
         test = None
-        if ctx.is_main and (evaluate_each_epoch or step == total_steps):
-            test = evaluate(model, data.test, normalize, num_classes, device, tta_flip=recipe.flip,
-                            tta_translate=recipe.tta_translate, should_stop=stopping, **eval_shape)
-        if test is not None:
-            last_eval = test
-        eval_seconds += time.perf_counter() - t_eval
-        t_log += time.perf_counter() - t_eval  # keep evaluation out of the next images/s figure
+        if self.ctx.is_main and (self.evaluate_each_epoch or self.steps_done == self.total_steps):
+            r = self.recipe
+            test = evaluate(self.model, self.data.test, self.normalize, len(self.data.classes), self.device,
+                            tta_flip=r.flip, tta_translate=r.tta_translate, should_stop=self.stopping,
+                            **self.precision.eval_shape(r.batch_size))
+        self.last_eval = test if test is not None else self.last_eval
+        self.eval_seconds += time.perf_counter() - t_eval
+        self.t_log += time.perf_counter() - t_eval  # keep evaluation out of the next images/s figure
         ev = EpochEnd(epoch + 1, loss_total.item() / max(1, seen), correct_total.item() / max(1, seen),
                       test.loss if test else None, test.accuracy if test else None,
-                      time.perf_counter() - t0, time.perf_counter() - t0 - eval_seconds)
-        history.append(ev)
-        yield ev
+                      time.perf_counter() - self.t0, time.perf_counter() - self.t0 - self.eval_seconds)
+        self.history.append(ev)
+        return ev
 
-    sync()
-    elapsed = time.perf_counter() - t0
-    final = last_eval if status == RunStatus.FINISHED else None
-    test_acc = history[-1].test_accuracy if history and history[-1].test_accuracy is not None else None
-    if status == RunStatus.FINISHED and test_acc is not None:
-        message = f"Finished: test accuracy {test_acc:.4f} in {elapsed:.1f} s on {describe(device)}."
-    epochs_done = step / steps_per_epoch
-    if use_channels_last:  # hand back plain contiguous weights: what safetensors and inference expect
-        model = model.to(memory_format=torch.contiguous_format)
-    distributed.barrier(ctx)
-    yield End(status, message, model, metadata(status, test_acc, elapsed, epochs_done), test_acc,
-              elapsed, history, final)
+    def finish(self) -> End:
+        self.precision.synchronize()
+        elapsed = time.perf_counter() - self.t0
+        finished = self.status is RunStatus.FINISHED
+        final = self.last_eval if finished else None
+        test_acc = self.history[-1].test_accuracy if self.history else None
+        if finished and test_acc is not None:
+            self.message = f"Finished: test accuracy {test_acc:.4f} in {elapsed:.1f} s on {describe(self.device)}."
+        self.model = self.precision.release(self.model)
+        barrier(self.ctx)
+        return End(self.status, self.message, self.model, self.metadata(test_acc, elapsed), test_acc,
+                   elapsed, self.history, final)
+
+    def metadata(self, test_acc: float | None, elapsed: float) -> dict:
+        r, data = self.recipe, self.data
+        return {
+            "format": CHECKPOINT_FORMAT, "architecture": r.model, "dataset": data.name,
+            "classes": list(data.classes), "input_shape": list(data.input_shape),
+            "normalization": {"mean": self.mean, "std": self.std}, "test_accuracy": test_acc,
+            "tta_flip": r.flip, "tta_translate": r.tta_translate, "recipe": r.as_dict(), "seed": self.seed,
+            "epochs_completed": round(self.steps_done / self.steps_per_epoch, 3), "status": self.status.value,
+            "train_seconds": round(elapsed, 2), "device": describe(self.device), "precision": self.precision.label,
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
