@@ -1,0 +1,280 @@
+"""Every run kept, as a table: the runs directory's checkpoints and logs, plus the shipped checkpoints.
+
+`list_runs` pairs each `<stem>.safetensors` with its `<stem>.jsonl` log (cnn.runlog) and says what
+it can of each run (model, data set, recipe and the settings changed from its preset, epochs, test
+accuracy, training seconds, device, date, status) from the checkpoint's metadata alone (never the
+weights) and the log, and names what is missing or damaged: a corrupt log, a log without a
+checkpoint, a checkpoint without a log. `delete_run` removes a run's files (never a shipped
+checkpoint), `import_checkpoint` brings in an uploaded checkpoint, checked like any other.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .atomic import atomic_path
+from .checkpoint import load_checkpoint, read_metadata
+from .errors import CheckpointError, CnnError, ConfigError
+from .runlog import RunHistory, RunLogError, log_path, read_log, run_header
+from .training.recipes import get_recipe
+
+SHIPPED = "shipped/"           # the key prefix of a shipped checkpoint ('/' is in no run's name)
+MAX_IMPORT_BYTES = 50_000_000  # an uploaded checkpoint larger than this is refused
+NOT_SETTINGS = ("name", "reported", "notes")  # recipe fields that are labels, not settings
+
+
+class RunIndexError(CnnError):
+    """A run cannot be found, deleted or imported."""
+
+
+@dataclass
+class RunEntry:
+    """One row of the table: what is known of a run, and what is missing."""
+    key: str                          # the run's name (its files' stem), or 'shipped/<stem>'
+    checkpoint: Path | None = None    # None: there is no checkpoint file
+    log: Path | None = None           # None: there is no log file
+    shipped: bool = False
+    model: str = ""
+    dataset: str = ""
+    recipe: dict = field(default_factory=dict)
+    overrides: dict | None = None     # settings changed from the named preset (None: preset unknown)
+    epochs: float | None = None
+    test_accuracy: float | None = None
+    train_seconds: float | None = None
+    device: str = ""
+    date: str = ""
+    status: str = ""
+    channels: int | None = None       # the model's input channels (1: the Draw tab, 3: the Photo tab)
+    n_train: int | None = None
+    n_test: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        """It has a checkpoint whose metadata could be read."""
+        return self.checkpoint is not None and self.channels is not None
+
+
+def recipe_overrides(recipe: dict) -> dict | None:
+    """The settings of a run's recipe that differ from its named preset (None for an unknown preset)."""
+    try:
+        preset = _plain(get_recipe(recipe.get("name", "")).as_dict())
+    except ConfigError:
+        return None
+    return {k: v for k, v in _plain(recipe).items() if k not in NOT_SETTINGS and preset.get(k, v) != v}
+
+
+def _plain(d: dict) -> dict:
+    """As stored in JSON (tuples as lists), so that a recipe and its stored copy compare equal."""
+    return json.loads(json.dumps(d, default=str))
+
+
+def list_runs(runs_dir: str | os.PathLike, shipped: tuple = ()) -> list[RunEntry]:
+    """The shipped checkpoints first, then every run in runs_dir, newest first."""
+    entries = [_entry(f"{SHIPPED}{Path(p).stem}", Path(p), shipped=True) for p in shipped]
+    runs_dir = Path(runs_dir)
+    stems = sorted({p.stem for pattern in ("*.safetensors", "*.jsonl") for p in runs_dir.glob(pattern)
+                    if not p.name.startswith(".")}) if runs_dir.is_dir() else []
+    runs = [_entry(stem, runs_dir / f"{stem}.safetensors") for stem in stems]
+    runs.sort(key=lambda e: e.date, reverse=True)
+    return entries + runs
+
+
+def find_run(runs_dir: str | os.PathLike, key: str, shipped: tuple = ()) -> RunEntry:
+    """The run named key (as list_runs names it), or a message that it is not there."""
+    if not key:
+        raise RunIndexError("Choose a run first.")
+    if key.startswith(SHIPPED):
+        for p in shipped:
+            if f"{SHIPPED}{Path(p).stem}" == key:
+                return _entry(key, Path(p), shipped=True)
+        raise RunIndexError(f"There is no shipped checkpoint called {key[len(SHIPPED):]}.")
+    ckpt = Path(runs_dir) / f"{_checked_name(key)}.safetensors"
+    if not ckpt.exists() and not log_path(ckpt).exists():
+        raise RunIndexError(f"The run {key} is not there any more (deleted from another page?). "
+                            f"Refresh the table.")
+    return _entry(key, ckpt)
+
+
+def _checked_name(key: str) -> str:
+    if not key or key != Path(key).name or key.startswith(".") or "\x00" in key:
+        raise RunIndexError(f"{key!r} is not the name of a run.")
+    return key
+
+
+def _entry(key: str, ckpt: Path, shipped: bool = False) -> RunEntry:
+    log = log_path(ckpt)
+    e = RunEntry(key, ckpt if ckpt.is_file() else None, log if log.is_file() else None, shipped)
+    history = None
+    if e.log is not None:
+        try:
+            history = _cached_log(str(e.log), *_stamp(e.log))
+        except (RunLogError, OSError) as exc:
+            e.problems.append(f"log unreadable: {exc}")
+    if history is not None:
+        _fill_from_log(e, history)
+    if e.checkpoint is not None:
+        try:
+            _fill_from_metadata(e, read_metadata(e.checkpoint))
+        except CheckpointError as exc:
+            e.problems.append(f"checkpoint unreadable: {str(exc).replace(str(ckpt), ckpt.name)}")
+            e.status = e.status or "damaged"
+    elif shipped:
+        e.problems.append(f"shipped checkpoint missing: {ckpt}")
+    else:
+        e.problems.append(_no_checkpoint(history))
+    if e.log is None and not shipped:
+        e.problems.append("no log (its training history is missing)")
+    if e.recipe:
+        e.overrides = recipe_overrides(e.recipe)
+    if not e.date:
+        e.date = _mtime(e.checkpoint or e.log)
+    return e
+
+
+def _no_checkpoint(history: RunHistory | None) -> str:
+    if history is not None and history.failure is not None:
+        return f"no checkpoint: the run failed ({history.failure})"
+    if history is not None and history.end is not None:
+        return "no checkpoint: its file is missing (deleted, or the save failed)"
+    return "no checkpoint (the run was killed, or is still training)"
+
+
+def _fill_from_log(e: RunEntry, h: RunHistory) -> None:
+    e.problems += h.problems()
+    header, end = h.header or {}, h.end or {}
+    meta = end.get("metadata") or {}
+    e.recipe = meta.get("recipe") or header.get("recipe") or {}
+    e.model = meta.get("architecture") or (h.start.model if h.start else "") or e.recipe.get("model", "")
+    e.dataset = meta.get("dataset") or header.get("dataset", "")
+    e.date = meta.get("date") or header.get("created", "")
+    if h.start is not None:
+        e.device, e.n_train, e.n_test = h.start.device, h.start.n_train, h.start.n_test
+    if h.steps:
+        e.epochs = round(h.steps[-1].epoch, 3)
+    if h.epochs:
+        e.test_accuracy, e.train_seconds = h.epochs[-1].test_accuracy, round(h.epochs[-1].train_seconds, 2)
+    if end:
+        e.test_accuracy = end.get("test_accuracy", e.test_accuracy)
+        e.status = end.get("status", "")
+    elif h.failure is not None:
+        e.status = "failed"
+    elif not h.imported:
+        e.status = "incomplete"
+
+
+def _fill_from_metadata(e: RunEntry, meta: dict) -> None:
+    """The checkpoint's metadata: it wins over the log where both say something."""
+    e.model, e.dataset = meta["architecture"], meta.get("dataset", e.dataset)
+    e.recipe = meta.get("recipe") or e.recipe
+    e.channels = int(meta["input_shape"][0])
+    for name in ("test_accuracy", "train_seconds", "device", "date", "status"):
+        if meta.get(name) is not None:
+            setattr(e, name, meta[name])
+    if meta.get("epochs_completed") is not None:
+        e.epochs = meta["epochs_completed"]
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_log(path: str, size: int, mtime_ns: int) -> RunHistory:
+    """A log read once per version of the file (size, mtime): a refresh rereads only what changed."""
+    return read_log(path)
+
+
+def load_history(entry: RunEntry) -> RunHistory | None:
+    """The run's log read back (cached), or None when it has none."""
+    if entry.log is None:
+        return None
+    try:
+        return _cached_log(str(entry.log), *_stamp(entry.log))
+    except (RunLogError, OSError):
+        return None
+
+
+def _mtime(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds")
+    except OSError:
+        return ""
+
+
+def delete_run(runs_dir: str | os.PathLike, key: str, protected: tuple = ()) -> list[Path]:
+    """Delete a run's checkpoint and log; the shipped checkpoints (and any path in protected) are
+    refused. A run already gone (deleted from another page) gives a message."""
+    if key.startswith(SHIPPED):
+        raise RunIndexError(f"{key[len(SHIPPED):]} is a shipped checkpoint; it cannot be deleted.")
+    ckpt = Path(runs_dir) / f"{_checked_name(key)}.safetensors"
+    files = (ckpt, log_path(ckpt))
+    guarded = {Path(p).resolve() for p in protected}
+    if any(f.resolve() in guarded for f in files):
+        raise RunIndexError(f"{key} is a shipped checkpoint; it cannot be deleted.")
+    removed = []
+    for f in files:
+        try:
+            f.unlink()
+            removed.append(f)
+        except FileNotFoundError:
+            pass
+    if not removed:
+        raise RunIndexError(f"The run {key} is already gone (deleted from another page?). Refresh the table.")
+    return removed
+
+
+def safe_stem(name: str) -> str:
+    """A file stem made of letters, digits, '-' and '_' only (at most 60 of them)."""
+    stem = Path(str(name).replace("\\", "/")).name
+    stem = stem[:-len(".safetensors")] if stem.lower().endswith(".safetensors") else Path(stem).stem
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:60] or "checkpoint"
+
+
+def write_import_log(checkpoint: Path, metadata: dict, original_name: str) -> Path:
+    """The one-line log of a checkpoint imported from elsewhere (it has no training history here)."""
+    header = run_header(metadata.get("recipe") or {}, metadata.get("dataset", ""), "import",
+                        imported_from=original_name)
+    path = log_path(checkpoint)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(header, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def import_checkpoint(upload: str | os.PathLike, runs_dir: str | os.PathLike, original_name: str | None = None,
+                      max_bytes: int = MAX_IMPORT_BYTES, protected: tuple = ()) -> Path:
+    """Copy an uploaded checkpoint into runs_dir (atomically, under a safe unused name), after
+    checking it like any other: a size cap, no pickles, weights that fit the model it names."""
+    upload = Path(upload)
+    shown = original_name or upload.name
+    if not upload.is_file():
+        raise RunIndexError(f"The upload {shown} is not there any more; upload it again.")
+    size = upload.stat().st_size
+    if size > max_bytes:
+        raise RunIndexError(f"{shown} is {size / 1e6:.1f} MB; checkpoints of up to "
+                            f"{max_bytes / 1e6:.0f} MB can be imported.")
+    try:
+        _, meta = load_checkpoint(upload)
+    except CheckpointError as exc:
+        raise CheckpointError(str(exc).replace(str(upload), shown)) from None
+    runs_dir = Path(runs_dir)
+    stem, n = safe_stem(shown), 1
+    guarded = {Path(p).resolve() for p in protected}
+    while True:
+        dest = runs_dir / f"{stem if n == 1 else f'{stem}-{n}'}.safetensors"
+        if not dest.exists() and not log_path(dest).exists() and dest.resolve() not in guarded:
+            break
+        n += 1
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(upload, tmp)
+    write_import_log(dest, meta, shown)
+    return dest

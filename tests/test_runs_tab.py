@@ -1,0 +1,223 @@
+"""Every run as a table (cnn/run_index.py) and the Runs tab's handlers (ui/runs_tab.py), called
+directly: damaged and missing files, delete, import of uploads, overlaid curves, load into a tab."""
+from __future__ import annotations
+
+import shutil
+
+import gradio as gr
+import pandas as pd
+import pytest
+import torch
+
+from app_helpers import checkpoint
+from cnn.checkpoint import save_checkpoint
+from cnn.errors import CheckpointError
+from cnn.models import get_spec
+from cnn.run_index import RunIndexError, delete_run, import_checkpoint, list_runs, recipe_overrides
+from cnn.runlog import RunLog, read_log, run_header
+from cnn.runs import RunManager
+from cnn.training import End, EpochEnd, RunStatus, Start, Step, get_recipe
+from ui import runs_tab
+from ui.common import AppContext
+
+MNIST_META = {"architecture": "mnist_fast", "dataset": "mnist", "classes": [str(i) for i in range(10)],
+              "input_shape": [1, 28, 28], "normalization": {"mean": [0.13], "std": [0.31]},
+              "epochs_completed": 2.0, "status": "finished", "train_seconds": 3.5, "device": "cpu (2 threads)",
+              "date": "2026-11-26T10:00:00+00:00"}
+
+
+def fake_run(runs_dir, stem, lr=0.1, accuracy=0.9, log=True, ckpt=True, date="2026-11-26T10:00:00+00:00"):
+    """A run as training leaves it: an (untrained) mnist_fast checkpoint and its log of two epochs."""
+    recipe = get_recipe("mnist_fast").replace(lr=lr, epochs=2.0).as_dict()
+    meta = {**MNIST_META, "recipe": recipe, "test_accuracy": accuracy, "date": date}
+    path = runs_dir / f"{stem}.safetensors"
+    if ckpt:
+        save_checkpoint(get_spec("mnist_fast").build(1, 10, 28), meta, path)
+    if log:
+        rl = RunLog.open(runs_dir / f"{stem}.jsonl", run_header(recipe, "mnist", "test"))
+        rl.write(Start("cpu (2 threads)", "mnist_fast", 1000, 1000, 200, 2.0, 64, 16, 32))
+        for i in range(1, 33):
+            rl.write(Step(i, 32, i / 16, 2.0 / i, lr, 500.0, i * 0.1, 0.0))
+            if i % 16 == 0:
+                rl.write(EpochEnd(i // 16, 1.0 / i, accuracy - 0.1, 0.5, accuracy - 0.05 * (2 - i // 16), 1.0, 0.9))
+        rl.write(End(RunStatus.FINISHED, "", None, meta, accuracy, 3.5))
+        rl.close()
+    return path
+
+
+@pytest.fixture()
+def runs_dir(tmp_path):
+    d = tmp_path / "runs"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture()
+def ctx(runs_dir):
+    return AppContext(RunManager(runs_dir, device="cpu"), str(checkpoint("mnist")), str(checkpoint("cifar10")))
+
+
+def by_key(entries):
+    return {e.key: e for e in entries}
+
+
+def test_the_index_shows_what_it_can_and_says_what_is_missing(runs_dir, monkeypatch):
+    fake_run(runs_dir, "good", lr=0.05)
+    fake_run(runs_dir, "nolog", log=False)
+    fake_run(runs_dir, "nockpt", ckpt=False)
+    fake_run(runs_dir, "corrupt")
+    with open(runs_dir / "corrupt.jsonl", "ab") as f:
+        f.write(b'{"kind": "step", "step": 33, "tot')  # a killed writer's half line
+    (runs_dir / "junk.safetensors").write_bytes(b"not a checkpoint at all")
+    monkeypatch.setattr("safetensors.torch.load_file", lambda *a, **k: pytest.fail("the table read weights"))
+    shipped = (checkpoint("mnist"), checkpoint("cifar10"))
+    entries = list_runs(runs_dir, shipped)
+    assert [e.key for e in entries[:2]] == ["shipped/mnist", "shipped/cifar10"]
+    e = by_key(entries)
+    assert e["shipped/mnist"].problems == [] and e["shipped/mnist"].recipe["name"] == "mnist_best"
+    assert e["shipped/mnist"].overrides == {} and e["shipped/cifar10"].channels == 3
+    good = e["good"]
+    assert (good.model, good.dataset, good.recipe["name"], good.status) == ("mnist_fast", "mnist", "mnist_fast", "finished")
+    assert good.overrides == {"lr": 0.05, "epochs": 2.0} and good.problems == []
+    assert (good.epochs, good.test_accuracy, good.train_seconds, good.n_train) == (2.0, 0.9, 3.5, 1000)
+    assert e["nolog"].problems == ["no log (its training history is missing)"] and e["nolog"].usable
+    assert e["nockpt"].checkpoint is None and not e["nockpt"].usable
+    assert e["nockpt"].problems == ["no checkpoint: its file is missing (deleted, or the save failed)"]
+    assert e["nockpt"].test_accuracy == 0.9  # from its log
+    assert e["corrupt"].problems == ["log: 1 of 38 line(s) unreadable, skipped"] and e["corrupt"].usable
+    assert "checkpoint unreadable" in e["junk"].problems[0] and "junk.safetensors is not a safetensors file" in e["junk"].problems[0]
+    assert "no log" in e["junk"].problems[1]
+
+
+def test_a_killed_run_has_a_log_and_no_checkpoint(runs_dir):
+    rl = RunLog.open(runs_dir / "killed.jsonl", run_header({"name": "mnist_fast"}, "mnist", "app"))
+    rl.write(Start("cpu", "mnist_fast", 10, 100, 10, 1.0, 10, 10, 10))  # then the process died
+    e = by_key(list_runs(runs_dir))["killed"]
+    assert e.status == "incomplete" and e.model == "mnist_fast"
+    assert e.problems == ["log: no end (the run was killed, or is still training)",
+                          "no checkpoint (the run was killed, or is still training)"]
+
+
+def test_overrides_are_the_settings_changed_from_the_preset():
+    r = get_recipe("cifar10_fast").as_dict()
+    assert recipe_overrides(r) == {}
+    assert recipe_overrides({**r, "batch_size": 512, "notes": "x"}) == {"batch_size": 512}
+    assert recipe_overrides({**r, "name": "gone"}) is None
+
+
+def test_delete_twice_and_shipped_checkpoints_protected(runs_dir):
+    fake_run(runs_dir, "a")
+    removed = delete_run(runs_dir, "a")
+    assert sorted(p.name for p in removed) == ["a.jsonl", "a.safetensors"] and not list(runs_dir.iterdir())
+    with pytest.raises(RunIndexError, match="already gone"):
+        delete_run(runs_dir, "a")  # a second page deleting the same run
+    with pytest.raises(RunIndexError, match="shipped checkpoint; it cannot be deleted"):
+        delete_run(runs_dir, "shipped/mnist")
+    copy = shutil.copy(checkpoint("mnist"), runs_dir / "mnist.safetensors")
+    with pytest.raises(RunIndexError, match="cannot be deleted"):
+        delete_run(runs_dir, "mnist", protected=(copy,))
+    assert copy.exists()
+    with pytest.raises(RunIndexError, match="is not the name of a run"):
+        delete_run(runs_dir, "../runs/mnist")
+
+
+def test_imports_are_checked_like_any_checkpoint(runs_dir, tmp_path):
+    up = tmp_path / "up"
+    up.mkdir()
+    (up / "notes.safetensors").write_text("just some text, not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"^notes.safetensors is not a safetensors file"):
+        import_checkpoint(up / "notes.safetensors", runs_dir)
+    torch.save(get_spec("mnist_fast").build(1, 10, 28).state_dict(), up / "pickle.safetensors")
+    with pytest.raises(CheckpointError, match="pickle.safetensors is a PyTorch pickle.*arbitrary code"):
+        import_checkpoint(up / "pickle.safetensors", runs_dir)
+    save_checkpoint(get_spec("seed003_cnn").build(1, 10, 28), MNIST_META, up / "wrong.safetensors")
+    with pytest.raises(CheckpointError, match="does not match the mnist_fast architecture"):
+        import_checkpoint(up / "wrong.safetensors", runs_dir)
+    with pytest.raises(RunIndexError, match=r"is 0\.3 MB; checkpoints of up to 0 MB"):
+        import_checkpoint(checkpoint("mnist"), runs_dir, max_bytes=100_000)
+    assert not list(runs_dir.iterdir())  # nothing refused was kept
+    odd = shutil.copy(checkpoint("mnist"), up / "my digits!.safetensors")
+    first = import_checkpoint(odd, runs_dir, "../../my digits!.safetensors")
+    second = import_checkpoint(odd, runs_dir, "../../my digits!.safetensors")
+    assert (first.name, second.name) == ("my_digits.safetensors", "my_digits-2.safetensors")
+    assert first.read_bytes() == checkpoint("mnist").read_bytes()
+    assert sorted(p.name for p in runs_dir.iterdir()) == ["my_digits-2.jsonl", "my_digits-2.safetensors",
+                                                          "my_digits.jsonl", "my_digits.safetensors"]
+    e = by_key(list_runs(runs_dir))["my_digits"]
+    assert e.problems == [] and e.status == "finished" and e.usable
+    assert read_log(runs_dir / "my_digits.jsonl").header["imported_from"] == "../../my digits!.safetensors"
+
+
+def test_the_table_and_its_refresh(ctx, runs_dir):
+    fake_run(runs_dir, "old", date="2026-11-20T10:00:00+00:00")
+    fake_run(runs_dir, "new", lr=0.02, accuracy=0.95)
+    frame, notes, compare, chosen = runs_tab.refresh(ctx, ["new", "deleted-meanwhile"], "old")
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == runs_tab.COLUMNS
+    assert list(frame["Run"]) == ["shipped/mnist", "shipped/cifar10", "new", "old"]
+    new = frame.set_index("Run").loc["new"]
+    assert (new["Test accuracy"], new["Changed settings"], new["Status"]) == ("95.00%", "lr=0.02, epochs=2.0", "finished")
+    assert "4 run(s)" in notes and "⚠️" not in notes
+    assert compare.value == ["new"] and chosen.value == "old" and ("old", "old") in compare.choices
+
+
+def test_overlaid_curves_and_the_settings_that_differ(ctx, runs_dir):
+    fake_run(runs_dir, "a", lr=0.1)
+    fake_run(runs_dir, "b", lr=0.02)
+    fake_run(runs_dir, "c", log=False)
+    loss, acc, text = runs_tab.compare(ctx, ["a", "b", "c"])
+    assert set(loss["run"]) == {"a", "b"} and len(loss) == 64
+    a = loss[loss["run"] == "a"]
+    assert list(a["epoch"])[:2] == [0.0625, 0.125] and list(a["loss"])[:2] == [2.0, 1.0]
+    assert set(acc["run"]) == {"a train", "a test", "b train", "b test"}
+    assert acc[(acc["run"] == "b test") & (acc["epoch"] == 2)]["accuracy"].item() == pytest.approx(0.9)
+    assert "| lr | 0.1 | 0.02 | 0.1 |" in text and "| epochs |" not in text
+    assert "train images" not in text  # c has no log: unknown is no difference
+    assert "No curves for c" in text
+    assert runs_tab.compare(ctx, []) == (None, None, "")
+    _, _, one = runs_tab.compare(ctx, ["b"])
+    assert one == "**b**: changed from the preset: lr=0.02, epochs=2.0"
+
+
+def test_use_a_run_in_the_draw_or_photo_tab(ctx, runs_dir):
+    path = fake_run(runs_dir, "digits")
+    draw_model, about, photo_model, photo_about, tabs = runs_tab.use_run(ctx, "digits")
+    assert draw_model == str(path) and "digits.safetensors" in about and tabs.selected == "draw"
+    assert isinstance(photo_model, type(gr.skip())) and isinstance(photo_about, type(gr.skip()))
+    draw_model, _, photo_model, about, tabs = runs_tab.use_run(ctx, "shipped/cifar10")
+    assert photo_model == ctx.photo_checkpoint and tabs.selected == "photo"
+    fake_run(runs_dir, "nockpt", ckpt=False)
+    with pytest.raises(gr.Error, match="nockpt has no usable checkpoint"):
+        runs_tab.use_run(ctx, "nockpt")
+    button = runs_tab.download(ctx, "digits")
+    assert button.value["orig_name"] == "digits.safetensors"
+    assert open(button.value["path"], "rb").read() == path.read_bytes()
+    assert runs_tab.download(ctx, None).value is None
+
+
+def test_delete_needs_confirming_and_upload_adds_a_run(ctx, runs_dir):
+    fake_run(runs_dir, "x")
+    with pytest.raises(gr.Error, match="Tick 'Yes, delete it' first"):
+        runs_tab.delete(ctx, "x", False)
+    frame, _, _, chosen, confirm = runs_tab.delete(ctx, "x", True)
+    assert "x" not in list(frame["Run"]) and confirm is False and not list(runs_dir.iterdir())
+    with pytest.raises(gr.Error, match="already gone"):
+        runs_tab.delete(ctx, "x", True)
+    with pytest.raises(gr.Error, match="shipped checkpoint"):
+        runs_tab.delete(ctx, "shipped/mnist", True)
+    frame, _, _, chosen, cleared = runs_tab.upload(ctx, str(checkpoint("cifar10")))
+    assert chosen.value == "cifar10" and "cifar10" in list(frame["Run"]) and cleared is None
+    assert runs_tab.use_run(ctx, "cifar10")[-1].selected == "photo"
+
+
+def test_the_app_has_the_runs_tab_wired(runs_dir):
+    from ui.app import build_app
+    demo = build_app(checkpoint("mnist"), checkpoint("cifar10"), RunManager(runs_dir, device="cpu"))
+    ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
+    assert {"runs-table", "runs-compare", "runs-chosen", "runs-use", "runs-delete", "runs-confirm",
+            "runs-download", "runs-upload", "runs-refresh"} <= ids
+    by_fn = {getattr(f.fn, "func", None): f for f in demo.fns.values()}
+    use = by_fn[runs_tab.use_run]
+    assert [type(o).__name__ for o in use.outputs] == ["State", "Markdown", "State", "Markdown", "Tabs"]
+    assert len(by_fn[runs_tab.refresh].outputs) == 4 and len(by_fn[runs_tab.delete].outputs) == 5
+    triggers = {t[1] for f in demo.fns.values() if getattr(f.fn, "func", None) is runs_tab.refresh for t in f.targets}
+    assert triggers == {"select", "click"}  # when the tab opens, and by the Refresh button

@@ -1,0 +1,259 @@
+"""The Runs tab: every kept run as a table; overlay the curves of several and see how their settings
+differ; put one into the Draw or Photo tab; download, delete or upload a checkpoint."""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from cnn.errors import CnnError
+from cnn.run_index import (NOT_SETTINGS, RunEntry, delete_run, find_run, import_checkpoint, list_runs,
+                           load_history)
+
+from .common import AppContext, friendly
+
+COLUMNS = ["Run", "Model", "Data", "Recipe", "Changed settings", "Epochs", "Test accuracy", "Train s",
+           "Device", "Date", "Status", "Problems"]
+MAX_POINTS = 400  # per run and curve: enough to see its shape, light enough to send
+
+
+@dataclass
+class RunsTab:
+    table: gr.Dataframe
+    notes: gr.Markdown
+    compare: gr.Dropdown   # the runs whose curves are overlaid (several)
+    chosen: gr.Dropdown    # the run the buttons act on (one)
+
+    def refreshed(self) -> list:
+        return [self.table, self.notes, self.compare, self.chosen]
+
+
+def shipped(ctx: AppContext) -> tuple[str, str]:
+    return ctx.draw_checkpoint, ctx.photo_checkpoint
+
+
+def _protected(ctx: AppContext) -> tuple:
+    return (*shipped(ctx), *ctx.runs.protected)
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{100 * x:.2f}%"
+
+
+def _changed(e: RunEntry) -> str:
+    if e.overrides is None:
+        return "(preset unknown)" if e.recipe else ""
+    return ", ".join(f"{k}={v}" for k, v in e.overrides.items())
+
+
+def row(e: RunEntry) -> list:
+    secs = "" if e.train_seconds is None else f"{e.train_seconds:.1f}"
+    return [e.key, e.model, e.dataset, e.recipe.get("name", ""), _changed(e),
+            "" if e.epochs is None else f"{e.epochs:g}", _pct(e.test_accuracy), secs, e.device, e.date[:19],
+            e.status, "; ".join(e.problems)]
+
+
+def runs_frame(entries: list[RunEntry]) -> pd.DataFrame:
+    return pd.DataFrame([row(e) for e in entries], columns=COLUMNS)
+
+
+# ---------------------------------------------------------------- handlers
+
+
+@friendly
+def refresh(ctx: AppContext, compared: list | None = None, chosen: str | None = None) -> tuple:
+    """(table, notes, the compare choices, the chosen run's choices), keeping selections still there."""
+    entries = list_runs(ctx.runs.runs_dir, shipped(ctx))
+    keys = [e.key for e in entries]
+    damaged = sum(bool(e.problems) for e in entries)
+    notes = (f"{len(entries)} run(s) under `{ctx.runs.runs_dir}` and shipped."
+             + (f" ⚠️ {damaged} with something missing or damaged: see *Problems*." if damaged else ""))
+    kept = [k for k in (compared or []) if k in keys]
+    return (runs_frame(entries), notes, gr.Dropdown(choices=keys, value=kept, multiselect=True),
+            gr.Dropdown(choices=keys, value=chosen if chosen in keys else None))
+
+
+def _thin(points: list, limit: int = MAX_POINTS) -> list:
+    if len(points) <= limit:
+        return points
+    every = -(-len(points) // limit)
+    return points[::every] + ([points[-1]] if (len(points) - 1) % every else [])
+
+
+def curves(entries: list[RunEntry]) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str]]:
+    """The loss per step and accuracy per epoch of each run with a log, and the runs without curves."""
+    loss, acc, missing = [], [], []
+    for e in entries:
+        h = load_history(e)
+        if h is None or not (h.steps or h.epochs):
+            missing.append(e.key)
+            continue
+        loss += [{"run": e.key, "epoch": round(s.epoch, 4), "loss": s.loss} for s in _thin(h.steps)]
+        for ep in h.epochs:
+            acc.append({"run": f"{e.key} train", "epoch": ep.epoch, "accuracy": ep.train_accuracy})
+            if ep.test_accuracy is not None:
+                acc.append({"run": f"{e.key} test", "epoch": ep.epoch, "accuracy": ep.test_accuracy})
+    # an empty frame would leave a coloured plot blank for good (Gradio 6.31): send None instead
+    return (pd.DataFrame(loss) if loss else None, pd.DataFrame(acc) if acc else None, missing)
+
+
+def _settings(e: RunEntry) -> dict:
+    out = {"model": e.model, "dataset": e.dataset, "recipe": e.recipe.get("name", ""),
+           "train images": e.n_train, "test images": e.n_test}
+    out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS})
+    return out
+
+
+def _cell(v) -> str:
+    return "" if v is None else str(v).replace("|", "\\|")
+
+
+def differences(entries: list[RunEntry]) -> str:
+    """A Markdown table of the settings that differ between the runs (for one run: from its preset)."""
+    if not entries:
+        return ""
+    if len(entries) == 1:
+        e = entries[0]
+        changed = _changed(e)
+        return f"**{e.key}**: " + (f"changed from the preset: {changed}" if changed else "the preset's settings")
+    settings = [_settings(e) for e in entries]
+    names = list(dict.fromkeys(k for s in settings for k in s))
+    differ = [k for k in names if len({repr(s[k]) for s in settings if s.get(k) is not None}) > 1]
+    if not differ:
+        return "The runs have the same settings."
+    head = "| setting | " + " | ".join(_cell(e.key) for e in entries) + " |"
+    lines = [head, "|---" * (len(entries) + 1) + "|"]
+    lines += [f"| {k} | " + " | ".join(_cell(s.get(k)) for s in settings) + " |" for k in differ]
+    return "**Settings that differ**\n\n" + "\n".join(lines)
+
+
+@friendly
+def compare(ctx: AppContext, keys: list | None) -> tuple:
+    """(loss curves, accuracy curves, the settings that differ) of the chosen runs."""
+    entries, gone = [], []
+    for k in keys or []:
+        try:
+            entries.append(find_run(ctx.runs.runs_dir, k, shipped(ctx)))
+        except CnnError:
+            gone.append(k)
+    loss, acc, missing = curves(entries)
+    text = differences(entries)
+    if missing:
+        text += f"\n\nNo curves for {', '.join(missing)}: no training log."
+    if gone:
+        text += f"\n\n{', '.join(gone)}: not there any more (deleted?); press Refresh."
+    return loss, acc, text
+
+
+@friendly
+def use_run(ctx: AppContext, key: str | None) -> tuple:
+    """Put a run's model into the Draw tab (1-channel models) or the Photo tab (3-channel models):
+    (draw model, draw about, photo model, photo about, the tab to show)."""
+    e = find_run(ctx.runs.runs_dir, key or "", shipped(ctx))
+    if not e.usable:
+        raise CnnError(f"{e.key} has no usable checkpoint: {'; '.join(e.problems) or 'unreadable'}.")
+    if e.channels not in (1, 3):
+        raise CnnError(f"{e.key} takes {e.channels}-channel images; the Draw tab needs 1 and the Photo tab 3.")
+    where, what = ("draw", "digit") if e.channels == 1 else ("photo", "photo")
+    path = str(e.checkpoint)
+    ctx.predictor(path, what)  # loads it now: a damaged file is refused here, with its message
+    about, skip = ctx.about(path, what), gr.skip()
+    gr.Info(f"The {where.capitalize()} tab now uses {Path(path).name}.")
+    if where == "draw":
+        return path, about, skip, skip, gr.Tabs(selected="draw")
+    return skip, skip, path, about, gr.Tabs(selected="photo")
+
+
+def _servable(path: Path) -> str:
+    """A path Gradio will serve: the file itself when under the working or temp directory, else a copy
+    in the temp directory."""
+    real = path.resolve()
+    for root in (os.getcwd(), tempfile.gettempdir()):
+        if real.is_relative_to(Path(root).resolve()):
+            return str(real)
+    folder = Path(tempfile.gettempdir()) / "cnn-playground-downloads"
+    folder.mkdir(exist_ok=True)
+    shutil.copyfile(real, folder / real.name)
+    return str(folder / real.name)
+
+
+@friendly
+def download(ctx: AppContext, key: str | None) -> gr.DownloadButton:
+    """The download button, holding the chosen run's checkpoint (or empty when none is chosen)."""
+    if not key:
+        return gr.DownloadButton(value=None, interactive=False)
+    e = find_run(ctx.runs.runs_dir, key, shipped(ctx))
+    if e.checkpoint is None:
+        gr.Warning(f"{key} has no checkpoint to download.")
+        return gr.DownloadButton(value=None, interactive=False)
+    return gr.DownloadButton(value=_servable(e.checkpoint), interactive=True)
+
+
+@friendly
+def delete(ctx: AppContext, key: str | None, confirmed: bool, compared: list | None = None) -> tuple:
+    """Delete the chosen run (checkpoint and log) once confirmed: (refreshed outputs..., confirm box)."""
+    if not key:
+        raise CnnError("Choose a run to delete first.")
+    if not confirmed:
+        raise CnnError(f"Tick 'Yes, delete it' first: deleting {key} cannot be undone.")
+    removed = delete_run(ctx.runs.runs_dir, key, _protected(ctx))
+    gr.Info(f"Deleted {', '.join(p.name for p in removed)}.")
+    return (*refresh(ctx, compared, None), False)
+
+
+@friendly
+def upload(ctx: AppContext, path: str | None, compared: list | None = None) -> tuple:
+    """Import an uploaded .safetensors checkpoint into the runs: (refreshed outputs..., upload box)."""
+    if not path:
+        return (*refresh(ctx, compared, None), None)
+    dest = import_checkpoint(path, ctx.runs.runs_dir, Path(path).name, protected=_protected(ctx))
+    gr.Info(f"Imported as {dest.name}. Choose it and press 'Use this model'.")
+    return (*refresh(ctx, compared, dest.stem), None)
+
+
+# ---------------------------------------------------------------- layout
+
+
+def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> RunsTab:
+    """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab."""
+    with gr.Tab("Runs", id="runs") as tab:
+        notes = gr.Markdown("", elem_id="runs-notes")
+        refresh_btn = gr.Button("Refresh", size="sm", elem_id="runs-refresh")
+        table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, max_height=420,
+                             elem_id="runs-table")
+        compared = gr.Dropdown([], multiselect=True, label="Compare runs (their curves overlaid)",
+                               elem_id="runs-compare")
+        with gr.Row():
+            loss_plot = gr.LinePlot(x="epoch", y="loss", color="run", title="Training loss", height=280)
+            acc_plot = gr.LinePlot(x="epoch", y="accuracy", color="run", title="Accuracy per epoch",
+                                   height=280, y_lim=[0, 1])
+        diff = gr.Markdown("", elem_id="runs-diff")
+        with gr.Row():
+            chosen = gr.Dropdown([], label="Run", elem_id="runs-chosen")
+            use_btn = gr.Button("Use this model (Draw tab for 1 channel, Photo tab for 3)", elem_id="runs-use")
+            get_btn = gr.DownloadButton("Download checkpoint", interactive=False, elem_id="runs-download")
+        with gr.Row():
+            confirm = gr.Checkbox(False, label="Yes, delete it", elem_id="runs-confirm")
+            delete_btn = gr.Button("Delete run", variant="stop", elem_id="runs-delete")
+        uploaded = gr.File(label="Upload a .safetensors checkpoint to use it", file_types=[".safetensors"],
+                           type="filepath", elem_id="runs-upload")
+    out = RunsTab(table, notes, compared, chosen)
+    private = dict(api_visibility="private")
+    show = functools.partial(refresh, ctx)
+    tab.select(show, [compared, chosen], out.refreshed(), **private)
+    refresh_btn.click(show, [compared, chosen], out.refreshed(), **private)
+    compared.change(functools.partial(compare, ctx), compared, [loss_plot, acc_plot, diff], **private)
+    chosen.change(functools.partial(download, ctx), chosen, get_btn, **private)
+    use_btn.click(functools.partial(use_run, ctx), chosen,
+                  [draw.model, draw.about, photo.model, photo.about, tabs], **private)
+    delete_btn.click(functools.partial(delete, ctx), [chosen, confirm, compared],
+                     [*out.refreshed(), confirm], **private)
+    uploaded.upload(functools.partial(upload, ctx), [uploaded, compared], [*out.refreshed(), uploaded],
+                    **private)
+    return out
