@@ -32,6 +32,20 @@ def save_checkpoint(model: torch.nn.Module, metadata: dict, path: str | os.PathL
     return path
 
 
+def rewrite_metadata(path: str | os.PathLike, metadata: dict) -> Path:
+    """Replace a checkpoint's metadata, atomically; its weights are written back unchanged."""
+    from safetensors.torch import load_file, save_file
+    path = Path(path)
+    read_metadata(path)  # refuses a file that is not a CNN Playground checkpoint
+    missing = [k for k in REQUIRED if k not in metadata]
+    if missing:
+        raise ValueError(f"checkpoint metadata lacks {missing}")
+    tensors = load_file(str(path))
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata={META_KEY: json.dumps(metadata)})
+    return path
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
     """The checkpoint's metadata, without loading the weights."""
     from safetensors import safe_open
@@ -110,11 +124,16 @@ def _refuse_non_safetensors(path: Path) -> None:
     if not path.is_file():
         raise CheckpointError(f"No checkpoint file at {path}.")
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+        head = f.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header. Its first byte is
+    # that length's low byte, which can be 0x80 or 'P' too: only a file that is not shaped like
+    # safetensors is named a pickle.
+    size = int.from_bytes(head[:8], "little")
+    shaped = len(head) == 9 and head[8:9] == b"{" and size <= min(path.stat().st_size, 100_000_000)
+    if not shaped and (head[:2] == b"PK" or head[:1] == b"\x80"):
         raise CheckpointError(
             f"{path} is a PyTorch pickle (torch.save) file. It is refused because unpickling can run "
             f"arbitrary code; convert it to safetensors or train a new checkpoint with python -m cnn.train.")
-    if len(head) < 8 or int.from_bytes(head, "little") > min(path.stat().st_size, 100_000_000):
+    if not shaped:
         raise CheckpointError(f"{path} is not a safetensors file. Use a .safetensors checkpoint "
                               f"written by CNN Playground.")

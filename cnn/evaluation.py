@@ -18,6 +18,7 @@ class EvalResult:
     confusion: torch.Tensor     # [true, predicted] counts, num_classes x num_classes
     predictions: torch.Tensor   # predicted label of each image, on the CPU
     probabilities: torch.Tensor  # N x num_classes, on the CPU
+    logits: torch.Tensor | None = None  # N x num_classes (float32, before any temperature), on the CPU
 
     def misclassified(self, labels: torch.Tensor, limit: int = 24) -> list[int]:
         """Indices of wrongly predicted images, most confidently wrong first."""
@@ -61,7 +62,7 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
     kernels for in training, so a first run does not tune a second set."""
     was_training = model.training
     model.eval()
-    probs, loss_sum = [], 0.0
+    all_logits, loss_sum = [], 0.0
     try:
         for start in range(0, len(split), batch_size):
             if should_stop is not None and should_stop():
@@ -76,14 +77,15 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
             with autocast(device, mixed_precision=device.type == "cuda", cuda_dtype=cuda_dtype):  # CPU: exact fp32
                 logits = tta_logits(model, x, tta_flip, tta_translate)[:n]
             loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-            probs.append(logits.softmax(1).cpu())
+            all_logits.append(logits.cpu())
     finally:
         model.train(was_training)
-    p = torch.cat(probs)
+    z = torch.cat(all_logits)
+    p = z.softmax(1)
     pred = p.argmax(1)
     labels = split.labels.cpu()
     confusion = torch.bincount(labels * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
-    return EvalResult((pred == labels).float().mean().item(), loss_sum / len(split), confusion, pred, p)
+    return EvalResult((pred == labels).float().mean().item(), loss_sum / len(split), confusion, pred, p, z)
 
 
 def format_confusion(confusion: torch.Tensor, classes: list[str]) -> str:

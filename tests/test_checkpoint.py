@@ -5,7 +5,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from cnn.checkpoint import META_KEY, load_checkpoint, read_metadata, save_checkpoint
+from cnn.checkpoint import META_KEY, load_checkpoint, read_metadata, rewrite_metadata, save_checkpoint
 from cnn.training import train
 from cnn.errors import CheckpointError
 from cnn.training.recipes import get_recipe
@@ -47,3 +47,27 @@ def test_wrong_expectations_are_refused(trained, tmp_path):
         load_checkpoint(path, expect_architecture="cifar10_small")
     with pytest.raises(CheckpointError, match="has 10 classes, but 2 are needed"):
         load_checkpoint(path, expect_classes=2)
+
+
+def test_rewrite_metadata_keeps_the_weights(trained, tmp_path):
+    path = save_checkpoint(trained.model, trained.metadata, tmp_path / "m.safetensors")
+    rewrite_metadata(path, dict(trained.metadata, temperature=0.5))
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+    model, meta = load_checkpoint(path)
+    assert meta["temperature"] == 0.5 and meta["classes"] == trained.metadata["classes"]
+    for k, v in trained.model.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v)
+    with pytest.raises(ValueError, match="lacks"):
+        rewrite_metadata(path, {"architecture": "mnist_fast"})
+
+
+def test_a_header_length_that_starts_like_a_pickle_is_still_read(trained, tmp_path):
+    """A safetensors file starts with its header's length; a length whose low byte is 0x80 (as a
+    pickle starts) once made a rewritten checkpoint be refused as a pickle."""
+    path = tmp_path / "m.safetensors"
+    for pad in range(256):
+        save_checkpoint(trained.model, dict(trained.metadata, pad="x" * pad), path)
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert read_metadata(path)["pad"] and load_checkpoint(path)[1]["architecture"] == "mnist_fast"

@@ -1,9 +1,13 @@
-"""The shipped checkpoints are real: evaluated on their full test sets, they meet the floors."""
+"""The shipped checkpoints are real: evaluated on their full test sets, they meet the floors, and
+their fitted temperatures bring the expected calibration error (15 bins) to 1% or less."""
 from pathlib import Path
 
 import pytest
+import torch
 
+from cnn.calibration import calibrated_probabilities, expected_calibration_error, split_halves
 from cnn.cli.evaluate import evaluate_checkpoint
+from cnn.data import load_dataset
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
@@ -14,6 +18,14 @@ def check(name, floor, data_dir):
     assert len(result.predictions) == 10000  # the full test split
     assert result.accuracy == pytest.approx(meta["test_accuracy"], abs=2e-3)  # what the metadata claims
     assert result.accuracy >= floor, f"{name}: {result.accuracy:.4f} < {floor}"
+    labels = load_dataset(name, data_dir, train=False).test.labels
+    unseen = torch.arange(len(labels))  # the images the temperature was not fitted on
+    if meta["calibration"]["fit_on"] == "test_half":
+        unseen = split_halves(len(labels), meta["calibration"]["seed"])[1]
+    probs = calibrated_probabilities(result.logits[unseen], meta["temperature"])
+    assert torch.equal(probs.argmax(1), result.predictions[unseen])  # the temperature changes no prediction
+    assert expected_calibration_error(probs, labels[unseen]) <= 0.01
+    assert expected_calibration_error(result.probabilities[unseen], labels[unseen]) > 0.05  # as it was before
     return meta
 
 

@@ -1,46 +1,135 @@
 """Evaluate a checkpoint on its data set's full test split: python -m cnn.evaluate CHECKPOINT [--data-dir D]
 
-Prints the confusion matrix and, as its last line, `test accuracy: 0.XXXX`.
+Prints the confusion matrix, the loss, the expected calibration error (15 bins) before and, where
+the checkpoint has a temperature, after it, and as its last line `test accuracy: 0.XXXX`.
+
+--fit-temperature first fits a temperature (temperature scaling, cnn/calibration.py) and rewrites
+only the checkpoint's metadata (atomically; the weights are unchanged). --fit-on says on what:
+  train      a fixed sample of 5,000 training images (seed 0). Honest only for a model that did not
+             train on them: the tool warns when the model is markedly more accurate there.
+  test-half  a fixed random half of the test set (seed 0, "half A"); the calibration is then
+             reported on the other half ("half B"), which the fit never saw.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime, timezone
 
-from ..checkpoint import load_checkpoint
-from ..data import load_dataset
+import torch
+
+from ..calibration import (ECE_BINS, calibrated_probabilities, expected_calibration_error, fit_temperature,
+                           split_halves)
+from ..checkpoint import load_checkpoint, rewrite_metadata
+from ..data import Dataset, Split, load_dataset
 from ..data.normalize import Normalizer
 from ..errors import DataError
 from ..evaluation import EvalResult, evaluate, format_confusion
 from ..hardware import describe, pick_device
 from .common import add_data_flags, friendly_errors
 
+FIT_SAMPLE = 5000   # training images a temperature is fitted on (--fit-on train)
+SEED = 0            # of that sample, and of the test set's split into halves
+
+
+def _load(path, data_dir, device, train: bool):
+    model, meta = load_checkpoint(path, map_location=device)
+    data = load_dataset(meta["dataset"], data_dir, train=train, allow_any_path=True)
+    if list(data.classes) != list(meta["classes"]):
+        raise DataError(f"The test set's classes {data.classes} differ from the checkpoint's {meta['classes']}.")
+    return model, meta, data
+
+
+def _run(model, meta: dict, split: Split, device) -> EvalResult:
+    """The evaluation the checkpoint was made for: its normalisation, test-time augmentation and dtype."""
+    norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], device, meta["input_shape"][0])
+    return evaluate(model, split, norm, len(meta["classes"]), device, tta_flip=meta.get("tta_flip", False),
+                    tta_translate=meta.get("tta_translate", False),
+                    cuda_dtype=meta.get("recipe", {}).get("cuda_dtype", "bf16"))  # the dtype it trained in
+
 
 def evaluate_checkpoint(path, data_dir=None, device=None) -> tuple[EvalResult, dict, list[str]]:
     """(evaluation on the full test split, metadata, class names)."""
     device = pick_device(device)
-    model, meta = load_checkpoint(path, map_location=device)
-    data = load_dataset(meta["dataset"], data_dir, train=False, allow_any_path=True)
-    if list(data.classes) != list(meta["classes"]):
-        raise DataError(f"The test set's classes {data.classes} differ from the checkpoint's {meta['classes']}.")
-    norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], device, meta["input_shape"][0])
-    result = evaluate(model, data.test, norm, len(data.classes), device, tta_flip=meta.get("tta_flip", False),
-                      tta_translate=meta.get("tta_translate", False),
-                      cuda_dtype=meta.get("recipe", {}).get("cuda_dtype", "bf16"))  # the dtype it trained in
-    return result, meta, data.classes
+    model, meta, data = _load(path, data_dir, device, train=False)
+    return _run(model, meta, data.test, device), meta, data.classes
+
+
+def fit_checkpoint_temperature(path, model, meta: dict, data: Dataset, test: EvalResult, device,
+                               fit_on: str = "train") -> dict:
+    """Fit a temperature (see the module's doc), write it into the checkpoint's metadata and return
+    the new metadata."""
+    labels = data.test.labels
+    if fit_on == "train":
+        if data.train is None or len(data.train) == 0:
+            raise DataError("This data set has no training split to fit a temperature on; use --fit-on test-half.")
+        sample = data.train.subset(FIT_SAMPLE, seed=SEED)
+        fitted = _run(model, meta, sample, device)
+        logits, fit_labels, held_out = fitted.logits, sample.labels, torch.arange(len(labels))
+        where = f"a fixed sample of {len(sample)} training images (seed {SEED})"
+        if fitted.accuracy - test.accuracy > 0.01:
+            print(f"warning: the model is right on {fitted.accuracy:.2%} of the fitting sample but on "
+                  f"{test.accuracy:.2%} of the test set, so it probably trained on these images and the "
+                  f"temperature is biased low (over-confident); consider --fit-on test-half.", file=sys.stderr)
+    else:
+        half_a, held_out = split_halves(len(labels), SEED)
+        logits, fit_labels = test.logits[half_a], labels[half_a]
+        where = f"test half A ({len(half_a)} test images, seed {SEED}); ECE measured on half B"
+    t = fit_temperature(logits, fit_labels)
+    z, y = test.logits[held_out], labels[held_out]
+    meta = dict(meta, temperature=t, calibration={
+        "method": "temperature scaling: NLL of softmax(logits / T), LBFGS on log T", "fit_on": fit_on.replace("-", "_"),
+        "fitted_on": where, "seed": SEED, "bins": ECE_BINS,
+        "ece_before": expected_calibration_error(calibrated_probabilities(z), y),
+        "ece_after": expected_calibration_error(calibrated_probabilities(z, t), y),
+        "ece_images": len(held_out), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    rewrite_metadata(path, meta)
+    return meta
+
+
+def calibration_lines(result: EvalResult, labels: torch.Tensor, meta: dict) -> list[str]:
+    """The ECE before and (where there is a temperature) after it, on the test set; for a
+    temperature fitted on half of the test set, also on the other half alone."""
+    before = expected_calibration_error(result.probabilities, labels)
+    t = meta.get("temperature")
+    if t is None:
+        return [f"test ECE ({ECE_BINS} bins): {before:.4f} (no temperature in this checkpoint)"]
+    after = expected_calibration_error(calibrated_probabilities(result.logits, t), labels)
+    lines = [f"test ECE ({ECE_BINS} bins): {before:.4f} before the temperature, {after:.4f} after (T = {t:.4f})"]
+    cal = meta.get("calibration") or {}
+    if cal.get("fitted_on"):
+        lines.append(f"temperature fitted on {cal['fitted_on']}")
+    if cal.get("fit_on") == "test_half":
+        _, b = split_halves(len(labels), cal.get("seed", SEED))
+        b_before = expected_calibration_error(result.probabilities[b], labels[b])
+        b_after = expected_calibration_error(calibrated_probabilities(result.logits[b], t), labels[b])
+        lines.append(f"held-out test half B ({len(b)} images, unseen by the fit) ECE: {b_before:.4f} before, "
+                     f"{b_after:.4f} after")
+    return lines
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cnn.evaluate", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m cnn.evaluate", description=__doc__.split("\n")[0],
+                                epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint")
     add_data_flags(p)
+    p.add_argument("--fit-temperature", action="store_true",
+                   help="fit a temperature and write it into the checkpoint's metadata (weights unchanged)")
+    p.add_argument("--fit-on", choices=("train", "test-half"), default="train",
+                   help="what --fit-temperature fits on (default: 5,000 training images)")
     args = p.parse_args(argv)
     with friendly_errors():
-        result, meta, classes = evaluate_checkpoint(args.checkpoint, args.data_dir, args.device)
+        device = pick_device(args.device)
+        model, meta, data = _load(args.checkpoint, args.data_dir, device, train=args.fit_temperature and args.fit_on == "train")
+        result = _run(model, meta, data.test, device)
         print(f"{meta['architecture']} on {meta['dataset']} ({len(result.predictions)} test images, "
-              f"{describe(pick_device(args.device))})")
-        print(format_confusion(result.confusion, classes))
+              f"{describe(device)})")
+        print(format_confusion(result.confusion, data.classes))
         print(f"test loss: {result.loss:.4f}")
+        if args.fit_temperature:
+            meta = fit_checkpoint_temperature(args.checkpoint, model, meta, data, result, device, args.fit_on)
+            print(f"wrote temperature {meta['temperature']:.4f} into {args.checkpoint} (weights unchanged)")
+        print("\n".join(calibration_lines(result, data.test.labels, meta)))
         print(f"test accuracy: {result.accuracy:.4f}")
     return 0
 

@@ -1,8 +1,14 @@
 """Predictions from a trained model. Never imports Gradio.
 
 A `Predictor` wraps a model in eval mode with its checkpoint metadata (classes, input shape,
-normalisation, test-time flip). It is safe to call from many threads at once: the model is never
-changed after construction and every call works on its own tensors.
+normalisation, test-time flip, temperature). It is safe to call from many threads at once: the model
+is never changed after construction and every call works on its own tensors.
+
+Probabilities are softmax(logits / T), T being the checkpoint's fitted temperature (metadata
+"temperature", 1.0 for checkpoints without one). A predictor made from a checkpoint file serves
+logits(), probabilities() and predict() through ONNX Runtime when onnxruntime is installed and it
+measured faster for that model at load (`backend` says which); the look inside the model
+(serving/explain.py) always runs the PyTorch `model`.
 """
 from __future__ import annotations
 
@@ -16,10 +22,12 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..calibration import calibrated_probabilities
 from ..checkpoint import load_checkpoint
 from ..data.normalize import Normalizer
-from ..errors import ImageError
+from ..errors import ConfigError, ImageError
 from ..evaluation import tta_logits
+from .onnx_runtime import BACKENDS, OrtRunner, cached_export, median_ms, onnxruntime_or_none
 
 
 @contextlib.contextmanager
@@ -51,14 +59,30 @@ class Predictor:
         norm = metadata["normalization"]
         self.normalizer = Normalizer(norm["mean"], norm["std"], self.device, self.input_shape[0])
         self.tta_flip = bool(metadata.get("tta_flip", False))
+        t = metadata.get("temperature", 1.0)
+        self.temperature = float(t) if isinstance(t, (int, float)) and 0 < t < float("inf") else 1.0
         self.name = name or metadata.get("architecture", "model")
+        self.backend = "pytorch"        # or "onnxruntime": what serves logits() and predict()
+        self.backend_reason = "PyTorch (no checkpoint file to export)"
+        self.backend_ms: dict[str, float] = {}  # median ms per prediction of each backend, when timed
+        self._ort: OrtRunner | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, *, expect_channels: int | None = None,
-                        expect_classes: int | None = None, device: str = "cpu") -> "Predictor":
+                        expect_classes: int | None = None, device: str = "cpu",
+                        backend: str | None = None) -> "Predictor":
+        """backend: 'auto' (ONNX Runtime where installed and faster), 'pytorch' or 'onnxruntime';
+        by default $CNN_BACKEND, else 'auto'."""
+        backend = backend or os.environ.get("CNN_BACKEND") or "auto"
+        if backend not in BACKENDS:
+            raise ConfigError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
         model, meta = load_checkpoint(path, expect_channels=expect_channels,
                                       expect_classes=expect_classes, map_location=device)
-        return cls(model, meta, device=device, name=Path(path).stem)
+        pred = cls(model, meta, device=device, name=Path(path).stem)
+        pred.backend_reason = "PyTorch (asked for)" if backend == "pytorch" else pred.backend_reason
+        if backend != "pytorch":
+            pred._choose_backend(Path(path), forced=backend == "onnxruntime")
+        return pred
 
     @classmethod
     def from_model(cls, model: nn.Module, metadata: dict, name: str = "") -> "Predictor":
@@ -95,16 +119,53 @@ class Predictor:
         return x.round().clamp(0, 255).to(torch.uint8).contiguous()
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's logits for one image (flip-averaged where tta_flip), before the temperature."""
         with torch.inference_mode(), one_thread():
-            return tta_logits(self.model, self.batch(x), self.tta_flip, translate=False, stack=True)[0]
+            b = self.batch(x)
+            return (self._ort(b) if self._ort is not None else self._torch_logits(b))[0]
+
+    def _torch_logits(self, b: torch.Tensor) -> torch.Tensor:
+        return tta_logits(self.model, b, self.tta_flip, translate=False, stack=True)
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits(x).softmax(0).cpu()
+        """softmax(logits / temperature), on the CPU."""
+        return calibrated_probabilities(self.logits(x), self.temperature).cpu()
 
     def predict(self, x: torch.Tensor) -> dict[str, float]:
         """Class name -> probability for one uint8 C x H x W image."""
         p = self.probabilities(x)
         return {name: float(v) for name, v in zip(self.classes, p.tolist())}
+
+
+    # ------------------------------------------------------------ backend
+
+    def _choose_backend(self, path: Path, forced: bool) -> None:
+        """Serve through ONNX Runtime if it is installed and (unless forced) measures faster on a
+        sample image than PyTorch; otherwise stay on PyTorch, saying why in backend_reason."""
+        ort = onnxruntime_or_none() if self.device.type == "cpu" else None
+        if ort is None:
+            why = "onnxruntime is not installed" if self.device.type == "cpu" else f"the model runs on {self.device}"
+            if forced:
+                raise ConfigError(f"The onnxruntime backend is unavailable: {why} (pip install onnx onnxruntime).")
+            self.backend_reason = f"PyTorch ({why})"
+            return
+        try:
+            runner = OrtRunner(cached_export(path, self.model, self.metadata), ort)
+        except Exception as exc:  # a failed export or session: PyTorch still works
+            if forced:
+                raise ConfigError(f"The model could not be run in ONNX Runtime: {exc}") from exc
+            self.backend_reason = f"PyTorch (the ONNX export failed: {str(exc)[:120]})"
+            return
+        sample = torch.randint(0, 256, self.input_shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        with torch.inference_mode(), one_thread():
+            b = self.batch(sample)
+            self.backend_ms = {"pytorch": median_ms(self._torch_logits, b), "onnxruntime": median_ms(runner, b)}
+        ms = ", ".join(f"{k} {v:.2f} ms" for k, v in self.backend_ms.items())
+        if forced or self.backend_ms["onnxruntime"] < self.backend_ms["pytorch"]:
+            self._ort, self.backend = runner, "onnxruntime"
+            self.backend_reason = f"ONNX Runtime ({'asked for' if forced else 'faster'}: {ms} per image)"
+        else:
+            self.backend_reason = f"PyTorch (faster: {ms} per image)"
 
 
 _CACHE: "OrderedDict[str, Predictor]" = OrderedDict()

@@ -1,0 +1,91 @@
+"""cnn.calibration on synthetic logits whose answer is known, and the temperature in the Predictor."""
+import pytest
+import torch
+
+from cnn.calibration import (calibrated_probabilities, expected_calibration_error, fit_temperature, nll,
+                             reliability, split_halves)
+from cnn.models import get_spec
+from cnn.serving.predictor import Predictor
+
+
+def sampled(n=40_000, classes=10, scale=3.0, seed=0):
+    """Logits z and labels drawn from softmax(z): softmax(z) is calibrated by construction."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, classes, generator=g, dtype=torch.float64) * scale
+    y = torch.multinomial(z.softmax(1), 1, generator=g).squeeze(1)
+    return z, y
+
+
+@pytest.mark.parametrize("truth", [2.0, 0.5])
+def test_fit_recovers_the_true_temperature(truth):
+    z, y = sampled()
+    t = fit_temperature(z * truth, y)  # over-confident (2) or under-confident (0.5) by a known factor
+    assert t == pytest.approx(truth, rel=0.03)
+    assert nll(z * truth, y, t) < nll(z * truth, y, 1.0)
+    assert nll(z * truth, y, t) <= min(nll(z * truth, y, t * 1.02), nll(z * truth, y, t / 1.02))
+
+
+def test_calibrated_predictions_have_ece_near_zero_and_scaled_ones_do_not():
+    z, y = sampled()
+    assert expected_calibration_error(z.softmax(1), y) < 0.01
+    assert expected_calibration_error((2 * z).softmax(1), y) > 0.05
+    assert expected_calibration_error(calibrated_probabilities(2 * z, fit_temperature(2 * z, y)), y) < 0.01
+
+
+def test_ece_matches_a_hand_computation():
+    # 10 predictions at confidence 0.95 (bin 14), 8 right; 10 at 0.55 (bin 8), 5 right;
+    # ECE = 0.5 * |0.8 - 0.95| + 0.5 * |0.5 - 0.55| = 0.075 + 0.025 = 0.10
+    probs = torch.tensor([[0.95, 0.05]] * 10 + [[0.55, 0.45]] * 10)
+    labels = torch.tensor([0] * 8 + [1] * 2 + [0] * 5 + [1] * 5)
+    assert expected_calibration_error(probs, labels) == pytest.approx(0.10, abs=1e-6)
+    r = reliability(probs, labels)
+    assert len(r.count) == 15 and r.count[14] == 10 and r.count[8] == 10 and sum(r.count) == 20
+    assert r.accuracy[14] == pytest.approx(0.8) and r.confidence[14] == pytest.approx(0.95)
+    assert r.accuracy[8] == pytest.approx(0.5) and r.confidence[8] == pytest.approx(0.55)
+    assert r.edges[0] == 0 and r.edges[-1] == 1 and len(r.edges) == 16
+
+
+def test_bin_edges_are_right_closed():
+    probs = torch.tensor([[1.0, 0.0], [1 / 15 * 8, 1 - 1 / 15 * 8]], dtype=torch.float64)
+    r = reliability(probs, torch.tensor([0, 0]))
+    assert r.count[14] == 1 and r.count[7] == 1  # 1.0 -> the last bin; exactly 8/15 -> (7/15, 8/15]
+
+
+def test_temperature_never_changes_the_prediction():
+    z, _ = sampled(n=1000)
+    for t in (0.3, 1.0, 4.0):
+        assert torch.equal(calibrated_probabilities(z, t).argmax(1), z.argmax(1))
+
+
+def test_edge_cases():
+    assert fit_temperature(torch.zeros(0, 10), torch.zeros(0, dtype=torch.long)) == 1.0
+    separable = torch.eye(4).repeat(10, 1) * 5
+    t = fit_temperature(separable, torch.arange(4).repeat(10))  # right everywhere: T heads for 0 (kept >= 0.01)
+    assert 0.01 <= t < 0.3 and nll(separable, torch.arange(4).repeat(10), t) < 1e-6
+    with pytest.raises(ValueError):
+        fit_temperature(torch.zeros(3, 2), torch.zeros(4, dtype=torch.long))
+    a, b = split_halves(11)
+    assert len(a) == 5 and len(b) == 6 and sorted(torch.cat((a, b)).tolist()) == list(range(11))
+    assert torch.equal(split_halves(11)[0], a)  # fixed
+
+
+def _predictor(temperature=None):
+    torch.manual_seed(0)
+    model = get_spec("mnist_fast").build(1, 10, 28)
+    meta = {"architecture": "mnist_fast", "classes": [str(i) for i in range(10)], "input_shape": [1, 28, 28],
+            "normalization": {"mean": [0.13], "std": [0.31]}}
+    if temperature is not None:
+        meta["temperature"] = temperature
+    return Predictor(model, meta)
+
+
+def test_predictor_applies_the_temperature():
+    x = torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    plain, hot = _predictor(), _predictor(0.25)
+    assert plain.temperature == 1.0 and hot.temperature == 0.25
+    logits = plain.logits(x)
+    assert torch.equal(hot.logits(x), logits)  # logits are before the temperature
+    assert torch.allclose(plain.probabilities(x), logits.softmax(0), atol=1e-7)  # no temperature: as before
+    assert torch.allclose(hot.probabilities(x), (logits / 0.25).softmax(0), atol=1e-7)
+    p = hot.predict(x)
+    assert max(p, key=p.get) == plain.classes[int(logits.argmax())] and sum(p.values()) == pytest.approx(1, abs=1e-5)
