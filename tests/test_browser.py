@@ -1,8 +1,10 @@
 """End to end in a real browser: Playwright driving Debian's chromium, headless.
 
 Draws a digit with the mouse and reads the label, uploads a photo, looks inside the network,
-starts a short training run, watches the loss curve grow, stops it, finishes a second one and
-loads it into the Draw tab. Saves a screenshot of each tab to docs/screenshots/ for the README.
+starts a short training run, watches the loss curve grow, reloads the page mid-run, stops it,
+finishes a second one and loads it into the Draw tab; bad starts that keep the results; a page that
+stalls mid-run and still gets its result; another browser; a run nobody looks at that stops. Saves
+a screenshot of each tab to docs/screenshots/ for the README.
 Fails (does not skip) in CI when chromium or Playwright is missing.
 """
 from __future__ import annotations
@@ -33,15 +35,19 @@ def page(tmp_path_factory):
     demo, url = launch(tmp_path_factory.mktemp("runs"))
     try:
         with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(
-                str(tmp_path_factory.mktemp("chromium-profile")), executable_path=exe, headless=True,
-                args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000})
+            def browser(profile: str):
+                return p.chromium.launch_persistent_context(
+                    str(tmp_path_factory.mktemp(profile)), executable_path=exe, headless=True,
+                    args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000})
+
+            ctx = browser("chromium-profile")
             try:
                 pg = ctx.new_page()
                 pg.set_default_timeout(SLOW)
                 pg.goto(url)
                 pg.get_by_text("Draw a digit (0-9)").first.wait_for()
-                pg.demo = demo
+                pg.demo, pg.app_url = demo, url
+                pg.other_browser = lambda: browser("other-profile")  # another person's browser
                 yield pg
             finally:
                 ctx.close()
@@ -122,49 +128,95 @@ def test_look_inside_the_network(page):
     shot(page, "inside")
 
 
+def _shown(page, elem: str) -> str:
+    """What a person sees in a component: its text without Gradio's (transparent) status tracker."""
+    return page.locator(f"#{elem}").evaluate(
+        "e => { const c = e.cloneNode(true); c.querySelectorAll('[data-testid=status-tracker]')"
+        ".forEach(t => t.remove()); return c.textContent.trim(); }")
+
+
 def _progress_step(page) -> int:
-    m = re.search(r"step (\d+) / (\d+)", page.locator("#train-progress").inner_text())
+    m = re.search(r"step (\d+) / (\d+)", _shown(page, "train-progress"))
     return int(m.group(1)) if m else -1
 
 
-def test_train_watch_the_loss_and_stop(page):
+def _box(page, elem: str):
+    """The text box of the Gradio Textbox or Number with this elem_id."""
+    return page.locator(f"#{elem} input, #{elem} textarea").first
+
+
+def _quick_run(page, train: str, test: str) -> None:
+    if not _box(page, "train-subset").is_visible():
+        page.get_by_text("Quick run: train on part of the data").click()
+        _box(page, "train-subset").wait_for()
+    _box(page, "train-subset").fill(train)
+    _box(page, "test-subset").fill(test)
+
+
+def _pick(page, elem: str, option: str) -> None:
+    page.locator(f"#{elem} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def _wait_value(page, elem: str, value: str) -> None:
+    page.wait_for_function(f"() => document.querySelector('#{elem} input')?.value === {value!r}")
+
+
+def _wait_step_past(page, step: int) -> None:
+    page.wait_for_function(f"() => {{ const m = /step (\\d+) \\//.exec(document.querySelector('#train-progress').innerText);"
+                           f" return m && +m[1] > {step}; }}")
+
+
+def test_train_watch_the_loss_reload_and_stop(page):
     open_tab(page, "Train")
     page.get_by_text("Quick run: train on part of the data").click()
-    page.locator("#train-subset input").fill("4000")
-    page.locator("#test-subset input").fill("500")
-    page.locator("#epochs input").fill("30")  # long enough that it cannot finish before Stop
+    assert _box(page, "train-subset").input_value() == ""  # empty, as its label says: all images
+    assert _box(page, "test-subset").get_attribute("placeholder") == "all"
+    _quick_run(page, "4000", "500")
+    _box(page, "epochs").fill("30")  # long enough that it cannot finish before Stop
     page.locator("#start-btn").click()
     page.get_by_text("images/s").first.wait_for()
-    page.wait_for_function("() => /step ([3-9]|\\d\\d+) \\//.test(document.querySelector('#train-progress').innerText)")
+    _wait_step_past(page, 2)
     first = _progress_step(page)
-    plot = page.locator("#loss-plot")
-    plot.locator("canvas, svg").first.wait_for()
-    page.wait_for_function(f"() => {{ const m = /step (\\d+) \\//.exec(document.querySelector('#train-progress').innerText);"
-                           f" return m && +m[1] > {first}; }}")
-    assert _progress_step(page) > first  # the curve keeps streaming
+    page.locator("#loss-plot").locator("canvas, svg").first.wait_for()
+    _wait_step_past(page, first)  # the run goes on, and the page follows it
+    # a reload mid-run shows the live run, and this browser can still stop it
+    page.reload()
+    open_tab(page, "Train")
+    page.get_by_text("images/s").first.wait_for()
+    again = _progress_step(page)
+    assert again > first and "training on 4,000 images" in _shown(page, "train-status")
+    _wait_step_past(page, again)
+    page.locator("#loss-plot").locator("canvas, svg").first.wait_for()
     page.locator("#stop-btn").click()
     t0 = time.time()
     page.get_by_text("Run stopped").first.wait_for()
     assert time.time() - t0 < 15
-    assert "kept the weights" in page.locator("#train-result").inner_text()
+    result = page.locator("#train-result").inner_text()
+    assert "kept the weights" in result and "Test accuracy of the kept weights:" in result
+    stopped_at = re.search(r"Stopped at step (\d+) of", result).group(1)
+    page.wait_for_function(f"() => document.querySelector('#train-progress').innerText.includes('step {stopped_at} /')")
+    page.wait_for_function("() => document.querySelectorAll('#wrong-gallery img').length >= 1")
+    assert page.locator("#confusion img").count() == 1
 
 
 def test_train_to_the_end_and_use_the_model(page):
     # choosing a model picks its recipe preset, which fills in the settings
-    page.locator("#model input").click()
-    page.get_by_role("option", name="seed002_net", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#recipe input').value === 'seed002'")
+    _pick(page, "model", "seed002_net")
+    _wait_value(page, "recipe", "seed002")
     # wait for the values that differ from mnist_fast's own (batch 64 is both presets')
-    page.wait_for_function("() => document.querySelector('#lr input').value === '0.01'")
-    page.wait_for_function("() => document.querySelector('#optimizer input').value === 'adam'")
-    assert page.locator("#batch input").input_value() == "64"
-    page.locator("#train-subset input").fill("3000")
-    page.locator("#test-subset input").fill("500")
-    page.locator("#epochs input").fill("1")
+    _wait_value(page, "lr", "0.01")
+    _wait_value(page, "optimizer", "adam")
+    assert _box(page, "batch").input_value() == "64"
+    _quick_run(page, "3000", "500")
+    _box(page, "epochs").fill("1")
     page.locator("#start-btn").click()
     page.get_by_text("Test accuracy:").first.wait_for(timeout=180_000)
     page.wait_for_function("() => document.querySelectorAll('#wrong-gallery img').length >= 1")
     page.locator("#acc-plot").locator("canvas, svg").first.wait_for()
+    assert page.locator("#to-draw").is_visible() and not page.locator("#to-photo").is_visible()  # a grey model
+    assert "label smoothing" not in page.locator("#loss-note").inner_text()  # seed002 does not smooth
+    page.wait_for_function("() => !document.querySelector('.toast-body')")  # no toast left over
     shot(page, "train")
     page.locator("#to-draw").click()
     page.get_by_text("Model:").first.wait_for()
@@ -172,31 +224,208 @@ def test_train_to_the_end_and_use_the_model(page):
     assert page.locator("#draw-about").is_visible()  # the Draw tab is shown at once
 
 
-def test_second_session_is_told_and_closing_the_page_stops_its_run(page):
+def _toast(page, text: str) -> str:
+    toast = page.locator(".toast-body").filter(has_text=text).first
+    toast.wait_for()
+    return toast.inner_text()
+
+
+def test_bad_starts_say_why_and_keep_the_results(page):
+    open_tab(page, "Train")
+    result, progress = _shown(page, "train-result"), _shown(page, "train-progress")
+    assert "Test accuracy:" in result
+    # a data set picks its fast model and recipe, which fill in the settings
+    _pick(page, "dataset", "CIFAR-10")
+    _wait_value(page, "model", "cifar10_small")
+    _wait_value(page, "recipe", "cifar10_small")
+    page.wait_for_function("() => document.querySelector('#epochs input').value === '12'")
+    # a model for grey digits on colour photos is refused at Start, with what to pick instead
+    _pick(page, "model", "mnist_fast")
+    _wait_value(page, "recipe", "mnist_fast")
+    page.locator("#start-btn").click()
+    assert "mnist_fast is written for grey 28x28 images" in _toast(page, "written for grey 28x28")
+    # an image folder that is not there is named as such, not as outside the data directory
+    _pick(page, "dataset", "Image folder")
+    page.locator("#folder textarea, #folder input").first.fill("/no/such/folder")
+    page.locator("#start-btn").click()
+    assert "The folder /no/such/folder does not exist" in _toast(page, "does not exist")
+    time.sleep(1.5)  # two ticks of the page's timer: nothing changes
+    assert _shown(page, "train-result") == result  # the last run's results stay
+    assert _shown(page, "train-progress") == progress and "Preparing" not in progress
+    assert page.locator("#wrong-gallery img").count() >= 1
+    _pick(page, "dataset", "MNIST")
+    _wait_value(page, "model", "mnist_fast")
+
+
+BUSY = "ms => { const t = Date.now(); while (Date.now() - t < ms) {} }"
+
+
+def test_a_page_that_stalls_mid_run_still_gets_the_result(page):
+    """The page freezes for seconds at a time while the run goes and as it ends (a busy loop, a full
+    page screenshot): when it wakes up it still gets the run's result."""
     demo = page.demo
-    other = page.context.new_page()
-    other.set_default_timeout(SLOW)
+    open_tab(page, "Train")
+    _quick_run(page, "12000", "1000")
+    _box(page, "epochs").fill("0.8")
+    for attempt in range(2):
+        before = demo.runs.current
+        page.locator("#start-btn").click()
+        while demo.runs.current is before:
+            time.sleep(0.05)
+        run, stalls = demo.runs.current, 0
+        while not run.done or stalls < 4:
+            if stalls % 2:
+                page.screenshot(path=str(SHOTS.parent / "stall.png"), full_page=True)
+            else:
+                page.evaluate(BUSY, 2500)
+            stalls += 1
+        page.wait_for_function("() => document.querySelector('#train-result').innerText.includes('Test accuracy:')",
+                               timeout=30_000)
+        assert run.status == "finished" and run.id in page.locator("#train-result").inner_text()
+        print(f"attempt {attempt}: {stalls} stalls, result shown")
+    (SHOTS.parent / "stall.png").unlink(missing_ok=True)
+
+
+def test_another_browser_is_told_and_a_run_nobody_looks_at_stops(page):
+    demo = page.demo
+    other_browser = page.other_browser()
     try:
+        other = other_browser.new_page()
+        other.set_default_timeout(SLOW)
         other.goto(page.url)
         open_tab(other, "Train")
-        other.get_by_text("Quick run: train on part of the data").click()
-        other.locator("#train-subset input").fill("4000")
-        other.locator("#test-subset input").fill("500")
-        other.locator("#epochs input").fill("50")
+        _quick_run(other, "4000", "500")
+        _box(other, "epochs").fill("50")
         other.locator("#start-btn").click()
         other.get_by_text("images/s").first.wait_for()
         run = demo.runs.current
         assert run is not None and not run.done
-        # the first page tries to start a run too: it is told, and the run goes on
+        # the first browser tries to start a run too, and to stop this one: it is told, and the run goes on
         open_tab(page, "Train")
         page.locator("#start-btn").click()
-        page.get_by_text("A training run is already going").first.wait_for()
-        assert "another session" in page.get_by_text("A training run is already going").first.inner_text()
+        assert "started from another browser" in _toast(page, "A training run is already going")
+        page.locator("#stop-btn").click()
+        assert "only that one can stop it" in _toast(page, "only that one can stop it")
         assert not run.done
     finally:
-        other.close()  # the browser tab goes away: its run must not be left holding the device
-    t0 = time.time()
-    while not run.done and time.time() - t0 < 60:
-        time.sleep(0.2)
-    assert run.status == "stopped", run.status
-    print(f"run stopped {time.time() - t0:.1f} s after its page closed")
+        other_browser.close()  # the browser that started it goes away
+    demo.runs.stop_unwatched_after = 3.0  # (15 s in the app)
+    try:
+        t0 = time.time()
+        page.goto("about:blank")  # and the other page stops looking too
+        while not run.done and time.time() - t0 < 60:
+            time.sleep(0.2)
+        assert run.status == "stopped", run.status
+        assert "No page showed the run for 3 s" in run.message
+        print(f"run stopped {time.time() - t0:.1f} s after the last page stopped looking")
+    finally:
+        demo.runs.stop_unwatched_after = 15.0
+    # a page that opens after the run shows it, with the kept weights' accuracy
+    page.goto(page.app_url)
+    open_tab(page, "Train")
+    page.get_by_text("Run stopped").first.wait_for()
+    assert "Test accuracy of the kept weights:" in page.locator("#train-result").inner_text()
+
+
+# ---------------------------------------------------------------- the Photo tab's classes, the canvas after Clear,
+# the Inside tab's captions
+
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def test_the_photo_tab_names_its_classes_and_says_when_unsure(page, tmp_path):
+    from PIL import Image
+    open_tab(page, "Photo")
+    note = page.locator("#photo-classes")
+    assert note.is_visible() and "10 classes" in note.inner_text()
+    assert all(c in note.inner_text() for c in CIFAR10)
+    assert page.locator("#photo-examples").is_visible()  # a CIFAR-10 model: its examples are shown
+    flat = tmp_path / "flat-red.png"  # a photo of none of its classes: one flat colour
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(flat)
+    page.locator("#photo-in input[type=file]").set_input_files(str(flat))
+    page.wait_for_function("() => /^Not sure what this is: maybe \\w+ or \\w+$/.test("
+                           "document.querySelector('#photo-label .output-class')?.innerText.trim())")
+    assert page.locator("#photo-label").get_by_text("%").count() >= 10  # the ten probabilities still
+
+
+def _sketch_zoom(page) -> str:
+    return re.search(r"\d+%", page.locator("#sketch").inner_text()).group(0)
+
+
+def _line_across(page) -> float:
+    """A stroke from the middle of the drawing out past its left edge, then across past its right edge
+    (the ink stops at the drawing's edges). Returns its height in the canvas element."""
+    box = page.locator("#sketch canvas").first.bounding_box()
+    cx, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.7
+    page.mouse.move(cx, y)
+    page.mouse.down()
+    for k in range(1, 5):  # few moves: each one repaints the canvas, slowly on a busy machine
+        page.mouse.move(cx - (box["width"] / 2 - 3) * k / 4, y)
+    for k in range(1, 9):
+        page.mouse.move(box["x"] + 3 + (box["width"] - 6) * k / 8, y)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('#digit-label').innerText.includes('%')")
+    return y - box["y"]
+
+
+def _ink_span(page, y: float) -> int:
+    """How wide the ink is on screen (px) around height y of the canvas element: the drawing's width."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    a = np.asarray(Image.open(io.BytesIO(page.locator("#sketch canvas").first.screenshot())).convert("L"))
+    cols = np.flatnonzero((a[int(y) - 8:int(y) + 8] < 100).any(0))
+    assert cols.size, "no ink where the line was drawn"
+    return int(cols[-1] - cols[0] + 1)
+
+
+def test_the_canvas_keeps_its_size_after_clear(page):
+    fresh = page.context.new_page()  # the page as it first opens: the drawing is zoomed to fit the editor
+    fresh.set_default_timeout(SLOW)
+    try:
+        fresh.goto(page.url)
+        open_tab(fresh, "Draw")
+        fresh.locator("#sketch button[aria-label='Brush']").wait_for()
+        fresh.wait_for_function("() => !document.querySelector('#sketch').innerText.includes('select the draw tool')")
+        box, zoom = fresh.locator("#sketch canvas").first.bounding_box(), _sketch_zoom(fresh)
+        width = _ink_span(fresh, _line_across(fresh))
+        assert width >= 0.8 * min(box["width"], box["height"])  # the drawing fills the editor
+        fresh.locator("#sketch button[aria-label='Clear canvas']").click()
+        fresh.wait_for_function("() => /draw a digit/i.test(document.querySelector('#digit-label').innerText)")
+        fresh.wait_for_function("() => !document.querySelector('#sketch').innerText.includes('select the draw tool')")
+        again = _ink_span(fresh, _line_across(fresh))
+        assert fresh.locator("#sketch canvas").first.bounding_box() == box
+        assert _sketch_zoom(fresh) == zoom and abs(again - width) <= 2, (zoom, _sketch_zoom(fresh), width, again)
+    finally:
+        fresh.close()
+
+
+def test_inside_shows_every_feature_map_grid_of_a_photo_whole(page):
+    from cnn.serving.explain import explainer_for
+    from ui import inside_tab
+    ctx = page.demo.ctx
+    open_tab(page, "Photo")
+    page.locator("#photo-in input[type=file]").set_input_files(str(ROOT / "examples" / "cat.png"))
+    page.wait_for_function("() => document.querySelector('#photo-label .output-class')?.innerText.trim() === 'cat'")
+    pred = ctx.predictor(ctx.shipped("photo"), "photo")
+    captions = [c for _, c in inside_tab.inside(ctx, "Photo", None, str(ROOT / "examples" / "cat.png"),
+                                                ctx.shipped("draw"), ctx.shipped("photo"))[2]]
+    assert len(captions) == len(explainer_for(pred).convs) >= 4
+    open_tab(page, "Inside the network")
+    page.get_by_label("Photo", exact=True).check()
+    page.wait_for_function(f"() => document.querySelectorAll('#inside-maps .caption-label').length === {len(captions)}"
+                           " && document.body.innerText.includes('cifar10')")
+    page.wait_for_function("() => [...document.querySelectorAll('#inside-maps img')].every(i => i.complete)")
+    for i, caption in enumerate(captions):
+        item = page.locator("#inside-maps .thumbnail-item").nth(i)
+        item.scroll_into_view_if_needed()
+        seen = item.evaluate("""b => { const c = b.querySelector('.caption-label'), i = b.querySelector('img');
+            const g = document.querySelector('#inside-maps').getBoundingClientRect();
+            const inside = r => r.top >= g.top && r.bottom <= g.bottom && r.left >= g.left && r.right <= g.right;
+            const r = c.getBoundingClientRect(), ri = i.getBoundingClientRect();
+            const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+            return {text: c.innerText.trim(), whole: c.scrollWidth <= c.clientWidth && c.scrollHeight <= c.clientHeight,
+                    shown: inside(r) && inside(ri) && (hit === c || c.contains(hit)),
+                    below: r.top >= ri.bottom - 1}; }""")
+        assert seen == {"text": caption, "whole": True, "shown": True, "below": True}, (caption, seen)

@@ -32,6 +32,18 @@ def test_train_then_evaluate(tmp_path, data_dir):
     matrix = [list(map(int, l.split()[1:])) for l in lines[2:12]]
     assert sum(map(sum, matrix)) == 10000
     assert float(lines[-1].split()[-1]) > 0.8
+    assert re.fullmatch(r"test ECE \(15 bins\): 0\.\d{4} \(no temperature in this checkpoint\)", lines[-2])
+
+    weights, accuracy = out.read_bytes()[-100_000:], lines[-1]
+    r = cli("cnn.evaluate", str(out), "--data-dir", str(data_dir), "--fit-temperature", "--fit-on", "test-half")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    t = read_metadata(out)["temperature"]
+    assert f"wrote temperature {t:.4f}" in r.stdout and lines[-1] == accuracy  # argmax unchanged
+    assert re.search(rf"^test ECE \(15 bins\): 0\.\d{{4}} before the temperature, 0\.\d{{4}} after \(T = {t:.4f}\)$",
+                     r.stdout, re.M)
+    assert "held-out test half B (5000 images" in r.stdout
+    assert out.read_bytes()[-100_000:] == weights  # only the metadata was rewritten
 
 
 def test_bad_settings_give_a_message_not_a_traceback(tmp_path, data_dir):

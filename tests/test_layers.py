@@ -24,14 +24,16 @@ LAYERS = {
     "cnn.data": 2, "cnn.models": 2,
     "cnn.evaluation": 3, "cnn.calibration": 3,  # what a trained model's outputs are judged by
     "cnn.training": 4,
-    "cnn.checkpoint": 5,
+    "cnn.checkpoint": 5, "cnn.runlog": 5,  # a run's event log and TensorBoard scalars, beside its checkpoint
+    "cnn.transfer": 5,  # a checkpoint's features as a new model's start (fine-tuning)
     "cnn.serving": 6,
-    "cnn.runs": 7,
+    "cnn.runs": 7, "cnn.run_index": 7,  # every kept run, as a table
+    "cnn.projects": 7,  # the Teach tab's own classes, as training data
     "cnn.cli": 8,
     "ui": 9,
 }
 # `python -m` entry points: they may import anything, and nothing imports them.
-ENTRY_POINTS = {"cnn.train", "cnn.evaluate", "cnn.models.__main__"}
+ENTRY_POINTS = {"cnn.train", "cnn.evaluate", "cnn.export", "cnn.models.__main__"}
 ENTRY_LAYER = 10
 # Packages of one layer that must not import each other.
 SEPARATE = {"cnn.data": "cnn.models", "cnn.models": "cnn.data"}

@@ -1,7 +1,8 @@
-"""cnn.runs: the app's one-at-a-time training runs, their stop, failures and bad settings.
-(How a run looks on the page, ui.run_view, is tested in test_ui_handlers.)"""
+"""cnn.runs: the app's one-at-a-time training runs, their stop (asked for, or because no page
+looks at them), failures and bad settings. (How a run looks on the page: test_train_tab.)"""
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -9,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-import cnn.runs as runs_mod
+import cnn.runs.manager as runs_mod
 from cnn.checkpoint import load_checkpoint
-from cnn.errors import ConfigError
+from cnn.errors import ConfigError, DataError
 from cnn.runs import RunBusy, RunConfig, RunManager
 
 
@@ -55,9 +56,9 @@ def test_a_run_streams_events_and_saves_a_loadable_checkpoint(manager, tmp_path)
 
 def test_one_run_at_a_time(manager):
     first = manager.start(quick(epochs=3), session="s1")
-    with pytest.raises(RunBusy, match="already going .*started by another session"):
+    with pytest.raises(RunBusy, match="already going .*started from another browser"):
         manager.start(quick(), session="s2")
-    with pytest.raises(RunBusy, match="started by this page"):
+    with pytest.raises(RunBusy, match="started from this browser"):
         manager.start(quick(), session="s1")
     assert not manager.stop("s2")  # another session cannot stop it
     assert manager.stop("s1")
@@ -65,7 +66,7 @@ def test_one_run_at_a_time(manager):
     finish(manager.start(quick(epochs=0.1), session="s2"))  # then the next one can start
 
 
-def test_stop_within_a_second_keeps_the_weights(manager):
+def test_stop_within_a_second_keeps_the_weights_and_tests_them(manager):
     run = manager.start(quick(epochs=20, train_subset=5000), session="s1")
     while len(run.steps) < 3:
         run.wait(run.version, 1)
@@ -73,20 +74,33 @@ def test_stop_within_a_second_keeps_the_weights(manager):
     t = time.time()
     manager.stop("s1")
     finish(run)
-    assert time.time() - t < 1.5
+    assert time.time() - t < 1.5 + 1.5  # and a test pass over the 200 test images
     assert run.status == "stopped" and "kept the weights" in run.message
     _, meta = load_checkpoint(run.checkpoint)
     assert meta["status"] == "stopped" and 0 < meta["epochs_completed"] < 20
+    # the kept weights were tested: accuracy, confusion matrix, mistakes; saved with the checkpoint
+    ev = run.end.evaluation
+    assert ev is not None and run.end.test_accuracy == ev.accuracy == meta["test_accuracy"]
+    assert int(ev.confusion.sum()) == 200 and run.misclassified(3)
+    # the progress says the step it stopped at, as its message does
+    step = int(re.search(r"Stopped at step (\d+) of", run.message).group(1))
+    assert run.final_step == step == run.progress()["step"] >= run.steps[-1].step
 
 
-def test_closing_the_page_stops_its_run(manager):
-    run = manager.start(quick(epochs=20, train_subset=5000), session="gone")
-    while not run.steps:
-        run.wait(run.version, 1)
-    assert not manager.stop_session("someone-else")
-    assert manager.stop_session("gone")
-    finish(run, 10)
-    assert run.status == "stopped"
+def test_a_run_no_page_looks_at_stops_and_keeps_its_weights(tmp_path, data_dir):
+    m = RunManager(tmp_path / "runs", data_dir, device="cpu", stop_unwatched_after=1.0)
+    watched = m.start(quick(epochs=20, train_subset=5000), session="s1")
+    t_end = time.time() + 3
+    while time.time() < t_end:  # a page asks about it (a reload only changes which page)
+        watched.viewed()
+        time.sleep(0.2)
+    assert not watched.done and not watched.stop_event.is_set()
+    t0 = time.time()  # then nobody does
+    finish(watched)
+    assert watched.status == "stopped" and time.time() - t0 < 1.0 + 1.0 + 3
+    assert "No page showed the run for 1 s, so it stopped." in watched.message and watched.checkpoint.is_file()
+    off = RunManager(tmp_path / "runs", data_dir, device="cpu")  # the option is off unless asked for
+    assert off.stop_unwatched_after is None
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -100,6 +114,9 @@ def test_closing_the_page_stops_its_run(manager):
     (dict(recipe="nope"), "Unknown recipe"),
     (dict(train_subset=0), "at least 1 image"),
     (dict(dataset=""), "Choose a data set"),
+    (dict(dataset="cifar10"), "The model mnist_fast is written for grey 28x28 images, and cifar10 has colour"),
+    (dict(dataset="cifar-10", model="seed002_net", recipe="seed002"), "written for grey 28x28 images"),
+    (dict(model="cifar10_small", recipe="cifar10_small"), "written for colour 32x32 images, and mnist has grey"),
 ])
 def test_bad_settings_are_refused_before_starting(manager, changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -139,14 +156,20 @@ def test_image_folders(tmp_path):
     ok = run("pets")
     assert ok.status == "finished", ok.message
     assert any("Skipped 1 unreadable file(s): broken.png" in w for w in ok.warnings)
-    assert "does not exist" in run("missing").message or "no folder" in run("missing").message
     assert "has 1 class sub-folder(s) (only)" in run("lonely").message
     assert "has 0 class sub-folder(s)" in run("empty").message
-    outside = run(str(tmp_path / "elsewhere"))
-    assert outside.status == "failed" and "outside the data directory" in outside.message
-    assert "--allow-any-path" in outside.message
+    # refused at start, before any run begins: a folder that is not there, or outside the data directory
+    with pytest.raises(DataError, match=re.escape(f"no folder {data.resolve() / 'missing'}")):
+        run("missing")
+    with pytest.raises(DataError, match=re.escape(f"The folder {tmp_path / 'nowhere'} does not exist.")):
+        run(str(tmp_path / "nowhere"))  # outside, and not there: that it is not there is what counts
+    with pytest.raises(DataError, match="outside the data directory .*--allow-any-path"):
+        run(str(tmp_path / "elsewhere"))
+    assert m.current.config.dataset == "empty"  # the last run that started
     m.allow_any_path = True
     assert run(str(tmp_path / "elsewhere")).status == "finished"
+    with pytest.raises(DataError, match="does not exist"):
+        run(str(tmp_path / "nowhere"))
 
 
 def test_data_set_not_present_offline(tmp_path):

@@ -1,10 +1,8 @@
 """The app's handlers (ui/*), called directly without a server, on real inputs: the shipped
-checkpoints, real MNIST digits, the example photos and a short real training run. Also how a run
-looks on the page (ui.run_view) and that the app's events are wired as the handlers expect."""
+checkpoints, real MNIST digits and the example photos; and that the app's events are wired as the
+handlers expect. (The Train tab's handlers: tests/test_train_tab.py.)"""
 from __future__ import annotations
 
-import types
-import warnings
 from pathlib import Path
 
 import gradio as gr
@@ -16,7 +14,7 @@ from PIL import Image
 from app_helpers import ROOT, checkpoint
 from cnn.runs import RunManager
 from cnn.serving.decode import BLANK_MESSAGE
-from ui import inside_tab, run_view, train_tab
+from ui import inside_tab, train_tab
 from ui.app import build_app, predict_digit, predict_photo
 from ui.common import AppContext, error, friendly
 from ui.draw_tab import draw
@@ -25,9 +23,6 @@ from ui.photo_tab import photo
 CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 DIGITS = [str(i) for i in range(10)]
 TRUCK = str(ROOT / "examples" / "truck.png")
-# the settings of the Train tab, in the order `start` takes them: 1,000 MNIST images for one epoch
-QUICK = dict(dataset_choice="MNIST", folder="", model="mnist_fast", recipe="mnist_fast", epochs=1, batch=64,
-             lr=0.05, optimizer="sgd", train_n=1000, test_n=200)
 
 
 def make_ctx(runs_dir: Path, data_dir: Path) -> AppContext:
@@ -151,89 +146,7 @@ def test_inside_a_photo_and_without_one(ctx):
 
 
 # ---------------------------------------------------------------- the Train tab
-
-def test_bad_settings_give_a_clear_message(ctx):
-    with pytest.raises(gr.Error) as info:
-        next(train_tab.start(ctx, **{**QUICK, "lr": -1}))
-    assert "Learning rate must be a number above zero" in message_of(info)
-    with pytest.raises(gr.Error, match="Choose a data set"):
-        next(train_tab.start(ctx, **{**QUICK, "dataset_choice": "Image folder", "folder": "  "}))
-    assert ctx.runs.current is None  # nothing started
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, data_dir):
-    """A real run through the Start handler: (its context, every view it streamed, as dicts)."""
-    c = make_ctx(tmp_path_factory.mktemp("runs"), data_dir)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # gr.Warning outside a page
-        views = [dict(zip(train_tab.OUTPUTS, v)) for v in train_tab.start(c, **QUICK)]
-    return c, views
-
-
-def test_start_streams_the_run_and_ends_with_its_result(trained):
-    ctx, views = trained
-    run, last = ctx.runs.current, views[-1]
-    assert run.done and run.status == "finished", run.message
-    assert len(views) >= 2 and all(len(v) == len(train_tab.OUTPUTS) for v in views)
-    assert all(v["result"] == gr.skip() for v in views[:-1])  # the result only at the end
-    assert "finished" in last["status"] and "ETA" in last["progress"] and "images/s" in last["progress"]
-    assert list(last["loss_plot"].columns) == ["epoch", "step", "loss"] and len(last["loss_plot"]) >= 5
-    assert sorted(last["acc_plot"]["split"]) == ["test", "train"]
-    assert "Test accuracy:" in last["result"]
-    # 1,000 images in batches of 64 for one epoch: the result says why so short a run underfits
-    assert "only 16 weight updates (1,000 images x 1 epoch / batches of 64)" in last["result"]
-    assert Path(last["last_run"]).is_file() and last["last_run"] == str(run.checkpoint)
-    assert last["to_draw"].visible and last["to_photo"].visible
-    assert isinstance(last["confusion"], Image.Image)
-    im, caption = last["wrong_gallery"][0]
-    assert im.size == (112, 112) and ", taken for " in caption
-
-
-def test_run_view_of_a_finished_run(trained):
-    run = trained[0].runs.current
-    assert run_view.status_markdown(run).endswith(": finished.") and "**mnist_fast** on **mnist**" in \
-        run_view.status_markdown(run)
-    assert "step 16 / 16 (100%)" in run_view.progress_html(run) and "ETA 0:00" in run_view.progress_html(run)
-    result = run_view.result_markdown(run)
-    assert result.startswith("### Run finished") and "(200 test images," in result
-    assert run_view.short_run_hint(run) in result
-    items = run_view.misclassified_items(run, limit=3)
-    assert 1 <= len(items) <= 3 and all(caption.split(", taken for ")[0] != caption.split(", taken for ")[1]
-                                        for _, caption in items)
-    assert run_view.confusion(run).size[0] > 100
-    assert (run_view.clock(None), run_view.clock(65), run_view.clock(3725)) == ("?", "1:05", "1:02:05")
-
-
-def test_use_the_trained_model(trained):
-    ctx, views = trained
-    path = views[-1]["last_run"]
-    got, about, tabs = train_tab.use_in(ctx, "draw", path)
-    assert got == path and about.startswith("Model: **") and Path(path).name in about
-    assert tabs.selected == "draw"
-    with pytest.raises(gr.Error, match="no trained model yet"):
-        train_tab.use_in(ctx, "draw", None)
-    with pytest.raises(gr.Error, match="only go in the Photo tab"):
-        train_tab.use_in(ctx, "draw", ctx.shipped("photo"))  # a colour model
-
-
-def test_clear_and_the_outputs_defined_once():
-    cleared = dict(zip(train_tab.OUTPUTS, train_tab.clear_results()))
-    assert set(cleared) == set(train_tab.OUTPUTS) and cleared["wrong_gallery"] == []
-    assert not cleared["to_draw"].visible and cleared["result"] == ""
-    with pytest.raises(TypeError, match="not a Train tab output: loss"):
-        train_tab.values(loss=1)
-
-
-def test_only_the_page_that_started_a_run_stops_it(ctx):
-    run = ctx.runs.start(train_tab.run_config(**{**QUICK, "epochs": 30, "train_n": 4000}), session="a")
-    with pytest.warns(UserWarning, match="only that page can stop it"):
-        train_tab.stop(ctx, types.SimpleNamespace(session_hash="b"))
-    assert not run.stop_event.is_set()
-    with pytest.raises(gr.Error, match="already going .*started by this page"):
-        next(train_tab.start(ctx, **QUICK, request=types.SimpleNamespace(session_hash="a")))
-    train_tab.on_unload(ctx, types.SimpleNamespace(session_hash="a"))  # the page closed
-    assert ctx.runs.wait_idle(30) and run.status == "stopped"
+# Its handlers and how a run looks on the page: tests/test_train_tab.py.
 
 
 # ---------------------------------------------------------------- errors and wiring
@@ -259,19 +172,113 @@ def test_friendly_errors():
 
 
 def test_the_app_wires_the_handlers(tmp_path, data_dir):
-    from gradio.helpers import special_args
     demo = build_app(checkpoint("mnist"), checkpoint("cifar10"), RunManager(tmp_path, data_dir, device="cpu"))
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
     assert {"sketch", "digit-label", "digit-seen", "draw-about", "photo-in", "photo-label", "photo-about",
             "dataset", "model", "recipe", "epochs", "batch", "lr", "optimizer", "train-subset", "test-subset",
             "start-btn", "stop-btn", "train-status", "train-progress", "loss-plot", "acc-plot",
             "train-result", "to-draw", "to-photo", "wrong-gallery", "inside-maps"} <= ids
-    fns = {f.name: f for f in demo.fns.values()}
-    assert {"predict_digit", "predict_photo"} <= {f.api_name for f in demo.fns.values()}
-    start = fns["start"]
-    assert len(start.inputs) == 10 and len(start.outputs) == len(train_tab.OUTPUTS)
-    assert [o._id for o in start.outputs] == [o._id for o in fns["clear_results"].outputs]
-    # Gradio hands the bound start and stop the page's request (by their type hints)
-    request = types.SimpleNamespace(session_hash="s")
-    assert special_args(start.fn, list(range(10)), request=request)[0][-1] is request
-    assert special_args(fns["stop"].fn, [], request=request)[0] == [request]
+    fns = list(demo.fns.values())
+    assert {"predict_digit", "predict_photo"} <= {f.api_name for f in fns}
+    by_name = {f.name: f for f in fns}
+    start = by_name["start"]
+    assert len(start.inputs) == 11 and len(start.outputs) == len(train_tab.OUTPUTS) + 1  # settings, owner
+    assert type(start.inputs[-1]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-1]
+    assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-1]]
+    # the page pulls the run: a timer's tick and the page's load, neither through the queue
+    pulls = [f for f in fns if f.name == "refresh"]
+    assert sorted(t[1] for f in pulls for t in f.targets) == ["load", "tick"]
+    assert all(not f.queue and f.show_progress == "hidden" for f in pulls)
+    assert all([o._id for o in f.outputs] == [o._id for o in start.outputs[:-1]] for f in pulls)
+    assert not [f for f in fns if any(t[1] == "unload" for t in f.targets)]  # a reload keeps the run
+    assert demo.ctx.runs.stop_unwatched_after == train_tab.UNWATCHED_S
+
+
+# ---------------------------------------------------------------- unsure predictions, the Photo tab's classes
+
+def flat_photo(tmp_path, colour=(200, 40, 40)) -> str:
+    """A photo of nothing (one flat colour): no class stands out for the photo model."""
+    path = tmp_path / "flat.png"
+    Image.new("RGB", (64, 64), colour).save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def built_app(tmp_path_factory, data_dir):
+    return build_app(checkpoint("mnist"), checkpoint("cifar10"),
+                     RunManager(tmp_path_factory.mktemp("runs"), data_dir, device="cpu"))
+
+
+def shown_label(demo, elem_id: str, value):
+    """What the page's Label (found by elem_id) shows for a handler's value."""
+    label = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id)
+    return label.postprocess(value)
+
+
+def test_unsure_predictions_name_the_two_best_guesses(monkeypatch):
+    from ui import common, draw_tab, photo_tab
+    monkeypatch.setattr(common, "UNSURE_BELOW", 0.5)
+    probs = {"4": 0.41, "9": 0.38, "7": 0.21}
+    assert common.headline(probs, draw_tab.UNSURE) == "Not sure this is a digit: maybe 4 or 9"
+    assert common.headline({"cat": 0.46, "dog": 0.3, "frog": 0.24}, photo_tab.UNSURE) == \
+        "Not sure what this is: maybe cat or dog"
+    assert common.headline({"4": 0.5, "9": 0.5}, draw_tab.UNSURE) == "4"  # at the threshold: sure
+    assert inside_tab.prediction_line(probs) == "Prediction: **not sure**, maybe 4 (41.0%) or 9 (38.0%)."
+    monkeypatch.setattr(common, "UNSURE_BELOW", 0.3)  # read each time a prediction is shown
+    assert common.headline(probs, draw_tab.UNSURE) == "4"
+    assert inside_tab.prediction_line(probs) == "Prediction: **4** (41.0%)."
+
+
+def test_an_off_topic_photo_is_headlined_as_unsure(ctx, built_app, tmp_path, monkeypatch):
+    from ui import common
+    monkeypatch.setattr(common, "UNSURE_BELOW", 0.5)
+    probs, _ = photo(ctx, flat_photo(tmp_path), ctx.shipped("photo"))
+    assert sorted(probs) == sorted(CIFAR) and max(probs.values()) < 0.5  # still all ten probabilities
+    first, second = sorted(probs, key=probs.get, reverse=True)[:2]
+    shown = shown_label(built_app, "photo-label", probs)
+    assert shown.label == f"Not sure what this is: maybe {first} or {second}" and len(shown.confidences) == 10
+    assert shown_label(built_app, "photo-label", photo(ctx, TRUCK, ctx.shipped("photo"))[0]).label == "truck"
+    text = inside_tab.inside(ctx, "Photo", None, flat_photo(tmp_path), ctx.shipped("draw"), ctx.shipped("photo"))[0]
+    assert f"Prediction: **not sure**, maybe {first} (" in text and f"or {second} (" in text
+
+
+def test_an_unsure_drawing_says_it_may_not_be_a_digit(ctx, built_app, mnist, monkeypatch):
+    from ui import common
+    probs, _ = draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), ctx.shipped("draw"))
+    first, second = sorted(probs, key=probs.get, reverse=True)[:2]
+    monkeypatch.setattr(common, "UNSURE_BELOW", 1.01)  # as if the model were unsure of everything
+    assert shown_label(built_app, "digit-label", probs).label == f"Not sure this is a digit: maybe {first} or {second}"
+    monkeypatch.setattr(common, "UNSURE_BELOW", 0.5)
+    assert shown_label(built_app, "digit-label", probs).label == first  # a real MNIST digit: sure
+    assert shown_label(built_app, "digit-label", "Draw a digit").label == "Draw a digit"  # messages as they are
+
+
+def test_the_photo_tab_names_the_models_classes(ctx):
+    from ui import photo_tab
+    note, examples, seen = photo_tab.view_of(ctx, ctx.shipped("photo"))
+    assert "It knows 10 classes:** airplane, automobile, bird, cat, deer, dog, frog, horse, ship and truck." in note
+    assert examples and seen == "What the model saw (32x32)" and "grey" not in note
+    # a grey digit model in the Photo tab (the API or a page's state can put one there): it still
+    # classifies the photo, says what it was trained on, and shows no CIFAR-10 examples
+    note, examples, seen = photo_tab.view_of(ctx, ctx.shipped("draw"))
+    assert "trained on grey 28x28 images (mnist)" in note and "10 classes:** 0, 1, 2, 3, 4, 5, 6, 7, 8 and 9." in note
+    assert not examples and seen == "What the model saw (28x28, grey)"
+    probs, im = photo(ctx, TRUCK, ctx.shipped("draw"))
+    assert sorted(probs) == DIGITS and im.size == (224, 224)
+    shown_note, column, image = photo_tab.model_view(ctx, ctx.shipped("draw"))
+    assert shown_note == note and column.visible is False and image.label == seen
+    assert photo_tab.view_of(ctx, "/no/such.safetensors") == ("", False, "What the model saw")
+    assert photo_tab.class_list([f"c{i}" for i in range(30)]).endswith("c19 and 10 more")
+
+
+def test_a_new_photo_model_updates_the_tab(built_app):
+    from ui import photo_tab
+    ids = {c.get("props", {}).get("elem_id") for c in built_app.config["components"]}
+    assert {"photo-classes", "photo-examples"} <= ids
+    fns = list(built_app.fns.values())
+    view = next(f for f in fns if getattr(f.fn, "func", None) is photo_tab.model_view)
+    assert [type(b).__name__ for b in view.inputs] == ["State"] and view.targets[0][1] == "change"
+    assert [getattr(o, "elem_id", None) for o in view.outputs][:2] == ["photo-classes", "photo-examples"]
+    # then the photo is classified again by the new model
+    again = [f for f in fns if getattr(f.fn, "func", None) is photo_tab.photo and f.trigger_after == view._id]
+    assert len(again) == 1

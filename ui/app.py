@@ -1,4 +1,4 @@
-"""The whole app: the four tabs put together, the named API endpoints (an image file in,
+"""The whole app: the five tabs put together, the named API endpoints (an image file in,
 {class: probability} out), and the page's CSS and JS."""
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from cnn.runs import RunManager
 from cnn.serving.decode import BLANK_MESSAGE
 from cnn.serving.digits import DOT_MESSAGE
 
-from . import draw_tab, inside_tab, photo_tab, train_tab
-from .common import PREDICT, AppContext, bind, friendly, raw_upload
+from . import draw_tab, inside_tab, photo_tab, runs_tab, train_tab
+from . import teach_tab
+from .common import PREDICT, AppContext, friendly, raw_upload
 
 TITLE = "# CNN Playground\nDraw a digit, classify a photo, train a CNN, and look inside it."
 API_BLANK = {BLANK_MESSAGE: "The image is blank: there is no digit in it to classify.",
@@ -27,6 +28,11 @@ CSS = """
 .pixelated img, #photo-in img { image-rendering: pixelated; }
 #photo-in img { width: 100%; height: 100%; object-fit: contain; }
 #train-progress progress { width: 100%; height: 14px; }
+#inside-maps .grid-wrap { max-height: none; overflow-y: auto; padding-top: var(--size-8); }
+#inside-maps .thumbnail-item { aspect-ratio: auto; height: auto; display: flex; flex-direction: column; }
+#inside-maps .thumbnail-item > img { aspect-ratio: 1; height: auto; flex: none; }
+#inside-maps .caption-label { position: static; max-width: none; white-space: normal; overflow: visible;
+  border: none; border-top: 1px solid var(--border-color-primary); border-radius: 0; text-align: center; }
 """
 
 
@@ -71,10 +77,12 @@ def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: 
         with gr.Tabs() as tabs:
             draw = draw_tab.build(ctx, draw_model)
             photo = photo_tab.build(ctx, photo_model)
-            train_tab.build(ctx, tabs, draw, photo)
+            train = train_tab.build(ctx, tabs, draw, photo)
+            teach_tab.build(ctx, tabs, draw, photo)
             inside_tab.build(ctx, draw.sketch, photo.image, draw_model, photo_model)
+            runs_tab.build(ctx, tabs, draw, photo)
         _api_endpoints(ctx)
-        demo.unload(bind(train_tab.on_unload, ctx))
+        train_tab.on_load(demo, ctx, train)  # a (re)loaded page shows the run going, or the last
         demo.load(None, None, None, js=PICK_BRUSH)
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
     demo.ctx = ctx

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+from gradio.components.label import LabelData
 
 from cnn.errors import CnnError
 from cnn.runs import RunManager
@@ -17,6 +18,10 @@ from cnn.serving.predictor import Predictor, cached_predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 PREDICT = dict(concurrency_id="predict", concurrency_limit=8)  # the events that run a model
+# A prediction whose best probability is below this is headlined as unsure, with the two best
+# guesses. 0.5 for now: to be set from calibration (the temperature-scaled probabilities on
+# held-out data, cnn/calibration.py).
+UNSURE_BELOW = 0.5
 log = logging.getLogger("cnn-playground")
 
 
@@ -48,9 +53,12 @@ class AppContext:
             return f"⚠️ {exc}"
 
 
+ERROR_SECONDS = 8  # an error's toast goes after this long, so old ones do not pile up
+
+
 def error(message: str) -> gr.Error:
     """A message for the page: escaped, since Gradio renders it as HTML and it may hold a file name."""
-    return gr.Error(html.escape(message, quote=False), print_exception=False)
+    return gr.Error(html.escape(message, quote=False), duration=ERROR_SECONDS, print_exception=False)
 
 
 def _page_error(fn, exc: Exception) -> gr.Error:
@@ -121,3 +129,30 @@ def raw_upload(component: gr.Image) -> gr.Image:
         return payload.path
     component.preprocess = preprocess
     return component
+
+
+def best_guesses(probs: dict[str, float]) -> tuple[str, str] | None:
+    """The two most likely classes when the model is unsure (the best below UNSURE_BELOW), else None."""
+    ranked = sorted(probs, key=probs.get, reverse=True)
+    return None if len(ranked) < 2 or probs[ranked[0]] >= UNSURE_BELOW else (ranked[0], ranked[1])
+
+
+def headline(probs: dict[str, float], unsure: str) -> str:
+    """What a prediction's headline says: the best class, or unsure.format(best, second best) when
+    the model is unsure."""
+    guesses = best_guesses(probs)
+    return max(probs, key=probs.get) if guesses is None else unsure.format(*guesses)
+
+
+def headlined(label: gr.Label, unsure: str) -> gr.Label:
+    """Make a Label headline a {class: probability} value with `headline` (Gradio's own headline is
+    always the best class, however unlikely). Strings (messages) show as they are."""
+    base = label.postprocess
+
+    def postprocess(value):
+        out = base(value)
+        if isinstance(value, dict) and value and isinstance(out, LabelData):
+            out.label = headline(value, unsure)
+        return out
+    label.postprocess = postprocess
+    return label

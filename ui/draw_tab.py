@@ -11,9 +11,16 @@ from cnn.serving.decode import is_empty_editor
 from cnn.serving.digits import prepare_digit
 from cnn.serving.render import enlarge
 
-from .common import PREDICT, AppContext, friendly
+from .common import PREDICT, AppContext, friendly, headlined
 
 EMPTY = "Draw a digit"  # what the label says while the canvas is empty
+UNSURE = "Not sure this is a digit: maybe {} or {}"  # the headline when no digit stands out
+# The canvas is larger than the room the editor gives it (about 500 px at height=560), so that it
+# is shown scaled down to fit both on load and after Clear. Gradio zooms the canvas "to fit" when the
+# editor appears, even above 100% (a 420 px canvas showed at 119%), but Clear resets the zoom to
+# min(fit, 100%), so a canvas smaller than its room shrank to 100% after the first Clear.
+CANVAS = 600
+BRUSH = 26  # px of the canvas: about 21 px on screen, as 18 px was on the old 420 px canvas at 119%
 
 
 @dataclass
@@ -54,10 +61,11 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
         about = gr.Markdown(ctx.about(ctx.shipped("draw"), "digit"), elem_id="draw-about")
         with gr.Row():
             sketch = gr.Sketchpad(label="Draw a digit (0-9)", type="pil", image_mode="RGBA",
-                                  canvas_size=(420, 420), elem_id="sketch", height=560,
-                                  brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+                                  canvas_size=(CANVAS, CANVAS), elem_id="sketch", height=560,
+                                  brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"))
             with gr.Column():
-                label = gr.Label(num_top_classes=10, label="Prediction", value=EMPTY, elem_id="digit-label")
+                label = headlined(gr.Label(num_top_classes=10, label="Prediction", value=EMPTY,
+                                           elem_id="digit-label"), UNSURE)
                 seen = gr.Image(label="What the model saw (28x28)", interactive=False, height=180,
                                 elem_classes="pixelated", elem_id="digit-seen")
                 shipped = gr.Button("Use the shipped model", size="sm")

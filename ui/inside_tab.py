@@ -15,9 +15,10 @@ from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
 from cnn.serving.render import enlarge, feature_grid, overlay, to_pil
 
-from .common import PREDICT, AppContext, friendly
+from .common import PREDICT, AppContext, best_guesses, friendly
 
 SUMMARY_COLUMNS = ["Layer", "Type", "Output shape", "Param #"]
+MAPS_SHOWN = 16  # feature maps shown per layer
 HINTS = {"Drawing": "Draw a digit in the Draw tab to see its feature maps.",
          "Photo": "Upload a photo in the Photo tab to see its feature maps."}
 
@@ -35,9 +36,21 @@ def model_input(ctx: AppContext, which: str, sketch, image, draw_path: str | Non
 
 
 def feature_maps(explainer, x: torch.Tensor) -> list[tuple]:
-    """Gallery items: a grid of each convolution layer's maps, with its name and sizes."""
-    return [(feature_grid(m), f"{name}: {m.shape[0]} maps of {m.shape[1]}x{m.shape[2]}"
-             + (" (first 16 shown)" if m.shape[0] > 16 else "")) for name, m in explainer.feature_maps(x)]
+    """Gallery items: a grid of each convolution layer's maps (the first MAPS_SHOWN), with its name
+    and sizes."""
+    return [(feature_grid(m, MAPS_SHOWN), f"{name}: {m.shape[0]} maps of {m.shape[1]}x{m.shape[2]}"
+             + (f", {MAPS_SHOWN} shown" if m.shape[0] > MAPS_SHOWN else ""))
+            for name, m in explainer.feature_maps(x)]
+
+
+def prediction_line(probs: dict[str, float]) -> str:
+    """The prediction, or the two best guesses when no class stands out (as the Draw and Photo tabs)."""
+    guesses = best_guesses(probs)
+    if guesses is None:
+        top = max(probs, key=probs.get)
+        return f"Prediction: **{top}** ({probs[top]:.1%})."
+    a, b = guesses
+    return f"Prediction: **not sure**, maybe {a} ({probs[a]:.1%}) or {b} ({probs[b]:.1%})."
 
 
 @friendly
@@ -53,7 +66,7 @@ def inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, ph
     probs = pred.predict(x)
     top = max(probs, key=probs.get)
     target = pred.classes.index(top)
-    text = head + f"\n\nPrediction: **{top}** ({probs[top]:.1%}). Grad-CAM and saliency are for this class."
+    text = head + f"\n\n{prediction_line(probs)} Grad-CAM and saliency are for **{top}**."
     return (text, rows, feature_maps(ex, x), enlarge(to_pil(x)),
             overlay(x, ex.grad_cam(x, target)), overlay(x, ex.saliency(x, target)))
 
@@ -73,8 +86,9 @@ def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr
                            elem_classes="pixelated")
             sal = gr.Image(label="Saliency (|d score / d pixel|)", interactive=False, height=224,
                            elem_classes="pixelated")
-        maps = gr.Gallery(label="Feature maps of each convolution layer", columns=4, height=420,
-                          object_fit="contain", elem_id="inside-maps")
+        # as tall as its grids (no inner scrolling); CSS in ui/app.py puts each caption under its grid
+        maps = gr.Gallery(label=f"Feature maps of each convolution layer (up to {MAPS_SHOWN} per layer)",
+                          columns=4, height="auto", object_fit="contain", elem_id="inside-maps")
         summary = gr.Dataframe(label="Model summary", interactive=False, wrap=True)
     event = dict(fn=functools.partial(inside, ctx), inputs=[which, sketch, photo, draw_model, photo_model],
                  outputs=[text, summary, maps, seen, cam, sal], api_visibility="private", **PREDICT)

@@ -1,7 +1,10 @@
-"""How a training run (cnn.runs.Run) looks on the page: status line, progress bar, plot data,
-result with its short-run hint, misclassified images and confusion matrix. No Gradio here: plain
-strings, data frames and images, which the Train tab hands to its components."""
+"""How a training run (cnn.runs.Run) looks on the page: status line, progress bar, plot data and
+their axes, result with its short-run hint, misclassified images and confusion matrix. No Gradio
+here: plain strings, data frames and images, which the Train tab hands to its components."""
 from __future__ import annotations
+
+import html
+import math
 
 import pandas as pd
 from PIL import Image
@@ -11,6 +14,7 @@ from cnn.serving.render import confusion_image, enlarge, to_pil
 from cnn.training import RunStatus
 
 SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
+LOSS_POINTS = 300      # the loss curve is drawn from at most this many points
 
 
 def clock(seconds: float | None) -> str:
@@ -22,25 +26,28 @@ def clock(seconds: float | None) -> str:
 
 
 def status_markdown(run: Run) -> str:
+    """One line on what the run is and where it stands (it changes only when its state does)."""
     c = run.config
     head = f"**{c.model}** on **{c.dataset}** with recipe {c.recipe}, device {run.device}"
     if run.status == RunStatus.LOADING:
-        return head + ": loading the data set..."
-    if run.start is not None and not run.done:
-        last = run.steps[-1] if run.steps else None
-        loss = f", last loss {last.loss:.4f}" if last else ""
-        return head + f": training on {run.start.n_train:,} images{loss}."
-    return head + f": {run.status}."
+        line = head + ": loading the data set..."
+    elif run.start is not None and not run.done:
+        line = head + f": {run.note or f'training on {run.start.n_train:,} images.'}"
+    else:
+        line = head + f": {run.status}."
+    return "\n\n".join([line, *(f"⚠️ {w}" for w in run.warnings)])
 
 
 def progress_html(run: Run) -> str:
-    """A progress bar with steps, epoch, elapsed time, ETA and images/s."""
+    """A progress bar with steps, epoch, last loss, elapsed time, ETA and images/s; nothing for a
+    run that failed before it trained."""
     p = run.progress()
     if p["total"] == 0:
-        return "<div>Preparing...</div>"
+        return "" if run.done else "<div>Preparing...</div>"
     ips = f"{p['images_per_s']:,.0f} images/s" if p["images_per_s"] else "- images/s"
+    loss = f" · loss {run.steps[-1].loss:.3f}" if run.steps else ""
     return (f"<div><progress value='{p['fraction']:.4f}' max='1'></progress><br>"
-            f"step {p['step']} / {p['total']} ({p['fraction']:.0%}) · epoch {p['epoch']:.2f} · "
+            f"step {p['step']} / {p['total']} ({p['fraction']:.0%}) · epoch {p['epoch']:.2f}{loss} · "
             f"elapsed {clock(p['elapsed'])} · ETA {clock(p['eta'])} · {ips}</div>")
 
 
@@ -56,10 +63,17 @@ def short_run_hint(run: Run) -> str | None:
 
 
 def result_markdown(run: Run) -> str:
-    lines = [f"### Run {run.status}", run.message]
-    if run.end is not None and run.end.test_accuracy is not None:
-        lines.insert(1, f"**Test accuracy: {run.end.test_accuracy:.2%}** "
-                        f"({len(run.data.test):,} test images, {run.end.elapsed:.1f} s)")
+    """The result of a run that ended: its test accuracy (of the kept weights, for a stopped run),
+    what happened, and what the empty panels mean when there was no test evaluation."""
+    lines = [f"### Run {run.status}", html.escape(run.message, quote=False)]
+    end = run.end
+    if end is not None and end.test_accuracy is not None:
+        what = "Test accuracy of the kept weights" if run.status == RunStatus.STOPPED else "Test accuracy"
+        lines.insert(1, f"**{what}: {end.test_accuracy:.2%}** "
+                        f"({len(run.data.test):,} test images, {end.elapsed:.1f} s of training)")
+    if end is None or end.evaluation is None:
+        lines.append("No test-set evaluation for this run, so there is no confusion matrix and no "
+                     "misclassified images to show.")
     hint = short_run_hint(run)
     if hint:
         lines.append(hint)
@@ -71,16 +85,73 @@ def _frame(points: list[dict], **dtypes) -> pd.DataFrame:
     return pd.DataFrame({k: pd.Series([p[k] for p in points], dtype=t) for k, t in dtypes.items()})
 
 
-def loss_frame(run: Run) -> pd.DataFrame | None:
-    """The loss curve (epoch, step, loss), or None before the first step."""
+def loss_frame(run: Run, max_points: int = LOSS_POINTS) -> pd.DataFrame | None:
+    """The loss curve (epoch, step, loss), or None before the first step. A long run's curve is
+    averaged over runs of neighbouring points down to at most max_points (its last point exact)."""
     points = run.loss_points()
-    return _frame(points, epoch=float, step=int, loss=float) if points else None
+    if not points:
+        return None
+    frame = _frame(points, epoch=float, step=int, loss=float)
+    if len(frame) <= max_points:
+        return frame
+    groups = (pd.RangeIndex(len(frame)) * max_points) // len(frame)
+    small = frame.groupby(groups).agg(epoch=("epoch", "last"), step=("step", "last"), loss=("loss", "mean"))
+    return small.reset_index(drop=True).astype({"epoch": float, "step": int, "loss": float})
+
+
+def run_epochs(run: Run) -> float:
+    """How many epochs the run is set to train (1 until it is known)."""
+    if run.start is not None:
+        return float(run.start.epochs)
+    return float(run.recipe.epochs) if run.recipe is not None else 1.0
+
+
+def loss_x_range(run: Run) -> list[float]:
+    """The loss plot's x axis: the whole run, so the curve grows into a fixed frame."""
+    return [0.0, run_epochs(run)]
+
+
+def accuracy_x_range(run: Run) -> list[float]:
+    """The accuracy plot's x axis: the whole run (at least one epoch), padded so that the first and
+    last dots are not cut at the edges."""
+    hi = max(1.0, run_epochs(run))
+    pad = 0.06 * hi
+    return [-pad, hi + pad]
 
 
 def accuracy_frame(run: Run) -> pd.DataFrame | None:
-    """Accuracy per epoch (epoch, accuracy, split), or None before the first epoch ends."""
-    points = run.accuracy_points()
-    return _frame(points, epoch=int, accuracy=float, split=str) if points else None
+    """Accuracy per epoch (epoch, accuracy, split), or None before there is any. A fractional last
+    epoch sits where it ended (0.8, not 1); a stopped run's kept weights add their test accuracy."""
+    total, out = run_epochs(run), []
+    for e in list(run.epochs):
+        x = min(float(e.epoch), total)
+        out.append({"epoch": x, "accuracy": e.train_accuracy, "split": "train"})
+        if e.test_accuracy is not None:
+            out.append({"epoch": x, "accuracy": e.test_accuracy, "split": "test"})
+    if run.status == RunStatus.STOPPED and run.end is not None and run.end.test_accuracy is not None:
+        out.append({"epoch": run.progress()["epoch"], "accuracy": run.end.test_accuracy, "split": "test"})
+    return _frame(out, epoch=float, accuracy=float, split=str) if out else None
+
+
+def smoothing_floor(smoothing: float, classes: int) -> float:
+    """The lowest cross-entropy reachable with label smoothing: the entropy of the smoothed target
+    (1 - s + s/k on the true class, s/k on each of the other k - 1)."""
+    if smoothing <= 0 or classes < 2:
+        return 0.0
+    other = smoothing / classes
+    true = 1 - smoothing + other
+    return -(true * math.log(true) + (classes - 1) * other * math.log(other))
+
+
+def loss_caption(run: Run, classes: int | None = None) -> str:
+    """A note under the loss plot: why the loss levels off above zero when the recipe smooths labels."""
+    s = run.recipe.label_smoothing if run.recipe is not None else 0.0
+    k = classes or (len(run.data.classes) if run.data else 10)
+    if s <= 0:
+        return "The training loss (cross-entropy), averaged over the steps between two points."
+    return (f"The recipe uses label smoothing {s:g}: its targets are never a sure 100%, so even a perfect "
+            f"model's loss is {smoothing_floor(s, k):.2f} here ({k} classes), and the curve levels off "
+            f"above that, not at zero. The test accuracy says how good the model is.")
 
 
 def misclassified_items(run: Run, limit: int = 24) -> list[tuple[Image.Image, str]]:

@@ -21,11 +21,12 @@ import torch
 from ..calibration import (ECE_BINS, calibrated_probabilities, expected_calibration_error, fit_temperature,
                            split_halves)
 from ..checkpoint import load_checkpoint, rewrite_metadata
-from ..data import Dataset, Split, load_dataset
+from ..data import Dataset, Split
 from ..data.normalize import Normalizer
 from ..errors import DataError
 from ..evaluation import EvalResult, evaluate, format_confusion
 from ..hardware import describe, pick_device
+from ..projects import load_training_data
 from .common import add_data_flags, friendly_errors
 
 FIT_SAMPLE = 5000   # training images a temperature is fitted on (--fit-on train)
@@ -34,7 +35,7 @@ SEED = 0            # of that sample, and of the test set's split into halves
 
 def _load(path, data_dir, device, train: bool):
     model, meta = load_checkpoint(path, map_location=device)
-    data = load_dataset(meta["dataset"], data_dir, train=train, allow_any_path=True)
+    data = load_training_data(meta["dataset"], data_dir, train=train, allow_any_path=True)  # a project too
     if list(data.classes) != list(meta["classes"]):
         raise DataError(f"The test set's classes {data.classes} differ from the checkpoint's {meta['classes']}.")
     return model, meta, data

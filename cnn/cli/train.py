@@ -18,14 +18,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..checkpoint import save_checkpoint
-from ..data import load_dataset
 from ..evaluation import format_confusion
 from ..hardware import pick_device
 from ..models import MODELS
+from ..runlog import RunRecorder, run_header
 from ..training import RECIPES, RunStatus, default_recipe, get_recipe, train
 from ..training import distributed
 from ..training.recipes import fast_default
+from ..projects import load_training_data
 from .common import add_data_flags, friendly_errors
+from .fine_tune import fine_tune, init_image_size, init_name, teach_default
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -44,6 +46,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--final-eval-only", action="store_true",
                    help="evaluate on the test split only at the end, not after every epoch (saves time on a CPU)")
     p.add_argument("--out", help="checkpoint path (default: checkpoints/runs/<model>-<date>.safetensors)")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also write TensorBoard scalars, under DIR/<checkpoint name> (a log of every event is "
+                        "always written beside the checkpoint, as <checkpoint name>.jsonl)")
+    p.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="fine-tune: start from this checkpoint's convolutional features (same architecture and "
+                        "input channels), with a new classifier for the data set's classes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_flags(p)
     args = p.parse_args(argv)
@@ -60,35 +68,64 @@ def main(argv=None) -> int:
         if args.recipe or args.model:
             recipe = get_recipe(args.recipe) if args.recipe else default_recipe(args.model)
         else:
-            data = load_dataset(args.dataset, args.data_dir, allow_any_path=True)  # a folder's shape picks
+            data = load_training_data(args.dataset, args.data_dir, allow_any_path=True,  # a folder's shape picks
+                                      image_size=init_image_size(args))
             device_type = pick_device(args.device).type
-            recipe = fast_default(args.dataset, device_type, data.input_shape)
+            teach = teach_default(args, data)  # a project folder, or a folder to fine-tune on
+            if teach is not None:
+                recipe = teach[0]
+                if ctx.is_main:
+                    print(f"no --model or --recipe given: training recipe {recipe.name}, {teach[1]}", flush=True)
+            else:
+                recipe = fast_default(args.dataset, device_type, data.input_shape)
             on = "" if recipe.name == fast_default(args.dataset, "cuda", data.input_shape).name else f" on {device_type}"
-            if ctx.is_main:
+            if ctx.is_main and teach is None:
                 print(f"no --model or --recipe given: training {recipe.model} (recipe {recipe.name}), "
                       f"the fast default for {args.dataset}{on}", flush=True)
         recipe = recipe.replace(model=args.model, dataset=args.dataset, epochs=args.epochs,
                                 batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer)
         recipe.validate()
         if data is None:
-            data = load_dataset(recipe.dataset, args.data_dir, allow_any_path=True)
+            data = load_training_data(recipe.dataset, args.data_dir, allow_any_path=True,
+                                      image_size=init_image_size(args))
         data.train = data.train.subset(args.train_subset, seed=args.seed)
         data.test = data.test.subset(args.test_subset, seed=args.seed)
         if data.skipped and ctx.is_main:
             print(f"warning: skipped {len(data.skipped)} unreadable file(s): {', '.join(data.skipped[:5])}",
                   file=sys.stderr)
+        recipe, args.init_state, line = fine_tune(args, recipe, data)  # --init-from: its weights to start from
+        if line and ctx.is_main:
+            print(line, flush=True)
         out = Path(args.out or f"checkpoints/runs/{recipe.model}-{dt.datetime.now():%Y%m%d-%H%M%S}.safetensors")
         return _run(recipe, data, args, out, ctx)
 
 
 def _run(recipe, data, args, out: Path, ctx) -> int:
+    record = None
+    if ctx.is_main:  # only rank 0 keeps the run
+        header = run_header(recipe.as_dict(), data.name, "cli", checkpoint=out.name, seed=args.seed,
+                            train_subset=args.train_subset, test_subset=args.test_subset)
+        record = RunRecorder.open(out, header, tensorboard=args.tensorboard)
+    try:
+        end = _train(recipe, data, args, ctx, record)
+    except BaseException as exc:
+        if record is not None:
+            record.fail(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        raise
+    if record is not None:
+        record.close()
+    return _finish(end, data, out, ctx)
+
+
+def _train(recipe, data, args, ctx, record):
+    """Train, showing progress; every event goes to the run's record (rank 0). Returns the End."""
     show = ctx.is_main and not args.quiet
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
     bar = None
     end = None
     for ev in train(recipe, data, device=args.device, seed=args.seed, stop=stop,
-                    evaluate_each_epoch=not args.final_eval_only):
+                    evaluate_each_epoch=not args.final_eval_only, init_state=getattr(args, "init_state", None)):
         if ev.kind == "start" and ctx.is_main:
             print(f"training {ev.model} ({ev.parameters:,} parameters) on {data.name}: {ev.n_train} train / "
                   f"{ev.n_test} test images, recipe {recipe.name}, device {ev.device} in {ev.precision}"
@@ -104,8 +141,15 @@ def _run(recipe, data, args, out: Path, ctx) -> int:
             tqdm.write(line) if bar is not None and show else print(line, flush=True)
         elif ev.kind == "end":
             end = ev
+            end.metadata["init_from"] = init_name(args)  # None: trained from scratch
+        if record is not None:
+            record.write(ev)  # after the lines above: End's metadata is the checkpoint's, in full
     if bar is not None:
         bar.close()
+    return end
+
+
+def _finish(end, data, out: Path, ctx) -> int:
     if not ctx.is_main:
         distributed.teardown(ctx)
         return 0

@@ -143,7 +143,8 @@ def _decode_folder(root: Path, classes: list[str], size: int, files: list[_File]
 
 
 def _common_size(files) -> int:
-    """The side of the images when all are square and the same size, else DEFAULT_FOLDER_SIZE."""
+    """The side of the images when all are square and the same size (capped at DEFAULT_FOLDER_SIZE:
+    a folder of 420x420 canvases would otherwise train at 420x420), else DEFAULT_FOLDER_SIZE."""
     sizes = Counter()
     for path, *_ in files[:: max(1, len(files) // 200)] or files:  # a sample: headers only, no decoding
         try:
@@ -154,7 +155,7 @@ def _common_size(files) -> int:
     if len(sizes) == 1:
         (w, h), = sizes
         if w == h:
-            return w
+            return min(w, DEFAULT_FOLDER_SIZE)
     return DEFAULT_FOLDER_SIZE
 
 

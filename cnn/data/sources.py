@@ -14,6 +14,16 @@ from .splits import Dataset, Split
 
 
 NAMED_SOURCES = ("mnist", "fashion-mnist", "cifar10")
+# The (C, H, W) of each named data set's images, known before loading it.
+NAMED_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
+
+
+def named_source(name: str) -> str | None:
+    """The named data set `name` stands for ('mnist', 'fashion-mnist', 'cifar10'), or None for a folder."""
+    key = str(name or "").strip().lower()
+    key = _ALIASES.get(key, key)
+    return key if key in NAMED_SHAPES else None
 
 
 def resolve_data_dir(flag: str | os.PathLike | None = None) -> Path:
@@ -30,10 +40,10 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, train:
     from the app cannot read arbitrary files on the server.
     """
     data_dir = resolve_data_dir(data_dir)
-    key = name.strip().lower()
-    if key in ("mnist", "fashion-mnist", "fashion_mnist", "fashionmnist"):
-        return _load_torchvision_grey("mnist" if key == "mnist" else "fashion-mnist", data_dir, train)
-    if key in ("cifar10", "cifar-10"):
+    key = named_source(name)
+    if key in ("mnist", "fashion-mnist"):
+        return _load_torchvision_grey(key, data_dir, train)
+    if key == "cifar10":
         folder = data_dir / "cifar10"
         if (folder / "train").is_dir() and (folder / "test").is_dir():
             ds = load_image_folder(folder, train=train, image_size=image_size)
@@ -128,17 +138,30 @@ def _load_torchvision_cifar10(data_dir: Path, train: bool) -> Dataset:
 
 
 def checked_folder(name: str, data_dir: Path, allow_any_path: bool) -> Path:
+    """The image folder `name` names (a relative path is under the data directory), refused with a
+    message that says why: it does not exist, it is not a folder, or (unless allow_any_path) it is
+    outside the data directory."""
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = data_dir / path
     real, base = path.resolve(), data_dir.resolve()
+    known = ", ".join(NAMED_SOURCES)
+    if not real.exists():
+        if _looks_like_a_path(name):
+            raise DataError(f"The folder {real} does not exist. Check the path, or use one of {known}.")
+        raise DataError(f"No data set named {name!r} and no folder {real}. Use one of {known}, "
+                        f"or a folder with one sub-folder of images per class.")
     if not allow_any_path and base != real and base not in real.parents:
         raise DataError(
             f"The folder {real} is outside the data directory {base}. Move or copy it under the "
             f"data directory (a symbolic link to it is refused too), or start with "
             f"--allow-any-path to train on folders anywhere.")
     if not real.is_dir():
-        known = ", ".join(NAMED_SOURCES)
-        raise DataError(f"No data set named {name!r} and no folder {real}. Use one of {known}, "
-                        f"or a folder with one sub-folder of images per class.")
+        raise DataError(f"{real} is a file, not a folder. Give a folder with one sub-folder of images per class.")
     return real
+
+
+def _looks_like_a_path(name: str) -> bool:
+    """Whether `name` was written as a path (a/b, /a, ~/a, ./a) rather than as a bare name."""
+    name = name.strip()
+    return "/" in name or "\\" in name or name.startswith(("~", "."))

@@ -67,3 +67,23 @@ def build_model(name: str, in_channels=None, num_classes=10, image_size=None) ->
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def classifier_name(model: nn.Module) -> str:
+    """The name of the model's final classifier, its last nn.Linear ('head', 'fc2', ...): the layer
+    that is sized by the number of classes, and the one fine-tuning starts afresh."""
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not names:
+        raise ConfigError(f"{type(model).__name__} has no linear classifier layer to fine-tune.")
+    return names[-1]
+
+
+def load_partial_state(model: nn.Module, state: dict) -> None:
+    """Load weights for part of a model (fine-tuning's start); the rest keeps its initialisation.
+    Every entry must name one of the model's tensors, in its shape."""
+    own = model.state_dict()
+    wrong = [k for k, v in state.items() if k not in own or tuple(own[k].shape) != tuple(v.shape)]
+    if wrong:
+        raise ConfigError(f"The starting weights do not fit this {type(model).__name__}: "
+                          f"{', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} differ.")
+    model.load_state_dict(state, strict=False)

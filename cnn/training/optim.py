@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..models import classifier_name
 from .graphed import CapturableSGD
 from .recipes import Recipe
 
@@ -28,9 +29,12 @@ def param_groups(recipe: Recipe, model: torch.nn.Module) -> list[dict]:
     """The trainable parameters in groups, each with its share of the learning rate (`lr_scale`):
     batch-norm parameters get recipe.norm_bias_lr_scale times it with the same absolute weight
     decay (airbench's bias scaler), and a whitened stem's bias has a group of its own, so the
-    engine can freeze it after recipe.whiten_bias_epochs by setting that share to 0."""
-    norm, stem_bias, other = [], [], []
+    engine can freeze it after recipe.whiten_bias_epochs by setting that share to 0. With
+    recipe.head_only_epochs the final classifier has a group of its own too (train_head_only)."""
+    norm, stem_bias, other, head = [], [], [], []
     stem = getattr(model, "stem", None) if recipe.whiten and recipe.whiten_bias_epochs else None
+    head_ids = ({id(p) for p in model.get_submodule(classifier_name(model)).parameters()}
+                if recipe.head_only_epochs else set())
     norm_params = {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
                    for p in m.parameters()}
     for p in model.parameters():
@@ -38,6 +42,8 @@ def param_groups(recipe: Recipe, model: torch.nn.Module) -> list[dict]:
             continue
         if stem is not None and p is stem.bias:
             stem_bias.append(p)
+        elif id(p) in head_ids:
+            head.append(p)
         elif id(p) in norm_params:
             norm.append(p)
         else:
@@ -45,8 +51,17 @@ def param_groups(recipe: Recipe, model: torch.nn.Module) -> list[dict]:
     k = recipe.norm_bias_lr_scale
     groups = [dict(params=other, lr_scale=1.0, weight_decay=recipe.weight_decay, name="weights"),
               dict(params=norm, lr_scale=k, weight_decay=recipe.weight_decay / k, name="norm"),
-              dict(params=stem_bias, lr_scale=1.0, weight_decay=recipe.weight_decay, name="stem_bias")]
+              dict(params=stem_bias, lr_scale=1.0, weight_decay=recipe.weight_decay, name="stem_bias"),
+              dict(params=head, lr_scale=1.0, weight_decay=recipe.weight_decay, name="head")]
     return [g for g in groups if g["params"]]
+
+
+def train_head_only(optimizer, recipe: Recipe, head_only: bool) -> None:
+    """Fine-tuning's first phase (recipe.head_only_epochs): every group but the final classifier's
+    gets no share of the learning rate; afterwards each gets its own share back."""
+    own = {"weights": 1.0, "norm": recipe.norm_bias_lr_scale, "stem_bias": 1.0}
+    for name, scale in own.items():
+        set_lr_scale(optimizer, name, 0.0 if head_only else scale)
 
 
 def set_lr_scale(optimizer, name: str, value: float) -> None:

@@ -46,6 +46,13 @@ class Recipe:
     whiten_bias_epochs: float = 0   # with whiten: the stem's bias learns only this many epochs (0: all)
     norm_bias_lr_scale: float = 1.0  # batch-norm parameters get this times the learning rate, same decay
     lookahead: bool = False         # every 5 steps pull the weights to their moving average (airbench)
+    # Small-data augmentation (the teach_* presets; 0 everywhere else, so no other recipe draws them):
+    rotate: float = 0.0             # random rotation by up to this many degrees either way
+    scale: float = 0.0              # random zoom by up to this share either way (0.15: 85% to 115%)
+    shift: float = 0.0              # random shift by up to this share of the side, each way
+    stroke: int = 0                 # grey drawings: strokes randomly thickened or thinned by up to this many px
+    colour: float = 0.0             # colour images: brightness, contrast, saturation changed by up to this share
+    head_only_epochs: float = 0.0   # fine-tuning: only the final classifier learns for this many epochs
     mixed_precision: bool = False   # CUDA: bf16 (or cuda_dtype) autocast; CPU: the fastest of fp32/bf16 (cnn.training.cpu_mode)
     cuda_dtype: str = "bf16"        # 'fp16': fp16 autocast on CUDA, with a fixed loss scale (as airbench)
     reported: str = ""              # what the tutorial reported, for the README's table
@@ -82,6 +89,10 @@ class Recipe:
             raise ConfigError(f"cuda_dtype must be 'bf16' or 'fp16' (got {self.cuda_dtype!r}).")
         if not 0 <= self.momentum < 1 or self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
             raise ConfigError("Momentum and label smoothing must be in [0, 1) and weight decay at least 0.")
+        if (min(self.rotate, self.shift, self.stroke, self.colour, self.head_only_epochs) < 0
+                or not 0 <= self.scale < 1 or self.shift > 0.5 or self.rotate > 180):
+            raise ConfigError("Augmentation settings out of range: rotate 0-180 degrees, scale in [0, 1), "
+                              "shift 0-0.5, stroke, colour and head_only_epochs at least 0.")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -97,6 +108,17 @@ AIRBENCH94 = Recipe("cifar10_fast", "cifar10_fast", "cifar10", "sgd", 1.5, 1024,
                     whiten=True, whiten_bias_epochs=3, norm_bias_lr_scale=64, lookahead=True,
                     mixed_precision=True, cuda_dtype="fp16",
                     reported="project: airbench94's method, 94% in seconds on a GPU")
+
+TEACH = [
+    Recipe("teach_drawings", "mnist_fast", "project", "adam", 2e-3, 16, 200, label_smoothing=0.1,
+           schedule="warmup_linear", warmup=0.1, rotate=12, scale=0.15, shift=0.08,
+           reported="project: your own drawings (the Teach tab)",
+           notes="no stroke-width augmentation: prepare_digit evens stroke widths out, and +-1 px cost "
+                 "2 points on fresh drawings (bench/teach_drawings.py)"),
+    Recipe("teach_photos", "cifar10_small", "project", "adam", 1e-3, 16, 200, label_smoothing=0.1,
+           schedule="warmup_linear", warmup=0.1, flip=True, crop_pad=3, scale=0.15, colour=0.2,
+           reported="project: your own photos (the Teach tab)"),
+]
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("seed000", "seed000_net", "mnist", "adam", 1e-3, 64, 3, loss="nll",
@@ -133,6 +155,10 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            warmup=0.2, crop_pad=2, flip=True, mixed_precision=True, reported="project: CIFAR-10 on a CPU"),
     AIRBENCH94.replace(name="cifar10_best", epochs=20,
                        reported="project: the shipped CIFAR-10 checkpoint (cifar10_fast for 20 epochs)"),
+    # Teach it your own classes (cnn.projects): a few examples per class, heavy augmentation on the
+    # device. The model is the one fine-tuned from (the shipped MNIST or CIFAR-10 checkpoint's) or,
+    # from scratch, this one; epochs are scaled to the project's size (cnn.projects.teach_recipe).
+    *TEACH,
 ]}
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..data.augment import random_flip, random_translate
+from ..data.augment import random_affine, random_colour, random_flip, random_stroke, random_translate
 from ..data.normalize import Normalizer
 from .distributed import DistContext
 from .precision import Precision
@@ -71,6 +71,13 @@ def train_step(s: StepState, x: torch.Tensor, y: torch.Tensor, flip: torch.Tenso
                in_graph: bool) -> None:
     """One training step on a uint8 batch: augment, forward, backward, update, totals. The
     same code runs eagerly or recorded in a CUDA graph (no Python numbers from the device)."""
+    r = s.recipe
+    if r.rotate or r.scale or r.shift:  # small-data augmentation (teach recipes only): no draws otherwise
+        x = random_affine(x, r.rotate, r.scale, r.shift)
+    if r.stroke:
+        x = random_stroke(x, r.stroke)
+    if r.colour:
+        x = random_colour(x, r.colour)
     x = random_translate(x, s.recipe.crop_pad)
     if flip is not None:
         x = torch.where((flip ^ s.totals.odd_epoch).view(-1, 1, 1, 1), x.flip(3), x)

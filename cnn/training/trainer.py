@@ -28,13 +28,13 @@ from ..data.normalize import Normalizer
 from ..errors import ConfigError
 from ..evaluation import EvalResult, evaluate
 from ..hardware import describe, pick_device
-from ..models import build_model, count_parameters
+from ..models import build_model, count_parameters, load_partial_state
 from .distributed import all_sum, barrier, from_env, setup as join_ranks
 from .cpu_mode import CpuMode, fastest_cpu_mode
 from .events import End, EpochEnd, RunStatus, Start, Step, StopFlag
 from .graphed import GraphedStep
 from .lookahead import Lookahead
-from .optim import capturable_sgd, lr_factor, make_optimizer, set_lr, set_lr_scale
+from .optim import capturable_sgd, lr_factor, make_optimizer, set_lr, set_lr_scale, train_head_only
 from .precision import Precision, configure_backends, cpu_mode_for
 from .recipes import Recipe
 from .step import StepState, Totals, WeightGuard, loss_function, train_step
@@ -51,9 +51,13 @@ def normalization(recipe: Recipe, data: Dataset) -> tuple[list[float], list[floa
 
 def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = None, seed: int = 0,
           stop: StopFlag | None = None, log_every: int | None = None,
-          evaluate_each_epoch: bool = True, cuda_graphs: bool = True) -> Iterator[Start | Step | EpochEnd | End]:
-    """Train `recipe.model` on `data` with `recipe`, yielding events (see the module docstring)."""
-    run = Trainer(recipe, data, seed=seed, stop=stop, evaluate_each_epoch=evaluate_each_epoch)
+          evaluate_each_epoch: bool = True, cuda_graphs: bool = True,
+          init_state: dict[str, torch.Tensor] | None = None) -> Iterator[Start | Step | EpochEnd | End]:
+    """Train `recipe.model` on `data` with `recipe`, yielding events (see the module docstring).
+    init_state: weights to start from (part of the model's state dict, cnn.transfer), loaded right
+    after the model is built; what it lacks keeps its fresh initialisation."""
+    run = Trainer(recipe, data, seed=seed, stop=stop, evaluate_each_epoch=evaluate_each_epoch,
+                  init_state=init_state)
     yield run.prepare(device, log_every, cuda_graphs)
     run.start_clock()
     for epoch in range(run.epochs):
@@ -78,12 +82,12 @@ class Trainer:
     """One training run: what it trains with, built by `prepare`, and its state between phases."""
 
     def __init__(self, recipe: Recipe, data: Dataset, *, seed: int, stop: StopFlag | None,
-                 evaluate_each_epoch: bool):
+                 evaluate_each_epoch: bool, init_state: dict[str, torch.Tensor] | None = None):
         if data.train is None:
             raise ValueError("train() needs a data set loaded with its training split")
         recipe.validate(len(data.train))
         self.recipe, self.data, self.seed, self.stop = recipe, data, seed, stop
-        self.evaluate_each_epoch = evaluate_each_epoch
+        self.evaluate_each_epoch, self.init_state = evaluate_each_epoch, init_state
         self.ctx = from_env()
         self.status, self.message = RunStatus.FINISHED, ""
         self.steps_done, self.seen, self.lr, self.stop_all = 0, 0, 0.0, False
@@ -128,7 +132,10 @@ class Trainer:
 
     def _build_model(self) -> None:
         r, (c, h, _) = self.recipe, self.data.input_shape
-        model = build_model(r.model, c, len(self.data.classes), h).to(self.device)
+        model = build_model(r.model, c, len(self.data.classes), h)
+        if self.init_state:  # no random draws: a run without it is unchanged
+            load_partial_state(model, self.init_state)
+        model = model.to(self.device)
         cpu_mode, self.choice_seconds = cpu_mode_for(self.device, r, self.ctx,
                                                      functools.partial(self._time_cpu_modes, model))
         self.precision = Precision.choose(self.device, r, cpu_mode)
@@ -180,6 +187,8 @@ class Trainer:
         """Shuffle, reset the epoch's totals; the batch numbers of this epoch."""
         r = self.recipe
         self.perm = torch.randperm(len(self.train_y), generator=self.order).to(self.device)
+        if r.head_only_epochs and epoch in (0, math.ceil(r.head_only_epochs)):
+            train_head_only(self.optimizer, r, head_only=epoch < r.head_only_epochs)
         if r.whiten and r.whiten_bias_epochs and epoch == math.ceil(r.whiten_bias_epochs):
             set_lr_scale(self.optimizer, "stem_bias", 0.0)  # frozen from here on (DDP's buckets stay intact)
         self.totals.new_epoch(epoch)

@@ -1,0 +1,60 @@
+"""A training run's settings as the app's Train tab takes them, checked before anything starts."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..data.sources import NAMED_SHAPES, named_source
+from ..errors import ConfigError
+from ..models import MODELS, get_spec
+from ..training import get_recipe
+
+
+@dataclass
+class RunConfig:
+    dataset: str                    # 'mnist', 'fashion-mnist', 'cifar10' or a folder path
+    model: str
+    recipe: str
+    epochs: float
+    batch_size: int
+    lr: float
+    optimizer: str
+    train_subset: int | None = None  # train on a fixed sample of this many images (None: all)
+    test_subset: int | None = None
+    seed: int = 0
+
+    def checked(self):
+        """The recipe these settings make, refused with a clear message when out of range."""
+        get_spec(self.model)
+        for name, v in (("Epochs", self.epochs), ("Batch size", self.batch_size), ("Learning rate", self.lr)):
+            if v is None or (isinstance(v, float) and not math.isfinite(v)):
+                raise ConfigError(f"{name} must be a number.")
+        for name, v in (("Training subset", self.train_subset), ("Test subset", self.test_subset)):
+            if v is not None and v < 1:
+                raise ConfigError(f"{name} must be at least 1 image (or empty for all).")
+        if not str(self.dataset or "").strip():
+            raise ConfigError("Choose a data set, or give the path of an image folder.")
+        recipe = get_recipe(self.recipe).replace(
+            model=self.model, dataset=self.dataset, epochs=float(self.epochs),
+            batch_size=int(self.batch_size) if float(self.batch_size).is_integer() else self.batch_size,
+            lr=float(self.lr), optimizer=self.optimizer)
+        recipe.validate()
+        check_fits(self.model, self.dataset)
+        return recipe
+
+
+def check_fits(model: str, dataset: str) -> None:
+    """Refuse a model written for other images than a named data set's (grey 28x28 or colour 32x32)."""
+    key = named_source(dataset)
+    want, have = get_spec(model).input_shape, NAMED_SHAPES.get(key)
+    if have is None or tuple(want) == have:
+        return
+    fits = ", ".join(n for n, s in MODELS.items() if tuple(s.input_shape) == have)
+    raise ConfigError(f"The model {model} is written for {_shape_words(want)} images, and {key} has "
+                      f"{_shape_words(have)} images. Choose a model for {_shape_words(have)} images "
+                      f"({fits}), or choose the data set again to get its fast model.")
+
+
+def _shape_words(shape) -> str:
+    c, h, w = shape
+    return f"{'grey' if c == 1 else 'colour'} {h}x{w}"

@@ -1,0 +1,76 @@
+"""Fine-tuning's start: the convolutional features of a trained checkpoint, for a new model of the
+same architecture with its own number of classes (a new, freshly initialised final classifier).
+
+`starting_weights` reads the checkpoint (safetensors only, never a pickle), refuses what cannot
+start the new model (another architecture, another number of input channels), and keeps every
+entry of its state dict whose name and shape match the new model, except the final classifier's.
+The engine loads those right after it builds the model (`train(..., init_state=...)`); the
+recipe trains in the checkpoint's normalisation (`StartingWeights.fine_tune`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_checkpoint, read_metadata
+from .errors import CheckpointError
+from .models import classifier_name, get_spec
+from .training.recipes import Recipe
+
+_KIND = {1: "grey", 3: "colour"}
+
+
+@dataclass(frozen=True)
+class StartingWeights:
+    path: str
+    architecture: str
+    state: dict[str, torch.Tensor]          # what the new model starts from (no classifier)
+    mean: tuple[float, ...]                 # the checkpoint's normalisation, which its features expect
+    std: tuple[float, ...]
+    source_classes: list[str] = field(default_factory=list)
+    left_fresh: list[str] = field(default_factory=list)  # the new model's entries that start afresh
+
+    def fine_tune(self, recipe: Recipe) -> Recipe:
+        """The recipe on the checkpoint's architecture and in its normalisation."""
+        return recipe.replace(model=self.architecture, normalize=(self.mean, self.std))
+
+    def describe(self) -> str:
+        return (f"{Path(self.path).name} ({self.architecture}, trained on {len(self.source_classes)} "
+                f"classes): {len(self.state)} tensors kept, {len(self.left_fresh)} start afresh")
+
+
+def starting_weights(path: str | os.PathLike, *, channels: int, num_classes: int, image_size: int,
+                     architecture: str | None = None) -> StartingWeights:
+    """The weights of the checkpoint at `path` that a new `architecture` model (default: the
+    checkpoint's own) for `channels` x `image_size` images and `num_classes` classes can start from.
+    A CheckpointError says why when it cannot: another architecture or channel count, or nothing
+    but the classifier in common."""
+    path = Path(path)
+    meta = read_metadata(path)
+    arch, shape = meta["architecture"], [int(v) for v in meta["input_shape"]]
+    if architecture and architecture != arch:
+        raise CheckpointError(
+            f"{path.name} holds a {arch} model, so it cannot start a {architecture} model. Leave out "
+            f"the model (the checkpoint's {arch} is fine-tuned) or train from scratch without it.")
+    if shape[0] != channels:
+        raise CheckpointError(
+            f"{path.name} was trained on {shape[0]}-channel ({_KIND.get(shape[0], '?')}) images, but "
+            f"these are {channels}-channel ({_KIND.get(channels, '?')}) ones. Start from a checkpoint "
+            f"trained on {_KIND.get(channels, f'{channels}-channel')} images (the shipped MNIST one for "
+            f"drawings, CIFAR-10 for photos), or train from scratch.")
+    source, meta = load_checkpoint(path)  # refuses weights that do not fit the architecture they name
+    with torch.random.fork_rng(devices=[]):  # building the target draws random numbers: not the caller's
+        target = get_spec(arch).build(channels, num_classes, image_size).state_dict()
+    head = classifier_name(source)
+    is_head = lambda k: k == head or k.startswith(head + ".")  # noqa: E731
+    state = {k: v.detach().clone() for k, v in source.state_dict().items()
+             if not is_head(k) and k in target and tuple(target[k].shape) == tuple(v.shape)}
+    if not any(v.ndim == 4 for v in state.values()):
+        raise CheckpointError(f"No convolution of {path.name} fits a {arch} model for {channels} x "
+                              f"{image_size} x {image_size} images; train from scratch instead.")
+    norm = meta["normalization"]
+    return StartingWeights(str(path), arch, state, tuple(map(float, norm["mean"])), tuple(map(float, norm["std"])),
+                           list(meta["classes"]), sorted(set(target) - set(state)))

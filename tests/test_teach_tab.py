@@ -1,0 +1,133 @@
+"""The Teach tab's handlers (ui/teach_tab.py), called directly without a server: a drawings project
+made, filled, trained (fine-tuning the shipped MNIST model) and used in the Draw tab; uploads and
+zips; what a page cannot do (another folder, a project deleted meanwhile)."""
+from __future__ import annotations
+
+import shutil
+import warnings
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from app_helpers import ROOT, checkpoint
+from cnn.projects import Project
+from cnn.runs import RunManager
+from test_projects import png, stroke
+from ui import teach_tab
+from ui.app import build_app
+from ui.common import AppContext
+from ui.draw_tab import draw
+from ui.teach_view import VIEW
+
+warnings.filterwarnings("ignore", message=".*outside of a gradio.*")
+
+
+@pytest.fixture()
+def ctx(tmp_path) -> AppContext:
+    return AppContext(RunManager(tmp_path / "runs", tmp_path / "data", device="cpu"), str(checkpoint("mnist")),
+                      str(checkpoint("cifar10")))
+
+
+def sketch(im) -> dict:
+    """A Sketchpad value (type='pil'): the strokes on a layer, no composite."""
+    return {"background": None, "layers": [im], "composite": None}
+
+
+def shown(values: tuple) -> dict:
+    return dict(zip(VIEW, values))
+
+
+def made(ctx, per_class: int = 5) -> str:
+    v = shown(teach_tab.create_project(ctx, "Rings & bars", "drawings"))
+    path = v["project"]
+    for name in ("ring", "bar"):
+        teach_tab.add_class(ctx, path, name)
+        for k in range(per_class):
+            v = shown(teach_tab.add_drawing(ctx, path, name, sketch(stroke(name, k))))
+    return path
+
+
+def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
+    path = made(ctx)
+    v = shown(teach_tab.pick_class(ctx, path, "ring"))
+    assert "**ring**: 5 · **bar**: 5" in v["summary"] and v["overview"].width == 2 * (112 + 8) + 8 and len(v["examples"]) == 5
+    assert teach_tab.seen(ctx, path, sketch(stroke("ring"))).size == (168, 168)
+    outs = list(teach_tab.teach(ctx, path, teach_tab.START[0]))
+    final = dict(zip(teach_tab.RESULT, outs[-1]))
+    assert final["status"].startswith("Done: saved `teach-rings-bars-")
+    assert "**Held-out accuracy: 2 of 2 (100%)**, fine-tuned from mnist.safetensors" in final["result"]
+    assert final["to_draw"].visible and not final["to_photo"].visible and Path(final["download"]).is_file()
+    model, about, tabs = teach_tab.train_tab.use_in(ctx, "draw", final["last_model"])
+    assert model == final["last_model"] and "mnist_fast trained on" in about
+    probs, seen = draw(ctx, sketch(stroke("ring", 3)), model)
+    assert set(probs) == {"ring", "bar"} and probs["ring"] > 0.5
+
+
+def test_remove_rename_and_delete_with_confirmation(ctx):
+    path = made(ctx, per_class=2)
+    v = shown(teach_tab.pick_class(ctx, path, "bar"))
+    picked = v["files"][0]
+    v = shown(teach_tab.remove_example(ctx, path, "bar", picked))
+    assert len(v["examples"]) == 1 and picked not in v["files"]
+    v = shown(teach_tab.rename_class(ctx, path, "bar", "  bars / sticks "))
+    assert v["class_pick"].value == "bars / sticks"
+    with pytest.raises(gr.Error, match="Tick 'Yes, delete' first"):
+        teach_tab.delete_class(ctx, path, "bars / sticks", False)
+    v = shown(teach_tab.delete_class(ctx, path, "bars / sticks", True))
+    assert v["class_pick"].choices == [("ring", "ring")]
+    with pytest.raises(gr.Error, match="Tick 'Yes, delete this project' first"):
+        teach_tab.delete_project(ctx, path, False)
+    v = shown(teach_tab.delete_project(ctx, path, True))
+    assert v["project"] is None and not Path(path).exists()
+
+
+def test_many_files_and_a_zip_upload(ctx, tmp_path):
+    v = shown(teach_tab.create_project(ctx, "Uploads", "drawings"))
+    path = v["project"]
+    teach_tab.add_class(ctx, path, "ring")
+    files = []
+    for k in range(3):
+        f = tmp_path / f"r{k}.png"
+        f.write_bytes(png(stroke("ring", k)))
+        files.append(str(f))
+    z = tmp_path / "more.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("bar/a.png", png(stroke("bar", 0)))
+        zf.writestr("bar/b.txt", b"text")
+    *v, upload = teach_tab.add_files(ctx, path, "ring", files + [str(z)])
+    v = shown(tuple(v))
+    assert upload is None
+    assert "**ring**: 3 · **bar**: 1" in v["summary"]
+    z2 = tmp_path / "bad.zip"
+    with zipfile.ZipFile(z2, "w") as zf:
+        zf.writestr("../bar/a.png", png(stroke("bar", 0)))
+    with pytest.raises(gr.Error, match="holds an unsafe path"):
+        teach_tab.add_files(ctx, path, "ring", [str(z2)])
+    with pytest.raises(gr.Error, match="This looks like a photo, not a drawing"):
+        teach_tab.add_picture(ctx, path, "ring", str(ROOT / "examples" / "truck.png"))
+    zipped = teach_tab.export(ctx, path)
+    names = zipfile.ZipFile(zipped).namelist()
+    assert "project.json" in names and sum(n.endswith(".png") for n in names) == 4
+
+
+def test_what_a_page_cannot_do(ctx, tmp_path):
+    with pytest.raises(gr.Error, match="not one of this app's projects"):
+        teach_tab.open_project(ctx, str(tmp_path))
+    path = made(ctx, per_class=1)
+    with pytest.raises(gr.Error, match="The class &#x27;ring&#x27; has only one example|has only one example"):
+        list(teach_tab.teach(ctx, path, teach_tab.START[1]))
+    shutil.rmtree(path)  # deleted while the app runs (another session, or by hand)
+    for call in (lambda: teach_tab.add_class(ctx, path, "x"), lambda: teach_tab.pick_class(ctx, path, "ring"),
+                 lambda: list(teach_tab.teach(ctx, path, teach_tab.START[0]))):
+        with pytest.raises(gr.Error, match="is gone: its folder was deleted or moved"):
+            call()
+    assert shown(teach_tab.open_project(ctx, None))["summary"] == "No project open."
+
+
+def test_the_app_has_the_teach_tab(ctx):
+    demo = build_app(ctx.draw_checkpoint, ctx.photo_checkpoint, ctx.runs)
+    ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
+    assert {"teach-train", "teach-sketch", "teach-files", "teach-to-draw"} <= ids
+    assert Project  # the tab works on cnn.projects

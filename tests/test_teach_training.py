@@ -1,0 +1,135 @@
+"""Training on a project: fine-tuning's start (cnn.transfer and train(init_state=...)), the teach
+recipes and their augmentation, and the command line on a project folder (--init-from)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from app_helpers import ROOT, checkpoint
+from cnn.checkpoint import load_checkpoint, read_metadata
+from cnn.data import random_dataset
+from cnn.data.augment import random_affine, random_colour, random_stroke
+from cnn.errors import CheckpointError
+from cnn.models import build_model
+from cnn.projects import Project, teach_recipe
+from cnn.projects.teaching import TEACH
+from cnn.training import RECIPES, get_recipe, train
+from cnn.transfer import starting_weights
+from test_projects import stroke
+
+
+def test_starting_weights_keep_the_features_and_leave_the_classifier_fresh():
+    init = starting_weights(checkpoint("mnist"), channels=1, num_classes=3, image_size=28)
+    source, meta = load_checkpoint(checkpoint("mnist"))
+    assert init.architecture == "mnist_fast" and init.left_fresh == ["head.bias", "head.weight"]
+    assert set(init.state) == set(source.state_dict()) - {"head.weight", "head.bias"}
+    assert list(init.mean) == meta["normalization"]["mean"]
+    recipe = init.fine_tune(get_recipe("teach_drawings"))
+    assert recipe.model == "mnist_fast" and recipe.normalize == (init.mean, init.std)
+
+
+def test_a_checkpoint_that_cannot_start_the_model_is_refused():
+    with pytest.raises(CheckpointError, match=r"trained on 1-channel \(grey\) images, but these are 3-channel "
+                                              r"\(colour\) ones"):
+        starting_weights(checkpoint("mnist"), channels=3, num_classes=3, image_size=32)
+    with pytest.raises(CheckpointError, match="holds a mnist_fast model, so it cannot start a seed004_cnn model"):
+        starting_weights(checkpoint("mnist"), channels=1, num_classes=3, image_size=28, architecture="seed004_cnn")
+    with pytest.raises(CheckpointError, match="No checkpoint file at"):
+        starting_weights(ROOT / "missing.safetensors", channels=1, num_classes=3, image_size=28)
+
+
+def test_train_starts_from_the_given_weights():
+    """With head_only_epochs covering the run, the convolutions end exactly as the checkpoint's."""
+    init = starting_weights(checkpoint("mnist"), channels=1, num_classes=3, image_size=28)
+    data = random_dataset("random", (1, 28, 28), 64, 16, num_classes=3)
+    recipe = init.fine_tune(get_recipe("teach_drawings")).replace(epochs=2, head_only_epochs=2)
+    end = [ev for ev in train(recipe, data, device="cpu", init_state=init.state)][-1]
+    conv = end.model.state_dict()["features.0.weight"]
+    assert torch.equal(conv, init.state["features.0.weight"])
+    torch.manual_seed(0)  # the engine's own draws: the head it started from
+    assert not torch.equal(end.model.state_dict()["head.weight"], build_model("mnist_fast", 1, 3, 28).head.weight)
+    scratch = [ev for ev in train(recipe.replace(head_only_epochs=0), data, device="cpu")][-1]
+    assert not torch.equal(scratch.model.state_dict()["features.0.weight"], conv)
+
+
+def test_only_the_teach_recipes_augment_for_small_data():
+    teach = {"teach_drawings", "teach_photos"}
+    for name, r in RECIPES.items():
+        extra = (r.rotate, r.scale, r.shift, r.stroke, r.colour, r.head_only_epochs)
+        assert (any(extra) if name in teach else not any(extra)), name
+
+
+def test_the_small_data_augmentations_keep_the_batch_shape_and_type():
+    x = torch.zeros(8, 1, 28, 28, dtype=torch.uint8)
+    x[:, :, 10:18, 13:15] = 255
+    for out in (random_affine(x, 12, 0.15, 0.08), random_stroke(x, 1)):
+        assert out.shape == x.shape and out.dtype == torch.uint8
+    thick = random_stroke(x, 1).float().sum((1, 2, 3))
+    assert (thick != x.float().sum((1, 2, 3))).any()
+    c = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    assert random_colour(c, 0.2).shape == c.shape and random_affine(c, 10, 0.1, 0.1).dtype == torch.uint8
+
+
+def test_teach_recipe_scales_the_steps_to_the_project():
+    small, large = teach_recipe("drawings", 8), teach_recipe("drawings", 800)
+    assert small.batch_size == 8 and small.epochs == get_recipe("teach_drawings").epochs
+    assert large.batch_size == 16 and large.epochs == 5.0  # 250 steps of 16 over 800 examples
+    assert teach_recipe("drawings", 40).lr == TEACH["drawings"]["scratch"]["lr"]
+    photos = teach_recipe("photos", 30, fine_tune=True)
+    assert photos.head_only_epochs == photos.epochs == 40.0  # 80 steps of 16: the classifier alone learns
+    assert teach_recipe("photos", 30).head_only_epochs == 0
+
+
+# ---------------------------------------------------------------- the command line
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def drawn_project(tmp_path_factory) -> Project:
+    project = Project.create("Rings and bars", "drawings", data_dir=tmp_path_factory.mktemp("data"))
+    for name in ("ring", "bar"):
+        project.add_class(name)
+        for k in range(5):
+            project.add_example(name, stroke(name, k))
+    return project
+
+
+@pytest.fixture(scope="module")
+def trained(drawn_project, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("runs") / "p.safetensors"
+    r = cli("cnn.train", "--dataset", str(drawn_project.path), "--init-from", str(checkpoint("mnist")),
+            "--epochs", "30", "--out", str(out), "--quiet")
+    return out, r
+
+
+def test_the_cli_fine_tunes_on_a_project_folder(trained):
+    out, r = trained
+    assert r.returncode == 0, r.stderr
+    assert "training recipe teach_drawings, the teach preset for a drawings project" in r.stdout
+    assert "fine-tuning from mnist.safetensors (mnist_fast, trained on 10 classes)" in r.stdout
+    assert "8 train / 2 test images" in r.stdout
+    meta = read_metadata(out)
+    assert meta["classes"] == ["ring", "bar"] and meta["init_from"] == "mnist.safetensors"
+    assert meta["input_shape"] == [1, 28, 28] and re.search(r"^test accuracy: 1\.0000$", r.stdout, re.M)
+
+
+def test_the_cli_refuses_a_checkpoint_that_does_not_fit(drawn_project, tmp_path):
+    r = cli("cnn.train", "--dataset", str(drawn_project.path), "--init-from", str(checkpoint("cifar10")),
+            "--out", str(tmp_path / "x.safetensors"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "trained on 3-channel (colour) images, but these are 1-channel (grey) ones" in r.stderr
+
+
+def test_the_cli_evaluates_a_project_checkpoint_on_its_held_out_share(trained):
+    out, _ = trained
+    r = cli("cnn.evaluate", str(out))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert "(2 test images" in lines[0] and lines[-1] == "test accuracy: 1.0000"

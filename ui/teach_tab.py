@@ -1,0 +1,286 @@
+"""The Teach tab: teach a model your own classes. A project (drawings or photos) holds a few examples
+of each class: drawn on the canvas, uploaded (many files, or a .zip of class folders), taken with
+the webcam or pasted. Train fine-tunes the shipped MNIST (drawings) or CIFAR-10 (photos) model on
+them in seconds; the result is scored on held-out examples and can go into the Draw or Photo tab."""
+from __future__ import annotations
+
+import functools
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from cnn.errors import CnnError
+from cnn.projects import KINDS, Project, export_zip, import_zip, plan, prepare
+from cnn.serving.decode import is_empty_editor
+from cnn.serving.render import enlarge
+
+from . import teach_view, train_tab
+from .common import AppContext, friendly, raw_upload
+from .teach_view import VIEW, choices, open_project_at, view
+
+START = ("Fine-tune the shipped model", "From scratch")
+RESULT = ("status", "result", "confusion", "wrong", "last_model", "download", "to_draw", "to_photo")
+UPDATES_EVERY = 0.3  # s between progress updates
+PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
+  const b = document.querySelector('#teach-sketch button[aria-label="Brush"]');
+  if (b) { b.click(); } else if (Date.now() - t0 < 5000) { setTimeout(pick, 200); } }; pick(); }"""
+
+
+# ---------------------------------------------------------------- handlers: projects and classes
+
+@friendly
+def open_project(ctx: AppContext, path) -> tuple:
+    return view(ctx, open_project_at(ctx, path) if path else None)
+
+
+@friendly
+def create_project(ctx: AppContext, name: str, kind: str) -> tuple:
+    return view(ctx, Project.create(name, kind, ctx.runs.data_dir))
+
+
+@friendly
+def delete_project(ctx: AppContext, path, sure: bool) -> tuple:
+    project = open_project_at(ctx, path)
+    if not sure:
+        raise CnnError("Tick 'Yes, delete this project' first: deleting removes all its examples.")
+    name = project.name
+    project.delete()
+    gr.Info(f"Deleted the project {name}.")
+    return view(ctx, None)
+
+
+@friendly
+def add_class(ctx: AppContext, path, name: str) -> tuple:
+    project = open_project_at(ctx, path)
+    return view(ctx, project, project.add_class(name).name)
+
+
+@friendly
+def pick_class(ctx: AppContext, path, cls: str) -> tuple:
+    return view(ctx, open_project_at(ctx, path), cls)
+
+
+@friendly
+def rename_class(ctx: AppContext, path, cls: str, new: str) -> tuple:
+    project = open_project_at(ctx, path)
+    project.rename_class(cls, new)
+    return view(ctx, project, " ".join(str(new).split()))
+
+
+@friendly
+def delete_class(ctx: AppContext, path, cls: str, sure: bool) -> tuple:
+    project = open_project_at(ctx, path)
+    if not sure:
+        raise CnnError(f"Tick 'Yes, delete' first: deleting the class {cls} removes its examples.")
+    project.delete_class(cls)
+    return view(ctx, project)
+
+
+# ---------------------------------------------------------------- handlers: examples
+
+@friendly
+def add_drawing(ctx: AppContext, path, cls: str, sketch) -> tuple:
+    project = open_project_at(ctx, path)
+    if is_empty_editor(sketch):
+        raise CnnError("The canvas is empty: draw an example first.")
+    project.add_example(cls, sketch)
+    return view(ctx, project, cls, sketch=gr.Sketchpad(value=None, visible=project.kind == "drawings"))
+
+
+@friendly
+def add_picture(ctx: AppContext, path, cls: str, picture) -> tuple:
+    project = open_project_at(ctx, path)
+    if picture is None:
+        raise CnnError("No picture: upload one, take a webcam snapshot or paste one.")
+    project.add_example(cls, picture)
+    return view(ctx, project, cls)
+
+
+@friendly
+def add_files(ctx: AppContext, path, cls: str, files) -> tuple:
+    """Many images into the selected class, and .zip files of class folders into their classes; the
+    VIEW outputs and the emptied upload box."""
+    project = open_project_at(ctx, path)
+    added, refused = 0, []
+    for f in files or []:
+        f = str(getattr(f, "name", f))
+        if f.lower().endswith(".zip"):
+            r = import_zip(project, f)
+            gr.Info(r.summary())
+            continue
+        if not cls:
+            raise CnnError("Pick (or add) the class these images belong to first.")
+        try:
+            project.add_example(cls, f)
+            added += 1
+        except CnnError as exc:
+            refused.append(f"{Path(f).name}: {exc}")
+    if added or refused:
+        gr.Info(f"Added {added} example(s) to {cls}." + (f" Refused {len(refused)}: {refused[0]}" if refused else ""))
+    return view(ctx, project, cls) + (None,)  # the upload box emptied: the next upload holds only new files
+
+
+def pick_example(files: list[str], evt: gr.SelectData) -> str | None:
+    return files[evt.index] if files and 0 <= evt.index < len(files) else None
+
+
+@friendly
+def remove_example(ctx: AppContext, path, cls: str, picked: str | None) -> tuple:
+    project = open_project_at(ctx, path)
+    if not picked:
+        raise CnnError("Click an example in the class's gallery first, then Remove.")
+    project.remove_example(cls, picked)
+    return view(ctx, project, cls)
+
+
+@friendly
+def seen(ctx: AppContext, path, sketch):
+    """What the model would see of the canvas or picture (nothing while empty or unusable)."""
+    if is_empty_editor(sketch) or not path:
+        return None
+    try:
+        _, preview = prepare(open_project_at(ctx, path).kind, sketch)
+    except CnnError:
+        return None
+    return enlarge(preview, 168)
+
+
+@friendly
+def export(ctx: AppContext, path) -> str:
+    project = open_project_at(ctx, path)
+    folder = Path(tempfile.mkdtemp(prefix="teach-export-"))
+    return str(export_zip(project, folder / f"{project.path.name}.zip"))
+
+
+# ---------------------------------------------------------------- training
+
+def _result(**by_name) -> tuple:
+    return tuple(by_name.get(k, gr.skip()) for k in RESULT)
+
+
+@friendly
+def teach(ctx: AppContext, path, start_from: str):
+    """Train on the project (synchronously, a few seconds) and show the result."""
+    project = open_project_at(ctx, path)
+    run = ctx.runs.current
+    if run is not None and not run.done:
+        raise CnnError("A training run is going in the Train tab; wait for it to end (one run at a time).")
+    kind = project.kind
+    init = ctx.shipped("draw" if kind == "drawings" else "photo") if start_from == START[0] else None
+    p = plan(project.path, init)
+    yield _result(status=f"Training on {len(p.data.train)} examples, {len(p.data.classes)} classes ...",
+                  result="", confusion=None, wrong=[], to_draw=gr.Button(visible=False),
+                  to_photo=gr.Button(visible=False), download=None)
+    end, last = None, 0.0
+    for ev in teach_view.run_in_thread(p, ctx.runs.device, threading.Event()):
+        if ev.kind == "end":
+            end = ev
+        elif ev.kind == "step" and time.time() - last > UPDATES_EVERY:
+            last = time.time()
+            yield _result(status=teach_view.progress(ev))
+    path_, download = teach_view.save(p, end, ctx.runs.runs_dir)
+    yield _result(status=f"Done: saved `{path_.name}`.", result=teach_view.result_markdown(p, end),
+                  confusion=teach_view.confusion(p, end), wrong=teach_view.misclassified(p, end),
+                  last_model=str(path_), download=download,
+                  to_draw=gr.Button(visible=kind == "drawings"), to_photo=gr.Button(visible=kind == "photos"))
+
+
+# ---------------------------------------------------------------- layout
+
+def _layout(ctx: AppContext) -> dict:
+    c = {}
+    gr.Markdown("Teach a model your own classes: a few examples of each (10 are plenty to start), then "
+                "Train. Drawings fine-tune the digit model, photos the CIFAR-10 model, in seconds.")
+    with gr.Row():
+        c["choose"] = gr.Dropdown(choices(ctx), value=None, label="Open a project", elem_id="teach-project")
+        c["new_name"] = gr.Textbox(label="New project name", placeholder="e.g. My shapes", elem_id="teach-new-name")
+        c["kind"] = gr.Radio(list(KINDS), value="drawings", label="It holds", elem_id="teach-kind")
+        c["create"] = gr.Button("Create project", elem_id="teach-create")
+    c["summary"] = gr.Markdown("No project open.", elem_id="teach-summary")
+    c["overview"] = gr.Image(label="Classes (newest example, count)", interactive=False, height=170,
+                             buttons=[], elem_id="teach-overview")
+    with gr.Row():
+        c["class_pick"] = gr.Dropdown([], label="Class", elem_id="teach-class")
+        c["new_class"] = gr.Textbox(label="New class", placeholder="any name", elem_id="teach-new-class")
+        c["add_class"] = gr.Button("Add class", elem_id="teach-add-class")
+    with gr.Row():
+        with gr.Column():
+            c["sketch"] = gr.Sketchpad(label="Draw an example", type="pil", image_mode="RGBA",
+                                       canvas_size=(420, 420), height=460, elem_id="teach-sketch",
+                                       brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+            c["add_btn"] = gr.Button("Add to the class", variant="primary", interactive=False, elem_id="teach-add")
+        with gr.Column():
+            c["seen"] = gr.Image(label="What the model sees", interactive=False, height=180,
+                                 elem_classes="pixelated", elem_id="teach-seen")
+            c["picture"] = raw_upload(gr.Image(label="Or a picture (upload, webcam or paste)", type="filepath",
+                                               image_mode=None, sources=["upload", "webcam", "clipboard"],
+                                               height=200, elem_id="teach-picture"))
+            c["add_picture"] = gr.Button("Add the picture", elem_id="teach-add-picture")
+            c["upload"] = gr.File(label="Add many images to the class, or a .zip of class folders",
+                                  file_count="multiple", file_types=["image", ".zip"], elem_id="teach-files")
+    c["examples"] = gr.Gallery(label="The class's examples (click one to remove it)", columns=10, height=220,
+                               object_fit="contain", allow_preview=False, elem_id="teach-examples")
+    with gr.Row():
+        c["remove"] = gr.Button("Remove the clicked example", size="sm")
+        c["rename_to"] = gr.Textbox(label="Rename the class to", scale=2)
+        c["rename"] = gr.Button("Rename", size="sm")
+        c["sure_class"] = gr.Checkbox(label="Yes, delete")
+        c["delete_class"] = gr.Button("Delete the class", size="sm", variant="stop")
+    with gr.Row():
+        c["start_from"] = gr.Radio(list(START), value=START[0], label="Start from", elem_id="teach-start-from")
+        c["train"] = gr.Button("Train", variant="primary", elem_id="teach-train")
+    c["status"] = gr.Markdown("", elem_id="teach-status")
+    c["result"] = gr.Markdown("", elem_id="teach-result")
+    with gr.Row():
+        c["to_draw"] = gr.Button("Use in the Draw tab", visible=False, elem_id="teach-to-draw")
+        c["to_photo"] = gr.Button("Use in the Photo tab", visible=False, elem_id="teach-to-photo")
+        c["download"] = gr.File(label="The trained checkpoint", interactive=False, elem_id="teach-download")
+    with gr.Row():
+        c["confusion"] = gr.Image(label="Held-out examples: rows true, columns predicted", interactive=False)
+        c["wrong"] = gr.Gallery(label="Held-out examples it got wrong", columns=4, height=260)
+    with gr.Accordion("Project file: export, delete", open=False):
+        with gr.Row():
+            c["export"] = gr.Button("Export as .zip")
+            c["export_file"] = gr.File(label="Project .zip", interactive=False)
+            c["sure_project"] = gr.Checkbox(label="Yes, delete this project and all its examples")
+            c["delete_project"] = gr.Button("Delete project", variant="stop")
+    return c
+
+
+def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> dict:
+    """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
+    its "Use in" buttons load a trained model into."""
+    with gr.Tab("Teach", id="teach") as tab:
+        c = _layout(ctx)
+        for name in ("project", "files", "picked", "last_model"):
+            c[name] = gr.State(None)
+    out = [c[k] for k in VIEW]
+    tab.select(None, None, None, js=PICK_BRUSH)  # the canvas takes strokes at once
+    prj, cls = c["project"], c["class_pick"]
+    private = dict(api_visibility="private")
+    b = functools.partial
+    c["choose"].input(b(open_project, ctx), c["choose"], out, **private)
+    c["create"].click(b(create_project, ctx), [c["new_name"], c["kind"]], out, **private)
+    c["add_class"].click(b(add_class, ctx), [prj, c["new_class"]], out, **private)
+    cls.input(b(pick_class, ctx), [prj, cls], out, **private)
+    c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)
+    c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
+    c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **private)
+    c["add_btn"].click(b(add_drawing, ctx), [prj, cls, c["sketch"]], out, **private).then(
+        None, None, None, js=PICK_BRUSH)  # the cleared canvas takes the next drawing at once
+    c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **private)
+    c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
+    c["examples"].select(pick_example, c["files"], c["picked"], **private)
+    c["remove"].click(b(remove_example, ctx), [prj, cls, c["picked"]], out, **private)
+    c["sketch"].change(b(seen, ctx), [prj, c["sketch"]], c["seen"], trigger_mode="always_last",
+                       show_progress="hidden", **private)
+    c["picture"].change(b(seen, ctx), [prj, c["picture"]], c["seen"], show_progress="hidden", **private)
+    c["export"].click(b(export, ctx), prj, c["export_file"], **private)
+    c["train"].click(b(teach, ctx), [prj, c["start_from"]], [c[k] for k in RESULT], concurrency_id="teach",
+                     concurrency_limit=1, show_progress="hidden", **private)
+    for where, button, tab in (("draw", c["to_draw"], draw), ("photo", c["to_photo"], photo)):
+        button.click(b(train_tab.use_in, ctx, where), c["last_model"], [tab.model, tab.about, tabs], **private)
+    return c

@@ -1,0 +1,154 @@
+"""The Train tab's outputs, and what each answer to a page sends of a run: only what that page does
+not show yet (see `Shown`), so a page redraws only what changed, and the loss plot at most every
+LOSS_EVERY_S seconds while a run goes."""
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from dataclasses import dataclass, fields
+
+import gradio as gr
+
+from cnn.runs import Run
+
+from . import run_view
+
+LOSS_EVERY_S = 3.0  # the loss plot is redrawn at most this often while a run goes
+
+
+@dataclass(frozen=True)
+class TrainOutputs:
+    """The Train tab's outputs, defined once: `build` lays out these components, and every handler
+    that shows a run sends values for them by name through `values`."""
+    status: gr.Markdown
+    progress: gr.HTML
+    loss_plot: gr.LinePlot
+    loss_note: gr.Markdown  # why the loss levels off where it does
+    acc_plot: gr.ScatterPlot
+    result: gr.Markdown
+    to_draw: gr.Button
+    to_photo: gr.Button
+    panels: gr.Row        # the confusion matrix and the misclassified images, shown with a result
+    confusion: gr.Image
+    wrong_gallery: gr.Gallery
+    last_run: gr.State    # the checkpoint path of the last finished run
+    shown: gr.Textbox     # what this page shows of the run (a Shown, as JSON), hidden
+
+    @classmethod
+    def build(cls) -> TrainOutputs:
+        status = gr.Markdown("", elem_id="train-status")
+        progress = gr.HTML("", elem_id="train-progress")
+        with gr.Row():
+            with gr.Column():
+                loss_plot = gr.LinePlot(x="epoch", y="loss", title="Training loss", elem_id="loss-plot",
+                                        height=260, x_axis_format="~g")
+                loss_note = gr.Markdown("", elem_id="loss-note")
+            acc_plot = gr.ScatterPlot(x="epoch", y="accuracy", color="split", title="Accuracy per epoch",
+                                      elem_id="acc-plot", height=260, y_lim=[0, 1], x_axis_format="~g",
+                                      color_map={"train": "#1f77b4", "test": "#ff7f0e"})
+        result = gr.Markdown("", elem_id="train-result")
+        with gr.Row():
+            to_draw = gr.Button("Use this model in the Draw tab", visible=False, elem_id="to-draw")
+            to_photo = gr.Button("Use this model in the Photo tab", visible=False, elem_id="to-photo")
+        with gr.Row(visible=False, elem_id="train-panels") as panels:
+            with gr.Column():
+                gr.Markdown("**Confusion matrix** on the test images: rows are the true class, columns "
+                            "the predicted one; the diagonal is right.")
+                confusion = gr.Image(show_label=False, interactive=False, elem_id="confusion")
+            with gr.Column():
+                gr.Markdown("**Misclassified test images**, the most confidently wrong first: "
+                            "true class, taken for the predicted one.")
+                wrong_gallery = gr.Gallery(show_label=False, columns=4, height=360, elem_id="wrong-gallery")
+        shown = gr.Textbox("", visible="hidden", elem_id="train-shown")
+        return cls(status, progress, loss_plot, loss_note, acc_plot, result, to_draw, to_photo, panels, confusion,
+                   wrong_gallery, gr.State(None), shown)
+
+    def components(self) -> list:
+        return [getattr(self, name) for name in OUTPUTS]
+
+
+OUTPUTS = tuple(f.name for f in fields(TrainOutputs))
+
+
+def values(**by_name) -> tuple:
+    """Values for the Train tab's outputs, in their order; an output not named is left as it is."""
+    unknown = set(by_name) - set(OUTPUTS)
+    if unknown:
+        raise TypeError(f"not a Train tab output: {', '.join(sorted(unknown))}")
+    return tuple(by_name[name] if name in by_name else gr.skip() for name in OUTPUTS)
+
+
+@dataclass
+class Shown:
+    """What a page shows of a run: the run, checksums of its texts (status, progress, loss note),
+    how many loss points its plot has and when they came, how many accuracy points, whether the
+    result. The page keeps it (in the hidden `shown` box) and sends it with each question; an
+    answer updates it together with the outputs it changes, so an answer the page never applied
+    leaves it as it was, and the next answer sends the same again."""
+    run: str = ""
+    status: int = -1      # (no text has this checksum)
+    progress: int = -1
+    loss_note: int = -1
+    loss: int = 0
+    loss_at: float = 0.0
+    acc: int = 0
+    done: bool = False
+
+    @classmethod
+    def parse(cls, raw: str | None) -> Shown:
+        try:
+            d = json.loads(raw or "{}")
+            return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+        except (ValueError, TypeError):
+            return cls()
+
+    def dump(self) -> str:
+        return json.dumps(self.__dict__, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- what a page is sent
+
+def _plots(run: Run, loss=None, acc=None) -> dict:
+    """The two plots with the run's axes, holding the given data."""
+    return dict(loss_plot=gr.LinePlot(value=loss, x_lim=run_view.loss_x_range(run)),
+                acc_plot=gr.ScatterPlot(value=acc, x_lim=run_view.accuracy_x_range(run)))
+
+
+def _result(run: Run) -> dict:
+    path, channels = run_view.trained_model(run)
+    image = run_view.confusion(run)
+    return dict(result=run_view.result_markdown(run), last_run=path, panels=gr.Row(visible=image is not None),
+                confusion=image, wrong_gallery=run_view.misclassified_items(run),
+                to_draw=gr.Button(visible=bool(path) and channels == 1),
+                to_photo=gr.Button(visible=bool(path) and channels == 3))
+
+
+def view_update(run: Run, seen: Shown, now: float | None = None) -> tuple:
+    """The Train tab's outputs that change what a page showing `seen` shows of `run` (the others
+    are skipped), with the new `shown`."""
+    now = time.time() if now is None else now
+    out: dict = {}
+    if seen.run != run.id:  # another run than the page shows: start from a clean tab
+        seen = Shown(run.id)
+        out.update(result="", last_run=None, panels=gr.Row(visible=False), confusion=None, wrong_gallery=[],
+                   to_draw=gr.Button(visible=False), to_photo=gr.Button(visible=False), **_plots(run))
+    for name, text in (("status", run_view.status_markdown(run)), ("progress", run_view.progress_html(run)),
+                       ("loss_note", run_view.loss_caption(run))):
+        crc = zlib.crc32(text.encode())
+        if crc != getattr(seen, name):
+            out[name] = text
+            setattr(seen, name, crc)
+    n_loss = len(run.steps)
+    if n_loss != seen.loss and (run.done or seen.loss == 0 or now - seen.loss_at >= LOSS_EVERY_S):
+        out["loss_plot"] = _plots(run, loss=run_view.loss_frame(run))["loss_plot"]
+        seen.loss, seen.loss_at = n_loss, now
+    acc = run_view.accuracy_frame(run)
+    n_acc = 0 if acc is None else len(acc)
+    if n_acc != seen.acc:  # an empty frame would leave a coloured plot blank for good (Gradio 6.31)
+        out["acc_plot"] = _plots(run, acc=acc)["acc_plot"]
+        seen.acc = n_acc
+    if run.done and not seen.done:
+        out.update(_result(run))
+        seen.done = True
+    return values(**out, shown=seen.dump())
