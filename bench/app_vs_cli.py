@@ -3,21 +3,30 @@ recipe and data, trained by `python -m cnn.train` and by the app with a headless
 open on the Train tab (Start clicked, the page watched until the result shows).
 
     python bench/app_vs_cli.py [--recipe mnist_fast] [--train-subset N] [--test-subset N]
-                               [--epochs E] [--repeats 1]
+                               [--epochs E] [--repeats 1] [--timed-arithmetic]
 
 Prints, for each: the wall time (CLI: the process from start to exit; app: Start clicked to the
-result on the page), the training time the checkpoint records, training images/s, and the app's
-ratio to the CLI. The runs alternate, so drift in the machine's load hits both alike. Needs
-Debian's chromium and Playwright (as tests/test_browser.py).
+result on the page), the training time the checkpoint records, training images/s, the arithmetic
+the run chose (cnn.training.cpu_mode times the candidates at its start), and the app's ratio to
+the CLI. The runs alternate, so drift in the machine's load hits both alike. Both train in fp32
+channels-last (the engine's default CPU mode) unless --timed-arithmetic lets each run time the
+candidates as usual: that choice is made in well under a second at the start of a run, and on a
+machine with other load it can pick a mode 3-4x slower (bf16 on this VM), which would swamp what
+this compares. For the app it also
+prints what the page's live updates cost, in CPU seconds (which other load on the machine does
+not change much): the browser's processes, and the server's threads other than the training
+thread. Needs Debian's chromium and Playwright (as tests/test_browser.py).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +34,7 @@ import common  # noqa: F401
 from common import header, table
 
 from cnn.checkpoint import read_metadata
+from cnn.training import cpu_mode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -34,15 +44,68 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(stat_path: str) -> float:
+    """user + system CPU seconds from a /proc .../stat file (0 when it is gone)."""
+    try:
+        fields = open(stat_path).read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def browser_cpu() -> float:
+    """CPU seconds of every chromium process under this one (Playwright's driver starts them)."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                parent[int(d)] = int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                pass
+
+    def mine(pid):
+        while pid > 1:
+            pid = parent.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+    total = 0.0
+    for pid in parent:
+        try:
+            name = open(f"/proc/{pid}/comm").read()
+        except OSError:
+            continue
+        if "chrom" in name and mine(pid):
+            total += _cpu(f"/proc/{pid}/stat")
+    return total
+
+
+def server_cpu(exclude_native_id: int | None) -> float:
+    """CPU seconds of this process's threads, the training thread left out."""
+    total = 0.0
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) != exclude_native_id:
+            total += _cpu(f"/proc/self/task/{tid}/stat")
+    return total
+
+
 def images_per_s(meta: dict, n_train: int) -> float:
     """Training images per second over the whole run, from what its checkpoint records."""
     epochs = float(meta["epochs_completed"])
     return n_train * epochs / float(meta["train_seconds"])
 
 
+PIN = "import cnn.training.cpu_mode as m; m.candidates = lambda: [m.DEFAULT]"  # fp32 channels-last
+
+
 def cli_run(args, out_dir: Path) -> dict:
     out = out_dir / f"cli-{time.time_ns()}.safetensors"
-    cmd = [sys.executable, "-m", "cnn.train", "--recipe", args.recipe, "--out", str(out), "--quiet"]
+    train = ["-m", "cnn.train"] if args.timed_arithmetic else \
+        ["-c", f"import runpy, sys; {PIN}; sys.argv[0] = 'cnn.train'; runpy.run_module('cnn.train', run_name='__main__')"]
+    cmd = [sys.executable, *train, "--recipe", args.recipe, "--out", str(out), "--quiet"]
     for flag, value in (("--train-subset", args.train_subset), ("--test-subset", args.test_subset),
                         ("--epochs", args.epochs)):
         if value is not None:
@@ -51,7 +114,8 @@ def cli_run(args, out_dir: Path) -> dict:
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     meta = read_metadata(out)
-    return {"wall": wall, "train": float(meta["train_seconds"]), "meta": meta, "acc": meta["test_accuracy"]}
+    return {"wall": wall, "train": float(meta["train_seconds"]), "meta": meta, "acc": meta["test_accuracy"],
+            "precision": meta["precision"]}
 
 
 def app_run(args, page, demo) -> dict:
@@ -67,17 +131,21 @@ def app_run(args, page, demo) -> dict:
     if args.epochs is not None:
         page.locator("#epochs input").fill(str(args.epochs))
     before = demo.runs.current
-    t0 = time.perf_counter()
+    t0, browser0 = time.perf_counter(), browser_cpu()
     page.locator("#start-btn").click()
     while demo.runs.current is before:
         time.sleep(0.01)
     run = demo.runs.current  # its result names its checkpoint, which holds the run's id
+    trainer = next(t for t in threading.enumerate() if t.name == f"train-{run.id}").native_id
+    server0 = server_cpu(trainer)
     page.wait_for_function(f"() => document.querySelector('#train-result').innerText.includes({run.id!r})",
                            timeout=1_800_000)
     wall = time.perf_counter() - t0
+    browser, server = browser_cpu() - browser0, server_cpu(trainer) - server0
     assert run.status == "finished", run.message
     meta = read_metadata(run.checkpoint)
-    return {"wall": wall, "train": float(meta["train_seconds"]), "meta": meta, "acc": meta["test_accuracy"]}
+    return {"wall": wall, "train": float(meta["train_seconds"]), "meta": meta, "acc": meta["test_accuracy"],
+            "precision": meta["precision"], "browser": browser, "server": server}
 
 
 def main(argv=None) -> None:
@@ -87,7 +155,11 @@ def main(argv=None) -> None:
     p.add_argument("--test-subset", type=int, default=None)
     p.add_argument("--epochs", type=float, default=None)
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--timed-arithmetic", action="store_true",
+                   help="let each run time the CPU modes and pick (default: both in fp32 channels-last)")
     args = p.parse_args(argv)
+    if not args.timed_arithmetic:  # the app's runs, in this process, as PIN does for the CLI's
+        cpu_mode.candidates = lambda: [cpu_mode.DEFAULT]
     from playwright.sync_api import sync_playwright
     header("the app's training run against the command line's")
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -118,11 +190,17 @@ def main(argv=None) -> None:
         rows.append({"run": label, "wall s (median)": f"{wall:.1f}", "training s": f"{train:.1f}",
                      "images/s": f"{ips:,.0f}", "wall vs CLI": f"{wall / base['wall']:.2f}",
                      "images/s vs CLI": f"{ips / base['ips']:.2f}",
+                     "arithmetic": ", ".join(sorted({r["precision"] for r in results[name]})),
                      "test accuracy": ", ".join(f"{r['acc']:.4f}" for r in results[name])})
     print(f"recipe {args.recipe}, {n_train:,} training images, repeats {args.repeats}")
     print(table(rows, ["run", "wall s (median)", "training s", "images/s", "wall vs CLI", "images/s vs CLI",
-                       "test accuracy"]))
+                       "arithmetic", "test accuracy"]))
+    app = results["app"]
 
+    def each(key: str, fmt: str) -> str:
+        return ", ".join(format(r[key], fmt) for r in app)
+    print(f"the page's live updates, per app run: browser CPU s {each('browser', '.1f')}; server CPU s "
+          f"outside the training thread {each('server', '.1f')} (over {each('wall', '.0f')} s)")
 
 if __name__ == "__main__":
     main()

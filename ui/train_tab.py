@@ -187,6 +187,7 @@ def on_load(demo: gr.Blocks, ctx: AppContext, out: TrainOutputs) -> None:
     or the last one, at once; then its timer asks every TICK_S seconds, whichever tab is open (a
     timer in a tab that is not shown does not tick)."""
     timer = gr.Timer(TICK_S)
-    timer.tick(bind(refresh, ctx), out.shown, out.components(), queue=False, trigger_mode="multiple", **QUIET)
-    demo.load(bind(refresh, ctx), out.shown, out.components(), queue=False, **QUIET)
+    pull = dict(queue=False, show_progress_on=out.shown, **QUIET)  # (no status tracker runs a timer)
+    timer.tick(bind(refresh, ctx), out.shown, out.components(), trigger_mode="multiple", **pull)
+    demo.load(bind(refresh, ctx), out.shown, out.components(), **pull)
 
