@@ -279,9 +279,10 @@ def test_a_page_that_stalls_mid_run_still_gets_the_result(page):
             else:
                 page.evaluate(BUSY, 2500)
             stalls += 1
-        page.wait_for_function("() => document.querySelector('#train-result').innerText.includes('Test accuracy:')",
+        # the result names the run's checkpoint, which holds the run's id
+        page.wait_for_function(f"() => document.querySelector('#train-result').innerText.includes({run.id!r})",
                                timeout=30_000)
-        assert run.status == "finished" and run.id in page.locator("#train-result").inner_text()
+        assert run.status == "finished" and "Test accuracy:" in _shown(page, "train-result")
         print(f"attempt {attempt}: {stalls} stalls, result shown")
     (SHOTS.parent / "stall.png").unlink(missing_ok=True)
 
@@ -296,10 +297,13 @@ def test_another_browser_is_told_and_a_run_nobody_looks_at_stops(page):
         open_tab(other, "Train")
         _quick_run(other, "4000", "500")
         _box(other, "epochs").fill("50")
+        before = demo.runs.current  # (the page shows the last run at once: wait for the new one)
         other.locator("#start-btn").click()
-        other.get_by_text("images/s").first.wait_for()
+        while demo.runs.current is before:
+            time.sleep(0.05)
         run = demo.runs.current
-        assert run is not None and not run.done
+        other.wait_for_function("() => document.querySelector('#train-status').innerText.includes('4,000 images')")
+        assert not run.done
         # the first browser tries to start a run too, and to stop this one: it is told, and the run goes on
         open_tab(page, "Train")
         page.locator("#start-btn").click()

@@ -126,9 +126,10 @@ def _result(run: Run) -> dict:
 
 def view_update(run: Run, seen: Shown, now: float | None = None) -> tuple:
     """The Train tab's outputs that change what a page showing `seen` shows of `run` (the others
-    are skipped), with the new `shown`."""
+    are skipped), with the new `shown` (skipped too when nothing changed)."""
     now = time.time() if now is None else now
     out: dict = {}
+    seen = Shown(**seen.__dict__)  # (the caller's stays as it was)
     if seen.run != run.id:  # another run than the page shows: start from a clean tab
         seen = Shown(run.id)
         out.update(result="", last_run=None, panels=gr.Row(visible=False), confusion=None, wrong_gallery=[],
@@ -151,4 +152,4 @@ def view_update(run: Run, seen: Shown, now: float | None = None) -> tuple:
     if run.done and not seen.done:
         out.update(_result(run))
         seen.done = True
-    return values(**out, shown=seen.dump())
+    return values(**out, shown=seen.dump() if out else gr.skip())
