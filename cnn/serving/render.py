@@ -71,7 +71,7 @@ def confusion_image(confusion: torch.Tensor, classes: list[str], cell: int = 36)
     d = ImageDraw.Draw(im)
     for i in range(n):
         d.text((2, margin + i * cell + cell // 3), classes[i][:10], fill="black")
-        d.text((margin + i * cell + 2, margin - 14 - (i % 2) * 12), classes[i][:6], fill="black")
+        d.text((margin + i * cell + 2, margin - 14), classes[i][:5], fill="black")  # 5 characters fit a cell
         for j in range(n):
             v = float(rows[i, j])
             shade = int(255 - 200 * v)
