@@ -50,3 +50,11 @@ def launch(runs_dir: Path, *extra: str):
                        "--runs-dir", str(runs_dir), "--device", "cpu", *extra])
     demo = serve(args, block=False)
     return demo, f"http://127.0.0.1:{port}/"
+
+
+def make_ctx(runs_dir: Path, data_dir: Path):
+    """The app's context over a fresh CPU RunManager and the shipped checkpoints (handler tests)."""
+    from cnn.runs import RunManager
+    from ui.common import AppContext
+    return AppContext(RunManager(runs_dir, data_dir, device="cpu"), str(checkpoint("mnist")),
+                      str(checkpoint("cifar10")))

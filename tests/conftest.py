@@ -35,3 +35,13 @@ def cifar_small(data_dir):
     from cnn.data import Dataset, load_dataset
     full = load_dataset("cifar10", data_dir)
     return Dataset("cifar10", full.classes, full.train.subset(5000), full.test.subset(1000))
+
+
+@pytest.fixture()
+def ctx(tmp_path, data_dir):
+    """The app's context for handler tests; its run is stopped and waited for afterwards."""
+    from app_helpers import make_ctx
+    c = make_ctx(tmp_path / "runs", data_dir)
+    yield c
+    c.runs.stop()
+    assert c.runs.wait_idle(30)

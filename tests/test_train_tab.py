@@ -12,31 +12,17 @@ import gradio as gr
 import pytest
 from PIL import Image
 
-from app_helpers import checkpoint
-from cnn.runs import Run, RunConfig, RunManager
+from app_helpers import make_ctx
+from cnn.runs import Run, RunConfig
 from cnn.training import EpochEnd, Start, Step, get_recipe
 from test_runs import make_folder
 from ui import run_view, train_tab
-from ui.common import AppContext
 
 # the settings of the Train tab, in the order `start` takes them: 1,000 MNIST images for one epoch
 QUICK = dict(dataset_choice="MNIST", folder="", model="mnist_fast", recipe="mnist_fast", epochs=1, batch=64,
              lr=0.05, optimizer="sgd", train_n="1000", test_n="200")
 LONG = {**QUICK, "epochs": 30, "train_n": "4000"}  # long enough that it cannot end before a Stop
 SKIP = gr.skip()
-
-
-def make_ctx(runs_dir: Path, data_dir: Path) -> AppContext:
-    return AppContext(RunManager(runs_dir, data_dir, device="cpu"), str(checkpoint("mnist")),
-                      str(checkpoint("cifar10")))
-
-
-@pytest.fixture()
-def ctx(tmp_path, data_dir):
-    c = make_ctx(tmp_path / "runs", data_dir)
-    yield c
-    c.runs.stop()
-    assert c.runs.wait_idle(30)
 
 
 def named(answer) -> dict:

@@ -3,7 +3,6 @@ checkpoints, real MNIST digits and the example photos; and that the app's events
 handlers expect. (The Train tab's handlers: tests/test_train_tab.py.)"""
 from __future__ import annotations
 
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -16,26 +15,13 @@ from cnn.runs import RunManager
 from cnn.serving.decode import BLANK_MESSAGE
 from ui import inside_tab, train_tab
 from ui.app import build_app, predict_digit, predict_photo
-from ui.common import AppContext, error, friendly
+from ui.common import error, friendly
 from ui.draw_tab import draw
 from ui.photo_tab import photo
 
 CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 DIGITS = [str(i) for i in range(10)]
 TRUCK = str(ROOT / "examples" / "truck.png")
-
-
-def make_ctx(runs_dir: Path, data_dir: Path) -> AppContext:
-    return AppContext(RunManager(runs_dir, data_dir, device="cpu"), str(checkpoint("mnist")),
-                      str(checkpoint("cifar10")))
-
-
-@pytest.fixture()
-def ctx(tmp_path, data_dir):
-    c = make_ctx(tmp_path / "runs", data_dir)
-    yield c
-    c.runs.stop()
-    assert c.runs.wait_idle(30)
 
 
 def sketch_of(digit: np.ndarray, scale: int = 12, canvas: int = 420) -> dict:
