@@ -3,6 +3,7 @@ and launching the app on a free loopback port in this process. Imported explicit
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -58,3 +59,16 @@ def make_ctx(runs_dir: Path, data_dir: Path):
     from ui.common import AppContext
     return AppContext(RunManager(runs_dir, data_dir, device="cpu"), str(checkpoint("mnist")),
                       str(checkpoint("cifar10")))
+
+
+def playwright_and_chromium():
+    """(Playwright's sync_playwright, the path of Debian's chromium) for the browser tests; skips
+    locally and fails in CI when either is missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("the playwright Python package is not installed (pip install playwright)")
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        missing("Debian's chromium is not installed: apt-get install -y chromium")
+    return sync_playwright, exe

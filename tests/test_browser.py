@@ -10,12 +10,11 @@ Fails (does not skip) in CI when chromium or Playwright is missing.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import pytest
 
-from app_helpers import ROOT, launch, missing
+from app_helpers import ROOT, launch, playwright_and_chromium
 
 SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -25,13 +24,7 @@ SLOW = 60_000  # ms: the machine running the tests may be busy
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("the playwright Python package is not installed (pip install playwright)")
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        missing("Debian's chromium is not installed: apt-get install -y chromium")
+    sync_playwright, exe = playwright_and_chromium()
     demo, url = launch(tmp_path_factory.mktemp("runs"))
     try:
         with sync_playwright() as p:

@@ -3,11 +3,10 @@ project, add two classes from uploaded files and one drawing from the canvas, tr
 model into the Draw tab. Fails (does not skip) in CI when chromium or Playwright is missing."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
-from app_helpers import launch, missing
+from app_helpers import launch, playwright_and_chromium
 from test_projects import png, stroke
 
 SLOW = 120_000  # ms: training on a busy CPU
@@ -15,13 +14,7 @@ SLOW = 120_000  # ms: training on a busy CPU
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("the playwright Python package is not installed (pip install playwright)")
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        missing("Debian's chromium is not installed: apt-get install -y chromium")
+    sync_playwright, exe = playwright_and_chromium()
     data = tmp_path_factory.mktemp("data")
     demo, url = launch(tmp_path_factory.mktemp("runs"), "--data-dir", str(data))
     try:
