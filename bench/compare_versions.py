@@ -5,6 +5,9 @@
         train_speed.py --recipes mnist_fast --baseline seed003 --target 0.95
     python bench/compare_versions.py --old eb12f6c --repeats 3 -- inference_latency.py --calls 300
 
+--pin-fp32 keeps both versions in fp32 channels-last (bench/pin_fp32/sitecustomize.py), so that the
+timed CPU arithmetic choice cannot pick differently in different processes.
+
 The old version is checked out (git worktree) into a temporary folder; each repeat runs the
 benchmark script of the old tree, then of this tree, each in a fresh process that imports its own
 tree's `cnn` first. The numeric columns of every table row the two print are collected, and the
@@ -27,8 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?$")
 
 
-def run(tree: Path, script_args: list[str]) -> str:
-    env = {**os.environ, "PYTHONPATH": str(tree)}  # this tree's cnn before the installed one
+PIN_FP32 = Path(__file__).resolve().parent / "pin_fp32"
+
+
+def run(tree: Path, script_args: list[str], pin_fp32: bool = False) -> str:
+    paths = [str(tree)] + ([str(PIN_FP32)] if pin_fp32 else [])  # this tree's cnn before the installed one
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     out = subprocess.run([sys.executable, str(tree / "bench" / script_args[0]), *script_args[1:]],
                          cwd=tree, env=env, capture_output=True, text=True)
     if out.returncode != 0:
@@ -57,6 +64,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--old", required=True, help="git revision of the old version")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--pin-fp32", action="store_true",
+                   help="both versions train in fp32 channels-last instead of timing the CPU modes per run")
     p.add_argument("script", nargs=argparse.REMAINDER, help="-- SCRIPT.py [its arguments]")
     args = p.parse_args(argv)
     script = [a for a in args.script if a != "--"]
@@ -69,7 +78,7 @@ def main(argv=None) -> None:
             runs = {"old": [], "new": []}
             for i in range(args.repeats):
                 for name, tree in (("old", old), ("new", ROOT)):
-                    runs[name].append(numbers(run(tree, script)))
+                    runs[name].append(numbers(run(tree, script, args.pin_fp32)))
                     print(f"repeat {i + 1}: {name} done", file=sys.stderr, flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
