@@ -33,10 +33,11 @@ NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?$")
 PIN_FP32 = Path(__file__).resolve().parent / "pin_fp32"
 
 
-def run(tree: Path, script_args: list[str], pin_fp32: bool = False) -> str:
+def run(tree: Path, script_args: list[str], pin_fp32: bool = False, this_script: bool = False) -> str:
     paths = [str(tree)] + ([str(PIN_FP32)] if pin_fp32 else [])  # this tree's cnn before the installed one
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-    out = subprocess.run([sys.executable, str(tree / "bench" / script_args[0]), *script_args[1:]],
+    script = (ROOT if this_script else tree) / "bench" / script_args[0]
+    out = subprocess.run([sys.executable, str(script), *script_args[1:]],
                          cwd=tree, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{tree}: {' '.join(script_args)} failed:\n{out.stderr[-3000:]}")
@@ -66,6 +67,9 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--pin-fp32", action="store_true",
                    help="both versions train in fp32 channels-last instead of timing the CPU modes per run")
+    p.add_argument("--this-script", action="store_true",
+                   help="run this tree's benchmark script against both versions' cnn (a script that "
+                        "knows both layouts, e.g. step_cost.py)")
     p.add_argument("script", nargs=argparse.REMAINDER, help="-- SCRIPT.py [its arguments]")
     args = p.parse_args(argv)
     script = [a for a in args.script if a != "--"]
@@ -78,7 +82,7 @@ def main(argv=None) -> None:
             runs = {"old": [], "new": []}
             for i in range(args.repeats):
                 for name, tree in (("old", old), ("new", ROOT)):
-                    runs[name].append(numbers(run(tree, script, args.pin_fp32)))
+                    runs[name].append(numbers(run(tree, script, args.pin_fp32, args.this_script)))
                     print(f"repeat {i + 1}: {name} done", file=sys.stderr, flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
