@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from app_helpers import ROOT, checkpoint
 from cnn.checkpoint import load_checkpoint, read_metadata
@@ -170,3 +171,37 @@ def test_the_cli_evaluates_a_project_checkpoint_on_its_held_out_share(trained):
     lines = r.stdout.strip().splitlines()
     assert "(2 test images" in lines[0] and lines[-1] == "test accuracy: 1.0000"
 
+
+def _digit_folder(root: Path, mnist, counts: dict[str, int]) -> None:
+    """MNIST 0s and 1s as 56x56 PNGs (twice the checkpoint's side) under root/<split>/<class>/."""
+    for split, n in counts.items():
+        for label in (0, 1):
+            folder = root / split / str(label) if split else root / str(label)
+            folder.mkdir(parents=True)
+            idx = (mnist.test.labels == label).nonzero().flatten()[:n] if split != "test" else \
+                (mnist.test.labels == label).nonzero().flatten()[-n:]
+            for i in idx:
+                Image.fromarray(mnist.test.images[i, 0].numpy()).resize((56, 56)).save(folder / f"{int(i)}.png")
+
+
+@pytest.mark.parametrize("layout", ["test/ split", "held-out share"])
+def test_the_cli_evaluates_a_fine_tuned_folder_on_its_test_split_else_its_held_out_share(mnist, tmp_path, layout):
+    """A folder fine-tuned with --init-from is decoded at the checkpoint's 28x28, and evaluated on
+    the same images at the same size: its test/ split when it has one, else its fixed 20%."""
+    folder = tmp_path / "digits"
+    _digit_folder(folder, mnist, {"train": 10, "test": 7} if layout == "test/ split" else {"": 10})
+    out = tmp_path / "d.safetensors"
+    r = cli("cnn.train", "--dataset", str(folder), "--init-from", str(checkpoint("mnist")), "--recipe",
+            "teach_drawings", "--epochs", "3", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    n_test = 14 if layout == "test/ split" else 4
+    assert f"{20 if layout == 'test/ split' else 16} train / {n_test} test images" in r.stdout
+    meta = read_metadata(out)
+    assert meta["input_shape"] == [1, 28, 28]
+    e = cli("cnn.evaluate", str(out))
+    assert e.returncode == 0, e.stderr
+    lines = e.stdout.strip().splitlines()
+    assert f"({n_test} test images" in lines[0]
+    # the same images, prepared the same way: the last epoch's test loss and accuracy, to 4 places
+    trained_loss = re.findall(r"test loss (\d\.\d{4})", r.stdout)[-1]
+    assert f"test loss: {trained_loss}" in lines and lines[-1] == f"test accuracy: {meta['test_accuracy']:.4f}"
