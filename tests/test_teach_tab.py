@@ -60,7 +60,16 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     assert "**Held-out accuracy: 2 of 2 (100%)**, fine-tuned from mnist.safetensors" in final["result"]
     assert final["to_draw"].visible and not final["to_photo"].visible and Path(final["download"]).is_file()
     model, about, tabs = teach_tab.train_tab.use_in(ctx, "draw", final["last_model"])
-    assert model == final["last_model"] and "mnist_fast trained on" in about
+    assert model == final["last_model"]
+    # where it comes from: the project by name and folder (under the data directory), the checkpoint
+    project_folder = Path(path).relative_to(ctx.runs.data_dir).as_posix()
+    assert about.startswith(f'Model: **mnist_fast taught the project "Rings & bars" ({project_folder}), '
+                            f'held-out accuracy 100.00%, fine-tuned from mnist.safetensors; checkpoint ')
+    assert about.endswith(f"runs/{Path(model).name}**") and project_folder == "projects/rings-bars"
+    inside_data = ctx.runs.data_dir / "models" / Path(model).name  # a checkpoint kept in the data directory
+    inside_data.parent.mkdir()
+    shutil.copyfile(model, inside_data)
+    assert ctx.about(str(inside_data), "digit").endswith(f"; checkpoint models/{Path(model).name}**")
     probs, seen = draw(ctx, sketch(stroke("ring", 3)), model)
     assert set(probs) == {"ring", "bar"} and probs["ring"] > 0.5
 
