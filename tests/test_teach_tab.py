@@ -135,6 +135,32 @@ def test_what_a_page_cannot_do(ctx, tmp_path):
     assert shown(teach_tab.open_project(ctx, None))["summary"] == "No project open."
 
 
+def test_class_names_are_shown_as_typed(ctx):
+    """Slashes, dots, spaces and other scripts: stored in safe folders, shown as typed."""
+    path = shown(teach_tab.create_project(ctx, "Names", "drawings"))["project"]
+    typed = ["a/b", "x.y", "..", "big dog", "猫", "Ёлка"]
+    for name in typed:
+        v = shown(teach_tab.add_class(ctx, path, name))
+    assert v["class_pick"].choices == [(n, n) for n in typed] and v["class_pick"].value == "Ёлка"
+    assert " · ".join(f"**{n}**: 0" for n in typed) in v["summary"]
+    assert all(p.parent == Path(path) for p in Path(path).iterdir())  # nothing made outside the project
+    with pytest.raises(gr.Error, match="There is already a class named"):
+        teach_tab.add_class(ctx, path, " BIG  DOG ")
+
+
+def test_two_sessions_editing_one_project(ctx):
+    """One page deletes a class that another still shows: the other's next add says so, and
+    adds nothing; a rename in one page is what the other sees next."""
+    path = made(ctx, per_class=2)
+    teach_tab.delete_class(ctx, path, "bar", True)  # session A
+    with pytest.raises(gr.Error, match="has no class &#x27;bar&#x27; \\(any more\\)|has no class 'bar' \\(any more\\)"):
+        teach_tab.add_drawing(ctx, path, "bar", sketch(stroke("bar")))  # session B, still on 'bar'
+    teach_tab.rename_class(ctx, path, "ring", "circle")  # session A
+    v = shown(teach_tab.pick_class(ctx, path, "ring"))  # session B picks the old name
+    assert v["class_pick"].choices == [("circle", "circle")] and v["class_pick"].value == "circle"
+    assert "**circle**: 2" in v["summary"]
+
+
 def test_the_app_has_the_teach_tab(ctx):
     demo = build_app(ctx.draw_checkpoint, ctx.photo_checkpoint, ctx.runs)
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
