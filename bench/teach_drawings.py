@@ -3,6 +3,7 @@ shipped MNIST model and from scratch, side by side in the same run.
 
     python bench/teach_drawings.py                 # the table in the README
     python bench/teach_drawings.py --variants all  # also the schedules the default was chosen from
+    python bench/teach_drawings.py --also "fine-tune, classifier alone for the first third"
 
 The drawings are made offline as the Sketchpad delivers them (RGBA, transparent ground, 420x420):
 circle, triangle, square, star and arrow, drawn as wobbly strokes of 6 to 32 px at any size
@@ -158,13 +159,15 @@ def main(argv=None) -> int:
     ap.add_argument("--test-per-class", type=int, default=60)
     ap.add_argument("--seeds", type=int, default=3, help="runs of each variant (training seeds 0..n-1)")
     ap.add_argument("--variants", default="default", help="'default' or 'all'")
+    ap.add_argument("--also", action="append", default=[], choices=list(MORE), metavar="VARIANT",
+                    help="with the default variants, also this one of the others (repeatable)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1, as the Teach tab trains: batches of 16 gain nothing from more)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     header("Teach it your own classes: five drawn shapes, fine-tuned vs from scratch")
-    names = list(VARIANTS) + (list(MORE) if args.variants == "all" else [])
+    names = list(VARIANTS) + (list(MORE) if args.variants == "all" else args.also)
     test = fresh_test(args.test_per_class, seed=1234)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

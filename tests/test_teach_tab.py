@@ -60,7 +60,16 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     assert "**Held-out accuracy: 2 of 2 (100%)**, fine-tuned from mnist.safetensors" in final["result"]
     assert final["to_draw"].visible and not final["to_photo"].visible and Path(final["download"]).is_file()
     model, about, tabs = teach_tab.train_tab.use_in(ctx, "draw", final["last_model"])
-    assert model == final["last_model"] and "mnist_fast trained on" in about
+    assert model == final["last_model"]
+    # where it comes from: the project by name and folder (under the data directory), the checkpoint
+    project_folder = Path(path).relative_to(ctx.runs.data_dir).as_posix()
+    assert about.startswith(f'Model: **mnist_fast taught the project "Rings & bars" ({project_folder}), '
+                            f'held-out accuracy 100.00%, fine-tuned from mnist.safetensors; checkpoint ')
+    assert about.endswith(f"runs/{Path(model).name}**") and project_folder == "projects/rings-bars"
+    inside_data = ctx.runs.data_dir / "models" / Path(model).name  # a checkpoint kept in the data directory
+    inside_data.parent.mkdir()
+    shutil.copyfile(model, inside_data)
+    assert ctx.about(str(inside_data), "digit").endswith(f"; checkpoint models/{Path(model).name}**")
     probs, seen = draw(ctx, sketch(stroke("ring", 3)), model)
     assert set(probs) == {"ring", "bar"} and probs["ring"] > 0.5
 
@@ -124,6 +133,32 @@ def test_what_a_page_cannot_do(ctx, tmp_path):
         with pytest.raises(gr.Error, match="is gone: its folder was deleted or moved"):
             call()
     assert shown(teach_tab.open_project(ctx, None))["summary"] == "No project open."
+
+
+def test_class_names_are_shown_as_typed(ctx):
+    """Slashes, dots, spaces and other scripts: stored in safe folders, shown as typed."""
+    path = shown(teach_tab.create_project(ctx, "Names", "drawings"))["project"]
+    typed = ["a/b", "x.y", "..", "big dog", "猫", "Ёлка"]
+    for name in typed:
+        v = shown(teach_tab.add_class(ctx, path, name))
+    assert v["class_pick"].choices == [(n, n) for n in typed] and v["class_pick"].value == "Ёлка"
+    assert " · ".join(f"**{n}**: 0" for n in typed) in v["summary"]
+    assert all(p.parent == Path(path) for p in Path(path).iterdir())  # nothing made outside the project
+    with pytest.raises(gr.Error, match="There is already a class named"):
+        teach_tab.add_class(ctx, path, " BIG  DOG ")
+
+
+def test_two_sessions_editing_one_project(ctx):
+    """One page deletes a class that another still shows: the other's next add says so, and
+    adds nothing; a rename in one page is what the other sees next."""
+    path = made(ctx, per_class=2)
+    teach_tab.delete_class(ctx, path, "bar", True)  # session A
+    with pytest.raises(gr.Error, match="has no class &#x27;bar&#x27; \\(any more\\)|has no class 'bar' \\(any more\\)"):
+        teach_tab.add_drawing(ctx, path, "bar", sketch(stroke("bar")))  # session B, still on 'bar'
+    teach_tab.rename_class(ctx, path, "ring", "circle")  # session A
+    v = shown(teach_tab.pick_class(ctx, path, "ring"))  # session B picks the old name
+    assert v["class_pick"].choices == [("circle", "circle")] and v["class_pick"].value == "circle"
+    assert "**circle**: 2" in v["summary"]
 
 
 def test_the_app_has_the_teach_tab(ctx):

@@ -9,16 +9,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from app_helpers import ROOT, checkpoint
 from cnn.checkpoint import load_checkpoint, read_metadata
-from cnn.data import random_dataset
+from cnn.data import Dataset, random_dataset
 from cnn.data.augment import random_affine, random_colour, random_stroke
 from cnn.errors import CheckpointError
 from cnn.models import build_model
 from cnn.projects import Project, teach_recipe
 from cnn.projects.teaching import TEACH
 from cnn.training import RECIPES, get_recipe, train
+from cnn.training.trainer import Trainer
 from cnn.transfer import starting_weights
 from test_projects import stroke
 
@@ -55,6 +57,41 @@ def test_train_starts_from_the_given_weights():
     assert not torch.equal(end.model.state_dict()["head.weight"], build_model("mnist_fast", 1, 3, 28).head.weight)
     scratch = [ev for ev in train(recipe.replace(head_only_epochs=0), data, device="cpu")][-1]
     assert not torch.equal(scratch.model.state_dict()["features.0.weight"], conv)
+
+
+def _body(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Everything but the classifier: parameters and batch-norm buffers (running statistics, counts)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
+
+
+def test_head_only_epochs_freeze_the_body_bit_for_bit_then_all_layers_learn(mnist_small):
+    """True freezing: with SGD momentum and weight decay (which a learning rate of 0 would not stop)
+    and batch norm in the body, two head-only epochs leave every body tensor as the checkpoint's;
+    the third epoch, all layers, changes them."""
+    init = starting_weights(checkpoint("mnist"), channels=1, num_classes=10, image_size=28)
+    data = Dataset("mnist", mnist_small.classes, mnist_small.train.subset(96), mnist_small.test.subset(32))
+    recipe = init.fine_tune(get_recipe("teach_drawings")).replace(
+        epochs=3, head_only_epochs=2, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-3)
+    run = Trainer(recipe, data, seed=0, stop=None, evaluate_each_epoch=True, init_state=init.state)
+    run.prepare("cpu", None, cuda_graphs=False)
+    run.start_clock()
+    start, head = _body(run.model), run.model.head.weight.detach().clone()
+    assert any("running_mean" in k for k in start)
+    body_params = run.head_only.body
+    for epoch in range(2):
+        for b in run.begin_epoch(epoch):
+            run.step(b)
+        run.end_epoch(epoch)  # the evaluation puts the model back in training mode
+    after = _body(run.model)
+    assert all(torch.equal(after[k], v) for k, v in start.items()), "the body moved while frozen"
+    assert not torch.equal(run.model.head.weight, head)  # the classifier did learn
+    assert not any(p in run.optimizer.state for p in body_params)  # no momentum gathered for the body
+    for b in run.begin_epoch(2):
+        run.step(b)
+    thawed = _body(run.model)
+    changed = [k for k, v in start.items() if not torch.equal(thawed[k], v)]
+    assert any(k.endswith("running_mean") for k in changed) and any(k.endswith("0.weight") for k in changed)
+    assert all(p.requires_grad for p in body_params)
 
 
 def test_only_the_teach_recipes_augment_for_small_data():
@@ -133,3 +170,38 @@ def test_the_cli_evaluates_a_project_checkpoint_on_its_held_out_share(trained):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert "(2 test images" in lines[0] and lines[-1] == "test accuracy: 1.0000"
+
+
+def _digit_folder(root: Path, mnist, counts: dict[str, int]) -> None:
+    """MNIST 0s and 1s as 56x56 PNGs (twice the checkpoint's side) under root/<split>/<class>/."""
+    for split, n in counts.items():
+        for label in (0, 1):
+            folder = root / split / str(label) if split else root / str(label)
+            folder.mkdir(parents=True)
+            idx = (mnist.test.labels == label).nonzero().flatten()[:n] if split != "test" else \
+                (mnist.test.labels == label).nonzero().flatten()[-n:]
+            for i in idx:
+                Image.fromarray(mnist.test.images[i, 0].numpy()).resize((56, 56)).save(folder / f"{int(i)}.png")
+
+
+@pytest.mark.parametrize("layout", ["test/ split", "held-out share"])
+def test_the_cli_evaluates_a_fine_tuned_folder_on_its_test_split_else_its_held_out_share(mnist, tmp_path, layout):
+    """A folder fine-tuned with --init-from is decoded at the checkpoint's 28x28, and evaluated on
+    the same images at the same size: its test/ split when it has one, else its fixed 20%."""
+    folder = tmp_path / "digits"
+    _digit_folder(folder, mnist, {"train": 10, "test": 7} if layout == "test/ split" else {"": 10})
+    out = tmp_path / "d.safetensors"
+    r = cli("cnn.train", "--dataset", str(folder), "--init-from", str(checkpoint("mnist")), "--recipe",
+            "teach_drawings", "--epochs", "3", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    n_test = 14 if layout == "test/ split" else 4
+    assert f"{20 if layout == 'test/ split' else 16} train / {n_test} test images" in r.stdout
+    meta = read_metadata(out)
+    assert meta["input_shape"] == [1, 28, 28]
+    e = cli("cnn.evaluate", str(out))
+    assert e.returncode == 0, e.stderr
+    lines = e.stdout.strip().splitlines()
+    assert f"({n_test} test images" in lines[0]
+    # the same images, prepared the same way: the last epoch's test loss and accuracy, to 4 places
+    trained_loss = re.findall(r"test loss (\d\.\d{4})", r.stdout)[-1]
+    assert f"test loss: {trained_loss}" in lines and lines[-1] == f"test accuracy: {meta['test_accuracy']:.4f}"

@@ -48,7 +48,7 @@ class AppContext:
         """A line on the model a tab uses, or why it has none."""
         try:
             p = self.predictor(path, what)
-            return f"Model: **{p.describe()}** (`{Path(path).name}`)"
+            return f"Model: **{p.describe(self.runs.data_dir)}**"
         except CnnError as exc:
             return f"⚠️ {exc}"
 

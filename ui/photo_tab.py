@@ -52,7 +52,7 @@ def class_list(classes: list[str]) -> str:
     return classes[0] if len(classes) == 1 else ", ".join(classes[:-1]) + " and " + classes[-1]
 
 
-def model_note(pred: Predictor) -> str:
+def model_note(pred: Predictor, data_dir=None) -> str:
     """What the model knows, for the people who show it photos of other things."""
     c, h, w = pred.input_shape
     note = (f"**It knows {len(pred.classes)} classes:** {class_list(pred.classes)}. It has no \"none of "
@@ -60,7 +60,7 @@ def model_note(pred: Predictor) -> str:
             f"stands out, the prediction says it is not sure.")
     if c == 1:
         note = (f"⚠️ **This model was trained on grey {h}x{w} images "
-                f"({pred.metadata.get('dataset', '?')}), not on colour photos.** It sees the photo in "
+                f"({pred.source(data_dir)}), not on colour photos.** It sees the photo in "
                 f"grey, shrunk to {h}x{w}, and answers with one of its classes whatever the photo "
                 f"shows. " + note)
     return note
@@ -84,7 +84,7 @@ def view_of(ctx: AppContext, model_path: str | None) -> tuple[str, bool, str]:
         pred = ctx.predictor(model_path, "photo")
     except CnnError:  # the line about the model already says why there is none
         return "", False, seen_label(None)
-    return model_note(pred), shows_examples(pred), seen_label(pred)
+    return model_note(pred, ctx.runs.data_dir), shows_examples(pred), seen_label(pred)
 
 
 @friendly

@@ -35,7 +35,10 @@ SEED = 0            # of that sample, and of the test set's split into halves
 
 def _load(path, data_dir, device, train: bool):
     model, meta = load_checkpoint(path, map_location=device)
-    data = load_training_data(meta["dataset"], data_dir, train=train, allow_any_path=True)  # a project too
+    # A project: its held-out share. A folder: its test/ split, else its fixed held-out share, decoded
+    # at the size the model trained at (a folder fine-tuned with --init-from takes the checkpoint's).
+    data = load_training_data(meta["dataset"], data_dir, train=train, allow_any_path=True,
+                              image_size=int(meta["input_shape"][1]))
     if list(data.classes) != list(meta["classes"]):
         raise DataError(f"The test set's classes {data.classes} differ from the checkpoint's {meta['classes']}.")
     return model, meta, data

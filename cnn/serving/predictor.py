@@ -24,6 +24,7 @@ import torch.nn as nn
 
 from ..calibration import calibrated_probabilities
 from ..checkpoint import load_checkpoint
+from ..data import resolve_data_dir
 from ..data.normalize import Normalizer
 from ..errors import ConfigError, ImageError
 from ..evaluation import tta_logits
@@ -66,6 +67,7 @@ class Predictor:
         self.backend_reason = "PyTorch (no checkpoint file to export)"
         self.backend_ms: dict[str, float] = {}  # median ms per prediction of each backend, when timed
         self._ort: OrtRunner | None = None
+        self.path: Path | None = None    # the checkpoint file, when made from one
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, *, expect_channels: int | None = None,
@@ -79,6 +81,7 @@ class Predictor:
         model, meta = load_checkpoint(path, expect_channels=expect_channels,
                                       expect_classes=expect_classes, map_location=device)
         pred = cls(model, meta, device=device, name=Path(path).stem)
+        pred.path = Path(path)
         pred.backend_reason = "PyTorch (asked for)" if backend == "pytorch" else pred.backend_reason
         if backend != "pytorch":
             pred._choose_backend(Path(path), forced=backend == "onnxruntime")
@@ -91,11 +94,27 @@ class Predictor:
 
     # ------------------------------------------------------------ predictions
 
-    def describe(self) -> str:
+    def source(self, data_dir: str | os.PathLike | None = None) -> str:
+        """Where the model's training data comes from: a Teach project's name and folder, or the
+        data set (a folder as its path under the data directory, `data_dir` or the default one)."""
+        data = shown_path(self.metadata.get("dataset", "?"), data_dir)
+        project = self.metadata.get("project")
+        if isinstance(project, dict) and project.get("name"):
+            return f"the project \"{project['name']}\" ({data})"
+        return data
+
+    def describe(self, data_dir: str | os.PathLike | None = None) -> str:
+        """One line: the model, what it learned from and how well, and its checkpoint file (paths
+        under the data directory or the current one shown relative to it)."""
         acc = self.metadata.get("test_accuracy")
-        acc = f", test accuracy {acc:.2%}" if isinstance(acc, (int, float)) else ""
-        return (f"{self.metadata.get('architecture', self.name)} trained on "
-                f"{self.metadata.get('dataset', '?')}{acc}")
+        taught = isinstance(self.metadata.get("project"), dict)
+        score = "held-out accuracy" if taught else "test accuracy"
+        acc = f", {score} {acc:.2%}" if isinstance(acc, (int, float)) else ""
+        init = self.metadata.get("init_from")
+        init = f", fine-tuned from {init}" if taught and isinstance(init, str) else ""
+        where = f"; checkpoint {shown_path(self.path, data_dir)}" if self.path is not None else ""
+        return (f"{self.metadata.get('architecture', self.name)} {'taught' if taught else 'trained on'} "
+                f"{self.source(data_dir)}{acc}{init}{where}")
 
     def batch(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 C x H x W (or 1 x C x H x W) to a normalised float batch of one."""
@@ -166,6 +185,21 @@ class Predictor:
             self.backend_reason = f"ONNX Runtime ({'asked for' if forced else 'faster'}: {ms} per image)"
         else:
             self.backend_reason = f"PyTorch (faster: {ms} per image)"
+
+
+def shown_path(path, data_dir: str | os.PathLike | None = None) -> str:
+    """A path as the page shows it: relative to the data directory, else to the current directory,
+    when it lies under one of them (no server paths on the page); else its folder and name. A name
+    that is not a path (a data set's, 'mnist') stays as it is."""
+    text = str(path)
+    p = Path(text)
+    if not p.is_absolute() and len(p.parts) <= 1:
+        return text
+    p = p.resolve()
+    for base in (resolve_data_dir(data_dir), Path.cwd()):
+        with contextlib.suppress(OSError, ValueError):
+            return p.relative_to(base.resolve()).as_posix()
+    return Path(p.parent.name, p.name).as_posix()
 
 
 _CACHE: "OrderedDict[str, Predictor]" = OrderedDict()

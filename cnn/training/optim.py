@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from torch.nn.modules.batchnorm import _BatchNorm
+
 from ..models import classifier_name
 from .graphed import CapturableSGD
 from .recipes import Recipe
@@ -29,21 +31,15 @@ def param_groups(recipe: Recipe, model: torch.nn.Module) -> list[dict]:
     """The trainable parameters in groups, each with its share of the learning rate (`lr_scale`):
     batch-norm parameters get recipe.norm_bias_lr_scale times it with the same absolute weight
     decay (airbench's bias scaler), and a whitened stem's bias has a group of its own, so the
-    engine can freeze it after recipe.whiten_bias_epochs by setting that share to 0. With
-    recipe.head_only_epochs the final classifier has a group of its own too (train_head_only)."""
-    norm, stem_bias, other, head = [], [], [], []
+    engine can freeze it after recipe.whiten_bias_epochs by setting that share to 0."""
+    norm, stem_bias, other = [], [], []
     stem = getattr(model, "stem", None) if recipe.whiten and recipe.whiten_bias_epochs else None
-    head_ids = ({id(p) for p in model.get_submodule(classifier_name(model)).parameters()}
-                if recipe.head_only_epochs else set())
-    norm_params = {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                   for p in m.parameters()}
+    norm_params = {id(p) for m in model.modules() if isinstance(m, _BatchNorm) for p in m.parameters()}
     for p in model.parameters():
         if not p.requires_grad:
             continue
         if stem is not None and p is stem.bias:
             stem_bias.append(p)
-        elif id(p) in head_ids:
-            head.append(p)
         elif id(p) in norm_params:
             norm.append(p)
         else:
@@ -51,17 +47,34 @@ def param_groups(recipe: Recipe, model: torch.nn.Module) -> list[dict]:
     k = recipe.norm_bias_lr_scale
     groups = [dict(params=other, lr_scale=1.0, weight_decay=recipe.weight_decay, name="weights"),
               dict(params=norm, lr_scale=k, weight_decay=recipe.weight_decay / k, name="norm"),
-              dict(params=stem_bias, lr_scale=1.0, weight_decay=recipe.weight_decay, name="stem_bias"),
-              dict(params=head, lr_scale=1.0, weight_decay=recipe.weight_decay, name="head")]
+              dict(params=stem_bias, lr_scale=1.0, weight_decay=recipe.weight_decay, name="stem_bias")]
     return [g for g in groups if g["params"]]
 
 
-def train_head_only(optimizer, recipe: Recipe, head_only: bool) -> None:
-    """Fine-tuning's first phase (recipe.head_only_epochs): every group but the final classifier's
-    gets no share of the learning rate; afterwards each gets its own share back."""
-    own = {"weights": 1.0, "norm": recipe.norm_bias_lr_scale, "stem_bias": 1.0}
-    for name, scale in own.items():
-        set_lr_scale(optimizer, name, 0.0 if head_only else scale)
+class HeadOnly:
+    """Fine-tuning's first phase (recipe.head_only_epochs): only the final classifier learns, and
+    the rest of the model (the body) does not change at all. A learning rate of 0 is not enough:
+    batch norm would still update its running statistics in training mode, and momentum gathered
+    from the body's gradients would move it as soon as the phase ends. So the body's parameters
+    stop needing gradients (the optimizer skips a parameter without one: no step, no weight decay,
+    no momentum or Adam state; and its backward pass is not computed) and its batch-norm layers
+    run in eval mode. Build the optimizer first, so it holds the body for the later phase."""
+
+    def __init__(self, model: torch.nn.Module):
+        head = model.get_submodule(classifier_name(model))
+        in_head = {id(t) for t in head.parameters()} | {id(m) for m in head.modules()}
+        self.body = [p for p in model.parameters() if p.requires_grad and id(p) not in in_head]
+        self.norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and id(m) not in in_head]
+        self.frozen = False
+
+    def freeze(self, frozen: bool) -> None:
+        """Freeze or thaw the body. Call at the start of every epoch: an evaluation puts the
+        whole model back in training mode."""
+        self.frozen = frozen
+        for p in self.body:
+            p.requires_grad_(not frozen)
+        for m in self.norms:
+            m.train(not frozen)
 
 
 def set_lr_scale(optimizer, name: str, value: float) -> None:

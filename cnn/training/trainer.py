@@ -34,7 +34,7 @@ from .cpu_mode import CpuMode, fastest_cpu_mode
 from .events import End, EpochEnd, RunStatus, Start, Step, StopFlag
 from .graphed import GraphedStep
 from .lookahead import Lookahead
-from .optim import capturable_sgd, lr_factor, make_optimizer, set_lr, set_lr_scale, train_head_only
+from .optim import HeadOnly, capturable_sgd, lr_factor, make_optimizer, set_lr, set_lr_scale
 from .precision import Precision, configure_backends, cpu_mode_for
 from .recipes import Recipe
 from .step import StepState, Totals, WeightGuard, loss_function, train_step
@@ -104,6 +104,7 @@ class Trainer:
         self._place_data(device)
         self._build_model()
         self.optimizer = make_optimizer(self.recipe, self.model)
+        self.head_only = HeadOnly(self.model) if self.recipe.head_only_epochs else None
         self.lookahead = Lookahead(self.model) if self.recipe.lookahead else None
         r, n_train = self.recipe, len(self.train_y)
         self.steps_per_epoch = n_train // r.batch_size if r.drop_last else math.ceil(n_train / r.batch_size)
@@ -150,8 +151,9 @@ class Trainer:
             cuda = self.device.type == "cuda"
             if cuda:  # BN statistics over the global batch, as in one process (CUDA only)
                 self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-            self.ddp_model = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if cuda else None)
+            self.ddp_model = torch.nn.parallel.DistributedDataParallel(  # a frozen body has no gradients
+                self.model, device_ids=[self.device.index] if cuda else None,
+                find_unused_parameters=bool(r.head_only_epochs))
 
     def _time_cpu_modes(self, model: torch.nn.Module) -> tuple[CpuMode, float]:
         x, y = self.normalize(self.train_x[:self.recipe.batch_size]), self.train_y[:self.recipe.batch_size]
@@ -161,7 +163,9 @@ class Trainer:
     def _build_step(self, cuda_graphs: bool) -> None:
         """The step's inputs, complete before any step runs, and the CUDA graph that replays it."""
         r, device = self.recipe, self.device
-        use_graph = cuda_graphs and device.type == "cuda" and not self.ctx.enabled and r.optimizer == "sgd"
+        # not with head_only_epochs: a recorded graph would keep training the body it freezes
+        use_graph = (cuda_graphs and device.type == "cuda" and not self.ctx.enabled and r.optimizer == "sgd"
+                     and not r.head_only_epochs)
         if use_graph:  # the torch optimizer reads the rate as a Python number, which a graph would freeze
             self.optimizer = capturable_sgd(r, self.optimizer, self.total_steps, device)
         self.totals = Totals(device)
@@ -187,8 +191,8 @@ class Trainer:
         """Shuffle, reset the epoch's totals; the batch numbers of this epoch."""
         r = self.recipe
         self.perm = torch.randperm(len(self.train_y), generator=self.order).to(self.device)
-        if r.head_only_epochs and epoch in (0, math.ceil(r.head_only_epochs)):
-            train_head_only(self.optimizer, r, head_only=epoch < r.head_only_epochs)
+        if self.head_only is not None:
+            self.head_only.freeze(epoch < r.head_only_epochs)
         if r.whiten and r.whiten_bias_epochs and epoch == math.ceil(r.whiten_bias_epochs):
             set_lr_scale(self.optimizer, "stem_bias", 0.0)  # frozen from here on (DDP's buckets stay intact)
         self.totals.new_epoch(epoch)
