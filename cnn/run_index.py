@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .training.recipes import get_recipe
 SHIPPED = "shipped/"           # the key prefix of a shipped checkpoint ('/' is in no run's name)
 MAX_IMPORT_BYTES = 50_000_000  # an uploaded checkpoint larger than this is refused
 NOT_SETTINGS = ("name", "reported", "notes")  # recipe fields that are labels, not settings
+_DELETING = threading.Lock()
 
 
 class RunIndexError(CnnError):
@@ -53,6 +55,7 @@ class RunEntry:
     channels: int | None = None       # the model's input channels (1: the Draw tab, 3: the Photo tab)
     n_train: int | None = None
     n_test: int | None = None
+    parent: str | None = None         # the run it continued from (its log's header), if any
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -154,6 +157,7 @@ def _fill_from_log(e: RunEntry, h: RunHistory) -> None:
     e.model = meta.get("architecture") or (h.start.model if h.start else "") or e.recipe.get("model", "")
     e.dataset = meta.get("dataset") or header.get("dataset", "")
     e.date = meta.get("date") or header.get("created", "")
+    e.parent = header.get("parent") or meta.get("parent")
     if h.start is not None:
         e.device, e.n_train, e.n_test = h.start.device, h.start.n_train, h.start.n_test
     if h.steps:
@@ -222,12 +226,13 @@ def delete_run(runs_dir: str | os.PathLike, key: str, protected: tuple = ()) -> 
     if any(f.resolve() in guarded for f in files):
         raise RunIndexError(f"{key} is a shipped checkpoint; it cannot be deleted.")
     removed = []
-    for f in files:
-        try:
-            f.unlink()
-            removed.append(f)
-        except FileNotFoundError:
-            pass
+    with _DELETING:  # two pages deleting the same run at once: one deletes it, the other is told
+        for f in files:
+            try:
+                f.unlink()
+                removed.append(f)
+            except FileNotFoundError:
+                pass
     if not removed:
         raise RunIndexError(f"The run {key} is already gone (deleted from another page?). Refresh the table.")
     return removed

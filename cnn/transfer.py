@@ -43,11 +43,12 @@ class StartingWeights:
 
 
 def starting_weights(path: str | os.PathLike, *, channels: int, num_classes: int, image_size: int,
-                     architecture: str | None = None) -> StartingWeights:
+                     architecture: str | None = None, keep_classifier: bool = False) -> StartingWeights:
     """The weights of the checkpoint at `path` that a new `architecture` model (default: the
     checkpoint's own) for `channels` x `image_size` images and `num_classes` classes can start from.
     A CheckpointError says why when it cannot: another architecture or channel count, or nothing
-    but the classifier in common."""
+    but the classifier in common. keep_classifier (continuing a run on its own classes): the final
+    classifier is kept too where its shape fits."""
     path = Path(path)
     meta = read_metadata(path)
     arch, shape = meta["architecture"], [int(v) for v in meta["input_shape"]]
@@ -67,7 +68,7 @@ def starting_weights(path: str | os.PathLike, *, channels: int, num_classes: int
     head = classifier_name(source)
     is_head = lambda k: k == head or k.startswith(head + ".")  # noqa: E731
     state = {k: v.detach().clone() for k, v in source.state_dict().items()
-             if not is_head(k) and k in target and tuple(target[k].shape) == tuple(v.shape)}
+             if (keep_classifier or not is_head(k)) and k in target and tuple(target[k].shape) == tuple(v.shape)}
     if not any(v.ndim == 4 for v in state.values()):
         raise CheckpointError(f"No convolution of {path.name} fits a {arch} model for {channels} x "
                               f"{image_size} x {image_size} images; train from scratch instead.")

@@ -214,10 +214,57 @@ def test_the_app_has_the_runs_tab_wired(runs_dir):
     demo = build_app(checkpoint("mnist"), checkpoint("cifar10"), RunManager(runs_dir, device="cpu"))
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
     assert {"runs-table", "runs-compare", "runs-chosen", "runs-use", "runs-delete", "runs-confirm",
-            "runs-download", "runs-upload", "runs-refresh"} <= ids
+            "runs-download", "runs-upload", "runs-refresh", "runs-continue", "runs-more-epochs",
+            "runs-confusion", "runs-confusion-btn", "runs-cell-gallery"} <= ids
     by_fn = {getattr(f.fn, "func", None): f for f in demo.fns.values()}
     use = by_fn[runs_tab.use_run]
     assert [type(o).__name__ for o in use.outputs] == ["State", "Markdown", "State", "Markdown", "Tabs"]
     assert len(by_fn[runs_tab.refresh].outputs) == 4 and len(by_fn[runs_tab.delete].outputs) == 5
     triggers = {t[1] for f in demo.fns.values() if getattr(f.fn, "func", None) is runs_tab.refresh for t in f.targets}
     assert triggers == {"select", "click"}  # when the tab opens, and by the Refresh button
+    from ui import train_tab
+    cont = by_fn[train_tab.continue_settings]
+    start = next(f for f in demo.fns.values() if f.name == "start")
+    assert [o._id for o in cont.outputs[:-1]] == [i._id for i in start.inputs[:-1]]  # every setting, in order
+    assert type(cont.outputs[-1]).__name__ == "Tabs"
+
+
+def test_a_run_deleted_from_disk_while_the_tab_is_open(ctx, runs_dir):
+    from ui import confusion_view, train_tab
+    fake_run(runs_dir, "gone")
+    frame, _, compare, chosen = runs_tab.refresh(ctx, ["gone"], "gone")
+    assert "gone" in list(frame["Run"]) and chosen.value == "gone"
+    for f in list(runs_dir.iterdir()):  # another program (or page) removes its files
+        f.unlink()
+    message = "The run gone is not there any more (deleted from another page?). Refresh the table."
+    for handler, args in ((runs_tab.use_run, ()), (runs_tab.download, ()), (confusion_view.runs_matrix, ()),
+                          (train_tab.continue_settings, (1,))):
+        with pytest.raises(gr.Error) as err:
+            handler(ctx, "gone", *args)
+        assert err.value.message == message, handler.__name__
+    _, _, text = runs_tab.compare(ctx, ["gone"])
+    assert text.endswith("gone: not there any more (deleted?); press Refresh.")
+    frame, _, compare, chosen = runs_tab.refresh(ctx, ["gone"], "gone")
+    assert "gone" not in list(frame["Run"]) and compare.value == [] and chosen.value is None
+
+
+def test_two_sessions_deleting_the_same_run_at_once(ctx, runs_dir):
+    import threading
+    fake_run(runs_dir, "twice")
+    barrier, results = threading.Barrier(2), []
+
+    def session():
+        barrier.wait()
+        try:
+            runs_tab.delete(ctx, "twice", True)
+            results.append("deleted")
+        except gr.Error as exc:
+            results.append(exc.message)
+    threads = [threading.Thread(target=session) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["The run twice is already gone (deleted from another page?). Refresh the table.",
+                               "deleted"]
+    assert not list(runs_dir.iterdir())

@@ -163,12 +163,13 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
     assert {"sketch", "digit-label", "digit-seen", "draw-about", "photo-in", "photo-label", "photo-about",
             "dataset", "model", "recipe", "epochs", "batch", "lr", "optimizer", "train-subset", "test-subset",
             "start-btn", "stop-btn", "train-status", "train-progress", "loss-plot", "acc-plot",
-            "train-result", "to-draw", "to-photo", "wrong-gallery", "inside-maps"} <= ids
+            "train-result", "to-draw", "to-photo", "wrong-gallery", "inside-maps", "tensorboard", "continue-from",
+            "live-panel", "live-filters", "confusion", "train-cell-gallery", "train-cell-cam"} <= ids
     fns = list(demo.fns.values())
     assert {"predict_digit", "predict_photo"} <= {f.api_name for f in fns}
     by_name = {f.name: f for f in fns}
     start = by_name["start"]
-    assert len(start.inputs) == 11 and len(start.outputs) == len(train_tab.OUTPUTS) + 1  # settings, owner
+    assert len(start.inputs) == 13 and len(start.outputs) == len(train_tab.OUTPUTS) + 1  # settings, owner
     assert type(start.inputs[-1]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-1]
     assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-1]]
     # the page pulls the run: a timer's tick and the page's load, neither through the queue

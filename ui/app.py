@@ -28,6 +28,12 @@ CSS = """
 .pixelated img, #photo-in img { image-rendering: pixelated; }
 #photo-in img { width: 100%; height: 100%; object-fit: contain; }
 #train-progress progress { width: 100%; height: 14px; }
+#live-panel .live-grid { display: grid; grid-template-columns: repeat(8, 1fr); gap: 6px; }
+#live-panel .live-cell { margin: 0; border: 3px solid; border-radius: 6px; text-align: center; font-size: 12px; }
+#live-panel .live-cell.right { border-color: #16a34a; }
+#live-panel .live-cell.wrong { border-color: #dc2626; background: #fee2e2; }
+#live-panel .live-cell img { width: 100%; image-rendering: pixelated; display: block; }
+#live-panel .live-head { font-weight: 600; margin-bottom: 4px; }
 #inside-maps .grid-wrap { max-height: none; overflow-y: auto; padding-top: var(--size-8); }
 #inside-maps .thumbnail-item { aspect-ratio: auto; height: auto; display: flex; flex-direction: column; }
 #inside-maps .thumbnail-item > img { aspect-ratio: 1; height: auto; flex: none; }
@@ -77,10 +83,10 @@ def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: 
         with gr.Tabs() as tabs:
             draw = draw_tab.build(ctx, draw_model)
             photo = photo_tab.build(ctx, photo_model)
-            train = train_tab.build(ctx, tabs, draw, photo)
+            train, train_settings = train_tab.build(ctx, tabs, draw, photo)
             teach_tab.build(ctx, tabs, draw, photo)
             inside_tab.build(ctx, draw.sketch, photo.image, draw_model, photo_model)
-            runs_tab.build(ctx, tabs, draw, photo)
+            runs_tab.build(ctx, tabs, draw, photo, train_settings)
         _api_endpoints(ctx)
         train_tab.on_load(demo, ctx, train)  # a (re)loaded page shows the run going, or the last
         demo.load(None, None, None, js=PICK_BRUSH)

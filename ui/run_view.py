@@ -3,14 +3,16 @@ their axes, result with its short-run hint, misclassified images and confusion m
 here: plain strings, data frames and images, which the Train tab hands to its components."""
 from __future__ import annotations
 
+import base64
 import html
+import io
 import math
 
 import pandas as pd
 from PIL import Image
 
 from cnn.runs import Run
-from cnn.serving.render import confusion_image, enlarge, to_pil
+from cnn.serving.render import confusion_image, enlarge, filter_grid, to_pil
 from cnn.training import RunStatus
 
 SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
@@ -170,3 +172,34 @@ def trained_model(run: Run) -> tuple[str | None, int]:
     """(the saved checkpoint's path or None, the model's input channels or 0)."""
     path = str(run.checkpoint) if run.checkpoint else None
     return path, run.data.input_shape[0] if run.data else 0
+
+
+def _data_url(im: Image.Image) -> str:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def live_panel_html(run: Run) -> str:
+    """The live panel: each fixed test image with the model's current top class and its
+    probability, framed green when right and red when wrong; '' before the first snapshot."""
+    snap, images = run.snapshot, run.panel_images
+    if snap is None or images is None or run.data is None:
+        return ""
+    classes, cells = run.data.classes, []
+    for img, true, pred, p in zip(images, run.panel_labels, snap.predictions, snap.probabilities):
+        right = pred == true
+        name = html.escape(str(classes[pred]))
+        tip = html.escape(f"true: {classes[true]}")
+        cells.append(f"<figure class='live-cell {'right' if right else 'wrong'}' title='{tip}'>"
+                     f"<img src='{_data_url(to_pil(img))}' alt='{tip}'>"
+                     f"<figcaption>{'✓' if right else '✗'} {name} {p:.0%}</figcaption></figure>")
+    n_right = sum(int(a == b) for a, b in zip(run.panel_labels, snap.predictions))
+    return (f"<div class='live-head'>After step {snap.step} (epoch {snap.epoch:.2f}): {n_right} of "
+            f"{len(cells)} right</div><div class='live-grid'>{''.join(cells)}</div>")
+
+
+def filters_image(run: Run) -> Image.Image | None:
+    """The first convolution's filters as they are now (None before the first snapshot)."""
+    snap = run.snapshot
+    return None if snap is None or snap.filters is None else filter_grid(snap.filters)

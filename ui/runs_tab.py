@@ -16,6 +16,7 @@ from cnn.errors import CnnError
 from cnn.run_index import (NOT_SETTINGS, RunEntry, delete_run, find_run, import_checkpoint, list_runs,
                            load_history)
 
+from . import confusion_view, train_tab
 from .common import AppContext, friendly
 
 COLUMNS = ["Run", "Model", "Data", "Recipe", "Changed settings", "Epochs", "Test accuracy", "Train s",
@@ -56,7 +57,7 @@ def row(e: RunEntry) -> list:
     secs = "" if e.train_seconds is None else f"{e.train_seconds:.1f}"
     return [e.key, e.model, e.dataset, e.recipe.get("name", ""), _changed(e),
             "" if e.epochs is None else f"{e.epochs:g}", _pct(e.test_accuracy), secs, e.device, e.date[:19],
-            e.status, "; ".join(e.problems)]
+            e.status + (f" (continued from {e.parent})" if e.parent else ""), "; ".join(e.problems)]
 
 
 def runs_frame(entries: list[RunEntry]) -> pd.DataFrame:
@@ -220,8 +221,9 @@ def upload(ctx: AppContext, path: str | None, compared: list | None = None) -> t
 # ---------------------------------------------------------------- layout
 
 
-def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> RunsTab:
-    """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab."""
+def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | None = None) -> RunsTab:
+    """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab;
+    train_settings: the Train tab's settings (train_tab.build), which "Continue training" fills."""
     with gr.Tab("Runs", id="runs") as tab:
         notes = gr.Markdown("", elem_id="runs-notes")
         refresh_btn = gr.Button("Refresh", size="sm", elem_id="runs-refresh")
@@ -239,8 +241,12 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> RunsTab:
             use_btn = gr.Button("Use this model (Draw tab for 1 channel, Photo tab for 3)", elem_id="runs-use")
             get_btn = gr.DownloadButton("Download checkpoint", interactive=False, elem_id="runs-download")
         with gr.Row():
+            more = gr.Number(1, label="Epochs to continue for", minimum=0, elem_id="runs-more-epochs")
+            continue_btn = gr.Button("Continue training this run (fills the Train tab)", elem_id="runs-continue")
+        with gr.Row():
             confirm = gr.Checkbox(False, label="Yes, delete it", elem_id="runs-confirm")
             delete_btn = gr.Button("Delete run", variant="stop", elem_id="runs-delete")
+        confusion_view.build_for_runs(ctx, chosen)
         uploaded = gr.File(label="Upload a .safetensors checkpoint to use it", file_types=[".safetensors"],
                            type="filepath", elem_id="runs-upload")
     out = RunsTab(table, notes, compared, chosen)
@@ -252,6 +258,9 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> RunsTab:
     chosen.change(functools.partial(download, ctx), chosen, get_btn, **private)
     use_btn.click(functools.partial(use_run, ctx), chosen,
                   [draw.model, draw.about, photo.model, photo.about, tabs], **private)
+    if train_settings is not None:
+        continue_btn.click(functools.partial(train_tab.continue_settings, ctx), [chosen, more],
+                           [*train_settings, tabs], **private)
     delete_btn.click(functools.partial(delete, ctx), [chosen, confirm, compared],
                      [*out.refreshed(), confirm], **private)
     uploaded.upload(functools.partial(upload, ctx), [uploaded, compared], [*out.refreshed(), uploaded],

@@ -10,6 +10,7 @@ again on the next tick. Closing every page of a run stops it: RunManager stops a
 has asked about for UNWATCHED_S seconds (it keeps its weights), and a reload keeps asking."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from pathlib import Path
@@ -19,9 +20,11 @@ import gradio as gr
 from cnn.data import resolve_data_dir
 from cnn.errors import CnnError, ConfigError
 from cnn.models import MODELS
+from cnn.run_index import find_run, load_history
 from cnn.runs import RunConfig
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
+from . import confusion_view
 from .common import AppContext, bind, friendly
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
@@ -63,20 +66,39 @@ def _count(text, name: str) -> int | None:
 
 
 def run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n,
-               test_n) -> RunConfig:
+               test_n, tensorboard: bool = False) -> RunConfig:
     """The run the settings on the page ask for (checked when it starts)."""
     dataset = DATASETS.get(dataset_choice) or (folder or "").strip()
     return RunConfig(dataset, model, recipe, epochs, batch, lr, optimizer,
-                     _count(train_n, "Training images"), _count(test_n, "Test images"))
+                     _count(train_n, "Training images"), _count(test_n, "Test images"),
+                     tensorboard=bool(tensorboard))
+
+
+def continued(ctx: AppContext, cfg: RunConfig, key: str | None) -> RunConfig:
+    """cfg continuing the kept run named key (as the Runs tab lists it): it starts from that run's
+    checkpoint. Only a run's name is taken from the page, never a path."""
+    key = str(key or "").strip()
+    if not key:
+        return cfg
+    e = find_run(ctx.runs.runs_dir, key, (ctx.draw_checkpoint, ctx.photo_checkpoint))
+    if not e.usable:
+        raise CnnError(f"{key} has no usable checkpoint to continue from: {'; '.join(e.problems) or 'unreadable'}. "
+                       f"Clear 'Continue from run' to train from scratch.")
+    return dataclasses.replace(cfg, init_from=str(e.checkpoint), parent=key)
 
 
 @friendly
 def start(ctx: AppContext, dataset_choice: str, folder: str | None, model: str, recipe: str, epochs,
-          batch, lr, optimizer: str, train_n, test_n, owner: str | None = None) -> tuple:
+          batch, lr, optimizer: str, train_n, test_n, tensorboard: bool = False, continue_from: str | None = None,
+          owner: str | None = None) -> tuple:
     """Check the settings and start a run; then the tab shows it from scratch. Bad settings, or a run
-    already going, are refused with a message before anything on the page changes. `owner` is
-    this browser's token (kept in its storage, made here the first time): only it can stop the run."""
-    cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n)
+    already going, are refused with a message before anything on the page changes. tensorboard: also
+    write TensorBoard scalars (under the runs folder's tensorboard/); continue_from: the name of a
+    kept run to start from (its weights). `owner` is this browser's token (kept in its storage, made
+    here the first time): only it can stop the run."""
+    cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n,
+                     tensorboard)
+    cfg = continued(ctx, cfg, continue_from)
     owner = owner or uuid.uuid4().hex
     run = ctx.runs.start(cfg, session=owner)
     return (*view_update(run, Shown()), owner)
@@ -106,6 +128,30 @@ def use_in(ctx: AppContext, where: str, path: str | None) -> tuple:
         raise CnnError("This model takes colour images; it can only go in the Photo tab.")
     gr.Info(f"The {where.capitalize()} tab now uses {Path(path).name}.", duration=4)
     return path, ctx.about(path, what), gr.Tabs(selected=where)
+
+
+@friendly
+def continue_settings(ctx: AppContext, key: str | None, epochs) -> tuple:
+    """The Runs tab's "Continue training": the Train tab's settings (in `start`'s order, the
+    TensorBoard box left as it is) filled with the run's recipe for `epochs` more epochs, starting
+    from its checkpoint; then the Train tab is shown. Change any setting to fine-tune instead."""
+    e = find_run(ctx.runs.runs_dir, key or "", (ctx.draw_checkpoint, ctx.photo_checkpoint))
+    if not e.usable:
+        raise CnnError(f"{e.key} has no usable checkpoint to continue from: {'; '.join(e.problems) or 'unreadable'}.")
+    if epochs is None or not 0 < float(epochs) <= 1000:
+        raise ConfigError("Epochs to continue for must be a number above 0 (at most 1000).")
+    h = load_history(e)
+    header = (h.header if h is not None else None) or {}
+    named = {v: k for k, v in DATASETS.items() if v}
+    where = str(header.get("dataset") or e.dataset)
+    choice = named.get(where.lower(), "Image folder")
+    r = e.recipe
+    recipe = r.get("name") if r.get("name") in RECIPES else default_recipe(e.model).name
+    subset = lambda n: "" if header.get(n) is None else str(header[n])  # noqa: E731
+    gr.Info(f"The Train tab now continues {e.key} for {float(epochs):g} epoch(s); press Start.", duration=5)
+    return (choice, gr.Textbox(value="" if choice != "Image folder" else where, visible=choice == "Image folder"),
+            e.model, recipe, float(epochs), r.get("batch_size"), r.get("lr"), r.get("optimizer"),
+            subset("train_subset"), subset("test_subset"), gr.skip(), e.key, gr.Tabs(selected="train"))
 
 
 @friendly
@@ -154,19 +200,33 @@ def _settings(ctx: AppContext) -> list:
             train_n = gr.Textbox("", label="Training images (empty: all)", placeholder="all",
                                  elem_id="train-subset")
             test_n = gr.Textbox("", label="Test images (empty: all)", placeholder="all", elem_id="test-subset")
-    dataset.change(functools.partial(pick_for_dataset, ctx), dataset, [folder, model, recipe], **QUIET)
-    model.input(recipe_for_model, model, recipe, **QUIET)
-    recipe.change(fill_from_recipe, recipe, [epochs, batch, lr, optimizer], **QUIET)
+    # Only a person's choice fills the settings from a preset (.input, then fill): the Runs tab's
+    # "Continue training" sets them all at once and must not be overwritten.
+    fill = dict(fn=fill_from_recipe, inputs=recipe, outputs=[epochs, batch, lr, optimizer], **QUIET)
+    dataset.input(functools.partial(pick_for_dataset, ctx), dataset, [folder, model, recipe], **QUIET).then(**fill)
+    model.input(recipe_for_model, model, recipe, **QUIET).then(**fill)
+    recipe.input(**fill)
     return [dataset, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n]
 
 
-def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> TrainOutputs:
+def _keeping() -> list:
+    """(TensorBoard checkbox, the run to continue from): after the settings, in `start`'s order."""
+    with gr.Row():
+        tensorboard = gr.Checkbox(False, label="Also write TensorBoard logs (runs folder, tensorboard/)",
+                                  elem_id="tensorboard")
+        continue_from = gr.Textbox("", label="Continue from run (empty: train from scratch)",
+                                   placeholder="set by the Runs tab's 'Continue training'", elem_id="continue-from")
+    return [tensorboard, continue_from]
+
+
+def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> tuple[TrainOutputs, list]:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
-    its "Use this model" buttons load a trained model into. Call `on_load` with the result."""
+    its "Use this model" buttons load a trained model into. Returns (outputs, the settings in
+    `start`'s order, owner left out); call `on_load` with the outputs."""
     with gr.Tab("Train", id="train"):
         gr.Markdown(f"Device: **{ctx.runs.device_name()}**. One training run at a time for everyone "
                     f"using this app. Runs are saved under `{ctx.runs.runs_dir}`.")
-        settings = _settings(ctx)
+        settings = _settings(ctx) + _keeping()
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
@@ -176,10 +236,11 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> TrainOutputs:
     start_btn.click(bind(start, ctx), [*settings, owner], [*out.components(), owner],
                     concurrency_id="train", concurrency_limit=None, **QUIET)
     stop_btn.click(bind(stop, ctx), owner, None, concurrency_id="stop", concurrency_limit=None, **QUIET)
+    confusion_view.wire_train(ctx, out.confusion, out.cell_panel())
     for where, button, tab in (("draw", out.to_draw, draw), ("photo", out.to_photo, photo)):
         button.click(functools.partial(use_in, ctx, where), out.last_run, [tab.model, tab.about, tabs],
                      api_visibility="private")
-    return out
+    return out, settings
 
 
 def on_load(demo: gr.Blocks, ctx: AppContext, out: TrainOutputs) -> None:

@@ -12,7 +12,7 @@ import gradio as gr
 
 from cnn.runs import Run
 
-from . import run_view
+from . import confusion_view, run_view
 
 LOSS_EVERY_S = 3.0  # the loss plot is redrawn at most this often while a run goes
 
@@ -26,11 +26,17 @@ class TrainOutputs:
     loss_plot: gr.LinePlot
     loss_note: gr.Markdown  # why the loss levels off where it does
     acc_plot: gr.ScatterPlot
+    live_panel: gr.HTML   # watch it learn: the fixed test images and what the model makes of them now
+    filters: gr.Image     # and its first convolution's filters
     result: gr.Markdown
     to_draw: gr.Button
     to_photo: gr.Button
     panels: gr.Row        # the confusion matrix and the misclassified images, shown with a result
     confusion: gr.Image
+    cell_note: gr.Markdown  # a clicked confusion cell's test images (ui/confusion_view.py)
+    cell_cam: gr.Radio
+    cell_gallery: gr.Gallery
+    cell: gr.State
     wrong_gallery: gr.Gallery
     last_run: gr.State    # the checkpoint path of the last finished run
     shown: gr.Textbox     # what this page shows of the run (a Shown, as JSON), hidden
@@ -47,6 +53,15 @@ class TrainOutputs:
             acc_plot = gr.ScatterPlot(x="epoch", y="accuracy", color="split", title="Accuracy per epoch",
                                       elem_id="acc-plot", height=260, y_lim=[0, 1], x_axis_format="~g",
                                       color_map={"train": "#1f77b4", "test": "#ff7f0e"})
+        with gr.Row(elem_id="train-live"):
+            with gr.Column(scale=3):
+                gr.Markdown("**Watch it learn**: fixed test images with the model's current top guess "
+                            "(green right, red wrong), at every epoch end and every few seconds.")
+                live_panel = gr.HTML("", elem_id="live-panel")
+            with gr.Column(scale=2):
+                gr.Markdown("**First convolution's filters**, updating the same way.")
+                filters = gr.Image(show_label=False, interactive=False, elem_id="live-filters",
+                                   elem_classes=["pixelated"], height=220)
         result = gr.Markdown("", elem_id="train-result")
         with gr.Row():
             to_draw = gr.Button("Use this model in the Draw tab", visible=False, elem_id="to-draw")
@@ -54,15 +69,20 @@ class TrainOutputs:
         with gr.Row(visible=False, elem_id="train-panels") as panels:
             with gr.Column():
                 gr.Markdown("**Confusion matrix** on the test images: rows are the true class, columns "
-                            "the predicted one; the diagonal is right.")
+                            "the predicted one; the diagonal is right. Click a cell to see its images.")
                 confusion = gr.Image(show_label=False, interactive=False, elem_id="confusion")
+                cells = confusion_view.CellPanel.build("train")
             with gr.Column():
                 gr.Markdown("**Misclassified test images**, the most confidently wrong first: "
                             "true class, taken for the predicted one.")
                 wrong_gallery = gr.Gallery(show_label=False, columns=4, height=360, elem_id="wrong-gallery")
         shown = gr.Textbox("", visible="hidden", elem_id="train-shown")
-        return cls(status, progress, loss_plot, loss_note, acc_plot, result, to_draw, to_photo, panels, confusion,
-                   wrong_gallery, gr.State(None), shown)
+        return cls(status, progress, loss_plot, loss_note, acc_plot, live_panel, filters, result, to_draw, to_photo,
+                   panels, confusion, cells.note, cells.cam, cells.gallery, cells.cell, wrong_gallery,
+                   gr.State(None), shown)
+
+    def cell_panel(self) -> confusion_view.CellPanel:
+        return confusion_view.CellPanel(self.cell_note, self.cell_cam, self.cell_gallery, self.cell)
 
     def components(self) -> list:
         return [getattr(self, name) for name in OUTPUTS]
@@ -93,6 +113,7 @@ class Shown:
     loss: int = 0
     loss_at: float = 0.0
     acc: int = 0
+    snap: int = 0         # how many live-panel snapshots it has drawn
     done: bool = False
 
     @classmethod
@@ -132,7 +153,8 @@ def view_update(run: Run, seen: Shown, now: float | None = None) -> tuple:
     seen = Shown(**seen.__dict__)  # (the caller's stays as it was)
     if seen.run != run.id:  # another run than the page shows: start from a clean tab
         seen = Shown(run.id)
-        out.update(result="", last_run=None, panels=gr.Row(visible=False), confusion=None, wrong_gallery=[],
+        out.update(result="", last_run=None, live_panel="", filters=None, cell_note=confusion_view.HINT,
+                   cell_gallery=[], cell=None, panels=gr.Row(visible=False), confusion=None, wrong_gallery=[],
                    to_draw=gr.Button(visible=False), to_photo=gr.Button(visible=False), **_plots(run))
     for name, text in (("status", run_view.status_markdown(run)), ("progress", run_view.progress_html(run)),
                        ("loss_note", run_view.loss_caption(run))):
@@ -149,6 +171,9 @@ def view_update(run: Run, seen: Shown, now: float | None = None) -> tuple:
     if n_acc != seen.acc:  # an empty frame would leave a coloured plot blank for good (Gradio 6.31)
         out["acc_plot"] = _plots(run, acc=acc)["acc_plot"]
         seen.acc = n_acc
+    if run.snapshots != seen.snap and run.snapshot is not None:
+        out.update(live_panel=run_view.live_panel_html(run), filters=run_view.filters_image(run))
+        seen.snap = run.snapshots
     if run.done and not seen.done:
         out.update(_result(run))
         seen.done = True

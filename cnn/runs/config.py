@@ -22,6 +22,9 @@ class RunConfig:
     train_subset: int | None = None  # train on a fixed sample of this many images (None: all)
     test_subset: int | None = None
     seed: int = 0
+    tensorboard: bool = False        # also write TensorBoard scalars (under the manager's tensorboard_dir)
+    init_from: str | None = None     # continue from this checkpoint (the app resolves it from a run's name)
+    parent: str | None = None        # that run's name, as the Runs tab lists it (kept in the new run's log)
 
     def checked(self):
         """The recipe these settings make, refused with a clear message when out of range."""

@@ -1,7 +1,6 @@
 """The one training run of this process, in a background thread (see cnn.runs)."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import threading
@@ -19,14 +18,16 @@ from ..data.sources import checked_folder, named_source
 from ..errors import CnnError, DataError
 from ..evaluation import evaluate
 from ..hardware import describe, pick_device
-from ..training import End, EpochEnd, RunStatus, Start, Step, train
+from ..training import End, EpochEnd, RunStatus, Snapshot, Start, Step, Watch, train
 from ..training.warmup import warm_up
+from . import keeping
 from .config import RunConfig
 from .run import Run
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RUNS_DIR = Path("checkpoints") / "runs"
+WATCH_EVERY_S = 3.0  # the live panel's snapshot, between epoch ends (bench/watch_overhead.py: its cost)
 _THREADS = torch.get_num_threads()  # the process default, before any thread changed its own
 
 
@@ -44,6 +45,7 @@ class RunManager:
         page has looked at it (Run.viewed) for this many seconds, keeping its weights; None: runs go
         on until they end or are stopped."""
         self.runs_dir = Path(runs_dir)
+        self.tensorboard_dir = self.runs_dir / "tensorboard"  # a run with config.tensorboard writes here
         self.stop_unwatched_after = stop_unwatched_after
         self.data_dir = data_dir
         self.allow_any_path = allow_any_path
@@ -139,34 +141,60 @@ class RunManager:
 
     def _work(self, run: Run, recipe) -> None:
         torch.set_num_threads(_THREADS)  # a new thread starts with the last value any thread set
+        path, record = keeping.checkpoint_path(self.runs_dir, run), None
         try:
+            if path.resolve() in self.protected:  # cannot happen with these names; belt and braces
+                raise DataError(f"Refusing to overwrite the shipped checkpoint {path}.")
+            record = keeping.open_record(run, path, self.tensorboard_dir, recipe)
             data = self._load(run, recipe)
-            for ev in train(recipe, data, device=self.device, seed=run.config.seed, stop=run.stop_event):
-                if isinstance(ev, Start):
-                    run.start = ev
-                elif isinstance(ev, Step):
-                    run.steps.append(ev)
-                elif isinstance(ev, EpochEnd):
-                    run.epochs.append(ev)
-                elif isinstance(ev, End):
-                    run.end = ev
-                run._touch()
+            init_state = None
+            if run.config.init_from:
+                recipe, init_state = keeping.continued_from(run.config.init_from, recipe, data)
+                run.recipe = recipe
+            run.panel_images, run.panel_labels = keeping.panel(data.test, len(data.classes))
+            watch = Watch(run.panel_images, WATCH_EVERY_S)
+            for ev in train(recipe, data, device=self.device, seed=run.config.seed, stop=run.stop_event,
+                            init_state=init_state, watch=watch):
+                self._keep(run, ev, record)
             end = run.end
             run.final_step = _end_step(run, end)
             if end.status == RunStatus.STOPPED:
                 self._evaluate_kept(run, end)
-            run.checkpoint = self._save(run, end)
+            end.metadata.update(init_from=Path(run.config.init_from).name if run.config.init_from else None,
+                                parent=run.config.parent)
+            record.write(end)  # after the kept weights' test: the log's End is the checkpoint's
+            run.checkpoint = save_checkpoint(end.model, end.metadata, path)
+            record.close()
             note = f" {run.note}" if end.status == RunStatus.STOPPED and run.note else ""
             run.message = (end.message or end.status.value.capitalize()) + f"{note} Saved {run.checkpoint}."
             run.status = end.status
         except Exception as exc:  # noqa: BLE001 - the app must keep serving
             self._fail(run, _failure_message(run, exc))
+            if record is not None:
+                record.fail(run.message)
         finally:
             if not run.done:
                 run.status = RunStatus.FAILED
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             run._touch()
+
+    @staticmethod
+    def _keep(run: Run, ev, record) -> None:
+        """One engine event: into the run (the page shows it) and its log (End waits: see _work)."""
+        if isinstance(ev, Snapshot):
+            run.snapshot, run.snapshots = ev, run.snapshots + 1
+        elif isinstance(ev, End):
+            run.end = ev
+        else:
+            if isinstance(ev, Start):
+                run.start = ev
+            elif isinstance(ev, Step):
+                run.steps.append(ev)
+            elif isinstance(ev, EpochEnd):
+                run.epochs.append(ev)
+            record.write(ev)
+        run._touch()
 
     def _load(self, run: Run, recipe) -> Dataset:
         """The run's data (its subsets), once the device is free of the launch warm-up."""
@@ -206,15 +234,6 @@ class RunManager:
         run.end = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-    def _save(self, run: Run, end: End) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(run.config.dataset)).name.lower())[:40] or "data"
-        name = f"{run.config.model}-{slug}-{dt.datetime.now():%Y%m%d-%H%M%S}-{run.id}.safetensors"
-        path = self.runs_dir / name
-        if path.resolve() in self.protected:  # cannot happen with these names; belt and braces
-            raise DataError(f"Refusing to overwrite the shipped checkpoint {path}.")
-        return save_checkpoint(end.model, end.metadata, path)
-
 
 def _end_step(run: Run, end: End) -> int:
     """The step the run ended at: every step when it finished, else the one its End names."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from ..data import Dataset
-from ..training import End, EpochEnd, Recipe, RunStatus, Start, Step
+from ..training import End, EpochEnd, Recipe, RunStatus, Snapshot, Start, Step
 from .config import RunConfig
 
 
@@ -32,6 +32,10 @@ class Run:
     recipe: Recipe | None = None     # what it trains with (the settings, checked)
     note: str = ""                   # what it does now, when not the status alone says it
     final_step: int | None = None    # the step it ended at (from its End event)
+    snapshot: Snapshot | None = None  # the live panel's latest
+    snapshots: int = 0               # how many so far (a page redraws the panel when this changes)
+    panel_images: torch.Tensor | None = None  # the live panel's fixed test images (uint8 N x C x H x W)
+    panel_labels: list[int] = field(default_factory=list)  # and their true classes
     last_viewed: float = field(default_factory=time.monotonic)  # when a page last looked at it
     version: int = 0
     stop_event: threading.Event = field(default_factory=threading.Event)

@@ -66,7 +66,7 @@ def confusion_image(confusion: torch.Tensor, classes: list[str], cell: int = 36)
     n = len(classes)
     c = confusion.float()
     rows = c / c.sum(1, keepdim=True).clamp(min=1)
-    margin = 80
+    margin = CONFUSION_MARGIN
     im = Image.new("RGB", (margin + n * cell, margin + n * cell), "white")
     d = ImageDraw.Draw(im)
     for i in range(n):
@@ -81,3 +81,31 @@ def confusion_image(confusion: torch.Tensor, classes: list[str], cell: int = 36)
             d.text((x0 + 3, y0 + cell // 3), str(int(c[i, j])), fill="black" if v < 0.6 else "white")
     d.text((2, 2), "rows: true class\ncolumns: predicted", fill="black")
     return im
+
+
+def filter_grid(weights: torch.Tensor, max_filters: int = 32, cell: int = 36) -> Image.Image:
+    """A convolution's filters (out x in x k x k) as pictures: colour for 3 input channels (each
+    filter scaled to [0, 1] on its own), grey otherwise (the mean over its input channels)."""
+    w = weights[:max_filters].detach().float().cpu()
+    colour = w.shape[1] == 3
+    n = w.shape[0]
+    cols = min(8, max(1, n))
+    rows = (n + cols - 1) // cols
+    grid = Image.new("RGB", (cols * (cell + 2), rows * (cell + 2)), "white")
+    for k in range(n):
+        a = unit_range(w[k].numpy() if colour else w[k].mean(0).numpy())
+        a = (a * 255).astype(np.uint8)
+        tile = Image.fromarray(a.transpose(1, 2, 0), "RGB") if colour else Image.fromarray(a, "L").convert("RGB")
+        grid.paste(tile.resize((cell, cell), Image.Resampling.NEAREST), ((k % cols) * (cell + 2) + 1, (k // cols) * (cell + 2) + 1))
+    return grid
+
+
+CONFUSION_MARGIN = 80  # confusion_image's left and top margin (labels), in pixels
+
+
+def confusion_cell(x: float, y: float, classes: int, cell: int = 36) -> tuple[int, int] | None:
+    """The (true, predicted) cell of confusion_image at pixel (x, y), or None outside the cells."""
+    col, row = (x - CONFUSION_MARGIN) // cell, (y - CONFUSION_MARGIN) // cell
+    if 0 <= row < classes and 0 <= col < classes:
+        return int(row), int(col)
+    return None

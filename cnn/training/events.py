@@ -86,3 +86,15 @@ class End:
     history: list[EpochEnd] = field(default_factory=list)
     evaluation: EvalResult | None = None  # the final full test-set evaluation, when finished
     kind: str = "end"
+
+
+@dataclass
+class Snapshot:
+    """What the model makes of a fixed panel of test images now, and its first convolution's
+    weights (only when train() is given a Watch: the app's live panel)."""
+    step: int
+    epoch: float
+    predictions: list[int]        # the top class of each panel image
+    probabilities: list[float]    # its probability
+    filters: torch.Tensor | None  # out x in x k x k, float32 on the CPU (None: the model has no Conv2d)
+    kind: str = "snapshot"

@@ -31,13 +31,14 @@ from ..hardware import describe, pick_device
 from ..models import build_model, count_parameters, load_partial_state
 from .distributed import all_sum, barrier, from_env, setup as join_ranks
 from .cpu_mode import CpuMode, fastest_cpu_mode
-from .events import End, EpochEnd, RunStatus, Start, Step, StopFlag
+from .events import End, EpochEnd, RunStatus, Snapshot, Start, Step, StopFlag
 from .graphed import GraphedStep
 from .lookahead import Lookahead
 from .optim import HeadOnly, capturable_sgd, lr_factor, make_optimizer, set_lr, set_lr_scale
 from .precision import Precision, configure_backends, cpu_mode_for
 from .recipes import Recipe
 from .step import StepState, Totals, WeightGuard, loss_function, train_step
+from .watch import Watch
 
 
 CHECKPOINT_FORMAT = 1
@@ -52,14 +53,19 @@ def normalization(recipe: Recipe, data: Dataset) -> tuple[list[float], list[floa
 def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = None, seed: int = 0,
           stop: StopFlag | None = None, log_every: int | None = None,
           evaluate_each_epoch: bool = True, cuda_graphs: bool = True,
-          init_state: dict[str, torch.Tensor] | None = None) -> Iterator[Start | Step | EpochEnd | End]:
+          init_state: dict[str, torch.Tensor] | None = None,
+          watch: Watch | None = None) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
     """Train `recipe.model` on `data` with `recipe`, yielding events (see the module docstring).
     init_state: weights to start from (part of the model's state dict, cnn.transfer), loaded right
-    after the model is built; what it lacks keeps its fresh initialisation."""
+    after the model is built; what it lacks keeps its fresh initialisation. watch: also yield
+    Snapshot events (cnn.training.watch): after Start, after a Step when due, after each EpochEnd."""
     run = Trainer(recipe, data, seed=seed, stop=stop, evaluate_each_epoch=evaluate_each_epoch,
                   init_state=init_state)
     yield run.prepare(device, log_every, cuda_graphs)
     run.start_clock()
+    watching = watch is not None and run.ctx.is_main
+    if watching:
+        yield watch.take(run)
     for epoch in range(run.epochs):
         for b in run.begin_epoch(epoch):
             if run.stop_requested():
@@ -70,11 +76,15 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
                 if event is None:  # diverged: the last good weights are back
                     break
                 yield event
+                if watching and watch.due():
+                    yield watch.take(run)
                 if run.stop_agreed():
                     break
         if run.status is not RunStatus.FINISHED:
             break
         yield run.end_epoch(epoch)
+        if watching:
+            yield watch.take(run)
     yield run.finish()
 
 

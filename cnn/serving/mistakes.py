@@ -1,0 +1,52 @@
+"""A model's test-set predictions, cell by cell of its confusion matrix: which test images of true
+class i it took for class j, and Grad-CAM for either class. Never imports Gradio."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data import Split
+from ..evaluation import evaluate
+from .explain import explainer_for
+from .predictor import Predictor
+
+
+@dataclass
+class TestPredictions:
+    """A test split (uint8 images, labels), what a model predicted for each, and its classes."""
+    classes: list[str]
+    images: torch.Tensor
+    labels: torch.Tensor
+    predictions: torch.Tensor
+
+    @property
+    def confusion(self) -> torch.Tensor:
+        n = len(self.classes)
+        flat = self.labels.cpu() * n + self.predictions.cpu()
+        return torch.bincount(flat, minlength=n * n).view(n, n)
+
+    def cell(self, true: int, pred: int, limit: int = 48) -> list[int]:
+        """The indices of the test images of class `true` predicted as `pred` (at most limit)."""
+        hit = (self.labels.cpu() == true) & (self.predictions.cpu() == pred)
+        return hit.nonzero().flatten()[:limit].tolist()
+
+
+def predictions_of(predictor: Predictor, split: Split) -> TestPredictions:
+    """The predictor's model on a whole test split (with its test-time flip, as it serves)."""
+    ev = evaluate(predictor.model, split, predictor.normalizer, len(predictor.classes), predictor.device,
+                  tta_flip=predictor.tta_flip, batch_size=500)
+    return TestPredictions(list(predictor.classes), split.images, split.labels, ev.predictions)
+
+
+def grad_cams(predictor: Predictor, image: torch.Tensor, true: int, pred: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grad-CAM (H x W in [0, 1]) of one uint8 C x H x W image for its true and its predicted class."""
+    ex = explainer_for(predictor)
+    return ex.grad_cam(image, true), ex.grad_cam(image, pred)
+
+
+def checkpoint_key(path: str | os.PathLike) -> tuple[str, int]:
+    """(path, modification time): a cache key that changes when the file does."""
+    return str(path), os.stat(path).st_mtime_ns

@@ -1,0 +1,85 @@
+"""The clickable confusion matrix (ui/confusion_view.py) called directly: a click on a cell of the
+picture gives that cell's test images (true 4 taken for 9), checked image by image against the
+model, and the Grad-CAM choice gives the maps for the true and the predicted class. On the shipped
+MNIST checkpoint (the Runs tab: a fixed sample of the MNIST test images) and on a real short run
+(the Train tab)."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from cnn.serving.mistakes import grad_cams
+from cnn.serving.predictor import cached_predictor
+from cnn.serving.render import confusion_cell, overlay
+from test_runs import finish, quick
+from ui import confusion_view as cv
+
+
+def click(true: int, pred: int) -> gr.SelectData:
+    """A click in the middle of the cell (true, pred) of confusion_image (80 px margin, 36 px cells)."""
+    return gr.SelectData(None, {"index": [80 + 36 * pred + 18, 80 + 36 * true + 18], "value": None})
+
+
+def test_cell_geometry():
+    assert confusion_cell(80, 80, 10) == (0, 0) and confusion_cell(80 + 36 * 9 + 35, 80 + 36 * 4, 10) == (4, 9)
+    assert confusion_cell(79, 100, 10) is None and confusion_cell(100, 80 + 360, 10) is None
+
+
+@pytest.fixture()
+def sample(monkeypatch):
+    """The shipped MNIST model scored on a fixed 4,000 of the test images (its 40 mistakes in
+    10,000 include two 4s taken for 9s; this sample holds one of them)."""
+    monkeypatch.setattr(cv, "RUNS_TEST_IMAGES", 4000)
+
+
+def test_clicking_cell_4_9_of_a_kept_run_shows_the_4s_taken_for_9s(ctx, sample):
+    image, note, cell, gallery = cv.runs_matrix(ctx, "shipped/mnist")
+    assert image.size == (80 + 36 * 10, 80 + 36 * 10) and cell is None and gallery == []
+    assert "4,000 of the mnist test images" in note
+    preds, path, _ = cv.runs_source(ctx, "shipped/mnist")
+    want = int(preds.confusion[4, 9])
+    assert want >= 1  # this sample holds some: the test would say nothing otherwise
+    cell, note, items = cv.pick_runs_cell(ctx, "shipped/mnist", cv.CAMS[0], click(4, 9))
+    assert cell == [4, 9] and f"True **4**, taken for **9**: {want} test image(s)" in note
+    assert len(items) == want and all("true 4, predicted 9" in caption for _, caption in items)
+    predictor = cached_predictor(path)
+    for i in preds.cell(4, 9):  # each image, asked of the model again: a 4 that it reads as a 9
+        probs = predictor.predict(preds.images[i])
+        assert int(preds.labels[i]) == 4 and max(probs, key=probs.get) == "9"
+    _, diagonal = cv.pick_runs_cell(ctx, "shipped/mnist", cv.CAMS[0], click(4, 4))[1:]
+    assert len(diagonal) == 48  # right ones too, the first 48
+    with pytest.raises(gr.Error, match="outside the matrix"):
+        cv.pick_runs_cell(ctx, "shipped/mnist", cv.CAMS[0], gr.SelectData(None, {"index": [5, 5], "value": None}))
+
+
+def test_the_grad_cam_choice_shows_the_true_and_the_predicted_class_maps(ctx, sample):
+    preds, path, _ = cv.runs_source(ctx, "shipped/mnist")
+    first = preds.cell(4, 9)[0]
+    predictor = cached_predictor(path)
+    cam_true, cam_pred = grad_cams(predictor, preds.images[first], 4, 9)
+    assert cam_true.shape == cam_pred.shape == (28, 28) and not np.allclose(cam_true, cam_pred)
+    pictures = {}
+    for which, cam in ((1, cam_true), (2, cam_pred)):
+        note, items = cv.show_runs_cell(ctx, "shipped/mnist", [4, 9], cv.CAMS[which])
+        assert ("true class (4)" if which == 1 else "predicted class (9)") in note
+        pictures[which] = np.asarray(items[0][0])
+        assert np.array_equal(pictures[which], np.asarray(overlay(preds.images[first], cam, side=112)))
+    assert not np.array_equal(pictures[1], pictures[2])
+    assert cv.show_runs_cell(ctx, "shipped/mnist", None, cv.CAMS[1]) == (cv.HINT, [])
+
+
+def test_the_train_tab_matrix_of_the_last_run(ctx):
+    with pytest.raises(gr.Error, match="no finished run"):
+        cv.pick_train_cell(ctx, cv.CAMS[0], click(0, 1))
+    run = finish(ctx.runs.start(quick(epochs=0.5)))
+    conf = run.end.evaluation.confusion.clone()
+    conf.fill_diagonal_(-1)
+    true, pred = divmod(int(conf.argmax()), 10)
+    cell, note, items = cv.pick_train_cell(ctx, cv.CAMS[0], click(true, pred))
+    assert cell == [true, pred] and len(items) == min(48, int(conf[true, pred])) >= 1
+    ev, labels = run.end.evaluation, run.data.test.labels
+    shown = [int(c.split("#")[1].split(":")[0]) for _, c in items]
+    assert all(int(labels[i]) == true and int(ev.predictions[i]) == pred for i in shown)
+    note, cams = cv.show_train_cell(ctx, cell, cv.CAMS[2])
+    assert len(cams) == len(items) and f"predicted class ({pred})" in note

@@ -1,0 +1,126 @@
+"""The app's runs kept like the CLI's (cnn/runs/keeping.py): every event in a JSON-lines log beside
+the checkpoint (finished, stopped and failed runs), TensorBoard scalars when asked (an unwritable
+folder warns and training goes on), the live panel's snapshots, and a run continued from a kept one."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from app_helpers import checkpoint
+from cnn.run_index import list_runs
+from cnn.runlog import log_path, read_log
+from cnn.runs import RunManager
+from cnn.runs.keeping import panel_indices
+from test_runlog import f32, scalars
+from test_runs import finish, quick
+from ui import run_view, train_tab, train_view
+
+
+@pytest.fixture()
+def manager(tmp_path, data_dir):
+    m = RunManager(tmp_path / "runs", data_dir, device="cpu")
+    yield m
+    m.stop()
+    assert m.wait_idle(30)
+
+
+def by_key(entries):
+    return {e.key: e for e in entries}
+
+
+def test_an_app_run_keeps_its_log_tensorboard_and_live_panel(manager):
+    run = finish(manager.start(quick(epochs=1, tensorboard=True), session="s1"))
+    assert run.status == "finished", run.message
+    h = read_log(log_path(run.checkpoint))
+    assert h.skipped == 0 and h.problems() == [] and h.header["source"] == "app"
+    assert (h.header["train_subset"], h.header["test_subset"], h.header["parent"]) == (1000, 200, None)
+    assert [s.step for s in h.steps] == [s.step for s in run.steps] and h.steps[-1].step == 16
+    assert [e.epoch for e in h.epochs] == [1] and h.end["status"] == "finished"
+    assert h.end["test_accuracy"] == pytest.approx(run.end.test_accuracy)
+    entry = by_key(list_runs(manager.runs_dir))[run.checkpoint.stem]
+    assert entry.problems == [] and entry.status == "finished" and entry.n_train == 1000
+    got = scalars(manager.tensorboard_dir / run.checkpoint.stem)  # TensorBoard's own reader
+    assert got["train/loss"] == [(s.step, f32(s.loss)) for s in h.steps]
+    assert got["accuracy/test"] == [(1, f32(h.epochs[0].test_accuracy))]
+    # the live panel: one snapshot after Start and one at the epoch end (more on a slow machine)
+    assert run.snapshots >= 2 and run.snapshot.step == 16
+    assert len(run.panel_labels) == 16 and set(run.panel_labels) == set(range(10))
+    assert run.panel_images.shape == (16, 1, 28, 28)
+    assert torch.equal(run.data.test.images[panel_indices(run.data.test.labels, 10)], run.panel_images)
+    assert len(run.snapshot.predictions) == 16 and all(0 < p <= 1 for p in run.snapshot.probabilities)
+    assert run.snapshot.filters.shape[:2] == (16, 1)  # mnist_fast's first convolution
+    html = run_view.live_panel_html(run)
+    right = sum(int(a == b) for a, b in zip(run.panel_labels, run.snapshot.predictions))
+    assert html.count("live-cell right") == right and html.count("live-cell wrong") == 16 - right
+    assert f"{right} of 16 right" in html and html.count("data:image/png;base64,") == 16
+    assert run_view.filters_image(run).size == (8 * 38, 2 * 38)
+
+
+def test_the_page_gets_the_panel_when_a_snapshot_is_new(manager):
+    run = finish(manager.start(quick(epochs=1), session="s1"))
+    first = dict(zip(train_view.OUTPUTS, train_view.view_update(run, train_view.Shown())))
+    assert "right</div>" in first["live_panel"] and first["filters"] is not None
+    seen = train_view.Shown.parse(first["shown"])
+    again = dict(zip(train_view.OUTPUTS, train_view.view_update(run, seen)))
+    assert again["live_panel"] == again["filters"] == train_view.gr.skip()  # nothing new: nothing sent
+
+
+def test_an_unwritable_tensorboard_folder_warns_and_training_goes_on(manager):
+    manager.tensorboard_dir.parent.mkdir(parents=True, exist_ok=True)
+    manager.tensorboard_dir.write_text("a file where the folder should be")
+    run = finish(manager.start(quick(tensorboard=True)))
+    assert run.status == "finished" and run.checkpoint.is_file()
+    assert any("cannot write TensorBoard logs" in w and "training goes on" in w for w in run.warnings)
+    assert "⚠️ cannot write TensorBoard logs" in run_view.status_markdown(run)
+    assert read_log(log_path(run.checkpoint)).end["status"] == "finished"
+
+
+def test_stopped_and_failed_runs_are_kept(manager):
+    run = manager.start(quick(epochs=30, train_subset=4000))
+    while not run.steps:
+        time.sleep(0.05)
+    manager.stop()
+    finish(run)
+    h = read_log(log_path(run.checkpoint))
+    assert run.status == "stopped" and h.end["status"] == "stopped" and h.steps
+    assert h.end["test_accuracy"] == pytest.approx(run.end.test_accuracy)  # the kept weights' test
+    failed = finish(manager.start(quick(batch=500, train_subset=300)))
+    assert failed.status == "failed" and failed.checkpoint is None
+    logs = [p for p in manager.runs_dir.glob("*.jsonl") if p != log_path(run.checkpoint)]
+    assert len(logs) == 1 and "Batch size 500 is larger" in read_log(logs[0]).failure
+    e = by_key(list_runs(manager.runs_dir))[logs[0].stem]
+    assert e.status == "failed" and e.problems[-1].startswith("no checkpoint: the run failed (Batch size 500")
+
+
+def test_panel_indices_take_each_class_in_turn():
+    labels = torch.tensor([3, 1, 1, 0, 3, 2, 0])
+    assert panel_indices(labels, 4, size=6) == [3, 1, 5, 0, 6, 2]
+    assert panel_indices(labels, 4, size=50) == [3, 1, 5, 0, 6, 2, 4]
+
+
+QUICK = dict(dataset_choice="MNIST", folder="", model="mnist_fast", recipe="mnist_fast", epochs=0.2, batch=64,
+             lr=0.01, optimizer="sgd", train_n="2000", test_n="500")
+
+
+def test_a_continued_run_starts_from_the_old_weights_and_names_its_parent(ctx):
+    fill = train_tab.continue_settings(ctx, "shipped/mnist", 2)
+    assert fill[1].visible is False and fill[:1] + fill[2:10] == ("MNIST", "mnist_fast", "mnist_best", 2.0, 128, 0.05, "sgd", "", "")
+    assert fill[11] == "shipped/mnist" and fill[12].selected == "train"
+    results = {}
+    for parent in ("shipped/mnist", ""):
+        train_tab.start(ctx, **QUICK, continue_from=parent, owner="me")
+        run = finish(ctx.runs.current)
+        assert run.status == "finished", run.message
+        results[parent] = run
+    cont, scratch = results["shipped/mnist"], results[""]
+    acc = cont.epochs[0].test_accuracy
+    assert acc > 0.97 and scratch.epochs[0].test_accuracy < acc - 0.3, (acc, scratch.epochs[0].test_accuracy)
+    h = read_log(log_path(cont.checkpoint))
+    assert h.header["parent"] == "shipped/mnist" and h.end["metadata"]["init_from"] == "mnist.safetensors"
+    assert read_log(log_path(scratch.checkpoint)).header["parent"] is None
+    entry = by_key(list_runs(ctx.runs.runs_dir))[cont.checkpoint.stem]
+    assert entry.parent == "shipped/mnist" and entry.problems == []
+    with pytest.raises(train_tab.gr.Error, match="not there any more"):
+        train_tab.start(ctx, **QUICK, continue_from="gone-run", owner="me")
