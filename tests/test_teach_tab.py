@@ -159,6 +159,11 @@ def test_two_sessions_editing_one_project(ctx):
     v = shown(teach_tab.pick_class(ctx, path, "ring"))  # session B picks the old name
     assert v["class_pick"].choices == [("circle", "circle")] and v["class_pick"].value == "circle"
     assert "**circle**: 2" in v["summary"]
+    other = Project.create("Made elsewhere", "photos", data_dir=ctx.runs.data_dir)  # another session
+    listed = teach_tab.project_list(ctx, path)  # what opening the Teach tab shows
+    assert ("Made elsewhere (photos)", str(other.path)) in listed.choices and listed.value == path
+    shutil.rmtree(path)
+    assert teach_tab.project_list(ctx, path).value is None
 
 
 def test_the_app_has_the_teach_tab(ctx):

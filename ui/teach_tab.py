@@ -37,6 +37,14 @@ def open_project(ctx: AppContext, path) -> tuple:
 
 
 @friendly
+def project_list(ctx: AppContext, path) -> gr.Dropdown:
+    """The projects afresh (made in another session, imported or copied in by hand meanwhile),
+    the open one still picked while it exists."""
+    found = choices(ctx)
+    return gr.Dropdown(choices=found, value=path if path in {v for _, v in found} else None)
+
+
+@friendly
 def create_project(ctx: AppContext, name: str, kind: str) -> tuple:
     return view(ctx, Project.create(name, kind, ctx.runs.data_dir))
 
@@ -238,9 +246,14 @@ def _layout(ctx: AppContext) -> dict:
         c["to_draw"] = gr.Button("Use in the Draw tab", visible=False, elem_id="teach-to-draw")
         c["to_photo"] = gr.Button("Use in the Photo tab", visible=False, elem_id="teach-to-photo")
         c["download"] = gr.File(label="The trained checkpoint", interactive=False, elem_id="teach-download")
-    with gr.Row():
-        c["confusion"] = gr.Image(label="Held-out examples: rows true, columns predicted", interactive=False)
-        c["wrong"] = gr.Gallery(label="Held-out examples it got wrong", columns=4, height=260)
+    with gr.Row():  # headings above, as the Train tab's: a label badge would hide the matrix's own
+        with gr.Column():
+            gr.Markdown("**Held-out examples**: rows are the true class, columns the predicted one.")
+            c["confusion"] = gr.Image(show_label=False, interactive=False, elem_id="teach-confusion")
+        with gr.Column():
+            gr.Markdown("**Held-out examples it got wrong**: true class, taken for the predicted one.")
+            c["wrong"] = gr.Gallery(show_label=False, columns=4, height=260, fit_columns=False,
+                                    object_fit="contain", elem_id="teach-wrong")  # one stays a thumbnail
     with gr.Accordion("Project file: export, delete", open=False):
         with gr.Row():
             c["export"] = gr.Button("Export as .zip")
@@ -258,9 +271,10 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> dict:
         for name in ("project", "files", "picked", "last_model"):
             c[name] = gr.State(None)
     out = [c[k] for k in VIEW]
-    tab.select(None, None, None, js=PICK_BRUSH)  # the canvas takes strokes at once
     prj, cls = c["project"], c["class_pick"]
     private = dict(api_visibility="private")
+    tab.select(None, None, None, js=PICK_BRUSH)  # the canvas takes strokes at once
+    tab.select(functools.partial(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
     b = functools.partial
     c["choose"].input(b(open_project, ctx), c["choose"], out, **private)
     c["create"].click(b(create_project, ctx), [c["new_name"], c["kind"]], out, **private)

@@ -189,5 +189,5 @@ def misclassified(plan: Plan, end: End) -> list[tuple[Image.Image, str]]:
         return []
     test, classes = plan.data.test, plan.data.classes
     return [(enlarge(to_pil(test.images[i]), 112),
-             f"{classes[int(test.labels[i])]} → taken for {classes[int(end.evaluation.predictions[i])]}")
+             f"{classes[int(test.labels[i])]}, taken for {classes[int(end.evaluation.predictions[i])]}")
             for i in end.evaluation.misclassified(test.labels)]
