@@ -149,7 +149,7 @@ def coloured(frame: pd.DataFrame | None, column: str = "run") -> dict:
 def compare_plots(ctx: AppContext, keys: list | None) -> tuple:
     """compare() for the page: the two plots with a colour for each of their lines."""
     loss, acc, text = compare(ctx, keys)
-    n = f" ({len(keys)} runs)" if keys else ""
+    n = f" ({len(keys)} run{'s' if len(keys) > 1 else ''})" if keys else ""
     return (gr.LinePlot(value=loss, color_map=coloured(loss), title=f"Training loss{n}"),
             gr.LinePlot(value=acc, color_map=coloured(acc), title=f"Accuracy per epoch{n}"), text)
 
