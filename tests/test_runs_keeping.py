@@ -55,7 +55,7 @@ def test_an_app_run_keeps_its_log_tensorboard_and_live_panel(manager):
     right = sum(int(a == b) for a, b in zip(run.panel_labels, run.snapshot.predictions))
     assert html.count("live-cell right") == right and html.count("live-cell wrong") == 16 - right
     assert f"{right} of 16 right" in html and html.count("data:image/png;base64,") == 16
-    assert run_view.filters_image(run).size == (8 * 38, 2 * 38)
+    assert run_view.filters_image(run).size == (8 * 50, 2 * 50)
 
 
 def test_the_page_gets_the_panel_when_a_snapshot_is_new(manager):

@@ -174,6 +174,9 @@ def test_overlaid_curves_and_the_settings_that_differ(ctx, runs_dir):
     assert "train images" not in text  # c has no log: unknown is no difference
     assert "No curves for c" in text
     assert runs_tab.compare(ctx, []) == (None, None, "")
+    loss_plot, acc_plot, _ = runs_tab.compare_plots(ctx, ["a", "b"])  # each line its own colour, every time
+    assert loss_plot.color_map == {"a": runs_tab.PALETTE[0], "b": runs_tab.PALETTE[1]}
+    assert list(acc_plot.color_map) == ["a train", "a test", "b train", "b test"]
     _, _, one = runs_tab.compare(ctx, ["b"])
     assert one == "**b**: changed from the preset: lr=0.02, epochs=2.0"
 

@@ -134,6 +134,26 @@ def differences(entries: list[RunEntry]) -> str:
     return "**Settings that differ**\n\n" + "\n".join(lines)
 
 
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf")
+
+
+def coloured(frame: pd.DataFrame | None, column: str = "run") -> dict:
+    """A colour for each line of a plot. Sent with every new set of curves (and a title naming how
+    many): Gradio 6.31 kept drawing a coloured plot's first lines only when just its data changed."""
+    names = [] if frame is None else list(dict.fromkeys(frame[column]))
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+
+
+@friendly
+def compare_plots(ctx: AppContext, keys: list | None) -> tuple:
+    """compare() for the page: the two plots with a colour for each of their lines."""
+    loss, acc, text = compare(ctx, keys)
+    n = f" ({len(keys)} run{'s' if len(keys) > 1 else ''})" if keys else ""
+    return (gr.LinePlot(value=loss, color_map=coloured(loss), title=f"Training loss{n}"),
+            gr.LinePlot(value=acc, color_map=coloured(acc), title=f"Accuracy per epoch{n}"), text)
+
+
 @friendly
 def compare(ctx: AppContext, keys: list | None) -> tuple:
     """(loss curves, accuracy curves, the settings that differ) of the chosen runs."""
@@ -232,9 +252,10 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
         compared = gr.Dropdown([], multiselect=True, label="Compare runs (their curves overlaid)",
                                elem_id="runs-compare")
         with gr.Row():
-            loss_plot = gr.LinePlot(x="epoch", y="loss", color="run", title="Training loss", height=280)
+            loss_plot = gr.LinePlot(x="epoch", y="loss", color="run", title="Training loss", height=280,
+                                    elem_id="runs-loss")
             acc_plot = gr.LinePlot(x="epoch", y="accuracy", color="run", title="Accuracy per epoch",
-                                   height=280, y_lim=[0, 1])
+                                   height=280, y_lim=[0, 1], elem_id="runs-acc")
         diff = gr.Markdown("", elem_id="runs-diff")
         with gr.Row():
             chosen = gr.Dropdown([], label="Run", elem_id="runs-chosen")
@@ -254,7 +275,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
     show = functools.partial(refresh, ctx)
     tab.select(show, [compared, chosen], out.refreshed(), **private)
     refresh_btn.click(show, [compared, chosen], out.refreshed(), **private)
-    compared.change(functools.partial(compare, ctx), compared, [loss_plot, acc_plot, diff], **private)
+    compared.change(functools.partial(compare_plots, ctx), compared, [loss_plot, acc_plot, diff], **private)
     chosen.change(functools.partial(download, ctx), chosen, get_btn, **private)
     use_btn.click(functools.partial(use_run, ctx), chosen,
                   [draw.model, draw.about, photo.model, photo.about, tabs], **private)

@@ -83,7 +83,7 @@ def confusion_image(confusion: torch.Tensor, classes: list[str], cell: int = 36)
     return im
 
 
-def filter_grid(weights: torch.Tensor, max_filters: int = 32, cell: int = 36) -> Image.Image:
+def filter_grid(weights: torch.Tensor, max_filters: int = 32, cell: int = 48) -> Image.Image:
     """A convolution's filters (out x in x k x k) as pictures: colour for 3 input channels (each
     filter scaled to [0, 1] on its own), grey otherwise (the mean over its input channels)."""
     w = weights[:max_filters].detach().float().cpu()
