@@ -99,7 +99,8 @@ def test_two_runs_watched_compared_and_one_used(page):
         for plot in ("runs-loss", "runs-acc"):
             page.wait_for_function(f"() => document.querySelector('#{plot}').textContent.includes('({n} run')")
     page.wait_for_function("() => document.querySelector('#runs-diff').innerText.includes('Settings that differ')")
-    # (Gradio 6.31's plots then still draw only the first run's lines and legend: see the README)
+    # both runs' lines drawn (Gradio 6.31 kept the first run's only, until the plots were made anew)
+    page.wait_for_function("() => document.querySelectorAll('#runs-loss g.mark-line path').length >= 2")
     diff = page.locator("#runs-diff").inner_text()
     assert "0.05" in diff and "0.01" in diff and "epochs" in diff
     page.locator("#runs-diff").click()  # close the compare list

@@ -139,19 +139,23 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def coloured(frame: pd.DataFrame | None, column: str = "run") -> dict:
-    """A colour for each line of a plot. Sent with every new set of curves (and a title naming how
-    many): Gradio 6.31 kept drawing a coloured plot's first lines only when just its data changed."""
+    """A colour for each line of a plot, in the order the runs were chosen."""
     names = [] if frame is None else list(dict.fromkeys(frame[column]))
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
-@friendly
-def compare_plots(ctx: AppContext, keys: list | None) -> tuple:
-    """compare() for the page: the two plots with a colour for each of their lines."""
+def compare_plots(ctx: AppContext, keys: list | None) -> tuple[gr.LinePlot, gr.LinePlot, str]:
+    """compare() for the page: two new plots (not yet placed; see `build`) with a colour per line.
+
+    New plots for each choice of runs, not new data for the old ones: Gradio 6.31's LinePlot, given
+    data with new colour categories, kept drawing only the lines of the runs it was first given."""
     loss, acc, text = compare(ctx, keys)
     n = f" ({len(keys)} run{'s' if len(keys) > 1 else ''})" if keys else ""
-    return (gr.LinePlot(value=loss, color_map=coloured(loss), title=f"Training loss{n}"),
-            gr.LinePlot(value=acc, color_map=coloured(acc), title=f"Accuracy per epoch{n}"), text)
+    loss_plot = gr.LinePlot(loss, x="epoch", y="loss", color="run", color_map=coloured(loss), height=280,
+                            title=f"Training loss{n}", elem_id="runs-loss", render=False)
+    acc_plot = gr.LinePlot(acc, x="epoch", y="accuracy", color="run", color_map=coloured(acc), height=280,
+                           y_lim=[0, 1], title=f"Accuracy per epoch{n}", elem_id="runs-acc", render=False)
+    return loss_plot, acc_plot, text
 
 
 @friendly
@@ -251,12 +255,14 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
                              elem_id="runs-table")
         compared = gr.Dropdown([], multiselect=True, label="Compare runs (their curves overlaid)",
                                elem_id="runs-compare")
-        with gr.Row():
-            loss_plot = gr.LinePlot(x="epoch", y="loss", color="run", title="Training loss", height=280,
-                                    elem_id="runs-loss")
-            acc_plot = gr.LinePlot(x="epoch", y="accuracy", color="run", title="Accuracy per epoch",
-                                   height=280, y_lim=[0, 1], elem_id="runs-acc")
-        diff = gr.Markdown("", elem_id="runs-diff")
+
+        @gr.render(inputs=compared)
+        def overlay(keys):  # made anew for each choice of runs (compare_plots says why)
+            loss_plot, acc_plot, text = compare_plots(ctx, keys)
+            with gr.Row():
+                loss_plot.render()
+                acc_plot.render()
+            gr.Markdown(text, elem_id="runs-diff")
         with gr.Row():
             chosen = gr.Dropdown([], label="Run", elem_id="runs-chosen")
             use_btn = gr.Button("Use this model (Draw tab for 1 channel, Photo tab for 3)", elem_id="runs-use")
@@ -275,7 +281,6 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
     show = functools.partial(refresh, ctx)
     tab.select(show, [compared, chosen], out.refreshed(), **private)
     refresh_btn.click(show, [compared, chosen], out.refreshed(), **private)
-    compared.change(functools.partial(compare_plots, ctx), compared, [loss_plot, acc_plot, diff], **private)
     chosen.change(functools.partial(download, ctx), chosen, get_btn, **private)
     use_btn.click(functools.partial(use_run, ctx), chosen,
                   [draw.model, draw.about, photo.model, photo.about, tabs], **private)
