@@ -62,11 +62,11 @@ def test_proc_stat_is_read_from_the_real_file():
     busy, cores = parse_proc_stat(open("/proc/stat").read())
     assert cores == os.cpu_count() and busy > 0
     a = read_sample()
-    deadline = time.monotonic() + 0.3
-    while time.monotonic() < deadline:  # this process busy for 0.3 s
+    deadline = time.monotonic() + 10
+    while sum(os.times()[:2]) - a.own < 0.3 and time.monotonic() < deadline:  # 0.3 CPU-s of this process
         pass
     b = read_sample()
-    assert b.own - a.own >= 0.2 and b.busy - a.busy >= 0.2
+    assert b.own - a.own >= 0.3 and b.busy - a.busy >= 0.25  # all cores' busy time holds this one's
     assert 0 <= others_cores(a, b) <= cores
     assert parse_proc_stat(proc_stat_plus(open("/proc/stat").read(), 2 * TICKS))[0] >= busy + 2
 
