@@ -15,8 +15,10 @@ from cnn import cpu_share
 from cnn.cpu_share import (CpuSample, ServingGate, TrainingThreads, next_threads, others_cores,
                            parse_proc_stat, read_sample)
 from cnn.data import Dataset
+from cnn.runs import Run, RunConfig
 from cnn.training import train
 from cnn.training.recipes import get_recipe
+from ui import run_view
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -172,3 +174,9 @@ def test_a_busy_process_beside_a_cpu_run_takes_its_threads(mnist, threads_2):
     assert all(s.threads in (1, 2) for s in steps)
     assert steps[0].threads == 1, [s.threads for s in steps]
     assert torch.get_num_threads() == 2
+    assert events[-1].metadata["cpu_threads"].get("1", 0) > 0
+    # the app's progress line says why the speed changed
+    run = Run("busy", RunConfig("mnist", "mnist_fast", "mnist_fast", 1, 64, 0.1, "sgd"), None, "cpu",
+              recipe=get_recipe("mnist_fast"))
+    run.start, run.steps = events[0], steps[:1]
+    assert "images/s on 1 CPU thread<" in run_view.progress_html(run)

@@ -91,7 +91,7 @@ class Run:
                     "elapsed": last.elapsed, "epoch": last.epoch, "threads": last.threads}
         step, per_epoch = self.final_step, self.start.steps_per_epoch if self.start else 1
         return {"step": step, "total": total, "fraction": step / max(1, total), "eta": 0.0,
-                "images_per_s": last.images_per_s if last else None,
+                "images_per_s": last.images_per_s if last else None, "threads": last.threads if last else None,
                 "elapsed": self.end.elapsed if self.end else last.elapsed, "epoch": step / max(1, per_epoch)}
 
     def misclassified(self, limit: int = 24) -> list[tuple[torch.Tensor, str, str]]:
