@@ -3,23 +3,26 @@ recipe and data, trained by `python -m cnn.train` and by the app with a headless
 open on the Train tab (Start clicked, the page watched until the result shows).
 
     python bench/app_vs_cli.py [--recipe mnist_fast] [--train-subset N] [--test-subset N]
-                               [--epochs E] [--repeats 1] [--timed-arithmetic]
+                               [--epochs E] [--repeats 3] [--pin-fp32] [--busy-loop]
+                               [--threads adaptive,fixed]
 
 Prints, for each: the wall time (CLI: the process from start to exit; app: Start clicked to the
 result on the page), the training time the checkpoint records, training images/s, the arithmetic
-the run chose (cnn.training.cpu_mode times the candidates at its start), and the app's ratio to
-the CLI. The runs alternate, so drift in the machine's load hits both alike. Both train in fp32
-channels-last (the engine's default CPU mode) unless --timed-arithmetic lets each run time the
-candidates as usual: that choice is made in well under a second at the start of a run, and on a
-machine with other load it can pick a mode 3-4x slower (bf16 on this VM), which would swamp what
-this compares. For the app it also
-prints what the page's live updates cost, in CPU seconds (which other load on the machine does
-not change much): the browser's processes, and the server's threads other than the training
-thread. Needs Debian's chromium and Playwright (as tests/test_browser.py).
+the run chose (cnn.training.cpu_mode times the candidates at its start, as a user's run does;
+--pin-fp32 pins both to fp32 channels-last), the thread counts its steps ran on (cnn.cpu_share),
+and the ratio to the first CLI row. The runs alternate, so drift in the machine's load hits all
+alike. --threads fixed turns the thread governor off ($CNN_ADAPT_THREADS=0: every run keeps the
+process's thread count, as before it existed); "adaptive,fixed" runs both, alternating.
+--busy-loop keeps one busy-looping process beside every run (what a software-rendered browser or
+any other program does to the CPU). For the app it also prints what the page's live updates
+cost, in CPU seconds (which other load on the machine does not change much): the browser's
+processes, and the server's threads other than the training thread. Needs Debian's chromium and
+Playwright (as tests/test_browser.py).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -101,9 +104,28 @@ def images_per_s(meta: dict, n_train: int) -> float:
 PIN = "import cnn.training.cpu_mode as m; m.candidates = lambda: [m.DEFAULT]"  # fp32 channels-last
 
 
+def threads_used(meta: dict) -> str:
+    """'2: 100%' or '1: 80%, 2: 20%': the share of the run's steps on each thread count."""
+    steps = {k: v for k, v in meta.get("cpu_threads", {}).items() if v}
+    total = sum(steps.values()) or 1
+    return ", ".join(f"{k}: {v / total:.0%}" for k, v in steps.items()) or "-"
+
+
+@contextlib.contextmanager
+def busy_loop(on: bool):
+    """One busy-looping process while the block runs (when `on`)."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if on else None
+    try:
+        yield
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
+
 def cli_run(args, out_dir: Path) -> dict:
     out = out_dir / f"cli-{time.time_ns()}.safetensors"
-    train = ["-m", "cnn.train"] if args.timed_arithmetic else \
+    train = ["-m", "cnn.train"] if not args.pin_fp32 else \
         ["-c", f"import runpy, sys; {PIN}; sys.argv[0] = 'cnn.train'; runpy.run_module('cnn.train', run_name='__main__')"]
     cmd = [sys.executable, *train, "--recipe", args.recipe, "--out", str(out), "--quiet"]
     for flag, value in (("--train-subset", args.train_subset), ("--test-subset", args.test_subset),
@@ -154,53 +176,68 @@ def main(argv=None) -> None:
     p.add_argument("--train-subset", type=int, default=None)
     p.add_argument("--test-subset", type=int, default=None)
     p.add_argument("--epochs", type=float, default=None)
-    p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--timed-arithmetic", action="store_true",
-                   help="let each run time the CPU modes and pick (default: both in fp32 channels-last)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--pin-fp32", action="store_true",
+                   help="train both in fp32 channels-last (default: each run times the CPU modes and picks)")
+    p.add_argument("--threads", default="adaptive",
+                   help="adaptive (cnn.cpu_share's governor), fixed ($CNN_ADAPT_THREADS=0), or both: adaptive,fixed")
+    p.add_argument("--busy-loop", action="store_true", help="a busy-looping process beside every run")
     args = p.parse_args(argv)
-    if not args.timed_arithmetic:  # the app's runs, in this process, as PIN does for the CLI's
+    if args.pin_fp32:  # the app's runs, in this process, as PIN does for the CLI's
         cpu_mode.candidates = lambda: [cpu_mode.DEFAULT]
     from playwright.sync_api import sync_playwright
     header("the app's training run against the command line's")
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     work = Path(tempfile.mkdtemp(prefix="app-vs-cli-"))
     demo, url = launch(work / "runs")
-    results = {"cli": [], "app": []}
+    variants = args.threads.split(",")
+    results = {(v, side): [] for v in variants for side in ("cli", "app")}
     try:
-        with sync_playwright() as pw:
+        with sync_playwright() as pw, busy_loop(args.busy_loop):
             browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(url)
             page.get_by_role("tab", name="Train").click()
             for _ in range(args.repeats):
-                results["cli"].append(cli_run(args, work))
-                results["app"].append(app_run(args, page, demo))
+                for v in variants:  # read by each run, the CLI's and the app's (cnn.cpu_share)
+                    os.environ["CNN_ADAPT_THREADS"] = "0" if v == "fixed" else "1"
+                    results[(v, "cli")].append(cli_run(args, work))
+                    results[(v, "app")].append(app_run(args, page, demo))
             browser.close()
     finally:
         demo.runs.stop()
         demo.runs.wait_idle(30)
         demo.close()
     n_train = demo.runs.current.data.train.images.shape[0]
-    rows, base = [], {}
-    for name, label in (("cli", "python -m cnn.train"), ("app", "app + headless chromium")):
-        wall = statistics.median(r["wall"] for r in results[name])
-        train = statistics.median(r["train"] for r in results[name])
-        ips = statistics.median(images_per_s(r["meta"], n_train) for r in results[name])
-        base.setdefault("wall", wall), base.setdefault("ips", ips)
-        rows.append({"run": label, "wall s (median)": f"{wall:.1f}", "training s": f"{train:.1f}",
-                     "images/s": f"{ips:,.0f}", "wall vs CLI": f"{wall / base['wall']:.2f}",
-                     "images/s vs CLI": f"{ips / base['ips']:.2f}",
-                     "arithmetic": ", ".join(sorted({r["precision"] for r in results[name]})),
-                     "test accuracy": ", ".join(f"{r['acc']:.4f}" for r in results[name])})
-    print(f"recipe {args.recipe}, {n_train:,} training images, repeats {args.repeats}")
-    print(table(rows, ["run", "wall s (median)", "training s", "images/s", "wall vs CLI", "images/s vs CLI",
-                       "arithmetic", "test accuracy"]))
-    app = results["app"]
+    print(f"recipe {args.recipe}, {n_train:,} training images, repeats {args.repeats}, "
+          f"{'one busy-looping process beside every run' if args.busy_loop else 'no extra load'}")
+    print(table(summary_rows(results, n_train), ["threads", "run", "wall s (median)", "training s", "images/s",
+                                                 "wall vs first", "images/s vs first", "arithmetic",
+                                                 "threads used (steps)", "test accuracy"]))
+    app = [r for (v, side), rs in results.items() if side == "app" for r in rs]
 
     def each(key: str, fmt: str) -> str:
         return ", ".join(format(r[key], fmt) for r in app)
     print(f"the page's live updates, per app run: browser CPU s {each('browser', '.1f')}; server CPU s "
           f"outside the training thread {each('server', '.1f')} (over {each('wall', '.0f')} s)")
+
+def summary_rows(results: dict, n_train: int) -> list[dict]:
+    """One row per (threads variant, side): medians, and ratios to the first row."""
+    rows, base = [], {}
+    for (variant, name), runs in results.items():
+        label = {"cli": "python -m cnn.train", "app": "app + headless chromium"}[name]
+        wall = statistics.median(r["wall"] for r in runs)
+        train = statistics.median(r["train"] for r in runs)
+        ips = statistics.median(images_per_s(r["meta"], n_train) for r in runs)
+        base.setdefault("wall", wall), base.setdefault("ips", ips)
+        rows.append({"threads": variant, "run": label, "wall s (median)": f"{wall:.1f}", "training s": f"{train:.1f}",
+                     "images/s": f"{ips:,.0f}", "wall vs first": f"{wall / base['wall']:.2f}",
+                     "images/s vs first": f"{ips / base['ips']:.2f}",
+                     "arithmetic": ", ".join(sorted({r["precision"] for r in runs})),
+                     "threads used (steps)": "; ".join(threads_used(r["meta"]) for r in runs),
+                     "test accuracy": ", ".join(f"{r['acc']:.4f}" for r in runs)})
+    return rows
+
 
 if __name__ == "__main__":
     main()

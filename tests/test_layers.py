@@ -21,6 +21,7 @@ PACKAGES = ("cnn", "ui")
 # only exactly: it imports cnn.errors alone.
 LAYERS = {
     "cnn": 1, "cnn.errors": 1, "cnn.atomic": 1, "cnn.hardware": 1,
+    "cnn.cpu_share": 1,  # training threads that fit the free CPU; predictions before training
     "cnn.data": 2, "cnn.models": 2,
     "cnn.evaluation": 3, "cnn.calibration": 3,  # what a trained model's outputs are judged by
     "cnn.training": 4,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
+from cnn.cpu_share import serving
 from cnn.serving.decode import is_empty_editor
 from cnn.serving.digits import prepare_digit
 from cnn.serving.render import enlarge
@@ -32,11 +33,12 @@ class DrawTab:
 
 def digit_prediction(ctx: AppContext, image, model_path: str | None):
     """(label -> probability, or a message when there is no digit; the 28x28 the model saw or None)."""
-    pred = ctx.predictor(model_path, "digit")
-    r = prepare_digit(image)
-    if r.image is None:
-        return r.message, None
-    return pred.predict(pred.fit(r.image)), r.preview
+    with serving():  # a training run in this process waits (cnn.cpu_share)
+        pred = ctx.predictor(model_path, "digit")
+        r = prepare_digit(image)
+        if r.image is None:
+            return r.message, None
+        return pred.predict(pred.fit(r.image)), r.preview
 
 
 @friendly

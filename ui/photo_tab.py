@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
+from cnn.cpu_share import serving
 from cnn.errors import CnnError
 from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
@@ -30,10 +31,11 @@ class PhotoTab:
 
 def photo_prediction(ctx: AppContext, image, model_path: str | None) -> tuple[dict, Image.Image]:
     """(label -> probability, the photo as the model saw it)."""
-    pred = ctx.predictor(model_path, "photo")
-    c, h, _ = pred.input_shape
-    x, seen = prepare_photo(image, size=h, channels=c)
-    return pred.predict(x), seen
+    with serving():  # a training run in this process waits (cnn.cpu_share)
+        pred = ctx.predictor(model_path, "photo")
+        c, h, _ = pred.input_shape
+        x, seen = prepare_photo(image, size=h, channels=c)
+        return pred.predict(x), seen
 
 
 @friendly

@@ -47,6 +47,8 @@ def progress_html(run: Run) -> str:
     if p["total"] == 0:
         return "" if run.done else "<div>Preparing...</div>"
     ips = f"{p['images_per_s']:,.0f} images/s" if p["images_per_s"] else "- images/s"
+    if p.get("threads"):  # the CPU threads: fewer while other programs use the CPU (cnn.cpu_share)
+        ips += f" on {p['threads']} CPU thread{'s' * (p['threads'] > 1)}"
     loss = f" · loss {run.steps[-1].loss:.3f}" if run.steps else ""
     return (f"<div><progress value='{p['fraction']:.4f}' max='1'></progress><br>"
             f"step {p['step']} / {p['total']} ({p['fraction']:.0%}) · epoch {p['epoch']:.2f}{loss} · "

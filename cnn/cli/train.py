@@ -133,7 +133,8 @@ def _train(recipe, data, args, ctx, record):
             bar = tqdm(total=ev.total_steps, unit="step", disable=not show, dynamic_ncols=True)
         elif ev.kind == "step" and bar is not None:
             bar.update(ev.step - bar.n)
-            bar.set_postfix(loss=f"{ev.loss:.4f}", lr=f"{ev.lr:.3g}", img_s=f"{ev.images_per_s:,.0f}")
+            threads = {} if ev.threads is None else {"threads": ev.threads}  # fewer while the CPU is busy
+            bar.set_postfix(loss=f"{ev.loss:.4f}", lr=f"{ev.lr:.3g}", img_s=f"{ev.images_per_s:,.0f}", **threads)
         elif ev.kind == "epoch" and ctx.is_main:
             test = f", test loss {ev.test_loss:.4f}, test accuracy {ev.test_accuracy:.4f}" if ev.test_accuracy is not None else ""
             line = (f"epoch {ev.epoch}: train loss {ev.train_loss:.4f}, train accuracy "

@@ -78,7 +78,8 @@ class Run:
         return out
 
     def progress(self) -> dict:
-        """step, total, fraction, eta (s), images_per_s, elapsed (s), epoch."""
+        """step, total, fraction, eta (s), images_per_s, elapsed (s), epoch, and while it trains on
+        the CPU the threads it uses (cnn.cpu_share)."""
         last = self.steps[-1] if self.steps else None
         total = self.start.total_steps if self.start else 0
         if last is None and self.final_step is None:
@@ -87,10 +88,10 @@ class Run:
         if self.final_step is None:
             return {"step": last.step, "total": total, "fraction": last.step / max(1, total),
                     "eta": 0.0 if self.done else last.eta, "images_per_s": last.images_per_s,
-                    "elapsed": last.elapsed, "epoch": last.epoch}
+                    "elapsed": last.elapsed, "epoch": last.epoch, "threads": last.threads}
         step, per_epoch = self.final_step, self.start.steps_per_epoch if self.start else 1
         return {"step": step, "total": total, "fraction": step / max(1, total), "eta": 0.0,
-                "images_per_s": last.images_per_s if last else None,
+                "images_per_s": last.images_per_s if last else None, "threads": last.threads if last else None,
                 "elapsed": self.end.elapsed if self.end else last.elapsed, "epoch": step / max(1, per_epoch)}
 
     def misclassified(self, limit: int = 24) -> list[tuple[torch.Tensor, str, str]]:

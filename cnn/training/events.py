@@ -60,6 +60,7 @@ class Step:
     images_per_s: float
     elapsed: float          # seconds since the start of training
     eta: float              # seconds left, estimated
+    threads: int | None = None  # CPU threads training used at this step (cnn.cpu_share); None off the CPU
     kind: str = "step"
 
 

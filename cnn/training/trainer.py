@@ -23,6 +23,7 @@ import torch
 # Importing it here, with torch, pays that when the app or CLI starts, not when Start is pressed.
 import torch._dynamo  # noqa: F401
 
+from ..cpu_share import TrainingThreads
 from ..data import Dataset
 from ..data.normalize import Normalizer
 from ..errors import ConfigError
@@ -61,6 +62,15 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     Snapshot events (cnn.training.watch): after Start, after a Step when due, after each EpochEnd."""
     run = Trainer(recipe, data, seed=seed, stop=stop, evaluate_each_epoch=evaluate_each_epoch,
                   init_state=init_state)
+    try:
+        yield from _events(run, device, log_every, cuda_graphs, watch)
+    finally:  # the caller's thread count back, also when the caller drops the generator half way
+        run.close()
+
+
+def _events(run: "Trainer", device, log_every: int | None, cuda_graphs: bool,
+            watch: Watch | None) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
+    """train()'s loop over the run's phases."""
     yield run.prepare(device, log_every, cuda_graphs)
     run.start_clock()
     watching = watch is not None and run.ctx.is_main
@@ -104,6 +114,12 @@ class Trainer:
         self.history: list[EpochEnd] = []
         self.last_eval: EvalResult | None = None
         self.eval_seconds = 0.0
+        self.cpu: TrainingThreads | None = None
+
+    def close(self) -> None:
+        """The caller's thread count back (cnn.cpu_share)."""
+        if self.cpu is not None:
+            self.cpu.close()
 
     def stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -135,6 +151,7 @@ class Trainer:
         self.device = join_ranks(self.ctx, device.type) or device
         torch.manual_seed(self.seed)
         configure_backends(self.device)
+        self.cpu = TrainingThreads(self.device)  # starts watching the CPU other processes use
         self.mean, self.std = normalization(self.recipe, self.data)
         self.normalize = Normalizer(self.mean, self.std, self.device, self.data.input_shape[0])
         self.train_x = self.data.train.images.to(self.device)
@@ -147,6 +164,7 @@ class Trainer:
         if self.init_state:  # no random draws: a run without it is unchanged
             load_partial_state(model, self.init_state)
         model = model.to(self.device)
+        self.cpu.settle()  # the CPU modes are timed at the thread count training starts with
         cpu_mode, self.choice_seconds = cpu_mode_for(self.device, r, self.ctx,
                                                      functools.partial(self._time_cpu_modes, model))
         self.precision = Precision.choose(self.device, r, cpu_mode)
@@ -223,6 +241,7 @@ class Trainer:
 
     def step(self, b: int) -> None:
         r = self.recipe
+        self.cpu.before_step()  # predictions first; the thread count for this step
         idx = self.perm[b * r.batch_size:(b + 1) * r.batch_size]
         flip = self.flip_base[idx] if self.flip_base is not None else None
         self.lr = r.lr * lr_factor(r, self.steps_done, self.total_steps)
@@ -262,8 +281,10 @@ class Trainer:
         ips = (step - self.step_log) * self.recipe.batch_size / max(now - self.t_log, 1e-9)
         elapsed = now - self.t0
         self.t_log, self.step_log = now, step
+        threads = self.cpu.threads  # the count these steps ran on, then the next window's
+        self.cpu.window()
         return Step(step, self.total_steps, step / self.steps_per_epoch, mean_loss, self.lr, ips, elapsed,
-                    elapsed / step * (self.total_steps - step))
+                    elapsed / step * (self.total_steps - step), threads)
 
     def stop_agreed(self) -> bool:
         """Under torchrun: whether the ranks agreed at this log step to stop."""
@@ -319,5 +340,6 @@ class Trainer:
             "tta_flip": r.flip, "tta_translate": r.tta_translate, "recipe": r.as_dict(), "seed": self.seed,
             "epochs_completed": round(self.steps_done / self.steps_per_epoch, 3), "status": self.status.value,
             "train_seconds": round(elapsed, 2), "device": describe(self.device), "precision": self.precision.label,
+            "cpu_threads": {str(k): v for k, v in sorted(self.cpu.steps_on.items())},  # threads -> steps
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }

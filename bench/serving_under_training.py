@@ -1,0 +1,126 @@
+"""Predictions while the app trains: 16 clients' latency, and the training throughput lost while
+they are served and won back after, for each way the training run can give way
+(cnn.cpu_share's priorities), side by side in one invocation.
+
+    python bench/serving_under_training.py [--priorities none,yield,threads,both] [--clients 16]
+                                           [--seconds 30] [--quiet 10] [--repeats 1]
+
+One app in this process (the shipped checkpoints, as tests/test_load.py launches it). For each
+priority ($CNN_SERVING_PRIORITY, read when a run starts) a fresh run trains mnist_fast on 10,000
+MNIST images: `--quiet` seconds alone, then `--seconds` with the clients (tests/test_load.py's
+`hammer`, in another process: gradio_client calling /predict_digit and /predict_photo in turn),
+then `--quiet` seconds alone again. A first row, "no training", has the clients alone. Training
+images/s per phase are the steps the run made in it; latencies are each request's, client side.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+import common  # noqa: F401
+from common import header, table
+
+from cnn.cpu_share import PRIORITIES
+from cnn.runs import RunConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from app_helpers import launch  # noqa: E402
+
+BATCH = 64
+
+
+def clients(url: str, digit: Path, n: int, seconds: float) -> dict:
+    out = subprocess.run([sys.executable, str(ROOT / "tests" / "test_load.py"), url, str(digit),
+                          str(ROOT / "examples" / "truck.png"), str(n), str(seconds)],
+                         capture_output=True, text=True, timeout=seconds + 300, cwd=ROOT, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def steps_now(run) -> tuple[float, int]:
+    return time.perf_counter(), (run.steps[-1].step if run.steps else 0)
+
+
+def rate(a: tuple[float, int], b: tuple[float, int]) -> float:
+    return (b[1] - a[1]) * BATCH / (b[0] - a[0])
+
+
+def one(demo, url: str, digit: Path, priority: str | None, args) -> dict:
+    """A row: the clients' latencies, with a run at `priority` (None: no run) and its images/s."""
+    row = {"priority": priority or "no training"}
+    run = None
+    if priority is not None:
+        os.environ["CNN_SERVING_PRIORITY"] = priority
+        run = demo.runs.start(RunConfig("mnist", "mnist_fast", "mnist_fast", 100, BATCH, 0.05, "sgd", 10000, 500))
+        while len(run.steps) < 3:  # past its start-up
+            run.wait(run.version, 1)
+            assert not run.done, run.message
+        t0 = steps_now(run)
+        time.sleep(args.quiet)
+        t1 = steps_now(run)
+    result = clients(url, digit, args.clients, args.seconds)
+    if run is not None:
+        t2 = steps_now(run)
+        time.sleep(args.quiet)
+        t3 = steps_now(run)
+        assert not run.done, "the run ended during the benchmark: give it more epochs"
+        demo.runs.stop()
+        demo.runs.wait_idle(60)
+        before, during, after = rate(t0, t1), rate(t1, t2), rate(t2, t3)
+        row.update({"images/s before": f"{before:,.0f}", "during": f"{during:,.0f} ({during / before:.2f}x)",
+                    "after": f"{after:,.0f} ({after / before:.2f}x)"})
+    ms = np.array([dt for _, dt in result["latencies"]]) * 1000
+    row.update({"requests": len(ms), "errors": len(result["errors"]),
+                **{f"p{q} ms": f"{np.percentile(ms, q):.0f}" for q in (50, 95, 99)}})
+    return row
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--priorities", default="none,yield,threads,both")
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--seconds", type=float, default=30)
+    p.add_argument("--quiet", type=float, default=10)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--no-baseline", action="store_true", help="leave out the row without training")
+    args = p.parse_args(argv)
+    priorities = args.priorities.split(",")
+    assert all(q in PRIORITIES for q in priorities), f"priorities are {PRIORITIES}"
+    header("predictions while the app trains")
+    work = Path(tempfile.mkdtemp(prefix="serving-"))
+    digit = work / "digit.png"
+    im = Image.new("L", (400, 400), 255)
+    ImageDraw.Draw(im).line([(100, 80), (300, 80), (160, 330)], fill=0, width=28)
+    im.save(digit)
+    demo, url = launch(work / "runs")
+    rows = []
+    try:
+        clients(url, digit, 2, 3)  # the first requests load the models and export ONNX: not timed
+        if not args.no_baseline:
+            rows.append(one(demo, url, digit, None, args))
+        for _ in range(args.repeats):
+            rows += [one(demo, url, digit, q, args) for q in priorities]
+    finally:
+        demo.runs.stop()
+        demo.runs.wait_idle(60)
+        demo.close()
+    print(f"{args.clients} clients for {args.seconds:g} s (gradio_client, another process, loopback); "
+          f"training: mnist_fast, 10,000 MNIST images, batch {BATCH}, {args.quiet:g} s before and after")
+    print(table(rows, ["priority", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "images/s before",
+                       "during", "after"]))
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}; median of the rows' p95: "
+          f"{statistics.median(float(r['p95 ms']) for r in rows):.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
