@@ -7,8 +7,8 @@ they are served and won back after, for each way the training run can give way
 
 One app in this process (the shipped checkpoints, as tests/test_load.py launches it). For each
 priority ($CNN_SERVING_PRIORITY, read when a run starts) a fresh run trains mnist_fast on 10,000
-MNIST images: `--quiet` seconds alone, then `--seconds` with the clients (tests/test_load.py's
-`hammer`, in another process: gradio_client calling /predict_digit and /predict_photo in turn),
+MNIST images: `--quiet` seconds alone, then `--seconds` with the clients (tests/load_client.py, in another
+process: Gradio's HTTP API called for /predict_digit and /predict_photo in turn),
 then `--quiet` seconds alone again. A first row, "no training", has the clients alone. Training
 images/s per phase are the steps the run made in it; latencies are each request's, client side.
 """
@@ -41,7 +41,7 @@ BATCH = 64
 
 
 def clients(url: str, digit: Path, n: int, seconds: float) -> dict:
-    out = subprocess.run([sys.executable, str(ROOT / "tests" / "test_load.py"), url, str(digit),
+    out = subprocess.run([sys.executable, str(ROOT / "tests" / "load_client.py"), url, str(digit),
                           str(ROOT / "examples" / "truck.png"), str(n), str(seconds)],
                          capture_output=True, text=True, timeout=seconds + 300, cwd=ROOT, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -114,7 +114,7 @@ def main(argv=None) -> None:
         demo.runs.stop()
         demo.runs.wait_idle(60)
         demo.close()
-    print(f"{args.clients} clients for {args.seconds:g} s (gradio_client, another process, loopback); "
+    print(f"{args.clients} clients for {args.seconds:g} s (tests/load_client.py, another process, loopback); "
           f"training: mnist_fast, 10,000 MNIST images, batch {BATCH}, {args.quiet:g} s before and after")
     print(table(rows, ["priority", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "images/s before",
                        "during", "after"]))

@@ -1,4 +1,4 @@
-"""Load: 16 concurrent gradio_client clients call predict_digit and predict_photo for 30 s (or
+"""Load: 16 concurrent clients (tests/load_client.py, in another process) call predict_digit and predict_photo for 30 s (or
 $CNN_LOAD_SECONDS) while a training run is in progress. Zero errors allowed, p95 latency at most
 300 ms ($CNN_LOAD_P95_MS); p50 and p95 latency are printed and written to docs/load-test.json for the README. Loopback only; stops by itself."""
 from __future__ import annotations
@@ -8,17 +8,12 @@ import os
 import platform
 import subprocess
 import sys
-import threading
-import time
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-if __name__ == "__main__":
-    ROOT = None
-else:
-    from app_helpers import ROOT, launch
+from app_helpers import ROOT, launch
 
 CLIENTS = 16
 # Issue 16's bound on the 95th percentile latency. The 16 clients alone (no training) already take
@@ -28,44 +23,6 @@ P95_MS = float(os.environ.get("CNN_LOAD_P95_MS", 300))
 ALONE_FACTOR = 1.25
 BASELINE_SECONDS = 10.0
 SECONDS = float(os.environ.get("CNN_LOAD_SECONDS", 30))
-
-
-def hammer(url: str, digit: str, photo: str, clients: int, seconds: float) -> dict:
-    """Run `clients` threads, each with its own gradio_client Client, calling both endpoints in turn
-    until `seconds` have passed. Returns the latencies (s) per endpoint and the errors."""
-    from gradio_client import Client, handle_file
-    latencies: list[tuple[str, float]] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    deadline = [0.0]
-    ready = threading.Barrier(clients + 1, action=lambda: deadline.__setitem__(0, time.perf_counter() + seconds))
-    counts = [0] * clients
-
-    def loop(k: int) -> None:
-        client = Client(url, verbose=False)
-        ready.wait()
-        i = 0
-        while time.perf_counter() < deadline[0]:
-            endpoint, path = (("/predict_digit", digit), ("/predict_photo", photo))[(i + k) % 2]
-            t = time.perf_counter()
-            try:
-                result = client.predict(handle_file(path), api_name=endpoint)
-                ok = isinstance(result, dict) and len(result) == 10
-            except Exception as exc:  # noqa: BLE001 - every failure is counted
-                ok, result = False, exc
-            dt = time.perf_counter() - t
-            with lock:
-                (latencies.append((endpoint, dt)) if ok else errors.append(f"{endpoint}: {result!r}"))
-            i += 1
-            counts[k] = i
-
-    threads = [threading.Thread(target=loop, args=(k,), daemon=True) for k in range(clients)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    for t in threads:
-        t.join(seconds + 120)
-    return {"latencies": latencies, "errors": errors, "per_client": counts}
 
 
 def test_sixteen_clients_while_training(tmp_path):
@@ -82,7 +39,8 @@ def test_sixteen_clients_while_training(tmp_path):
     demo, url = launch(tmp_path / "runs")
 
     def clients(seconds: float) -> dict:
-        out = subprocess.run([sys.executable, __file__, url, str(digit), str(photo), str(CLIENTS), str(seconds)],
+        out = subprocess.run([sys.executable, str(ROOT / "tests" / "load_client.py"), url, str(digit), str(photo),
+                              str(CLIENTS), str(seconds)],
                              capture_output=True, text=True, timeout=seconds + 300, cwd=ROOT)
         assert out.returncode == 0, out.stderr[-3000:]
         return json.loads(out.stdout.strip().splitlines()[-1])
@@ -116,11 +74,11 @@ def test_sixteen_clients_while_training(tmp_path):
         "clients": CLIENTS, "seconds": SECONDS, "requests": len(ms), "errors": len(errors),
         "requests_per_s": round(len(ms) / SECONDS, 1), "fewest_per_client": min(result["per_client"]), **pct(), "max_ms": round(float(ms.max()), 1),
         "per_endpoint": {e: pct(e) for e in ("/predict_digit", "/predict_photo")},
-        "p95_ms_without_training": alone_p95, "errors_without_training": len(alone["errors"]),
+        "p95_ms_without_training": alone_p95, "client_cpu_s": result["client_cpu_s"], "errors_without_training": len(alone["errors"]),
         "training": f"mnist_fast on MNIST (10,000 images) in the same process: {steps_during} steps "
                     f"during the test",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-                   f"{'CUDA' if torch.cuda.is_available() else 'CPU only'}; clients on the same machine",
+                   f"{'CUDA' if torch.cuda.is_available() else 'CPU only'}; clients on the same machine (tests/load_client.py)",
     }
     print("\nload test:", json.dumps(report))
     (ROOT / "docs").mkdir(exist_ok=True)
@@ -129,8 +87,3 @@ def test_sixteen_clients_while_training(tmp_path):
     # Predictions come before training steps (cnn.cpu_share): issue 16's bound, on the 2-core VM
     bound = max(P95_MS, ALONE_FACTOR * alone_p95)
     assert report["p95_ms"] <= bound, f"p95 {report['p95_ms']} ms over {bound:.0f} ms: {report}"
-
-
-if __name__ == "__main__":  # the client side: python tests/test_load.py URL DIGIT PHOTO CLIENTS SECONDS
-    u, d, p, n, sec = sys.argv[1:6]
-    print(json.dumps(hammer(u, d, p, int(n), float(sec))))
