@@ -82,12 +82,12 @@ def _only(split: Split, keep: list[int]) -> Split:
     return Split(split.images[mask], new[split.labels[mask]])
 
 
-def backbone(held: list[str], epochs: float, seed: int = 0) -> tuple[Path, dict]:
-    """A BACKBONE_RECIPE checkpoint trained on the CIFAR-10 classes other than `held`, from the cache
-    when one with the same settings was trained before."""
+def backbone(held: list[str], epochs: float, seed: int = 0, recipe_name: str = BACKBONE_RECIPE) -> tuple[Path, dict]:
+    """A checkpoint of `recipe_name` trained on the CIFAR-10 classes other than `held` (on the best
+    device there is), from the cache when one with the same settings was trained before."""
     full = load_dataset("cifar10")
     keep = [k for k, c in enumerate(full.classes) if c not in held]
-    recipe = get_recipe(BACKBONE_RECIPE).replace(epochs=epochs)
+    recipe = get_recipe(recipe_name).replace(epochs=epochs)
     key = json.dumps({"classes": [full.classes[k] for k in keep], "recipe": recipe.as_dict(), "seed": seed,
                       "n_train": len(full.train)}, sort_keys=True)
     path = cache_dir() / "teach_photos" / (f"backbone-without-{'-'.join(held)}-"
@@ -130,7 +130,7 @@ def heldout(args) -> list[dict]:
     if len(held) != 2 or not set(held) <= set(full.classes):
         raise SystemExit(f"--pair takes two of {', '.join(full.classes)}, e.g. cat,dog")
     torch.set_num_threads(args.backbone_threads)
-    path, meta = backbone(held, args.backbone_epochs)
+    path, meta = backbone(held, args.backbone_epochs, recipe_name=args.backbone_recipe)
     print(f"backbone: {meta['architecture']}, {len(meta['classes'])} classes, test accuracy "
           f"{meta['test_accuracy']:.4f}, train {meta['train_seconds']} s ({meta.get('wall_seconds', '?')} s wall)",
           flush=True)
@@ -216,6 +216,8 @@ def main(argv=None) -> int:
     ap.add_argument("--also", action="append", default=[], choices=list(MORE), metavar="VARIANT",
                     help="with the default variants, also this one of the others (repeatable)")
     ap.add_argument("--backbone-epochs", type=float, default=8)
+    ap.add_argument("--backbone-recipe", default=BACKBONE_RECIPE,
+                    help="heldout: the backbone's recipe (cifar10_fast: the shipped model's, a GPU job)")
     ap.add_argument("--backbone-threads", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads for teaching (1, as the Teach tab)")
     args = ap.parse_args(argv)
