@@ -57,6 +57,7 @@ MORE = {  # the schedules the photos default is chosen from (cnn/projects/teachi
     "fine-tune, classifier alone, lr x3": (True, {"head_share": 1.0, "lr_scale": 3}),
     "fine-tune, classifier alone, twice the steps": (True, {"head_share": 1.0, "epochs_scale": 2}),
     "fine-tune, half then all layers, lr /3": (True, {"lr_scale": 1 / 3}),
+    "fine-tune, half then all layers, lr /10": (True, {"lr_scale": 0.1}),
     "fine-tune, half then all layers, twice the steps": (True, {"epochs_scale": 2}),
     "fine-tune, all layers from the start": (True, {"head_share": 0.0}),
     "fine-tune, all layers, lr /3": (True, {"head_share": 0.0, "lr_scale": 1 / 3}),
@@ -81,12 +82,12 @@ def _only(split: Split, keep: list[int]) -> Split:
     return Split(split.images[mask], new[split.labels[mask]])
 
 
-def backbone(held: list[str], epochs: float, seed: int = 0) -> tuple[Path, dict]:
-    """A BACKBONE_RECIPE checkpoint trained on the CIFAR-10 classes other than `held`, from the cache
-    when one with the same settings was trained before."""
+def backbone(held: list[str], epochs: float, seed: int = 0, recipe_name: str = BACKBONE_RECIPE) -> tuple[Path, dict]:
+    """A checkpoint of `recipe_name` trained on the CIFAR-10 classes other than `held` (on the best
+    device there is), from the cache when one with the same settings was trained before."""
     full = load_dataset("cifar10")
     keep = [k for k, c in enumerate(full.classes) if c not in held]
-    recipe = get_recipe(BACKBONE_RECIPE).replace(epochs=epochs)
+    recipe = get_recipe(recipe_name).replace(epochs=epochs)
     key = json.dumps({"classes": [full.classes[k] for k in keep], "recipe": recipe.as_dict(), "seed": seed,
                       "n_train": len(full.train)}, sort_keys=True)
     path = cache_dir() / "teach_photos" / (f"backbone-without-{'-'.join(held)}-"
@@ -129,7 +130,7 @@ def heldout(args) -> list[dict]:
     if len(held) != 2 or not set(held) <= set(full.classes):
         raise SystemExit(f"--pair takes two of {', '.join(full.classes)}, e.g. cat,dog")
     torch.set_num_threads(args.backbone_threads)
-    path, meta = backbone(held, args.backbone_epochs)
+    path, meta = backbone(held, args.backbone_epochs, recipe_name=args.backbone_recipe)
     print(f"backbone: {meta['architecture']}, {len(meta['classes'])} classes, test accuracy "
           f"{meta['test_accuracy']:.4f}, train {meta['train_seconds']} s ({meta.get('wall_seconds', '?')} s wall)",
           flush=True)
@@ -180,7 +181,7 @@ def photos(task: str) -> dict[str, list[Image.Image]]:
     return out
 
 
-def shipped(task: str) -> list[dict]:
+def shipped(task: str, also: list[str]) -> list[dict]:
     images = photos(task)
     fresh = Split(torch.stack([prepare("photos", im)[0] for ims in images.values() for im in ims[12:]]),
                   torch.tensor([k for k, ims in enumerate(images.values()) for _ in ims[12:]]))
@@ -195,7 +196,8 @@ def shipped(task: str) -> list[dict]:
         shipped_model = ROOT / FINE_TUNE_FROM["photos"]
         for label, init, changes in (("fine-tune (default)", shipped_model, {}),
                                      ("fine-tune, classifier alone", shipped_model, {"head_share": 1.0}),
-                                     ("from scratch", None, {})):
+                                     ("from scratch", None, {}),
+                                     *((name, shipped_model, MORE[name][1]) for name in also)):
             r = teach(project, init, changes, fresh, seed=0)
             rows.append({"variant": label, "model": r["model"], "steps": r["steps"],
                          "fresh test accuracy": f"{r['fresh']:.2%}", "held-out": f"{r['held']:.2%}",
@@ -212,15 +214,17 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=3, help="heldout: runs of each variant (photo draws and seeds)")
     ap.add_argument("--variants", default="default", help="heldout: 'default' or 'all'")
     ap.add_argument("--also", action="append", default=[], choices=list(MORE), metavar="VARIANT",
-                    help="heldout: with the default variants, also this one of the others (repeatable)")
+                    help="with the default variants, also this one of the others (repeatable)")
     ap.add_argument("--backbone-epochs", type=float, default=8)
+    ap.add_argument("--backbone-recipe", default=BACKBONE_RECIPE,
+                    help="heldout: the backbone's recipe (cifar10_fast: the shipped model's, a GPU job)")
     ap.add_argument("--backbone-threads", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads for teaching (1, as the Teach tab)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     what = f"{args.pair} held back from the backbone, {args.photos} photos each" if args.task == "heldout" else args.task
     header(f"Teach it your own classes: photos ({what})")
-    rows = heldout(args) if args.task == "heldout" else shipped(args.task)
+    rows = heldout(args) if args.task == "heldout" else shipped(args.task, args.also)
     print(table(rows, list(rows[0])))
     return 0
 

@@ -119,7 +119,11 @@ def test_teach_recipe_scales_the_steps_to_the_project():
     assert teach_recipe("drawings", 40).lr == TEACH["drawings"]["scratch"]["lr"]
     photos = teach_recipe("photos", 30, fine_tune=True)
     assert photos.epochs == 40.0 and photos.head_only_epochs == 20.0  # 80 steps of 16: the classifier alone
-    # learns for the first half, all layers for the second
+    # learns for the first half, all layers for the second; the shipped CIFAR-10 net's the whole run
+    shipped = starting_weights(checkpoint("cifar10"), channels=3, num_classes=2, image_size=32)
+    for recipe in (teach_recipe("photos", 30, shipped), teach_recipe("photos", 30, fine_tune=True,
+                                                                     architecture="cifar10_fast")):
+        assert recipe.head_only_epochs == recipe.epochs == 40.0 and recipe.lr == 3e-3
     assert teach_recipe("photos", 30).head_only_epochs == 0
 
 

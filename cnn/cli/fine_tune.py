@@ -26,11 +26,12 @@ def teach_default(args, data: Dataset) -> tuple[Recipe, str] | None:
     folder = project_folder(data.name, args.data_dir, allow_any_path=True)
     n = len(data.train) if data.train is not None else len(data.test)
     fine = bool(getattr(args, "init_from", None))
+    arch = read_metadata(args.init_from)["architecture"] if fine else None  # its own fine-tuning changes
     if folder is not None:
         kind = Project(folder).kind
-        return teach_recipe(kind, n, fine_tune=fine), f"the teach preset for a {kind} project"
+        return teach_recipe(kind, n, fine_tune=fine, architecture=arch), f"the teach preset for a {kind} project"
     if fine and data.name not in ("mnist", "fashion-mnist", "cifar10"):
-        return teach_recipe("photos", n, fine_tune=True), "the teach preset for an image folder"
+        return teach_recipe("photos", n, fine_tune=True, architecture=arch), "the teach preset for an image folder"
     return None
 
 
