@@ -11,8 +11,9 @@ import math
 import pandas as pd
 from PIL import Image
 
+from cnn.calibration import Reliability
 from cnn.runs import Run
-from cnn.serving.render import confusion_image, enlarge, filter_grid, to_pil
+from cnn.serving.render import confusion_image, enlarge, filter_grid, reliability_image, to_pil
 from cnn.training import RunStatus
 
 SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
@@ -78,6 +79,9 @@ def result_markdown(run: Run) -> str:
     if end is None or end.evaluation is None:
         lines.append("No test-set evaluation for this run, so there is no confusion matrix and no "
                      "misclassified images to show.")
+    cal = calibration_text(end.metadata if end is not None else {})
+    if cal:
+        lines.append(cal)
     hint = short_run_hint(run)
     if hint:
         lines.append(hint)
@@ -205,3 +209,27 @@ def filters_image(run: Run) -> Image.Image | None:
     """The first convolution's filters as they are now (None before the first snapshot)."""
     snap = run.snapshot
     return None if snap is None or snap.filters is None else filter_grid(snap.filters)
+
+
+def calibration_text(meta: dict) -> str:
+    """What the temperature fitted at the end of the run did, in a sentence ('' without one)."""
+    cal, t = meta.get("calibration") or {}, meta.get("temperature")
+    if t is None or "ece_before" not in cal:
+        return ""
+    return (f"**Calibration:** temperature {t:.3f}, fitted on {html.escape(str(cal.get('fitted_on', '?')))}. "
+            f"There, the expected calibration error ({cal.get('bins', 15)} bins: how far the confidence is "
+            f"from the accuracy) is {cal['ece_before']:.2%} before it and {cal['ece_after']:.2%} after; "
+            f"every prediction of this model is divided by it.")
+
+
+def reliability(run: Run):
+    """(the reliability diagram before and after the run's temperature, its caption), or (None, '')."""
+    meta = run.end.metadata if run.end is not None else {}
+    cal = meta.get("calibration") or {}
+    rel = cal.get("reliability")
+    if not rel or meta.get("temperature") is None:
+        return None, ""
+    before, after = Reliability.from_dict(rel["before"]), Reliability.from_dict(rel["after"])
+    caption = (f"Reliability on {cal.get('ece_images', sum(before.count)):,} images the model did not train on: "
+               f"ECE {before.ece:.2%} before the temperature, {after.ece:.2%} after (T = {meta['temperature']:.3f})")
+    return reliability_image(before, after, meta["temperature"]), caption
