@@ -15,6 +15,7 @@ from cnn.calibration import Reliability
 from cnn.runs import Run
 from cnn.serving.render import confusion_image, enlarge, filter_grid, reliability_image, to_pil
 from cnn.training import RunStatus
+from cnn.training.calibrate import calibration_line
 
 SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
 LOSS_POINTS = 300      # the loss curve is drawn from at most this many points
@@ -35,10 +36,18 @@ def status_markdown(run: Run) -> str:
     if run.status == RunStatus.LOADING:
         line = head + ": loading the data set..."
     elif run.start is not None and not run.done:
-        line = head + f": {run.note or f'training on {run.start.n_train:,} images.'}"
+        line = head + f": {run.note or training_line(run)}"
     else:
         line = head + f": {run.status}."
     return "\n\n".join([line, *(f"⚠️ {w}" for w in run.warnings)])
+
+
+def training_line(run: Run) -> str:
+    """'training on 3,600 images (400 held out to fit the temperature on).'"""
+    loaded = len(run.data.train) if run.data is not None and run.data.train is not None else 0
+    held = loaded - run.start.n_train
+    return (f"training on {run.start.n_train:,} images"
+            + (f" ({held:,} held out to fit the temperature on)." if held > 0 else "."))
 
 
 def progress_html(run: Run) -> str:
@@ -70,7 +79,9 @@ def short_run_hint(run: Run) -> str | None:
 def result_markdown(run: Run) -> str:
     """The result of a run that ended: its test accuracy (of the kept weights, for a stopped run),
     what happened, and what the empty panels mean when there was no test evaluation."""
-    lines = [f"### Run {run.status}", html.escape(run.message, quote=False)]
+    meta = run.end.metadata if run.end is not None else {}
+    message = run.message.replace(calibration_line(meta), "").replace("  ", " ") if meta else run.message
+    lines = [f"### Run {run.status}", html.escape(message, quote=False)]  # (calibration: its own paragraph)
     end = run.end
     if end is not None and end.test_accuracy is not None:
         what = "Test accuracy of the kept weights" if run.status == RunStatus.STOPPED else "Test accuracy"

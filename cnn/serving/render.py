@@ -149,7 +149,7 @@ def reliability_image(before: Reliability, after: Reliability | None = None, tem
         panels.append((after, f"after T = {temperature:.3g}\nECE {after.ece:.2%}" if temperature is not None
                        else f"after the temperature\nECE {after.ece:.2%}"))
     font = ImageFont.load_default(size=12)
-    margin, gap, top = 52, 44, 44
+    margin, gap, top = 52, 44, 76  # (the page lays the image's label over its top edge)
     im = Image.new("RGB", (margin + len(panels) * (side + gap), top + side + 40), "white")
     d = ImageDraw.Draw(im)
     for k, (r, title) in enumerate(panels):
