@@ -72,8 +72,9 @@ def _hand(stroke: np.ndarray, rng: np.random.Generator, wobble: float) -> np.nda
     return d + wobble * np.sin(s + phase)
 
 
-def drawing(shape: str, rng: np.random.Generator) -> Image.Image:
-    """One drawing of the shape on a transparent 420x420 canvas, black strokes (as the Sketchpad)."""
+def drawing(shape: str, rng: np.random.Generator, strokes: list[np.ndarray] | None = None) -> Image.Image:
+    """One drawing of the shape on a transparent 420x420 canvas, black strokes (as the Sketchpad).
+    strokes: other strokes to draw the same way, in unit coordinates (bench/unsure_threshold.py's letters)."""
     size, width = rng.uniform(90, 360), int(rng.integers(6, 33))
     angle, slant = math.radians(rng.uniform(-25, 25)), rng.uniform(-0.3, 0.3)
     aspect = rng.uniform(0.8, 1.25)
@@ -83,7 +84,7 @@ def drawing(shape: str, rng: np.random.Generator) -> Image.Image:
     centre = rng.uniform(half, CANVAS - half, 2) if half < CANVAS / 2 else np.array([CANVAS / 2] * 2)
     im = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
     d = ImageDraw.Draw(im)
-    for stroke in _outline(shape, rng):
+    for stroke in strokes if strokes is not None else _outline(shape, rng):
         pts = _hand(stroke, rng, 0.03) @ m.T * (size / 2) + centre
         xy = [tuple(p) for p in pts]
         d.line(xy, fill=(0, 0, 0, 255), width=width, joint="curve")

@@ -33,6 +33,17 @@ class Reliability:
         n = sum(self.count)
         return sum(c / n * abs(a - p) for c, a, p in zip(self.count, self.accuracy, self.confidence)) if n else 0.0
 
+    def as_dict(self) -> dict:
+        """Plain lists (for a checkpoint's JSON metadata); the edges follow from the bin count."""
+        return {"confidence": [round(v, 6) for v in self.confidence],
+                "accuracy": [round(v, 6) for v in self.accuracy], "count": list(self.count)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Reliability":
+        bins = len(d["count"])
+        return cls([i / bins for i in range(bins + 1)], [float(v) for v in d["confidence"]],
+                   [float(v) for v in d["accuracy"]], [int(v) for v in d["count"]])
+
 
 def _as_probabilities(probs: torch.Tensor) -> torch.Tensor:
     probs = torch.as_tensor(probs).detach().double().cpu()
@@ -98,6 +109,17 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
         opt.step(closure)
     t = float(log_t.detach().exp())
     return min(max(t, T_MIN), T_MAX) if math.isfinite(t) else 1.0
+
+
+def temperature_report(logits: torch.Tensor, labels: torch.Tensor, temperature: float,
+                       bins: int = ECE_BINS) -> dict:
+    """What a fitted temperature did on (logits, labels): the NLL and ECE before and after it, and
+    both reliability diagrams (as plain data, for a checkpoint's metadata)."""
+    before = reliability(calibrated_probabilities(logits), labels, bins)
+    after = reliability(calibrated_probabilities(logits, temperature), labels, bins)
+    return {"bins": bins, "images": len(labels), "ece_before": before.ece, "ece_after": after.ece,
+            "nll_before": nll(logits, labels), "nll_after": nll(logits, labels, temperature),
+            "reliability": {"before": before.as_dict(), "after": after.as_dict()}}
 
 
 def split_halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

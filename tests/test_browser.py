@@ -178,7 +178,8 @@ def test_train_watch_the_loss_reload_and_stop(page):
     open_tab(page, "Train")
     page.get_by_text("images/s").first.wait_for()
     again = _progress_step(page)
-    assert again > first and "training on 4,000 images" in _shown(page, "train-status")
+    # (4,000 images asked for: 400 of them held out to fit the temperature on)
+    assert again > first and "training on 3,600 images (400 held out" in _shown(page, "train-status")
     _wait_step_past(page, again)
     page.locator("#loss-plot").locator("canvas, svg").first.wait_for()
     page.locator("#stop-btn").click()
@@ -210,11 +211,18 @@ def test_train_to_the_end_and_use_the_model(page):
     assert page.locator("#to-draw").is_visible() and not page.locator("#to-photo").is_visible()  # a grey model
     assert "label smoothing" not in page.locator("#loss-note").inner_text()  # seed002 does not smooth
     page.wait_for_function("() => !document.querySelector('.toast-body')")  # no toast left over
+    # the reliability diagram (ECE in its caption) and the checkpoint and its ONNX export to download
+    page.locator("#reliability img").wait_for(state="attached")
+    page.locator("#reliability").scroll_into_view_if_needed()  # (a lazy image loads when scrolled to)
+    page.locator("#reliability img").wait_for()
+    assert "ECE" in page.locator("#reliability").inner_text() and "Calibration:" in page.locator("#train-result").inner_text()
+    assert page.locator("#train-get-checkpoint").is_visible() and page.locator("#train-get-onnx").is_visible()
     shot(page, "train")
     page.locator("#to-draw").click()
     page.get_by_text("Model:").first.wait_for()
     page.wait_for_function("() => document.querySelector('#draw-about').innerText.includes('seed002_net-mnist-')")
     assert page.locator("#draw-about").is_visible()  # the Draw tab is shown at once
+    assert "served by" in page.locator("#draw-about").inner_text()  # and says which backend answers
 
 
 def _toast(page, text: str) -> str:

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from cnn.calibration import (calibrated_probabilities, expected_calibration_error, fit_temperature, nll,
-                             reliability, split_halves)
+from cnn.calibration import (Reliability, calibrated_probabilities, expected_calibration_error, fit_temperature,
+                             nll, reliability, split_halves, temperature_report)
 from cnn.models import get_spec
 from cnn.serving.predictor import Predictor
 
@@ -89,3 +89,66 @@ def test_predictor_applies_the_temperature():
     assert torch.allclose(hot.probabilities(x), (logits / 0.25).softmax(0), atol=1e-7)
     p = hot.predict(x)
     assert max(p, key=p.get) == plain.classes[int(logits.argmax())] and sum(p.values()) == pytest.approx(1, abs=1e-5)
+
+
+# ---------------------------------------------------------------- the temperature at the end of every run
+
+def test_the_holdout_is_a_fixed_slice_of_the_training_split_apart_from_what_trains(mnist_small):
+    from cnn.errors import ConfigError
+    from cnn.training.calibrate import split_holdout
+    train, test = mnist_small.train, mnist_small.test
+    a, b = split_holdout(train, test, None), split_holdout(train, test, None)
+    assert len(a.fit) == 500 and len(a.train) == 4500 and a.fit_on == "train_holdout"  # min(5,000, 10%)
+    assert torch.equal(a.fit.images, b.fit.images)  # the same slice every time (and on every torchrun rank)
+    flat = lambda s: {bytes(img.numpy()) for img in s.images}  # noqa: E731
+    assert not flat(a.fit) & flat(a.train)  # no held-out image trains
+    assert len(flat(a.fit) | flat(a.train)) == len(flat(train))
+    off = split_holdout(train, test, 0)
+    assert off.fit is None and off.train is train  # 0: every image trains, no fit (as before)
+    tiny = split_holdout(train.subset(40), test, None)  # a Teach project's size: its held-out split
+    assert tiny.fit is test and len(tiny.train) == 40 and tiny.fit_on == "test"
+    assert len(split_holdout(train, test, 123).fit) == 123
+    with pytest.raises(ConfigError, match="hold-out"):
+        split_holdout(train, test, 5000)
+
+
+def test_a_short_mnist_run_fits_its_temperature_and_the_predictor_applies_it(mnist_small, tmp_path):
+    from cnn.checkpoint import save_checkpoint
+    from cnn.data.normalize import Normalizer
+    from cnn.evaluation import evaluate
+    from cnn.training import get_recipe, train
+    from cnn.training.calibrate import split_holdout
+    events = list(train(get_recipe("mnist_fast"), mnist_small, device="cpu"))
+    start, end = events[0], events[-1]
+    assert start.n_train == 4500 and end.status == "finished" and end.test_accuracy > 0.9
+    meta, t = end.metadata, end.metadata["temperature"]
+    cal = meta["calibration"]
+    assert cal["fit_on"] == "train_holdout" and cal["ece_images"] == 500 and abs(t - 1) > 0.02
+    assert "Temperature" in end.message and f"{t:.3f}" in end.message
+    # the slice's NLL is lower with the fitted temperature, and T is its minimum (refitted here)
+    hold = split_holdout(mnist_small.train, mnist_small.test, None).fit
+    norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], "cpu", 1)
+    z = evaluate(end.model, hold, norm, 10, torch.device("cpu")).logits
+    assert nll(z, hold.labels, t) < nll(z, hold.labels, 1.0)
+    assert cal["nll_after"] == pytest.approx(nll(z, hold.labels, t), rel=1e-4) and cal["nll_after"] < cal["nll_before"]
+    assert fit_temperature(z, hold.labels) == pytest.approx(t, rel=1e-3)
+    assert sum(cal["reliability"]["after"]["count"]) == 500
+    # the checkpoint carries it, and the predictor applies it
+    path = save_checkpoint(end.model, meta, tmp_path / "m.safetensors")
+    pred = Predictor.from_checkpoint(path, backend="pytorch")
+    assert pred.temperature == pytest.approx(t)
+    x = hold.images[0]
+    assert torch.allclose(pred.probabilities(x), (pred.logits(x) / t).softmax(0), atol=1e-6)
+
+
+def test_temperature_report_bins_before_and_after():
+    z, y = sampled(n=20_000)
+    rep = temperature_report(2 * z, y, 2.0)  # T = 2 undoes the doubling exactly
+    assert rep["ece_after"] < 0.01 < 0.05 < rep["ece_before"] and rep["nll_after"] < rep["nll_before"]
+    before = Reliability.from_dict(rep["reliability"]["before"])
+    after = Reliability.from_dict(rep["reliability"]["after"])
+    assert sum(before.count) == sum(after.count) == 20_000 and len(before.edges) == 16
+    assert before.ece == pytest.approx(rep["ece_before"], abs=1e-5)
+    # over-confident before: in the top bins, accuracy falls short of confidence; after, it matches
+    assert before.accuracy[-1] < before.confidence[-1] - 0.03
+    assert after.accuracy[-1] == pytest.approx(after.confidence[-1], abs=0.02)

@@ -22,7 +22,11 @@ def test_train_then_evaluate(tmp_path, data_dir):
     acc = float(re.search(r"^test accuracy: (0\.\d{4})$", r.stdout, re.M).group(1))
     assert acc > 0.8 and out.exists()
     assert "device cpu" in r.stdout and "epoch 1:" in r.stdout
-    assert read_metadata(out)["test_accuracy"] == __import__("pytest").approx(acc, abs=1e-4)
+    meta = read_metadata(out)
+    assert meta["test_accuracy"] == __import__("pytest").approx(acc, abs=1e-4)
+    # 400 of the 4,000 images held out, the temperature fitted on them after training
+    assert "3600 train / 1000 test images" in r.stdout and meta["calibration"]["ece_images"] == 400
+    assert f"Temperature {meta['temperature']:.3f} fitted on 400 training images held out" in r.stdout
 
     r = cli("cnn.evaluate", str(out), "--data-dir", str(data_dir))
     assert r.returncode == 0, r.stderr
@@ -32,7 +36,9 @@ def test_train_then_evaluate(tmp_path, data_dir):
     matrix = [list(map(int, l.split()[1:])) for l in lines[2:12]]
     assert sum(map(sum, matrix)) == 10000
     assert float(lines[-1].split()[-1]) > 0.8
-    assert re.fullmatch(r"test ECE \(15 bins\): 0\.\d{4} \(no temperature in this checkpoint\)", lines[-2])
+    assert re.fullmatch(rf"test ECE \(15 bins\): 0\.\d{{4}} before the temperature, 0\.\d{{4}} after "
+                        rf"\(T = {meta['temperature']:.4f}\)", lines[-3])
+    assert lines[-2] == "temperature fitted on 400 training images held out before training (seed 20170614)"
 
     weights, accuracy = out.read_bytes()[-100_000:], lines[-1]
     r = cli("cnn.evaluate", str(out), "--data-dir", str(data_dir), "--fit-temperature", "--fit-on", "test-half")

@@ -54,7 +54,7 @@ def test_two_cpu_processes_match_one(tmp_path, data_dir):
     # only rank 0 prints, evaluates and saves: one start line, one final line, one checkpoint and its
     # event log, no temp files
     assert ddp.stdout.count("training mnist_fast") == 1
-    assert "8000 train / 2000 test images, recipe mnist_fast, device cpu (1 threads) in fp32 channels-last, 2 processes" in ddp.stdout
+    assert "7200 train / 2000 test images, recipe mnist_fast, device cpu (1 threads) in fp32 channels-last, 2 processes" in ddp.stdout
     assert ddp.stdout.count("test accuracy:") == 1 and ddp.stdout.count("saved ") == 1
     assert sorted(p.name for p in two_dir.iterdir()) == ["m.jsonl", "m.safetensors"]
 
@@ -64,6 +64,11 @@ def test_two_cpu_processes_match_one(tmp_path, data_dir):
     assert m2["recipe"] == m1["recipe"] and m2["recipe"]["batch_size"] == 128
     assert m1["epochs_completed"] == m2["epochs_completed"] == 2.0
     assert m1["status"] == m2["status"] == "finished"
+    # both held out the same 800 training images (10%) and rank 0 fitted the temperature on them
+    c1, c2 = m1["calibration"], m2["calibration"]
+    assert c1["fitted_on"] == c2["fitted_on"] and c1["ece_images"] == c2["ece_images"] == 800
+    assert c2["nll_after"] <= c2["nll_before"] and m2["temperature"] == pytest.approx(m1["temperature"], rel=0.25)
+    assert ddp.stdout.count("Temperature") == 1
     assert m1["test_accuracy"] > 0.93, m1["test_accuracy"]
     assert abs(m2["test_accuracy"] - m1["test_accuracy"]) <= 0.01, (m1["test_accuracy"], m2["test_accuracy"])
     assert ddp.stdout.strip().splitlines()[-1] == f"test accuracy: {m2['test_accuracy']:.4f}"

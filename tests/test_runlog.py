@@ -55,7 +55,8 @@ def test_the_cli_keeps_every_event_of_its_run(cli_run):
     assert h.skipped == 0 and h.complete and h.problems() == []
     assert h.header["source"] == "cli" and h.header["recipe"]["name"] == "mnist_fast"
     assert h.header["recipe"]["epochs"] == 0.3 and h.header["train_subset"] == 2000
-    assert (h.start.model, h.start.n_train, h.start.n_test) == ("mnist_fast", 2000, 500)
+    # 2,000 images: 200 (10%) held out to fit the temperature on, 1,800 trained on
+    assert (h.start.model, h.start.n_train, h.start.n_test) == ("mnist_fast", 1800, 500)
     steps = [s.step for s in h.steps]
     assert steps == sorted(set(steps)) and steps[-1] == h.start.total_steps and len(steps) >= 2
     assert all(s.loss > 0 and s.lr >= 0 and s.images_per_s > 0 for s in h.steps)

@@ -45,11 +45,13 @@ def test_a_run_streams_events_and_saves_a_loadable_checkpoint(manager, tmp_path)
     assert len(run.loss_points()) >= 5  # every few steps, not only at the end
     assert [p["split"] for p in run.accuracy_points()] == ["train", "test"]
     p = run.progress()
-    assert p["step"] == p["total"] == 16 and p["images_per_s"] > 0  # 1,000 images in batches of 64
+    # 1,000 images, 100 held out for the temperature: 900 in batches of 64
+    assert p["step"] == p["total"] == 15 and p["images_per_s"] > 0
     assert run.end is not None and 0 <= run.end.test_accuracy <= 1  # (the page's view: test_ui_handlers)
     assert run.checkpoint.parent == tmp_path / "runs" and run.checkpoint.suffix == ".safetensors"
     model, meta = load_checkpoint(run.checkpoint)
     assert meta["architecture"] == "mnist_fast" and meta["status"] == "finished"
+    assert meta["calibration"]["ece_images"] == 100 and meta["temperature"] > 0  # the app's runs fit theirs
     wrong = run.misclassified(limit=5)
     assert wrong and wrong[0][0].shape == (1, 28, 28) and wrong[0][1] != wrong[0][2]
 

@@ -36,16 +36,17 @@ def test_an_app_run_keeps_its_log_tensorboard_and_live_panel(manager):
     h = read_log(log_path(run.checkpoint))
     assert h.skipped == 0 and h.problems() == [] and h.header["source"] == "app"
     assert (h.header["train_subset"], h.header["test_subset"], h.header["parent"]) == (1000, 200, None)
-    assert [s.step for s in h.steps] == [s.step for s in run.steps] and h.steps[-1].step == 16
+    # 1,000 images, 100 held out for the temperature: 900 in batches of 64, 15 steps
+    assert [s.step for s in h.steps] == [s.step for s in run.steps] and h.steps[-1].step == 15
     assert [e.epoch for e in h.epochs] == [1] and h.end["status"] == "finished"
     assert h.end["test_accuracy"] == pytest.approx(run.end.test_accuracy)
     entry = by_key(list_runs(manager.runs_dir))[run.checkpoint.stem]
-    assert entry.problems == [] and entry.status == "finished" and entry.n_train == 1000
+    assert entry.problems == [] and entry.status == "finished" and entry.n_train == 900  # images trained on
     got = scalars(manager.tensorboard_dir / run.checkpoint.stem)  # TensorBoard's own reader
     assert got["train/loss"] == [(s.step, f32(s.loss)) for s in h.steps]
     assert got["accuracy/test"] == [(1, f32(h.epochs[0].test_accuracy))]
     # the live panel: one snapshot after Start and one at the epoch end (more on a slow machine)
-    assert run.snapshots >= 2 and run.snapshot.step == 16
+    assert run.snapshots >= 2 and run.snapshot.step == 15
     assert len(run.panel_labels) == 16 and set(run.panel_labels) == set(range(10))
     assert run.panel_images.shape == (16, 1, 28, 28)
     assert torch.equal(run.data.test.images[panel_indices(run.data.test.labels, 10)], run.panel_images)

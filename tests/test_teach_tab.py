@@ -3,6 +3,7 @@ made, filled, trained (fine-tuning the shipped MNIST model) and used in the Draw
 zips; what a page cannot do (another folder, a project deleted meanwhile)."""
 from __future__ import annotations
 
+import re
 import shutil
 import warnings
 import zipfile
@@ -65,11 +66,13 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     project_folder = Path(path).relative_to(ctx.runs.data_dir).as_posix()
     assert about.startswith(f'Model: **mnist_fast taught the project "Rings & bars" ({project_folder}), '
                             f'held-out accuracy 100.00%, fine-tuned from mnist.safetensors; checkpoint ')
-    assert about.endswith(f"runs/{Path(model).name}**") and project_folder == "projects/rings-bars"
+    # then which backend serves it and its temperature (fitted on the 2 held-out drawings, kept in [0.5, 2])
+    assert f"runs/{Path(model).name}** · served by **" in about and project_folder == "projects/rings-bars"
+    assert re.search(r"calibrated: T = (0\.[5-9]\d*|1(\.\d+)?|2)$", about)
     inside_data = ctx.runs.data_dir / "models" / Path(model).name  # a checkpoint kept in the data directory
     inside_data.parent.mkdir()
     shutil.copyfile(model, inside_data)
-    assert ctx.about(str(inside_data), "digit").endswith(f"; checkpoint models/{Path(model).name}**")
+    assert f"; checkpoint models/{Path(model).name}** · served by" in ctx.about(str(inside_data), "digit")
     probs, seen = draw(ctx, sketch(stroke("ring", 3)), model)
     assert set(probs) == {"ring", "bar"} and probs["ring"] > 0.5
 

@@ -160,6 +160,11 @@ def test_the_cli_fine_tunes_on_a_project_folder(trained):
     meta = read_metadata(out)
     assert meta["classes"] == ["ring", "bar"] and meta["init_from"] == "mnist.safetensors"
     assert meta["input_shape"] == [1, 28, 28] and re.search(r"^test accuracy: 1\.0000$", r.stdout, re.M)
+    # too few drawings to spare any: the temperature is fitted on the 2 held-out ones, kept in [0.5, 2]
+    # (right on both, the fit alone would head for certainty, T -> 0)
+    cal = meta["calibration"]
+    assert cal["fit_on"] == "test" and cal["ece_images"] == 2 and 0.5 <= meta["temperature"] <= 2.0
+    assert "Temperature" in r.stdout and "2 held-out test images" in r.stdout
 
 
 def test_the_cli_refuses_a_checkpoint_that_does_not_fit(drawn_project, tmp_path):

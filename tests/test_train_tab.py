@@ -145,19 +145,54 @@ def test_start_clears_the_tab_then_the_page_pulls_the_run(trained):
     assert first["result"] == "" and first["wrong_gallery"] == [] and not first["panels"].visible
     assert first["last_run"] is None and not first["to_draw"].visible and first["loss_plot"].value is None
     assert all(a["result"] == SKIP for a in answers[1:-1])  # the result only once it is there
-    assert "finished" in latest(answers, "status") and "step 16 / 16 (100%)" in latest(answers, "progress")
+    # 1,000 images, 100 (10%) held out for the temperature: 900 train, in 15 batches
+    assert "finished" in latest(answers, "status") and "step 15 / 15 (100%)" in latest(answers, "progress")
     curve = last["loss_plot"].value  # the whole curve, with the run's axis and the loss note
     assert curve["columns"] == ["epoch", "step", "loss"] and len(curve["data"]) == len(run.steps) >= 5
     assert last["loss_plot"].x_lim == [0.0, 1.0] and "label smoothing 0.1" in first["loss_note"]
-    assert sorted(r[2] for r in last["acc_plot"].value["data"]) == ["test", "train"]
+    # (the accuracy comes at the epoch's end, which may be an answer before the result: the fit of
+    # the temperature comes between them)
+    assert sorted(r[2] for r in latest(answers, "acc_plot").value["data"]) == ["test", "train"]
     assert "Test accuracy:" in last["result"]
-    # 1,000 images in batches of 64 for one epoch: the result says why so short a run underfits
-    assert "only 16 weight updates (1,000 images x 1 epoch / batches of 64)" in last["result"]
+    # 900 images in batches of 64 for one epoch: the result says why so short a run underfits
+    assert "only 15 weight updates (900 images x 1 epoch / batches of 64)" in last["result"]
     assert Path(last["last_run"]).is_file() and last["last_run"] == str(run.checkpoint)
     assert last["to_draw"].visible and not last["to_photo"].visible  # a grey digit model: Draw only
     assert last["panels"].visible and isinstance(last["confusion"], Image.Image)
     im, caption = last["wrong_gallery"][0]
     assert im.size == (112, 112) and ", taken for " in caption
+
+
+def test_the_result_shows_the_reliability_diagram_and_offers_the_checkpoint_and_its_onnx(trained):
+    ctx, answers = trained
+    run, last, first = ctx.runs.current, answers[-1], answers[0]
+    meta = run.end.metadata
+    t, cal = meta["temperature"], meta["calibration"]
+    assert not first["reliability"].visible and not first["get_onnx"].visible  # a new run: none yet
+    # the diagram of the 100 held-out training images, before and after the temperature, ECE in its caption
+    diagram = last["reliability"]
+    assert diagram.visible and diagram.value is not None
+    assert diagram.label == (f"Reliability on 100 images the model did not train on: ECE {cal['ece_before']:.2%} "
+                             f"before the temperature, {cal['ece_after']:.2%} after (T = {t:.3f})")
+    image, _ = run_view.reliability(run)
+    assert image.size[0] > 2 * image.size[1] - 100  # two panels side by side
+    assert f"**Calibration:** temperature {t:.3f}, fitted on 100 training images held out" in last["result"]
+    # the download buttons: the checkpoint, and its ONNX export, which gives the checkpoint's logits
+    assert last["get_checkpoint"].visible and last["get_checkpoint"].value["orig_name"] == run.checkpoint.name
+    onnx_path = last["get_onnx"].value["path"]
+    assert last["get_onnx"].visible and last["get_onnx"].value["orig_name"] == f"{run.checkpoint.stem}.onnx"
+    ort = pytest.importorskip("onnxruntime")
+    import torch
+    from cnn.checkpoint import load_checkpoint
+    from cnn.data.normalize import Normalizer
+    from cnn.serving.onnx_export import read_onnx_metadata
+    model, _ = load_checkpoint(run.checkpoint)
+    x = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], "cpu", 1)(run.data.test.images[:50])
+    got = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+    with torch.inference_mode():
+        want = model.eval()(x)
+    assert (torch.from_numpy(got) - want).abs().max() < 1e-4
+    assert read_onnx_metadata(onnx_path)["temperature"] == pytest.approx(t)
 
 
 def test_each_answer_sends_only_what_the_page_lacks(trained):
@@ -188,7 +223,7 @@ def test_run_view_of_a_finished_run(trained):
     run = trained[0].runs.current
     assert run_view.status_markdown(run).endswith(": finished.") and "**mnist_fast** on **mnist**" in \
         run_view.status_markdown(run)
-    assert "step 16 / 16 (100%)" in run_view.progress_html(run) and "ETA 0:00" in run_view.progress_html(run)
+    assert "step 15 / 15 (100%)" in run_view.progress_html(run) and "ETA 0:00" in run_view.progress_html(run)
     result = run_view.result_markdown(run)
     assert result.startswith("### Run finished") and "(200 test images," in result
     assert run_view.short_run_hint(run) in result

@@ -6,6 +6,10 @@ import functools
 import html
 import inspect
 import logging
+import os
+import shutil
+import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,14 +18,19 @@ from gradio.components.label import LabelData
 
 from cnn.errors import CnnError
 from cnn.runs import RunManager
+from cnn.serving.onnx_runtime import checkpoint_onnx
 from cnn.serving.predictor import Predictor, cached_predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 PREDICT = dict(concurrency_id="predict", concurrency_limit=8)  # the events that run a model
-# A prediction whose best probability is below this is headlined as unsure, with the two best
-# guesses. 0.5 for now: to be set from calibration (the temperature-scaled probabilities on
-# held-out data, cnn/calibration.py).
-UNSURE_BELOW = 0.5
+# A prediction whose best calibrated probability (softmax(logits / T), the checkpoint's temperature)
+# is below its tab's threshold is headlined as unsure, with the two best guesses. Chosen on held-out
+# data by bench/unsure_threshold.py (log: docs/benchmarks/cpu/unsure_threshold.log; README,
+# "Calibration"): the highest threshold that keeps 99% of in-distribution answers confident (MNIST
+# test digits drawn on the canvas, CIFAR-10 test photos; shipped models). On the half the choice
+# never saw, 0.81 keeps 99.10% of digits confident and flags 38% of drawn letters and shapes; 0.44
+# keeps 99.04% of photos and flags 17% of MNIST digits shown as photos.
+UNSURE_BELOW = {"digit": 0.81, "photo": 0.44}
 log = logging.getLogger("cnn-playground")
 
 
@@ -48,7 +57,11 @@ class AppContext:
         """A line on the model a tab uses, or why it has none."""
         try:
             p = self.predictor(path, what)
-            return f"Model: **{p.describe(self.runs.data_dir)}**"
+            ms = p.backend_ms.get(p.backend)
+            speed = f", {ms:.2f} ms per image" if ms is not None else ""
+            calibrated = f", calibrated: T = {p.temperature:.3g}" if p.temperature != 1.0 else ""
+            return (f"Model: **{p.describe(self.runs.data_dir)}** · served by **{p.backend_label}**"
+                    f"{speed}{calibrated}")
         except CnnError as exc:
             return f"⚠️ {exc}"
 
@@ -131,20 +144,21 @@ def raw_upload(component: gr.Image) -> gr.Image:
     return component
 
 
-def best_guesses(probs: dict[str, float]) -> tuple[str, str] | None:
-    """The two most likely classes when the model is unsure (the best below UNSURE_BELOW), else None."""
+def best_guesses(probs: dict[str, float], kind: str) -> tuple[str, str] | None:
+    """The two most likely classes when the model is unsure (the best below UNSURE_BELOW[kind],
+    kind 'digit' or 'photo'), else None."""
     ranked = sorted(probs, key=probs.get, reverse=True)
-    return None if len(ranked) < 2 or probs[ranked[0]] >= UNSURE_BELOW else (ranked[0], ranked[1])
+    return None if len(ranked) < 2 or probs[ranked[0]] >= UNSURE_BELOW[kind] else (ranked[0], ranked[1])
 
 
-def headline(probs: dict[str, float], unsure: str) -> str:
+def headline(probs: dict[str, float], unsure: str, kind: str) -> str:
     """What a prediction's headline says: the best class, or unsure.format(best, second best) when
     the model is unsure."""
-    guesses = best_guesses(probs)
+    guesses = best_guesses(probs, kind)
     return max(probs, key=probs.get) if guesses is None else unsure.format(*guesses)
 
 
-def headlined(label: gr.Label, unsure: str) -> gr.Label:
+def headlined(label: gr.Label, unsure: str, kind: str) -> gr.Label:
     """Make a Label headline a {class: probability} value with `headline` (Gradio's own headline is
     always the best class, however unlikely). Strings (messages) show as they are."""
     base = label.postprocess
@@ -152,7 +166,36 @@ def headlined(label: gr.Label, unsure: str) -> gr.Label:
     def postprocess(value):
         out = base(value)
         if isinstance(value, dict) and value and isinstance(out, LabelData):
-            out.label = headline(value, unsure)
+            out.label = headline(value, unsure, kind)
         return out
     label.postprocess = postprocess
     return label
+
+
+DOWNLOADS = Path(tempfile.gettempdir()) / "cnn-playground-downloads"  # Gradio serves files under the temp dir
+
+
+def servable(path: str | os.PathLike) -> str:
+    """A path Gradio will serve: the file itself when under the working or temp directory, else a copy
+    under DOWNLOADS."""
+    real = Path(path).resolve()
+    for root in (os.getcwd(), tempfile.gettempdir()):
+        if real.is_relative_to(Path(root).resolve()):
+            return str(real)
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(real, DOWNLOADS / real.name)
+    return str(DOWNLOADS / real.name)
+
+
+def onnx_download(checkpoint: str | os.PathLike) -> str:
+    """The checkpoint's ONNX export (cnn.serving.onnx_runtime.checkpoint_onnx: exported once per
+    checkpoint content, the file the Predictor serves from) as a file named after the checkpoint,
+    <name>.onnx, in a folder named by the export's hash so that two checkpoints never collide."""
+    src = checkpoint_onnx(checkpoint)
+    dest = DOWNLOADS / src.stem / f"{Path(checkpoint).stem}.onnx"
+    if not dest.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{uuid.uuid4().hex}.part")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)  # two pages asking at once each write whole files
+    return str(dest)

@@ -67,7 +67,7 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
                                   brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"))
             with gr.Column():
                 label = headlined(gr.Label(num_top_classes=10, label="Prediction", value=EMPTY,
-                                           elem_id="digit-label"), UNSURE)
+                                           elem_id="digit-label"), UNSURE, "digit")
                 seen = gr.Image(label="What the model saw (28x28)", interactive=False, height=180,
                                 elem_classes="pixelated", elem_id="digit-seen")
                 shipped = gr.Button("Use the shipped model", size="sm")

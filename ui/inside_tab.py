@@ -43,9 +43,10 @@ def feature_maps(explainer, x: torch.Tensor) -> list[tuple]:
             for name, m in explainer.feature_maps(x)]
 
 
-def prediction_line(probs: dict[str, float]) -> str:
-    """The prediction, or the two best guesses when no class stands out (as the Draw and Photo tabs)."""
-    guesses = best_guesses(probs)
+def prediction_line(probs: dict[str, float], kind: str = "photo") -> str:
+    """The prediction, or the two best guesses when no class stands out (as the Draw and Photo tabs:
+    kind 'digit' or 'photo' picks the threshold)."""
+    guesses = best_guesses(probs, kind)
     if guesses is None:
         top = max(probs, key=probs.get)
         return f"Prediction: **{top}** ({probs[top]:.1%})."
@@ -66,7 +67,8 @@ def inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, ph
     probs = pred.predict(x)
     top = max(probs, key=probs.get)
     target = pred.classes.index(top)
-    text = head + f"\n\n{prediction_line(probs)} Grad-CAM and saliency are for **{top}**."
+    line = prediction_line(probs, "digit" if which == "Drawing" else "photo")
+    text = head + f"\n\n{line} Grad-CAM and saliency are for **{top}**."
     return (text, rows, feature_maps(ex, x), enlarge(to_pil(x)),
             overlay(x, ex.grad_cam(x, target)), overlay(x, ex.saliency(x, target)))
 

@@ -120,7 +120,7 @@ def build(ctx: AppContext, model: gr.State) -> PhotoTab:
                                     label="Examples (CIFAR-10 test images)")
             with gr.Column():
                 label = headlined(gr.Label(num_top_classes=10, label="Prediction", elem_id="photo-label"),
-                                  UNSURE)
+                                  UNSURE, "photo")
                 seen = gr.Image(label=seen0, interactive=False, height=180, elem_classes="pixelated")
                 shipped = gr.Button("Use the shipped model", size="sm")
     private = dict(api_visibility="private")

@@ -11,9 +11,11 @@ import math
 import pandas as pd
 from PIL import Image
 
+from cnn.calibration import Reliability
 from cnn.runs import Run
-from cnn.serving.render import confusion_image, enlarge, filter_grid, to_pil
+from cnn.serving.render import confusion_image, enlarge, filter_grid, reliability_image, to_pil
 from cnn.training import RunStatus
+from cnn.training.calibrate import calibration_line
 
 SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
 LOSS_POINTS = 300      # the loss curve is drawn from at most this many points
@@ -34,10 +36,18 @@ def status_markdown(run: Run) -> str:
     if run.status == RunStatus.LOADING:
         line = head + ": loading the data set..."
     elif run.start is not None and not run.done:
-        line = head + f": {run.note or f'training on {run.start.n_train:,} images.'}"
+        line = head + f": {run.note or training_line(run)}"
     else:
         line = head + f": {run.status}."
     return "\n\n".join([line, *(f"⚠️ {w}" for w in run.warnings)])
+
+
+def training_line(run: Run) -> str:
+    """'training on 3,600 images (400 held out to fit the temperature on).'"""
+    loaded = len(run.data.train) if run.data is not None and run.data.train is not None else 0
+    held = loaded - run.start.n_train
+    return (f"training on {run.start.n_train:,} images"
+            + (f" ({held:,} held out to fit the temperature on)." if held > 0 else "."))
 
 
 def progress_html(run: Run) -> str:
@@ -69,7 +79,9 @@ def short_run_hint(run: Run) -> str | None:
 def result_markdown(run: Run) -> str:
     """The result of a run that ended: its test accuracy (of the kept weights, for a stopped run),
     what happened, and what the empty panels mean when there was no test evaluation."""
-    lines = [f"### Run {run.status}", html.escape(run.message, quote=False)]
+    meta = run.end.metadata if run.end is not None else {}
+    message = run.message.replace(calibration_line(meta), "").replace("  ", " ") if meta else run.message
+    lines = [f"### Run {run.status}", html.escape(message, quote=False)]  # (calibration: its own paragraph)
     end = run.end
     if end is not None and end.test_accuracy is not None:
         what = "Test accuracy of the kept weights" if run.status == RunStatus.STOPPED else "Test accuracy"
@@ -78,6 +90,9 @@ def result_markdown(run: Run) -> str:
     if end is None or end.evaluation is None:
         lines.append("No test-set evaluation for this run, so there is no confusion matrix and no "
                      "misclassified images to show.")
+    cal = calibration_text(end.metadata if end is not None else {})
+    if cal:
+        lines.append(cal)
     hint = short_run_hint(run)
     if hint:
         lines.append(hint)
@@ -205,3 +220,27 @@ def filters_image(run: Run) -> Image.Image | None:
     """The first convolution's filters as they are now (None before the first snapshot)."""
     snap = run.snapshot
     return None if snap is None or snap.filters is None else filter_grid(snap.filters)
+
+
+def calibration_text(meta: dict) -> str:
+    """What the temperature fitted at the end of the run did, in a sentence ('' without one)."""
+    cal, t = meta.get("calibration") or {}, meta.get("temperature")
+    if t is None or "ece_before" not in cal:
+        return ""
+    return (f"**Calibration:** temperature {t:.3f}, fitted on {html.escape(str(cal.get('fitted_on', '?')))}. "
+            f"There, the expected calibration error ({cal.get('bins', 15)} bins: how far the confidence is "
+            f"from the accuracy) is {cal['ece_before']:.2%} before it and {cal['ece_after']:.2%} after; "
+            f"every prediction of this model is divided by it.")
+
+
+def reliability(run: Run):
+    """(the reliability diagram before and after the run's temperature, its caption), or (None, '')."""
+    meta = run.end.metadata if run.end is not None else {}
+    cal = meta.get("calibration") or {}
+    rel = cal.get("reliability")
+    if not rel or meta.get("temperature") is None:
+        return None, ""
+    before, after = Reliability.from_dict(rel["before"]), Reliability.from_dict(rel["after"])
+    caption = (f"Reliability on {cal.get('ece_images', sum(before.count)):,} images the model did not train on: "
+               f"ECE {before.ece:.2%} before the temperature, {after.ece:.2%} after (T = {meta['temperature']:.3f})")
+    return reliability_image(before, after, meta["temperature"]), caption

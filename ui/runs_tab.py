@@ -17,7 +17,7 @@ from cnn.run_index import (NOT_SETTINGS, RunEntry, delete_run, find_run, import_
                            load_history)
 
 from . import confusion_view, train_tab
-from .common import AppContext, friendly
+from .common import AppContext, friendly, onnx_download
 
 COLUMNS = ["Run", "Model", "Data", "Recipe", "Changed settings", "Epochs", "Test accuracy", "Train s",
            "Device", "Date", "Status", "Problems"]
@@ -221,6 +221,16 @@ def download(ctx: AppContext, key: str | None) -> gr.DownloadButton:
 
 
 @friendly
+def download_onnx(ctx: AppContext, key: str | None) -> gr.DownloadButton:
+    """The ONNX download button, holding the chosen run's export (made once per checkpoint, cached by
+    its hash; the Predictor serves from the same file), or empty when none is chosen or usable."""
+    e = find_run(ctx.runs.runs_dir, key, shipped(ctx)) if key else None
+    if e is None or e.checkpoint is None or not e.usable:
+        return gr.DownloadButton(value=None, interactive=False)
+    return gr.DownloadButton(value=onnx_download(e.checkpoint), interactive=True)
+
+
+@friendly
 def delete(ctx: AppContext, key: str | None, confirmed: bool, compared: list | None = None) -> tuple:
     """Delete the chosen run (checkpoint and log) once confirmed: (refreshed outputs..., confirm box)."""
     if not key:
@@ -267,6 +277,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
             chosen = gr.Dropdown([], label="Run", elem_id="runs-chosen")
             use_btn = gr.Button("Use this model (Draw tab for 1 channel, Photo tab for 3)", elem_id="runs-use")
             get_btn = gr.DownloadButton("Download checkpoint", interactive=False, elem_id="runs-download")
+            get_onnx = gr.DownloadButton("Download ONNX", interactive=False, elem_id="runs-download-onnx")
         with gr.Row():
             more = gr.Number(1, label="Epochs to continue for", minimum=0, elem_id="runs-more-epochs")
             continue_btn = gr.Button("Continue training this run (fills the Train tab)", elem_id="runs-continue")
@@ -282,6 +293,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
     tab.select(show, [compared, chosen], out.refreshed(), **private)
     refresh_btn.click(show, [compared, chosen], out.refreshed(), **private)
     chosen.change(functools.partial(download, ctx), chosen, get_btn, **private)
+    chosen.change(functools.partial(download_onnx, ctx), chosen, get_onnx, **private)
     use_btn.click(functools.partial(use_run, ctx), chosen,
                   [draw.model, draw.about, photo.model, photo.about, tabs], **private)
     if train_settings is not None:

@@ -21,6 +21,7 @@ from cnn.serving.render import confusion_image, enlarge, to_pil
 from cnn.training import End, train
 
 from .common import AppContext
+from .run_view import calibration_text
 
 THUMB = 112
 VIEW = ("project", "choose", "summary", "overview", "class_pick", "examples", "files", "picked", "add_btn",
@@ -177,7 +178,8 @@ def result_markdown(plan: Plan, end: End) -> str:
     right = int((ev.predictions == test.labels).sum())
     return (f"**Held-out accuracy: {right} of {len(test)} ({ev.accuracy:.0%})**, {how} in {end.elapsed:.1f} s "
             f"({len(plan.data.train)} examples learned from). The held-out examples (one in five of each "
-            f"class, at least one) were not trained on: they show how well it does on new ones.")
+            f"class, at least one) were not trained on: they show how well it does on new ones.\n\n"
+            + calibration_text(end.metadata))
 
 
 def confusion(plan: Plan, end: End) -> Image.Image | None:

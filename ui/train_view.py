@@ -13,6 +13,7 @@ import gradio as gr
 from cnn.runs import Run
 
 from . import confusion_view, run_view
+from .common import log, onnx_download, servable
 
 LOSS_EVERY_S = 3.0  # the loss plot is redrawn at most this often while a run goes
 
@@ -31,6 +32,8 @@ class TrainOutputs:
     result: gr.Markdown
     to_draw: gr.Button
     to_photo: gr.Button
+    get_checkpoint: gr.DownloadButton  # the run's .safetensors
+    get_onnx: gr.DownloadButton        # and its ONNX export, beside it
     panels: gr.Row        # the confusion matrix and the misclassified images, shown with a result
     confusion: gr.Image
     cell_note: gr.Markdown  # a clicked confusion cell's test images (ui/confusion_view.py)
@@ -38,6 +41,7 @@ class TrainOutputs:
     cell_gallery: gr.Gallery
     cell: gr.State
     wrong_gallery: gr.Gallery
+    reliability: gr.Image  # before and after the temperature, shown with a result that has one
     last_run: gr.State    # the checkpoint path of the last finished run
     shown: gr.Textbox     # what this page shows of the run (a Shown, as JSON), hidden
 
@@ -66,6 +70,9 @@ class TrainOutputs:
         with gr.Row():
             to_draw = gr.Button("Use this model in the Draw tab", visible=False, elem_id="to-draw")
             to_photo = gr.Button("Use this model in the Photo tab", visible=False, elem_id="to-photo")
+            get_checkpoint = gr.DownloadButton("Download checkpoint (.safetensors)", visible=False,
+                                               elem_id="train-get-checkpoint")
+            get_onnx = gr.DownloadButton("Download ONNX (.onnx)", visible=False, elem_id="train-get-onnx")
         with gr.Row(visible=False, elem_id="train-panels") as panels:
             with gr.Column():
                 gr.Markdown("**Confusion matrix** on the test images: rows are the true class, columns "
@@ -76,10 +83,12 @@ class TrainOutputs:
                 gr.Markdown("**Misclassified test images**, the most confidently wrong first: "
                             "true class, taken for the predicted one.")
                 wrong_gallery = gr.Gallery(show_label=False, columns=4, height=360, elem_id="wrong-gallery")
+        reliability = gr.Image(label="Reliability diagram", interactive=False, visible=False, elem_id="reliability",
+                               width=600)
         shown = gr.Textbox("", visible="hidden", elem_id="train-shown")
         return cls(status, progress, loss_plot, loss_note, acc_plot, live_panel, filters, result, to_draw, to_photo,
-                   panels, confusion, cells.note, cells.cam, cells.gallery, cells.cell, wrong_gallery,
-                   gr.State(None), shown)
+                   get_checkpoint, get_onnx, panels, confusion, cells.note, cells.cam, cells.gallery, cells.cell,
+                   wrong_gallery, reliability, gr.State(None), shown)
 
     def cell_panel(self) -> confusion_view.CellPanel:
         return confusion_view.CellPanel(self.cell_note, self.cell_cam, self.cell_gallery, self.cell)
@@ -136,11 +145,28 @@ def _plots(run: Run, loss=None, acc=None) -> dict:
                 acc_plot=gr.ScatterPlot(value=acc, x_lim=run_view.accuracy_x_range(run)))
 
 
+def onnx_file(path: str | None) -> str | None:
+    """The run's ONNX export for its download button; None (the button hidden) without a checkpoint,
+    or when it cannot be exported (onnx not installed: the log says why)."""
+    if not path:
+        return None
+    try:
+        return onnx_download(path)
+    except Exception:  # noqa: BLE001 - the result shows without the ONNX button
+        log.warning("no ONNX export for %s", path, exc_info=True)
+        return None
+
+
 def _result(run: Run) -> dict:
     path, channels = run_view.trained_model(run)
     image = run_view.confusion(run)
-    return dict(result=run_view.result_markdown(run), last_run=path, panels=gr.Row(visible=image is not None),
+    diagram, caption = run_view.reliability(run)
+    onnx = onnx_file(path)
+    return dict(get_checkpoint=gr.DownloadButton(value=servable(path) if path else None, visible=bool(path)),
+                get_onnx=gr.DownloadButton(value=onnx, visible=onnx is not None),
+                result=run_view.result_markdown(run), last_run=path, panels=gr.Row(visible=image is not None),
                 confusion=image, wrong_gallery=run_view.misclassified_items(run),
+                reliability=gr.Image(value=diagram, label=caption, visible=diagram is not None),
                 to_draw=gr.Button(visible=bool(path) and channels == 1),
                 to_photo=gr.Button(visible=bool(path) and channels == 3))
 
@@ -155,6 +181,9 @@ def view_update(run: Run, seen: Shown, now: float | None = None) -> tuple:
         seen = Shown(run.id)
         out.update(result="", last_run=None, live_panel="", filters=None, cell_note=confusion_view.HINT,
                    cell_gallery=[], cell=None, panels=gr.Row(visible=False), confusion=None, wrong_gallery=[],
+                   reliability=gr.Image(value=None, visible=False),
+                   get_checkpoint=gr.DownloadButton(value=None, visible=False),
+                   get_onnx=gr.DownloadButton(value=None, visible=False),
                    to_draw=gr.Button(visible=False), to_photo=gr.Button(visible=False), **_plots(run))
     for name, text in (("status", run_view.status_markdown(run)), ("progress", run_view.progress_html(run)),
                        ("loss_note", run_view.loss_caption(run))):

@@ -52,6 +52,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--init-from", metavar="CHECKPOINT",
                    help="fine-tune: start from this checkpoint's convolutional features (same architecture and "
                         "input channels), with a new classifier for the data set's classes")
+    p.add_argument("--calibration-holdout", type=int, metavar="N",
+                   help="training images held out to fit the temperature on after training (default: "
+                        "min(5000, 10%%); a training set under 1,000 images uses its test split); 0: train on "
+                        "every image and fit none")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_flags(p)
     args = p.parse_args(argv)
@@ -125,7 +129,8 @@ def _train(recipe, data, args, ctx, record):
     bar = None
     end = None
     for ev in train(recipe, data, device=args.device, seed=args.seed, stop=stop,
-                    evaluate_each_epoch=not args.final_eval_only, init_state=getattr(args, "init_state", None)):
+                    evaluate_each_epoch=not args.final_eval_only, init_state=getattr(args, "init_state", None),
+                    calibration_holdout=args.calibration_holdout):
         if ev.kind == "start" and ctx.is_main:
             print(f"training {ev.model} ({ev.parameters:,} parameters) on {data.name}: {ev.n_train} train / "
                   f"{ev.n_test} test images, recipe {recipe.name}, device {ev.device} in {ev.precision}"

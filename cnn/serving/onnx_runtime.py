@@ -16,7 +16,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..checkpoint import load_checkpoint
 from ..data import cache_dir
+from ..errors import ConfigError
 from .onnx_export import EXPORT_VERSION, export_model, file_sha256
 
 BACKENDS = ("auto", "pytorch", "onnxruntime")
@@ -32,12 +34,31 @@ def onnxruntime_or_none():
     return onnxruntime
 
 
+def _cached(sha: str) -> Path:
+    return cache_dir() / "onnx" / f"{sha[:32]}-v{EXPORT_VERSION}.onnx"
+
+
 def cached_export(checkpoint: str | os.PathLike, model: nn.Module, metadata: dict) -> Path:
     """The checkpoint's ONNX export in the cache, written on first use (atomically)."""
     sha = file_sha256(checkpoint)
-    out = cache_dir() / "onnx" / f"{sha[:32]}-v{EXPORT_VERSION}.onnx"
+    out = _cached(sha)
     if not out.is_file():
         export_model(model, metadata, out, sha)
+    return out
+
+
+def checkpoint_onnx(checkpoint: str | os.PathLike) -> Path:
+    """The checkpoint's ONNX export for a download: the same cached file the Predictor serves from
+    (exported once per checkpoint content), loading the checkpoint only when it is not cached yet."""
+    try:
+        import onnx  # noqa: F401  (the export writes its model with it)
+    except Exception:
+        raise ConfigError("Exporting to ONNX needs the onnx package: pip install onnx onnxruntime.") from None
+    sha = file_sha256(checkpoint)
+    out = _cached(sha)
+    if not out.is_file():
+        model, meta = load_checkpoint(checkpoint)
+        export_model(model, meta, out, sha)
     return out
 
 

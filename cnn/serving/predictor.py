@@ -65,6 +65,7 @@ class Predictor:
         self.name = name or metadata.get("architecture", "model")
         self.backend = "pytorch"        # or "onnxruntime": what serves logits() and predict()
         self.backend_reason = "PyTorch (no checkpoint file to export)"
+        self.backend_label = "PyTorch"  # in short, for the page: which backend serves and why
         self.backend_ms: dict[str, float] = {}  # median ms per prediction of each backend, when timed
         self._ort: OrtRunner | None = None
         self.path: Path | None = None    # the checkpoint file, when made from one
@@ -82,7 +83,8 @@ class Predictor:
                                       expect_classes=expect_classes, map_location=device)
         pred = cls(model, meta, device=device, name=Path(path).stem)
         pred.path = Path(path)
-        pred.backend_reason = "PyTorch (asked for)" if backend == "pytorch" else pred.backend_reason
+        if backend == "pytorch":
+            pred.backend_reason = pred.backend_label = "PyTorch (asked for)"
         if backend != "pytorch":
             pred._choose_backend(Path(path), forced=backend == "onnxruntime")
         return pred
@@ -167,6 +169,8 @@ class Predictor:
             if forced:
                 raise ConfigError(f"The onnxruntime backend is unavailable: {why} (pip install onnx onnxruntime).")
             self.backend_reason = f"PyTorch ({why})"
+            self.backend_label = ("PyTorch (onnxruntime not installed)" if self.device.type == "cpu"
+                                  else f"PyTorch (on {self.device.type})")
             return
         try:
             runner = OrtRunner(cached_export(path, self.model, self.metadata), ort)
@@ -174,6 +178,7 @@ class Predictor:
             if forced:
                 raise ConfigError(f"The model could not be run in ONNX Runtime: {exc}") from exc
             self.backend_reason = f"PyTorch (the ONNX export failed: {str(exc)[:120]})"
+            self.backend_label = "PyTorch (the ONNX export failed)"
             return
         sample = torch.randint(0, 256, self.input_shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
         with torch.inference_mode(), one_thread():
@@ -183,8 +188,10 @@ class Predictor:
         if forced or self.backend_ms["onnxruntime"] < self.backend_ms["pytorch"]:
             self._ort, self.backend = runner, "onnxruntime"
             self.backend_reason = f"ONNX Runtime ({'asked for' if forced else 'faster'}: {ms} per image)"
+            self.backend_label = "ONNX Runtime"
         else:
             self.backend_reason = f"PyTorch (faster: {ms} per image)"
+            self.backend_label = "PyTorch (ONNX Runtime measured slower)"
 
 
 def shown_path(path, data_dir: str | os.PathLike | None = None) -> str:

@@ -1,12 +1,14 @@
-"""Pictures for people: a model's input enlarged, heat maps over it, feature-map grids and the
-confusion matrix. Plain PIL and numpy (no matplotlib)."""
+"""Pictures for people: a model's input enlarged, heat maps over it, feature-map grids, the
+confusion matrix and the reliability diagram. Plain PIL and numpy (no matplotlib)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
+
+from ..calibration import Reliability
 
 
 def to_pil(x: torch.Tensor) -> Image.Image:
@@ -109,3 +111,50 @@ def confusion_cell(x: float, y: float, classes: int, cell: int = 36) -> tuple[in
     if 0 <= row < classes and 0 <= col < classes:
         return int(row), int(col)
     return None
+
+
+def _reliability_panel(d: ImageDraw.ImageDraw, r: Reliability, x0: int, y0: int, side: int, title: str,
+                       font) -> None:
+    """One reliability diagram: per confidence bin, a bar as high as the bin's accuracy, the gap to
+    its mean confidence shaded red, and the diagonal a calibrated model's bars would reach."""
+    d.text((x0, y0 - 34), title, fill="black", font=font)
+    d.rectangle([x0, y0, x0 + side, y0 + side], fill=(250, 250, 250), outline=(120, 120, 120))
+    for v in (0.25, 0.5, 0.75):  # grid lines
+        g = int(side * v)
+        d.line([x0 + g, y0, x0 + g, y0 + side], fill=(230, 230, 230))
+        d.line([x0, y0 + side - g, x0 + side, y0 + side - g], fill=(230, 230, 230))
+    bins = len(r.count)
+    for i in range(bins):
+        if r.count[i] == 0:
+            continue
+        left, right = x0 + side * i / bins + 1, x0 + side * (i + 1) / bins - 1
+        acc, conf = y0 + side * (1 - r.accuracy[i]), y0 + side * (1 - r.confidence[i])
+        d.rectangle([left, acc, right, y0 + side], fill=(70, 110, 200))
+        if abs(acc - conf) >= 1:
+            d.rectangle([left, min(acc, conf), right, max(acc, conf)], fill=(240, 150, 150), outline=(200, 40, 40))
+    d.line([x0, y0 + side, x0 + side, y0], fill=(90, 90, 90), width=1)  # perfect calibration
+    for v in (0, 0.5, 1):
+        d.text((x0 + int(side * v) - 6, y0 + side + 4), f"{v:g}", fill="black", font=font)
+        d.text((x0 - 24, y0 + side - int(side * v) - 6), f"{v:g}", fill="black", font=font)
+    d.text((x0 + side // 2 - 30, y0 + side + 20), "confidence", fill="black", font=font)
+
+
+def reliability_image(before: Reliability, after: Reliability | None = None, temperature: float | None = None,
+                      side: int = 220) -> Image.Image:
+    """Reliability diagrams side by side: before the temperature and (when given) after it, each
+    titled with its expected calibration error. Blue bars: accuracy per confidence bin; red: the gap
+    to the bin's mean confidence; the diagonal: a calibrated model."""
+    panels = [(before, f"before the temperature\nECE {before.ece:.2%}")]
+    if after is not None:
+        panels.append((after, f"after T = {temperature:.3g}\nECE {after.ece:.2%}" if temperature is not None
+                       else f"after the temperature\nECE {after.ece:.2%}"))
+    font = ImageFont.load_default(size=12)
+    margin, gap, top = 52, 44, 76  # (the page lays the image's label over its top edge)
+    im = Image.new("RGB", (margin + len(panels) * (side + gap), top + side + 40), "white")
+    d = ImageDraw.Draw(im)
+    for k, (r, title) in enumerate(panels):
+        _reliability_panel(d, r, margin + k * (side + gap), top, side, title, font)
+    label = Image.new("RGB", (70, 16), "white")
+    ImageDraw.Draw(label).text((2, 1), "accuracy", fill="black", font=font)
+    im.paste(label.rotate(90, expand=True), (2, top + side // 2 - 35))
+    return im

@@ -12,6 +12,7 @@ cnn.training.step; the arithmetic (layout, autocast, loss scale) is cnn.training
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
@@ -31,6 +32,7 @@ from ..evaluation import EvalResult, evaluate
 from ..hardware import describe, pick_device
 from ..models import build_model, count_parameters, load_partial_state
 from .distributed import all_sum, barrier, from_env, setup as join_ranks
+from .calibrate import calibration_line, fit_on_holdout, split_holdout
 from .cpu_mode import CpuMode, fastest_cpu_mode
 from .events import End, EpochEnd, RunStatus, Snapshot, Start, Step, StopFlag
 from .graphed import GraphedStep
@@ -55,13 +57,17 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
           stop: StopFlag | None = None, log_every: int | None = None,
           evaluate_each_epoch: bool = True, cuda_graphs: bool = True,
           init_state: dict[str, torch.Tensor] | None = None,
-          watch: Watch | None = None) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
+          watch: Watch | None = None,
+          calibration_holdout: int | None = None) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
     """Train `recipe.model` on `data` with `recipe`, yielding events (see the module docstring).
     init_state: weights to start from (part of the model's state dict, cnn.transfer), loaded right
     after the model is built; what it lacks keeps its fresh initialisation. watch: also yield
-    Snapshot events (cnn.training.watch): after Start, after a Step when due, after each EpochEnd."""
+    Snapshot events (cnn.training.watch): after Start, after a Step when due, after each EpochEnd.
+    calibration_holdout: training images held out to fit the temperature on at the end
+    (cnn.training.calibrate): None, the default, min(5,000, 10%); 0 trains on every image and fits
+    none (as before calibration was added)."""
     run = Trainer(recipe, data, seed=seed, stop=stop, evaluate_each_epoch=evaluate_each_epoch,
-                  init_state=init_state)
+                  init_state=init_state, calibration_holdout=calibration_holdout)
     try:
         yield from _events(run, device, log_every, cuda_graphs, watch)
     finally:  # the caller's thread count back, also when the caller drops the generator half way
@@ -102,9 +108,12 @@ class Trainer:
     """One training run: what it trains with, built by `prepare`, and its state between phases."""
 
     def __init__(self, recipe: Recipe, data: Dataset, *, seed: int, stop: StopFlag | None,
-                 evaluate_each_epoch: bool, init_state: dict[str, torch.Tensor] | None = None):
+                 evaluate_each_epoch: bool, init_state: dict[str, torch.Tensor] | None = None,
+                 calibration_holdout: int | None = None):
         if data.train is None:
             raise ValueError("train() needs a data set loaded with its training split")
+        self.holdout = split_holdout(data.train, data.test, calibration_holdout)
+        data = dataclasses.replace(data, train=self.holdout.train)  # what it trains on, held-out slice left out
         recipe.validate(len(data.train))
         self.recipe, self.data, self.seed, self.stop = recipe, data, seed, stop
         self.evaluate_each_epoch, self.init_state = evaluate_each_epoch, init_state
@@ -326,10 +335,15 @@ class Trainer:
         test_acc = self.history[-1].test_accuracy if self.history else None
         if finished and test_acc is not None:
             self.message = f"Finished: test accuracy {test_acc:.4f} in {elapsed:.1f} s on {describe(self.device)}."
+        meta = self.metadata(test_acc, elapsed)
+        if self.ctx.is_main and self.steps_done > 0:  # the temperature, on images it never trained on
+            meta.update(fit_on_holdout(self.model, self.holdout, self.normalize, len(self.data.classes),
+                                       self.device, tta_flip=self.recipe.flip, tta_translate=self.recipe.tta_translate,
+                                       **self.precision.eval_shape(self.recipe.batch_size)) or {})
+            self.message = " ".join(filter(None, [self.message, calibration_line(meta)]))
         self.model = self.precision.release(self.model)
         barrier(self.ctx)
-        return End(self.status, self.message, self.model, self.metadata(test_acc, elapsed), test_acc,
-                   elapsed, self.history, final)
+        return End(self.status, self.message, self.model, meta, test_acc, elapsed, self.history, final)
 
     def metadata(self, test_acc: float | None, elapsed: float) -> dict:
         r, data = self.recipe, self.data

@@ -34,7 +34,8 @@ def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] =
         # full and one padded batch, as a real run evaluates
         fake = random_dataset(recipe.dataset, get_spec(recipe.model).input_shape,
                               recipe.batch_size * 5, recipe.batch_size + 1)
-        for _ in train(recipe.replace(epochs=1), fake, device=device, evaluate_each_epoch=True, stop=stop):
+        for _ in train(recipe.replace(epochs=1), fake, device=device, evaluate_each_epoch=True, stop=stop,
+                       calibration_holdout=0):  # all 5 batches train (random pixels: nothing to calibrate)
             pass
     if device.type == "cuda":
         torch.cuda.synchronize()
