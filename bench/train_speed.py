@@ -3,7 +3,7 @@
     python bench/train_speed.py --recipes mnist_fast --baseline seed004 --target 0.99
     python bench/train_speed.py --recipes cifar10_small --baseline seed001 --target 0.85
 
-Each recipe trains through the project's one engine (cnn.training.trainer.train) on the full data set and
+Each recipe trains through the project's one engine (cnn.training.engine.train) on the full data set and
 is evaluated on the full test split after every epoch. 'seconds' is training time with the
 evaluations left out; 'to target' is that time at the first epoch end at or above the target;
 'ratio' is the baseline's time to target over this recipe's (higher is faster).

@@ -45,3 +45,13 @@ def ctx(tmp_path, data_dir):
     yield c
     c.runs.stop()
     assert c.runs.wait_idle(30)
+
+
+@pytest.fixture()
+def manager(tmp_path, data_dir):
+    """A CPU RunManager over a fresh runs folder; its run is stopped and waited for afterwards."""
+    from cnn.runs import RunManager
+    m = RunManager(tmp_path / "runs", data_dir, device="cpu")
+    yield m
+    m.stop()
+    assert m.wait_idle(30)

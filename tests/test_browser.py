@@ -22,8 +22,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SLOW = 60_000  # ms: the machine running the tests may be busy
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def app_page(tmp_path_factory, slow_ms: int = SLOW):
+    """The app on a free port and a headless chromium page on it, Draw tab loaded (a generator for
+    module fixtures: `yield from app_page(...)`). page.demo is the app, page.app_url its address,
+    page.other_browser() opens another person's browser."""
     sync_playwright, exe = playwright_and_chromium()
     demo, url = launch(tmp_path_factory.mktemp("runs"))
     try:
@@ -36,7 +38,7 @@ def page(tmp_path_factory):
             ctx = browser("chromium-profile")
             try:
                 pg = ctx.new_page()
-                pg.set_default_timeout(SLOW)
+                pg.set_default_timeout(slow_ms)
                 pg.goto(url)
                 pg.get_by_text("Draw a digit (0-9)").first.wait_for()
                 pg.demo, pg.app_url = demo, url
@@ -48,6 +50,11 @@ def page(tmp_path_factory):
         demo.runs.stop()
         demo.runs.wait_idle(30)
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    yield from app_page(tmp_path_factory)
 
 
 def shot(page, name: str) -> None:

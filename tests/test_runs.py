@@ -23,14 +23,6 @@ def quick(dataset="mnist", epochs=0.5, batch=64, lr=0.05, **kw) -> RunConfig:
                      kw.pop("optimizer", "sgd"), **kw)
 
 
-@pytest.fixture()
-def manager(tmp_path, data_dir):
-    m = RunManager(tmp_path / "runs", data_dir, device="cpu")
-    yield m
-    m.stop()
-    assert m.wait_idle(30)
-
-
 def finish(run, timeout=120):
     t = time.time()
     while not run.done and time.time() - t < timeout:

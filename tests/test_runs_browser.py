@@ -9,34 +9,14 @@ import time
 
 import pytest
 
-from app_helpers import launch, playwright_and_chromium
-from test_browser import CHROMIUM_ARGS, SHOTS, _box, _pick, _quick_run, open_tab, shot
+from test_browser import SHOTS, app_page, _box, _pick, _quick_run, open_tab, shot
 
 SLOW = 120_000  # ms: training on a busy CPU
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    sync_playwright, exe = playwright_and_chromium()
-    demo, url = launch(tmp_path_factory.mktemp("runs"))
-    try:
-        with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(
-                str(tmp_path_factory.mktemp("chromium-profile")), executable_path=exe, headless=True,
-                args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000})
-            try:
-                pg = ctx.new_page()
-                pg.set_default_timeout(SLOW)
-                pg.goto(url)
-                pg.get_by_text("Draw a digit (0-9)").first.wait_for()
-                pg.demo = demo
-                yield pg
-            finally:
-                ctx.close()
-    finally:
-        demo.runs.stop()
-        demo.runs.wait_idle(30)
-        demo.close()
+    yield from app_page(tmp_path_factory, SLOW)
 
 
 def _train(page, lr: str, epochs: str, live_shot: bool = False) -> str:

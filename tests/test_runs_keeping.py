@@ -8,22 +8,12 @@ import time
 import pytest
 import torch
 
-from app_helpers import checkpoint
 from cnn.run_index import list_runs
 from cnn.runlog import log_path, read_log
-from cnn.runs import RunManager
 from cnn.runs.keeping import panel_indices
 from test_runlog import f32, scalars
 from test_runs import finish, quick
 from ui import run_view, train_tab, train_view
-
-
-@pytest.fixture()
-def manager(tmp_path, data_dir):
-    m = RunManager(tmp_path / "runs", data_dir, device="cpu")
-    yield m
-    m.stop()
-    assert m.wait_idle(30)
 
 
 def by_key(entries):

@@ -3,9 +3,6 @@ differ; put one into the Draw or Photo tab; download, delete or upload a checkpo
 from __future__ import annotations
 
 import functools
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +14,7 @@ from cnn.run_index import (NOT_SETTINGS, RunEntry, delete_run, find_run, import_
                            load_history)
 
 from . import confusion_view, train_tab
-from .common import AppContext, friendly, onnx_download
+from .common import AppContext, friendly, onnx_download, servable
 
 COLUMNS = ["Run", "Model", "Data", "Recipe", "Changed settings", "Epochs", "Test accuracy", "Train s",
            "Device", "Date", "Status", "Problems"]
@@ -195,19 +192,6 @@ def use_run(ctx: AppContext, key: str | None) -> tuple:
     return skip, skip, path, about, gr.Tabs(selected="photo")
 
 
-def _servable(path: Path) -> str:
-    """A path Gradio will serve: the file itself when under the working or temp directory, else a copy
-    in the temp directory."""
-    real = path.resolve()
-    for root in (os.getcwd(), tempfile.gettempdir()):
-        if real.is_relative_to(Path(root).resolve()):
-            return str(real)
-    folder = Path(tempfile.gettempdir()) / "cnn-playground-downloads"
-    folder.mkdir(exist_ok=True)
-    shutil.copyfile(real, folder / real.name)
-    return str(folder / real.name)
-
-
 @friendly
 def download(ctx: AppContext, key: str | None) -> gr.DownloadButton:
     """The download button, holding the chosen run's checkpoint (or empty when none is chosen)."""
@@ -217,7 +201,7 @@ def download(ctx: AppContext, key: str | None) -> gr.DownloadButton:
     if e.checkpoint is None:
         gr.Warning(f"{key} has no checkpoint to download.")
         return gr.DownloadButton(value=None, interactive=False)
-    return gr.DownloadButton(value=_servable(e.checkpoint), interactive=True)
+    return gr.DownloadButton(value=servable(e.checkpoint), interactive=True)
 
 
 @friendly

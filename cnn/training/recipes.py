@@ -1,6 +1,6 @@
 """Training recipes: each seed tutorial's original settings as a named preset, plus the project's
 fast ones, and `fast_default`: what a data set trains with when nobody names a model or a recipe.
-A recipe is plain data; the engine (cnn.training.trainer.train) carries it out."""
+A recipe is plain data; the engine (cnn.training.engine.train) carries it out."""
 from __future__ import annotations
 
 import dataclasses

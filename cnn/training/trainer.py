@@ -1,14 +1,9 @@
-"""The one training engine. The CLI, the app, the benchmarks and the tests all call `train`.
+"""One training run, in phases: prepare, begin an epoch, step, log a window, end an epoch, finish.
 
-`train` is a generator: it yields a Start event, Step events every few steps (the live loss
-curve), an EpochEnd event with train and test accuracy after each epoch, and always an End event
-last, which carries the trained model and the metadata for its checkpoint. It stops cleanly
-between two steps when `stop.is_set()`. The whole training split lives on the training device as
-uint8 and is augmented there, batch by batch. Under torchrun it trains with DistributedDataParallel.
-
-`Trainer` holds one run and does it in phases (prepare, begin an epoch, step, log a window, end an
-epoch, finish); `train` is the loop over them that yields their events. The step itself is
-cnn.training.step; the arithmetic (layout, autocast, loss scale) is cnn.training.precision.
+`Trainer` holds the run's state (data on the device, model, optimizer, precision, clock) and each
+phase returns the event it produced; cnn.training.engine.train is the loop over the phases that
+yields those events. The step itself is cnn.training.step; the arithmetic (layout, autocast, loss
+scale) is cnn.training.precision; the CPU thread count is cnn.cpu_share.
 """
 from __future__ import annotations
 
@@ -17,7 +12,6 @@ import datetime as dt
 import functools
 import math
 import time
-from typing import Iterator
 
 import torch
 # torch.optim imports torch._dynamo the first time an optimizer is made (1-2 s of Python imports).
@@ -34,14 +28,13 @@ from ..models import build_model, count_parameters, load_partial_state
 from .distributed import all_sum, barrier, from_env, setup as join_ranks
 from .calibrate import calibration_line, fit_on_holdout, split_holdout
 from .cpu_mode import CpuMode, fastest_cpu_mode
-from .events import End, EpochEnd, RunStatus, Snapshot, Start, Step, StopFlag
+from .events import End, EpochEnd, RunStatus, Start, Step, StopFlag
 from .graphed import GraphedStep
 from .lookahead import Lookahead
 from .optim import HeadOnly, capturable_sgd, lr_factor, make_optimizer, set_lr, set_lr_scale
 from .precision import Precision, configure_backends, cpu_mode_for
 from .recipes import Recipe
 from .step import StepState, Totals, WeightGuard, loss_function, train_step
-from .watch import Watch
 
 
 CHECKPOINT_FORMAT = 1
@@ -51,57 +44,6 @@ def normalization(recipe: Recipe, data: Dataset) -> tuple[list[float], list[floa
     if recipe.normalize is not None:
         return list(recipe.normalize[0]), list(recipe.normalize[1])
     return (data.train or data.test).subset(10_000).mean_std()
-
-
-def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = None, seed: int = 0,
-          stop: StopFlag | None = None, log_every: int | None = None,
-          evaluate_each_epoch: bool = True, cuda_graphs: bool = True,
-          init_state: dict[str, torch.Tensor] | None = None,
-          watch: Watch | None = None,
-          calibration_holdout: int | None = None) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
-    """Train `recipe.model` on `data` with `recipe`, yielding events (see the module docstring).
-    init_state: weights to start from (part of the model's state dict, cnn.transfer), loaded right
-    after the model is built; what it lacks keeps its fresh initialisation. watch: also yield
-    Snapshot events (cnn.training.watch): after Start, after a Step when due, after each EpochEnd.
-    calibration_holdout: training images held out to fit the temperature on at the end
-    (cnn.training.calibrate): None, the default, min(5,000, 10%); 0 trains on every image and fits
-    none (as before calibration was added)."""
-    run = Trainer(recipe, data, seed=seed, stop=stop, evaluate_each_epoch=evaluate_each_epoch,
-                  init_state=init_state, calibration_holdout=calibration_holdout)
-    try:
-        yield from _events(run, device, log_every, cuda_graphs, watch)
-    finally:  # the caller's thread count back, also when the caller drops the generator half way
-        run.close()
-
-
-def _events(run: "Trainer", device, log_every: int | None, cuda_graphs: bool,
-            watch: Watch | None) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
-    """train()'s loop over the run's phases."""
-    yield run.prepare(device, log_every, cuda_graphs)
-    run.start_clock()
-    watching = watch is not None and run.ctx.is_main
-    if watching:
-        yield watch.take(run)
-    for epoch in range(run.epochs):
-        for b in run.begin_epoch(epoch):
-            if run.stop_requested():
-                break
-            run.step(b)
-            if run.log_due():
-                event = run.log_window()
-                if event is None:  # diverged: the last good weights are back
-                    break
-                yield event
-                if watching and watch.due():
-                    yield watch.take(run)
-                if run.stop_agreed():
-                    break
-        if run.status is not RunStatus.FINISHED:
-            break
-        yield run.end_epoch(epoch)
-        if watching:
-            yield watch.take(run)
-    yield run.finish()
 
 
 class Trainer:

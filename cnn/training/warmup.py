@@ -9,7 +9,7 @@ from ..data import random_dataset
 from ..hardware import pick_device
 from ..models import get_spec
 from .recipes import get_recipe
-from .trainer import train
+from .engine import train
 
 
 def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] = (), stop=None) -> float:
