@@ -33,10 +33,11 @@ def main(argv=None) -> None:
     p.add_argument("--recipe", default="mnist_fast")
     p.add_argument("--epochs", type=float, default=0.4)
     p.add_argument("--warmup-steps", type=int, default=20)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (more: wall time matters, and noise)")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     cpu_mode.candidates = lambda: [cpu_mode.DEFAULT]
-    header(f"training cost of {args.recipe}, one thread, fp32 channels-last")
+    header(f"training cost of {args.recipe}, {args.threads} thread(s), fp32 channels-last")
     recipe = get_recipe(args.recipe).replace(epochs=args.epochs)
     data = load_dataset(recipe.dataset)
     marks = []  # (step, wall, cpu) at every Step event

@@ -199,6 +199,8 @@ def teach(ctx: AppContext, path, start_from: str):
 # ---------------------------------------------------------------- layout
 
 def _layout(ctx: AppContext) -> dict:
+    """The tab's components by name, top to bottom as the page shows them (over 60 lines: one flat
+    list, which split up would only scatter the page's order)."""
     c = {}
     gr.Markdown("Teach a model your own classes: a few examples of each (10 are plenty to start), then "
                 "Train. Drawings fine-tune the digit model, photos the CIFAR-10 model, in seconds.")
