@@ -24,27 +24,6 @@ API_BLANK = {BLANK_MESSAGE: "The image is blank: there is no digit in it to clas
 PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
   const b = document.querySelector('#sketch button[aria-label="Brush"]');
   if (b) { b.click(); } else if (Date.now() - t0 < 15000) { setTimeout(pick, 200); } }; pick(); }"""
-# Gradio's sketchpads draw with pixi.js, whose ticker asks for every animation frame (60 a second),
-# also while its tab is hidden: 0.4 of a core in a software-rendered browser idle on the Train tab
-# (bench/browser_idle.py). Its frames wait while no sketchpad canvas is shown (checked every 250 ms),
-# other code's frames are untouched. Empty: no pause (the benchmark's baseline).
-PAUSE_HIDDEN_CANVAS = """() => {
-  const raf = window.requestAnimationFrame.bind(window), caf = window.cancelAnimationFrame.bind(window);
-  let seen = 0, shown = true, next = -1;
-  const waiting = new Map();
-  const isShown = () => { const now = performance.now(); if (now - seen > 250) { seen = now;
-    shown = Array.from(document.querySelectorAll('#sketch canvas, #teach-sketch canvas'))
-      .some(c => c.offsetParent !== null); } return shown; };
-  const isTicker = cb => { if (cb.__pixiTick === undefined) cb.__pixiTick = String(cb).includes('_requestId'); return cb.__pixiTick; };
-  window.requestAnimationFrame = cb => {
-    if (typeof cb !== 'function' || !isTicker(cb) || isShown()) return raf(cb);
-    const id = next--;
-    const wait = () => { if (isShown()) { waiting.delete(id); raf(cb); } else waiting.set(id, setTimeout(wait, 250)); };
-    waiting.set(id, setTimeout(wait, 250));
-    return id;
-  };
-  window.cancelAnimationFrame = id => { if (waiting.has(id)) { clearTimeout(waiting.get(id)); waiting.delete(id); } else caf(id); };
-}"""
 CSS = """
 .pixelated img, #photo-in img { image-rendering: pixelated; }
 #photo-in img { width: 100%; height: 100%; object-fit: contain; }
@@ -111,8 +90,6 @@ def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: 
         _api_endpoints(ctx)
         train_tab.on_load(demo, ctx, train)  # a (re)loaded page shows the run going, or the last
         demo.load(None, None, None, js=PICK_BRUSH)
-        if PAUSE_HIDDEN_CANVAS:
-            demo.load(None, None, None, js=PAUSE_HIDDEN_CANVAS)
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
     demo.ctx = ctx
     return demo

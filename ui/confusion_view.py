@@ -37,7 +37,8 @@ class CellPanel:
     def build(cls, prefix: str) -> CellPanel:
         note = gr.Markdown(HINT, elem_id=f"{prefix}-cell-note")
         cam = gr.Radio(list(CAMS), value=CAMS[0], show_label=False, elem_id=f"{prefix}-cell-cam")
-        gallery = gr.Gallery(show_label=False, columns=6, height=300, elem_id=f"{prefix}-cell-gallery")
+        gallery = gr.Gallery(show_label=False, columns=6, height=300, fit_columns=False, object_fit="contain",
+                             elem_id=f"{prefix}-cell-gallery")  # one image stays a thumbnail
         return cls(note, cam, gallery, gr.State(None))
 
 

@@ -82,7 +82,8 @@ class TrainOutputs:
             with gr.Column():
                 gr.Markdown("**Misclassified test images**, the most confidently wrong first: "
                             "true class, taken for the predicted one.")
-                wrong_gallery = gr.Gallery(show_label=False, columns=4, height=360, elem_id="wrong-gallery")
+                wrong_gallery = gr.Gallery(show_label=False, columns=4, height=360, fit_columns=False, object_fit="contain",
+                                           elem_id="wrong-gallery")  # one wrong image stays a thumbnail
         reliability = gr.Image(label="Reliability diagram", interactive=False, visible=False, elem_id="reliability",
                                width=600)
         shown = gr.Textbox("", visible="hidden", elem_id="train-shown")

@@ -278,7 +278,9 @@ class Trainer:
         if finished and test_acc is not None:
             self.message = f"Finished: test accuracy {test_acc:.4f} in {elapsed:.1f} s on {describe(self.device)}."
         meta = self.metadata(test_acc, elapsed)
-        if self.ctx.is_main and self.steps_done > 0:  # the temperature, on images it never trained on
+        # the temperature, on images it never trained on; not for a diverged run (its kept weights are
+        # the last good ones of a run gone wrong, and a fit on them says nothing)
+        if self.ctx.is_main and self.steps_done > 0 and self.status is not RunStatus.DIVERGED:
             meta.update(fit_on_holdout(self.model, self.holdout, self.normalize, len(self.data.classes),
                                        self.device, tta_flip=self.recipe.flip, tta_translate=self.recipe.tta_translate,
                                        **self.precision.eval_shape(self.recipe.batch_size)) or {})
