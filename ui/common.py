@@ -122,10 +122,6 @@ def bind(fn, *args):
     return call
 
 
-def session_of(request: gr.Request | None) -> str | None:
-    return getattr(request, "session_hash", None)
-
-
 def raw_upload(component: gr.Image) -> gr.Image:
     """Make an Image component hand its handler the uploaded file's path (or a pasted image's bytes)
     without decoding it, so that cnn.serving decodes it and refuses bad files (corrupt, empty,

@@ -20,7 +20,7 @@ from ..evaluation import evaluate
 from ..hardware import describe, pick_device
 from ..training import End, EpochEnd, RunStatus, Snapshot, Start, Step, Watch, train
 from ..training.warmup import warm_up
-from . import keeping
+from .keeping import checkpoint_path, continued_from, open_record, panel
 from .config import RunConfig
 from .run import Run
 
@@ -141,17 +141,17 @@ class RunManager:
 
     def _work(self, run: Run, recipe) -> None:
         torch.set_num_threads(_THREADS)  # a new thread starts with the last value any thread set
-        path, record = keeping.checkpoint_path(self.runs_dir, run), None
+        path, record = checkpoint_path(self.runs_dir, run), None
         try:
             if path.resolve() in self.protected:  # cannot happen with these names; belt and braces
                 raise DataError(f"Refusing to overwrite the shipped checkpoint {path}.")
-            record = keeping.open_record(run, path, self.tensorboard_dir, recipe)
+            record = open_record(run, path, self.tensorboard_dir, recipe)
             data = self._load(run, recipe)
             init_state = None
             if run.config.init_from:
-                recipe, init_state = keeping.continued_from(run.config.init_from, recipe, data)
+                recipe, init_state = continued_from(run.config.init_from, recipe, data)
                 run.recipe = recipe
-            run.panel_images, run.panel_labels = keeping.panel(data.test, len(data.classes))
+            run.panel_images, run.panel_labels = panel(data.test, len(data.classes))
             watch = Watch(run.panel_images, WATCH_EVERY_S)
             for ev in train(recipe, data, device=self.device, seed=run.config.seed, stop=run.stop_event,
                             init_state=init_state, watch=watch):

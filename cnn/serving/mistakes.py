@@ -2,7 +2,6 @@
 class i it took for class j, and Grad-CAM for either class. Never imports Gradio."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +46,3 @@ def grad_cams(predictor: Predictor, image: torch.Tensor, true: int, pred: int) -
     return ex.grad_cam(image, true), ex.grad_cam(image, pred)
 
 
-def checkpoint_key(path: str | os.PathLike) -> tuple[str, int]:
-    """(path, modification time): a cache key that changes when the file does."""
-    return str(path), os.stat(path).st_mtime_ns
