@@ -12,6 +12,11 @@ threads used 13.3 CPU-s in a 10 s test against the server's 2.2 (AMD VM): the lo
 not the app, took the cores. These asyncio clients, one thread for all, used 1.8 CPU-s while the
 server answered twice as many requests, so the figures measure the app. Each request still sends
 its image, as a browser does.
+
+Each user keeps one session hash for all their calls, as a browser page (and gradio_client) does.
+Without one, Gradio makes a new session for every call and builds the state of every component of
+the app for it: that took 59% of the server's event loop, and the 16 users' p95 went from 0.26 s
+to about 1.1 s (README, "Under load").
 """
 from __future__ import annotations
 
@@ -20,17 +25,19 @@ import json
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 
 
-async def predict(client: httpx.AsyncClient, url: str, api: str, image: bytes) -> dict:
-    """One prediction the way Gradio's HTTP API takes it: upload, call, then the event stream."""
+async def predict(client: httpx.AsyncClient, url: str, api: str, image: bytes, session: str) -> dict:
+    """One prediction the way Gradio's HTTP API takes it: upload, call, then the event stream.
+    `session` is the user's session hash, the same for all their calls."""
     up = await client.post(f"{url}gradio_api/upload", files={"files": ("image.png", image, "image/png")})
     up.raise_for_status()
     data = [{"path": up.json()[0], "meta": {"_type": "gradio.FileData"}}]
-    call = await client.post(f"{url}gradio_api/call/{api}", json={"data": data})
+    call = await client.post(f"{url}gradio_api/call/{api}", json={"data": data, "session_hash": session})
     call.raise_for_status()
     event = None
     async with client.stream("GET", f"{url}gradio_api/call/{api}/{call.json()['event_id']}") as stream:
@@ -53,11 +60,11 @@ async def load(url: str, images: dict[str, bytes], clients: int, seconds: float,
 
     async def user(k: int) -> None:
         async with httpx.AsyncClient(timeout=120) as client:
-            i = 0
+            i, session = 0, uuid.uuid4().hex[:11]
             while (start := time.perf_counter()) < deadline:
                 api = endpoints[(i + k) % len(endpoints)]
                 try:
-                    result = await predict(client, url, api, images[api])
+                    result = await predict(client, url, api, images[api], session)
                     ok = isinstance(result, dict) and len(result) == 10
                 except Exception as exc:  # noqa: BLE001 - every failure is counted
                     ok, result = False, exc

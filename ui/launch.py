@@ -18,6 +18,11 @@ from .app import CSS, build_app
 from .common import ROOT
 
 MAX_UPLOAD = "20mb"
+# Gradio's queue re-summarises its last GRADIO_ANALYTICS_MAX_EVENTS (10,000) events in a pandas
+# DataFrame after every event, every GRADIO_ANALYTICS_CACHE_FREQUENCY (1) events, for its monitoring
+# page, which this app does not turn on. Under 16 clients that took about a fifth of a core, and the
+# cost grows with the events kept (tests/test_load.py; README, "Under load").
+QUEUE_SUMMARY = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_MAX_EVENTS": "2000"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -78,6 +83,8 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
     runs.warm_up_in_background()
     demo = build_app(args.mnist_checkpoint, args.cifar_checkpoint, runs, args.upload_ttl)
     demo.runs = runs
+    for name, value in QUEUE_SUMMARY.items():  # read when the queue is made
+        os.environ.setdefault(name, value)
     demo.queue(default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
                 max_file_size=MAX_UPLOAD, css=CSS, footer_links=["api"], run_history=False,
