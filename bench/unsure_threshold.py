@@ -37,7 +37,7 @@ from teach_drawings import drawing
 
 from cnn.calibration import calibrated_probabilities, split_halves
 from cnn.data import load_dataset
-from cnn.evaluation import tta_logits
+from cnn.evaluation import SERVED_TRANSLATE, tta_logits
 from cnn.serving.digits import prepare_digit
 from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
@@ -84,7 +84,7 @@ def top_probability(pred: Predictor, images: torch.Tensor, batch: int = 500) -> 
     tops, classes = [], []
     with torch.inference_mode():
         for i in range(0, len(images), batch):
-            z = tta_logits(pred.model, pred.normalizer(images[i:i + batch]), pred.tta_flip, translate=False, stack=True)
+            z = tta_logits(pred.model, pred.normalizer(images[i:i + batch]), pred.tta_flip, SERVED_TRANSLATE, stack=True)
             p = calibrated_probabilities(z, pred.temperature)
             top, cls = p.max(1)
             tops.append(top)

@@ -7,6 +7,13 @@ averages |accuracy - confidence| over the bins, weighted by their share of the p
 Temperature scaling divides every logit by one number T > 0, fitted to minimise the negative log
 likelihood on held-out data: T > 1 softens over-confident predictions, T < 1 sharpens
 under-confident ones, and the predicted class (the argmax) never changes.
+
+The NLL weighs the whole distribution, the ECE only the top class, and with label smoothing the
+two can disagree: for the shipped CIFAR-10 model the NLL's T (0.499) leaves a 1.2% ECE on images the
+fit never saw, where T = 0.52 gives 0.8% at 0.2% more NLL. So `calibration_temperature` starts from
+the NLL's T and, where there are enough images to measure an ECE (ECE_FIT_MIN), moves to the T
+with the lowest ECE within ECE_FIT_RANGE of it (tuning T on validation ECE, as Mukhoti et al. 2020
+do). The range keeps the NLL's answer in charge of the scale; the ECE only chooses within it.
 """
 from __future__ import annotations
 
@@ -18,6 +25,15 @@ import torch.nn.functional as F
 
 ECE_BINS = 15
 T_MIN, T_MAX = 1e-2, 1e2  # a fitted temperature is kept inside this range
+ECE_FIT_MIN = 1000          # images needed before the ECE may move T (fewer measure it too coarsely)
+ECE_FIT_RANGE = (0.8, 1.25)  # times the NLL's T, the range the ECE may choose from
+ECE_FIT_STEPS = 91          # temperatures tried in that range, evenly spaced in log T (0.5% apart)
+# The ECE the choice minimises is the mean over these bin counts: where one set of bin edges falls
+# moves a 5,000-image ECE by a few tenths of a point, and the mean is steadier (README, "Calibration").
+ECE_FIT_BINS = (10, 15, 20)
+METHOD = ("temperature scaling: T minimising the NLL of softmax(logits / T) (LBFGS on log T), then, on "
+          f"{ECE_FIT_MIN:,} images or more, the T within {ECE_FIT_RANGE[0]}-{ECE_FIT_RANGE[1]}x of it with the "
+          f"lowest ECE (mean over {', '.join(map(str, ECE_FIT_BINS))} bins)")  # in the checkpoint's words
 
 
 @dataclass
@@ -109,6 +125,29 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
         opt.step(closure)
     t = float(log_t.detach().exp())
     return min(max(t, T_MIN), T_MAX) if math.isfinite(t) else 1.0
+
+
+def ece_temperature(logits: torch.Tensor, labels: torch.Tensor, around: float,
+                    bins: tuple[int, ...] = ECE_FIT_BINS) -> float:
+    """The temperature within ECE_FIT_RANGE of `around` with the lowest ECE on (logits, labels),
+    averaged over `bins` bin counts; of equal ECEs, the one nearest `around`."""
+    z = torch.as_tensor(logits).detach().double().cpu()
+    y = torch.as_tensor(labels).detach().long().cpu()
+    lo, hi = (math.log(around * f) for f in ECE_FIT_RANGE)
+    grid = torch.linspace(lo, hi, ECE_FIT_STEPS, dtype=torch.float64).exp().tolist()
+    def ece(t: float) -> float:
+        p = calibrated_probabilities(z, t)
+        return sum(expected_calibration_error(p, y, k) for k in bins) / len(bins)
+    scored = [(ece(t), abs(math.log(t / around)), t) for t in grid]
+    return min(scored)[2]
+
+
+def calibration_temperature(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """(the temperature to use, the NLL's temperature): see the module's doc."""
+    t_nll = fit_temperature(logits, labels)
+    if len(labels) < ECE_FIT_MIN:
+        return t_nll, t_nll
+    return min(max(ece_temperature(logits, labels, t_nll), T_MIN), T_MAX), t_nll
 
 
 def temperature_report(logits: torch.Tensor, labels: torch.Tensor, temperature: float,

@@ -19,6 +19,9 @@ class EvalResult:
     predictions: torch.Tensor   # predicted label of each image, on the CPU
     probabilities: torch.Tensor  # N x num_classes, on the CPU
     logits: torch.Tensor | None = None  # N x num_classes (float32, before any temperature), on the CPU
+    # The logits as predictions get them (SERVED_TTA): without the shifts where the split was scored
+    # with them, else the same tensor as `logits`. Temperatures are fitted, and ECE measured, on these.
+    served_logits: torch.Tensor | None = None
 
     def misclassified(self, labels: torch.Tensor, limit: int = 24) -> list[int]:
         """Indices of wrongly predicted images, most confidently wrong first."""
@@ -27,11 +30,24 @@ class EvalResult:
         return wrong[conf.argsort(descending=True)][:limit].tolist()
 
 
+# What a prediction averages over (cnn.serving.predictor, the ONNX export): the mirror image where
+# the checkpoint has tta_flip, never the shifts, which would triple the work of every photo. The
+# test set is scored with the shifts too (the accuracy the recipes are known by), but a checkpoint's
+# temperature is fitted, and its calibration measured, on the logits predictions get.
+SERVED_TRANSLATE = False
+
+
 def tta_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool,
                stack: bool = False) -> torch.Tensor:
     """The model's logits, averaged over the test-time augmentations asked for (float32).
     stack runs an image and its mirror as one batch: one forward pass instead of two, which
     halves the time for a single image on a CPU; evaluation keeps its batch shape instead."""
+    return _tta_views(model, x, flip, translate, stack)[0]
+
+
+def _tta_views(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool,
+               stack: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the logits averaged as asked, the same without the shifts)."""
     def mirrored(v):
         if not flip:
             return model(v).float()
@@ -39,14 +55,14 @@ def tta_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: b
             return model(torch.cat((v, v.flip(3)))).float().view(2, len(v), -1).mean(0)
         return (model(v).float() + model(v.flip(3)).float()) / 2
 
-    logits = mirrored(x)
+    logits = unshifted = mirrored(x)
     if translate:
         padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
         shifts = [padded[:, :, :-2, :-2], padded[:, :, 2:, 2:]]
         if x.is_contiguous(memory_format=torch.channels_last):
             shifts = [v.contiguous(memory_format=torch.channels_last) for v in shifts]
-        logits = (logits + (mirrored(shifts[0]) + mirrored(shifts[1])) / 2) / 2
-    return logits
+        logits = (unshifted + (mirrored(shifts[0]) + mirrored(shifts[1])) / 2) / 2
+    return logits, unshifted
 
 
 @torch.inference_mode()
@@ -62,7 +78,7 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
     kernels for in training, so a first run does not tune a second set."""
     was_training = model.training
     model.eval()
-    all_logits, loss_sum = [], 0.0
+    all_logits, all_served, loss_sum = [], [], 0.0
     try:
         for start in range(0, len(split), batch_size):
             if should_stop is not None and should_stop():
@@ -75,9 +91,12 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, mixed_precision=device.type == "cuda", cuda_dtype=cuda_dtype):  # CPU: exact fp32
-                logits = tta_logits(model, x, tta_flip, tta_translate)[:n]
+                logits, unshifted = _tta_views(model, x, tta_flip, tta_translate)
+                logits = logits[:n]
             loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
             all_logits.append(logits.cpu())
+            if tta_translate and not SERVED_TRANSLATE:
+                all_served.append(unshifted[:n].cpu())
     finally:
         model.train(was_training)
     z = torch.cat(all_logits)
@@ -85,7 +104,8 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
     pred = p.argmax(1)
     labels = split.labels.cpu()
     confusion = torch.bincount(labels * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
-    return EvalResult((pred == labels).float().mean().item(), loss_sum / len(split), confusion, pred, p, z)
+    served = torch.cat(all_served) if all_served else z
+    return EvalResult((pred == labels).float().mean().item(), loss_sum / len(split), confusion, pred, p, z, served)
 
 
 def format_confusion(confusion: torch.Tensor, classes: list[str]) -> str:

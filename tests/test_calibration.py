@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from cnn.calibration import (Reliability, calibrated_probabilities, expected_calibration_error, fit_temperature,
-                             nll, reliability, split_halves, temperature_report)
+from cnn.calibration import (ECE_FIT_MIN, ECE_FIT_RANGE, Reliability, calibrated_probabilities,
+                             calibration_temperature, expected_calibration_error, fit_temperature, nll, reliability,
+                             split_halves, temperature_report)
 from cnn.models import get_spec
 from cnn.serving.predictor import Predictor
 
@@ -30,6 +31,35 @@ def test_calibrated_predictions_have_ece_near_zero_and_scaled_ones_do_not():
     assert expected_calibration_error(z.softmax(1), y) < 0.01
     assert expected_calibration_error((2 * z).softmax(1), y) > 0.05
     assert expected_calibration_error(calibrated_probabilities(2 * z, fit_temperature(2 * z, y)), y) < 0.01
+
+
+def squeezed(n: int, seed: int):
+    """Labels drawn from softmax(z), shown through logits whose non-top classes are squeezed towards
+    their mean (as label smoothing does): the top class's confidence and the NLL then want different
+    temperatures."""
+    z, y = sampled(n, scale=2.0, seed=seed)
+    others = torch.ones_like(z, dtype=torch.bool).scatter(1, z.argmax(1, keepdim=True), False)
+    mean = (z * others).sum(1, keepdim=True) / (z.shape[1] - 1)
+    return torch.where(others, mean + 0.3 * (z - mean), z), y
+
+
+def test_calibration_temperature_lowers_the_ece_where_the_nll_disagrees():
+    z, y = squeezed(5000, seed=0)
+    t, t_nll = calibration_temperature(z, y)
+    assert t_nll == pytest.approx(fit_temperature(z, y))
+    assert ECE_FIT_RANGE[0] * t_nll <= t <= ECE_FIT_RANGE[1] * t_nll and t != pytest.approx(t_nll, rel=0.02)
+    fresh_z, fresh_y = squeezed(20_000, seed=1)  # the same source, never seen by the fit
+    ece = lambda temp: expected_calibration_error(calibrated_probabilities(fresh_z, temp), fresh_y)  # noqa: E731
+    assert ece(t) < 0.6 * ece(t_nll)
+
+
+def test_calibration_temperature_keeps_the_nll_answer_where_both_agree_or_data_is_few():
+    z, y = sampled(20_000)
+    t, t_nll = calibration_temperature(2 * z, y)  # over-confident by 2: NLL and ECE both say T = 2
+    assert t == pytest.approx(2.0, rel=0.05) and t_nll == pytest.approx(2.0, rel=0.03)
+    few_z, few_y = squeezed(ECE_FIT_MIN - 1, seed=2)  # too few to measure an ECE: the NLL's T alone
+    t, t_nll = calibration_temperature(few_z, few_y)
+    assert t == t_nll
 
 
 def test_ece_matches_a_hand_computation():

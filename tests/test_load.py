@@ -16,11 +16,10 @@ from PIL import Image, ImageDraw
 from app_helpers import ROOT, launch
 
 CLIENTS = 16
-# Issue 16's bound on the 95th percentile latency. The 16 clients alone (no training) already take
-# about 1.1 s at p95 on the 2-core VM (README, "Under load"), so the test also accepts a p95 within
-# ALONE_FACTOR of theirs, measured first for BASELINE_SECONDS: training must not add more than that.
+# Issue 16's bound on the 95th percentile latency while training. Measured on the 2-core VM: 254 ms
+# with training, 234 ms for the clients alone (README, "Under load"). The clients alone are measured
+# first, for BASELINE_SECONDS, for the report.
 P95_MS = float(os.environ.get("CNN_LOAD_P95_MS", 300))
-ALONE_FACTOR = 1.6  # measured with training: 1.11-1.52x the clients-alone p95 (README, "Under load")
 BASELINE_SECONDS = 10.0
 SECONDS = float(os.environ.get("CNN_LOAD_SECONDS", 30))
 
@@ -85,5 +84,4 @@ def test_sixteen_clients_while_training(tmp_path):
     (ROOT / "docs" / "load-test.json").write_text(json.dumps(report, indent=2) + "\n")
     assert min(result["per_client"]) >= 2, result["per_client"]  # every client got answers all along
     # Predictions come before training steps (cnn.cpu_share): issue 16's bound, on the 2-core VM
-    bound = max(P95_MS, ALONE_FACTOR * alone_p95)
-    assert report["p95_ms"] <= bound, f"p95 {report['p95_ms']} ms over {bound:.0f} ms: {report}"
+    assert report["p95_ms"] <= P95_MS, f"p95 {report['p95_ms']} ms over {P95_MS:.0f} ms: {report}"

@@ -34,7 +34,7 @@ def test_without_onnxruntime_the_tabs_say_they_use_pytorch(copies, monkeypatch):
     assert "served by **PyTorch (onnxruntime not installed)**" in about and "mnist-copy.safetensors" in about
     _, about = photo_tab.use_shipped(copies)
     assert "served by **PyTorch (onnxruntime not installed)**" in about
-    assert "calibrated: T = 0.491" in about  # the shipped CIFAR-10 model's temperature
+    assert "calibrated: T = 0.519" in about  # the shipped CIFAR-10 model's temperature
 
 
 @pytest.mark.parametrize("onnx_ms, label", [(0.1, "ONNX Runtime"), (50.0, "PyTorch (ONNX Runtime measured slower)")])

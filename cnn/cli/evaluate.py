@@ -1,7 +1,10 @@
 """Evaluate a checkpoint on its data set's full test split: python -m cnn.evaluate CHECKPOINT [--data-dir D]
 
 Prints the confusion matrix, the loss, the expected calibration error (15 bins) before and, where
-the checkpoint has a temperature, after it, and as its last line `test accuracy: 0.XXXX`.
+the checkpoint has a temperature, after it, and as its last line `test accuracy: 0.XXXX`. The
+accuracy is scored with all of the checkpoint's test-time augmentation; the calibration, and the
+fit, use the probabilities the app shows (averaged over the mirror image only, where the checkpoint
+flips: cnn.evaluation.SERVED_TRANSLATE).
 
 --fit-temperature first fits a temperature (temperature scaling, cnn/calibration.py) and rewrites
 only the checkpoint's metadata (atomically; the weights are unchanged). --fit-on says on what:
@@ -18,7 +21,7 @@ from datetime import datetime, timezone
 
 import torch
 
-from ..calibration import (ECE_BINS, calibrated_probabilities, expected_calibration_error, fit_temperature,
+from ..calibration import (ECE_BINS, METHOD, calibrated_probabilities, calibration_temperature, expected_calibration_error,
                            split_halves)
 from ..checkpoint import load_checkpoint, rewrite_metadata
 from ..data import Dataset, Split
@@ -69,7 +72,7 @@ def fit_checkpoint_temperature(path, model, meta: dict, data: Dataset, test: Eva
             raise DataError("This data set has no training split to fit a temperature on; use --fit-on test-half.")
         sample = data.train.subset(FIT_SAMPLE, seed=SEED)
         fitted = _run(model, meta, sample, device)
-        logits, fit_labels, held_out = fitted.logits, sample.labels, torch.arange(len(labels))
+        logits, fit_labels, held_out = fitted.served_logits, sample.labels, torch.arange(len(labels))
         where = f"a fixed sample of {len(sample)} training images (seed {SEED})"
         if fitted.accuracy - test.accuracy > 0.01:
             print(f"warning: the model is right on {fitted.accuracy:.2%} of the fitting sample but on "
@@ -77,12 +80,12 @@ def fit_checkpoint_temperature(path, model, meta: dict, data: Dataset, test: Eva
                   f"temperature is biased low (over-confident); consider --fit-on test-half.", file=sys.stderr)
     else:
         half_a, held_out = split_halves(len(labels), SEED)
-        logits, fit_labels = test.logits[half_a], labels[half_a]
+        logits, fit_labels = test.served_logits[half_a], labels[half_a]
         where = f"test half A ({len(half_a)} test images, seed {SEED}); ECE measured on half B"
-    t = fit_temperature(logits, fit_labels)
-    z, y = test.logits[held_out], labels[held_out]
+    t, t_nll = calibration_temperature(logits, fit_labels)
+    z, y = test.served_logits[held_out], labels[held_out]
     meta = dict(meta, temperature=t, calibration={
-        "method": "temperature scaling: NLL of softmax(logits / T), LBFGS on log T", "fit_on": fit_on.replace("-", "_"),
+        "method": METHOD, "temperature_nll": t_nll, "fit_on": fit_on.replace("-", "_"),
         "fitted_on": where, "seed": SEED, "bins": ECE_BINS,
         "ece_before": expected_calibration_error(calibrated_probabilities(z), y),
         "ece_after": expected_calibration_error(calibrated_probabilities(z, t), y),
@@ -94,19 +97,20 @@ def fit_checkpoint_temperature(path, model, meta: dict, data: Dataset, test: Eva
 def calibration_lines(result: EvalResult, labels: torch.Tensor, meta: dict) -> list[str]:
     """The ECE before and (where there is a temperature) after it, on the test set; for a
     temperature fitted on half of the test set, also on the other half alone."""
-    before = expected_calibration_error(result.probabilities, labels)
+    z = result.served_logits  # as predictions get them (cnn.evaluation.SERVED_TRANSLATE)
+    before = expected_calibration_error(calibrated_probabilities(z), labels)
     t = meta.get("temperature")
     if t is None:
         return [f"test ECE ({ECE_BINS} bins): {before:.4f} (no temperature in this checkpoint)"]
-    after = expected_calibration_error(calibrated_probabilities(result.logits, t), labels)
+    after = expected_calibration_error(calibrated_probabilities(z, t), labels)
     lines = [f"test ECE ({ECE_BINS} bins): {before:.4f} before the temperature, {after:.4f} after (T = {t:.4f})"]
     cal = meta.get("calibration") or {}
     if cal.get("fitted_on"):
         lines.append(f"temperature fitted on {cal['fitted_on']}")
     if cal.get("fit_on") == "test_half":
         _, b = split_halves(len(labels), cal.get("seed", SEED))
-        b_before = expected_calibration_error(result.probabilities[b], labels[b])
-        b_after = expected_calibration_error(calibrated_probabilities(result.logits[b], t), labels[b])
+        b_before = expected_calibration_error(calibrated_probabilities(z[b]), labels[b])
+        b_after = expected_calibration_error(calibrated_probabilities(z[b], t), labels[b])
         lines.append(f"held-out test half B ({len(b)} images, unseen by the fit) ECE: {b_before:.4f} before, "
                      f"{b_after:.4f} after")
     return lines

@@ -8,8 +8,8 @@ project: a few dozen drawings) has its held-out split (the test split, one in fi
 instead, as the only images the model did not learn from; the metadata says which. Fitted on
 fewer than 100 images, T is kept within [0.5, 2] (SMALL_FIT_BOUNDS).
 
-After training, the model's logits on that slice (with the run's test-time augmentation, as the test
-set is scored) give the temperature, which goes into the checkpoint's metadata (`temperature`, and
+After training, the model's logits on that slice (averaged as predictions average them: over the
+mirror image where the run flips, not over the shifts the test set is also scored with) give the temperature, which goes into the checkpoint's metadata (`temperature`, and
 `calibration` with the ECE and NLL before and after it and both reliability diagrams). The slice is
 drawn with its own generator, so every torchrun rank holds out the same images and the run's other
 random draws are unchanged; rank 0 fits, as it evaluates.
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..calibration import ECE_BINS, fit_temperature, temperature_report
+from ..calibration import ECE_BINS, METHOD, calibration_temperature, temperature_report
 from ..data import Split
 from ..errors import ConfigError
-from ..evaluation import evaluate
+from ..evaluation import SERVED_TRANSLATE, evaluate
 
 HOLDOUT_MAX = 5000     # at most this many training images are held out
 HOLDOUT_SHARE = 0.10   # and at most this share of them
@@ -34,7 +34,6 @@ HOLDOUT_SEED = 20170614  # the slice is the same for every run, seed and rank (G
 # these bounds: a handful of right answers would otherwise drive it towards 0, i.e. certainty. (The
 # NLL is convex in 1/T, so clamping the fitted T is the best T within the bounds.)
 SMALL_FIT_BOUNDS = (0.5, 2.0)
-METHOD = "temperature scaling: NLL of softmax(logits / T), LBFGS on log T"
 
 
 @dataclass
@@ -72,22 +71,24 @@ def split_holdout(train: Split, test: Split, requested: int | None) -> Holdout:
 
 
 def fit_on_holdout(model: torch.nn.Module, hold: Holdout, normalize, num_classes: int, device: torch.device,
-                   *, tta_flip: bool, tta_translate: bool, **eval_kw) -> dict | None:
+                   *, tta_flip: bool, **eval_kw) -> dict | None:
     """Fit the temperature on the hold-out: {'temperature': T, 'calibration': {...}} for the
-    checkpoint's metadata, or None when there is nothing to fit on."""
+    checkpoint's metadata, or None when there is nothing to fit on. The logits are those predictions
+    get (the mirror where tta_flip, no shifts: cnn.evaluation.SERVED_TRANSLATE), so the temperature
+    calibrates what the app shows."""
     if hold.fit is None or len(hold.fit) == 0:
         return None
     ev = evaluate(model, hold.fit, normalize, num_classes, device, tta_flip=tta_flip,
-                  tta_translate=tta_translate, **eval_kw)
+                  tta_translate=SERVED_TRANSLATE, **eval_kw)
     labels = hold.fit.labels.cpu()
-    t = fit_temperature(ev.logits, labels)
+    t, t_nll = calibration_temperature(ev.logits, labels)
     bounded = len(labels) < HOLDOUT_MIN and not SMALL_FIT_BOUNDS[0] <= t <= SMALL_FIT_BOUNDS[1]
     if len(labels) < HOLDOUT_MIN:
         t = min(max(t, SMALL_FIT_BOUNDS[0]), SMALL_FIT_BOUNDS[1])
     report = temperature_report(ev.logits, labels, t, ECE_BINS)
     report["ece_images"] = report.pop("images")
     cal = {"method": METHOD, "fit_on": hold.fit_on, "fitted_on": hold.where, "seed": HOLDOUT_SEED,
-           **report, "accuracy": ev.accuracy, "bounded": bounded,
+           **report, "temperature_nll": t_nll, "accuracy": ev.accuracy, "bounded": bounded,
            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     return {"temperature": t, "calibration": cal}
 

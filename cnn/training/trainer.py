@@ -282,7 +282,7 @@ class Trainer:
         # the last good ones of a run gone wrong, and a fit on them says nothing)
         if self.ctx.is_main and self.steps_done > 0 and self.status is not RunStatus.DIVERGED:
             meta.update(fit_on_holdout(self.model, self.holdout, self.normalize, len(self.data.classes),
-                                       self.device, tta_flip=self.recipe.flip, tta_translate=self.recipe.tta_translate,
+                                       self.device, tta_flip=self.recipe.flip,
                                        **self.precision.eval_shape(self.recipe.batch_size)) or {})
             self.message = " ".join(filter(None, [self.message, calibration_line(meta)]))
         self.model = self.precision.release(self.model)
