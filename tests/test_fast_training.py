@@ -116,6 +116,29 @@ def test_tta_translate_averages_shifted_views():
     torch.testing.assert_close(shifted, expect)
 
 
+def test_evaluation_keeps_the_logits_predictions_get(cifar_small):
+    """Scored with flips and shifts, evaluate() also returns the logits without the shifts: those a
+    Predictor computes for one image, which temperatures are fitted and ECE measured on."""
+    from pathlib import Path
+
+    from cnn.checkpoint import load_checkpoint
+    from cnn.data.normalize import Normalizer
+    from cnn.evaluation import evaluate
+    from cnn.serving.predictor import Predictor
+    path = Path(__file__).resolve().parents[1] / "checkpoints" / "cifar10.safetensors"
+    model, meta = load_checkpoint(path)
+    assert meta["tta_flip"] and meta["tta_translate"]
+    norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], torch.device("cpu"), 3)
+    test = cifar_small.test.subset(200)
+    ev = evaluate(model, test, norm, 10, torch.device("cpu"), tta_flip=True, tta_translate=True)
+    flip_only = evaluate(model, test, norm, 10, torch.device("cpu"), tta_flip=True)
+    torch.testing.assert_close(ev.served_logits, flip_only.logits)
+    assert (ev.served_logits - ev.logits).abs().max() > 0.05  # the shifts do change the scores
+    predictor = Predictor.from_checkpoint(path, backend="pytorch")
+    for i in (0, len(test) - 1):
+        torch.testing.assert_close(predictor.logits(test.images[i]), ev.served_logits[i], atol=1e-4, rtol=1e-4)
+
+
 def test_another_model_with_the_airbench_recipe_trains_without_whitening(cifar_small):
     """cifar10_fast's recipe on seed004's SimpleCNN: no whitening stem to set, so none is asked for."""
     from cnn.training import train
