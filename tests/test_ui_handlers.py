@@ -121,6 +121,25 @@ def test_inside_a_drawing_shows_feature_maps_and_grad_cam(ctx, mnist):
     assert np.abs(a_cam - a_seen).mean() > 5  # the heat map is laid over the input, not the input alone
 
 
+def test_predictions_and_the_inside_view_hold_training_back_while_they_work(ctx, monkeypatch):
+    """Every handler a person waits on runs inside cnn.cpu_share's serving gate, so that a training
+    run in the process steps aside (seen from inside the model's forward pass)."""
+    from cnn.cpu_share import SERVING
+    from cnn.serving.predictor import Predictor
+    seen: list[bool] = []
+    real = Predictor.logits
+
+    def watched(self, x):
+        seen.append(SERVING.busy())
+        return real(self, x)
+    monkeypatch.setattr(Predictor, "logits", watched)
+    photo(ctx, TRUCK, ctx.shipped("photo"))
+    predict_photo(ctx, TRUCK)
+    inside_tab.inside(ctx, "Photo", None, TRUCK, ctx.shipped("draw"), ctx.shipped("photo"))
+    assert len(seen) >= 3 and all(seen), seen
+    assert not SERVING.busy()
+
+
 def test_inside_a_photo_and_without_one(ctx):
     text, rows, maps, seen, cam, sal = inside_tab.inside(ctx, "Photo", None, TRUCK, ctx.shipped("draw"),
                                                          ctx.shipped("photo"))

@@ -12,6 +12,7 @@ import gradio as gr
 
 from cnn.data import load_dataset
 from cnn.data.sources import named_source
+from cnn.cpu_share import serving
 from cnn.errors import CnnError
 from cnn.run_index import find_run, load_history
 from cnn.serving.mistakes import TestPredictions, grad_cams, predictions_of
@@ -63,7 +64,8 @@ def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: in
         if predictor is None:
             picture = enlarge(to_pil(img), 112)
         else:
-            maps = grad_cams(predictor, img, true, pred)
+            with serving():  # a person is waiting: a training run in this process waits
+                maps = grad_cams(predictor, img, true, pred)
             picture = overlay(img, maps[which - 1], side=112)
         items.append((picture, f"#{i}: true {names[true]}, predicted {names[pred]}"))
     if which:

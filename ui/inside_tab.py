@@ -8,6 +8,7 @@ import gradio as gr
 import pandas as pd
 import torch
 
+from cnn.cpu_share import serving
 from cnn.serving.decode import is_empty_editor
 from cnn.serving.digits import prepare_digit
 from cnn.serving.explain import explainer_for
@@ -57,6 +58,11 @@ def prediction_line(probs: dict[str, float], kind: str = "photo") -> str:
 @friendly
 def inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, photo_path: str | None):
     """(text, summary table, feature maps, model input, Grad-CAM, saliency) for the drawing or photo."""
+    with serving():  # a person is waiting: a training run in this process waits (cnn.cpu_share)
+        return _inside(ctx, which, sketch, image, draw_path, photo_path)
+
+
+def _inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, photo_path: str | None):
     pred, x = model_input(ctx, which, sketch, image, draw_path, photo_path)
     ex = explainer_for(pred)
     rows = pd.DataFrame(ex.summary_rows(), columns=SUMMARY_COLUMNS)
