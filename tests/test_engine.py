@@ -102,6 +102,14 @@ def test_normalizer_matches_torchvision():
     assert torch.allclose(Normalizer(mean, std, "cpu", 3)(x), expected, atol=1e-5)
 
 
+def test_fewer_epochs_keep_the_fine_tuning_phase_share():
+    r = get_recipe("teach_photos").replace(epochs=40, head_only_epochs=20)
+    assert r.replace(epochs=10).head_only_epochs == 5  # half the run, as before: not all of it
+    assert r.replace(epochs=10, head_only_epochs=2).head_only_epochs == 2  # unless asked for
+    assert r.replace(lr=0.1).head_only_epochs == 20
+    assert get_recipe("teach_photos").replace(epochs=10).head_only_epochs == 0
+
+
 def test_another_model_on_an_nll_recipe_gets_cross_entropy():
     r = get_recipe("seed000")
     assert r.loss == "nll" and r.replace(epochs=1).loss == "nll"

@@ -68,6 +68,10 @@ class Recipe:
             changes["loss"] = "cross_entropy"
         if self.whiten and other_model and "whiten" not in changes:
             changes["whiten"] = False  # the whitening stem belongs to the recipe's own model
+        if self.head_only_epochs and "epochs" in changes and "head_only_epochs" not in changes and self.epochs:
+            # a fine-tuning phase keeps its share of the run (--epochs 10 on a 40-epoch teach preset
+            # with 20 head-only epochs: 5 head-only, not the whole run)
+            changes["head_only_epochs"] = round(self.head_only_epochs * changes["epochs"] / self.epochs, 2)
         return dataclasses.replace(self, **changes)
 
     def validate(self, n_train: int | None = None) -> None:
