@@ -3,6 +3,7 @@ checkpoints, real MNIST digits and the example photos; and that the app's events
 handlers expect. (The Train tab's handlers: tests/test_train_tab.py.)"""
 from __future__ import annotations
 
+import re
 
 import gradio as gr
 import numpy as np
@@ -138,6 +139,14 @@ def test_predictions_and_the_inside_view_hold_training_back_while_they_work(ctx,
     inside_tab.inside(ctx, "Photo", None, TRUCK, ctx.shipped("draw"), ctx.shipped("photo"))
     assert len(seen) >= 3 and all(seen), seen
     assert not SERVING.busy()
+
+
+def test_names_a_person_typed_show_as_typed_in_markdown():
+    from ui.common import md
+    assert md("**cat** [x](y) <b>|</b>") == "\\*\\*cat\\*\\* \\[x\\](y) \\<b\\>\\|\\</b\\>"
+    assert md("plain name 2") == "plain name 2"
+    line = inside_tab.prediction_line({"<img src=x>": 0.9, "_dog_": 0.1})
+    assert "**\\<img src=x\\>**" in line and not re.search(r"(?<!\\)[<>]", line)  # no bare < or >
 
 
 def test_inside_a_photo_and_without_one(ctx):

@@ -69,6 +69,15 @@ class AppContext:
 ERROR_SECONDS = 8  # an error's toast goes after this long, so old ones do not pile up
 
 
+MARKDOWN_SPECIAL = "\\`*_[]<>|~#"
+
+
+def md(text: str) -> str:
+    """A name a person typed (a class, a project), shown as typed inside Markdown: its characters that
+    Markdown or HTML would read (** emphasis, [links], <tags>, | table cells) backslash-escaped."""
+    return "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in str(text))
+
+
 def error(message: str) -> gr.Error:
     """A message for the page: escaped, since Gradio renders it as HTML and it may hold a file name."""
     return gr.Error(html.escape(message, quote=False), duration=ERROR_SECONDS, print_exception=False)

@@ -19,7 +19,7 @@ from cnn.serving.mistakes import TestPredictions, grad_cams, predictions_of
 from cnn.serving.predictor import cached_predictor
 from cnn.serving.render import confusion_cell, confusion_image, enlarge, overlay, to_pil
 
-from .common import AppContext, bind, friendly
+from .common import AppContext, bind, friendly, md
 
 CAMS = ("Images", "Grad-CAM for the true class", "Grad-CAM for the predicted class")
 RUNS_TEST_IMAGES = 2000  # a kept run without a recorded test subset is scored on this many test images
@@ -51,8 +51,8 @@ def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: in
     true, pred = int(cell[0]), int(cell[1])
     idx, names = preds.cell(true, pred, limit), preds.classes
     total = int(preds.confusion[true, pred])
-    what = "right" if true == pred else f"taken for **{names[pred]}**"
-    note = (f"True **{names[true]}**, {what}: {total} test image(s)"
+    what = "right" if true == pred else f"taken for **{md(names[pred])}**"
+    note = (f"True **{md(names[true])}**, {what}: {total} test image(s)"
             + (f", the first {len(idx)} shown" if total > len(idx) else "") + ".")
     if not idx:
         return note, []
@@ -69,7 +69,7 @@ def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: in
             picture = overlay(img, maps[which - 1], side=112)
         items.append((picture, f"#{i}: true {names[true]}, predicted {names[pred]}"))
     if which:
-        note += f" Grad-CAM for the {'true' if which == 1 else 'predicted'} class ({names[true if which == 1 else pred]})."
+        note += f" Grad-CAM for the {'true' if which == 1 else 'predicted'} class ({md(names[true if which == 1 else pred])})."
     return note, items
 
 

@@ -16,7 +16,7 @@ from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
 from cnn.serving.render import enlarge, feature_grid, overlay, to_pil
 
-from .common import PREDICT, AppContext, best_guesses, friendly
+from .common import PREDICT, AppContext, best_guesses, friendly, md
 
 SUMMARY_COLUMNS = ["Layer", "Type", "Output shape", "Param #"]
 MAPS_SHOWN = 16  # feature maps shown per layer
@@ -50,9 +50,9 @@ def prediction_line(probs: dict[str, float], kind: str = "photo") -> str:
     guesses = best_guesses(probs, kind)
     if guesses is None:
         top = max(probs, key=probs.get)
-        return f"Prediction: **{top}** ({probs[top]:.1%})."
+        return f"Prediction: **{md(top)}** ({probs[top]:.1%})."
     a, b = guesses
-    return f"Prediction: **not sure**, maybe {a} ({probs[a]:.1%}) or {b} ({probs[b]:.1%})."
+    return f"Prediction: **not sure**, maybe {md(a)} ({probs[a]:.1%}) or {md(b)} ({probs[b]:.1%})."
 
 
 @friendly
@@ -74,7 +74,7 @@ def _inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, p
     top = max(probs, key=probs.get)
     target = pred.classes.index(top)
     line = prediction_line(probs, "digit" if which == "Drawing" else "photo")
-    text = head + f"\n\n{line} Grad-CAM and saliency are for **{top}**."
+    text = head + f"\n\n{line} Grad-CAM and saliency are for **{md(top)}**."
     return (text, rows, feature_maps(ex, x), enlarge(to_pil(x)),
             overlay(x, ex.grad_cam(x, target)), overlay(x, ex.saliency(x, target)))
 

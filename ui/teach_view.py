@@ -20,7 +20,7 @@ from cnn.serving.decode import load_image
 from cnn.serving.render import confusion_image, enlarge, to_pil
 from cnn.training import End, train
 
-from .common import AppContext
+from .common import AppContext, md
 from .run_view import calibration_text
 
 THUMB = 112
@@ -45,16 +45,16 @@ def summary(project: Project) -> str:
     m = project.manifest()
     classes = project.classes()
     side = "28x28 grey, as the Draw tab" if m["kind"] == "drawings" else "32x32 colour, as the Photo tab"
-    lines = [f"### {m['name']}  \n{m['kind'].capitalize()} project · the model sees {side}."]
+    lines = [f"### {md(m['name'])}  \n{m['kind'].capitalize()} project · the model sees {side}."]
     if not classes:
         lines.append("No classes yet: add one below (a name for each thing to tell apart).")
     else:
-        lines.append(" · ".join(f"**{c.name}**: {c.count}" for c in classes))
+        lines.append(" · ".join(f"**{md(c.name)}**: {c.count}" for c in classes))
         short = [c.name for c in classes if c.count < 2]
         if len(classes) < 2:
             lines.append("Add a second class: teaching needs at least two.")
         elif short:
-            lines.append(f"Needs at least 2 examples each: {', '.join(short)}.")
+            lines.append(f"Needs at least 2 examples each: {', '.join(map(md, short))}.")
     return "\n\n".join(lines)
 
 
