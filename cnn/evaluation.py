@@ -96,7 +96,7 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
             loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
             all_logits.append(logits.cpu())
             if tta_translate and not SERVED_TRANSLATE:
-                all_served.append(unshifted[:n].cpu())
+                all_served.append(unshifted[:n])  # kept on the device: one copy at the end
     finally:
         model.train(was_training)
     z = torch.cat(all_logits)
@@ -104,7 +104,7 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
     pred = p.argmax(1)
     labels = split.labels.cpu()
     confusion = torch.bincount(labels * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
-    served = torch.cat(all_served) if all_served else z
+    served = torch.cat(all_served).cpu() if all_served else z
     return EvalResult((pred == labels).float().mean().item(), loss_sum / len(split), confusion, pred, p, z, served)
 
 
