@@ -19,7 +19,7 @@ class EvalResult:
     predictions: torch.Tensor   # predicted label of each image, on the CPU
     probabilities: torch.Tensor  # N x num_classes, on the CPU
     logits: torch.Tensor | None = None  # N x num_classes (float32, before any temperature), on the CPU
-    # The logits as predictions get them (SERVED_TTA): without the shifts where the split was scored
+    # The logits as predictions get them (SERVED_TRANSLATE): without the shifts where the split was scored
     # with them, else the same tensor as `logits`. Temperatures are fitted, and ECE measured, on these.
     served_logits: torch.Tensor | None = None
 
