@@ -18,7 +18,7 @@ from cnn.runs import RunManager
 from test_projects import png, stroke
 from ui import teach_tab
 from ui.app import build_app
-from ui.common import AppContext
+from ui.common import AppContext, md
 from ui.draw_tab import draw
 from ui.teach_view import VIEW
 
@@ -64,10 +64,10 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     assert model == final["last_model"]
     # where it comes from: the project by name and folder (under the data directory), the checkpoint
     project_folder = Path(path).relative_to(ctx.runs.data_dir).as_posix()
-    assert about.startswith(f'Model: **mnist_fast taught the project "Rings & bars" ({project_folder}), '
+    assert about.startswith(f'Model: **mnist\\_fast taught the project "Rings & bars" ({project_folder}), '
                             f'held-out accuracy 100.00%, fine-tuned from mnist.safetensors; checkpoint ')
     # then which backend serves it and its temperature (fitted on the 2 held-out drawings, kept in [0.5, 2])
-    assert f"runs/{Path(model).name}** · served by **" in about and project_folder == "projects/rings-bars"
+    assert f"runs/{md(Path(model).name)}** · served by **" in about and project_folder == "projects/rings-bars"
     assert re.search(r"calibrated: T = (0\.[5-9]\d*|1(\.\d+)?|2)$", about)
     inside_data = ctx.runs.data_dir / "models" / Path(model).name  # a checkpoint kept in the data directory
     inside_data.parent.mkdir()

@@ -17,6 +17,7 @@ from cnn.runs import Run, RunConfig
 from cnn.training import EpochEnd, Start, Step, get_recipe
 from test_runs import make_folder
 from ui import run_view, train_tab
+from ui.common import md
 
 # the settings of the Train tab, in the order `start` takes them: 1,000 MNIST images for one epoch
 QUICK = dict(dataset_choice="MNIST", folder="", model="mnist_fast", recipe="mnist_fast", epochs=1, batch=64,
@@ -240,7 +241,7 @@ def test_use_the_trained_model(trained):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gr.Info outside a page
         got, about, tabs = train_tab.use_in(ctx, "draw", path)
-    assert got == path and about.startswith("Model: **") and Path(path).name in about
+    assert got == path and about.startswith("Model: **") and md(Path(path).name) in about
     assert tabs.selected == "draw"
     with pytest.raises(gr.Error, match="no trained model yet"):
         train_tab.use_in(ctx, "draw", None)

@@ -60,7 +60,7 @@ class AppContext:
             ms = p.backend_ms.get(p.backend)
             speed = f", {ms:.2f} ms per image" if ms is not None else ""
             calibrated = f", calibrated: T = {p.temperature:.3g}" if p.temperature != 1.0 else ""
-            return (f"Model: **{p.describe(self.runs.data_dir)}** · served by **{p.backend_label}**"
+            return (f"Model: **{md(p.describe(self.runs.data_dir))}** · served by **{p.backend_label}**"
                     f"{speed}{calibrated}")
         except CnnError as exc:
             return f"⚠️ {exc}"

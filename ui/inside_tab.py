@@ -67,7 +67,7 @@ def _inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, p
     ex = explainer_for(pred)
     rows = pd.DataFrame(ex.summary_rows(), columns=SUMMARY_COLUMNS)
     total = sum(p.numel() for p in pred.model.parameters())
-    head = f"**{pred.describe()}**: {total:,} parameters, input {pred.input_shape}."
+    head = f"**{md(pred.describe())}**: {total:,} parameters, input {pred.input_shape}."
     if x is None:
         return head + "\n\n" + HINTS[which if which in HINTS else "Photo"], rows, [], None, None, None
     probs = pred.predict(x)
