@@ -144,6 +144,21 @@ def test_a_step_waits_for_predictions_in_flight(threads_2, monkeypatch):
     assert time.perf_counter() - t0 < 0.05
 
 
+def test_by_default_a_step_goes_on_at_once_on_one_thread_while_predictions_run(threads_2, monkeypatch):
+    monkeypatch.delenv("CNN_SERVING_PRIORITY", raising=False)
+    gate = ServingGate()
+    t = TrainingThreads(torch.device("cpu"), adapt=False, gate=gate)
+    assert t.priority == "threads"
+    th = serve_for(gate, 0.5)
+    t0 = time.perf_counter()
+    t.before_step()
+    assert time.perf_counter() - t0 < 0.05 and gate.busy() and torch.get_num_threads() == 1
+    th.join()
+    t.before_step()
+    assert torch.get_num_threads() == 2 and t.steps_on == {1: 1, 2: 1}
+    t.close()
+
+
 def test_one_thread_while_predictions_run_then_back(threads_2):
     gate = ServingGate()
     t = TrainingThreads(torch.device("cpu"), adapt=False, priority="both", gate=gate)
