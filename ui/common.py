@@ -17,6 +17,7 @@ import gradio as gr
 from gradio.components.label import LabelData
 
 from cnn.errors import CnnError
+from cnn.run_index import RunEntry, find_run
 from cnn.runs import RunManager
 from cnn.serving.onnx_runtime import checkpoint_onnx
 from cnn.serving.predictor import Predictor, cached_predictor
@@ -44,6 +45,19 @@ class AppContext:
     def shipped(self, where: str) -> str:
         """The shipped checkpoint of the 'draw' or 'photo' tab."""
         return self.draw_checkpoint if where == "draw" else self.photo_checkpoint
+
+    def kept_run(self, key: str | None) -> RunEntry:
+        """The kept run named key, as the Runs tab lists it (the shipped checkpoints included)."""
+        return find_run(self.runs.runs_dir, key or "", (self.draw_checkpoint, self.photo_checkpoint))
+
+    def usable_run(self, key: str | None, purpose: str = "", advice: str = "") -> RunEntry:
+        """kept_run, refused with why when its checkpoint cannot be used: "<key> has no usable
+        checkpoint<purpose>: <its problems>.<advice>"."""
+        e = self.kept_run(key)
+        if not e.usable:
+            raise CnnError(f"{e.key} has no usable checkpoint{purpose}: "
+                           f"{'; '.join(e.problems) or 'unreadable'}.{advice}")
+        return e
 
     def predictor(self, path: str | None, what: str) -> Predictor:
         """The model at path ('digit' or 'photo'), or a CnnError that says how to get one."""

@@ -14,7 +14,7 @@ from cnn.data import load_dataset
 from cnn.data.sources import named_source
 from cnn.cpu_share import serving
 from cnn.errors import CnnError
-from cnn.run_index import find_run, load_history
+from cnn.run_index import load_history
 from cnn.serving.mistakes import TestPredictions, grad_cams, predictions_of
 from cnn.serving.predictor import cached_predictor
 from cnn.serving.render import confusion_cell, confusion_image, enlarge, overlay, to_pil
@@ -69,7 +69,8 @@ def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: in
             picture = overlay(img, maps[which - 1], side=112)
         items.append((picture, f"#{i}: true {names[true]}, predicted {names[pred]}"))
     if which:
-        note += f" Grad-CAM for the {'true' if which == 1 else 'predicted'} class ({md(names[true if which == 1 else pred])})."
+        cam_class = names[true if which == 1 else pred]
+        note += f" Grad-CAM for the {'true' if which == 1 else 'predicted'} class ({md(cam_class)})."
     return note, items
 
 
@@ -126,9 +127,7 @@ def _scored(path: str, mtime_ns: int, dataset: str, data_dir: str | None, allow_
 def runs_source(ctx: AppContext, key: str | None) -> tuple[TestPredictions, str, str]:
     """(a kept run's predictions on its test images, its checkpoint, which images): the test subset
     its log names, else a fixed sample of RUNS_TEST_IMAGES. Scored once per checkpoint version."""
-    e = find_run(ctx.runs.runs_dir, key or "", (ctx.draw_checkpoint, ctx.photo_checkpoint))
-    if not e.usable:
-        raise CnnError(f"{e.key} has no usable checkpoint: {'; '.join(e.problems) or 'unreadable'}.")
+    e = ctx.usable_run(key)
     h = load_history(e)
     header = (h.header if h is not None else None) or {}
     dataset = str(header.get("dataset") or e.dataset)

@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from cnn.errors import CnnError
-from cnn.run_index import (NOT_SETTINGS, RunEntry, delete_run, find_run, import_checkpoint, list_runs,
+from cnn.run_index import (NOT_SETTINGS, RunEntry, delete_run, import_checkpoint, list_runs,
                            load_history)
 
 from . import confusion_view, train_tab
@@ -161,7 +161,7 @@ def compare(ctx: AppContext, keys: list | None) -> tuple:
     entries, gone = [], []
     for k in keys or []:
         try:
-            entries.append(find_run(ctx.runs.runs_dir, k, shipped(ctx)))
+            entries.append(ctx.kept_run(k))
         except CnnError:
             gone.append(k)
     loss, acc, missing = curves(entries)
@@ -177,9 +177,7 @@ def compare(ctx: AppContext, keys: list | None) -> tuple:
 def use_run(ctx: AppContext, key: str | None) -> tuple:
     """Put a run's model into the Draw tab (1-channel models) or the Photo tab (3-channel models):
     (draw model, draw about, photo model, photo about, the tab to show)."""
-    e = find_run(ctx.runs.runs_dir, key or "", shipped(ctx))
-    if not e.usable:
-        raise CnnError(f"{e.key} has no usable checkpoint: {'; '.join(e.problems) or 'unreadable'}.")
+    e = ctx.usable_run(key)
     if e.channels not in (1, 3):
         raise CnnError(f"{e.key} takes {e.channels}-channel images; the Draw tab needs 1 and the Photo tab 3.")
     where, what = ("draw", "digit") if e.channels == 1 else ("photo", "photo")
@@ -197,7 +195,7 @@ def download(ctx: AppContext, key: str | None) -> gr.DownloadButton:
     """The download button, holding the chosen run's checkpoint (or empty when none is chosen)."""
     if not key:
         return gr.DownloadButton(value=None, interactive=False)
-    e = find_run(ctx.runs.runs_dir, key, shipped(ctx))
+    e = ctx.kept_run(key)
     if e.checkpoint is None:
         gr.Warning(f"{key} has no checkpoint to download.")
         return gr.DownloadButton(value=None, interactive=False)
@@ -208,7 +206,7 @@ def download(ctx: AppContext, key: str | None) -> gr.DownloadButton:
 def download_onnx(ctx: AppContext, key: str | None) -> gr.DownloadButton:
     """The ONNX download button, holding the chosen run's export (made once per checkpoint, cached by
     its hash; the Predictor serves from the same file), or empty when none is chosen or usable."""
-    e = find_run(ctx.runs.runs_dir, key, shipped(ctx)) if key else None
+    e = ctx.kept_run(key) if key else None
     if e is None or e.checkpoint is None or not e.usable:
         return gr.DownloadButton(value=None, interactive=False)
     return gr.DownloadButton(value=onnx_download(e.checkpoint), interactive=True)

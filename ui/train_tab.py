@@ -20,7 +20,7 @@ import gradio as gr
 from cnn.data import resolve_data_dir
 from cnn.errors import CnnError, ConfigError
 from cnn.models import MODELS
-from cnn.run_index import find_run, load_history
+from cnn.run_index import load_history
 from cnn.runs import RunConfig
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
@@ -80,10 +80,7 @@ def continued(ctx: AppContext, cfg: RunConfig, key: str | None) -> RunConfig:
     key = str(key or "").strip()
     if not key:
         return cfg
-    e = find_run(ctx.runs.runs_dir, key, (ctx.draw_checkpoint, ctx.photo_checkpoint))
-    if not e.usable:
-        raise CnnError(f"{key} has no usable checkpoint to continue from: {'; '.join(e.problems) or 'unreadable'}. "
-                       f"Clear 'Continue from run' to train from scratch.")
+    e = ctx.usable_run(key, " to continue from", " Clear 'Continue from run' to train from scratch.")
     return dataclasses.replace(cfg, init_from=str(e.checkpoint), parent=key)
 
 
@@ -135,9 +132,7 @@ def continue_settings(ctx: AppContext, key: str | None, epochs) -> tuple:
     """The Runs tab's "Continue training": the Train tab's settings (in `start`'s order, the
     TensorBoard box left as it is) filled with the run's recipe for `epochs` more epochs, starting
     from its checkpoint; then the Train tab is shown. Change any setting to fine-tune instead."""
-    e = find_run(ctx.runs.runs_dir, key or "", (ctx.draw_checkpoint, ctx.photo_checkpoint))
-    if not e.usable:
-        raise CnnError(f"{e.key} has no usable checkpoint to continue from: {'; '.join(e.problems) or 'unreadable'}.")
+    e = ctx.usable_run(key, " to continue from")
     if epochs is None or not 0 < float(epochs) <= 1000:
         raise ConfigError("Epochs to continue for must be a number above 0 (at most 1000).")
     h = load_history(e)
