@@ -38,13 +38,19 @@ def _cached(sha: str) -> Path:
     return cache_dir() / "onnx" / f"{sha[:32]}-v{EXPORT_VERSION}.onnx"
 
 
-def cached_export(checkpoint: str | os.PathLike, model: nn.Module, metadata: dict) -> Path:
-    """The checkpoint's ONNX export in the cache, written on first use (atomically)."""
+def _export_once(checkpoint: str | os.PathLike, loaded) -> Path:
+    """The checkpoint's ONNX export in the cache, keyed by its content; loaded() gives (model,
+    metadata) to export from, called only when the file is not there yet (written atomically)."""
     sha = file_sha256(checkpoint)
     out = _cached(sha)
     if not out.is_file():
-        export_model(model, metadata, out, sha)
+        export_model(*loaded(), out, sha)
     return out
+
+
+def cached_export(checkpoint: str | os.PathLike, model: nn.Module, metadata: dict) -> Path:
+    """The checkpoint's ONNX export in the cache, written on first use from its loaded model."""
+    return _export_once(checkpoint, lambda: (model, metadata))
 
 
 def checkpoint_onnx(checkpoint: str | os.PathLike) -> Path:
@@ -54,12 +60,7 @@ def checkpoint_onnx(checkpoint: str | os.PathLike) -> Path:
         import onnx  # noqa: F401  (the export writes its model with it)
     except Exception:
         raise ConfigError("Exporting to ONNX needs the onnx package: pip install onnx onnxruntime.") from None
-    sha = file_sha256(checkpoint)
-    out = _cached(sha)
-    if not out.is_file():
-        model, meta = load_checkpoint(checkpoint)
-        export_model(model, meta, out, sha)
-    return out
+    return _export_once(checkpoint, lambda: load_checkpoint(checkpoint))
 
 
 class OrtRunner:
