@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 
 import torch
 
-from ..calibration import (ECE_BINS, METHOD, calibrated_probabilities, calibration_temperature, expected_calibration_error,
-                           split_halves)
+from ..calibration import (ECE_BINS, METHOD, calibrated_probabilities, calibration_temperature,
+                           expected_calibration_error, split_halves)
 from ..checkpoint import load_checkpoint, rewrite_metadata
 from ..data import Dataset, Split
 from ..data.normalize import Normalizer

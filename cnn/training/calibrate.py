@@ -9,10 +9,11 @@ instead, as the only images the model did not learn from; the metadata says whic
 fewer than 100 images, T is kept within [0.5, 2] (SMALL_FIT_BOUNDS).
 
 After training, the model's logits on that slice (averaged as predictions average them: over the
-mirror image where the run flips, not over the shifts the test set is also scored with) give the temperature, which goes into the checkpoint's metadata (`temperature`, and
-`calibration` with the ECE and NLL before and after it and both reliability diagrams). The slice is
-drawn with its own generator, so every torchrun rank holds out the same images and the run's other
-random draws are unchanged; rank 0 fits, as it evaluates.
+mirror image where the run flips, not over the shifts the test set is also scored with) give the
+temperature, which goes into the checkpoint's metadata (`temperature`, and `calibration` with the
+ECE and NLL before and after it and both reliability diagrams). The slice is drawn with its own
+generator, so every torchrun rank holds out the same images and the run's other random draws are
+unchanged; rank 0 fits, as it evaluates.
 """
 from __future__ import annotations
 
