@@ -11,7 +11,6 @@ tests/load_client.py in another. Variants alternate, --repeats times each.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -20,12 +19,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 import common  # noqa: F401
 from common import header, table
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from load_client import drawn_digit, run_clients  # noqa: E402
+
 VARIANTS = {"uvloop + httptools": [], "asyncio + h11 (fallback)": ["uvloop", "httptools"]}
 SERVER = """
 import sys, time
@@ -60,22 +61,16 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     header("The app's HTTP server stack under load")
     tmp = Path(tempfile.mkdtemp())
-    digit = tmp / "digit.png"
-    im = Image.new("L", (400, 400), 255)
-    ImageDraw.Draw(im).line([(100, 80), (300, 80), (160, 330)], fill=0, width=28)
-    im.save(digit)
+    digit = drawn_digit(tmp / "digit.png")
     results: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     for _ in range(args.repeats):
         for name, blocked in VARIANTS.items():
             proc, url = serve(blocked, tmp / "runs")
             try:
-                out = subprocess.run([sys.executable, str(ROOT / "tests" / "load_client.py"), url, str(digit),
-                                      str(ROOT / "examples" / "truck.png"), str(args.clients), str(args.seconds)],
-                                     capture_output=True, text=True, check=True, cwd=ROOT)
+                r = run_clients(url, digit, ROOT / "examples" / "truck.png", args.clients, args.seconds)
             finally:
                 proc.kill()
                 proc.wait()
-            r = json.loads(out.stdout.strip().splitlines()[-1])
             ms = np.array([dt for _, dt in r["latencies"]]) * 1000
             results[name].append({"requests_per_s": len(ms) / args.seconds, "p50": float(np.percentile(ms, 50)),
                                   "p95": float(np.percentile(ms, 95)), "errors": len(r["errors"])})

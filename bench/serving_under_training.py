@@ -15,17 +15,14 @@ images/s per phase are the steps the run made in it; latencies are each request'
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 import common  # noqa: F401
 from common import header, table
@@ -36,15 +33,13 @@ from cnn.runs import RunConfig
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from app_helpers import launch  # noqa: E402
+from load_client import drawn_digit, run_clients  # noqa: E402
 
 BATCH = 64
 
 
 def clients(url: str, digit: Path, n: int, seconds: float) -> dict:
-    out = subprocess.run([sys.executable, str(ROOT / "tests" / "load_client.py"), url, str(digit),
-                          str(ROOT / "examples" / "truck.png"), str(n), str(seconds)],
-                         capture_output=True, text=True, timeout=seconds + 300, cwd=ROOT, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_clients(url, digit, ROOT / "examples" / "truck.png", n, seconds)
 
 
 def steps_now(run) -> tuple[float, int]:
@@ -98,10 +93,7 @@ def main(argv=None) -> None:
     assert all(q in PRIORITIES for q in priorities), f"priorities are {PRIORITIES}"
     header("predictions while the app trains")
     work = Path(tempfile.mkdtemp(prefix="serving-"))
-    digit = work / "digit.png"
-    im = Image.new("L", (400, 400), 255)
-    ImageDraw.Draw(im).line([(100, 80), (300, 80), (160, 330)], fill=0, width=28)
-    im.save(digit)
+    digit = drawn_digit(work / "digit.png")
     demo, url = launch(work / "runs")
     rows = []
     try:

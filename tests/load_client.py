@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -78,6 +79,25 @@ async def load(url: str, images: dict[str, bytes], clients: int, seconds: float,
 
     await asyncio.gather(*(user(k) for k in range(clients)))
     return {"latencies": latencies, "errors": errors, "per_client": counts}
+
+
+def drawn_digit(path: Path) -> Path:
+    """The digit the clients send (a 7 drawn black on a 400 x 400 white image), written to path."""
+    from PIL import Image, ImageDraw
+    im = Image.new("L", (400, 400), 255)
+    ImageDraw.Draw(im).line([(100, 80), (300, 80), (160, 330)], fill=0, width=28)
+    im.save(path)
+    return path
+
+
+def run_clients(url: str, digit: Path, photo: Path, clients: int, seconds: float) -> dict:
+    """This script's clients in another process (so that they do not share the caller's
+    interpreter, which may be the server's): its JSON line, parsed."""
+    out = subprocess.run([sys.executable, __file__, url, str(digit), str(photo), str(clients), str(seconds)],
+                         capture_output=True, text=True, timeout=seconds + 300)
+    if out.returncode != 0:
+        raise RuntimeError(f"the load clients failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str]) -> None:
