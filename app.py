@@ -5,6 +5,7 @@
 The same as the cnn-playground command. The app itself is the `ui` package (one module per tab);
 the models, data, training and serving code it wires up are the `cnn` package.
 """
+
 from ui.launch import main
 
 if __name__ == "__main__":

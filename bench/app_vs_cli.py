@@ -19,6 +19,7 @@ cost, in CPU seconds (which other load on the machine does not change much): the
 processes, and the server's threads other than the training thread. Needs Debian's chromium and
 Playwright (as tests/test_browser.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from app_helpers import launch  # noqa: E402
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -75,6 +83,7 @@ def browser_cpu() -> float:
             if pid == os.getpid():
                 return True
         return False
+
     total = 0.0
     for pid in parent:
         try:
@@ -125,19 +134,33 @@ def busy_loop(on: bool):
 
 def cli_run(args, out_dir: Path) -> dict:
     out = out_dir / f"cli-{time.time_ns()}.safetensors"
-    train = ["-m", "cnn.train"] if not args.pin_fp32 else \
-        ["-c", f"import runpy, sys; {PIN}; sys.argv[0] = 'cnn.train'; runpy.run_module('cnn.train', run_name='__main__')"]
+    train = (
+        ["-m", "cnn.train"]
+        if not args.pin_fp32
+        else [
+            "-c",
+            f"import runpy, sys; {PIN}; sys.argv[0] = 'cnn.train'; runpy.run_module('cnn.train', run_name='__main__')",
+        ]
+    )
     cmd = [sys.executable, *train, "--recipe", args.recipe, "--out", str(out), "--quiet"]
-    for flag, value in (("--train-subset", args.train_subset), ("--test-subset", args.test_subset),
-                        ("--epochs", args.epochs)):
+    for flag, value in (
+        ("--train-subset", args.train_subset),
+        ("--test-subset", args.test_subset),
+        ("--epochs", args.epochs),
+    ):
         if value is not None:
             cmd += [flag, str(value)]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     meta = read_metadata(out)
-    return {"wall": wall, "train": float(meta["train_seconds"]), "meta": meta, "acc": meta["test_accuracy"],
-            "precision": meta["precision"]}
+    return {
+        "wall": wall,
+        "train": float(meta["train_seconds"]),
+        "meta": meta,
+        "acc": meta["test_accuracy"],
+        "precision": meta["precision"],
+    }
 
 
 def app_run(args, page, demo) -> dict:
@@ -160,14 +183,22 @@ def app_run(args, page, demo) -> dict:
     run = demo.runs.current  # its result names its checkpoint, which holds the run's id
     trainer = next(t for t in threading.enumerate() if t.name == f"train-{run.id}").native_id
     server0 = server_cpu(trainer)
-    page.wait_for_function(f"() => document.querySelector('#train-result').innerText.includes({run.id!r})",
-                           timeout=1_800_000)
+    page.wait_for_function(
+        f"() => document.querySelector('#train-result').innerText.includes({run.id!r})", timeout=1_800_000
+    )
     wall = time.perf_counter() - t0
     browser, server = browser_cpu() - browser0, server_cpu(trainer) - server0
     assert run.status == "finished", run.message
     meta = read_metadata(run.checkpoint)
-    return {"wall": wall, "train": float(meta["train_seconds"]), "meta": meta, "acc": meta["test_accuracy"],
-            "precision": meta["precision"], "browser": browser, "server": server}
+    return {
+        "wall": wall,
+        "train": float(meta["train_seconds"]),
+        "meta": meta,
+        "acc": meta["test_accuracy"],
+        "precision": meta["precision"],
+        "browser": browser,
+        "server": server,
+    }
 
 
 def main(argv=None) -> None:
@@ -177,15 +208,22 @@ def main(argv=None) -> None:
     p.add_argument("--test-subset", type=int, default=None)
     p.add_argument("--epochs", type=float, default=None)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--pin-fp32", action="store_true",
-                   help="train both in fp32 channels-last (default: each run times the CPU modes and picks)")
-    p.add_argument("--threads", default="adaptive",
-                   help="adaptive (cnn.cpu_share's governor), fixed ($CNN_ADAPT_THREADS=0), or both: adaptive,fixed")
+    p.add_argument(
+        "--pin-fp32",
+        action="store_true",
+        help="train both in fp32 channels-last (default: each run times the CPU modes and picks)",
+    )
+    p.add_argument(
+        "--threads",
+        default="adaptive",
+        help="adaptive (cnn.cpu_share's governor), fixed ($CNN_ADAPT_THREADS=0), or both: adaptive,fixed",
+    )
     p.add_argument("--busy-loop", action="store_true", help="a busy-looping process beside every run")
     args = p.parse_args(argv)
     if args.pin_fp32:  # the app's runs, in this process, as PIN does for the CLI's
         cpu_mode.candidates = lambda: [cpu_mode.DEFAULT]
     from playwright.sync_api import sync_playwright
+
     header("the app's training run against the command line's")
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     work = Path(tempfile.mkdtemp(prefix="app-vs-cli-"))
@@ -209,17 +247,37 @@ def main(argv=None) -> None:
         demo.runs.wait_idle(30)
         demo.close()
     n_train = demo.runs.current.data.train.images.shape[0]
-    print(f"recipe {args.recipe}, {n_train:,} training images, repeats {args.repeats}, "
-          f"{'one busy-looping process beside every run' if args.busy_loop else 'no extra load'}")
-    print(table(summary_rows(results, n_train), ["threads", "run", "wall s (median)", "training s", "images/s",
-                                                 "wall vs first", "images/s vs first", "arithmetic",
-                                                 "threads used (steps)", "test accuracy"]))
+    print(
+        f"recipe {args.recipe}, {n_train:,} training images, repeats {args.repeats}, "
+        f"{'one busy-looping process beside every run' if args.busy_loop else 'no extra load'}"
+    )
+    print(
+        table(
+            summary_rows(results, n_train),
+            [
+                "threads",
+                "run",
+                "wall s (median)",
+                "training s",
+                "images/s",
+                "wall vs first",
+                "images/s vs first",
+                "arithmetic",
+                "threads used (steps)",
+                "test accuracy",
+            ],
+        )
+    )
     app = [r for (v, side), rs in results.items() if side == "app" for r in rs]
 
     def each(key: str, fmt: str) -> str:
         return ", ".join(format(r[key], fmt) for r in app)
-    print(f"the page's live updates, per app run: browser CPU s {each('browser', '.1f')}; server CPU s "
-          f"outside the training thread {each('server', '.1f')} (over {each('wall', '.0f')} s)")
+
+    print(
+        f"the page's live updates, per app run: browser CPU s {each('browser', '.1f')}; server CPU s "
+        f"outside the training thread {each('server', '.1f')} (over {each('wall', '.0f')} s)"
+    )
+
 
 def summary_rows(results: dict, n_train: int) -> list[dict]:
     """One row per (threads variant, side): medians, and ratios to the first row."""
@@ -230,12 +288,20 @@ def summary_rows(results: dict, n_train: int) -> list[dict]:
         train = statistics.median(r["train"] for r in runs)
         ips = statistics.median(images_per_s(r["meta"], n_train) for r in runs)
         base.setdefault("wall", wall), base.setdefault("ips", ips)
-        rows.append({"threads": variant, "run": label, "wall s (median)": f"{wall:.1f}", "training s": f"{train:.1f}",
-                     "images/s": f"{ips:,.0f}", "wall vs first": f"{wall / base['wall']:.2f}",
-                     "images/s vs first": f"{ips / base['ips']:.2f}",
-                     "arithmetic": ", ".join(sorted({r["precision"] for r in runs})),
-                     "threads used (steps)": "; ".join(threads_used(r["meta"]) for r in runs),
-                     "test accuracy": ", ".join(f"{r['acc']:.4f}" for r in runs)})
+        rows.append(
+            {
+                "threads": variant,
+                "run": label,
+                "wall s (median)": f"{wall:.1f}",
+                "training s": f"{train:.1f}",
+                "images/s": f"{ips:,.0f}",
+                "wall vs first": f"{wall / base['wall']:.2f}",
+                "images/s vs first": f"{ips / base['ips']:.2f}",
+                "arithmetic": ", ".join(sorted({r["precision"] for r in runs})),
+                "threads used (steps)": "; ".join(threads_used(r["meta"]) for r in runs),
+                "test accuracy": ", ".join(f"{r['acc']:.4f}" for r in runs),
+            }
+        )
     return rows
 
 

@@ -7,9 +7,11 @@ For each tab a fresh app (in this process) and a fresh chromium: the page opens 
 tab, as every visitor's does), the tab is clicked, and after `--settle` seconds the CPU time of
 every chromium process is read from /proc before and after `--seconds` seconds. A blank page in
 the same browser is the floor. (A page-load pause of the hidden Draw canvas's frames, measured
-with this script, was taken out again: README, "Training in the app against the CLI".) The browser is software-rendered (--disable-gpu), as on a machine with
+with this script, was taken out again: README, "Training in the app against the CLI".) The browser is
+software-rendered (--disable-gpu), as on a machine with
 no GPU; its CPU time hardly depends on other load, its wall clock does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +21,8 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401
-from common import header, table
 from app_vs_cli import CHROMIUM_ARGS, browser_cpu, launch
+from common import header, table
 
 
 def idle_cpu(page, seconds: float) -> float:
@@ -57,14 +59,20 @@ def main(argv=None) -> None:
     p.add_argument("--tabs", default="Train,Draw")
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
+
     header("the browser's CPU while the page sits idle")
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     rows = []
     with sync_playwright() as pw:
         for page, tab in [("about:blank (floor)", None)] + [(f"the app, {t} tab", t) for t in args.tabs.split(",")]:
             cores = measure(pw, exe, tab, args)
-            rows.append({"page": page, "browser CPU (cores)": f"{cores:.3f}",
-                         f"CPU s per {args.seconds:g} s": f"{cores * args.seconds:.1f}"})
+            rows.append(
+                {
+                    "page": page,
+                    "browser CPU (cores)": f"{cores:.3f}",
+                    f"CPU s per {args.seconds:g} s": f"{cores * args.seconds:.1f}",
+                }
+            )
     print(f"idle {args.seconds:g} s after {args.settle:g} s on the tab; chromium {CHROMIUM_ARGS}")
     print(table(rows, ["page", "browser CPU (cores)", f"CPU s per {args.seconds:g} s"]))
 

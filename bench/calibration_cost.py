@@ -4,10 +4,13 @@
 
 For each shipped checkpoint's model: the engine's end-of-run fit (cnn.training.calibrate.fit_on_holdout:
 the logits of the 5,000 held-out training images averaged as predictions average them (the mirror
-where the checkpoint flips, no shifts), the LBFGS fit, both reliability diagrams) against the evaluation every finished run already does on the
-10,000 test images (the baseline, same model, with the checkpoint's full test-time augmentation), on this machine's CPU. Median of
+where the checkpoint flips, no shifts), the LBFGS fit, both reliability diagrams) against the evaluation
+every finished run already does on the
+10,000 test images (the baseline, same model, with the checkpoint's full test-time augmentation), on this
+machine's CPU. Median of
 --repeats, the two alternating.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,9 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 import common  # noqa: F401  (sets the data directory)
+import torch
 from common import header, table
 
 from cnn.checkpoint import load_checkpoint
@@ -51,14 +53,24 @@ def main(argv=None) -> int:
         test_s, fit_s = [], []
         for _ in range(args.repeats):
             test_s.append(timed(lambda: evaluate(model, data.test, norm, len(meta["classes"]), cpu, **tta)))
-            fit_s.append(timed(lambda: fit_on_holdout(model, hold, norm, len(meta["classes"]), cpu, tta_flip=tta["tta_flip"])))
+            fit_s.append(
+                timed(lambda: fit_on_holdout(model, hold, norm, len(meta["classes"]), cpu, tta_flip=tta["tta_flip"]))
+            )
         base, fit = statistics.median(test_s), statistics.median(fit_s)
         aug = "flip + shifts" if tta["tta_translate"] else ("flip" if tta["tta_flip"] else "none")
-        rows.append({"model": meta["architecture"], "test-time augmentation": aug,
-                     "test evaluation, 10,000 images (baseline) s": f"{base:.2f}",
-                     "temperature fit, 5,000 held-out images s": f"{fit:.2f}", "ratio": f"{fit / base:.2f}"})
-        print(f"{name}: test {', '.join(f'{v:.2f}' for v in test_s)} s; fit {', '.join(f'{v:.2f}' for v in fit_s)} s",
-              flush=True)
+        rows.append(
+            {
+                "model": meta["architecture"],
+                "test-time augmentation": aug,
+                "test evaluation, 10,000 images (baseline) s": f"{base:.2f}",
+                "temperature fit, 5,000 held-out images s": f"{fit:.2f}",
+                "ratio": f"{fit / base:.2f}",
+            }
+        )
+        print(
+            f"{name}: test {', '.join(f'{v:.2f}' for v in test_s)} s; fit {', '.join(f'{v:.2f}' for v in fit_s)} s",
+            flush=True,
+        )
     print(table(rows, list(rows[0])))
     return 0
 

@@ -9,19 +9,20 @@ the CUDA graph's recording), and the final evaluation, then the same evaluation 
 --synthetic trains on random images of the data set's shape (timings only: no data needed).
 --no-autotune turns cuDNN's benchmark mode off once the engine has turned it on.
 """
+
 import argparse
 import time
 
 t_process = time.perf_counter()
+import common  # noqa: E402,F401
 import torch  # noqa: E402
 
-import common  # noqa: E402,F401
-from cnn.hardware import pick_device  # noqa: E402
 from cnn.data import load_dataset, random_dataset  # noqa: E402
-from cnn.training import train  # noqa: E402
-from cnn.evaluation import evaluate  # noqa: E402
 from cnn.data.normalize import Normalizer  # noqa: E402
+from cnn.evaluation import evaluate  # noqa: E402
+from cnn.hardware import pick_device  # noqa: E402
 from cnn.models import get_spec  # noqa: E402
+from cnn.training import train  # noqa: E402
 from cnn.training.recipes import get_recipe  # noqa: E402
 
 
@@ -31,8 +32,11 @@ def main() -> None:
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--no-autotune", action="store_true")
     p.add_argument("--no-graphs", action="store_true")
-    p.add_argument("--separate", action="store_true",
-                   help="pay the context, cuBLAS, LAPACK and cuDNN costs one by one before Start")
+    p.add_argument(
+        "--separate",
+        action="store_true",
+        help="pay the context, cuBLAS, LAPACK and cuDNN costs one by one before Start",
+    )
     args = p.parse_args()
     times = {"imports": time.perf_counter() - t_process}
 
@@ -54,8 +58,11 @@ def main() -> None:
         phase("cuDNN (first conv, no autotune)", lambda: conv(torch.randn(2, 3, 8, 8, device="cuda")))
     recipe = get_recipe(args.recipe)
     t = time.perf_counter()
-    data = (random_dataset(recipe.dataset, get_spec(recipe.model).input_shape, 50_000, 10_000)
-            if args.synthetic else load_dataset(recipe.dataset))
+    data = (
+        random_dataset(recipe.dataset, get_spec(recipe.model).input_shape, 50_000, 10_000)
+        if args.synthetic
+        else load_dataset(recipe.dataset)
+    )
     times["data"] = time.perf_counter() - t
     t = time.perf_counter()
     epochs = []
@@ -76,12 +83,24 @@ def main() -> None:
     times["from Start to a trained model"] = time.perf_counter() - t_start
     device = pick_device()
     model = end.model.to(device).to(memory_format=torch.channels_last)
-    norm = Normalizer(end.metadata["normalization"]["mean"], end.metadata["normalization"]["std"],
-                      device, data.input_shape[0])
-    phase("the same evaluation again (warm)", lambda: evaluate(
-        model, data.test, norm, len(data.classes), device, tta_flip=recipe.flip,
-        tta_translate=recipe.tta_translate, batch_size=recipe.batch_size, cuda_dtype=recipe.cuda_dtype,
-        pad_last=device.type == "cuda"))  # as the engine evaluates
+    norm = Normalizer(
+        end.metadata["normalization"]["mean"], end.metadata["normalization"]["std"], device, data.input_shape[0]
+    )
+    phase(
+        "the same evaluation again (warm)",
+        lambda: evaluate(
+            model,
+            data.test,
+            norm,
+            len(data.classes),
+            device,
+            tta_flip=recipe.flip,
+            tta_translate=recipe.tta_translate,
+            batch_size=recipe.batch_size,
+            cuda_dtype=recipe.cuda_dtype,
+            pad_last=device.type == "cuda",
+        ),
+    )  # as the engine evaluates
     flags = [f for f in ("synthetic", "no_autotune", "no_graphs", "separate") if getattr(args, f)]
     print(f"## {args.recipe} cold profile ({', '.join(flags) or 'defaults'}); accuracy {end.test_accuracy:.4f}")
     for name, s in times.items():

@@ -1,4 +1,5 @@
 """What every benchmark prints: the machine, the library versions, and a table with ratios."""
+
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ os.environ.setdefault("CNN_DATA_DIR", str(Path(__file__).resolve().parents[2] / 
 
 def machine() -> str:
     import torch
+
     if torch.cuda.is_available():
         return f"GPU {torch.cuda.get_device_name()} (CUDA {torch.version.cuda})"
     cpu = platform.processor() or "cpu"
@@ -29,6 +31,7 @@ def machine() -> str:
 def versions() -> str:
     import torch
     import torchvision
+
     return f"python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}"
 
 

@@ -13,6 +13,7 @@ benchmark script of the old tree, then of this tree, each in a fresh process tha
 tree's `cnn` first. The numeric columns of every table row the two print are collected, and the
 medians over the repeats are shown side by side with their ratio (new / old).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ def run(tree: Path, script_args: list[str], pin_fp32: bool = False, this_script:
     paths = [str(tree)] + ([str(PIN_FP32)] if pin_fp32 else [])  # this tree's cnn before the installed one
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     script = (ROOT if this_script else tree) / "bench" / script_args[0]
-    out = subprocess.run([sys.executable, str(script), *script_args[1:]],
-                         cwd=tree, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(script), *script_args[1:]], cwd=tree, env=env, capture_output=True, text=True
+    )
     if out.returncode != 0:
         raise SystemExit(f"{tree}: {' '.join(script_args)} failed:\n{out.stderr[-3000:]}")
     return out.stdout
@@ -65,19 +67,26 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--old", required=True, help="git revision of the old version")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--pin-fp32", action="store_true",
-                   help="both versions train in fp32 channels-last instead of timing the CPU modes per run")
-    p.add_argument("--this-script", action="store_true",
-                   help="run this tree's benchmark script against both versions' cnn (a script that "
-                        "knows both layouts, e.g. step_cost.py)")
+    p.add_argument(
+        "--pin-fp32",
+        action="store_true",
+        help="both versions train in fp32 channels-last instead of timing the CPU modes per run",
+    )
+    p.add_argument(
+        "--this-script",
+        action="store_true",
+        help="run this tree's benchmark script against both versions' cnn (a script that "
+        "knows both layouts, e.g. step_cost.py)",
+    )
     p.add_argument("script", nargs=argparse.REMAINDER, help="-- SCRIPT.py [its arguments]")
     args = p.parse_args(argv)
     script = [a for a in args.script if a != "--"]
     header(f"{' '.join(script)}: {args.old} against this tree, {args.repeats} interleaved repeats")
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "old"
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), args.old], cwd=ROOT, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(old), args.old], cwd=ROOT, check=True, capture_output=True
+        )
         try:
             runs = {"old": [], "new": []}
             for i in range(args.repeats):
@@ -92,10 +101,17 @@ def main(argv=None) -> None:
             continue
         o = statistics.median(r[key] for r in runs["old"])
         n = statistics.median(r[key] for r in runs["new"])
-        rows.append({"row": key[0], "column": key[1], "old (median)": f"{o:,.2f}", "new (median)": f"{n:,.2f}",
-                     "new / old": f"{n / o:.3f}" if o else "-",
-                     "old runs": ", ".join(f"{r[key]:,.2f}" for r in runs["old"]),
-                     "new runs": ", ".join(f"{r[key]:,.2f}" for r in runs["new"])})
+        rows.append(
+            {
+                "row": key[0],
+                "column": key[1],
+                "old (median)": f"{o:,.2f}",
+                "new (median)": f"{n:,.2f}",
+                "new / old": f"{n / o:.3f}" if o else "-",
+                "old runs": ", ".join(f"{r[key]:,.2f}" for r in runs["old"]),
+                "new runs": ", ".join(f"{r[key]:,.2f}" for r in runs["new"]),
+            }
+        )
     print(table(rows, ["row", "column", "old (median)", "new (median)", "new / old", "old runs", "new runs"]))
 
 

@@ -7,20 +7,20 @@ CPU has native bf16), timed on real batches in turns, and the mode the engine wo
 A step here is a forward and backward pass of the recipe's model on one batch of the recipe's
 size (the optimizer's update, the same in every mode, is left out); the fastest of --rounds.
 """
+
 from __future__ import annotations
 
 import argparse
 
 import common  # noqa: F401
-from common import header, table
-
 import torch
 import torch.nn.functional as F
+from common import header, table
 
-from cnn.training import cpu_mode
-from cnn.data.normalize import Normalizer
 from cnn.data import load_dataset
+from cnn.data.normalize import Normalizer
 from cnn.models import build_model
+from cnn.training import cpu_mode
 from cnn.training.recipes import get_recipe
 
 
@@ -37,22 +37,29 @@ def main(argv=None) -> None:
         data = load_dataset(recipe.dataset, train=False)  # real images: the test split is enough
         c, h, _ = data.input_shape
         mean, std = data.test.mean_std()
-        x = Normalizer(mean, std, torch.device("cpu"), c)(data.test.images[:recipe.batch_size])
-        y = data.test.labels[:recipe.batch_size]
+        x = Normalizer(mean, std, torch.device("cpu"), c)(data.test.images[: recipe.batch_size])
+        y = data.test.labels[: recipe.batch_size]
         model = build_model(recipe.model, c, len(data.classes), h)
-        times = cpu_mode.step_seconds(cpu_mode.copies_in_each_mode(model), x, y, F.cross_entropy,
-                                      rounds=args.rounds)
+        times = cpu_mode.step_seconds(cpu_mode.copies_in_each_mode(model), x, y, F.cross_entropy, rounds=args.rounds)
         # the engine's own choice, timed again its way (at most 64 images, 3 rounds)
         chosen, _ = cpu_mode.fastest_cpu_mode((name,), model, x, y, F.cross_entropy)
         base = times[cpu_mode.DEFAULT]
         for mode, s in times.items():
-            rows.append({"recipe": name, "model": recipe.model, "batch": recipe.batch_size,
-                         "mode": str(mode) + (" (baseline)" if mode == cpu_mode.DEFAULT else ""),
-                         "ms/step": f"{s * 1000:.1f}", "images/s": f"{recipe.batch_size / s:,.0f}",
-                         "speed vs baseline": f"{base / s:.2f}x",
-                         "engine's choice": "yes" if mode == chosen else ""})
-    print(table(rows, ["recipe", "model", "batch", "mode", "ms/step", "images/s", "speed vs baseline",
-                       "engine's choice"]))
+            rows.append(
+                {
+                    "recipe": name,
+                    "model": recipe.model,
+                    "batch": recipe.batch_size,
+                    "mode": str(mode) + (" (baseline)" if mode == cpu_mode.DEFAULT else ""),
+                    "ms/step": f"{s * 1000:.1f}",
+                    "images/s": f"{recipe.batch_size / s:,.0f}",
+                    "speed vs baseline": f"{base / s:.2f}x",
+                    "engine's choice": "yes" if mode == chosen else "",
+                }
+            )
+    print(
+        table(rows, ["recipe", "model", "batch", "mode", "ms/step", "images/s", "speed vs baseline", "engine's choice"])
+    )
 
 
 if __name__ == "__main__":

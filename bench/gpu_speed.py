@@ -15,6 +15,7 @@ with the GPU synchronised at both ends:
   and reports each one's whole wall time and the line its engine printed.
 A recipe may carry overrides: 'mnist_fast:epochs=1,batch_size=256'.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,8 @@ import traceback
 from pathlib import Path
 
 import common  # noqa: F401  (sets the data directory)
-from common import header, table
-
 import torch
+from common import header, table
 
 from cnn.data import load_dataset
 from cnn.hardware import describe
@@ -80,44 +80,68 @@ def engine_run(recipe, data, seed: int, *, log_every=None, each_epoch=False, cud
 
     def go():
         end = None
-        for ev in train(recipe, data, device=DEVICE, seed=seed, log_every=log_every,
-                        evaluate_each_epoch=each_epoch, cuda_graphs=cuda_graphs,
-                        calibration_holdout=0):  # all 50,000 images, as airbench94 trains on
+        for ev in train(
+            recipe,
+            data,
+            device=DEVICE,
+            seed=seed,
+            log_every=log_every,
+            evaluate_each_epoch=each_epoch,
+            cuda_graphs=cuda_graphs,
+            calibration_holdout=0,
+        ):  # all 50,000 images, as airbench94 trains on
             events[ev.kind] = events.get(ev.kind, 0) + 1
             if ev.kind == "start":  # images trained on: full batches only when the recipe drops the last
-                events["images"] = (ev.total_steps * ev.batch_size if recipe.drop_last
-                                    else round(ev.epochs * ev.n_train))
+                events["images"] = ev.total_steps * ev.batch_size if recipe.drop_last else round(ev.epochs * ev.n_train)
             if ev.kind == "end":
                 end = ev
         return end
+
     end, wall = timed(go)
     hist = end.history
     to99 = next((e.train_seconds for e in hist if e.test_accuracy is not None and e.test_accuracy >= 0.99), None)
-    return {"wall": wall, "train_s": hist[-1].train_seconds, "acc": end.test_accuracy,
-            "status": end.status, "step_events": events["step"], "to_0.99_s": to99, "images": events["images"]}
+    return {
+        "wall": wall,
+        "train_s": hist[-1].train_seconds,
+        "acc": end.test_accuracy,
+        "status": end.status,
+        "step_events": events["step"],
+        "to_0.99_s": to99,
+        "images": events["images"],
+    }
 
 
 def summary(name: str, runs: list[dict], key: str) -> dict:
     accs = [r["acc"] for r in runs]
     secs = [r[key] for r in runs]
-    return {"recipe": name, "device": describe(torch.device(DEVICE)), "runs": len(runs),
-            "seconds (mean)": f"{statistics.mean(secs):.3f}",
-            "seconds (min-max)": f"{min(secs):.3f}-{max(secs):.3f}",
-            "accuracy (mean)": f"{statistics.mean(accs):.4f}",
-            "accuracy (min-max)": f"{min(accs):.4f}-{max(accs):.4f}",
-            # training images per second of training time (evaluations left out), mean over the runs
-            "images/s": f"{statistics.mean(r['images'] / r['train_s'] for r in runs):,.0f}"}
+    return {
+        "recipe": name,
+        "device": describe(torch.device(DEVICE)),
+        "runs": len(runs),
+        "seconds (mean)": f"{statistics.mean(secs):.3f}",
+        "seconds (min-max)": f"{min(secs):.3f}-{max(secs):.3f}",
+        "accuracy (mean)": f"{statistics.mean(accs):.4f}",
+        "accuracy (min-max)": f"{min(accs):.4f}-{max(accs):.4f}",
+        # training images per second of training time (evaluations left out), mean over the runs
+        "images/s": f"{statistics.mean(r['images'] / r['train_s'] for r in runs):,.0f}",
+    }
 
 
 # ---------------------------------------------------------------- MNIST
+
 
 def bench_mnist(args) -> None:
     data = load_dataset("mnist")
     engine_run(parse_recipe("mnist_fast:epochs=0.2"), data, 0)  # CUDA, cuDNN and allocator warm-up
     base = engine_run(parse_recipe(args.mnist_baseline), data, 0, log_every=10**9, each_epoch=True)
     print(f"baseline {args.mnist_baseline}: {base}", flush=True)
-    rows = [{**summary(f"{args.mnist_baseline} (baseline)", [base], "train_s"),
-             "to 99.0% (s)": f"{base['to_0.99_s']:.3f}" if base["to_0.99_s"] else "not reached", "ratio": "1.0x"}]
+    rows = [
+        {
+            **summary(f"{args.mnist_baseline} (baseline)", [base], "train_s"),
+            "to 99.0% (s)": f"{base['to_0.99_s']:.3f}" if base["to_0.99_s"] else "not reached",
+            "ratio": "1.0x",
+        }
+    ]
     RESULTS["mnist"] = {args.mnist_baseline: base}
     for spec in args.mnist:
         recipe = parse_recipe(spec)
@@ -132,11 +156,28 @@ def bench_mnist(args) -> None:
         row["ratio"] = f"{base['to_0.99_s'] / t:.1f}x" if ok and base["to_0.99_s"] else "-"
         rows.append(row)
     print(f"\n## MNIST on {DEVICE} (seconds: training time, evaluations left out)")
-    print(table(rows, ["recipe", "device", "runs", "seconds (mean)", "seconds (min-max)", "accuracy (mean)",
-                       "accuracy (min-max)", "images/s", "to 99.0% (s)", "ratio"]), flush=True)
+    print(
+        table(
+            rows,
+            [
+                "recipe",
+                "device",
+                "runs",
+                "seconds (mean)",
+                "seconds (min-max)",
+                "accuracy (mean)",
+                "accuracy (min-max)",
+                "images/s",
+                "to 99.0% (s)",
+                "ratio",
+            ],
+        ),
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------- CIFAR-10
+
 
 @contextlib.contextmanager
 def cwd(path):
@@ -151,10 +192,12 @@ def cwd(path):
 def bench_cifar(args) -> None:
     import airbench
     from airbench import lib_airbench94 as ab94
+
     data = load_dataset("cifar10")
     with cwd(args.airbench_data):  # airbench reads ./cifar10/{train,test}.pt
-        loader = airbench.CifarLoader("cifar10", train=True, batch_size=1024,
-                                      aug=dict(flip=True, translate=2), altflip=True)
+        loader = airbench.CifarLoader(
+            "cifar10", train=True, batch_size=1024, aug=dict(flip=True, translate=2), altflip=True
+        )
         test_loader = airbench.CifarLoader("cifar10", train=False, batch_size=2000)
     # train94 runs ceil(batches per epoch * its epochs) full batches (airbench's utils.train)
     ab_images = math.ceil(len(loader) * ab94.hyp["opt"]["train_epochs"]) * loader.batch_size
@@ -167,10 +210,12 @@ def bench_cifar(args) -> None:
         return {"wall": t_train + t_eval, "train_s": t_train, "eval_s": t_eval, "acc": acc, "images": ab_images}
 
     first = args.cifar[0]
-    variants = {f"{first} (live curve)": (first, dict()),
-                f"{first} (no step events)": (first, dict(log_every=10**9)),
-                f"{first} (live curve, no CUDA graph)": (first, dict(cuda_graphs=False)),
-                **{f"{spec} (live curve)": (spec, dict()) for spec in args.cifar[1:]}}
+    variants = {
+        f"{first} (live curve)": (first, dict()),
+        f"{first} (no step events)": (first, dict(log_every=10**9)),
+        f"{first} (live curve, no CUDA graph)": (first, dict(cuda_graphs=False)),
+        **{f"{spec} (live curve)": (spec, dict()) for spec in args.cifar[1:]},
+    }
     if args.quick:  # only what the streaming-overhead comparison needs
         variants = dict(list(variants.items())[:2])
     recipes = {spec: parse_recipe(spec) for spec in args.cifar}
@@ -190,11 +235,28 @@ def bench_cifar(args) -> None:
         row["time vs airbench94"] = f"{statistics.mean(r['wall'] for r in rs) / base:.3f}"
         rows.append(row)
     print("\n## CIFAR-10 on the GPU (seconds: call to trained and evaluated model, TTA included)")
-    print(table(rows, ["recipe", "device", "runs", "seconds (mean)", "seconds (min-max)", "train only (mean s)",
-                       "accuracy (mean)", "accuracy (min-max)", "images/s", "time vs airbench94"]), flush=True)
+    print(
+        table(
+            rows,
+            [
+                "recipe",
+                "device",
+                "runs",
+                "seconds (mean)",
+                "seconds (min-max)",
+                "train only (mean s)",
+                "accuracy (mean)",
+                "accuracy (min-max)",
+                "images/s",
+                "time vs airbench94",
+            ],
+        ),
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------- command-line runs
+
 
 def cli(args, name: str, argv: list[str], log) -> dict:
     """Run a command in a fresh process; its whole wall time and its last lines."""
@@ -203,10 +265,14 @@ def cli(args, name: str, argv: list[str], log) -> dict:
     wall = time.perf_counter() - t0
     log.write(f"\n$ {' '.join(argv)}\n{proc.stdout}\n{proc.stderr[-3000:]}\n(exit {proc.returncode}, {wall:.2f} s)\n")
     log.flush()
-    lines = [l for l in proc.stdout.splitlines() if l.strip()]
-    row = {"run": name, "exit": proc.returncode, "process seconds": f"{wall:.2f}",
-           "last line": lines[-1] if lines else proc.stderr[-200:].strip()}
-    finished = [l for l in lines if l.startswith("Finished:")]
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    row = {
+        "run": name,
+        "exit": proc.returncode,
+        "process seconds": f"{wall:.2f}",
+        "last line": lines[-1] if lines else proc.stderr[-200:].strip(),
+    }
+    finished = [line for line in lines if line.startswith("Finished:")]
     row["engine says"] = finished[-1] if finished else ""
     print(row, flush=True)
     return row
@@ -223,8 +289,10 @@ def bench_cli(args) -> None:
             argv[0] = sys.executable if argv[0] == "python3" else argv[0]
             rows.append(cli(args, name, argv, log))
     RESULTS["cli"] = rows
-    print("\n## Fresh processes (cold start: interpreter, imports, CUDA, data from the disk cache, "
-          "training, evaluation, saving)")
+    print(
+        "\n## Fresh processes (cold start: interpreter, imports, CUDA, data from the disk cache, "
+        "training, evaluation, saving)"
+    )
     print(table(rows, ["run", "exit", "process seconds", "engine says", "last line"]), flush=True)
 
 
@@ -232,11 +300,18 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--airbench-data", required=True, help="folder with cifar10/{train,test}.pt")
     p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--cifar", nargs="+", default=["cifar10_fast"],
-                   help="the engine's CIFAR-10 recipes; the first is also run without step events and without CUDA graphs")
+    p.add_argument(
+        "--cifar",
+        nargs="+",
+        default=["cifar10_fast"],
+        help="the engine's CIFAR-10 recipes; the first is also run without step events and without CUDA graphs",
+    )
     p.add_argument("--mnist", nargs="*", default=["mnist_fast"], help="MNIST recipes")
-    p.add_argument("--mnist-baseline", default="seed004:epochs=6",
-                   help="evaluated after every epoch: its time to 99.0%% is the yardstick")
+    p.add_argument(
+        "--mnist-baseline",
+        default="seed004:epochs=6",
+        help="evaluated after every epoch: its time to 99.0%% is the yardstick",
+    )
     p.add_argument("--cli", nargs="*", default=[], help="NAME=ARGV runs of cnn.train in fresh processes")
     p.add_argument("--cli-timeout", type=float, default=300)
     p.add_argument("--sections", default="mnist,cifar,cli")
@@ -251,6 +326,7 @@ def main(argv=None) -> None:
     header("GPU training speed: the engine against airbench94 and seed004, same process")
     if "cifar" in args.sections:
         import airbench
+
         print(f"airbench from {airbench.__file__}", flush=True)
     data_t0 = time.perf_counter()
     for name in ("cifar10", "mnist"):  # decoded once into the disk cache, not timed below

@@ -10,6 +10,7 @@ The baseline row of each is the model's forward pass alone on an already-prepare
 input is timed with both backends one call after the other (Predictor backend='pytorch' and
 backend='onnxruntime', one intra-op thread each), so a busy machine slows both alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,10 @@ from common import header, table
 from PIL import Image
 
 from cnn.data import load_dataset
-from cnn.serving.onnx_runtime import onnxruntime_or_none
-from cnn.serving.predictor import Predictor
 from cnn.serving.digits import prepare_digit
+from cnn.serving.onnx_runtime import onnxruntime_or_none
 from cnn.serving.photos import prepare_photo
+from cnn.serving.predictor import Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,8 +58,14 @@ def timed_pair(fns, inputs, calls: int) -> list[list[float]]:
 
 def row(name, ms) -> dict:
     q = statistics.quantiles(ms, n=100)
-    return {"path": name, "calls": len(ms), "p50 ms": f"{q[49]:.2f}", "p95 ms": f"{q[94]:.2f}",
-            "p99 ms": f"{q[98]:.2f}", "max ms": f"{max(ms):.2f}"}
+    return {
+        "path": name,
+        "calls": len(ms),
+        "p50 ms": f"{q[49]:.2f}",
+        "p95 ms": f"{q[94]:.2f}",
+        "p99 ms": f"{q[98]:.2f}",
+        "max ms": f"{max(ms):.2f}",
+    }
 
 
 def pair_row(name, eager, ort) -> dict:
@@ -70,7 +77,17 @@ def pair_row(name, eager, ort) -> dict:
     return cells
 
 
-PAIR_COLUMNS = ["path", "calls", "eager p50", "eager p95", "eager p99", "ORT p50", "ORT p95", "ORT p99", "p50 eager/ORT"]
+PAIR_COLUMNS = [
+    "path",
+    "calls",
+    "eager p50",
+    "eager p95",
+    "eager p99",
+    "ORT p50",
+    "ORT p95",
+    "ORT p99",
+    "p50 eager/ORT",
+]
 
 
 def canvases(n: int) -> list[Image.Image]:
@@ -87,8 +104,10 @@ def canvases(n: int) -> list[Image.Image]:
 
 def photos(n: int) -> list[Image.Image]:
     cifar = load_dataset("cifar10", train=False).test
-    return [Image.fromarray(cifar.images[i].permute(1, 2, 0).numpy()).resize((640, 480), Image.Resampling.BICUBIC)
-            for i in range(n)]
+    return [
+        Image.fromarray(cifar.images[i].permute(1, 2, 0).numpy()).resize((640, 480), Image.Resampling.BICUBIC)
+        for i in range(n)
+    ]
 
 
 def backend_rows(digit, photo, draws, pics, ready_d, ready_p, calls) -> list[dict]:
@@ -117,9 +136,15 @@ def main(argv=None) -> None:
     ready_p = [prepare_photo(x)[0] for x in pics]
     rows = [
         row("Draw: model only (baseline)", timed(digit.predict, ready_d, args.calls)),
-        row("Draw: canvas -> preprocess -> predict", timed(lambda c: digit.predict(prepare_digit(c).image), draws, args.calls)),
+        row(
+            "Draw: canvas -> preprocess -> predict",
+            timed(lambda c: digit.predict(prepare_digit(c).image), draws, args.calls),
+        ),
         row("Photo: model only (baseline)", timed(photo.predict, ready_p, args.calls)),
-        row("Photo: 640x480 -> preprocess -> predict", timed(lambda x: photo.predict(prepare_photo(x)[0]), pics, args.calls)),
+        row(
+            "Photo: 640x480 -> preprocess -> predict",
+            timed(lambda x: photo.predict(prepare_photo(x)[0]), pics, args.calls),
+        ),
     ]
     print(table(rows, ["path", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms"]))
     if onnxruntime_or_none() is None:

@@ -5,6 +5,7 @@
 Each run is `python -m cnn.train --recipe NAME --out ...`; its test accuracy and training time
 come from the checkpoint it wrote, beside the figure the tutorial reported (SEEDS.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,13 +41,25 @@ def main(argv=None) -> None:
             continue
         meta = read_metadata(out)
         rec = RECIPES[name]
-        row = {"recipe": name, "model": rec.model, "data": rec.dataset, "epochs": rec.epochs,
-               "test accuracy": f"{meta['test_accuracy']:.2%}", "train s": meta["train_seconds"],
-               "wall s": round(wall, 1), "device": meta["device"], "tutorial reported": rec.reported}
+        row = {
+            "recipe": name,
+            "model": rec.model,
+            "data": rec.dataset,
+            "epochs": rec.epochs,
+            "test accuracy": f"{meta['test_accuracy']:.2%}",
+            "train s": meta["train_seconds"],
+            "wall s": round(wall, 1),
+            "device": meta["device"],
+            "tutorial reported": rec.reported,
+        }
         rows.append(row)
         print(f"{name}: {row['test accuracy']} in {row['train s']} s", flush=True)
-    print(table(rows, ["recipe", "model", "data", "epochs", "test accuracy", "train s", "wall s", "device",
-                       "tutorial reported"]))
+    print(
+        table(
+            rows,
+            ["recipe", "model", "data", "epochs", "test accuracy", "train s", "wall s", "device", "tutorial reported"],
+        )
+    )
 
 
 if __name__ == "__main__":

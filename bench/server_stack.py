@@ -8,6 +8,7 @@ Each variant is the app in its own process (as tests/test_load.py launches it, s
 the fallback made by hiding uvloop and httptools from that process; the clients are
 tests/load_client.py in another. Variants alternate, --repeats times each.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import common  # noqa: F401
+import numpy as np
 from common import header, table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +42,13 @@ time.sleep(3600)
 
 
 def serve(blocked: list[str], runs: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVER.format(tests=str(ROOT / "tests")), str(runs), *blocked],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER.format(tests=str(ROOT / "tests")), str(runs), *blocked],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         line = proc.stdout.readline()
@@ -72,17 +77,30 @@ def main(argv=None) -> int:
                 proc.kill()
                 proc.wait()
             ms = np.array([dt for _, dt in r["latencies"]]) * 1000
-            results[name].append({"requests_per_s": len(ms) / args.seconds, "p50": float(np.percentile(ms, 50)),
-                                  "p95": float(np.percentile(ms, 95)), "errors": len(r["errors"])})
+            results[name].append(
+                {
+                    "requests_per_s": len(ms) / args.seconds,
+                    "p50": float(np.percentile(ms, 50)),
+                    "p95": float(np.percentile(ms, 95)),
+                    "errors": len(r["errors"]),
+                }
+            )
             print(name, results[name][-1], flush=True)
     base = statistics.median(r["requests_per_s"] for r in results["asyncio + h11 (fallback)"])
     rows = []
     for name, rs in results.items():
         rate = statistics.median(r["requests_per_s"] for r in rs)
-        rows.append({"server": name, "runs": len(rs), "requests/s (median)": f"{rate:.1f}",
-                     "p50 ms (median)": f"{statistics.median(r['p50'] for r in rs):.0f}",
-                     "p95 ms (median)": f"{statistics.median(r['p95'] for r in rs):.0f}",
-                     "errors": sum(r["errors"] for r in rs), "requests/s vs fallback": f"{rate / base:.2f}"})
+        rows.append(
+            {
+                "server": name,
+                "runs": len(rs),
+                "requests/s (median)": f"{rate:.1f}",
+                "p50 ms (median)": f"{statistics.median(r['p50'] for r in rs):.0f}",
+                "p95 ms (median)": f"{statistics.median(r['p95'] for r in rs):.0f}",
+                "errors": sum(r["errors"] for r in rs),
+                "requests/s vs fallback": f"{rate / base:.2f}",
+            }
+        )
     print(f"{args.clients} clients for {args.seconds:.0f} s each (tests/load_client.py), no training")
     print(table(rows, list(rows[0])))
     return 0

@@ -12,6 +12,7 @@ process: Gradio's HTTP API called for /predict_digit and /predict_photo in turn)
 then `--quiet` seconds alone again. A first row, "no training", has the clients alone. Training
 images/s per phase are the steps the run made in it; latencies are each request's, client side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import common  # noqa: F401
+import numpy as np
 from common import header, table
 
 from cnn.cpu_share import PRIORITIES
@@ -72,11 +72,21 @@ def one(demo, url: str, digit: Path, priority: str | None, args) -> dict:
         demo.runs.stop()
         demo.runs.wait_idle(60)
         before, during, after = rate(t0, t1), rate(t1, t2), rate(t2, t3)
-        row.update({"images/s before": f"{before:,.0f}", "during": f"{during:,.0f} ({during / before:.2f}x)",
-                    "after": f"{after:,.0f} ({after / before:.2f}x)"})
+        row.update(
+            {
+                "images/s before": f"{before:,.0f}",
+                "during": f"{during:,.0f} ({during / before:.2f}x)",
+                "after": f"{after:,.0f} ({after / before:.2f}x)",
+            }
+        )
     ms = np.array([dt for _, dt in result["latencies"]]) * 1000
-    row.update({"requests": len(ms), "errors": len(result["errors"]),
-                **{f"p{q} ms": f"{np.percentile(ms, q):.0f}" for q in (50, 95, 99)}})
+    row.update(
+        {
+            "requests": len(ms),
+            "errors": len(result["errors"]),
+            **{f"p{q} ms": f"{np.percentile(ms, q):.0f}" for q in (50, 95, 99)},
+        }
+    )
     return row
 
 
@@ -106,12 +116,19 @@ def main(argv=None) -> None:
         demo.runs.stop()
         demo.runs.wait_idle(60)
         demo.close()
-    print(f"{args.clients} clients for {args.seconds:g} s (tests/load_client.py, another process, loopback); "
-          f"training: mnist_fast, 10,000 MNIST images, batch {BATCH}, {args.quiet:g} s before and after")
-    print(table(rows, ["priority", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "images/s before",
-                       "during", "after"]))
-    print(f"load average at the end: {os.getloadavg()[0]:.2f}; median of the rows' p95: "
-          f"{statistics.median(float(r['p95 ms']) for r in rows):.0f} ms")
+    print(
+        f"{args.clients} clients for {args.seconds:g} s (tests/load_client.py, another process, loopback); "
+        f"training: mnist_fast, 10,000 MNIST images, batch {BATCH}, {args.quiet:g} s before and after"
+    )
+    print(
+        table(
+            rows, ["priority", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "images/s before", "during", "after"]
+        )
+    )
+    print(
+        f"load average at the end: {os.getloadavg()[0]:.2f}; median of the rows' p95: "
+        f"{statistics.median(float(r['p95 ms']) for r in rows):.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -7,24 +7,24 @@ spends on one thread swings far less, so a refactor's cost shows up even when th
 quiet. One torch thread, fp32 channels-last pinned (no timed choice), `mnist_fast` on full MNIST for
 --epochs; the first --warmup-steps are left out (oneDNN creates its kernels there).
 """
+
 from __future__ import annotations
 
 import argparse
 import time
 
 import common  # noqa: F401  (sets the data directory)
+import torch
 from common import header, table
 
-import torch
-
 try:  # the layered code (after the redesign)
+    import cnn.training.cpu_mode as cpu_mode
     from cnn.training import train
     from cnn.training.recipes import get_recipe
-    import cnn.training.cpu_mode as cpu_mode
 except ImportError:  # the code before it (eb12f6c and older)
+    import cnn.cpu_mode as cpu_mode
     from cnn.engine import train
     from cnn.recipes import get_recipe
-    import cnn.cpu_mode as cpu_mode
 from cnn.data import load_dataset
 
 
@@ -47,10 +47,19 @@ def main(argv=None) -> None:
     first = next(m for m in marks if m[0] >= args.warmup_steps)
     last = marks[-1]
     images = (last[0] - first[0]) * recipe.batch_size
-    print(table([{"recipe": args.recipe, "steps timed": last[0] - first[0],
-                  "CPU us/image": f"{1e6 * (last[2] - first[2]) / images:.1f}",
-                  "wall us/image": f"{1e6 * (last[1] - first[1]) / images:.1f}"}],
-                ["recipe", "steps timed", "CPU us/image", "wall us/image"]))
+    print(
+        table(
+            [
+                {
+                    "recipe": args.recipe,
+                    "steps timed": last[0] - first[0],
+                    "CPU us/image": f"{1e6 * (last[2] - first[2]) / images:.1f}",
+                    "wall us/image": f"{1e6 * (last[1] - first[1]) / images:.1f}",
+                }
+            ],
+            ["recipe", "steps timed", "CPU us/image", "wall us/image"],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ versus with no Step events at all, same recipe, same data, same run.
 The consumer does what the app's Train tab does with each Step event: appends a point to the
 curve and rebuilds the plot's table of points.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,12 +50,20 @@ def main(argv=None) -> None:
             runs[streaming].append(ips)
             events = max(events, n)
     base = statistics.median(runs[False])
-    rows = [{"mode": "no events", "images/s (median)": f"{base:,.0f}", "Step events": 0, "ratio": "1.000"},
-            {"mode": "streaming to a consumer", "images/s (median)": f"{statistics.median(runs[True]):,.0f}",
-             "Step events": events, "ratio": f"{statistics.median(runs[True]) / base:.3f}"}]
+    rows = [
+        {"mode": "no events", "images/s (median)": f"{base:,.0f}", "Step events": 0, "ratio": "1.000"},
+        {
+            "mode": "streaming to a consumer",
+            "images/s (median)": f"{statistics.median(runs[True]):,.0f}",
+            "Step events": events,
+            "ratio": f"{statistics.median(runs[True]) / base:.3f}",
+        },
+    ]
     print(table(rows, ["mode", "images/s (median)", "Step events", "ratio"]))
-    print(f"overhead: {(1 - statistics.median(runs[True]) / base) * 100:.1f}% of throughput "
-          f"(runs: {[round(x) for x in runs[False]]} vs {[round(x) for x in runs[True]]})")
+    print(
+        f"overhead: {(1 - statistics.median(runs[True]) / base) * 100:.1f}% of throughput "
+        f"(runs: {[round(x) for x in runs[False]]} vs {[round(x) for x in runs[True]]})"
+    )
 
 
 if __name__ == "__main__":

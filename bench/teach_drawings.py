@@ -13,6 +13,7 @@ learned from), and every model is scored on 60 fresh drawings per class that no 
 prepared exactly as the Draw tab prepares what it classifies. 'train s' is the engine's time for the
 whole run (its per-epoch evaluations on the project's 10 held-out drawings included).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import common  # noqa: F401  (sets the data directory)
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
-
-import common  # noqa: F401  (sets the data directory)
 from common import header, table
+from PIL import Image, ImageDraw
 
 from cnn.data import Split
 from cnn.data.normalize import Normalizer
@@ -54,8 +54,10 @@ def _outline(shape: str, rng: np.random.Generator) -> list[np.ndarray]:
         a = -math.pi / 2 + np.arange(6) * 4 * math.pi / 5
         return [np.stack([np.cos(a), np.sin(a)], 1)]
     head = rng.uniform(0.3, 0.5)
-    return [np.array([[-1.0, 0.0], [1.0, 0.0]]),
-            np.array([[1 - head, -head * 0.8], [1.0, 0.0], [1 - head, head * 0.8]])]
+    return [
+        np.array([[-1.0, 0.0], [1.0, 0.0]]),
+        np.array([[1 - head, -head * 0.8], [1.0, 0.0], [1 - head, head * 0.8]]),
+    ]
 
 
 def _hand(stroke: np.ndarray, rng: np.random.Generator, wobble: float) -> np.ndarray:
@@ -78,8 +80,9 @@ def drawing(shape: str, rng: np.random.Generator, strokes: list[np.ndarray] | No
     size, width = rng.uniform(90, 360), int(rng.integers(6, 33))
     angle, slant = math.radians(rng.uniform(-25, 25)), rng.uniform(-0.3, 0.3)
     aspect = rng.uniform(0.8, 1.25)
-    m = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]) @ \
-        np.array([[aspect, slant], [0, 1 / aspect]])
+    m = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]) @ np.array(
+        [[aspect, slant], [0, 1 / aspect]]
+    )
     half = size / 2 + width
     centre = rng.uniform(half, CANVAS - half, 2) if half < CANVAS / 2 else np.array([CANVAS / 2] * 2)
     im = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
@@ -143,15 +146,21 @@ def run(name: str, project: Project, test: Split, seed: int, device: str) -> dic
     elif changes:
         changes = dict(changes)
         scale, longer = changes.pop("lr_scale", 1), changes.pop("epochs_scale", 1)
-        recipe = recipe.replace(**changes).replace(lr=changes.get("lr", recipe.lr) * scale,
-                                                   epochs=recipe.epochs * longer)
+        recipe = recipe.replace(**changes).replace(
+            lr=changes.get("lr", recipe.lr) * scale, epochs=recipe.epochs * longer
+        )
     end = None
     for ev in train(recipe, p.data, device=device, seed=seed, init_state=p.init_state, log_every=10**9):
         end = ev if ev.kind == "end" else end
     norm = Normalizer(end.metadata["normalization"]["mean"], end.metadata["normalization"]["std"], "cpu", 1)
     fresh = evaluate(end.model.cpu(), test, norm, len(SHAPES), torch.device("cpu"))
-    return {"held": end.test_accuracy, "fresh": fresh.accuracy, "seconds": end.elapsed,
-            "steps": round(recipe.epochs * math.ceil(len(p.data.train) / recipe.batch_size)), "recipe": recipe}
+    return {
+        "held": end.test_accuracy,
+        "fresh": fresh.accuracy,
+        "seconds": end.elapsed,
+        "steps": round(recipe.epochs * math.ceil(len(p.data.train) / recipe.batch_size)),
+        "recipe": recipe,
+    }
 
 
 def main(argv=None) -> int:
@@ -160,11 +169,21 @@ def main(argv=None) -> int:
     ap.add_argument("--test-per-class", type=int, default=60)
     ap.add_argument("--seeds", type=int, default=3, help="runs of each variant (training seeds 0..n-1)")
     ap.add_argument("--variants", default="default", help="'default' or 'all'")
-    ap.add_argument("--also", action="append", default=[], choices=list(MORE), metavar="VARIANT",
-                    help="with the default variants, also this one of the others (repeatable)")
+    ap.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        choices=list(MORE),
+        metavar="VARIANT",
+        help="with the default variants, also this one of the others (repeatable)",
+    )
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads (1, as the Teach tab trains: batches of 16 gain nothing from more)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1, as the Teach tab trains: batches of 16 gain nothing from more)",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     header("Teach it your own classes: five drawn shapes, fine-tuned vs from scratch")
@@ -174,19 +193,27 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         project = make_project(Path(tmp), args.per_class, seed=7)
         n_train = sum(c.count for c in project.classes())
-        print(f"project: {len(SHAPES)} classes x {args.per_class} drawings ({n_train}); fresh test: "
-              f"{len(test)} drawings", flush=True)
+        print(
+            f"project: {len(SHAPES)} classes x {args.per_class} drawings ({n_train}); fresh test: {len(test)} drawings",
+            flush=True,
+        )
         for name in names:
             runs = [run(name, project, test, seed, args.device) for seed in range(args.seeds)]
             for r in runs:
                 print(f"  {name}: fresh {r['fresh']:.4f}, held-out {r['held']:.4f}, {r['seconds']:.1f} s", flush=True)
             r0 = runs[0]["recipe"]
-            rows.append({"variant": name, "model": r0.model, "steps": runs[0]["steps"],
-                         "fresh test accuracy (mean, min)": f"{statistics.mean(r['fresh'] for r in runs):.2%}, "
-                                                            f"{min(r['fresh'] for r in runs):.2%}",
-                         "held-out (10)": f"{statistics.mean(r['held'] for r in runs):.2%}",
-                         "train s (mean, max)": f"{statistics.mean(r['seconds'] for r in runs):.1f}, "
-                                                f"{max(r['seconds'] for r in runs):.1f}"})
+            rows.append(
+                {
+                    "variant": name,
+                    "model": r0.model,
+                    "steps": runs[0]["steps"],
+                    "fresh test accuracy (mean, min)": f"{statistics.mean(r['fresh'] for r in runs):.2%}, "
+                    f"{min(r['fresh'] for r in runs):.2%}",
+                    "held-out (10)": f"{statistics.mean(r['held'] for r in runs):.2%}",
+                    "train s (mean, max)": f"{statistics.mean(r['seconds'] for r in runs):.1f}, "
+                    f"{max(r['seconds'] for r in runs):.1f}",
+                }
+            )
     print(table(rows, list(rows[0])))
     return 0
 

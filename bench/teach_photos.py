@@ -18,6 +18,7 @@ these images); the digits task is one its features were not made for.
 Every photo is made a 64x64 RGB picture and prepared as the Photo tab prepares one. Wrap a timed run
 in `flock /tmp/bench.lock` on a shared machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,11 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-from PIL import Image
-
 import common  # noqa: F401  (sets the data directory)
+import torch
 from common import header, table
+from PIL import Image
 
 from cnn.checkpoint import read_metadata, save_checkpoint
 from cnn.data import Dataset, Split, load_dataset
@@ -88,17 +88,34 @@ def backbone(held: list[str], epochs: float, seed: int = 0, recipe_name: str = B
     full = load_dataset("cifar10")
     keep = [k for k, c in enumerate(full.classes) if c not in held]
     recipe = get_recipe(recipe_name).replace(epochs=epochs)
-    key = json.dumps({"classes": [full.classes[k] for k in keep], "recipe": recipe.as_dict(), "seed": seed,
-                      "n_train": len(full.train)}, sort_keys=True)
-    path = cache_dir() / "teach_photos" / (f"backbone-without-{'-'.join(held)}-"
-                                           f"{hashlib.sha256(key.encode()).hexdigest()[:12]}.safetensors")
+    key = json.dumps(
+        {
+            "classes": [full.classes[k] for k in keep],
+            "recipe": recipe.as_dict(),
+            "seed": seed,
+            "n_train": len(full.train),
+        },
+        sort_keys=True,
+    )
+    path = (
+        cache_dir()
+        / "teach_photos"
+        / (f"backbone-without-{'-'.join(held)}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.safetensors")
+    )
     if path.is_file():
         print(f"backbone: cached {path}", flush=True)
         return path, read_metadata(path)
-    data = Dataset("cifar10 without " + " and ".join(held), [full.classes[k] for k in keep],
-                   _only(full.train, keep), _only(full.test, keep))
-    print(f"backbone: training {recipe.model} ({recipe.name}, {epochs} epochs) on {len(data.train):,} images "
-          f"of {len(keep)} classes", flush=True)
+    data = Dataset(
+        "cifar10 without " + " and ".join(held),
+        [full.classes[k] for k in keep],
+        _only(full.train, keep),
+        _only(full.test, keep),
+    )
+    print(
+        f"backbone: training {recipe.model} ({recipe.name}, {epochs} epochs) on {len(data.train):,} images "
+        f"of {len(keep)} classes",
+        flush=True,
+    )
     t0 = time.perf_counter()
     end = [ev for ev in train(recipe, data, seed=seed, evaluate_each_epoch=False, log_every=10**9)][-1]
     meta = dict(end.metadata, wall_seconds=round(time.perf_counter() - t0, 1))
@@ -115,11 +132,16 @@ def teach(project: Project, init: Path | None, changes: dict, test: Split, seed:
     recipe = p.recipe.replace(lr=p.recipe.lr * lr, epochs=p.recipe.epochs * longer, **changes)
     head = head if head is not None else p.recipe.head_only_epochs / p.recipe.epochs  # the default's share
     recipe = recipe.replace(head_only_epochs=round(recipe.epochs * head, 2))
-    end = [ev for ev in train(recipe, p.data, device="cpu", seed=seed, init_state=p.init_state,
-                              log_every=10**9)][-1]
+    end = [ev for ev in train(recipe, p.data, device="cpu", seed=seed, init_state=p.init_state, log_every=10**9)][-1]
     norm = end.metadata["normalization"]
-    acc = evaluate(end.model.cpu(), test, Normalizer(norm["mean"], norm["std"], "cpu", 3), len(p.data.classes),
-                   torch.device("cpu"), tta_flip=recipe.flip).accuracy
+    acc = evaluate(
+        end.model.cpu(),
+        test,
+        Normalizer(norm["mean"], norm["std"], "cpu", 3),
+        len(p.data.classes),
+        torch.device("cpu"),
+        tta_flip=recipe.flip,
+    ).accuracy
     steps = round(recipe.epochs * -(-len(p.data.train) // recipe.batch_size))
     return {"fresh": acc, "held": end.test_accuracy, "seconds": end.elapsed, "steps": steps, "model": recipe.model}
 
@@ -131,14 +153,17 @@ def heldout(args) -> list[dict]:
         raise SystemExit(f"--pair takes two of {', '.join(full.classes)}, e.g. cat,dog")
     torch.set_num_threads(args.backbone_threads)
     path, meta = backbone(held, args.backbone_epochs, recipe_name=args.backbone_recipe)
-    print(f"backbone: {meta['architecture']}, {len(meta['classes'])} classes, test accuracy "
-          f"{meta['test_accuracy']:.4f}, train {meta['train_seconds']} s ({meta.get('wall_seconds', '?')} s wall)",
-          flush=True)
+    print(
+        f"backbone: {meta['architecture']}, {len(meta['classes'])} classes, test accuracy "
+        f"{meta['test_accuracy']:.4f}, train {meta['train_seconds']} s ({meta.get('wall_seconds', '?')} s wall)",
+        flush=True,
+    )
     torch.set_num_threads(args.threads)
     labels = [full.classes.index(c) for c in held]
     test_idx = [(full.test.labels == k).nonzero().flatten() for k in labels]
-    test = as_photos_split([full.test.images[i] for idx in test_idx for i in idx],
-                           [j for j, idx in enumerate(test_idx) for _ in idx])
+    test = as_photos_split(
+        [full.test.images[i] for idx in test_idx for i in idx], [j for j, idx in enumerate(test_idx) for _ in idx]
+    )
     names = list(VARIANTS) + (list(MORE) if args.variants == "all" else args.also)
     results = {n: [] for n in names}
     for seed in range(args.seeds):
@@ -148,26 +173,32 @@ def heldout(args) -> list[dict]:
             for name, k in zip(held, labels):
                 project.add_class(name)
                 idx = (full.train.labels == k).nonzero().flatten()
-                for i, j in enumerate(idx[torch.randperm(len(idx), generator=gen)[:args.photos]]):
+                for i, j in enumerate(idx[torch.randperm(len(idx), generator=gen)[: args.photos]]):
                     added = project.add_example(name, photo(full.train.images[j]))
                     added.rename(added.with_name(f"{i:02d}.png"))  # the held-out share: fixed names
             for name in names:
                 fine, changes = VARIANTS.get(name) or MORE[name]
                 r = teach(project, path if fine else None, changes, test, seed)
                 results[name].append(r)
-                print(f"  seed {seed} {name}: test {r['fresh']:.4f}, held-out {r['held']:.4f}, "
-                      f"{r['seconds']:.1f} s", flush=True)
+                print(
+                    f"  seed {seed} {name}: test {r['fresh']:.4f}, held-out {r['held']:.4f}, {r['seconds']:.1f} s",
+                    flush=True,
+                )
     return [summary(name, runs) for name, runs in results.items()]
 
 
 def summary(name: str, runs: list[dict]) -> dict:
     acc = [r["fresh"] for r in runs]
     spread = statistics.stdev(acc) if len(acc) > 1 else 0.0
-    return {"variant": name, "model": runs[0]["model"], "steps": runs[0]["steps"],
-            "test accuracy (mean ± sd)": f"{statistics.mean(acc):.2%} ± {spread:.2%}",
-            "min-max": f"{min(acc):.2%}-{max(acc):.2%}",
-            "held-out": f"{statistics.mean(r['held'] for r in runs):.2%}",
-            "train s (mean)": f"{statistics.mean(r['seconds'] for r in runs):.1f}"}
+    return {
+        "variant": name,
+        "model": runs[0]["model"],
+        "steps": runs[0]["steps"],
+        "test accuracy (mean ± sd)": f"{statistics.mean(acc):.2%} ± {spread:.2%}",
+        "min-max": f"{min(acc):.2%}-{max(acc):.2%}",
+        "held-out": f"{statistics.mean(r['held'] for r in runs):.2%}",
+        "train s (mean)": f"{statistics.mean(r['seconds'] for r in runs):.1f}",
+    }
 
 
 def photos(task: str) -> dict[str, list[Image.Image]]:
@@ -183,8 +214,10 @@ def photos(task: str) -> dict[str, list[Image.Image]]:
 
 def shipped(task: str, also: list[str]) -> list[dict]:
     images = photos(task)
-    fresh = Split(torch.stack([prepare("photos", im)[0] for ims in images.values() for im in ims[12:]]),
-                  torch.tensor([k for k, ims in enumerate(images.values()) for _ in ims[12:]]))
+    fresh = Split(
+        torch.stack([prepare("photos", im)[0] for ims in images.values() for im in ims[12:]]),
+        torch.tensor([k for k, ims in enumerate(images.values()) for _ in ims[12:]]),
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         project = Project.create("Photos", "photos", data_dir=tmp)
@@ -194,14 +227,23 @@ def shipped(task: str, also: list[str]) -> list[dict]:
                 added = project.add_example(name, im)
                 added.rename(added.with_name(f"{i:02d}.png"))  # a fixed held-out share
         shipped_model = ROOT / FINE_TUNE_FROM["photos"]
-        for label, init, changes in (("fine-tune (default)", shipped_model, {}),
-                                     ("fine-tune, classifier alone", shipped_model, {"head_share": 1.0}),
-                                     ("from scratch", None, {}),
-                                     *((name, shipped_model, MORE[name][1]) for name in also)):
+        for label, init, changes in (
+            ("fine-tune (default)", shipped_model, {}),
+            ("fine-tune, classifier alone", shipped_model, {"head_share": 1.0}),
+            ("from scratch", None, {}),
+            *((name, shipped_model, MORE[name][1]) for name in also),
+        ):
             r = teach(project, init, changes, fresh, seed=0)
-            rows.append({"variant": label, "model": r["model"], "steps": r["steps"],
-                         "fresh test accuracy": f"{r['fresh']:.2%}", "held-out": f"{r['held']:.2%}",
-                         "train s": f"{r['seconds']:.1f}"})
+            rows.append(
+                {
+                    "variant": label,
+                    "model": r["model"],
+                    "steps": r["steps"],
+                    "fresh test accuracy": f"{r['fresh']:.2%}",
+                    "held-out": f"{r['held']:.2%}",
+                    "train s": f"{r['seconds']:.1f}",
+                }
+            )
             print(rows[-1], flush=True)
     return rows
 
@@ -213,16 +255,27 @@ def main(argv=None) -> int:
     ap.add_argument("--photos", type=int, default=20, help="heldout: photos per class in the project")
     ap.add_argument("--seeds", type=int, default=3, help="heldout: runs of each variant (photo draws and seeds)")
     ap.add_argument("--variants", default="default", help="heldout: 'default' or 'all'")
-    ap.add_argument("--also", action="append", default=[], choices=list(MORE), metavar="VARIANT",
-                    help="with the default variants, also this one of the others (repeatable)")
+    ap.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        choices=list(MORE),
+        metavar="VARIANT",
+        help="with the default variants, also this one of the others (repeatable)",
+    )
     ap.add_argument("--backbone-epochs", type=float, default=8)
-    ap.add_argument("--backbone-recipe", default=BACKBONE_RECIPE,
-                    help="heldout: the backbone's recipe (cifar10_fast: the shipped model's, a GPU job)")
+    ap.add_argument(
+        "--backbone-recipe",
+        default=BACKBONE_RECIPE,
+        help="heldout: the backbone's recipe (cifar10_fast: the shipped model's, a GPU job)",
+    )
     ap.add_argument("--backbone-threads", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads for teaching (1, as the Teach tab)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    what = f"{args.pair} held back from the backbone, {args.photos} photos each" if args.task == "heldout" else args.task
+    what = (
+        f"{args.pair} held back from the backbone, {args.photos} photos each" if args.task == "heldout" else args.task
+    )
     header(f"Teach it your own classes: photos ({what})")
     rows = heldout(args) if args.task == "heldout" else shipped(args.task, args.also)
     print(table(rows, list(rows[0])))

@@ -8,6 +8,7 @@ The logits are those the app's predictions get (cnn.evaluation.SERVED_TRANSLATE:
 the checkpoint flips, no shifts), computed once on the CPU. A 5,000-image ECE moves by a few tenths
 of a point with the split, so one split says little: this shows the spread.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,13 +16,17 @@ import statistics
 import sys
 from pathlib import Path
 
-import torch
-
 import common  # noqa: F401
+import torch
 from common import header, table
 
-from cnn.calibration import (calibrated_probabilities, calibration_temperature, expected_calibration_error, nll,
-                             split_halves)
+from cnn.calibration import (
+    calibrated_probabilities,
+    calibration_temperature,
+    expected_calibration_error,
+    nll,
+    split_halves,
+)
 from cnn.checkpoint import load_checkpoint
 from cnn.data import load_dataset
 from cnn.data.normalize import Normalizer
@@ -40,11 +45,20 @@ def main(argv=None) -> int:
     model, meta = load_checkpoint(args.checkpoint)
     data = load_dataset(meta["dataset"], train=False)
     norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], cpu, meta["input_shape"][0])
-    ev = evaluate(model, data.test, norm, len(meta["classes"]), cpu, tta_flip=bool(meta.get("tta_flip")),
-                  tta_translate=SERVED_TRANSLATE)
+    ev = evaluate(
+        model,
+        data.test,
+        norm,
+        len(meta["classes"]),
+        cpu,
+        tta_flip=bool(meta.get("tta_flip")),
+        tta_translate=SERVED_TRANSLATE,
+    )
     z, y = ev.served_logits, data.test.labels
-    print(f"checkpoint: {args.checkpoint} ({meta.get('architecture')}), served logits of {len(y)} test images, "
-          f"accuracy {ev.accuracy:.4f}")
+    print(
+        f"checkpoint: {args.checkpoint} ({meta.get('architecture')}), served logits of {len(y)} test images, "
+        f"accuracy {ev.accuracy:.4f}"
+    )
     rows, ece_nll, ece_used = [], [], []
     for seed in range(args.splits):
         fit, held = split_halves(len(y), seed)
@@ -53,14 +67,23 @@ def main(argv=None) -> int:
         e_used = expected_calibration_error(calibrated_probabilities(z[held], t), y[held])
         ece_nll.append(e_nll)
         ece_used.append(e_used)
-        rows.append({"split seed": seed, "NLL's T": f"{t_nll:.4f}", "chosen T": f"{t:.4f}",
-                     "held-out ECE, NLL's T": f"{e_nll:.2%}", "held-out ECE, chosen T": f"{e_used:.2%}",
-                     "held-out NLL, NLL's T": f"{nll(z[held], y[held], t_nll):.4f}",
-                     "held-out NLL, chosen T": f"{nll(z[held], y[held], t):.4f}"})
+        rows.append(
+            {
+                "split seed": seed,
+                "NLL's T": f"{t_nll:.4f}",
+                "chosen T": f"{t:.4f}",
+                "held-out ECE, NLL's T": f"{e_nll:.2%}",
+                "held-out ECE, chosen T": f"{e_used:.2%}",
+                "held-out NLL, NLL's T": f"{nll(z[held], y[held], t_nll):.4f}",
+                "held-out NLL, chosen T": f"{nll(z[held], y[held], t):.4f}",
+            }
+        )
     print(table(rows, list(rows[0])))
     for name, v in (("NLL's T", ece_nll), ("chosen T", ece_used)):
-        print(f"{name}: held-out ECE median {statistics.median(v):.2%}, range {min(v):.2%}-{max(v):.2%}, "
-              f"{sum(e <= 0.01 for e in v)} of {len(v)} splits at 1% or less")
+        print(
+            f"{name}: held-out ECE median {statistics.median(v):.2%}, range {min(v):.2%}-{max(v):.2%}, "
+            f"{sum(e <= 0.01 for e in v)} of {len(v)} splits at 1% or less"
+        )
     return 0
 
 

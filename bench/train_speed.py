@@ -8,6 +8,7 @@ is evaluated on the full test split after every epoch. 'seconds' is training tim
 evaluations left out; 'to target' is that time at the first epoch end at or above the target;
 'ratio' is the baseline's time to target over this recipe's (higher is faster).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,16 +28,25 @@ def run_recipe(name: str, data, device, target: float, epochs: float | None, see
     for ev in train(recipe, data, device=device, seed=seed, log_every=10**9):
         if ev.kind == "epoch":
             history.append(ev)
-            print(f"  {name} epoch {ev.epoch}: test accuracy {ev.test_accuracy:.4f} "
-                  f"after {ev.train_seconds:.1f} s of training", flush=True)
+            print(
+                f"  {name} epoch {ev.epoch}: test accuracy {ev.test_accuracy:.4f} "
+                f"after {ev.train_seconds:.1f} s of training",
+                flush=True,
+            )
         elif ev.kind == "end":
             end = ev
     seconds = history[-1].train_seconds
     hit = next((e for e in history if e.test_accuracy >= target), None)
-    return {"recipe": name, "model": recipe.model, "device": str(device), "epochs": recipe.epochs,
-            "seconds": round(seconds, 1), "accuracy": f"{end.test_accuracy:.4f}",
-            "to_target_s": hit.train_seconds if hit else None,
-            "images/s": f"{len(data.train) * recipe.epochs / seconds:,.0f}"}
+    return {
+        "recipe": name,
+        "model": recipe.model,
+        "device": str(device),
+        "epochs": recipe.epochs,
+        "seconds": round(seconds, 1),
+        "accuracy": f"{end.test_accuracy:.4f}",
+        "to_target_s": hit.train_seconds if hit else None,
+        "images/s": f"{len(data.train) * recipe.epochs / seconds:,.0f}",
+    }
 
 
 def main(argv=None) -> None:
@@ -63,8 +73,11 @@ def main(argv=None) -> None:
             r["ratio"] = f"baseline never reached the target in {rows[0]['seconds']} s"
         else:
             r["ratio"] = f"{base / t:.1f}x"
-    print(table(rows, ["recipe", "model", "device", "epochs", "seconds", "to target (s)", "accuracy",
-                       "images/s", "ratio"]))
+    print(
+        table(
+            rows, ["recipe", "model", "device", "epochs", "seconds", "to target (s)", "accuracy", "images/s", "ratio"]
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,18 +21,18 @@ on half B, which the choice never saw.
 Probabilities are computed as the Predictor computes them (its normalisation, flip averaging and
 temperature), in batches.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+import common  # noqa: F401  (sets the data directory)
 import numpy as np
 import torch
-from PIL import Image
-
-import common  # noqa: F401  (sets the data directory)
 from common import header, table
+from PIL import Image
 from teach_drawings import drawing
 
 from cnn.calibration import calibrated_probabilities, split_halves
@@ -84,7 +84,9 @@ def top_probability(pred: Predictor, images: torch.Tensor, batch: int = 500) -> 
     tops, classes = [], []
     with torch.inference_mode():
         for i in range(0, len(images), batch):
-            z = tta_logits(pred.model, pred.normalizer(images[i:i + batch]), pred.tta_flip, SERVED_TRANSLATE, stack=True)
+            z = tta_logits(
+                pred.model, pred.normalizer(images[i : i + batch]), pred.tta_flip, SERVED_TRANSLATE, stack=True
+            )
             p = calibrated_probabilities(z, pred.temperature)
             top, cls = p.max(1)
             tops.append(top)
@@ -101,9 +103,12 @@ def choose(id_conf: torch.Tensor) -> float:
 def report(name: str, t_chosen: float, id_b: torch.Tensor, id_right_b: torch.Tensor, ood_b: dict) -> list[dict]:
     rows = []
     for t in sorted({0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, t_chosen}):
-        row = {"tab": name, "threshold": f"{t:.2f}" + (" (chosen)" if t == t_chosen else ""),
-               "in-dist. kept confident": f"{(id_b >= t).double().mean():.2%}",
-               "in-dist. wrong answers flagged": f"{(id_b[~id_right_b] < t).double().mean():.2%} of {int((~id_right_b).sum())}"}
+        row = {
+            "tab": name,
+            "threshold": f"{t:.2f}" + (" (chosen)" if t == t_chosen else ""),
+            "in-dist. kept confident": f"{(id_b >= t).double().mean():.2%}",
+            "in-dist. wrong answers flagged": f"{(id_b[~id_right_b] < t).double().mean():.2%} of {int((~id_right_b).sum())}",  # noqa: E501
+        }
         for k, v in ood_b.items():
             row[f"{k} flagged"] = f"{(v < t).double().mean():.2%}"
         rows.append(row)
@@ -121,9 +126,12 @@ def evaluate_tab(name: str, pred: Predictor, id_images, id_labels, ood: dict[str
     (conf_a, conf_b), (_, right_b) = halves(conf), halves(right)
     ood_conf = {k: halves(top_probability(pred, v)[0]) for k, v in ood.items()}
     t = choose(conf_a)
-    print(f"{name}: T = {pred.temperature:.4f}; in-distribution {len(conf)} images (accuracy {right.double().mean():.2%}), "
-          f"half A's 1st percentile of the top probability {float(torch.quantile(conf_a.double(), 1 - KEEP)):.4f} "
-          f"-> threshold {t:.2f}; " + ", ".join(f"{k}: {len(v)}" for k, v in ood.items()), flush=True)
+    print(
+        f"{name}: T = {pred.temperature:.4f}; in-distribution {len(conf)} images (accuracy {right.double().mean():.2%}), "  # noqa: E501
+        f"half A's 1st percentile of the top probability {float(torch.quantile(conf_a.double(), 1 - KEEP)):.4f} "
+        f"-> threshold {t:.2f}; " + ", ".join(f"{k}: {len(v)}" for k, v in ood.items()),
+        flush=True,
+    )
     return t, report(name, t, conf_b, right_b, {k: v[1] for k, v in ood_conf.items()})
 
 
@@ -134,7 +142,9 @@ def draw_tab(n_ood: int) -> tuple[float, list]:
     kept = [i for i, x in enumerate(prepared) if x is not None]  # the rest get the tab's message, not a guess
     digits, labels = torch.stack([prepared[i] for i in kept]), test.labels[kept]
     ood = torch.stack([r.image for r in map(prepare_digit, not_digits(n_ood, seed=99)) if r.image is not None])
-    print(f"Draw: {len(test) - len(kept)} test digit(s) refused by prepare_digit (a dot or blank), left out", flush=True)
+    print(
+        f"Draw: {len(test) - len(kept)} test digit(s) refused by prepare_digit (a dot or blank), left out", flush=True
+    )
     return evaluate_tab("Draw", pred, digits, labels, {"drawn letters and shapes": ood})
 
 
@@ -144,8 +154,13 @@ def photo_tab(n_ood: int) -> tuple[float, list]:
     mnist = load_dataset("mnist").test.subset(n_ood, seed=1)
     as_photos = torch.stack([prepare_photo(Image.fromarray(x[0].numpy(), "L"))[0] for x in mnist.images])
     drawn = torch.stack([prepare_photo(im)[0] for im in not_digits(n_ood, seed=98)])
-    return evaluate_tab("Photo", pred, test.images, test.labels,
-                        {"MNIST digits as photos": as_photos, "drawn letters and shapes": drawn})
+    return evaluate_tab(
+        "Photo",
+        pred,
+        test.images,
+        test.labels,
+        {"MNIST digits as photos": as_photos, "drawn letters and shapes": drawn},
+    )
 
 
 def main(argv=None) -> int:
@@ -159,8 +174,10 @@ def main(argv=None) -> int:
         if args.tab in (name, "both"):
             chosen[name], rows = fn(args.ood)
             print(table(rows, list(rows[0])))
-    print("chosen (half A, 99% of in-distribution answers confident): "
-          + ", ".join(f"{k} {v:.2f}" for k, v in chosen.items()))
+    print(
+        "chosen (half A, 99% of in-distribution answers confident): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in chosen.items())
+    )
     return 0
 
 

@@ -14,6 +14,7 @@ not counted, pays the process's one-time costs (the CPU arithmetic choice). Besi
 seconds spent taking and rendering the snapshots are timed directly: on a busy machine the
 throughput of two runs differs by more than the panel costs, and the direct share does not.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,7 @@ from ui import run_view
 
 class TimedWatch(Watch):
     """A Watch that adds up the seconds its snapshots take."""
+
     seconds = 0.0
 
     def take(self, trainer):
@@ -47,8 +49,15 @@ class TimedWatch(Watch):
 def throughput(recipe, data, every: float | None) -> tuple[float, int, float, float]:
     """(images/s, snapshots, seconds taking and rendering them, wall seconds) of one run; every
     None: no panel."""
-    run = Run("bench", RunConfig(recipe.dataset, recipe.model, recipe.name, recipe.epochs, recipe.batch_size,
-                                 recipe.lr, recipe.optimizer), None, "bench", data=data)
+    run = Run(
+        "bench",
+        RunConfig(
+            recipe.dataset, recipe.model, recipe.name, recipe.epochs, recipe.batch_size, recipe.lr, recipe.optimizer
+        ),
+        None,
+        "bench",
+        data=data,
+    )
     watch = None
     if every is not None:
         run.panel_images, run.panel_labels = panel(data.test, len(data.classes))
@@ -90,14 +99,24 @@ def main(argv=None) -> None:
             if watched:
                 snaps, share = max(snaps, n), share + [spent / wall]
     base, live = statistics.median(runs[False]), statistics.median(runs[True])
-    rows = [{"mode": "no panel", "images/s (median)": f"{base:,.0f}", "snapshots": 0, "ratio": "1.000"},
-            {"mode": f"live panel (every {args.every:g} s and each epoch end)", "images/s (median)": f"{live:,.0f}",
-             "snapshots": snaps, "ratio": f"{live / base:.3f}"}]
+    rows = [
+        {"mode": "no panel", "images/s (median)": f"{base:,.0f}", "snapshots": 0, "ratio": "1.000"},
+        {
+            "mode": f"live panel (every {args.every:g} s and each epoch end)",
+            "images/s (median)": f"{live:,.0f}",
+            "snapshots": snaps,
+            "ratio": f"{live / base:.3f}",
+        },
+    ]
     print(table(rows, ["mode", "images/s (median)", "snapshots", "ratio"]))
-    print(f"throughput cost: {(1 - live / base) * 100:.1f}% (runs: {[round(x) for x in runs[False]]} without, "
-          f"{[round(x) for x in runs[True]]} with)")
-    print(f"time taking and rendering the snapshots: {statistics.median(share) * 100:.2f}% of each watched run "
-          f"(median; per run {[f'{x * 100:.2f}%' for x in share]})")
+    print(
+        f"throughput cost: {(1 - live / base) * 100:.1f}% (runs: {[round(x) for x in runs[False]]} without, "
+        f"{[round(x) for x in runs[True]]} with)"
+    )
+    print(
+        f"time taking and rendering the snapshots: {statistics.median(share) * 100:.2f}% of each watched run "
+        f"(median; per run {[f'{x * 100:.2f}%' for x in share]})"
+    )
 
 
 if __name__ == "__main__":

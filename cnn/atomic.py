@@ -2,6 +2,7 @@
 
 A crash or kill mid-write leaves the old file (or none) in place, never a half-written one.
 """
+
 import contextlib
 import os
 import tempfile

@@ -15,6 +15,7 @@ the NLL's T and, where there are enough images to measure an ECE (ECE_FIT_MIN), 
 with the lowest ECE within ECE_FIT_RANGE of it (tuning T on validation ECE, as Mukhoti et al. 2020
 do). The range keeps the NLL's answer in charge of the scale; the ECE only chooses within it.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,24 +26,27 @@ import torch.nn.functional as F
 
 ECE_BINS = 15
 T_MIN, T_MAX = 1e-2, 1e2  # a fitted temperature is kept inside this range
-ECE_FIT_MIN = 1000          # images needed before the ECE may move T (fewer measure it too coarsely)
+ECE_FIT_MIN = 1000  # images needed before the ECE may move T (fewer measure it too coarsely)
 ECE_FIT_RANGE = (0.8, 1.25)  # times the NLL's T, the range the ECE may choose from
-ECE_FIT_STEPS = 91          # temperatures tried in that range, evenly spaced in log T (0.5% apart)
+ECE_FIT_STEPS = 91  # temperatures tried in that range, evenly spaced in log T (0.5% apart)
 # The ECE the choice minimises is the mean over these bin counts: where one set of bin edges falls
 # moves a 5,000-image ECE by a few tenths of a point, and the mean is steadier (README, "Calibration").
 ECE_FIT_BINS = (10, 15, 20)
-METHOD = ("temperature scaling: T minimising the NLL of softmax(logits / T) (LBFGS on log T), then, on "
-          f"{ECE_FIT_MIN:,} images or more, the T within {ECE_FIT_RANGE[0]}-{ECE_FIT_RANGE[1]}x of it with the "
-          f"lowest ECE (mean over {', '.join(map(str, ECE_FIT_BINS))} bins)")  # in the checkpoint's words
+METHOD = (
+    "temperature scaling: T minimising the NLL of softmax(logits / T) (LBFGS on log T), then, on "
+    f"{ECE_FIT_MIN:,} images or more, the T within {ECE_FIT_RANGE[0]}-{ECE_FIT_RANGE[1]}x of it with the "
+    f"lowest ECE (mean over {', '.join(map(str, ECE_FIT_BINS))} bins)"
+)  # in the checkpoint's words
 
 
 @dataclass
 class Reliability:
     """Reliability-diagram data: bin i holds the predictions with confidence in (edges[i], edges[i+1]]."""
-    edges: list[float]        # bins + 1 bin edges, 0 to 1
-    confidence: list[float]   # mean confidence in each bin (0 where the bin is empty)
-    accuracy: list[float]     # fraction correct in each bin (0 where the bin is empty)
-    count: list[int]          # predictions in each bin
+
+    edges: list[float]  # bins + 1 bin edges, 0 to 1
+    confidence: list[float]  # mean confidence in each bin (0 where the bin is empty)
+    accuracy: list[float]  # fraction correct in each bin (0 where the bin is empty)
+    count: list[int]  # predictions in each bin
 
     @property
     def ece(self) -> float:
@@ -51,14 +55,21 @@ class Reliability:
 
     def as_dict(self) -> dict:
         """Plain lists (for a checkpoint's JSON metadata); the edges follow from the bin count."""
-        return {"confidence": [round(v, 6) for v in self.confidence],
-                "accuracy": [round(v, 6) for v in self.accuracy], "count": list(self.count)}
+        return {
+            "confidence": [round(v, 6) for v in self.confidence],
+            "accuracy": [round(v, 6) for v in self.accuracy],
+            "count": list(self.count),
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Reliability":
+    def from_dict(cls, d: dict) -> Reliability:
         bins = len(d["count"])
-        return cls([i / bins for i in range(bins + 1)], [float(v) for v in d["confidence"]],
-                   [float(v) for v in d["accuracy"]], [int(v) for v in d["count"]])
+        return cls(
+            [i / bins for i in range(bins + 1)],
+            [float(v) for v in d["confidence"]],
+            [float(v) for v in d["accuracy"]],
+            [int(v) for v in d["count"]],
+        )
 
 
 def _as_probabilities(probs: torch.Tensor) -> torch.Tensor:
@@ -79,8 +90,9 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = ECE_BINS)
     conf_sum = torch.bincount(idx, weights=conf, minlength=bins)
     right = torch.bincount(idx, weights=correct, minlength=bins)
     safe = count.clamp(min=1)
-    return Reliability([i / bins for i in range(bins + 1)], (conf_sum / safe).tolist(),
-                       (right / safe).tolist(), count.long().tolist())
+    return Reliability(
+        [i / bins for i in range(bins + 1)], (conf_sum / safe).tolist(), (right / safe).tolist(), count.long().tolist()
+    )
 
 
 def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = ECE_BINS) -> float:
@@ -112,8 +124,9 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
     if len(z) == 0:
         return 1.0
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=1.0, max_iter=max_iter, tolerance_grad=1e-10,
-                            tolerance_change=1e-12, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [log_t], lr=1.0, max_iter=max_iter, tolerance_grad=1e-10, tolerance_change=1e-12, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         opt.zero_grad()
@@ -127,17 +140,20 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
     return min(max(t, T_MIN), T_MAX) if math.isfinite(t) else 1.0
 
 
-def ece_temperature(logits: torch.Tensor, labels: torch.Tensor, around: float,
-                    bins: tuple[int, ...] = ECE_FIT_BINS) -> float:
+def ece_temperature(
+    logits: torch.Tensor, labels: torch.Tensor, around: float, bins: tuple[int, ...] = ECE_FIT_BINS
+) -> float:
     """The temperature within ECE_FIT_RANGE of `around` with the lowest ECE on (logits, labels),
     averaged over `bins` bin counts; of equal ECEs, the one nearest `around`."""
     z = torch.as_tensor(logits).detach().double().cpu()
     y = torch.as_tensor(labels).detach().long().cpu()
     lo, hi = (math.log(around * f) for f in ECE_FIT_RANGE)
     grid = torch.linspace(lo, hi, ECE_FIT_STEPS, dtype=torch.float64).exp().tolist()
+
     def ece(t: float) -> float:
         p = calibrated_probabilities(z, t)
         return sum(expected_calibration_error(p, y, k) for k in bins) / len(bins)
+
     scored = [(ece(t), abs(math.log(t / around)), t) for t in grid]
     return min(scored)[2]
 
@@ -150,19 +166,24 @@ def calibration_temperature(logits: torch.Tensor, labels: torch.Tensor) -> tuple
     return min(max(ece_temperature(logits, labels, t_nll), T_MIN), T_MAX), t_nll
 
 
-def temperature_report(logits: torch.Tensor, labels: torch.Tensor, temperature: float,
-                       bins: int = ECE_BINS) -> dict:
+def temperature_report(logits: torch.Tensor, labels: torch.Tensor, temperature: float, bins: int = ECE_BINS) -> dict:
     """What a fitted temperature did on (logits, labels): the NLL and ECE before and after it, and
     both reliability diagrams (as plain data, for a checkpoint's metadata)."""
     before = reliability(calibrated_probabilities(logits), labels, bins)
     after = reliability(calibrated_probabilities(logits, temperature), labels, bins)
-    return {"bins": bins, "images": len(labels), "ece_before": before.ece, "ece_after": after.ece,
-            "nll_before": nll(logits, labels), "nll_after": nll(logits, labels, temperature),
-            "reliability": {"before": before.as_dict(), "after": after.as_dict()}}
+    return {
+        "bins": bins,
+        "images": len(labels),
+        "ece_before": before.ece,
+        "ece_after": after.ece,
+        "nll_before": nll(logits, labels),
+        "nll_after": nll(logits, labels, temperature),
+        "reliability": {"before": before.as_dict(), "after": after.as_dict()},
+    }
 
 
 def split_halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed random split of range(n) into halves A (n // 2 indices) and B (the rest): fit a
     temperature on A, measure the calibration on B."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return perm[:n // 2], perm[n // 2:]
+    return perm[: n // 2], perm[n // 2 :]

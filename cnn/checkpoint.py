@@ -4,6 +4,7 @@ The metadata (architecture, data set, class names, normalisation, input shape, t
 recipe, date) is stored as one JSON string under the safetensors header key 'cnn_playground'.
 Writes are atomic, so a crash mid-save never leaves a half-written file in place.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ REQUIRED = ("architecture", "classes", "input_shape", "normalization")
 
 def save_checkpoint(model: torch.nn.Module, metadata: dict, path: str | os.PathLike) -> Path:
     from safetensors.torch import save_file
+
     missing = [k for k in REQUIRED if k not in metadata]
     if missing:
         raise ValueError(f"checkpoint metadata lacks {missing}")
@@ -35,6 +37,7 @@ def save_checkpoint(model: torch.nn.Module, metadata: dict, path: str | os.PathL
 def rewrite_metadata(path: str | os.PathLike, metadata: dict) -> Path:
     """Replace a checkpoint's metadata, atomically; its weights are written back unchanged."""
     from safetensors.torch import load_file, save_file
+
     path = Path(path)
     read_metadata(path)  # refuses a file that is not a CNN Playground checkpoint
     missing = [k for k in REQUIRED if k not in metadata]
@@ -49,17 +52,22 @@ def rewrite_metadata(path: str | os.PathLike, metadata: dict) -> Path:
 def read_metadata(path: str | os.PathLike) -> dict:
     """The checkpoint's metadata, without loading the weights."""
     from safetensors import safe_open
+
     path = Path(path)
     _refuse_non_safetensors(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(META_KEY)
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}). "
-                              f"Use a checkpoint written by CNN Playground (python -m cnn.train).") from None
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({exc}). "
+            f"Use a checkpoint written by CNN Playground (python -m cnn.train)."
+        ) from None
     if raw is None:
-        raise CheckpointError(f"{path} is a safetensors file but has no CNN Playground metadata "
-                              f"(architecture, classes, normalisation), so it cannot be used here.")
+        raise CheckpointError(
+            f"{path} is a safetensors file but has no CNN Playground metadata "
+            f"(architecture, classes, normalisation), so it cannot be used here."
+        )
     try:
         meta = json.loads(raw)
     except json.JSONDecodeError:
@@ -70,9 +78,14 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return meta
 
 
-def load_checkpoint(path: str | os.PathLike, *, expect_architecture: str | None = None,
-                    expect_classes: int | None = None, expect_channels: int | None = None,
-                    map_location: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    expect_architecture: str | None = None,
+    expect_classes: int | None = None,
+    expect_channels: int | None = None,
+    map_location: str | torch.device = "cpu",
+) -> tuple[torch.nn.Module, dict]:
     """Rebuild the model the metadata names, load the weights, and return (model in eval mode, metadata).
 
     Refuses, with a message naming the mismatch: a file that is not safetensors (a pickle is never
@@ -80,6 +93,7 @@ def load_checkpoint(path: str | os.PathLike, *, expect_architecture: str | None 
     architecture, class count or channel count than the caller expects.
     """
     from safetensors.torch import load_file
+
     path = Path(path)
     meta = read_metadata(path)
     arch, classes, shape = meta["architecture"], meta["classes"], meta["input_shape"]
@@ -88,8 +102,9 @@ def load_checkpoint(path: str | os.PathLike, *, expect_architecture: str | None 
     if expect_classes is not None and len(classes) != expect_classes:
         raise CheckpointError(f"{path} has {len(classes)} classes, but {expect_classes} are needed here.")
     if expect_channels is not None and shape[0] != expect_channels:
-        raise CheckpointError(f"{path} takes {shape[0]}-channel images, but {expect_channels}-channel "
-                              f"ones are needed here.")
+        raise CheckpointError(
+            f"{path} takes {shape[0]}-channel images, but {expect_channels}-channel ones are needed here."
+        )
     try:
         model = get_spec(arch).build(shape[0], len(classes), shape[1])
     except ConfigError:
@@ -112,11 +127,11 @@ def _check_fits(path: Path, arch: str, model: torch.nn.Module, state: dict) -> N
         problems.append(f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
     if extra:
         problems.append(f"unexpected {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}")
-    problems += [f"{k} is {have[k]} but {arch} needs {want[k]}"
-                 for k in sorted(want.keys() & have.keys()) if want[k] != have[k]][:5]
+    problems += [
+        f"{k} is {have[k]} but {arch} needs {want[k]}" for k in sorted(want.keys() & have.keys()) if want[k] != have[k]
+    ][:5]
     if problems:
-        raise CheckpointError(f"{path} does not match the {arch} architecture it names: "
-                              + "; ".join(problems) + ".")
+        raise CheckpointError(f"{path} does not match the {arch} architecture it names: " + "; ".join(problems) + ".")
 
 
 def _refuse_non_safetensors(path: Path) -> None:
@@ -133,7 +148,9 @@ def _refuse_non_safetensors(path: Path) -> None:
     if not shaped and (head[:2] == b"PK" or head[:1] == b"\x80"):
         raise CheckpointError(
             f"{path} is a PyTorch pickle (torch.save) file. It is refused because unpickling can run "
-            f"arbitrary code; convert it to safetensors or train a new checkpoint with python -m cnn.train.")
+            f"arbitrary code; convert it to safetensors or train a new checkpoint with python -m cnn.train."
+        )
     if not shaped:
-        raise CheckpointError(f"{path} is not a safetensors file. Use a .safetensors checkpoint "
-                              f"written by CNN Playground.")
+        raise CheckpointError(
+            f"{path} is not a safetensors file. Use a .safetensors checkpoint written by CNN Playground."
+        )

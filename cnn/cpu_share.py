@@ -16,6 +16,7 @@ One place decides a CPU run's thread count (`TrainingThreads`, one per run):
 
 $CNN_ADAPT_THREADS=0 turns the first off (a fixed thread count, for comparisons); $CNN_SERVING_PRIORITY
 picks the second. CUDA runs are left alone."""
+
 from __future__ import annotations
 
 import contextlib
@@ -27,10 +28,10 @@ from dataclasses import dataclass
 
 import torch
 
-DROP_BELOW = 0.5   # fewer threads when the free cores are this far below the thread count ...
+DROP_BELOW = 0.5  # fewer threads when the free cores are this far below the thread count ...
 RAISE_ABOVE = 0.75  # ... more when they are this far above it (the band between is the hysteresis)
 RAISE_WINDOWS = 2  # and more only after this many windows in a row say so (one says fewer: a run
-                   # on too many threads loses more than one on too few)
+# on too many threads loses more than one on too few)
 WINDOW_SECONDS = 0.8  # the shortest window the decision is made on (the ticks are 10 ms)
 SETTLE_SECONDS = 0.15  # the shortest window for the first decision, before the run's first step
 YIELD_SECONDS = 0.05  # the longest a step waits for predictions in flight, so training still moves
@@ -43,9 +44,10 @@ DEFAULT_PRIORITY = "threads"
 @dataclass(frozen=True)
 class CpuSample:
     """A reading of the machine's CPU time: all cores' busy seconds and this process's own."""
-    wall: float   # time.monotonic()
-    busy: float   # CPU-seconds the machine's cores were busy (user, nice, system, irq, softirq)
-    own: float    # CPU-seconds this process used (all its threads)
+
+    wall: float  # time.monotonic()
+    busy: float  # CPU-seconds the machine's cores were busy (user, nice, system, irq, softirq)
+    own: float  # CPU-seconds this process used (all its threads)
     cores: int
 
 
@@ -134,8 +136,14 @@ class TrainingThreads:
     """The thread count of one CPU training run (see the module docstring). Made when the run
     starts, in the training thread; `close` restores the caller's count."""
 
-    def __init__(self, device: torch.device, adapt: bool | None = None, priority: str | None = None,
-                 gate: ServingGate = SERVING, reader=read_sample):
+    def __init__(
+        self,
+        device: torch.device,
+        adapt: bool | None = None,
+        priority: str | None = None,
+        gate: ServingGate = SERVING,
+        reader=read_sample,
+    ):
         self.active = device.type == "cpu"
         self.ceiling = torch.get_num_threads()
         self.adapt = self.active and self.ceiling > 1 and (adapt_default() if adapt is None else adapt)
@@ -173,8 +181,7 @@ class TrainingThreads:
         if now is None or now.wall - self._sample.wall < min_seconds:
             return
         self.others = others_cores(self._sample, now)
-        self.governed, self._streak = next_threads(self.governed, self.ceiling, now.cores, self.others,
-                                                   self._streak)
+        self.governed, self._streak = next_threads(self.governed, self.ceiling, now.cores, self.others, self._streak)
         self._sample = now
         self._apply(self.governed)
 

@@ -1,4 +1,5 @@
 """python -m cnn.evaluate: an entry point kept at the top of the package; the tool is cnn/cli/evaluate.py."""
+
 import sys
 
 from .cli.evaluate import main

@@ -1,4 +1,5 @@
 """Test-set evaluation: accuracy, average loss, confusion matrix and every prediction."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,9 +15,9 @@ from .hardware import autocast
 @dataclass
 class EvalResult:
     accuracy: float
-    loss: float                 # average cross-entropy over the split
-    confusion: torch.Tensor     # [true, predicted] counts, num_classes x num_classes
-    predictions: torch.Tensor   # predicted label of each image, on the CPU
+    loss: float  # average cross-entropy over the split
+    confusion: torch.Tensor  # [true, predicted] counts, num_classes x num_classes
+    predictions: torch.Tensor  # predicted label of each image, on the CPU
     probabilities: torch.Tensor  # N x num_classes, on the CPU
     logits: torch.Tensor | None = None  # N x num_classes (float32, before any temperature), on the CPU
     # The logits as predictions get them (SERVED_TRANSLATE): without the shifts where the split was scored
@@ -37,17 +38,20 @@ class EvalResult:
 SERVED_TRANSLATE = False
 
 
-def tta_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool,
-               stack: bool = False) -> torch.Tensor:
+def tta_logits(
+    model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool, stack: bool = False
+) -> torch.Tensor:
     """The model's logits, averaged over the test-time augmentations asked for (float32).
     stack runs an image and its mirror as one batch: one forward pass instead of two, which
     halves the time for a single image on a CPU; evaluation keeps its batch shape instead."""
     return _tta_views(model, x, flip, translate, stack)[0]
 
 
-def _tta_views(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool,
-               stack: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def _tta_views(
+    model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: bool, stack: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(the logits averaged as asked, the same without the shifts)."""
+
     def mirrored(v):
         if not flip:
             return model(v).float()
@@ -66,10 +70,20 @@ def _tta_views(model: torch.nn.Module, x: torch.Tensor, flip: bool, translate: b
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_classes: int,
-             device: torch.device, *, tta_flip: bool = False, tta_translate: bool = False,
-             batch_size: int = 1000, should_stop=None, cuda_dtype: str = "bf16",
-             pad_last: bool = False) -> EvalResult | None:
+def evaluate(
+    model: torch.nn.Module,
+    split: Split,
+    normalizer: Normalizer,
+    num_classes: int,
+    device: torch.device,
+    *,
+    tta_flip: bool = False,
+    tta_translate: bool = False,
+    batch_size: int = 1000,
+    should_stop=None,
+    cuda_dtype: str = "bf16",
+    pad_last: bool = False,
+) -> EvalResult | None:
     """Evaluate on the whole split; None if should_stop() turns true part-way (a Stop click).
     tta_flip averages the logits over the image and its mirror; tta_translate also over the image
     shifted one pixel up-left and down-right (airbench's test-time augmentation, level 2).
@@ -83,8 +97,8 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
         for start in range(0, len(split), batch_size):
             if should_stop is not None and should_stop():
                 return None
-            x = normalizer(split.images[start:start + batch_size].to(device, non_blocking=True))
-            y = split.labels[start:start + batch_size].to(device, non_blocking=True)
+            x = normalizer(split.images[start : start + batch_size].to(device, non_blocking=True))
+            y = split.labels[start : start + batch_size].to(device, non_blocking=True)
             n = len(x)
             if pad_last and n < batch_size:  # zero images, each scored on its own (BN in eval mode), then dropped
                 x = F.pad(x, (0, 0, 0, 0, 0, 0, 0, batch_size - n))
@@ -103,7 +117,7 @@ def evaluate(model: torch.nn.Module, split: Split, normalizer: Normalizer, num_c
     p = z.softmax(1)
     pred = p.argmax(1)
     labels = split.labels.cpu()
-    confusion = torch.bincount(labels * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
+    confusion = torch.bincount(labels * num_classes + pred, minlength=num_classes**2).view(num_classes, num_classes)
     served = torch.cat(all_served).cpu() if all_served else z
     return EvalResult((pred == labels).float().mean().item(), loss_sum / len(split), confusion, pred, p, z, served)
 

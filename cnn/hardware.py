@@ -1,5 +1,6 @@
 """The hardware below everything else: which device to train on, what to call it, and the
 arithmetic it supports (native bf16 on this CPU; autocast on CUDA and the CPU)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -28,7 +29,7 @@ def describe(device: torch.device) -> str:
     return device.type
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_bf16_supported() -> bool:
     """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX). Elsewhere bf16 is only
     emulated, and slower than fp32, so cnn.cpu_mode does not try it."""

@@ -7,6 +7,7 @@ weights) and the log, and names what is missing or damaged: a corrupt log, a log
 checkpoint, a checkpoint without a log. `delete_run` removes a run's files (never a shipped
 checkpoint), `import_checkpoint` brings in an uploaded checkpoint, checked like any other.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,7 +26,7 @@ from .errors import CheckpointError, CnnError, ConfigError
 from .runlog import RunHistory, RunLogError, log_path, read_log, run_header
 from .training.recipes import get_recipe
 
-SHIPPED = "shipped/"           # the key prefix of a shipped checkpoint ('/' is in no run's name)
+SHIPPED = "shipped/"  # the key prefix of a shipped checkpoint ('/' is in no run's name)
 MAX_IMPORT_BYTES = 50_000_000  # an uploaded checkpoint larger than this is refused
 NOT_SETTINGS = ("name", "reported", "notes")  # recipe fields that are labels, not settings
 _DELETING = threading.Lock()
@@ -38,24 +39,25 @@ class RunIndexError(CnnError):
 @dataclass
 class RunEntry:
     """One row of the table: what is known of a run, and what is missing."""
-    key: str                          # the run's name (its files' stem), or 'shipped/<stem>'
-    checkpoint: Path | None = None    # None: there is no checkpoint file
-    log: Path | None = None           # None: there is no log file
+
+    key: str  # the run's name (its files' stem), or 'shipped/<stem>'
+    checkpoint: Path | None = None  # None: there is no checkpoint file
+    log: Path | None = None  # None: there is no log file
     shipped: bool = False
     model: str = ""
     dataset: str = ""
     recipe: dict = field(default_factory=dict)
-    overrides: dict | None = None     # settings changed from the named preset (None: preset unknown)
+    overrides: dict | None = None  # settings changed from the named preset (None: preset unknown)
     epochs: float | None = None
     test_accuracy: float | None = None
     train_seconds: float | None = None
     device: str = ""
     date: str = ""
     status: str = ""
-    channels: int | None = None       # the model's input channels (1: the Draw tab, 3: the Photo tab)
+    channels: int | None = None  # the model's input channels (1: the Draw tab, 3: the Photo tab)
     n_train: int | None = None
     n_test: int | None = None
-    parent: str | None = None         # the run it continued from (its log's header), if any
+    parent: str | None = None  # the run it continued from (its log's header), if any
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -82,8 +84,18 @@ def list_runs(runs_dir: str | os.PathLike, shipped: tuple = ()) -> list[RunEntry
     """The shipped checkpoints first, then every run in runs_dir, newest first."""
     entries = [_entry(f"{SHIPPED}{Path(p).stem}", Path(p), shipped=True) for p in shipped]
     runs_dir = Path(runs_dir)
-    stems = sorted({p.stem for pattern in ("*.safetensors", "*.jsonl") for p in runs_dir.glob(pattern)
-                    if not p.name.startswith(".")}) if runs_dir.is_dir() else []
+    stems = (
+        sorted(
+            {
+                p.stem
+                for pattern in ("*.safetensors", "*.jsonl")
+                for p in runs_dir.glob(pattern)
+                if not p.name.startswith(".")
+            }
+        )
+        if runs_dir.is_dir()
+        else []
+    )
     runs = [_entry(stem, runs_dir / f"{stem}.safetensors") for stem in stems]
     runs.sort(key=lambda e: e.date, reverse=True)
     return entries + runs
@@ -97,11 +109,10 @@ def find_run(runs_dir: str | os.PathLike, key: str, shipped: tuple = ()) -> RunE
         for p in shipped:
             if f"{SHIPPED}{Path(p).stem}" == key:
                 return _entry(key, Path(p), shipped=True)
-        raise RunIndexError(f"There is no shipped checkpoint called {key[len(SHIPPED):]}.")
+        raise RunIndexError(f"There is no shipped checkpoint called {key[len(SHIPPED) :]}.")
     ckpt = Path(runs_dir) / f"{_checked_name(key)}.safetensors"
     if not ckpt.exists() and not log_path(ckpt).exists():
-        raise RunIndexError(f"The run {key} is not there any more (deleted from another page?). "
-                            f"Refresh the table.")
+        raise RunIndexError(f"The run {key} is not there any more (deleted from another page?). Refresh the table.")
     return _entry(key, ckpt)
 
 
@@ -219,7 +230,7 @@ def delete_run(runs_dir: str | os.PathLike, key: str, protected: tuple = ()) -> 
     """Delete a run's checkpoint and log; the shipped checkpoints (and any path in protected) are
     refused. A run already gone (deleted from another page) gives a message."""
     if key.startswith(SHIPPED):
-        raise RunIndexError(f"{key[len(SHIPPED):]} is a shipped checkpoint; it cannot be deleted.")
+        raise RunIndexError(f"{key[len(SHIPPED) :]} is a shipped checkpoint; it cannot be deleted.")
     ckpt = Path(runs_dir) / f"{_checked_name(key)}.safetensors"
     files = (ckpt, log_path(ckpt))
     guarded = {Path(p).resolve() for p in protected}
@@ -241,22 +252,28 @@ def delete_run(runs_dir: str | os.PathLike, key: str, protected: tuple = ()) -> 
 def safe_stem(name: str) -> str:
     """A file stem made of letters, digits, '-' and '_' only (at most 60 of them)."""
     stem = Path(str(name).replace("\\", "/")).name
-    stem = stem[:-len(".safetensors")] if stem.lower().endswith(".safetensors") else Path(stem).stem
+    stem = stem[: -len(".safetensors")] if stem.lower().endswith(".safetensors") else Path(stem).stem
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:60] or "checkpoint"
 
 
 def write_import_log(checkpoint: Path, metadata: dict, original_name: str) -> Path:
     """The one-line log of a checkpoint imported from elsewhere (it has no training history here)."""
-    header = run_header(metadata.get("recipe") or {}, metadata.get("dataset", ""), "import",
-                        imported_from=original_name)
+    header = run_header(
+        metadata.get("recipe") or {}, metadata.get("dataset", ""), "import", imported_from=original_name
+    )
     path = log_path(checkpoint)
     with atomic_path(path) as tmp:
         Path(tmp).write_text(json.dumps(header, default=str) + "\n", encoding="utf-8")
     return path
 
 
-def import_checkpoint(upload: str | os.PathLike, runs_dir: str | os.PathLike, original_name: str | None = None,
-                      max_bytes: int = MAX_IMPORT_BYTES, protected: tuple = ()) -> Path:
+def import_checkpoint(
+    upload: str | os.PathLike,
+    runs_dir: str | os.PathLike,
+    original_name: str | None = None,
+    max_bytes: int = MAX_IMPORT_BYTES,
+    protected: tuple = (),
+) -> Path:
     """Copy an uploaded checkpoint into runs_dir (atomically, under a safe unused name), after
     checking it like any other: a size cap, no pickles, weights that fit the model it names."""
     upload = Path(upload)
@@ -265,8 +282,9 @@ def import_checkpoint(upload: str | os.PathLike, runs_dir: str | os.PathLike, or
         raise RunIndexError(f"The upload {shown} is not there any more; upload it again.")
     size = upload.stat().st_size
     if size > max_bytes:
-        raise RunIndexError(f"{shown} is {size / 1e6:.1f} MB; checkpoints of up to "
-                            f"{max_bytes / 1e6:.0f} MB can be imported.")
+        raise RunIndexError(
+            f"{shown} is {size / 1e6:.1f} MB; checkpoints of up to {max_bytes / 1e6:.0f} MB can be imported."
+        )
     try:
         _, meta = load_checkpoint(upload)
     except CheckpointError as exc:

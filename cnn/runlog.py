@@ -7,6 +7,7 @@ a failed run ends with a kind 'failed' line. `read_log` reads one back, skipping
 that are not whole JSON objects (a killed writer's half line). `TensorBoardLog` writes the run as
 TensorBoard scalars (torch's SummaryWriter; an unwritable folder only warns). `RunRecorder`: both.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,9 +16,9 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .errors import CnnError
 from .training.events import End, EpochEnd, Start, Step
@@ -41,20 +42,35 @@ def log_path(checkpoint: str | os.PathLike) -> Path:
 
 def run_header(recipe: dict, dataset: str, source: str, **extra) -> dict:
     """The log's first line: what the run was asked to do (recipe as a dict: Recipe.as_dict())."""
-    return {"kind": "run", "format": LOG_FORMAT, "source": source, "dataset": dataset, "recipe": recipe,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **extra}
+    return {
+        "kind": "run",
+        "format": LOG_FORMAT,
+        "source": source,
+        "dataset": dataset,
+        "recipe": recipe,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **extra,
+    }
 
 
 def event_record(ev) -> dict:
     """An engine event as a JSON-able dict; End leaves out the model and the per-image predictions."""
     if isinstance(ev, End):
         ev_result = ev.evaluation
-        evaluation = None if ev_result is None else {
-            "accuracy": ev_result.accuracy, "loss": ev_result.loss,
-            "confusion": ev_result.confusion.tolist()}
-        return {"kind": "end", "status": ev.status.value, "message": ev.message,
-                "test_accuracy": ev.test_accuracy, "elapsed": ev.elapsed, "metadata": ev.metadata,
-                "evaluation": evaluation}
+        evaluation = (
+            None
+            if ev_result is None
+            else {"accuracy": ev_result.accuracy, "loss": ev_result.loss, "confusion": ev_result.confusion.tolist()}
+        )
+        return {
+            "kind": "end",
+            "status": ev.status.value,
+            "message": ev.message,
+            "test_accuracy": ev.test_accuracy,
+            "elapsed": ev.elapsed,
+            "metadata": ev.metadata,
+            "evaluation": evaluation,
+        }
     if isinstance(ev, (Start, Step, EpochEnd)):
         return dataclasses.asdict(ev)
     raise TypeError(f"not a training event: {type(ev).__name__}")
@@ -75,8 +91,9 @@ class RunLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             file = open(path, "w", encoding="utf-8")
         except OSError as exc:
-            raise RunLogError(f"Cannot write the run log {path} ({exc.strerror or exc}). "
-                              f"Choose a folder you can write to.") from None
+            raise RunLogError(
+                f"Cannot write the run log {path} ({exc.strerror or exc}). Choose a folder you can write to."
+            ) from None
         log = cls(path, file, warn)
         if header is not None:
             log._line(header)
@@ -121,13 +138,14 @@ class RunLog:
 @dataclass
 class RunHistory:
     """A log read back. skipped: lines that were not whole JSON objects of a known shape."""
+
     path: Path
     header: dict | None = None
     start: Start | None = None
     steps: list[Step] = field(default_factory=list)
     epochs: list[EpochEnd] = field(default_factory=list)
-    end: dict | None = None        # the End event's record (event_record), when the run got there
-    failure: str | None = None     # the message of a run that failed
+    end: dict | None = None  # the End event's record (event_record), when the run got there
+    failure: str | None = None  # the message of a run that failed
     skipped: int = 0
     lines: int = 0
 
@@ -214,7 +232,7 @@ class TensorBoardLog:
             return
         try:
             self.writer = SummaryWriter(log_dir=str(self.logdir))
-        except Exception as exc:  # noqa: BLE001 - a file in the way, no permission, a full disk
+        except Exception as exc:
             self._give_up(exc)
 
     def write(self, ev) -> None:
@@ -222,7 +240,7 @@ class TensorBoardLog:
             return
         try:
             self._write(ev)
-        except Exception as exc:  # noqa: BLE001 - training goes on without TensorBoard
+        except Exception as exc:
             self._give_up(exc)
 
     def _write(self, ev) -> None:
@@ -246,25 +264,31 @@ class TensorBoardLog:
         if self.writer is not None:
             try:
                 self.writer.close()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._give_up(exc)
 
     def _give_up(self, exc: Exception) -> None:
-        self._warn(f"cannot write TensorBoard logs to {self.logdir} ({type(exc).__name__}: {exc}); "
-                   f"training goes on without them.")
+        self._warn(
+            f"cannot write TensorBoard logs to {self.logdir} ({type(exc).__name__}: {exc}); "
+            f"training goes on without them."
+        )
         writer, self.writer = self.writer, None
         if writer is not None:
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
 
 def hparams(metadata: dict) -> dict:
     """The recipe (and data set, seed, status) as TensorBoard hparams: numbers, booleans and strings."""
     out = {}
-    for k, v in {**(metadata.get("recipe") or {}), "dataset": metadata.get("dataset"),
-                 "seed": metadata.get("seed"), "status": metadata.get("status")}.items():
+    for k, v in {
+        **(metadata.get("recipe") or {}),
+        "dataset": metadata.get("dataset"),
+        "seed": metadata.get("seed"),
+        "status": metadata.get("status"),
+    }.items():
         if isinstance(v, bool) or (isinstance(v, (int, float)) and math.isfinite(v)):
             out[k] = v
         elif k not in ("reported", "notes"):
@@ -280,8 +304,13 @@ class RunRecorder:
         self.log, self.tensorboard = log, tensorboard
 
     @classmethod
-    def open(cls, checkpoint: str | os.PathLike, header: dict | None = None,
-             tensorboard: str | os.PathLike | None = None, warn: Warn = print_warning) -> RunRecorder:
+    def open(
+        cls,
+        checkpoint: str | os.PathLike,
+        header: dict | None = None,
+        tensorboard: str | os.PathLike | None = None,
+        warn: Warn = print_warning,
+    ) -> RunRecorder:
         """The log beside checkpoint; TensorBoard under tensorboard/<checkpoint stem> when asked."""
         log = RunLog.open(log_path(checkpoint), header, warn)
         tb = TensorBoardLog(Path(tensorboard) / Path(checkpoint).stem, warn) if tensorboard else None

@@ -1,4 +1,5 @@
 """python -m cnn.train: an entry point kept at the top of the package; the tool is cnn/cli/train.py."""
+
 import sys
 
 from .cli.train import main

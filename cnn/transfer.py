@@ -7,6 +7,7 @@ entry of its state dict whose name and shape match the new model, except the fin
 The engine loads those right after it builds the model (`train(..., init_state=...)`); the
 recipe trains in the checkpoint's normalisation (`StartingWeights.fine_tune`).
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,8 @@ _KIND = {1: "grey", 3: "colour"}
 class StartingWeights:
     path: str
     architecture: str
-    state: dict[str, torch.Tensor]          # what the new model starts from (no classifier)
-    mean: tuple[float, ...]                 # the checkpoint's normalisation, which its features expect
+    state: dict[str, torch.Tensor]  # what the new model starts from (no classifier)
+    mean: tuple[float, ...]  # the checkpoint's normalisation, which its features expect
     std: tuple[float, ...]
     source_classes: list[str] = field(default_factory=list)
     left_fresh: list[str] = field(default_factory=list)  # the new model's entries that start afresh
@@ -38,12 +39,21 @@ class StartingWeights:
         return recipe.replace(model=self.architecture, normalize=(self.mean, self.std))
 
     def describe(self) -> str:
-        return (f"{Path(self.path).name} ({self.architecture}, trained on {len(self.source_classes)} "
-                f"classes): {len(self.state)} tensors kept, {len(self.left_fresh)} start afresh")
+        return (
+            f"{Path(self.path).name} ({self.architecture}, trained on {len(self.source_classes)} "
+            f"classes): {len(self.state)} tensors kept, {len(self.left_fresh)} start afresh"
+        )
 
 
-def starting_weights(path: str | os.PathLike, *, channels: int, num_classes: int, image_size: int,
-                     architecture: str | None = None, keep_classifier: bool = False) -> StartingWeights:
+def starting_weights(
+    path: str | os.PathLike,
+    *,
+    channels: int,
+    num_classes: int,
+    image_size: int,
+    architecture: str | None = None,
+    keep_classifier: bool = False,
+) -> StartingWeights:
     """The weights of the checkpoint at `path` that a new `architecture` model (default: the
     checkpoint's own) for `channels` x `image_size` images and `num_classes` classes can start from.
     A CheckpointError says why when it cannot: another architecture or channel count, or nothing
@@ -55,23 +65,37 @@ def starting_weights(path: str | os.PathLike, *, channels: int, num_classes: int
     if architecture and architecture != arch:
         raise CheckpointError(
             f"{path.name} holds a {arch} model, so it cannot start a {architecture} model. Leave out "
-            f"the model (the checkpoint's {arch} is fine-tuned) or train from scratch without it.")
+            f"the model (the checkpoint's {arch} is fine-tuned) or train from scratch without it."
+        )
     if shape[0] != channels:
         raise CheckpointError(
             f"{path.name} was trained on {shape[0]}-channel ({_KIND.get(shape[0], '?')}) images, but "
             f"these are {channels}-channel ({_KIND.get(channels, '?')}) ones. Start from a checkpoint "
             f"trained on {_KIND.get(channels, f'{channels}-channel')} images (the shipped MNIST one for "
-            f"drawings, CIFAR-10 for photos), or train from scratch.")
+            f"drawings, CIFAR-10 for photos), or train from scratch."
+        )
     source, meta = load_checkpoint(path)  # refuses weights that do not fit the architecture they name
     with torch.random.fork_rng(devices=[]):  # building the target draws random numbers: not the caller's
         target = get_spec(arch).build(channels, num_classes, image_size).state_dict()
     head = classifier_name(source)
-    is_head = lambda k: k == head or k.startswith(head + ".")  # noqa: E731
-    state = {k: v.detach().clone() for k, v in source.state_dict().items()
-             if (keep_classifier or not is_head(k)) and k in target and tuple(target[k].shape) == tuple(v.shape)}
+    is_head = lambda k: k == head or k.startswith(head + ".")
+    state = {
+        k: v.detach().clone()
+        for k, v in source.state_dict().items()
+        if (keep_classifier or not is_head(k)) and k in target and tuple(target[k].shape) == tuple(v.shape)
+    }
     if not any(v.ndim == 4 for v in state.values()):
-        raise CheckpointError(f"No convolution of {path.name} fits a {arch} model for {channels} x "
-                              f"{image_size} x {image_size} images; train from scratch instead.")
+        raise CheckpointError(
+            f"No convolution of {path.name} fits a {arch} model for {channels} x "
+            f"{image_size} x {image_size} images; train from scratch instead."
+        )
     norm = meta["normalization"]
-    return StartingWeights(str(path), arch, state, tuple(map(float, norm["mean"])), tuple(map(float, norm["std"])),
-                           list(meta["classes"]), sorted(set(target) - set(state)))
+    return StartingWeights(
+        str(path),
+        arch,
+        state,
+        tuple(map(float, norm["mean"])),
+        tuple(map(float, norm["std"])),
+        list(meta["classes"]),
+        sorted(set(target) - set(state)),
+    )

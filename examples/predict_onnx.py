@@ -13,6 +13,7 @@ preparation the model expects:
                and centre it by centre of mass in 28x28, white ink on black;
   centre_crop  a photo centre-cropped to a square and resized (cnn/serving/photos.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,19 +25,20 @@ from PIL import Image, ImageOps
 
 PREFIX = "cnn_playground."
 DIGIT_BOX, DIGIT_CANVAS = 20, 28
-WORK = 5 * DIGIT_BOX              # working resolution for the stroke-width normalisation
-MNIST_WIDTH = (8.8, 11.2, 14.9)   # MNIST stroke widths at WORK: 10th percentile, median, 90th
+WORK = 5 * DIGIT_BOX  # working resolution for the stroke-width normalisation
+MNIST_WIDTH = (8.8, 11.2, 14.9)  # MNIST stroke widths at WORK: 10th percentile, median, 90th
 BLANK_CONTRAST = 0.1
 
 
 # ------------------------------------------------------------------ the model and its metadata
+
 
 def load_model(path: str) -> tuple[ort.InferenceSession, dict]:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     raw = session.get_modelmeta().custom_metadata_map
-    meta = {k[len(PREFIX):]: v for k, v in raw.items() if k.startswith(PREFIX)}
+    meta = {k[len(PREFIX) :]: v for k, v in raw.items() if k.startswith(PREFIX)}
     for k in ("classes", "input_shape", "mean", "std"):
         meta[k] = json.loads(meta[k])
     meta["temperature"] = float(meta.get("temperature", 1.0))
@@ -56,6 +58,7 @@ def probabilities(session: ort.InferenceSession, meta: dict, x: np.ndarray) -> n
 
 
 # ------------------------------------------------------------------ images in
+
 
 def load_image(path: str) -> Image.Image:
     """Decoded, upright, first frame, 8-bit, mode L, RGB or RGBA (RGBA only with some transparency)."""
@@ -108,6 +111,7 @@ def _weights(n_in: int, n_out: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ digits, as MNIST was made
+
 
 def ink_map(im: Image.Image) -> np.ndarray | None:
     """Where the ink is (0 to 1), dark on light or light on dark, by alpha where it has any; None if blank."""
@@ -172,7 +176,7 @@ def normalise_strokes(crop: np.ndarray) -> np.ndarray:
 
 def centre_by_mass(mask: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)
-    crop = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    crop = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     h, w = crop.shape
     s = DIGIT_BOX / max(h, w)
     small = resize(crop, (max(1, round(h * s)), max(1, round(w * s)))).astype(np.float32)
@@ -185,7 +189,7 @@ def centre_by_mass(mask: np.ndarray) -> np.ndarray:
     top = min(max(round(c - cy), 0), DIGIT_CANVAS - sh)
     left = min(max(round(c - cx), 0), DIGIT_CANVAS - sw)
     out = np.zeros((DIGIT_CANVAS, DIGIT_CANVAS), np.float32)
-    out[top:top + sh, left:left + sw] = small
+    out[top : top + sh, left : left + sw] = small
     return out
 
 
@@ -195,9 +199,9 @@ def prepare_digit(im: Image.Image) -> np.ndarray:
     if ink is None:
         raise SystemExit("Draw a digit: the canvas is empty.")
     ys, xs = np.nonzero(ink > 0)
-    crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     h, w = crop.shape
-    centre = crop[h // 3: h - h // 3, w // 3: w - w // 3]
+    centre = crop[h // 3 : h - h // 3, w // 3 : w - w // 3]
     blob = centre.size == 0 or float(centre.mean()) > 0.5
     if max(h, w) <= 2 or (max(h, w) / min(h, w) < 1.6 and float((crop > 0.5).mean()) > 0.65 and blob):
         raise SystemExit("Draw a digit: a single dot is not a digit.")
@@ -216,6 +220,7 @@ def fit(x: np.ndarray, shape: list[int]) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ photos
+
 
 def prepare_photo(im: Image.Image, size: int, channels: int) -> np.ndarray:
     """uint8 channels x size x size: transparency onto white, centre crop to a square, Lanczos resize."""
@@ -246,7 +251,7 @@ def main(argv=None) -> None:
     p.add_argument("--top", type=int, default=0, help="print only the K most likely classes")
     args = p.parse_args(argv)
     probs = sorted(predict(args.model, args.image, args.prep).items(), key=lambda kv: -kv[1])
-    for name, value in probs[:args.top or None]:
+    for name, value in probs[: args.top or None]:
         print(f"{name}\t{value:.6f}")
 
 

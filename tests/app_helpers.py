@@ -1,5 +1,6 @@
 """Helpers for the app tests (test_app_api, test_browser, test_preprocess): the checkpoints to use,
 and launching the app on a free loopback port in this process. Imported explicitly by those tests."""
+
 from __future__ import annotations
 
 import os
@@ -44,11 +45,25 @@ def launch(runs_dir: Path, *extra: str):
     """Start the app in this process on a free loopback port: returns (demo, url).
     demo.runs is its RunManager; call demo.close() when done."""
     from ui.launch import parse_args, serve
+
     port = free_port()
-    args = parse_args(["--host", "127.0.0.1", "--port", str(port),
-                       "--mnist-checkpoint", str(checkpoint("mnist")),
-                       "--cifar-checkpoint", str(checkpoint("cifar10")),
-                       "--runs-dir", str(runs_dir), "--device", "cpu", *extra])
+    args = parse_args(
+        [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--mnist-checkpoint",
+            str(checkpoint("mnist")),
+            "--cifar-checkpoint",
+            str(checkpoint("cifar10")),
+            "--runs-dir",
+            str(runs_dir),
+            "--device",
+            "cpu",
+            *extra,
+        ]
+    )
     demo = serve(args, block=False)
     return demo, f"http://127.0.0.1:{port}/"
 
@@ -57,8 +72,10 @@ def make_ctx(runs_dir: Path, data_dir: Path):
     """The app's context over a fresh CPU RunManager and the shipped checkpoints (handler tests)."""
     from cnn.runs import RunManager
     from ui.common import AppContext
-    return AppContext(RunManager(runs_dir, data_dir, device="cpu"), str(checkpoint("mnist")),
-                      str(checkpoint("cifar10")))
+
+    return AppContext(
+        RunManager(runs_dir, data_dir, device="cpu"), str(checkpoint("mnist")), str(checkpoint("cifar10"))
+    )
 
 
 def playwright_and_chromium():

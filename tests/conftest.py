@@ -1,4 +1,5 @@
 """Shared test set-up: real data from ../shared/data (or $CNN_DATA_DIR), offline Gradio."""
+
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist(data_dir):
     from cnn.data import load_dataset
+
     return load_dataset("mnist", data_dir)
 
 
@@ -26,6 +28,7 @@ def mnist(data_dir):
 def mnist_small(mnist):
     """A fresh small copy of MNIST (5,000 train / 2,000 test images) each test may change."""
     from cnn.data import Dataset
+
     return Dataset("mnist", mnist.classes, mnist.train.subset(5000), mnist.test.subset(2000))
 
 
@@ -33,6 +36,7 @@ def mnist_small(mnist):
 def cifar_small(data_dir):
     """CIFAR-10 (the lossless PNG copy, decoded once and cached): 5,000 train / 1,000 test images."""
     from cnn.data import Dataset, load_dataset
+
     full = load_dataset("cifar10", data_dir)
     return Dataset("cifar10", full.classes, full.train.subset(5000), full.test.subset(1000))
 
@@ -41,6 +45,7 @@ def cifar_small(data_dir):
 def ctx(tmp_path, data_dir):
     """The app's context for handler tests; its run is stopped and waited for afterwards."""
     from app_helpers import make_ctx
+
     c = make_ctx(tmp_path / "runs", data_dir)
     yield c
     c.runs.stop()
@@ -51,6 +56,7 @@ def ctx(tmp_path, data_dir):
 def manager(tmp_path, data_dir):
     """A CPU RunManager over a fresh runs folder; its run is stopped and waited for afterwards."""
     from cnn.runs import RunManager
+
     m = RunManager(tmp_path / "runs", data_dir, device="cpu")
     yield m
     m.stop()

@@ -18,6 +18,7 @@ Without one, Gradio makes a new session for every call and builds the state of e
 the app for it: that took 59% of the server's event loop, and the 16 users' p95 went from 0.26 s
 to about 1.1 s (README, "Under load").
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,7 +68,7 @@ async def load(url: str, images: dict[str, bytes], clients: int, seconds: float,
                 try:
                     result = await predict(client, url, api, images[api], session)
                     ok = isinstance(result, dict) and len(result) == 10
-                except Exception as exc:  # noqa: BLE001 - every failure is counted
+                except Exception as exc:
                     ok, result = False, exc
                 if ok:
                     latencies.append((f"/{api}", time.perf_counter() - start))
@@ -84,6 +85,7 @@ async def load(url: str, images: dict[str, bytes], clients: int, seconds: float,
 def drawn_digit(path: Path) -> Path:
     """The digit the clients send (a 7 drawn black on a 400 x 400 white image), written to path."""
     from PIL import Image, ImageDraw
+
     im = Image.new("L", (400, 400), 255)
     ImageDraw.Draw(im).line([(100, 80), (300, 80), (160, 330)], fill=0, width=28)
     im.save(path)
@@ -93,8 +95,12 @@ def drawn_digit(path: Path) -> Path:
 def run_clients(url: str, digit: Path, photo: Path, clients: int, seconds: float) -> dict:
     """This script's clients in another process (so that they do not share the caller's
     interpreter, which may be the server's): its JSON line, parsed."""
-    out = subprocess.run([sys.executable, __file__, url, str(digit), str(photo), str(clients), str(seconds)],
-                         capture_output=True, text=True, timeout=seconds + 300)
+    out = subprocess.run(
+        [sys.executable, __file__, url, str(digit), str(photo), str(clients), str(seconds)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 300,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"the load clients failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -7,18 +7,26 @@ stalls mid-run and still gets its result; another browser; a run nobody looks at
 a screenshot of each tab to docs/screenshots/ for the README.
 Fails (does not skip) in CI when chromium or Playwright is missing.
 """
+
 from __future__ import annotations
 
 import re
 import time
 
 import pytest
-
 from app_helpers import ROOT, launch, playwright_and_chromium
 
 SHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SLOW = 60_000  # ms: the machine running the tests may be busy
 
 
@@ -30,10 +38,15 @@ def app_page(tmp_path_factory, slow_ms: int = SLOW):
     demo, url = launch(tmp_path_factory.mktemp("runs"))
     try:
         with sync_playwright() as p:
+
             def browser(profile: str):
                 return p.chromium.launch_persistent_context(
-                    str(tmp_path_factory.mktemp(profile)), executable_path=exe, headless=True,
-                    args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000})
+                    str(tmp_path_factory.mktemp(profile)),
+                    executable_path=exe,
+                    headless=True,
+                    args=CHROMIUM_ARGS,
+                    viewport={"width": 1280, "height": 1000},
+                )
 
             ctx = browser("chromium-profile")
             try:
@@ -102,8 +115,10 @@ def test_draw_a_digit_and_read_the_label(page):
 def test_upload_a_photo_and_see_probabilities(page):
     open_tab(page, "Photo")
     page.locator("#photo-in input[type=file]").set_input_files(str(ROOT / "examples" / "truck.png"))
-    page.wait_for_function("() => document.querySelectorAll('#photo-label .output-class').length === 1 && "
-                           "document.querySelector('#photo-label').innerText.includes('%')")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#photo-label .output-class').length === 1 && "
+        "document.querySelector('#photo-label').innerText.includes('%')"
+    )
     classes = {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
     assert top_label(page, "photo-label") in classes
     text = page.locator("#photo-label").inner_text()
@@ -132,7 +147,8 @@ def _shown(page, elem: str) -> str:
     """What a person sees in a component: its text without Gradio's (transparent) status tracker."""
     return page.locator(f"#{elem}").evaluate(
         "e => { const c = e.cloneNode(true); c.querySelectorAll('[data-testid=status-tracker]')"
-        ".forEach(t => t.remove()); return c.textContent.trim(); }")
+        ".forEach(t => t.remove()); return c.textContent.trim(); }"
+    )
 
 
 def _progress_step(page) -> int:
@@ -163,8 +179,10 @@ def _wait_value(page, elem: str, value: str) -> None:
 
 
 def _wait_step_past(page, step: int) -> None:
-    page.wait_for_function(f"() => {{ const m = /step (\\d+) \\//.exec(document.querySelector('#train-progress').innerText);"
-                           f" return m && +m[1] > {step}; }}")
+    page.wait_for_function(
+        f"() => {{ const m = /step (\\d+) \\//.exec(document.querySelector('#train-progress').innerText);"
+        f" return m && +m[1] > {step}; }}"
+    )
 
 
 def test_train_watch_the_loss_reload_and_stop(page):
@@ -222,7 +240,10 @@ def test_train_to_the_end_and_use_the_model(page):
     page.locator("#reliability img").wait_for(state="attached")
     page.locator("#reliability").scroll_into_view_if_needed()  # (a lazy image loads when scrolled to)
     page.locator("#reliability img").wait_for()
-    assert "ECE" in page.locator("#reliability").inner_text() and "Calibration:" in page.locator("#train-result").inner_text()
+    assert (
+        "ECE" in page.locator("#reliability").inner_text()
+        and "Calibration:" in page.locator("#train-result").inner_text()
+    )
     assert page.locator("#train-get-checkpoint").is_visible() and page.locator("#train-get-onnx").is_visible()
     shot(page, "train")
     page.locator("#to-draw").click()
@@ -288,8 +309,9 @@ def test_a_page_that_stalls_mid_run_still_gets_the_result(page):
                 page.evaluate(BUSY, 2500)
             stalls += 1
         # the result names the run's checkpoint, which holds the run's id
-        page.wait_for_function(f"() => document.querySelector('#train-result').innerText.includes({run.id!r})",
-                               timeout=30_000)
+        page.wait_for_function(
+            f"() => document.querySelector('#train-result').innerText.includes({run.id!r})", timeout=30_000
+        )
         assert run.status == "finished" and "Test accuracy:" in _shown(page, "train-result")
         print(f"attempt {attempt}: {stalls} stalls, result shown")
     (SHOTS.parent / "stall.png").unlink(missing_ok=True)
@@ -310,7 +332,9 @@ def test_another_browser_is_told_and_a_run_nobody_looks_at_stops(page):
         while demo.runs.current is before:
             time.sleep(0.05)
         run = demo.runs.current
-        other.wait_for_function("() => document.querySelector('#train-status').innerText.includes('3,600 images')")  # 400 held out
+        other.wait_for_function(
+            "() => document.querySelector('#train-status').innerText.includes('3,600 images')"
+        )  # 400 held out
         assert not run.done
         # the first browser tries to start a run too, and to stop this one: it is told, and the run goes on
         open_tab(page, "Train")
@@ -347,6 +371,7 @@ CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 def test_the_photo_tab_names_its_classes_and_says_when_unsure(page, tmp_path):
     from PIL import Image
+
     open_tab(page, "Photo")
     note = page.locator("#photo-classes")
     assert note.is_visible() and "10 classes" in note.inner_text()
@@ -355,8 +380,10 @@ def test_the_photo_tab_names_its_classes_and_says_when_unsure(page, tmp_path):
     flat = tmp_path / "flat-red.png"  # a photo of none of its classes: one flat colour
     Image.new("RGB", (64, 64), (200, 40, 40)).save(flat)
     page.locator("#photo-in input[type=file]").set_input_files(str(flat))
-    page.wait_for_function("() => /^Not sure what this is: maybe \\w+ or \\w+$/.test("
-                           "document.querySelector('#photo-label .output-class')?.innerText.trim())")
+    page.wait_for_function(
+        "() => /^Not sure what this is: maybe \\w+ or \\w+$/.test("
+        "document.querySelector('#photo-label .output-class')?.innerText.trim())"
+    )
     assert page.locator("#photo-label").get_by_text("%").count() >= 10  # the ten probabilities still
 
 
@@ -386,8 +413,9 @@ def _ink_span(page, y: float) -> int:
 
     import numpy as np
     from PIL import Image
+
     a = np.asarray(Image.open(io.BytesIO(page.locator("#sketch canvas").first.screenshot())).convert("L"))
-    cols = np.flatnonzero((a[int(y) - 8:int(y) + 8] < 100).any(0))
+    cols = np.flatnonzero((a[int(y) - 8 : int(y) + 8] < 100).any(0))
     assert cols.size, "no ink where the line was drawn"
     return int(cols[-1] - cols[0] + 1)
 
@@ -416,18 +444,25 @@ def test_the_canvas_keeps_its_size_after_clear(page):
 def test_inside_shows_every_feature_map_grid_of_a_photo_whole(page):
     from cnn.serving.explain import explainer_for
     from ui import inside_tab
+
     ctx = page.demo.ctx
     open_tab(page, "Photo")
     page.locator("#photo-in input[type=file]").set_input_files(str(ROOT / "examples" / "cat.png"))
     page.wait_for_function("() => document.querySelector('#photo-label .output-class')?.innerText.trim() === 'cat'")
     pred = ctx.predictor(ctx.shipped("photo"), "photo")
-    captions = [c for _, c in inside_tab.inside(ctx, "Photo", None, str(ROOT / "examples" / "cat.png"),
-                                                ctx.shipped("draw"), ctx.shipped("photo"))[2]]
+    captions = [
+        c
+        for _, c in inside_tab.inside(
+            ctx, "Photo", None, str(ROOT / "examples" / "cat.png"), ctx.shipped("draw"), ctx.shipped("photo")
+        )[2]
+    ]
     assert len(captions) == len(explainer_for(pred).convs) >= 4
     open_tab(page, "Inside the network")
     page.get_by_label("Photo", exact=True).check()
-    page.wait_for_function(f"() => document.querySelectorAll('#inside-maps .caption-label').length === {len(captions)}"
-                           " && document.body.innerText.includes('cifar10')")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#inside-maps .caption-label').length === {len(captions)}"
+        " && document.body.innerText.includes('cifar10')"
+    )
     page.wait_for_function("() => [...document.querySelectorAll('#inside-maps img')].every(i => i.complete)")
     for i, caption in enumerate(captions):
         item = page.locator("#inside-maps .thumbnail-item").nth(i)

@@ -1,10 +1,21 @@
 """cnn.calibration on synthetic logits whose answer is known, and the temperature in the Predictor."""
+
 import pytest
 import torch
 
-from cnn.calibration import (ECE_FIT_MIN, ECE_FIT_RANGE, Reliability, calibrated_probabilities,
-                             calibration_temperature, expected_calibration_error, fit_temperature, nll, reliability,
-                             split_halves, temperature_report)
+from cnn.calibration import (
+    ECE_FIT_MIN,
+    ECE_FIT_RANGE,
+    Reliability,
+    calibrated_probabilities,
+    calibration_temperature,
+    expected_calibration_error,
+    fit_temperature,
+    nll,
+    reliability,
+    split_halves,
+    temperature_report,
+)
 from cnn.models import get_spec
 from cnn.serving.predictor import Predictor
 
@@ -49,7 +60,7 @@ def test_calibration_temperature_lowers_the_ece_where_the_nll_disagrees():
     assert t_nll == pytest.approx(fit_temperature(z, y))
     assert ECE_FIT_RANGE[0] * t_nll <= t <= ECE_FIT_RANGE[1] * t_nll and t != pytest.approx(t_nll, rel=0.02)
     fresh_z, fresh_y = squeezed(20_000, seed=1)  # the same source, never seen by the fit
-    ece = lambda temp: expected_calibration_error(calibrated_probabilities(fresh_z, temp), fresh_y)  # noqa: E731
+    ece = lambda temp: expected_calibration_error(calibrated_probabilities(fresh_z, temp), fresh_y)
     assert ece(t) < 0.6 * ece(t_nll)
 
 
@@ -102,8 +113,12 @@ def test_edge_cases():
 def _predictor(temperature=None):
     torch.manual_seed(0)
     model = get_spec("mnist_fast").build(1, 10, 28)
-    meta = {"architecture": "mnist_fast", "classes": [str(i) for i in range(10)], "input_shape": [1, 28, 28],
-            "normalization": {"mean": [0.13], "std": [0.31]}}
+    meta = {
+        "architecture": "mnist_fast",
+        "classes": [str(i) for i in range(10)],
+        "input_shape": [1, 28, 28],
+        "normalization": {"mean": [0.13], "std": [0.31]},
+    }
     if temperature is not None:
         meta["temperature"] = temperature
     return Predictor(model, meta)
@@ -123,14 +138,16 @@ def test_predictor_applies_the_temperature():
 
 # ---------------------------------------------------------------- the temperature at the end of every run
 
+
 def test_the_holdout_is_a_fixed_slice_of_the_training_split_apart_from_what_trains(mnist_small):
     from cnn.errors import ConfigError
     from cnn.training.calibrate import split_holdout
+
     train, test = mnist_small.train, mnist_small.test
     a, b = split_holdout(train, test, None), split_holdout(train, test, None)
     assert len(a.fit) == 500 and len(a.train) == 4500 and a.fit_on == "train_holdout"  # min(5,000, 10%)
     assert torch.equal(a.fit.images, b.fit.images)  # the same slice every time (and on every torchrun rank)
-    flat = lambda s: {bytes(img.numpy()) for img in s.images}  # noqa: E731
+    flat = lambda s: {bytes(img.numpy()) for img in s.images}
     assert not flat(a.fit) & flat(a.train)  # no held-out image trains
     assert len(flat(a.fit) | flat(a.train)) == len(flat(train))
     off = split_holdout(train, test, 0)
@@ -148,6 +165,7 @@ def test_a_short_mnist_run_fits_its_temperature_and_the_predictor_applies_it(mni
     from cnn.evaluation import evaluate
     from cnn.training import get_recipe, train
     from cnn.training.calibrate import split_holdout
+
     events = list(train(get_recipe("mnist_fast"), mnist_small, device="cpu"))
     start, end = events[0], events[-1]
     assert start.n_train == 4500 and end.status == "finished" and end.test_accuracy > 0.9

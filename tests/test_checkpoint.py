@@ -1,4 +1,5 @@
 """Checkpoints: round trip with metadata, atomic writes, refusal of one that does not fit."""
+
 import json
 
 import pytest
@@ -6,14 +7,15 @@ import torch
 from safetensors.torch import save_file
 
 from cnn.checkpoint import META_KEY, load_checkpoint, read_metadata, rewrite_metadata, save_checkpoint
-from cnn.training import train
 from cnn.errors import CheckpointError
+from cnn.training import train
 from cnn.training.recipes import get_recipe
 
 
 @pytest.fixture(scope="module")
 def trained(mnist):
     from cnn.data import Dataset
+
     small = Dataset("mnist", mnist.classes, mnist.train.subset(3000), mnist.test.subset(500))
     return list(train(get_recipe("mnist_fast").replace(epochs=0.5), small, device="cpu"))[-1]
 
@@ -28,7 +30,16 @@ def test_round_trip_keeps_weights_predictions_and_metadata(trained, tmp_path):
     x = torch.randn(8, 1, 28, 28)
     trained.model.eval()
     assert torch.equal(model(x), trained.model(x)) and not model.training
-    for key in ("architecture", "dataset", "classes", "normalization", "input_shape", "test_accuracy", "recipe", "date"):
+    for key in (
+        "architecture",
+        "dataset",
+        "classes",
+        "normalization",
+        "input_shape",
+        "test_accuracy",
+        "recipe",
+        "date",
+    ):
         assert key in read_metadata(path)
 
 

@@ -1,4 +1,5 @@
 """The command line end to end: train a small model, evaluate it on the full test split."""
+
 import re
 import subprocess
 import sys
@@ -16,8 +17,27 @@ def cli(*args, **kw):
 
 def test_train_then_evaluate(tmp_path, data_dir):
     out = tmp_path / "m.safetensors"
-    r = cli("cnn.train", "--dataset", "mnist", "--model", "mnist_fast", "--epochs", "1", "--batch-size", "64", "--lr", "0.02",
-            "--train-subset", "4000", "--test-subset", "1000", "--data-dir", str(data_dir), "--out", str(out))
+    r = cli(
+        "cnn.train",
+        "--dataset",
+        "mnist",
+        "--model",
+        "mnist_fast",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--lr",
+        "0.02",
+        "--train-subset",
+        "4000",
+        "--test-subset",
+        "1000",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     acc = float(re.search(r"^test accuracy: (0\.\d{4})$", r.stdout, re.M).group(1))
     assert acc > 0.8 and out.exists()
@@ -33,11 +53,14 @@ def test_train_then_evaluate(tmp_path, data_dir):
     lines = r.stdout.strip().splitlines()
     assert re.fullmatch(r"test accuracy: 0\.\d{4}", lines[-1])
     assert "10000 test images" in lines[0] and lines[1].startswith("true \\ predicted")
-    matrix = [list(map(int, l.split()[1:])) for l in lines[2:12]]
+    matrix = [list(map(int, row.split()[1:])) for row in lines[2:12]]
     assert sum(map(sum, matrix)) == 10000
     assert float(lines[-1].split()[-1]) > 0.8
-    assert re.fullmatch(rf"test ECE \(15 bins\): 0\.\d{{4}} before the temperature, 0\.\d{{4}} after "
-                        rf"\(T = {meta['temperature']:.4f}\)", lines[-3])
+    assert re.fullmatch(
+        rf"test ECE \(15 bins\): 0\.\d{{4}} before the temperature, 0\.\d{{4}} after "
+        rf"\(T = {meta['temperature']:.4f}\)",
+        lines[-3],
+    )
     assert lines[-2] == "temperature fitted on 400 training images held out before training (seed 20170614)"
 
     weights, accuracy = out.read_bytes()[-100_000:], lines[-1]
@@ -46,14 +69,17 @@ def test_train_then_evaluate(tmp_path, data_dir):
     lines = r.stdout.strip().splitlines()
     t = read_metadata(out)["temperature"]
     assert f"wrote temperature {t:.4f}" in r.stdout and lines[-1] == accuracy  # argmax unchanged
-    assert re.search(rf"^test ECE \(15 bins\): 0\.\d{{4}} before the temperature, 0\.\d{{4}} after \(T = {t:.4f}\)$",
-                     r.stdout, re.M)
+    assert re.search(
+        rf"^test ECE \(15 bins\): 0\.\d{{4}} before the temperature, 0\.\d{{4}} after \(T = {t:.4f}\)$", r.stdout, re.M
+    )
     assert "held-out test half B (5000 images" in r.stdout
     assert out.read_bytes()[-100_000:] == weights  # only the metadata was rewritten
 
 
 def test_bad_settings_give_a_message_not_a_traceback(tmp_path, data_dir):
-    r = cli("cnn.train", "--recipe", "mnist_fast", "--lr", "-1", "--data-dir", str(data_dir), "--out", str(tmp_path / "x"))
+    r = cli(
+        "cnn.train", "--recipe", "mnist_fast", "--lr", "-1", "--data-dir", str(data_dir), "--out", str(tmp_path / "x")
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "Learning rate must be a number above zero" in r.stderr
     r = cli("cnn.evaluate", str(tmp_path / "missing.safetensors"))
@@ -63,10 +89,30 @@ def test_bad_settings_give_a_message_not_a_traceback(tmp_path, data_dir):
 def test_ctrl_c_stops_cleanly_and_saves_the_weights_so_far(tmp_path, data_dir):
     import signal
     import time
+
     out = tmp_path / "m.safetensors"
-    p = subprocess.Popen([sys.executable, "-m", "cnn.train", "--recipe", "mnist_fast", "--epochs", "5",
-                          "--train-subset", "20000", "--test-subset", "500", "--data-dir", str(data_dir),
-                          "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cnn.train",
+            "--recipe",
+            "mnist_fast",
+            "--epochs",
+            "5",
+            "--train-subset",
+            "20000",
+            "--test-subset",
+            "500",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert p.stdout.readline().startswith("training mnist_fast")
     time.sleep(2)
     p.send_signal(signal.SIGINT)
@@ -80,11 +126,26 @@ def test_ctrl_c_stops_cleanly_and_saves_the_weights_so_far(tmp_path, data_dir):
 
 def test_no_model_or_recipe_trains_the_data_sets_fast_default(tmp_path, data_dir):
     out = tmp_path / "m.safetensors"
-    r = cli("cnn.train", "--dataset", "mnist", "--train-subset", "2000", "--test-subset", "500", "--epochs", "0.3",
-            "--quiet", "--data-dir", str(data_dir), "--out", str(out))
+    r = cli(
+        "cnn.train",
+        "--dataset",
+        "mnist",
+        "--train-subset",
+        "2000",
+        "--test-subset",
+        "500",
+        "--epochs",
+        "0.3",
+        "--quiet",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0] == ("no --model or --recipe given: training mnist_fast (recipe mnist_fast), "
-                                        "the fast default for mnist")
+    assert r.stdout.splitlines()[0] == (
+        "no --model or --recipe given: training mnist_fast (recipe mnist_fast), the fast default for mnist"
+    )
     assert "recipe mnist_fast" in r.stdout.splitlines()[1]
     model, meta = load_checkpoint(out)
     assert meta["architecture"] == "mnist_fast" and meta["input_shape"] == [1, 28, 28]

@@ -3,16 +3,17 @@ picture gives that cell's test images (true 4 taken for 9), checked image by ima
 model, and the Grad-CAM choice gives the maps for the true and the predicted class. On the shipped
 MNIST checkpoint (the Runs tab: a fixed sample of the MNIST test images) and on a real short run
 (the Train tab)."""
+
 from __future__ import annotations
 
 import gradio as gr
 import numpy as np
 import pytest
+from test_runs import finish, quick
 
 from cnn.serving.mistakes import grad_cams
 from cnn.serving.predictor import cached_predictor
 from cnn.serving.render import confusion_cell, overlay
-from test_runs import finish, quick
 from ui import confusion_view as cv
 
 

@@ -2,6 +2,7 @@
 free, and predictions in flight come before training steps. The decisions are tested on real
 /proc/stat readings (only the reading itself is replaced, to play a busy or a quiet machine); one
 test starts a real busy-looping process beside a real run."""
+
 import os
 import subprocess
 import sys
@@ -12,8 +13,15 @@ import pytest
 import torch
 
 from cnn import cpu_share
-from cnn.cpu_share import (CpuSample, ServingGate, TrainingThreads, next_threads, others_cores,
-                           parse_proc_stat, read_sample)
+from cnn.cpu_share import (
+    CpuSample,
+    ServingGate,
+    TrainingThreads,
+    next_threads,
+    others_cores,
+    parse_proc_stat,
+    read_sample,
+)
 from cnn.data import Dataset
 from cnn.runs import Run, RunConfig
 from cnn.training import train
@@ -124,6 +132,7 @@ def serve_for(gate: ServingGate, seconds: float) -> threading.Thread:
         with gate.serving():
             inside.set()
             time.sleep(seconds)
+
     th = threading.Thread(target=work)
     th.start()
     inside.wait()
@@ -191,7 +200,12 @@ def test_a_busy_process_beside_a_cpu_run_takes_its_threads(mnist, threads_2):
     assert torch.get_num_threads() == 2
     assert events[-1].metadata["cpu_threads"].get("1", 0) > 0
     # the app's progress line says why the speed changed
-    run = Run("busy", RunConfig("mnist", "mnist_fast", "mnist_fast", 1, 64, 0.1, "sgd"), None, "cpu",
-              recipe=get_recipe("mnist_fast"))
+    run = Run(
+        "busy",
+        RunConfig("mnist", "mnist_fast", "mnist_fast", 1, 64, 0.1, "sgd"),
+        None,
+        "cpu",
+        recipe=get_recipe("mnist_fast"),
+    )
     run.start, run.steps = events[0], steps[:1]
     assert "images/s on 1 CPU thread<" in run_view.progress_html(run)

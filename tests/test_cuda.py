@@ -1,6 +1,7 @@
 """CUDA-only checks, skipped on machines without a GPU: a step recorded as a CUDA graph trains
 like the eager step, partial batches included. (The same comparison ran on the H100 as a smoke
 script, on other random data: per-epoch losses agreed within 0.3% for these two recipes.)"""
+
 import pytest
 import torch
 
@@ -23,8 +24,7 @@ def test_graphed_and_eager_steps_train_alike(recipe, channels, side, n):
     data = _fake(channels, side, n)  # 4100 / 128: every epoch ends with a partial, eager batch
     losses = {}
     for graphs in (True, False):
-        end = [ev for ev in train(get_recipe(recipe).replace(epochs=4), data, device="cuda",
-                                  cuda_graphs=graphs)][-1]
+        end = [ev for ev in train(get_recipe(recipe).replace(epochs=4), data, device="cuda", cuda_graphs=graphs)][-1]
         assert end.status == "finished"
         losses[graphs] = [h.train_loss for h in end.history]
     assert losses[True] == pytest.approx(losses[False], rel=0.02)

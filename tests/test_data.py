@@ -1,5 +1,7 @@
 """Data sources on the real data sets, and image folders built on the fly."""
+
 import os
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Issue 6: the CLI trainer under torchrun, 2 CPU processes with Gloo, against a single process."""
+
 import os
 import signal
 import subprocess
@@ -16,8 +17,23 @@ from cnn.training.distributed import DistContext
 ROOT = Path(__file__).resolve().parents[1]
 # 8,000 images for 2 epochs: long enough (125 steps) for both runs to settle near 97%, so the
 # 1-point bound tests the sharding, not the noise of a run cut short in its warm-up.
-SETTINGS = ["--recipe", "mnist_fast", "--seed", "0", "--train-subset", "8000", "--test-subset", "2000",
-            "--epochs", "2", "--batch-size", "128", "--lr", "0.05", "--quiet"]
+SETTINGS = [
+    "--recipe",
+    "mnist_fast",
+    "--seed",
+    "0",
+    "--train-subset",
+    "8000",
+    "--test-subset",
+    "2000",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "128",
+    "--lr",
+    "0.05",
+    "--quiet",
+]
 
 
 def _env(data_dir):
@@ -28,8 +44,16 @@ def _env(data_dir):
 
 
 def _torchrun(nproc=2):
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
-            "--standalone", "-m", "cnn.train"]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--standalone",
+        "-m",
+        "cnn.train",
+    ]
 
 
 def test_shard_splits_every_global_batch_without_overlap():
@@ -44,17 +68,32 @@ def test_shard_splits_every_global_batch_without_overlap():
 def test_two_cpu_processes_match_one(tmp_path, data_dir):
     env = _env(data_dir)
     one_dir, two_dir = tmp_path / "one", tmp_path / "two"
-    single = subprocess.run([sys.executable, "-m", "cnn.train", *SETTINGS, "--out", str(one_dir / "m.safetensors")],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    single = subprocess.run(
+        [sys.executable, "-m", "cnn.train", *SETTINGS, "--out", str(one_dir / "m.safetensors")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
-    ddp = subprocess.run([*_torchrun(2), *SETTINGS, "--out", str(two_dir / "m.safetensors")],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    ddp = subprocess.run(
+        [*_torchrun(2), *SETTINGS, "--out", str(two_dir / "m.safetensors")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ddp.returncode == 0, (ddp.stdout + ddp.stderr)[-3000:]
 
     # only rank 0 prints, evaluates and saves: one start line, one final line, one checkpoint and its
     # event log, no temp files
     assert ddp.stdout.count("training mnist_fast") == 1
-    assert "7200 train / 2000 test images, recipe mnist_fast, device cpu (1 thread) in fp32 channels-last, 2 processes" in ddp.stdout
+    assert (
+        "7200 train / 2000 test images, recipe mnist_fast, device cpu (1 thread) in fp32 channels-last, 2 processes"
+        in ddp.stdout
+    )
     assert ddp.stdout.count("test accuracy:") == 1 and ddp.stdout.count("saved ") == 1
     assert sorted(p.name for p in two_dir.iterdir()) == ["m.jsonl", "m.safetensors"]
 
@@ -90,10 +129,23 @@ def _rank_of(pid):
 @pytest.mark.skipif(not Path("/proc").is_dir() or sys.platform != "linux", reason="needs Linux /proc")
 def test_a_failing_rank_ends_the_whole_run_with_a_message(tmp_path, data_dir):
     out = tmp_path / "run" / "m.safetensors"
-    cmd = [*_torchrun(2), "--recipe", "mnist_fast", "--train-subset", "8000", "--test-subset", "500",
-           "--epochs", "50", "--quiet", "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(data_dir), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        *_torchrun(2),
+        "--recipe",
+        "mnist_fast",
+        "--train-subset",
+        "8000",
+        "--test-subset",
+        "500",
+        "--epochs",
+        "50",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines, started = [], threading.Event()
 
     def read():
@@ -101,6 +153,7 @@ def test_a_failing_rank_ends_the_whole_run_with_a_message(tmp_path, data_dir):
             lines.append(line)
             if line.startswith("training mnist_fast"):
                 started.set()
+
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:

@@ -1,4 +1,5 @@
 """The training engine on real MNIST data: events, learning, stopping, schedules, augmentation."""
+
 import threading
 
 import pytest
@@ -78,6 +79,7 @@ def test_fractional_epochs_and_schedule(mnist_small):
 
 def test_every_preset_names_a_model_and_validates():
     from cnn.models import MODELS
+
     for r in RECIPES.values():
         assert r.model in MODELS
         r.validate()
@@ -89,13 +91,14 @@ def test_random_translate_is_a_crop_of_the_reflected_image():
     y = random_translate(x, 2)
     padded = torch.nn.functional.pad(x.float(), (2,) * 4, mode="reflect").to(torch.uint8)
     for i in range(16):
-        crops = [padded[i, :, a:a + 8, b:b + 8] for a in range(5) for b in range(5)]
+        crops = [padded[i, :, a : a + 8, b : b + 8] for a in range(5) for b in range(5)]
         assert any(torch.equal(y[i], c) for c in crops)
     assert torch.equal(random_translate(x, 0), x)
 
 
 def test_normalizer_matches_torchvision():
     from torchvision.transforms import Normalize
+
     x = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
     mean, std = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
     expected = Normalize(mean, std)(x.float() / 255)

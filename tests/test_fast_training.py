@@ -1,22 +1,24 @@
 """The pieces of the fast recipes (airbench94's method): the capturable SGD, the triangle schedule,
 lookahead, the whitening stem, parameter groups and test-time translation."""
+
 import math
 
 import pytest
 import torch
 
-from cnn.training.optim import lr_factor, param_groups
 from cnn.evaluation import tta_logits
+from cnn.models import build_model
 from cnn.training.graphed import CapturableSGD
 from cnn.training.lookahead import Lookahead
-from cnn.models import build_model
+from cnn.training.optim import lr_factor, param_groups
 from cnn.training.recipes import get_recipe
 
 
 def _toy_model():
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
-                               torch.nn.Linear(4 * 6 * 6, 3))
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 3)
+    )
 
 
 @pytest.mark.parametrize("nesterov", [True, False])
@@ -79,6 +81,7 @@ def test_lookahead_ends_on_the_average():
 def test_whitening_stem_decorrelates_cifar_patches(cifar_small):
     """After init_whitening the stem's first half maps 2x2 patches to nearly unit covariance."""
     from cnn.data.normalize import Normalizer
+
     recipe = get_recipe("cifar10_fast")
     norm = Normalizer(*recipe.normalize, "cpu", 3)
     x = norm(cifar_small.train.images[:2000])
@@ -99,15 +102,18 @@ def test_whitening_stem_decorrelates_cifar_patches(cifar_small):
 
 def test_whitening_refuses_a_stem_of_the_wrong_width():
     from cnn.errors import ConfigError
+
     with pytest.raises(ConfigError, match="Whitening needs a stem of 24 filters"):
         build_model("cifar10_small").init_whitening(torch.randn(4, 3, 32, 32))
 
 
 def test_tta_translate_averages_shifted_views():
     """A model that reads one pixel sees the image and its two 1-pixel shifts (and mirrors)."""
+
     class Corner(torch.nn.Module):
         def forward(self, x):
             return x[:, :, 1, 1]  # one pixel, channels as 'logits'
+
     x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float).view(2, 3, 5, 5)
     plain = tta_logits(Corner(), x, flip=False, translate=False)
     torch.testing.assert_close(plain, x[:, :, 1, 1])
@@ -125,6 +131,7 @@ def test_evaluation_keeps_the_logits_predictions_get(cifar_small):
     from cnn.data.normalize import Normalizer
     from cnn.evaluation import evaluate
     from cnn.serving.predictor import Predictor
+
     path = Path(__file__).resolve().parents[1] / "checkpoints" / "cifar10.safetensors"
     model, meta = load_checkpoint(path)
     assert meta["tta_flip"] and meta["tta_translate"]
@@ -142,11 +149,11 @@ def test_evaluation_keeps_the_logits_predictions_get(cifar_small):
 def test_another_model_with_the_airbench_recipe_trains_without_whitening(cifar_small):
     """cifar10_fast's recipe on seed004's SimpleCNN: no whitening stem to set, so none is asked for."""
     from cnn.training import train
+
     recipe = get_recipe("cifar10_fast").replace(model="seed004_simplecnn", epochs=1, batch_size=500)
     assert not recipe.whiten and get_recipe("cifar10_fast").whiten
     # every image trained on (no temperature slice), as when this bound was set: 10 steps of 500
-    end = [ev for ev in train(recipe, cifar_small, device="cpu", evaluate_each_epoch=False,
-                              calibration_holdout=0)][-1]
+    end = [ev for ev in train(recipe, cifar_small, device="cpu", evaluate_each_epoch=False, calibration_holdout=0)][-1]
     assert end.status == "finished" and end.test_accuracy > 0.15
 
 
@@ -154,7 +161,9 @@ def test_stacked_flip_scores_like_two_passes(cifar_small):
     """The Photo tab's Predictor runs an image and its mirror as one batch of two; in eval mode
     that gives the logits of two separate passes (shipped model, real CIFAR-10 test images)."""
     from app_helpers import checkpoint
+
     from cnn.serving.predictor import Predictor
+
     photo = Predictor.from_checkpoint(checkpoint("cifar10"))
     assert photo.tta_flip
     with torch.inference_mode():

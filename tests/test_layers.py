@@ -6,6 +6,7 @@ UI, and the modules import each other without cycles.
 
 checks another tree; so does CNN_LAYERS_ROOT=/some/copy python -m pytest tests/test_layers.py.
 """
+
 from __future__ import annotations
 
 import ast
@@ -20,15 +21,22 @@ PACKAGES = ("cnn", "ui")
 # and the layers below. The longest matching name wins; "cnn" itself (cnn/__init__.py) matches
 # only exactly: it imports cnn.errors alone.
 LAYERS = {
-    "cnn": 1, "cnn.errors": 1, "cnn.atomic": 1, "cnn.hardware": 1,
+    "cnn": 1,
+    "cnn.errors": 1,
+    "cnn.atomic": 1,
+    "cnn.hardware": 1,
     "cnn.cpu_share": 1,  # training threads that fit the free CPU; predictions before training
-    "cnn.data": 2, "cnn.models": 2,
-    "cnn.evaluation": 3, "cnn.calibration": 3,  # what a trained model's outputs are judged by
+    "cnn.data": 2,
+    "cnn.models": 2,
+    "cnn.evaluation": 3,
+    "cnn.calibration": 3,  # what a trained model's outputs are judged by
     "cnn.training": 4,
-    "cnn.checkpoint": 5, "cnn.runlog": 5,  # a run's event log and TensorBoard scalars, beside its checkpoint
+    "cnn.checkpoint": 5,
+    "cnn.runlog": 5,  # a run's event log and TensorBoard scalars, beside its checkpoint
     "cnn.transfer": 5,  # a checkpoint's features as a new model's start (fine-tuning)
     "cnn.serving": 6,
-    "cnn.runs": 7, "cnn.run_index": 7,  # every kept run, as a table
+    "cnn.runs": 7,
+    "cnn.run_index": 7,  # every kept run, as a table
     "cnn.projects": 7,  # the Teach tab's own classes, as training data
     "cnn.cli": 8,
     "ui": 9,
@@ -43,11 +51,11 @@ FORBIDDEN_IN_CNN = ("gradio", "gradio_client", "ui")  # top-level names no cnn m
 
 @dataclass(frozen=True)
 class Import:
-    source: str        # importing module
-    target: str        # imported module (resolved, absolute)
-    path: Path         # importing file
+    source: str  # importing module
+    target: str  # imported module (resolved, absolute)
+    path: Path  # importing file
     line: int
-    text: str          # the import statement as written
+    text: str  # the import statement as written
     in_function: bool
     type_checking: bool
 
@@ -85,7 +93,8 @@ def modules(root: Path) -> dict[str, Path]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _walk(node: ast.AST, in_function=False, type_checking=False):
@@ -129,7 +138,7 @@ def imports(root: Path, known: dict[str, Path]) -> tuple[list[Import], list[str]
                     if node.level - 1 >= len(parts):
                         problems.append(f"{rel}:{node.lineno}: `{text}` goes above the top-level package")
                         continue
-                    base = ".".join(parts[:len(parts) - (node.level - 1)])
+                    base = ".".join(parts[: len(parts) - (node.level - 1)])
                     base = f"{base}.{node.module}" if node.module else base
                 else:
                     base = node.module
@@ -142,7 +151,9 @@ def imports(root: Path, known: dict[str, Path]) -> tuple[list[Import], list[str]
                     others.setdefault(module, []).append((top, node.lineno, text))
                     continue
                 if target not in known:
-                    problems.append(f"{rel}:{node.lineno}: `{text}` imports {target}, which is no module of the project")
+                    problems.append(
+                        f"{rel}:{node.lineno}: `{text}` imports {target}, which is no module of the project"
+                    )
                     continue
                 found.append(Import(module, target, rel, node.lineno, text, in_function, type_checking))
     return found, problems, others
@@ -152,24 +163,33 @@ def problems(root: str | os.PathLike | None = None) -> list[str]:
     """Every breach of the layering in the tree at root (default: this checkout), one line each."""
     root = Path(root or os.environ.get("CNN_LAYERS_ROOT") or ROOT).resolve()
     known = modules(root)
-    out = [f"{p.relative_to(root)}: module {m} has no layer; add it to LAYERS in tests/test_layers.py"
-           for m, p in known.items() if layer(m) is None]
+    out = [
+        f"{p.relative_to(root)}: module {m} has no layer; add it to LAYERS in tests/test_layers.py"
+        for m, p in known.items()
+        if layer(m) is None
+    ]
     found, resolve_problems, others = imports(root, known)
     out += resolve_problems
     for imp in found:
         where = f"{imp.path}:{imp.line}: `{imp.text}`"
         src, dst = layer(imp.source), layer(imp.target)
         if imp.in_function:
-            out.append(f"{where}: imports project module {imp.target} inside a function body "
-                       f"(hides import cycles); import it at the top of {imp.source}")
+            out.append(
+                f"{where}: imports project module {imp.target} inside a function body "
+                f"(hides import cycles); import it at the top of {imp.source}"
+            )
         if imp.target.split(".")[0] == "ui" and imp.source.split(".")[0] == "cnn":
             out.append(f"{where}: {imp.source} imports {imp.target}; nothing in cnn/ may import the UI")
         elif imp.target in ENTRY_POINTS and imp.source != imp.target:
-            out.append(f"{where}: {imp.source} imports {imp.target}, a `python -m` entry point; "
-                       f"import what it wraps (cnn.cli.*) instead")
+            out.append(
+                f"{where}: {imp.source} imports {imp.target}, a `python -m` entry point; "
+                f"import what it wraps (cnn.cli.*) instead"
+            )
         elif src is not None and dst is not None and dst > src:
-            out.append(f"{where}: {imp.source} (layer {src}) imports {imp.target} (layer {dst}); "
-                       f"a layer may import only from itself and the layers below")
+            out.append(
+                f"{where}: {imp.source} (layer {src}) imports {imp.target} (layer {dst}); "
+                f"a layer may import only from itself and the layers below"
+            )
         a, b = _package_of(imp.source), _package_of(imp.target)
         if a and b and a != b:
             out.append(f"{where}: {imp.source} imports {imp.target}; {a} and {b} must not import each other")
@@ -177,8 +197,10 @@ def problems(root: str | os.PathLike | None = None) -> list[str]:
         if module.split(".")[0] == "cnn":
             for top, line, text in names:
                 if top in FORBIDDEN_IN_CNN:
-                    out.append(f"{known[module].relative_to(root)}:{line}: `{text}`: {module} imports {top}; "
-                               f"nothing in cnn/ may import Gradio or the UI")
+                    out.append(
+                        f"{known[module].relative_to(root)}:{line}: `{text}`: {module} imports {top}; "
+                        f"nothing in cnn/ may import Gradio or the UI"
+                    )
     out += cycles(found)
     return out
 
@@ -196,9 +218,12 @@ def cycles(found: list[Import]) -> list[str]:
         for imp in graph.get(module, []):
             stack.append(imp)
             if state.get(imp.target) == 1:
-                loop = stack[next(i for i, e in enumerate(stack) if e.source == imp.target):]
-                out.append("import cycle: " + " -> ".join(f"{e.source} ({e.path}:{e.line}: `{e.text}`)" for e in loop)
-                           + f" -> {imp.target}")
+                loop = stack[next(i for i, e in enumerate(stack) if e.source == imp.target) :]
+                out.append(
+                    "import cycle: "
+                    + " -> ".join(f"{e.source} ({e.path}:{e.line}: `{e.text}`)" for e in loop)
+                    + f" -> {imp.target}"
+                )
             elif imp.target not in state:
                 visit(imp.target)
             stack.pop()

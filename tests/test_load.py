@@ -1,6 +1,8 @@
-"""Load: 16 concurrent clients (tests/load_client.py, in another process) call predict_digit and predict_photo for 30 s (or
-$CNN_LOAD_SECONDS) while a training run is in progress. Zero errors allowed, p95 latency at most
-300 ms ($CNN_LOAD_P95_MS); p50 and p95 latency are printed and written to docs/load-test.json for the README. Loopback only; stops by itself."""
+"""Load: 16 concurrent clients (tests/load_client.py, in another process) call predict_digit and
+predict_photo for 30 s (or $CNN_LOAD_SECONDS) while a training run is in progress. Zero errors
+allowed, p95 latency at most 300 ms ($CNN_LOAD_P95_MS); p50 and p95 latency are printed and written
+to docs/load-test.json for the README. Loopback only; stops by itself."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +11,6 @@ import platform
 
 import numpy as np
 import torch
-
 from app_helpers import ROOT, launch
 from load_client import drawn_digit, run_clients
 
@@ -34,6 +35,7 @@ def test_sixteen_clients_while_training(tmp_path):
 
     def clients(seconds: float) -> dict:
         return run_clients(url, digit, photo, CLIENTS, seconds)
+
     try:
         alone = clients(BASELINE_SECONDS)  # the clients without training: what the machine gives them
         run = demo.runs.start(RunConfig("mnist", "mnist_fast", "mnist_fast", 100, 64, 0.05, "sgd", 10000, 500))
@@ -61,14 +63,21 @@ def test_sixteen_clients_while_training(tmp_path):
 
     alone_p95 = round(float(np.percentile([d * 1000 for _, d in alone["latencies"]], 95)), 1)
     report = {
-        "clients": CLIENTS, "seconds": SECONDS, "requests": len(ms), "errors": len(errors),
-        "requests_per_s": round(len(ms) / SECONDS, 1), "fewest_per_client": min(result["per_client"]), **pct(), "max_ms": round(float(ms.max()), 1),
+        "clients": CLIENTS,
+        "seconds": SECONDS,
+        "requests": len(ms),
+        "errors": len(errors),
+        "requests_per_s": round(len(ms) / SECONDS, 1),
+        "fewest_per_client": min(result["per_client"]),
+        **pct(),
+        "max_ms": round(float(ms.max()), 1),
         "per_endpoint": {e: pct(e) for e in ("/predict_digit", "/predict_photo")},
-        "p95_ms_without_training": alone_p95, "client_cpu_s": result["client_cpu_s"], "errors_without_training": len(alone["errors"]),
-        "training": f"mnist_fast on MNIST (10,000 images) in the same process: {steps_during} steps "
-                    f"during the test",
+        "p95_ms_without_training": alone_p95,
+        "client_cpu_s": result["client_cpu_s"],
+        "errors_without_training": len(alone["errors"]),
+        "training": f"mnist_fast on MNIST (10,000 images) in the same process: {steps_during} steps during the test",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-                   f"{'CUDA' if torch.cuda.is_available() else 'CPU only'}; clients on the same machine (tests/load_client.py)",
+        f"{'CUDA' if torch.cuda.is_available() else 'CPU only'}; clients on the same machine (tests/load_client.py)",
     }
     print("\nload test:", json.dumps(report))
     (ROOT / "docs").mkdir(exist_ok=True)

@@ -1,4 +1,5 @@
 """Every seed model is exactly as its tutorial wrote it: layers, flattened sizes, parameter counts."""
+
 import subprocess
 import sys
 
@@ -29,8 +30,12 @@ EXPECTED_PARAMS = {
 }
 
 FLATTENED = {  # the first linear layer's input size on the tutorial's own input
-    "seed000_net": ("fc1", 9216), "seed001_convnet": ("fc1", 1600), "seed002_net": ("fc", 4 * 7 * 7),
-    "seed003_cnn": ("fc", 6 * 7 * 7), "seed004_simplecnn": ("fc1", 2048), "seed004_cnn": ("classifier.0", 128 * 4 * 4),
+    "seed000_net": ("fc1", 9216),
+    "seed001_convnet": ("fc1", 1600),
+    "seed002_net": ("fc", 4 * 7 * 7),
+    "seed003_cnn": ("fc", 6 * 7 * 7),
+    "seed004_simplecnn": ("fc1", 2048),
+    "seed004_cnn": ("classifier.0", 128 * 4 * 4),
 }
 
 
@@ -57,11 +62,26 @@ def test_every_model_runs_on_mnist_and_cifar_shapes(name, shape):
 def test_layer_order_matches_the_tutorials():
     types = lambda name: [t for _, t, _, _ in summarize(build_model(name), get_spec(name).input_shape)]
     # seed001: four convolutions with no activation between them; ReLU only after fc1
-    assert types("seed001_convnet") == ["Conv2d", "Conv2d", "MaxPool2d", "Conv2d", "Conv2d", "MaxPool2d",
-                                         "Linear", "ReLU", "Linear"]
+    assert types("seed001_convnet") == [
+        "Conv2d",
+        "Conv2d",
+        "MaxPool2d",
+        "Conv2d",
+        "Conv2d",
+        "MaxPool2d",
+        "Linear",
+        "ReLU",
+        "Linear",
+    ]
     # seed004 CNN: conv-BN-ReLU x2, pool, conv-BN-ReLU x2, pool, then fc-ReLU-fc-fc (no ReLU between the last two)
     block = ["Conv2d", "BatchNorm2d", "ReLU"]
-    assert types("seed004_cnn") == block * 2 + ["MaxPool2d"] + block * 2 + ["MaxPool2d", "Linear", "ReLU", "Linear", "Linear"]
+    assert types("seed004_cnn") == block * 2 + ["MaxPool2d"] + block * 2 + [
+        "MaxPool2d",
+        "Linear",
+        "ReLU",
+        "Linear",
+        "Linear",
+    ]
 
 
 def test_seed000_outputs_log_probabilities():
@@ -71,6 +91,12 @@ def test_seed000_outputs_log_probabilities():
 
 def test_summary_shapes_and_cli_table():
     rows = summarize(build_model("seed002_net"), (1, 28, 28))
-    assert [(n, s) for n, _, s, _ in rows][:3] == [("conv1", (1, 4, 28, 28)), ("bn1", (1, 4, 28, 28)), ("pool", (1, 4, 14, 14))]
-    out = subprocess.run([sys.executable, "-m", "cnn.models", "seed002_keras"], capture_output=True, text=True, check=True).stdout
+    assert [(n, s) for n, _, s, _ in rows][:3] == [
+        ("conv1", (1, 4, 28, 28)),
+        ("bn1", (1, 4, 28, 28)),
+        ("pool", (1, 4, 14, 14)),
+    ]
+    out = subprocess.run(
+        [sys.executable, "-m", "cnn.models", "seed002_keras"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Total params: 1,198" in out and "(None, 4, 26, 26)" in out and "(None, 10)" in out

@@ -1,6 +1,7 @@
 """ONNX export and serving: ONNX Runtime gives PyTorch's logits on real test images, the standalone
 examples/predict_onnx.py gives the app's answers, and the Predictor picks a backend (and falls back
 to PyTorch without onnxruntime)."""
+
 import importlib.util
 import shutil
 import subprocess
@@ -24,7 +25,10 @@ from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKPOINTS = {"mnist": ROOT / "checkpoints" / "mnist.safetensors", "cifar10": ROOT / "checkpoints" / "cifar10.safetensors"}
+CHECKPOINTS = {
+    "mnist": ROOT / "checkpoints" / "mnist.safetensors",
+    "cifar10": ROOT / "checkpoints" / "cifar10.safetensors",
+}
 SCRIPT = ROOT / "examples" / "predict_onnx.py"
 
 
@@ -63,7 +67,7 @@ def test_onnx_runtime_matches_pytorch_on_test_images(name, exported, ort, data_d
 
 
 def test_export_carries_what_a_prediction_needs(exported):
-    for name, path in exported.items():
+    for name in exported:
         meta, props = read_metadata(CHECKPOINTS[name]), read_onnx_metadata(exported[name])
         assert props["classes"] == meta["classes"] and props["input_shape"] == meta["input_shape"]
         assert props["mean"] == pytest.approx(meta["normalization"]["mean"])
@@ -77,16 +81,25 @@ def test_export_carries_what_a_prediction_needs(exported):
 
 def test_export_command(ort, tmp_path):
     out = tmp_path / "m.onnx"
-    r = subprocess.run([sys.executable, "-m", "cnn.export", str(CHECKPOINTS["mnist"]), "--onnx", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "cnn.export", str(CHECKPOINTS["mnist"]), "--onnx", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert out.is_file() and "wrote" in r.stdout and "preparation mnist_digit" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "cnn.export", str(tmp_path / "none.safetensors"), "--onnx", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "cnn.export", str(tmp_path / "none.safetensors"), "--onnx", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2 and "No checkpoint file" in r.stderr and "Traceback" not in r.stderr
 
 
 # ------------------------------------------------------------------ the standalone script
+
 
 def canvases(data_dir, n=6):
     """MNIST test digits drawn large and off-centre on a 560x560 transparent canvas (as bench/inference_latency.py)."""
@@ -103,8 +116,13 @@ def canvases(data_dir, n=6):
 def photos(data_dir, n=6):
     """CIFAR-10 test images enlarged to 640x480."""
     cifar = load_dataset("cifar10", data_dir, train=False)
-    return [(Image.fromarray(cifar.test.images[i].permute(1, 2, 0).numpy()).resize((640, 480), Image.Resampling.BICUBIC),
-             cifar.classes[int(cifar.test.labels[i])]) for i in range(n)]
+    return [
+        (
+            Image.fromarray(cifar.test.images[i].permute(1, 2, 0).numpy()).resize((640, 480), Image.Resampling.BICUBIC),
+            cifar.classes[int(cifar.test.labels[i])],
+        )
+        for i in range(n)
+    ]
 
 
 def _same_answer(script_probs: dict, app_probs: dict):
@@ -120,8 +138,9 @@ def test_script_gives_the_apps_answer_on_drawn_digits(script, exported, data_dir
         path = tmp_path / f"digit{i}.png"
         canvas.save(path)
         app = pred.predict(pred.fit(prepare_digit(canvas).image))
-        assert np.array_equal(script.prepare_digit(script.load_image(str(path)))[0],
-                              prepare_digit(canvas).image[0].numpy())  # the same 28 x 28
+        assert np.array_equal(
+            script.prepare_digit(script.load_image(str(path)))[0], prepare_digit(canvas).image[0].numpy()
+        )  # the same 28 x 28
         _same_answer(script.predict(str(exported["mnist"]), str(path)), app)
         right += max(app, key=app.get) == label
     assert right >= 5
@@ -137,11 +156,18 @@ def test_script_gives_the_apps_answer_on_photos(script, exported, data_dir, tmp_
 
 def test_script_runs_without_torch_or_cnn(exported, tmp_path):
     shutil.copy(ROOT / "examples" / "cat.png", tmp_path / "cat.png")
-    code = ("import runpy, sys; sys.argv = ['predict_onnx.py', sys.argv[1], sys.argv[2], '--top', '3']; "
-            f"runpy.run_path({str(SCRIPT)!r}, run_name='__main__'); "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'cnn')]; assert not bad, bad")
-    r = subprocess.run([sys.executable, "-c", code, str(exported["cifar10"]), "cat.png"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=120)
+    code = (
+        "import runpy, sys; sys.argv = ['predict_onnx.py', sys.argv[1], sys.argv[2], '--top', '3']; "
+        f"runpy.run_path({str(SCRIPT)!r}, run_name='__main__'); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'cnn')]; assert not bad, bad"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(exported["cifar10"]), "cat.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 3 and lines[0].split("\t")[0] == "cat"
@@ -149,11 +175,16 @@ def test_script_runs_without_torch_or_cnn(exported, tmp_path):
 
 # ------------------------------------------------------------------ serving through ONNX Runtime
 
+
 def test_predictor_serves_through_onnx_runtime_with_a_cached_export(ort, tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("CNN_CACHE_DIR", str(tmp_path / "cache"))
     fast = Predictor.from_checkpoint(CHECKPOINTS["cifar10"], backend="onnxruntime")
     eager = Predictor.from_checkpoint(CHECKPOINTS["cifar10"], backend="pytorch")
-    assert fast.backend == "onnxruntime" and eager.backend == "pytorch" and set(fast.backend_ms) == {"pytorch", "onnxruntime"}
+    assert (
+        fast.backend == "onnxruntime"
+        and eager.backend == "pytorch"
+        and set(fast.backend_ms) == {"pytorch", "onnxruntime"}
+    )
     cached = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
     assert len(cached) == 1 and cached[0].name.startswith(file_sha256(CHECKPOINTS["cifar10"])[:32])
     stamp = cached[0].stat().st_mtime_ns
@@ -183,6 +214,7 @@ def test_onnx_runtime_predictor_is_thread_safe(ort, tmp_path, monkeypatch, data_
             for x, w in zip(inputs, want):
                 if not torch.equal(pred.probabilities(x), w):
                     errors.append("differs")
+
     threads = [threading.Thread(target=work) for _ in range(6)]
     for t in threads:
         t.start()

@@ -1,13 +1,14 @@
 """ONNX in the app: the Draw and Photo tabs say which backend serves their predictions (and why it is
 PyTorch when it is), and the Runs tab offers a run's ONNX export beside its checkpoint."""
+
 import shutil
 import sys
 
 import pytest
 import torch
+from app_helpers import checkpoint
 
 import cnn.serving.predictor as predictor_module
-from app_helpers import checkpoint
 from cnn.checkpoint import load_checkpoint, read_metadata
 from cnn.data.normalize import Normalizer
 from cnn.runs import RunManager
@@ -41,8 +42,9 @@ def test_without_onnxruntime_the_tabs_say_they_use_pytorch(copies, monkeypatch):
 def test_with_onnxruntime_the_faster_backend_serves_and_the_tab_says_which(copies, monkeypatch, onnx_ms, label):
     pytest.importorskip("onnxruntime")
     # the timing at load, made decisive: ONNX Runtime takes onnx_ms per image, PyTorch 1 ms
-    monkeypatch.setattr(predictor_module, "median_ms",
-                        lambda fn, x: onnx_ms if isinstance(fn, predictor_module.OrtRunner) else 1.0)
+    monkeypatch.setattr(
+        predictor_module, "median_ms", lambda fn, x: onnx_ms if isinstance(fn, predictor_module.OrtRunner) else 1.0
+    )
     _, about = draw_tab.use_shipped(copies)
     assert f"served by **{label}**" in about
     pred = copies.predictor(copies.draw_checkpoint, "digit")

@@ -1,5 +1,6 @@
 """cnn.serving (decode, digits, photos): safe image loading and MNIST-style digit preparation, on synthetic drawings
 and on real MNIST digits drawn onto big canvases."""
+
 from __future__ import annotations
 
 import io
@@ -8,9 +9,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from app_helpers import checkpoint
 from PIL import Image, ImageDraw
 
-from app_helpers import checkpoint
 from cnn.errors import ImageError
 from cnn.serving.decode import BLANK_MESSAGE, load_image
 from cnn.serving.digits import DOT_MESSAGE, prepare_digit
@@ -24,6 +25,7 @@ def preprocess_digit(image):
 
 
 # ---------------------------------------------------------------- synthetic drawings
+
 
 def seven(size=(800, 800), box=(250, 200, 400), width=30, bg=255, fg=0, mode="L"):
     im = Image.new(mode, size, bg)
@@ -92,8 +94,12 @@ def test_drawing_becomes_an_mnist_style_digit(name):
 def test_same_digit_whatever_the_canvas():
     """Off-centre, scaled, inverted or transparent versions of one drawing give nearly the same 28x28."""
     ref = preprocess_digit(seven())[0].float()
-    for im in (seven(box=(30, 40, 400)), seven(bg=0, fg=255), seven(size=(1600, 1600), box=(500, 400, 800), width=60),
-               seven(bg=(0, 0, 0, 0), fg=(0, 0, 0, 255), mode="RGBA")):
+    for im in (
+        seven(box=(30, 40, 400)),
+        seven(bg=0, fg=255),
+        seven(size=(1600, 1600), box=(500, 400, 800), width=60),
+        seven(bg=(0, 0, 0, 0), fg=(0, 0, 0, 255), mode="RGBA"),
+    ):
         x = preprocess_digit(im)[0].float()
         assert (x - ref).abs().mean() < 12, "the preprocessing should not depend on the canvas"
 
@@ -101,6 +107,7 @@ def test_same_digit_whatever_the_canvas():
 @pytest.fixture(scope="module")
 def mnist_predictor():
     from cnn.serving.predictor import Predictor
+
     return Predictor.from_checkpoint(checkpoint("mnist"))
 
 
@@ -110,8 +117,11 @@ def top(pred, x) -> str:
 
 
 def test_synthetic_drawings_are_read_correctly(mnist_predictor):
-    wrong = {name: top(mnist_predictor, preprocess_digit(im)[0]) for name, (im, digit) in DRAWINGS.items()
-             if top(mnist_predictor, preprocess_digit(im)[0]) != digit}
+    wrong = {
+        name: top(mnist_predictor, preprocess_digit(im)[0])
+        for name, (im, digit) in DRAWINGS.items()
+        if top(mnist_predictor, preprocess_digit(im)[0]) != digit
+    }
     assert not wrong, f"misread: {wrong}"
 
 
@@ -171,19 +181,23 @@ def test_editor_value():
 
 # ---------------------------------------------------------------- loading anything safely
 
+
 def png_bytes(im: Image.Image, **kw) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format=kw.pop("format", "PNG"), **kw)
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", r"empty \(0 bytes\)"),
-    (b"hello, this is not an image\n", "text file, not an image"),
-    (b"PK\x03\x04" + bytes(100), "ZIP archive, not an image"),
-    (b"\x80\x04\x95" + bytes(50), "not an image"),
-    (bytes(range(256)) * 4, "not an image"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", r"empty \(0 bytes\)"),
+        (b"hello, this is not an image\n", "text file, not an image"),
+        (b"PK\x03\x04" + bytes(100), "ZIP archive, not an image"),
+        (b"\x80\x04\x95" + bytes(50), "not an image"),
+        (bytes(range(256)) * 4, "not an image"),
+    ],
+)
 def test_not_an_image(data, message):
     with pytest.raises(ImageError, match=message):
         load_image(data)
@@ -287,6 +301,7 @@ def test_exif_rotation_is_applied():
 
 
 # ---------------------------------------------------------------- photos
+
 
 def test_photo_is_centre_cropped_then_resized():
     a = np.zeros((32, 64, 3), np.uint8)

@@ -1,5 +1,6 @@
 """Projects ("Teach it your own classes", cnn.projects): names, examples, zips, limits, concurrent
 sessions, and projects as training data. Each refusal is checked by its message."""
+
 from __future__ import annotations
 
 import io
@@ -11,12 +12,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from app_helpers import ROOT
 from PIL import Image, ImageDraw
 
-from app_helpers import ROOT
 from cnn.errors import DataError, ImageError
-from cnn.projects import Project, export_zip, import_zip, load_project, load_training_data, prepare
-from cnn.projects import archive, examples
+from cnn.projects import Project, archive, examples, export_zip, import_zip, load_project, load_training_data, prepare
 
 TRUCK = ROOT / "examples" / "truck.png"
 
@@ -54,6 +54,7 @@ def filled(project: Project, per_class=(3, 3), names=("ring", "bar")) -> Project
 
 # ---------------------------------------------------------------- training data
 
+
 def test_fewer_than_two_classes_or_an_empty_class_is_refused(project):
     with pytest.raises(DataError, match="has no classes yet: teaching needs at least two classes"):
         load_project(project.path)
@@ -89,6 +90,7 @@ def test_a_project_loads_as_its_tabs_prepare_images_with_a_fixed_held_out_share(
 
 # ---------------------------------------------------------------- names
 
+
 def test_class_names_are_kept_as_typed_and_stored_safely(project):
     typed = ["a/b", "..", ".", "x.y", "big   dog", "猫", "Ёлка", "../../etc"]
     for name in typed:
@@ -120,6 +122,7 @@ def test_duplicate_and_empty_names_are_refused(project, tmp_path):
 
 
 # ---------------------------------------------------------------- examples
+
 
 def test_a_blank_drawing_or_a_dot_is_refused(project):
     project.add_class("ring")
@@ -176,6 +179,7 @@ def test_remove_one_example_and_delete_a_class(project):
 
 # ---------------------------------------------------------------- zips
 
+
 def make_zip(path: Path, entries: dict) -> Path:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in entries.items():
@@ -200,18 +204,26 @@ def test_a_zip_bomb_is_refused(project, tmp_path):
 
 
 def test_a_zip_with_nested_folders_is_refused(project, tmp_path):
-    z = make_zip(tmp_path / "deep.zip", {"top/ring/more/a.png": png(stroke("ring")),
-                                         "top/bar/b.png": png(stroke("bar"))})
+    z = make_zip(
+        tmp_path / "deep.zip", {"top/ring/more/a.png": png(stroke("ring")), "top/bar/b.png": png(stroke("bar"))}
+    )
     with pytest.raises(DataError, match=r"holds nested folders \(ring/more/a.png\)"):
         import_zip(project, z)
 
 
 def test_non_images_in_a_zip_are_skipped_and_counted(project, tmp_path):
-    z = make_zip(tmp_path / "mixed.zip", {
-        "shapes/ring/a.png": png(stroke("ring", 0)), "shapes/ring/b.png": png(stroke("ring", 1)),
-        "shapes/bar/c.png": png(stroke("bar", 0)), "shapes/bar/notes.txt": b"not an image",
-        "shapes/bar/blank.png": png(Image.new("RGBA", (420, 420))), "shapes/readme.md": b"hi",
-        "__MACOSX/shapes/ring/._a.png": b"junk"})
+    z = make_zip(
+        tmp_path / "mixed.zip",
+        {
+            "shapes/ring/a.png": png(stroke("ring", 0)),
+            "shapes/ring/b.png": png(stroke("ring", 1)),
+            "shapes/bar/c.png": png(stroke("bar", 0)),
+            "shapes/bar/notes.txt": b"not an image",
+            "shapes/bar/blank.png": png(Image.new("RGBA", (420, 420))),
+            "shapes/readme.md": b"hi",
+            "__MACOSX/shapes/ring/._a.png": b"junk",
+        },
+    )
     r = import_zip(project, z)
     assert (r.added, len(r.skipped), sorted(r.new_classes)) == (3, 3, ["bar", "ring"])
     assert "skipped 3 file(s) that are not usable images" in r.summary()
@@ -230,6 +242,7 @@ def test_export_then_import_keeps_the_typed_names(project, tmp_path):
 
 # ---------------------------------------------------------------- sessions
 
+
 def test_two_sessions_adding_to_one_project_lose_nothing(project):
     project.add_class("ring")
     errors = []
@@ -241,7 +254,7 @@ def test_two_sessions_adding_to_one_project_lose_nothing(project):
                 p.add_example("ring", stroke("ring", i))
                 if i % 4 == 0:
                     p.add_class(f"class {k}-{i}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=session, args=(k,)) for k in range(2)]
@@ -257,7 +270,11 @@ def test_two_sessions_adding_to_one_project_lose_nothing(project):
 def test_a_project_deleted_meanwhile_says_so(project):
     filled(project, (2, 2))
     shutil.rmtree(project.path)
-    for call in (lambda: project.add_example("ring", stroke("ring")), lambda: project.add_class("x"),
-                 project.classes, lambda: load_project(project.path)):
+    for call in (
+        lambda: project.add_example("ring", stroke("ring")),
+        lambda: project.add_class("x"),
+        project.classes,
+        lambda: load_project(project.path),
+    ):
         with pytest.raises(DataError, match="is gone: its folder was deleted or moved"):
             call()

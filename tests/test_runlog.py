@@ -1,5 +1,6 @@
 """Every run kept (cnn/runlog.py): the JSON-lines log a run writes beside its checkpoint, read back
 (also after a kill), and its TensorBoard scalars read back with TensorBoard's own reader."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,7 @@ import torch
 
 from cnn.checkpoint import read_metadata
 from cnn.evaluation import EvalResult
-from cnn.runlog import (RunLog, RunLogError, RunRecorder, TensorBoardLog, event_record, log_path, read_log,
-                        run_header)
+from cnn.runlog import RunLog, RunLogError, RunRecorder, TensorBoardLog, event_record, log_path, read_log, run_header
 from cnn.training import End, EpochEnd, RunStatus, Start, Step, get_recipe
 
 QUICK = ["--dataset", "mnist", "--train-subset", "2000", "--test-subset", "500", "--epochs", "0.3", "--quiet"]
@@ -26,6 +26,7 @@ def cli(*args):
 def scalars(logdir) -> dict[str, list]:
     """{tag: [(step, value)]} as TensorBoard reads the event files."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     acc = EventAccumulator(str(logdir))
     acc.Reload()
     out = {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
@@ -106,8 +107,23 @@ def test_an_unwritable_tensorboard_dir_warns_and_the_run_finishes(tmp_path, data
     blocker = tmp_path / "tb"
     blocker.write_text("a file where the TensorBoard folder should go")
     out = tmp_path / "y.safetensors"
-    r = cli("--dataset", "mnist", "--train-subset", "500", "--test-subset", "100", "--epochs", "0.2", "--quiet",
-            "--data-dir", str(data_dir), "--out", str(out), "--tensorboard", str(blocker))
+    r = cli(
+        "--dataset",
+        "mnist",
+        "--train-subset",
+        "500",
+        "--test-subset",
+        "100",
+        "--epochs",
+        "0.2",
+        "--quiet",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--tensorboard",
+        str(blocker),
+    )
     assert r.returncode == 0, r.stderr
     assert "warning: cannot write TensorBoard logs to" in r.stderr and "Traceback" not in r.stderr
     assert out.is_file() and read_log(out.with_suffix(".jsonl")).end["status"] == "finished"
@@ -116,10 +132,13 @@ def test_an_unwritable_tensorboard_dir_warns_and_the_run_finishes(tmp_path, data
 def events(model: torch.nn.Module) -> list:
     ev = EvalResult(0.5, 1.25, torch.tensor([[3, 1], [1, 3]]), torch.tensor([0, 1]), torch.rand(2, 2))
     epoch = EpochEnd(1, 0.7, 0.6, 0.8, 0.5, 2.0, 1.5)
-    return [Start("cpu", "mnist_fast", 10, 100, 8, 1.0, 10, 10, 10),
-            Step(5, 10, 0.5, 0.9, 0.1, 250.0, 1.0, 1.0), Step(10, 10, 1.0, 0.7, 0.0, 260.5, 2.0, 0.0),
-            epoch, End(RunStatus.FINISHED, "done", model, {"architecture": "mnist_fast", "x": [1, 2]},
-                       0.5, 2.5, [epoch], ev)]
+    return [
+        Start("cpu", "mnist_fast", 10, 100, 8, 1.0, 10, 10, 10),
+        Step(5, 10, 0.5, 0.9, 0.1, 250.0, 1.0, 1.0),
+        Step(10, 10, 1.0, 0.7, 0.0, 260.5, 2.0, 0.0),
+        epoch,
+        End(RunStatus.FINISHED, "done", model, {"architecture": "mnist_fast", "x": [1, 2]}, 0.5, 2.5, [epoch], ev),
+    ]
 
 
 def test_the_log_round_trips_every_event(tmp_path):
@@ -132,10 +151,19 @@ def test_the_log_round_trips_every_event(tmp_path):
     assert log.close() == path
     h = read_log(path)
     assert h.start == evs[0] and h.steps == evs[1:3] and h.epochs == [evs[3]] and h.skipped == 0
-    assert h.end == event_record(evs[4]) == {
-        "kind": "end", "status": "finished", "message": "done", "test_accuracy": 0.5, "elapsed": 2.5,
-        "metadata": {"architecture": "mnist_fast", "x": [1, 2]},
-        "evaluation": {"accuracy": 0.5, "loss": 1.25, "confusion": [[3, 1], [1, 3]]}}
+    assert (
+        h.end
+        == event_record(evs[4])
+        == {
+            "kind": "end",
+            "status": "finished",
+            "message": "done",
+            "test_accuracy": 0.5,
+            "elapsed": 2.5,
+            "metadata": {"architecture": "mnist_fast", "x": [1, 2]},
+            "evaluation": {"accuracy": 0.5, "loss": 1.25, "confusion": [[3, 1], [1, 3]]},
+        }
+    )
     assert h.header["recipe"] == json.loads(json.dumps(get_recipe("mnist_fast").as_dict()))
 
 

@@ -1,5 +1,6 @@
 """cnn.runs: the app's one-at-a-time training runs, their stop (asked for, or because no page
 looks at them), failures and bad settings. (How a run looks on the page: test_train_tab.)"""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,16 @@ from cnn.runs import RunBusy, RunConfig, RunManager
 def quick(dataset="mnist", epochs=0.5, batch=64, lr=0.05, **kw) -> RunConfig:
     kw.setdefault("train_subset", 1000)
     kw.setdefault("test_subset", 200)
-    return RunConfig(dataset, kw.pop("model", "mnist_fast"), kw.pop("recipe", "mnist_fast"), epochs, batch, lr,
-                     kw.pop("optimizer", "sgd"), **kw)
+    return RunConfig(
+        dataset,
+        kw.pop("model", "mnist_fast"),
+        kw.pop("recipe", "mnist_fast"),
+        epochs,
+        batch,
+        lr,
+        kw.pop("optimizer", "sgd"),
+        **kw,
+    )
 
 
 def finish(run, timeout=120):
@@ -97,21 +106,24 @@ def test_a_run_no_page_looks_at_stops_and_keeps_its_weights(tmp_path, data_dir):
     assert off.stop_unwatched_after is None
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(lr=0), "Learning rate must be a number above zero"),
-    (dict(lr=-1), "Learning rate must be a number above zero"),
-    (dict(epochs=0), "Epochs must be above zero"),
-    (dict(batch=0), "Batch size must be a whole number"),
-    (dict(batch=2.5), "Batch size must be a whole number"),
-    (dict(optimizer="rmsprop"), "Unknown optimizer"),
-    (dict(model="resnet1000"), "Unknown model"),
-    (dict(recipe="nope"), "Unknown recipe"),
-    (dict(train_subset=0), "at least 1 image"),
-    (dict(dataset=""), "Choose a data set"),
-    (dict(dataset="cifar10"), "The model mnist_fast is written for grey 28x28 images, and cifar10 has colour"),
-    (dict(dataset="cifar-10", model="seed002_net", recipe="seed002"), "written for grey 28x28 images"),
-    (dict(model="cifar10_small", recipe="cifar10_small"), "written for colour 32x32 images, and mnist has grey"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(lr=0), "Learning rate must be a number above zero"),
+        (dict(lr=-1), "Learning rate must be a number above zero"),
+        (dict(epochs=0), "Epochs must be above zero"),
+        (dict(batch=0), "Batch size must be a whole number"),
+        (dict(batch=2.5), "Batch size must be a whole number"),
+        (dict(optimizer="rmsprop"), "Unknown optimizer"),
+        (dict(model="resnet1000"), "Unknown model"),
+        (dict(recipe="nope"), "Unknown recipe"),
+        (dict(train_subset=0), "at least 1 image"),
+        (dict(dataset=""), "Choose a data set"),
+        (dict(dataset="cifar10"), "The model mnist_fast is written for grey 28x28 images, and cifar10 has colour"),
+        (dict(dataset="cifar-10", model="seed002_net", recipe="seed002"), "written for grey 28x28 images"),
+        (dict(model="cifar10_small", recipe="cifar10_small"), "written for colour 32x32 images, and mnist has grey"),
+    ],
+)
 def test_bad_settings_are_refused_before_starting(manager, changes, message):
     with pytest.raises(ConfigError, match=message):
         manager.start(quick(**changes))
@@ -144,8 +156,22 @@ def test_image_folders(tmp_path):
     m = RunManager(tmp_path / "runs", data, device="cpu")
 
     def run(folder, **kw):
-        return finish(m.start(quick(folder, recipe="seed002", model="seed002_net", lr=0.01, optimizer="adam",
-                                    epochs=1, batch=4, train_subset=None, test_subset=None, **kw)))
+        return finish(
+            m.start(
+                quick(
+                    folder,
+                    recipe="seed002",
+                    model="seed002_net",
+                    lr=0.01,
+                    optimizer="adam",
+                    epochs=1,
+                    batch=4,
+                    train_subset=None,
+                    test_subset=None,
+                    **kw,
+                )
+            )
+        )
 
     ok = run("pets")
     assert ok.status == "finished", ok.message

@@ -3,13 +3,13 @@ headless): two short runs (the live panel fills in as they train), a click on th
 matrix shows that cell's test images, then the Runs tab overlays the two runs' curves and loads one
 into the Draw tab. Saves docs/screenshots/live.png and runs.png for the README. Fails (does not
 skip) in CI when chromium or Playwright is missing."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
-
-from test_browser import SHOTS, app_page, _box, _pick, _quick_run, open_tab, shot
+from test_browser import SHOTS, _box, _pick, _quick_run, app_page, open_tab, shot
 
 SLOW = 120_000  # ms: training on a busy CPU
 
@@ -26,9 +26,11 @@ def _train(page, lr: str, epochs: str, live_shot: bool = False) -> str:
     before = page.demo.runs.current
     page.locator("#start-btn").click()
     if live_shot:  # the panel while the run goes: 16 images, each right or wrong
-        page.wait_for_function("() => document.querySelectorAll('#live-panel figure').length === 16 && "
-                               "/After step [1-9]/.test(document.querySelector('#live-panel').innerText) && "
-                               "/training on/.test(document.querySelector('#train-status').innerText)")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#live-panel figure').length === 16 && "
+            "/After step [1-9]/.test(document.querySelector('#live-panel').innerText) && "
+            "/training on/.test(document.querySelector('#train-status').innerText)"
+        )
         page.locator("#live-filters img").wait_for()
         SHOTS.mkdir(parents=True, exist_ok=True)
         time.sleep(0.5)
@@ -54,8 +56,12 @@ def _click_worst_cell(page) -> tuple[int, int]:
     scale = min(box["width"] / natural[0], box["height"] / natural[1], 1)
     x0 = box["x"] + (box["width"] - natural[0] * scale) / 2
     y0 = box["y"] + (box["height"] - natural[1] * scale) / 2
-    img.click(position={"x": x0 - box["x"] + (80 + 36 * pred + 18) * scale,
-                        "y": y0 - box["y"] + (80 + 36 * true + 18) * scale})
+    img.click(
+        position={
+            "x": x0 - box["x"] + (80 + 36 * pred + 18) * scale,
+            "y": y0 - box["y"] + (80 + 36 * true + 18) * scale,
+        }
+    )
     return true, pred
 
 

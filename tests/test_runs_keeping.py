@@ -1,18 +1,19 @@
 """The app's runs kept like the CLI's (cnn/runs/keeping.py): every event in a JSON-lines log beside
 the checkpoint (finished, stopped and failed runs), TensorBoard scalars when asked (an unwritable
 folder warns and training goes on), the live panel's snapshots, and a run continued from a kept one."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
 import torch
+from test_runlog import f32, scalars
+from test_runs import finish, quick
 
 from cnn.run_index import list_runs
 from cnn.runlog import log_path, read_log
 from cnn.runs.keeping import panel_indices
-from test_runlog import f32, scalars
-from test_runs import finish, quick
 from ui import run_view, train_tab, train_view
 
 
@@ -91,13 +92,33 @@ def test_panel_indices_take_each_class_in_turn():
     assert panel_indices(labels, 4, size=50) == [3, 1, 5, 0, 6, 2, 4]
 
 
-QUICK = dict(dataset_choice="MNIST", folder="", model="mnist_fast", recipe="mnist_fast", epochs=0.2, batch=64,
-             lr=0.01, optimizer="sgd", train_n="2000", test_n="500")
+QUICK = dict(
+    dataset_choice="MNIST",
+    folder="",
+    model="mnist_fast",
+    recipe="mnist_fast",
+    epochs=0.2,
+    batch=64,
+    lr=0.01,
+    optimizer="sgd",
+    train_n="2000",
+    test_n="500",
+)
 
 
 def test_a_continued_run_starts_from_the_old_weights_and_names_its_parent(ctx):
     fill = train_tab.continue_settings(ctx, "shipped/mnist", 2)
-    assert fill[1].visible is False and fill[:1] + fill[2:10] == ("MNIST", "mnist_fast", "mnist_best", 2.0, 128, 0.05, "sgd", "", "")
+    assert fill[1].visible is False and fill[:1] + fill[2:10] == (
+        "MNIST",
+        "mnist_fast",
+        "mnist_best",
+        2.0,
+        128,
+        0.05,
+        "sgd",
+        "",
+        "",
+    )
     assert fill[11] == "shipped/mnist" and fill[12].selected == "train"
     results = {}
     for parent in ("shipped/mnist", ""):

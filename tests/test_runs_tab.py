@@ -1,5 +1,6 @@
 """Every run as a table (cnn/run_index.py) and the Runs tab's handlers (ui/runs_tab.py), called
 directly: damaged and missing files, delete, import of uploads, overlaid curves, load into a tab."""
+
 from __future__ import annotations
 
 import shutil
@@ -8,8 +9,8 @@ import gradio as gr
 import pandas as pd
 import pytest
 import torch
-
 from app_helpers import checkpoint
+
 from cnn.checkpoint import save_checkpoint
 from cnn.errors import CheckpointError
 from cnn.models import get_spec
@@ -20,10 +21,18 @@ from cnn.training import End, EpochEnd, RunStatus, Start, Step, get_recipe
 from ui import runs_tab
 from ui.common import AppContext
 
-MNIST_META = {"architecture": "mnist_fast", "dataset": "mnist", "classes": [str(i) for i in range(10)],
-              "input_shape": [1, 28, 28], "normalization": {"mean": [0.13], "std": [0.31]},
-              "epochs_completed": 2.0, "status": "finished", "train_seconds": 3.5, "device": "cpu (2 threads)",
-              "date": "2026-11-26T10:00:00+00:00"}
+MNIST_META = {
+    "architecture": "mnist_fast",
+    "dataset": "mnist",
+    "classes": [str(i) for i in range(10)],
+    "input_shape": [1, 28, 28],
+    "normalization": {"mean": [0.13], "std": [0.31]},
+    "epochs_completed": 2.0,
+    "status": "finished",
+    "train_seconds": 3.5,
+    "device": "cpu (2 threads)",
+    "date": "2026-11-26T10:00:00+00:00",
+}
 
 
 def fake_run(runs_dir, stem, lr=0.1, accuracy=0.9, log=True, ckpt=True, date="2026-11-26T10:00:00+00:00"):
@@ -77,7 +86,12 @@ def test_the_index_shows_what_it_can_and_says_what_is_missing(runs_dir, monkeypa
     assert e["shipped/mnist"].problems == [] and e["shipped/mnist"].recipe["name"] == "mnist_best"
     assert e["shipped/mnist"].overrides == {} and e["shipped/cifar10"].channels == 3
     good = e["good"]
-    assert (good.model, good.dataset, good.recipe["name"], good.status) == ("mnist_fast", "mnist", "mnist_fast", "finished")
+    assert (good.model, good.dataset, good.recipe["name"], good.status) == (
+        "mnist_fast",
+        "mnist",
+        "mnist_fast",
+        "finished",
+    )
     assert good.overrides == {"lr": 0.05, "epochs": 2.0} and good.problems == []
     assert (good.epochs, good.test_accuracy, good.train_seconds, good.n_train) == (2.0, 0.9, 3.5, 1000)
     assert e["nolog"].problems == ["no log (its training history is missing)"] and e["nolog"].usable
@@ -85,7 +99,10 @@ def test_the_index_shows_what_it_can_and_says_what_is_missing(runs_dir, monkeypa
     assert e["nockpt"].problems == ["no checkpoint: its file is missing (deleted, or the save failed)"]
     assert e["nockpt"].test_accuracy == 0.9  # from its log
     assert e["corrupt"].problems == ["log: 1 of 38 line(s) unreadable, skipped"] and e["corrupt"].usable
-    assert "checkpoint unreadable" in e["junk"].problems[0] and "junk.safetensors is not a safetensors file" in e["junk"].problems[0]
+    assert (
+        "checkpoint unreadable" in e["junk"].problems[0]
+        and "junk.safetensors is not a safetensors file" in e["junk"].problems[0]
+    )
     assert "no log" in e["junk"].problems[1]
 
 
@@ -94,8 +111,10 @@ def test_a_killed_run_has_a_log_and_no_checkpoint(runs_dir):
     rl.write(Start("cpu", "mnist_fast", 10, 100, 10, 1.0, 10, 10, 10))  # then the process died
     e = by_key(list_runs(runs_dir))["killed"]
     assert e.status == "incomplete" and e.model == "mnist_fast"
-    assert e.problems == ["log: no end (the run was killed, or is still training)",
-                          "no checkpoint (the run was killed, or is still training)"]
+    assert e.problems == [
+        "log: no end (the run was killed, or is still training)",
+        "no checkpoint (the run was killed, or is still training)",
+    ]
 
 
 def test_overrides_are_the_settings_changed_from_the_preset():
@@ -141,8 +160,12 @@ def test_imports_are_checked_like_any_checkpoint(runs_dir, tmp_path):
     second = import_checkpoint(odd, runs_dir, "../../my digits!.safetensors")
     assert (first.name, second.name) == ("my_digits.safetensors", "my_digits-2.safetensors")
     assert first.read_bytes() == checkpoint("mnist").read_bytes()
-    assert sorted(p.name for p in runs_dir.iterdir()) == ["my_digits-2.jsonl", "my_digits-2.safetensors",
-                                                          "my_digits.jsonl", "my_digits.safetensors"]
+    assert sorted(p.name for p in runs_dir.iterdir()) == [
+        "my_digits-2.jsonl",
+        "my_digits-2.safetensors",
+        "my_digits.jsonl",
+        "my_digits.safetensors",
+    ]
     e = by_key(list_runs(runs_dir))["my_digits"]
     assert e.problems == [] and e.status == "finished" and e.usable
     assert read_log(runs_dir / "my_digits.jsonl").header["imported_from"] == "../../my digits!.safetensors"
@@ -155,7 +178,11 @@ def test_the_table_and_its_refresh(ctx, runs_dir):
     assert isinstance(frame, pd.DataFrame) and list(frame.columns) == runs_tab.COLUMNS
     assert list(frame["Run"]) == ["shipped/mnist", "shipped/cifar10", "new", "old"]
     new = frame.set_index("Run").loc["new"]
-    assert (new["Test accuracy"], new["Changed settings"], new["Status"]) == ("95.00%", "lr=0.02, epochs=2.0", "finished")
+    assert (new["Test accuracy"], new["Changed settings"], new["Status"]) == (
+        "95.00%",
+        "lr=0.02, epochs=2.0",
+        "finished",
+    )
     assert "4 run(s)" in notes and "⚠️" not in notes
     assert compare.value == ["new"] and chosen.value == "old" and ("old", "old") in compare.choices
 
@@ -214,11 +241,25 @@ def test_delete_needs_confirming_and_upload_adds_a_run(ctx, runs_dir):
 
 def test_the_app_has_the_runs_tab_wired(runs_dir):
     from ui.app import build_app
+
     demo = build_app(checkpoint("mnist"), checkpoint("cifar10"), RunManager(runs_dir, device="cpu"))
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
-    assert {"runs-table", "runs-compare", "runs-chosen", "runs-use", "runs-delete", "runs-confirm",
-            "runs-download", "runs-upload", "runs-refresh", "runs-continue", "runs-more-epochs",
-            "runs-confusion", "runs-confusion-btn", "runs-cell-gallery"} <= ids
+    assert {
+        "runs-table",
+        "runs-compare",
+        "runs-chosen",
+        "runs-use",
+        "runs-delete",
+        "runs-confirm",
+        "runs-download",
+        "runs-upload",
+        "runs-refresh",
+        "runs-continue",
+        "runs-more-epochs",
+        "runs-confusion",
+        "runs-confusion-btn",
+        "runs-cell-gallery",
+    } <= ids
     by_fn = {getattr(f.fn, "func", None): f for f in demo.fns.values()}
     use = by_fn[runs_tab.use_run]
     assert [type(o).__name__ for o in use.outputs] == ["State", "Markdown", "State", "Markdown", "Tabs"]
@@ -226,6 +267,7 @@ def test_the_app_has_the_runs_tab_wired(runs_dir):
     triggers = {t[1] for f in demo.fns.values() if getattr(f.fn, "func", None) is runs_tab.refresh for t in f.targets}
     assert triggers == {"select", "click"}  # when the tab opens, and by the Refresh button
     from ui import train_tab
+
     cont = by_fn[train_tab.continue_settings]
     start = next(f for f in demo.fns.values() if f.name == "start")
     assert [o._id for o in cont.outputs[:-1]] == [i._id for i in start.inputs[:-1]]  # every setting, in order
@@ -234,14 +276,19 @@ def test_the_app_has_the_runs_tab_wired(runs_dir):
 
 def test_a_run_deleted_from_disk_while_the_tab_is_open(ctx, runs_dir):
     from ui import confusion_view, train_tab
+
     fake_run(runs_dir, "gone")
     frame, _, compare, chosen = runs_tab.refresh(ctx, ["gone"], "gone")
     assert "gone" in list(frame["Run"]) and chosen.value == "gone"
     for f in list(runs_dir.iterdir()):  # another program (or page) removes its files
         f.unlink()
     message = "The run gone is not there any more (deleted from another page?). Refresh the table."
-    for handler, args in ((runs_tab.use_run, ()), (runs_tab.download, ()), (confusion_view.runs_matrix, ()),
-                          (train_tab.continue_settings, (1,))):
+    for handler, args in (
+        (runs_tab.use_run, ()),
+        (runs_tab.download, ()),
+        (confusion_view.runs_matrix, ()),
+        (train_tab.continue_settings, (1,)),
+    ):
         with pytest.raises(gr.Error) as err:
             handler(ctx, "gone", *args)
         assert err.value.message == message, handler.__name__
@@ -253,6 +300,7 @@ def test_a_run_deleted_from_disk_while_the_tab_is_open(ctx, runs_dir):
 
 def test_two_sessions_deleting_the_same_run_at_once(ctx, runs_dir):
     import threading
+
     fake_run(runs_dir, "twice")
     barrier, results = threading.Barrier(2), []
 
@@ -263,11 +311,14 @@ def test_two_sessions_deleting_the_same_run_at_once(ctx, runs_dir):
             results.append("deleted")
         except gr.Error as exc:
             results.append(exc.message)
+
     threads = [threading.Thread(target=session) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == ["The run twice is already gone (deleted from another page?). Refresh the table.",
-                               "deleted"]
+    assert sorted(results) == [
+        "The run twice is already gone (deleted from another page?). Refresh the table.",
+        "deleted",
+    ]
     assert not list(runs_dir.iterdir())

@@ -1,6 +1,7 @@
 """The shipped checkpoints are real: evaluated on their full test sets, they meet the floors, and
 their fitted temperatures bring the expected calibration error (15 bins) of the probabilities the app
 shows to 1% or less."""
+
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,9 @@ def check(name, floor, data_dir):
     probs = calibrated_probabilities(served[unseen], meta["temperature"])
     assert torch.equal(probs.argmax(1), served[unseen].argmax(1))  # the temperature changes no prediction
     assert expected_calibration_error(probs, labels[unseen]) <= 0.01
-    assert expected_calibration_error(calibrated_probabilities(served[unseen]), labels[unseen]) > 0.05  # as it was before
+    assert (
+        expected_calibration_error(calibrated_probabilities(served[unseen]), labels[unseen]) > 0.05
+    )  # as it was before
     return meta
 
 

@@ -2,18 +2,19 @@
 project, add two classes from uploaded files and one drawing from the canvas, train, and put the
 model into the Draw tab; then a ready-made project opened, trained and photographed for the README
 (docs/screenshots/teach.png). Fails (does not skip) in CI when chromium or Playwright is missing."""
+
 from __future__ import annotations
 
 import math
 import time
 
 import pytest
-from PIL import Image, ImageDraw
-
 from app_helpers import ROOT, launch, playwright_and_chromium
+from PIL import Image, ImageDraw
+from test_projects import png, stroke
+
 from cnn.projects import Project
 from cnn.projects.loading import held_out
-from test_projects import png, stroke
 
 SLOW = 120_000  # ms: training on a busy CPU
 SHOTS = ROOT / "docs" / "screenshots"  # as tests/test_browser.py
@@ -27,8 +28,12 @@ def page(tmp_path_factory):
     try:
         with sync_playwright() as p:
             ctx = p.chromium.launch_persistent_context(
-                str(tmp_path_factory.mktemp("chromium-profile")), executable_path=exe, headless=True,
-                args=["--no-sandbox", "--disable-dev-shm-usage"], viewport={"width": 1280, "height": 1000})
+                str(tmp_path_factory.mktemp("chromium-profile")),
+                executable_path=exe,
+                headless=True,
+                args=["--no-sandbox", "--disable-dev-shm-usage"],
+                viewport={"width": 1280, "height": 1000},
+            )
             try:
                 pg = ctx.new_page()
                 pg.set_default_timeout(SLOW)

@@ -1,6 +1,7 @@
 """The Teach tab's handlers (ui/teach_tab.py), called directly without a server: a drawings project
 made, filled, trained (fine-tuning the shipped MNIST model) and used in the Draw tab; uploads and
 zips; what a page cannot do (another folder, a project deleted meanwhile)."""
+
 from __future__ import annotations
 
 import re
@@ -11,11 +12,11 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-
 from app_helpers import ROOT, checkpoint
+from test_projects import png, stroke
+
 from cnn.projects import Project
 from cnn.runs import RunManager
-from test_projects import png, stroke
 from ui import teach_tab
 from ui.app import build_app
 from ui.common import AppContext, md
@@ -27,8 +28,11 @@ warnings.filterwarnings("ignore", message=".*outside of a gradio.*")
 
 @pytest.fixture()
 def ctx(tmp_path) -> AppContext:
-    return AppContext(RunManager(tmp_path / "runs", tmp_path / "data", device="cpu"), str(checkpoint("mnist")),
-                      str(checkpoint("cifar10")))
+    return AppContext(
+        RunManager(tmp_path / "runs", tmp_path / "data", device="cpu"),
+        str(checkpoint("mnist")),
+        str(checkpoint("cifar10")),
+    )
 
 
 def sketch(im) -> dict:
@@ -53,7 +57,11 @@ def made(ctx, per_class: int = 5) -> str:
 def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     path = made(ctx)
     v = shown(teach_tab.pick_class(ctx, path, "ring"))
-    assert "**ring**: 5 · **bar**: 5" in v["summary"] and v["overview"].width == 2 * (112 + 8) + 8 and len(v["examples"]) == 5
+    assert (
+        "**ring**: 5 · **bar**: 5" in v["summary"]
+        and v["overview"].width == 2 * (112 + 8) + 8
+        and len(v["examples"]) == 5
+    )
     assert teach_tab.seen(ctx, path, sketch(stroke("ring"))).size == (168, 168)
     outs = list(teach_tab.teach(ctx, path, teach_tab.START[0]))
     final = dict(zip(teach_tab.RESULT, outs[-1]))
@@ -64,8 +72,10 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     assert model == final["last_model"]
     # where it comes from: the project by name and folder (under the data directory), the checkpoint
     project_folder = Path(path).relative_to(ctx.runs.data_dir).as_posix()
-    assert about.startswith(f'Model: **mnist\\_fast taught the project "Rings & bars" ({project_folder}), '
-                            f'held-out accuracy 100.00%, fine-tuned from mnist.safetensors; checkpoint ')
+    assert about.startswith(
+        f'Model: **mnist\\_fast taught the project "Rings & bars" ({project_folder}), '
+        f"held-out accuracy 100.00%, fine-tuned from mnist.safetensors; checkpoint "
+    )
     # then which backend serves it and its temperature (fitted on the 2 held-out drawings, kept in [0.5, 2])
     assert f"runs/{md(Path(model).name)}** · served by **" in about and project_folder == "projects/rings-bars"
     assert re.search(r"calibrated: T = (0\.[5-9]\d*|1(\.\d+)?|2)$", about)
@@ -131,8 +141,11 @@ def test_what_a_page_cannot_do(ctx, tmp_path):
     with pytest.raises(gr.Error, match="The class &#x27;ring&#x27; has only one example|has only one example"):
         list(teach_tab.teach(ctx, path, teach_tab.START[1]))
     shutil.rmtree(path)  # deleted while the app runs (another session, or by hand)
-    for call in (lambda: teach_tab.add_class(ctx, path, "x"), lambda: teach_tab.pick_class(ctx, path, "ring"),
-                 lambda: list(teach_tab.teach(ctx, path, teach_tab.START[0]))):
+    for call in (
+        lambda: teach_tab.add_class(ctx, path, "x"),
+        lambda: teach_tab.pick_class(ctx, path, "ring"),
+        lambda: list(teach_tab.teach(ctx, path, teach_tab.START[0])),
+    ):
         with pytest.raises(gr.Error, match="is gone: its folder was deleted or moved"):
             call()
     assert shown(teach_tab.open_project(ctx, None))["summary"] == "No project open."

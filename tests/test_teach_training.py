@@ -1,5 +1,6 @@
 """Training on a project: fine-tuning's start (cnn.transfer and train(init_state=...)), the teach
 recipes and their augmentation, and the command line on a project folder (--init-from)."""
+
 from __future__ import annotations
 
 import re
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
-
 from app_helpers import ROOT, checkpoint
+from PIL import Image
+from test_projects import stroke
+
 from cnn.checkpoint import load_checkpoint, read_metadata
 from cnn.data import Dataset, random_dataset
 from cnn.data.augment import random_affine, random_colour, random_stroke
@@ -22,7 +24,6 @@ from cnn.projects.teaching import TEACH
 from cnn.training import RECIPES, get_recipe, train
 from cnn.training.trainer import Trainer
 from cnn.transfer import starting_weights
-from test_projects import stroke
 
 
 def test_starting_weights_keep_the_features_and_leave_the_classifier_fresh():
@@ -36,8 +37,11 @@ def test_starting_weights_keep_the_features_and_leave_the_classifier_fresh():
 
 
 def test_a_checkpoint_that_cannot_start_the_model_is_refused():
-    with pytest.raises(CheckpointError, match=r"trained on 1-channel \(grey\) images, but these are 3-channel "
-                                              r"\(colour\) ones"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"trained on 1-channel \(grey\) images, but these are 3-channel "
+        r"\(colour\) ones",
+    ):
         starting_weights(checkpoint("mnist"), channels=3, num_classes=3, image_size=32)
     with pytest.raises(CheckpointError, match="holds a mnist_fast model, so it cannot start a seed004_cnn model"):
         starting_weights(checkpoint("mnist"), channels=1, num_classes=3, image_size=28, architecture="seed004_cnn")
@@ -71,7 +75,8 @@ def test_head_only_epochs_freeze_the_body_bit_for_bit_then_all_layers_learn(mnis
     init = starting_weights(checkpoint("mnist"), channels=1, num_classes=10, image_size=28)
     data = Dataset("mnist", mnist_small.classes, mnist_small.train.subset(96), mnist_small.test.subset(32))
     recipe = init.fine_tune(get_recipe("teach_drawings")).replace(
-        epochs=3, head_only_epochs=2, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-3)
+        epochs=3, head_only_epochs=2, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-3
+    )
     run = Trainer(recipe, data, seed=0, stop=None, evaluate_each_epoch=True, init_state=init.state)
     run.prepare("cpu", None, cuda_graphs=False)
     run.start_clock()
@@ -98,7 +103,7 @@ def test_only_the_teach_recipes_augment_for_small_data():
     teach = {"teach_drawings", "teach_photos"}
     for name, r in RECIPES.items():
         extra = (r.rotate, r.scale, r.shift, r.stroke, r.colour, r.head_only_epochs)
-        assert (any(extra) if name in teach else not any(extra)), name
+        assert any(extra) if name in teach else not any(extra), name
 
 
 def test_the_small_data_augmentations_keep_the_batch_shape_and_type():
@@ -121,13 +126,16 @@ def test_teach_recipe_scales_the_steps_to_the_project():
     assert photos.epochs == 40.0 and photos.head_only_epochs == 20.0  # 80 steps of 16: the classifier alone
     # learns for the first half, all layers for the second; the shipped CIFAR-10 net's the whole run
     shipped = starting_weights(checkpoint("cifar10"), channels=3, num_classes=2, image_size=32)
-    for recipe in (teach_recipe("photos", 30, shipped), teach_recipe("photos", 30, fine_tune=True,
-                                                                     architecture="cifar10_fast")):
+    for recipe in (
+        teach_recipe("photos", 30, shipped),
+        teach_recipe("photos", 30, fine_tune=True, architecture="cifar10_fast"),
+    ):
         assert recipe.head_only_epochs == recipe.epochs == 40.0 and recipe.lr == 3e-3
     assert teach_recipe("photos", 30).head_only_epochs == 0
 
 
 # ---------------------------------------------------------------- the command line
+
 
 def cli(*args):
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=600)
@@ -146,8 +154,18 @@ def drawn_project(tmp_path_factory) -> Project:
 @pytest.fixture(scope="module")
 def trained(drawn_project, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("runs") / "p.safetensors"
-    r = cli("cnn.train", "--dataset", str(drawn_project.path), "--init-from", str(checkpoint("mnist")),
-            "--epochs", "30", "--out", str(out), "--quiet")
+    r = cli(
+        "cnn.train",
+        "--dataset",
+        str(drawn_project.path),
+        "--init-from",
+        str(checkpoint("mnist")),
+        "--epochs",
+        "30",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     return out, r
 
 
@@ -168,8 +186,15 @@ def test_the_cli_fine_tunes_on_a_project_folder(trained):
 
 
 def test_the_cli_refuses_a_checkpoint_that_does_not_fit(drawn_project, tmp_path):
-    r = cli("cnn.train", "--dataset", str(drawn_project.path), "--init-from", str(checkpoint("cifar10")),
-            "--out", str(tmp_path / "x.safetensors"))
+    r = cli(
+        "cnn.train",
+        "--dataset",
+        str(drawn_project.path),
+        "--init-from",
+        str(checkpoint("cifar10")),
+        "--out",
+        str(tmp_path / "x.safetensors"),
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "trained on 3-channel (colour) images, but these are 1-channel (grey) ones" in r.stderr
 
@@ -188,8 +213,11 @@ def _digit_folder(root: Path, mnist, counts: dict[str, int]) -> None:
         for label in (0, 1):
             folder = root / split / str(label) if split else root / str(label)
             folder.mkdir(parents=True)
-            idx = (mnist.test.labels == label).nonzero().flatten()[:n] if split != "test" else \
-                (mnist.test.labels == label).nonzero().flatten()[-n:]
+            idx = (
+                (mnist.test.labels == label).nonzero().flatten()[:n]
+                if split != "test"
+                else (mnist.test.labels == label).nonzero().flatten()[-n:]
+            )
             for i in idx:
                 Image.fromarray(mnist.test.images[i, 0].numpy()).resize((56, 56)).save(folder / f"{int(i)}.png")
 
@@ -201,8 +229,20 @@ def test_the_cli_evaluates_a_fine_tuned_folder_on_its_test_split_else_its_held_o
     folder = tmp_path / "digits"
     _digit_folder(folder, mnist, {"train": 10, "test": 7} if layout == "test/ split" else {"": 10})
     out = tmp_path / "d.safetensors"
-    r = cli("cnn.train", "--dataset", str(folder), "--init-from", str(checkpoint("mnist")), "--recipe",
-            "teach_drawings", "--epochs", "3", "--out", str(out), "--quiet")
+    r = cli(
+        "cnn.train",
+        "--dataset",
+        str(folder),
+        "--init-from",
+        str(checkpoint("mnist")),
+        "--recipe",
+        "teach_drawings",
+        "--epochs",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     n_test = 14 if layout == "test/ split" else 4
     assert f"{20 if layout == 'test/ split' else 16} train / {n_test} test images" in r.stdout

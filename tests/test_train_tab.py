@@ -1,6 +1,7 @@
 """The Train tab's handlers (ui/train_tab.py) called directly, without a server, on real short
 training runs; and how a run looks on the page (ui/run_view.py). The browser side of the same is
 in test_browser.py."""
+
 from __future__ import annotations
 
 import re
@@ -10,18 +11,28 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from PIL import Image
-
 from app_helpers import make_ctx
+from PIL import Image
+from test_runs import make_folder
+
 from cnn.runs import Run, RunConfig
 from cnn.training import EpochEnd, Start, Step, get_recipe
-from test_runs import make_folder
 from ui import run_view, train_tab
 from ui.common import md
 
 # the settings of the Train tab, in the order `start` takes them: 1,000 MNIST images for one epoch
-QUICK = dict(dataset_choice="MNIST", folder="", model="mnist_fast", recipe="mnist_fast", epochs=1, batch=64,
-             lr=0.05, optimizer="sgd", train_n="1000", test_n="200")
+QUICK = dict(
+    dataset_choice="MNIST",
+    folder="",
+    model="mnist_fast",
+    recipe="mnist_fast",
+    epochs=1,
+    batch=64,
+    lr=0.05,
+    optimizer="sgd",
+    train_n="1000",
+    test_n="200",
+)
 LONG = {**QUICK, "epochs": 30, "train_n": "4000"}  # long enough that it cannot end before a Stop
 SKIP = gr.skip()
 
@@ -69,6 +80,7 @@ def message_of(info) -> str:
 
 # ---------------------------------------------------------------- settings refused before anything changes
 
+
 def test_bad_settings_give_a_clear_message_and_start_nothing(ctx):
     with pytest.raises(gr.Error, match="Learning rate must be a number above zero"):
         start(ctx, lr=-1)
@@ -100,8 +112,9 @@ def test_choosing_a_data_set_picks_its_fast_model(ctx):
 def test_a_model_for_other_images_is_refused_at_start(ctx):
     with pytest.raises(gr.Error) as info:
         start(ctx, dataset_choice="CIFAR-10")  # still MNIST's model and recipe
-    assert ("The model mnist_fast is written for grey 28x28 images, and cifar10 has colour 32x32 images"
-            in message_of(info)) and "cifar10_small" in message_of(info)
+    assert (
+        "The model mnist_fast is written for grey 28x28 images, and cifar10 has colour 32x32 images" in message_of(info)
+    ) and "cifar10_small" in message_of(info)
     with pytest.raises(gr.Error, match="cifar10_small is written for colour 32x32 images, and mnist has grey"):
         start(ctx, model="cifar10_small", recipe="cifar10_small")
     assert ctx.runs.current is None
@@ -122,8 +135,19 @@ def test_a_folder_that_is_not_there_is_named(ctx, tmp_path, data_dir):
 def test_a_run_that_fails_leaves_no_stale_progress(tmp_path):
     make_folder(tmp_path / "data" / "lonely", classes=("only",))
     c = make_ctx(tmp_path / "runs", tmp_path / "data")
-    answers = pull(c, start(c, dataset_choice="Image folder", folder="lonely", model="seed002_net",
-                            recipe="seed002", batch=4, train_n="", test_n=""))
+    answers = pull(
+        c,
+        start(
+            c,
+            dataset_choice="Image folder",
+            folder="lonely",
+            model="seed002_net",
+            recipe="seed002",
+            batch=4,
+            train_n="",
+            test_n="",
+        ),
+    )
     last = answers[-1]
     assert "has 1 class sub-folder(s)" in last["result"] and last["result"].startswith("### Run failed")
     assert latest(answers, "progress") == "" and "No test-set evaluation" in last["result"]
@@ -131,6 +155,7 @@ def test_a_run_that_fails_leaves_no_stale_progress(tmp_path):
 
 
 # ---------------------------------------------------------------- a run, pulled by the page
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data_dir):
@@ -173,8 +198,10 @@ def test_the_result_shows_the_reliability_diagram_and_offers_the_checkpoint_and_
     # the diagram of the 100 held-out training images, before and after the temperature, ECE in its caption
     diagram = last["reliability"]
     assert diagram.visible and diagram.value is not None
-    assert diagram.label == (f"Reliability on 100 images the model did not train on: ECE {cal['ece_before']:.2%} "
-                             f"before the temperature, {cal['ece_after']:.2%} after (T = {t:.3f})")
+    assert diagram.label == (
+        f"Reliability on 100 images the model did not train on: ECE {cal['ece_before']:.2%} "
+        f"before the temperature, {cal['ece_after']:.2%} after (T = {t:.3f})"
+    )
     image, _ = run_view.reliability(run)
     assert image.size[0] > 2 * image.size[1] - 100  # two panels side by side
     assert f"**Calibration:** temperature {t:.3f}, fitted on 100 training images held out" in last["result"]
@@ -184,9 +211,11 @@ def test_the_result_shows_the_reliability_diagram_and_offers_the_checkpoint_and_
     assert last["get_onnx"].visible and last["get_onnx"].value["orig_name"] == f"{run.checkpoint.stem}.onnx"
     ort = pytest.importorskip("onnxruntime")
     import torch
+
     from cnn.checkpoint import load_checkpoint
     from cnn.data.normalize import Normalizer
     from cnn.serving.onnx_export import read_onnx_metadata
+
     model, _ = load_checkpoint(run.checkpoint)
     x = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], "cpu", 1)(run.data.test.images[:50])
     got = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
@@ -201,8 +230,17 @@ def test_each_answer_sends_only_what_the_page_lacks(trained):
     final = named(train_tab.refresh(ctx, shown_after(answers)))
     assert sent(final) == set() and final["shown"] == SKIP  # the page has it all: nothing to redraw
     reloaded = named(train_tab.refresh(ctx, ""))  # a page that (re)loads gets the whole run
-    assert {"status", "progress", "loss_plot", "acc_plot", "result", "confusion", "wrong_gallery",
-            "to_draw", "last_run"} <= sent(reloaded) and "Test accuracy:" in reloaded["result"]
+    assert {
+        "status",
+        "progress",
+        "loss_plot",
+        "acc_plot",
+        "result",
+        "confusion",
+        "wrong_gallery",
+        "to_draw",
+        "last_run",
+    } <= sent(reloaded) and "Test accuracy:" in reloaded["result"]
     # an answer the page never applied leaves its `shown` as it was: the next answer sends it again
     before = shown_after(answers[:-1])
     assert "result" in sent(named(train_tab.refresh(ctx, before)))
@@ -222,15 +260,17 @@ def test_an_invalid_start_keeps_the_results(trained):
 
 def test_run_view_of_a_finished_run(trained):
     run = trained[0].runs.current
-    assert run_view.status_markdown(run).endswith(": finished.") and "**mnist_fast** on **mnist**" in \
-        run_view.status_markdown(run)
+    assert run_view.status_markdown(run).endswith(
+        ": finished."
+    ) and "**mnist_fast** on **mnist**" in run_view.status_markdown(run)
     assert "step 15 / 15 (100%)" in run_view.progress_html(run) and "ETA 0:00" in run_view.progress_html(run)
     result = run_view.result_markdown(run)
     assert result.startswith("### Run finished") and "(200 test images," in result
     assert run_view.short_run_hint(run) in result
     items = run_view.misclassified_items(run, limit=3)
-    assert 1 <= len(items) <= 3 and all(caption.split(", taken for ")[0] != caption.split(", taken for ")[1]
-                                        for _, caption in items)
+    assert 1 <= len(items) <= 3 and all(
+        caption.split(", taken for ")[0] != caption.split(", taken for ")[1] for _, caption in items
+    )
     assert run_view.confusion(run).size[0] > 100
     assert (run_view.clock(None), run_view.clock(65), run_view.clock(3725)) == ("?", "1:05", "1:02:05")
 
@@ -252,6 +292,7 @@ def test_use_the_trained_model(trained):
 
 
 # ---------------------------------------------------------------- stop
+
 
 def test_only_the_browser_that_started_a_run_stops_it_and_its_weights_are_tested(ctx):
     view = start(ctx, owner="a", **LONG)
@@ -281,13 +322,15 @@ def test_only_the_browser_that_started_a_run_stops_it_and_its_weights_are_tested
 
 # ---------------------------------------------------------------- plots
 
+
 def fake_run(epochs: float, steps: int, recipe="mnist_fast") -> Run:
     """A run that went `steps` steps of a recipe set to `epochs` epochs of 100 steps (no training)."""
     r = get_recipe(recipe).replace(epochs=epochs)
     run = Run("fake", RunConfig("mnist", r.model, r.name, epochs, 64, 0.1, "sgd"), None, "cpu", recipe=r)
     run.start = Start("cpu", r.model, 1, 6400, 100, epochs, 64, 100, int(epochs * 100))
-    run.steps = [Step(s, run.start.total_steps, s / 100, 2.0 / s, 0.1, 1000.0, s / 10, 1.0)
-                 for s in range(1, steps + 1)]
+    run.steps = [
+        Step(s, run.start.total_steps, s / 100, 2.0 / s, 0.1, 1000.0, s / 10, 1.0) for s in range(1, steps + 1)
+    ]
     run.epochs = [EpochEnd(e, 0.5, 0.9, 0.4, 0.95, 1.0, 1.0) for e in range(1, int(steps / 100 + 0.999) + 1)]
     return run
 
@@ -302,8 +345,9 @@ def test_plots_have_sensible_axes_and_explain_the_loss_floor():
     lo, hi = run_view.accuracy_x_range(three)
     assert lo < 1 - 0.1 and hi > 3 + 0.1  # the first and last dots are not cut at the edges
     assert abs(run_view.smoothing_floor(0.1, 10) - 0.5003) < 1e-3 and run_view.smoothing_floor(0, 10) == 0
-    assert "label smoothing 0.1" in run_view.loss_caption(three) and "loss is 0.50 here (10 classes)" in \
-        run_view.loss_caption(three)
+    assert "label smoothing 0.1" in run_view.loss_caption(
+        three
+    ) and "loss is 0.50 here (10 classes)" in run_view.loss_caption(three)
     assert "label smoothing" not in run_view.loss_caption(fake_run(1, 10, recipe="seed002"))
 
 

@@ -1,6 +1,7 @@
 """The app's handlers (ui/*), called directly without a server, on real inputs: the shipped
 checkpoints, real MNIST digits and the example photos; and that the app's events are wired as the
 handlers expect. (The Train tab's handlers: tests/test_train_tab.py.)"""
+
 from __future__ import annotations
 
 import re
@@ -9,9 +10,9 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import pytest
+from app_helpers import ROOT, checkpoint
 from PIL import Image
 
-from app_helpers import ROOT, checkpoint
 from cnn.runs import RunManager
 from cnn.serving.decode import BLANK_MESSAGE
 from ui import inside_tab, train_tab
@@ -46,6 +47,7 @@ def top(probs: dict) -> str:
 
 
 # ---------------------------------------------------------------- Draw, Photo, the API endpoints
+
 
 def test_draw_reads_real_mnist_digits(ctx, mnist):
     right = 0
@@ -108,11 +110,13 @@ def test_api_handlers(ctx, mnist, tmp_path):
 
 # ---------------------------------------------------------------- inside the network
 
+
 def test_inside_a_drawing_shows_feature_maps_and_grad_cam(ctx, mnist):
     label = str(int(mnist.test.labels[0]))
     sketch = sketch_of(mnist.test.images[0, 0].numpy())
-    text, rows, maps, seen, cam, sal = inside_tab.inside(ctx, "Drawing", sketch, None, ctx.shipped("draw"),
-                                                         ctx.shipped("photo"))
+    text, rows, maps, seen, cam, sal = inside_tab.inside(
+        ctx, "Drawing", sketch, None, ctx.shipped("draw"), ctx.shipped("photo")
+    )
     assert f"Prediction: **{label}**" in text and "parameters" in text
     assert isinstance(rows, pd.DataFrame) and list(rows.columns) == inside_tab.SUMMARY_COLUMNS
     assert len(rows) > 3
@@ -127,12 +131,14 @@ def test_predictions_and_the_inside_view_hold_training_back_while_they_work(ctx,
     run in the process steps aside (seen from inside the model's forward pass)."""
     from cnn.cpu_share import SERVING
     from cnn.serving.predictor import Predictor
+
     seen: list[bool] = []
     real = Predictor.logits
 
     def watched(self, x):
         seen.append(SERVING.busy())
         return real(self, x)
+
     monkeypatch.setattr(Predictor, "logits", watched)
     photo(ctx, TRUCK, ctx.shipped("photo"))
     predict_photo(ctx, TRUCK)
@@ -143,6 +149,7 @@ def test_predictions_and_the_inside_view_hold_training_back_while_they_work(ctx,
 
 def test_names_a_person_typed_show_as_typed_in_markdown():
     from ui.common import md
+
     assert md("**cat** [x](y) <b>|</b>") == "\\*\\*cat\\*\\* \\[x\\](y) \\<b\\>\\|\\</b\\>"
     assert md("plain name 2") == "plain name 2"
     line = inside_tab.prediction_line({"<img src=x>": 0.9, "_dog_": 0.1})
@@ -150,11 +157,11 @@ def test_names_a_person_typed_show_as_typed_in_markdown():
 
 
 def test_inside_a_photo_and_without_one(ctx):
-    text, rows, maps, seen, cam, sal = inside_tab.inside(ctx, "Photo", None, TRUCK, ctx.shipped("draw"),
-                                                         ctx.shipped("photo"))
+    text, rows, maps, seen, cam, sal = inside_tab.inside(
+        ctx, "Photo", None, TRUCK, ctx.shipped("draw"), ctx.shipped("photo")
+    )
     assert "Prediction: **" in text and len(maps) >= 2 and cam is not None and sal is not None
-    text, rows, maps, *images = inside_tab.inside(ctx, "Drawing", None, None, ctx.shipped("draw"),
-                                                  ctx.shipped("photo"))
+    text, rows, maps, *images = inside_tab.inside(ctx, "Drawing", None, None, ctx.shipped("draw"), ctx.shipped("photo"))
     assert "Draw a digit in the Draw tab" in text and len(rows) > 3  # the summary, even without a drawing
     assert maps == [] and images == [None, None, None]
 
@@ -164,6 +171,7 @@ def test_inside_a_photo_and_without_one(ctx):
 
 
 # ---------------------------------------------------------------- errors and wiring
+
 
 def test_friendly_errors():
     @friendly
@@ -188,11 +196,42 @@ def test_friendly_errors():
 def test_the_app_wires_the_handlers(tmp_path, data_dir):
     demo = build_app(checkpoint("mnist"), checkpoint("cifar10"), RunManager(tmp_path, data_dir, device="cpu"))
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
-    assert {"sketch", "digit-label", "digit-seen", "draw-about", "photo-in", "photo-label", "photo-about",
-            "dataset", "model", "recipe", "epochs", "batch", "lr", "optimizer", "train-subset", "test-subset",
-            "start-btn", "stop-btn", "train-status", "train-progress", "loss-plot", "acc-plot",
-            "train-result", "to-draw", "to-photo", "wrong-gallery", "inside-maps", "tensorboard", "continue-from",
-            "live-panel", "live-filters", "confusion", "train-cell-gallery", "train-cell-cam"} <= ids
+    assert {
+        "sketch",
+        "digit-label",
+        "digit-seen",
+        "draw-about",
+        "photo-in",
+        "photo-label",
+        "photo-about",
+        "dataset",
+        "model",
+        "recipe",
+        "epochs",
+        "batch",
+        "lr",
+        "optimizer",
+        "train-subset",
+        "test-subset",
+        "start-btn",
+        "stop-btn",
+        "train-status",
+        "train-progress",
+        "loss-plot",
+        "acc-plot",
+        "train-result",
+        "to-draw",
+        "to-photo",
+        "wrong-gallery",
+        "inside-maps",
+        "tensorboard",
+        "continue-from",
+        "live-panel",
+        "live-filters",
+        "confusion",
+        "train-cell-gallery",
+        "train-cell-cam",
+    } <= ids
     fns = list(demo.fns.values())
     assert {"predict_digit", "predict_photo"} <= {f.api_name for f in fns}
     by_name = {f.name: f for f in fns}
@@ -211,6 +250,7 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
 
 # ---------------------------------------------------------------- unsure predictions, the Photo tab's classes
 
+
 def flat_photo(tmp_path, colour=(200, 40, 40)) -> str:
     """A photo of nothing (one flat colour): no class stands out for the photo model."""
     path = tmp_path / "flat.png"
@@ -220,8 +260,9 @@ def flat_photo(tmp_path, colour=(200, 40, 40)) -> str:
 
 @pytest.fixture(scope="module")
 def built_app(tmp_path_factory, data_dir):
-    return build_app(checkpoint("mnist"), checkpoint("cifar10"),
-                     RunManager(tmp_path_factory.mktemp("runs"), data_dir, device="cpu"))
+    return build_app(
+        checkpoint("mnist"), checkpoint("cifar10"), RunManager(tmp_path_factory.mktemp("runs"), data_dir, device="cpu")
+    )
 
 
 def shown_label(demo, elem_id: str, value):
@@ -232,11 +273,14 @@ def shown_label(demo, elem_id: str, value):
 
 def test_unsure_predictions_name_the_two_best_guesses(monkeypatch):
     from ui import common, draw_tab, photo_tab
+
     monkeypatch.setattr(common, "UNSURE_BELOW", {"digit": 0.5, "photo": 0.5})
     probs = {"4": 0.41, "9": 0.38, "7": 0.21}
     assert common.headline(probs, draw_tab.UNSURE, "digit") == "Not sure this is a digit: maybe 4 or 9"
-    assert common.headline({"cat": 0.46, "dog": 0.3, "frog": 0.24}, photo_tab.UNSURE, "photo") == \
-        "Not sure what this is: maybe cat or dog"
+    assert (
+        common.headline({"cat": 0.46, "dog": 0.3, "frog": 0.24}, photo_tab.UNSURE, "photo")
+        == "Not sure what this is: maybe cat or dog"
+    )
     assert common.headline({"4": 0.5, "9": 0.5}, draw_tab.UNSURE, "digit") == "4"  # at the threshold: sure
     assert inside_tab.prediction_line(probs) == "Prediction: **not sure**, maybe 4 (41.0%) or 9 (38.0%)."
     monkeypatch.setattr(common, "UNSURE_BELOW", {"digit": 0.3, "photo": 0.5})  # read at each prediction
@@ -249,6 +293,7 @@ def test_the_unsure_thresholds_are_the_ones_chosen_on_held_out_data():
     """The constants bench/unsure_threshold.py chose (README, "Calibration"); a probability the
     shipped models give in-distribution answers is above them, and a coin toss between two is below."""
     from ui import common
+
     assert common.UNSURE_BELOW == {"digit": 0.81, "photo": 0.43}
     assert common.headline({"4": 0.5, "9": 0.5}, "unsure {} {}", "digit") == "unsure 4 9"
     assert common.headline({"cat": 0.995, "dog": 0.005}, "unsure {} {}", "photo") == "cat"
@@ -258,6 +303,7 @@ def test_the_unsure_thresholds_are_the_ones_chosen_on_held_out_data():
 
 def test_an_off_topic_photo_is_headlined_as_unsure(ctx, built_app, tmp_path, monkeypatch):
     from ui import common
+
     monkeypatch.setattr(common, "UNSURE_BELOW", {"digit": 0.5, "photo": 0.5})
     probs, _ = photo(ctx, flat_photo(tmp_path), ctx.shipped("photo"))
     assert sorted(probs) == sorted(CIFAR) and max(probs.values()) < 0.5  # still all ten probabilities
@@ -271,6 +317,7 @@ def test_an_off_topic_photo_is_headlined_as_unsure(ctx, built_app, tmp_path, mon
 
 def test_an_unsure_drawing_says_it_may_not_be_a_digit(ctx, built_app, mnist, monkeypatch):
     from ui import common
+
     probs, _ = draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), ctx.shipped("draw"))
     first, second = sorted(probs, key=probs.get, reverse=True)[:2]
     monkeypatch.setattr(common, "UNSURE_BELOW", {"digit": 1.01, "photo": 0.5})  # as if unsure of every drawing
@@ -282,6 +329,7 @@ def test_an_unsure_drawing_says_it_may_not_be_a_digit(ctx, built_app, mnist, mon
 
 def test_the_photo_tab_names_the_models_classes(ctx):
     from ui import photo_tab
+
     note, examples, seen = photo_tab.view_of(ctx, ctx.shipped("photo"))
     assert "It knows 10 classes:** airplane, automobile, bird, cat, deer, dog, frog, horse, ship and truck." in note
     assert examples and seen == "What the model saw (32x32)" and "grey" not in note
@@ -300,6 +348,7 @@ def test_the_photo_tab_names_the_models_classes(ctx):
 
 def test_a_new_photo_model_updates_the_tab(built_app):
     from ui import photo_tab
+
     ids = {c.get("props", {}).get("elem_id") for c in built_app.config["components"]}
     assert {"photo-classes", "photo-examples"} <= ids
     fns = list(built_app.fns.values())

@@ -1,5 +1,6 @@
 """The whole app: the five tabs put together, the named API endpoints (an image file in,
 {class: probability} out), and the page's CSS and JS."""
+
 from __future__ import annotations
 
 import functools
@@ -12,13 +13,14 @@ from cnn.runs import RunManager
 from cnn.serving.decode import BLANK_MESSAGE
 from cnn.serving.digits import DOT_MESSAGE
 
-from . import draw_tab, inside_tab, photo_tab, runs_tab, train_tab
-from . import teach_tab
+from . import draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, train_tab
 from .common import PREDICT, AppContext, friendly, raw_upload
 
 TITLE = "# CNN Playground\nDraw a digit, classify a photo, train a CNN, and look inside it."
-API_BLANK = {BLANK_MESSAGE: "The image is blank: there is no digit in it to classify.",
-             DOT_MESSAGE: "The image holds only a dot, not a digit."}
+API_BLANK = {
+    BLANK_MESSAGE: "The image is blank: there is no digit in it to classify.",
+    DOT_MESSAGE: "The image holds only a dot, not a digit.",
+}
 
 # The Draw tab opens with the brush picked, so a person can draw at once.
 PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
@@ -71,8 +73,9 @@ def _api_endpoints(ctx: AppContext) -> None:
     photo_in.change(functools.partial(predict_photo, ctx), photo_in, out, api_name="predict_photo", **PREDICT)
 
 
-def build_app(mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: RunManager,
-              upload_ttl: int = 120) -> gr.Blocks:
+def build_app(
+    mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: RunManager, upload_ttl: int = 120
+) -> gr.Blocks:
     """The whole app. Uploaded files are deleted from Gradio's cache upload_ttl seconds after
     they arrive (not at once: identical uploads share one cached file)."""
     ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint))

@@ -1,4 +1,5 @@
 """What every tab shares: the app context, friendly errors, raw uploads, and handler binding."""
+
 from __future__ import annotations
 
 import base64
@@ -38,6 +39,7 @@ log = logging.getLogger("cnn-playground")
 @dataclass
 class AppContext:
     """What the handlers share: the training runs and the shipped checkpoints of the two tabs."""
+
     runs: RunManager
     draw_checkpoint: str
     photo_checkpoint: str
@@ -55,16 +57,19 @@ class AppContext:
         checkpoint<purpose>: <its problems>.<advice>"."""
         e = self.kept_run(key)
         if not e.usable:
-            raise CnnError(f"{e.key} has no usable checkpoint{purpose}: "
-                           f"{'; '.join(e.problems) or 'unreadable'}.{advice}")
+            raise CnnError(
+                f"{e.key} has no usable checkpoint{purpose}: {'; '.join(e.problems) or 'unreadable'}.{advice}"
+            )
         return e
 
     def predictor(self, path: str | None, what: str) -> Predictor:
         """The model at path ('digit' or 'photo'), or a CnnError that says how to get one."""
         if not path or not Path(path).is_file():
             flag = "mnist" if what == "digit" else "cifar"
-            raise CnnError(f"No {what} model checkpoint at {path}. Train one in the Train tab and load "
-                           f"it, or start the app with --{flag}-checkpoint PATH.")
+            raise CnnError(
+                f"No {what} model checkpoint at {path}. Train one in the Train tab and load "
+                f"it, or start the app with --{flag}-checkpoint PATH."
+            )
         return cached_predictor(path)
 
     def about(self, path: str | None, what: str) -> str:
@@ -74,8 +79,9 @@ class AppContext:
             ms = p.backend_ms.get(p.backend)
             speed = f", {ms:.2f} ms per image" if ms is not None else ""
             calibrated = f", calibrated: T = {p.temperature:.3g}" if p.temperature != 1.0 else ""
-            return (f"Model: **{md(p.describe(self.runs.data_dir))}** · served by **{p.backend_label}**"
-                    f"{speed}{calibrated}")
+            return (
+                f"Model: **{md(p.describe(self.runs.data_dir))}** · served by **{p.backend_label}**{speed}{calibrated}"
+            )
         except CnnError as exc:
             return f"⚠️ {exc}"
 
@@ -108,14 +114,16 @@ def friendly(fn):
     """Every handler's errors: a CnnError's message (or a short note for anything unexpected) on the
     page instead of a crash. Works on plain functions and on generators (streaming handlers)."""
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def stream(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
             except gr.Error:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the app keeps serving
+            except Exception as exc:
                 raise _page_error(fn, exc) from None
+
         return stream
 
     @functools.wraps(fn)
@@ -124,8 +132,9 @@ def friendly(fn):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except Exception as exc:  # noqa: BLE001 - the app keeps serving
+        except Exception as exc:
             raise _page_error(fn, exc) from None
+
     return inner
 
 
@@ -135,11 +144,14 @@ def bind(fn, *args):
     function when fn is one) with the partial's signature and fn's type hints."""
     bound = functools.partial(fn, *args)
     if inspect.isgeneratorfunction(fn):
+
         def call(*a, **kw):
             yield from bound(*a, **kw)
     else:
+
         def call(*a, **kw):
             return bound(*a, **kw)
+
     functools.update_wrapper(call, fn)
     call.__signature__ = inspect.signature(bound)
     return call
@@ -150,6 +162,7 @@ def raw_upload(component: gr.Image) -> gr.Image:
     without decoding it, so that cnn.serving decodes it and refuses bad files (corrupt, empty,
     a decompression bomb) with a clear message. (An instance attribute rather than a subclass:
     Gradio writes a .pyi stub next to the source of every component subclass.)"""
+
     def preprocess(payload):
         if payload is None:
             return None
@@ -159,6 +172,7 @@ def raw_upload(component: gr.Image) -> gr.Image:
             except Exception:
                 raise error("The pasted image could not be decoded.") from None
         return payload.path
+
     component.preprocess = preprocess
     return component
 
@@ -187,6 +201,7 @@ def headlined(label: gr.Label, unsure: str, kind: str) -> gr.Label:
         if isinstance(value, dict) and value and isinstance(out, LabelData):
             out.label = headline(value, unsure, kind)
         return out
+
     label.postprocess = postprocess
     return label
 

@@ -2,6 +2,7 @@
 that cell's test images (true 4 taken for 9, say), and each can show its Grad-CAM for the true class
 or for the predicted one. The matrix is a picture (cnn.serving.render.confusion_image); its select
 event gives the clicked pixel, which `confusion_cell` turns into a (true, predicted) cell."""
+
 from __future__ import annotations
 
 import functools
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import gradio as gr
 
+from cnn.cpu_share import serving
 from cnn.data import load_dataset
 from cnn.data.sources import named_source
-from cnn.cpu_share import serving
 from cnn.errors import CnnError
 from cnn.run_index import load_history
 from cnn.serving.mistakes import TestPredictions, grad_cams, predictions_of
@@ -29,6 +30,7 @@ HINT = "Click a cell of the confusion matrix to see its test images."
 @dataclass
 class CellPanel:
     """A confusion cell's test images: the note, the Grad-CAM choice, the gallery and the cell."""
+
     note: gr.Markdown
     cam: gr.Radio
     gallery: gr.Gallery
@@ -38,8 +40,14 @@ class CellPanel:
     def build(cls, prefix: str) -> CellPanel:
         note = gr.Markdown(HINT, elem_id=f"{prefix}-cell-note")
         cam = gr.Radio(list(CAMS), value=CAMS[0], show_label=False, elem_id=f"{prefix}-cell-cam")
-        gallery = gr.Gallery(show_label=False, columns=6, height=300, fit_columns=False, object_fit="contain",
-                             elem_id=f"{prefix}-cell-gallery")  # one image stays a thumbnail
+        gallery = gr.Gallery(
+            show_label=False,
+            columns=6,
+            height=300,
+            fit_columns=False,
+            object_fit="contain",
+            elem_id=f"{prefix}-cell-gallery",
+        )  # one image stays a thumbnail
         return cls(note, cam, gallery, gr.State(None))
 
 
@@ -52,8 +60,11 @@ def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: in
     idx, names = preds.cell(true, pred, limit), preds.classes
     total = int(preds.confusion[true, pred])
     what = "right" if true == pred else f"taken for **{md(names[pred])}**"
-    note = (f"True **{md(names[true])}**, {what}: {total} test image(s)"
-            + (f", the first {len(idx)} shown" if total > len(idx) else "") + ".")
+    note = (
+        f"True **{md(names[true])}**, {what}: {total} test image(s)"
+        + (f", the first {len(idx)} shown" if total > len(idx) else "")
+        + "."
+    )
     if not idx:
         return note, []
     which = CAMS.index(cam) if cam in CAMS else 0
@@ -116,8 +127,9 @@ def show_train_cell(ctx: AppContext, cell, cam: str) -> tuple:
 
 
 @functools.lru_cache(maxsize=4)
-def _scored(path: str, mtime_ns: int, dataset: str, data_dir: str | None, allow_any: bool, subset: int | None,
-            seed: int) -> TestPredictions:
+def _scored(
+    path: str, mtime_ns: int, dataset: str, data_dir: str | None, allow_any: bool, subset: int | None, seed: int
+) -> TestPredictions:
     predictor = cached_predictor(path)
     size = None if named_source(dataset) else predictor.input_shape[1]
     data = load_dataset(dataset, data_dir, train=False, allow_any_path=allow_any, image_size=size)
@@ -133,10 +145,20 @@ def runs_source(ctx: AppContext, key: str | None) -> tuple[TestPredictions, str,
     dataset = str(header.get("dataset") or e.dataset)
     subset, seed = header.get("test_subset") or RUNS_TEST_IMAGES, int(header.get("seed") or 0)
     r = ctx.runs
-    preds = _scored(str(e.checkpoint), Path(e.checkpoint).stat().st_mtime_ns, dataset,
-                    None if r.data_dir is None else str(r.data_dir), r.allow_any_path, int(subset), seed)
-    which = (f"its {len(preds.labels):,} test images" if header.get("test_subset")
-             else f"{len(preds.labels):,} of the {dataset} test images (a fixed sample)")
+    preds = _scored(
+        str(e.checkpoint),
+        Path(e.checkpoint).stat().st_mtime_ns,
+        dataset,
+        None if r.data_dir is None else str(r.data_dir),
+        r.allow_any_path,
+        int(subset),
+        seed,
+    )
+    which = (
+        f"its {len(preds.labels):,} test images"
+        if header.get("test_subset")
+        else f"{len(preds.labels):,} of the {dataset} test images (a fixed sample)"
+    )
     return preds, str(e.checkpoint), which
 
 
@@ -180,7 +202,5 @@ def build_for_runs(ctx: AppContext, chosen: gr.Dropdown) -> None:
                 panel = CellPanel.build("runs")
     private = dict(api_visibility="private")
     show.click(bind(runs_matrix, ctx), chosen, [matrix, panel.note, panel.cell, panel.gallery], **private)
-    matrix.select(bind(pick_runs_cell, ctx), [chosen, panel.cam], [panel.cell, panel.note, panel.gallery],
-                  **private)
-    panel.cam.change(bind(show_runs_cell, ctx), [chosen, panel.cell, panel.cam], [panel.note, panel.gallery],
-                     **private)
+    matrix.select(bind(pick_runs_cell, ctx), [chosen, panel.cam], [panel.cell, panel.note, panel.gallery], **private)
+    panel.cam.change(bind(show_runs_cell, ctx), [chosen, panel.cell, panel.cam], [panel.note, panel.gallery], **private)

@@ -1,4 +1,5 @@
 """The Draw tab: a sketchpad, the digit model's ten probabilities and the 28x28 it saw."""
+
 from __future__ import annotations
 
 import functools
@@ -26,7 +27,7 @@ BRUSH = 26  # px of the canvas: about 21 px on screen, as 18 px was on the old 4
 
 @dataclass
 class DrawTab:
-    model: gr.State      # the checkpoint path this tab uses
+    model: gr.State  # the checkpoint path this tab uses
     about: gr.Markdown
     sketch: gr.Sketchpad
 
@@ -62,16 +63,37 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
     with gr.Tab("Draw", id="draw"):
         about = gr.Markdown(ctx.about(ctx.shipped("draw"), "digit"), elem_id="draw-about")
         with gr.Row():
-            sketch = gr.Sketchpad(label="Draw a digit (0-9)", type="pil", image_mode="RGBA",
-                                  canvas_size=(CANVAS, CANVAS), elem_id="sketch", height=560,
-                                  brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"))
+            sketch = gr.Sketchpad(
+                label="Draw a digit (0-9)",
+                type="pil",
+                image_mode="RGBA",
+                canvas_size=(CANVAS, CANVAS),
+                elem_id="sketch",
+                height=560,
+                brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
+            )
             with gr.Column():
-                label = headlined(gr.Label(num_top_classes=10, label="Prediction", value=EMPTY,
-                                           elem_id="digit-label"), UNSURE, "digit")
-                seen = gr.Image(label="What the model saw (28x28)", interactive=False, height=180,
-                                elem_classes="pixelated", elem_id="digit-seen")
+                label = headlined(
+                    gr.Label(num_top_classes=10, label="Prediction", value=EMPTY, elem_id="digit-label"),
+                    UNSURE,
+                    "digit",
+                )
+                seen = gr.Image(
+                    label="What the model saw (28x28)",
+                    interactive=False,
+                    height=180,
+                    elem_classes="pixelated",
+                    elem_id="digit-seen",
+                )
                 shipped = gr.Button("Use the shipped model", size="sm")
     shipped.click(functools.partial(use_shipped, ctx), None, [model, about], api_visibility="private")
-    sketch.change(functools.partial(draw, ctx), [sketch, model], [label, seen], trigger_mode="always_last",
-                  show_progress="hidden", api_visibility="private", **PREDICT)
+    sketch.change(
+        functools.partial(draw, ctx),
+        [sketch, model],
+        [label, seen],
+        trigger_mode="always_last",
+        show_progress="hidden",
+        api_visibility="private",
+        **PREDICT,
+    )
     return DrawTab(model, about, sketch)

@@ -1,5 +1,6 @@
 """The "Inside the network" tab: the model's layers, the feature maps of each convolution, and
 Grad-CAM and saliency for the predicted class, for the drawing or the photo of the other tabs."""
+
 from __future__ import annotations
 
 import functools
@@ -20,12 +21,15 @@ from .common import PREDICT, AppContext, best_guesses, friendly, md
 
 SUMMARY_COLUMNS = ["Layer", "Type", "Output shape", "Param #"]
 MAPS_SHOWN = 16  # feature maps shown per layer
-HINTS = {"Drawing": "Draw a digit in the Draw tab to see its feature maps.",
-         "Photo": "Upload a photo in the Photo tab to see its feature maps."}
+HINTS = {
+    "Drawing": "Draw a digit in the Draw tab to see its feature maps.",
+    "Photo": "Upload a photo in the Photo tab to see its feature maps.",
+}
 
 
-def model_input(ctx: AppContext, which: str, sketch, image, draw_path: str | None,
-                photo_path: str | None) -> tuple[Predictor, torch.Tensor | None]:
+def model_input(
+    ctx: AppContext, which: str, sketch, image, draw_path: str | None, photo_path: str | None
+) -> tuple[Predictor, torch.Tensor | None]:
     """The model to look inside and its input (None when there is no drawing or photo yet)."""
     if which == "Drawing":
         pred = ctx.predictor(draw_path, "digit")
@@ -39,9 +43,14 @@ def model_input(ctx: AppContext, which: str, sketch, image, draw_path: str | Non
 def feature_maps(explainer, x: torch.Tensor) -> list[tuple]:
     """Gallery items: a grid of each convolution layer's maps (the first MAPS_SHOWN), with its name
     and sizes."""
-    return [(feature_grid(m, MAPS_SHOWN), f"{name}: {m.shape[0]} maps of {m.shape[1]}x{m.shape[2]}"
-             + (f", {MAPS_SHOWN} shown" if m.shape[0] > MAPS_SHOWN else ""))
-            for name, m in explainer.feature_maps(x)]
+    return [
+        (
+            feature_grid(m, MAPS_SHOWN),
+            f"{name}: {m.shape[0]} maps of {m.shape[1]}x{m.shape[2]}"
+            + (f", {MAPS_SHOWN} shown" if m.shape[0] > MAPS_SHOWN else ""),
+        )
+        for name, m in explainer.feature_maps(x)
+    ]
 
 
 def prediction_line(probs: dict[str, float], kind: str = "photo") -> str:
@@ -75,12 +84,17 @@ def _inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, p
     target = pred.classes.index(top)
     line = prediction_line(probs, "digit" if which == "Drawing" else "photo")
     text = head + f"\n\n{line} Grad-CAM and saliency are for **{md(top)}**."
-    return (text, rows, feature_maps(ex, x), enlarge(to_pil(x)),
-            overlay(x, ex.grad_cam(x, target)), overlay(x, ex.saliency(x, target)))
+    return (
+        text,
+        rows,
+        feature_maps(ex, x),
+        enlarge(to_pil(x)),
+        overlay(x, ex.grad_cam(x, target)),
+        overlay(x, ex.saliency(x, target)),
+    )
 
 
-def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr.State,
-          photo_model: gr.State) -> None:
+def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr.State, photo_model: gr.State) -> None:
     """The tab's layout and events (call inside gr.Tabs): it looks at the Draw tab's sketch and the
     Photo tab's image, through the models those tabs use."""
     with gr.Tab("Inside the network", id="inside") as tab:
@@ -90,16 +104,26 @@ def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr
         text = gr.Markdown()
         with gr.Row():
             seen = gr.Image(label="Model input", interactive=False, height=224, elem_classes="pixelated")
-            cam = gr.Image(label="Grad-CAM (last feature map)", interactive=False, height=224,
-                           elem_classes="pixelated")
-            sal = gr.Image(label="Saliency (|d score / d pixel|)", interactive=False, height=224,
-                           elem_classes="pixelated")
+            cam = gr.Image(label="Grad-CAM (last feature map)", interactive=False, height=224, elem_classes="pixelated")
+            sal = gr.Image(
+                label="Saliency (|d score / d pixel|)", interactive=False, height=224, elem_classes="pixelated"
+            )
         # as tall as its grids (no inner scrolling); CSS in ui/app.py puts each caption under its grid
-        maps = gr.Gallery(label=f"Feature maps of each convolution layer (up to {MAPS_SHOWN} per layer)",
-                          columns=4, height="auto", object_fit="contain", elem_id="inside-maps")
+        maps = gr.Gallery(
+            label=f"Feature maps of each convolution layer (up to {MAPS_SHOWN} per layer)",
+            columns=4,
+            height="auto",
+            object_fit="contain",
+            elem_id="inside-maps",
+        )
         summary = gr.Dataframe(label="Model summary", interactive=False, wrap=True)
-    event = dict(fn=functools.partial(inside, ctx), inputs=[which, sketch, photo, draw_model, photo_model],
-                 outputs=[text, summary, maps, seen, cam, sal], api_visibility="private", **PREDICT)
+    event = dict(
+        fn=functools.partial(inside, ctx),
+        inputs=[which, sketch, photo, draw_model, photo_model],
+        outputs=[text, summary, maps, seen, cam, sal],
+        api_visibility="private",
+        **PREDICT,
+    )
     show.click(**event)
     which.change(**event)
     tab.select(**event)

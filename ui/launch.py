@@ -1,7 +1,8 @@
 """The command line: python app.py [flags], or the cnn-playground console script.
 
-    cnn-playground [--host 127.0.0.1] [--port 7860] [--data-dir D] [--share] [--allow-any-path]
+cnn-playground [--host 127.0.0.1] [--port 7860] [--data-dir D] [--share] [--allow-any-path]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,22 +29,38 @@ QUEUE_SUMMARY = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_M
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="CNN Playground in the browser.")
-    p.add_argument("--host", default=os.environ.get("CNN_HOST", "127.0.0.1"),
-                   help="address to bind (default 127.0.0.1: this computer only)")
+    p.add_argument(
+        "--host",
+        default=os.environ.get("CNN_HOST", "127.0.0.1"),
+        help="address to bind (default 127.0.0.1: this computer only)",
+    )
     p.add_argument("--port", type=int, default=int(os.environ.get("CNN_PORT", 7860)))
     p.add_argument("--data-dir", default=None, help="data directory (default: $CNN_DATA_DIR, else ./data)")
     p.add_argument("--share", action="store_true", help="make a public Gradio share link (with a warning)")
-    p.add_argument("--allow-any-path", action="store_true",
-                   help="let the Train tab read image folders outside the data directory")
-    p.add_argument("--mnist-checkpoint", default=os.environ.get("CNN_MNIST_CHECKPOINT",
-                                                                str(ROOT / "checkpoints" / "mnist.safetensors")))
-    p.add_argument("--cifar-checkpoint", default=os.environ.get("CNN_CIFAR10_CHECKPOINT",
-                                                                str(ROOT / "checkpoints" / "cifar10.safetensors")))
-    p.add_argument("--runs-dir", default=os.environ.get("CNN_RUNS_DIR", str(ROOT / "checkpoints" / "runs")),
-                   help="where training runs are saved (default checkpoints/runs)")
+    p.add_argument(
+        "--allow-any-path", action="store_true", help="let the Train tab read image folders outside the data directory"
+    )
+    p.add_argument(
+        "--mnist-checkpoint",
+        default=os.environ.get("CNN_MNIST_CHECKPOINT", str(ROOT / "checkpoints" / "mnist.safetensors")),
+    )
+    p.add_argument(
+        "--cifar-checkpoint",
+        default=os.environ.get("CNN_CIFAR10_CHECKPOINT", str(ROOT / "checkpoints" / "cifar10.safetensors")),
+    )
+    p.add_argument(
+        "--runs-dir",
+        default=os.environ.get("CNN_RUNS_DIR", str(ROOT / "checkpoints" / "runs")),
+        help="where training runs are saved (default checkpoints/runs)",
+    )
     p.add_argument("--device", default=None, help="training device: cuda, mps or cpu (default: the best)")
-    p.add_argument("--upload-ttl", type=int, default=120, metavar="SECONDS",
-                   help="delete uploaded files this long after they arrive (default 120)")
+    p.add_argument(
+        "--upload-ttl",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help="delete uploaded files this long after they arrive (default 120)",
+    )
     return p.parse_args(argv)
 
 
@@ -62,11 +79,15 @@ def exposure_warnings(host: str, share: bool, has_auth: bool) -> list[str]:
     login = "" if has_auth else " Set CNN_AUTH=user:password to require a login."
     out = []
     if host not in ("127.0.0.1", "localhost", "::1"):
-        out.append(f"binding {host} makes the app reachable from other computers on the network; anyone "
-                   f"who can reach it can use it and start training runs.{login}")
+        out.append(
+            f"binding {host} makes the app reachable from other computers on the network; anyone "
+            f"who can reach it can use it and start training runs.{login}"
+        )
     if share:
-        out.append(f"--share publishes the app on the internet through a Gradio share link; anyone with "
-                   f"the link can use it and start training runs.{login}")
+        out.append(
+            f"--share publishes the app on the internet through a Gradio share link; anyone with "
+            f"the link can use it and start training runs.{login}"
+        )
     return out
 
 
@@ -86,10 +107,16 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
         print(f"warning: {warning}", file=sys.stderr)
     for path in (args.mnist_checkpoint, args.cifar_checkpoint):
         if not Path(path).is_file():
-            print(f"warning: no checkpoint at {path}; its tab will say so until you train and load one.",
-                  file=sys.stderr)
-    runs = RunManager(args.runs_dir, args.data_dir, args.allow_any_path, args.device,
-                      protected=(args.mnist_checkpoint, args.cifar_checkpoint))
+            print(
+                f"warning: no checkpoint at {path}; its tab will say so until you train and load one.", file=sys.stderr
+            )
+    runs = RunManager(
+        args.runs_dir,
+        args.data_dir,
+        args.allow_any_path,
+        args.device,
+        protected=(args.mnist_checkpoint, args.cifar_checkpoint),
+    )
     runs.warm_up_in_background()
     demo = build_app(args.mnist_checkpoint, args.cifar_checkpoint, runs, args.upload_ttl)
     demo.runs = runs
@@ -97,9 +124,19 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
         os.environ.setdefault(name, value)
     skip_missing_matplotlib()
     demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-                max_file_size=MAX_UPLOAD, css=CSS, footer_links=["api"], run_history=False,
-                show_error=False, prevent_thread_lock=not block, quiet=not block)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        auth=auth,
+        max_file_size=MAX_UPLOAD,
+        css=CSS,
+        footer_links=["api"],
+        run_history=False,
+        show_error=False,
+        prevent_thread_lock=not block,
+        quiet=not block,
+    )
     return demo
 
 

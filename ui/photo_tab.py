@@ -1,6 +1,7 @@
 """The Photo tab: a photo (upload, webcam or paste), the photo model's probabilities and the image
 it saw. The tab names the model's classes (a photo of anything else still gets one of them), says
 when the model is unsure, and shows the CIFAR-10 examples only to a model that knows their classes."""
+
 from __future__ import annotations
 
 import functools
@@ -24,7 +25,7 @@ MAX_NAMED = 20  # a model with more classes has the first ones named and the res
 
 @dataclass
 class PhotoTab:
-    model: gr.State      # the checkpoint path this tab uses
+    model: gr.State  # the checkpoint path this tab uses
     about: gr.Markdown
     image: gr.Image
 
@@ -57,14 +58,18 @@ def class_list(classes: list[str]) -> str:
 def model_note(pred: Predictor, data_dir=None) -> str:
     """What the model knows, for the people who show it photos of other things."""
     c, h, w = pred.input_shape
-    note = (f"**It knows {len(pred.classes)} classes:** {class_list(pred.classes)}. It has no \"none of "
-            f"these\" answer: a photo of anything else gets one of these labels too. When no class "
-            f"stands out, the prediction says it is not sure.")
+    note = (
+        f'**It knows {len(pred.classes)} classes:** {class_list(pred.classes)}. It has no "none of '
+        f'these" answer: a photo of anything else gets one of these labels too. When no class '
+        f"stands out, the prediction says it is not sure."
+    )
     if c == 1:
-        note = (f"⚠️ **This model was trained on grey {h}x{w} images "
-                f"({pred.source(data_dir)}), not on colour photos.** It sees the photo in "
-                f"grey, shrunk to {h}x{w}, and answers with one of its classes whatever the photo "
-                f"shows. " + note)
+        note = (
+            f"⚠️ **This model was trained on grey {h}x{w} images "
+            f"({pred.source(data_dir)}), not on colour photos.** It sees the photo in "
+            f"grey, shrunk to {h}x{w}, and answers with one of its classes whatever the photo "
+            f"shows. " + note
+        )
     return note
 
 
@@ -111,24 +116,34 @@ def build(ctx: AppContext, model: gr.State) -> PhotoTab:
         note = gr.Markdown(note0, elem_id="photo-classes")
         with gr.Row():
             with gr.Column():
-                image = raw_upload(gr.Image(
-                    label="Photo (upload, webcam or paste)", type="filepath", image_mode=None,
-                    sources=["upload", "webcam", "clipboard"], elem_id="photo-in", height=300))
+                image = raw_upload(
+                    gr.Image(
+                        label="Photo (upload, webcam or paste)",
+                        type="filepath",
+                        image_mode=None,
+                        sources=["upload", "webcam", "clipboard"],
+                        elem_id="photo-in",
+                        height=300,
+                    )
+                )
                 with gr.Column(visible=examples0, elem_id="photo-examples") as examples:
                     if EXAMPLES:
-                        gr.Examples([[str(p)] for p in EXAMPLES], inputs=[image],
-                                    label="Examples (CIFAR-10 test images)")
+                        gr.Examples(
+                            [[str(p)] for p in EXAMPLES], inputs=[image], label="Examples (CIFAR-10 test images)"
+                        )
             with gr.Column():
-                label = headlined(gr.Label(num_top_classes=10, label="Prediction", elem_id="photo-label"),
-                                  UNSURE, "photo")
+                label = headlined(
+                    gr.Label(num_top_classes=10, label="Prediction", elem_id="photo-label"), UNSURE, "photo"
+                )
                 seen = gr.Image(label=seen0, interactive=False, height=180, elem_classes="pixelated")
                 shipped = gr.Button("Use the shipped model", size="sm")
     private = dict(api_visibility="private")
     shipped.click(functools.partial(use_shipped, ctx), None, [model, about], **private)
     # a new model (shipped, or loaded from the Train tab): its classes, and the photo classified again
     model.change(functools.partial(model_view, ctx), model, [note, examples, seen], **private).then(
-        functools.partial(photo, ctx), [image, model], [label, seen], show_progress="hidden", **private,
-        **PREDICT)
-    image.change(functools.partial(photo, ctx), [image, model], [label, seen], show_progress="hidden",
-                 **private, **PREDICT)
+        functools.partial(photo, ctx), [image, model], [label, seen], show_progress="hidden", **private, **PREDICT
+    )
+    image.change(
+        functools.partial(photo, ctx), [image, model], [label, seen], show_progress="hidden", **private, **PREDICT
+    )
     return PhotoTab(model, about, image)

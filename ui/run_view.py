@@ -1,6 +1,7 @@
 """How a training run (cnn.runs.Run) looks on the page: status line, progress bar, plot data and
 their axes, result with its short-run hint, misclassified images and confusion matrix. No Gradio
 here: plain strings, data frames and images, which the Train tab hands to its components."""
+
 from __future__ import annotations
 
 import base64
@@ -18,7 +19,7 @@ from cnn.training import RunStatus
 from cnn.training.calibrate import calibration_line
 
 SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
-LOSS_POINTS = 300      # the loss curve is drawn from at most this many points
+LOSS_POINTS = 300  # the loss curve is drawn from at most this many points
 
 
 def clock(seconds: float | None) -> str:
@@ -46,8 +47,9 @@ def training_line(run: Run) -> str:
     """'training on 3,600 images (400 held out to fit the temperature on).'"""
     loaded = len(run.data.train) if run.data is not None and run.data.train is not None else 0
     held = loaded - run.start.n_train
-    return (f"training on {run.start.n_train:,} images"
-            + (f" ({held:,} held out to fit the temperature on)." if held > 0 else "."))
+    return f"training on {run.start.n_train:,} images" + (
+        f" ({held:,} held out to fit the temperature on)." if held > 0 else "."
+    )
 
 
 def progress_html(run: Run) -> str:
@@ -60,9 +62,11 @@ def progress_html(run: Run) -> str:
     if p.get("threads"):  # the CPU threads: fewer while other programs use the CPU (cnn.cpu_share)
         ips += f" on {p['threads']} CPU thread{'s' * (p['threads'] > 1)}"
     loss = f" · loss {run.steps[-1].loss:.3f}" if run.steps else ""
-    return (f"<div><progress value='{p['fraction']:.4f}' max='1'></progress><br>"
-            f"step {p['step']} / {p['total']} ({p['fraction']:.0%}) · epoch {p['epoch']:.2f}{loss} · "
-            f"elapsed {clock(p['elapsed'])} · ETA {clock(p['eta'])} · {ips}</div>")
+    return (
+        f"<div><progress value='{p['fraction']:.4f}' max='1'></progress><br>"
+        f"step {p['step']} / {p['total']} ({p['fraction']:.0%}) · epoch {p['epoch']:.2f}{loss} · "
+        f"elapsed {clock(p['elapsed'])} · ETA {clock(p['eta'])} · {ips}</div>"
+    )
 
 
 def short_run_hint(run: Run) -> str | None:
@@ -71,9 +75,11 @@ def short_run_hint(run: Run) -> str | None:
     if run.status != RunStatus.FINISHED or s is None or s.total_steps >= SHORT_RUN_STEPS:
         return None
     epochs = f"{s.epochs:g} epoch{'' if s.epochs == 1 else 's'}"
-    return (f"This run made only {s.total_steps} weight updates ({s.n_train:,} images x {epochs} "
-            f"/ batches of {s.batch_size}). Runs this short usually underfit: more epochs, more "
-            f"training images or a smaller batch give the net more updates.")
+    return (
+        f"This run made only {s.total_steps} weight updates ({s.n_train:,} images x {epochs} "
+        f"/ batches of {s.batch_size}). Runs this short usually underfit: more epochs, more "
+        f"training images or a smaller batch give the net more updates."
+    )
 
 
 def result_markdown(run: Run) -> str:
@@ -85,11 +91,15 @@ def result_markdown(run: Run) -> str:
     end = run.end
     if end is not None and end.test_accuracy is not None:
         what = "Test accuracy of the kept weights" if run.status == RunStatus.STOPPED else "Test accuracy"
-        lines.insert(1, f"**{what}: {end.test_accuracy:.2%}** "
-                        f"({len(run.data.test):,} test images, {end.elapsed:.1f} s of training)")
+        lines.insert(
+            1,
+            f"**{what}: {end.test_accuracy:.2%}** "
+            f"({len(run.data.test):,} test images, {end.elapsed:.1f} s of training)",
+        )
     if end is None or end.evaluation is None:
-        lines.append("No test-set evaluation for this run, so there is no confusion matrix and no "
-                     "misclassified images to show.")
+        lines.append(
+            "No test-set evaluation for this run, so there is no confusion matrix and no misclassified images to show."
+        )
     cal = calibration_text(end.metadata if end is not None else {})
     if cal:
         lines.append(cal)
@@ -168,15 +178,16 @@ def loss_caption(run: Run, classes: int | None = None) -> str:
     k = classes or (len(run.data.classes) if run.data else 10)
     if s <= 0:
         return "The training loss (cross-entropy), averaged over the steps between two points."
-    return (f"The recipe uses label smoothing {s:g}: its targets are never a sure 100%, so even a perfect "
-            f"model's loss is {smoothing_floor(s, k):.2f} here ({k} classes), and the curve levels off "
-            f"above that, not at zero. The test accuracy says how good the model is.")
+    return (
+        f"The recipe uses label smoothing {s:g}: its targets are never a sure 100%, so even a perfect "
+        f"model's loss is {smoothing_floor(s, k):.2f} here ({k} classes), and the curve levels off "
+        f"above that, not at zero. The test accuracy says how good the model is."
+    )
 
 
 def misclassified_items(run: Run, limit: int = 24) -> list[tuple[Image.Image, str]]:
     """Gallery items: the most confidently wrong test images, enlarged, with 'true, taken for predicted'."""
-    return [(enlarge(to_pil(img), 112), f"{true}, taken for {pred}")
-            for img, true, pred in run.misclassified(limit)]
+    return [(enlarge(to_pil(img), 112), f"{true}, taken for {pred}") for img, true, pred in run.misclassified(limit)]
 
 
 def confusion(run: Run) -> Image.Image | None:
@@ -208,12 +219,16 @@ def live_panel_html(run: Run) -> str:
         right = pred == true
         name = html.escape(str(classes[pred]))
         tip = html.escape(f"true: {classes[true]}")
-        cells.append(f"<figure class='live-cell {'right' if right else 'wrong'}' title='{tip}'>"
-                     f"<img src='{_data_url(to_pil(img))}' alt='{tip}'>"
-                     f"<figcaption>{'✓' if right else '✗'} {name} {p:.0%}</figcaption></figure>")
+        cells.append(
+            f"<figure class='live-cell {'right' if right else 'wrong'}' title='{tip}'>"
+            f"<img src='{_data_url(to_pil(img))}' alt='{tip}'>"
+            f"<figcaption>{'✓' if right else '✗'} {name} {p:.0%}</figcaption></figure>"
+        )
     n_right = sum(int(a == b) for a, b in zip(run.panel_labels, snap.predictions))
-    return (f"<div class='live-head'>After step {snap.step} (epoch {snap.epoch:.2f}): {n_right} of "
-            f"{len(cells)} right</div><div class='live-grid'>{''.join(cells)}</div>")
+    return (
+        f"<div class='live-head'>After step {snap.step} (epoch {snap.epoch:.2f}): {n_right} of "
+        f"{len(cells)} right</div><div class='live-grid'>{''.join(cells)}</div>"
+    )
 
 
 def filters_image(run: Run) -> Image.Image | None:
@@ -227,10 +242,12 @@ def calibration_text(meta: dict) -> str:
     cal, t = meta.get("calibration") or {}, meta.get("temperature")
     if t is None or "ece_before" not in cal:
         return ""
-    return (f"**Calibration:** temperature {t:.3f}, fitted on {html.escape(str(cal.get('fitted_on', '?')))}. "
-            f"There, the expected calibration error ({cal.get('bins', 15)} bins: how far the confidence is "
-            f"from the accuracy) is {cal['ece_before']:.2%} before it and {cal['ece_after']:.2%} after; "
-            f"every prediction of this model is divided by it.")
+    return (
+        f"**Calibration:** temperature {t:.3f}, fitted on {html.escape(str(cal.get('fitted_on', '?')))}. "
+        f"There, the expected calibration error ({cal.get('bins', 15)} bins: how far the confidence is "
+        f"from the accuracy) is {cal['ece_before']:.2%} before it and {cal['ece_after']:.2%} after; "
+        f"every prediction of this model is divided by it."
+    )
 
 
 def reliability(run: Run):
@@ -241,6 +258,8 @@ def reliability(run: Run):
     if not rel or meta.get("temperature") is None:
         return None, ""
     before, after = Reliability.from_dict(rel["before"]), Reliability.from_dict(rel["after"])
-    caption = (f"Reliability on {cal.get('ece_images', sum(before.count)):,} images the model did not train on: "
-               f"ECE {before.ece:.2%} before the temperature, {after.ece:.2%} after (T = {meta['temperature']:.3f})")
+    caption = (
+        f"Reliability on {cal.get('ece_images', sum(before.count)):,} images the model did not train on: "
+        f"ECE {before.ece:.2%} before the temperature, {after.ece:.2%} after (T = {meta['temperature']:.3f})"
+    )
     return reliability_image(before, after, meta["temperature"]), caption

@@ -1,5 +1,6 @@
 """The Runs tab: every kept run as a table; overlay the curves of several and see how their settings
 differ; put one into the Draw or Photo tab; download, delete or upload a checkpoint."""
+
 from __future__ import annotations
 
 import functools
@@ -10,14 +11,25 @@ import gradio as gr
 import pandas as pd
 
 from cnn.errors import CnnError
-from cnn.run_index import (NOT_SETTINGS, RunEntry, delete_run, import_checkpoint, list_runs,
-                           load_history)
+from cnn.run_index import NOT_SETTINGS, RunEntry, delete_run, import_checkpoint, list_runs, load_history
 
 from . import confusion_view, train_tab
 from .common import AppContext, friendly, onnx_download, servable
 
-COLUMNS = ["Run", "Model", "Data", "Recipe", "Changed settings", "Epochs", "Test accuracy", "Train s",
-           "Device", "Date", "Status", "Problems"]
+COLUMNS = [
+    "Run",
+    "Model",
+    "Data",
+    "Recipe",
+    "Changed settings",
+    "Epochs",
+    "Test accuracy",
+    "Train s",
+    "Device",
+    "Date",
+    "Status",
+    "Problems",
+]
 MAX_POINTS = 400  # per run and curve: enough to see its shape, light enough to send
 
 
@@ -25,8 +37,8 @@ MAX_POINTS = 400  # per run and curve: enough to see its shape, light enough to 
 class RunsTab:
     table: gr.Dataframe
     notes: gr.Markdown
-    compare: gr.Dropdown   # the runs whose curves are overlaid (several)
-    chosen: gr.Dropdown    # the run the buttons act on (one)
+    compare: gr.Dropdown  # the runs whose curves are overlaid (several)
+    chosen: gr.Dropdown  # the run the buttons act on (one)
 
     def refreshed(self) -> list:
         return [self.table, self.notes, self.compare, self.chosen]
@@ -52,9 +64,20 @@ def _changed(e: RunEntry) -> str:
 
 def row(e: RunEntry) -> list:
     secs = "" if e.train_seconds is None else f"{e.train_seconds:.1f}"
-    return [e.key, e.model, e.dataset, e.recipe.get("name", ""), _changed(e),
-            "" if e.epochs is None else f"{e.epochs:g}", _pct(e.test_accuracy), secs, e.device, e.date[:19],
-            e.status + (f" (continued from {e.parent})" if e.parent else ""), "; ".join(e.problems)]
+    return [
+        e.key,
+        e.model,
+        e.dataset,
+        e.recipe.get("name", ""),
+        _changed(e),
+        "" if e.epochs is None else f"{e.epochs:g}",
+        _pct(e.test_accuracy),
+        secs,
+        e.device,
+        e.date[:19],
+        e.status + (f" (continued from {e.parent})" if e.parent else ""),
+        "; ".join(e.problems),
+    ]
 
 
 def runs_frame(entries: list[RunEntry]) -> pd.DataFrame:
@@ -70,11 +93,16 @@ def refresh(ctx: AppContext, compared: list | None = None, chosen: str | None = 
     entries = list_runs(ctx.runs.runs_dir, shipped(ctx))
     keys = [e.key for e in entries]
     damaged = sum(bool(e.problems) for e in entries)
-    notes = (f"{len(entries)} run(s) under `{ctx.runs.runs_dir}` and shipped."
-             + (f" ⚠️ {damaged} with something missing or damaged: see *Problems*." if damaged else ""))
+    notes = f"{len(entries)} run(s) under `{ctx.runs.runs_dir}` and shipped." + (
+        f" ⚠️ {damaged} with something missing or damaged: see *Problems*." if damaged else ""
+    )
     kept = [k for k in (compared or []) if k in keys]
-    return (runs_frame(entries), notes, gr.Dropdown(choices=keys, value=kept, multiselect=True),
-            gr.Dropdown(choices=keys, value=chosen if chosen in keys else None))
+    return (
+        runs_frame(entries),
+        notes,
+        gr.Dropdown(choices=keys, value=kept, multiselect=True),
+        gr.Dropdown(choices=keys, value=chosen if chosen in keys else None),
+    )
 
 
 def _thin(points: list, limit: int = MAX_POINTS) -> list:
@@ -102,8 +130,13 @@ def curves(entries: list[RunEntry]) -> tuple[pd.DataFrame | None, pd.DataFrame |
 
 
 def _settings(e: RunEntry) -> dict:
-    out = {"model": e.model, "dataset": e.dataset, "recipe": e.recipe.get("name", ""),
-           "train images": e.n_train, "test images": e.n_test}
+    out = {
+        "model": e.model,
+        "dataset": e.dataset,
+        "recipe": e.recipe.get("name", ""),
+        "train images": e.n_train,
+        "test images": e.n_test,
+    }
     out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS})
     return out
 
@@ -131,8 +164,7 @@ def differences(entries: list[RunEntry]) -> str:
     return "**Settings that differ**\n\n" + "\n".join(lines)
 
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
 def coloured(frame: pd.DataFrame | None, column: str = "run") -> dict:
@@ -148,10 +180,29 @@ def compare_plots(ctx: AppContext, keys: list | None) -> tuple[gr.LinePlot, gr.L
     data with new colour categories, kept drawing only the lines of the runs it was first given."""
     loss, acc, text = compare(ctx, keys)
     n = f" ({len(keys)} run{'s' if len(keys) > 1 else ''})" if keys else ""
-    loss_plot = gr.LinePlot(loss, x="epoch", y="loss", color="run", color_map=coloured(loss), height=280,
-                            title=f"Training loss{n}", elem_id="runs-loss", render=False)
-    acc_plot = gr.LinePlot(acc, x="epoch", y="accuracy", color="run", color_map=coloured(acc), height=280,
-                           y_lim=[0, 1], title=f"Accuracy per epoch{n}", elem_id="runs-acc", render=False)
+    loss_plot = gr.LinePlot(
+        loss,
+        x="epoch",
+        y="loss",
+        color="run",
+        color_map=coloured(loss),
+        height=280,
+        title=f"Training loss{n}",
+        elem_id="runs-loss",
+        render=False,
+    )
+    acc_plot = gr.LinePlot(
+        acc,
+        x="epoch",
+        y="accuracy",
+        color="run",
+        color_map=coloured(acc),
+        height=280,
+        y_lim=[0, 1],
+        title=f"Accuracy per epoch{n}",
+        elem_id="runs-acc",
+        render=False,
+    )
     return loss_plot, acc_plot, text
 
 
@@ -243,10 +294,10 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
     with gr.Tab("Runs", id="runs") as tab:
         notes = gr.Markdown("", elem_id="runs-notes")
         refresh_btn = gr.Button("Refresh", size="sm", elem_id="runs-refresh")
-        table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, max_height=420,
-                             elem_id="runs-table")
-        compared = gr.Dropdown([], multiselect=True, label="Compare runs (their curves overlaid)",
-                               elem_id="runs-compare")
+        table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, max_height=420, elem_id="runs-table")
+        compared = gr.Dropdown(
+            [], multiselect=True, label="Compare runs (their curves overlaid)", elem_id="runs-compare"
+        )
 
         @gr.render(inputs=compared)
         def overlay(keys):  # made anew for each choice of runs (compare_plots says why)
@@ -255,6 +306,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
                 loss_plot.render()
                 acc_plot.render()
             gr.Markdown(text, elem_id="runs-diff")
+
         with gr.Row():
             chosen = gr.Dropdown([], label="Run", elem_id="runs-chosen")
             use_btn = gr.Button("Use this model (Draw tab for 1 channel, Photo tab for 3)", elem_id="runs-use")
@@ -267,8 +319,12 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
             confirm = gr.Checkbox(False, label="Yes, delete it", elem_id="runs-confirm")
             delete_btn = gr.Button("Delete run", variant="stop", elem_id="runs-delete")
         confusion_view.build_for_runs(ctx, chosen)
-        uploaded = gr.File(label="Upload a .safetensors checkpoint to use it", file_types=[".safetensors"],
-                           type="filepath", elem_id="runs-upload")
+        uploaded = gr.File(
+            label="Upload a .safetensors checkpoint to use it",
+            file_types=[".safetensors"],
+            type="filepath",
+            elem_id="runs-upload",
+        )
     out = RunsTab(table, notes, compared, chosen)
     private = dict(api_visibility="private")
     show = functools.partial(refresh, ctx)
@@ -276,13 +332,15 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
     refresh_btn.click(show, [compared, chosen], out.refreshed(), **private)
     chosen.change(functools.partial(download, ctx), chosen, get_btn, **private)
     chosen.change(functools.partial(download_onnx, ctx), chosen, get_onnx, **private)
-    use_btn.click(functools.partial(use_run, ctx), chosen,
-                  [draw.model, draw.about, photo.model, photo.about, tabs], **private)
+    use_btn.click(
+        functools.partial(use_run, ctx), chosen, [draw.model, draw.about, photo.model, photo.about, tabs], **private
+    )
     if train_settings is not None:
-        continue_btn.click(functools.partial(train_tab.continue_settings, ctx), [chosen, more],
-                           [*train_settings, tabs], **private)
-    delete_btn.click(functools.partial(delete, ctx), [chosen, confirm, compared],
-                     [*out.refreshed(), confirm], **private)
-    uploaded.upload(functools.partial(upload, ctx), [uploaded, compared], [*out.refreshed(), uploaded],
-                    **private)
+        continue_btn.click(
+            functools.partial(train_tab.continue_settings, ctx), [chosen, more], [*train_settings, tabs], **private
+        )
+    delete_btn.click(
+        functools.partial(delete, ctx), [chosen, confirm, compared], [*out.refreshed(), confirm], **private
+    )
+    uploaded.upload(functools.partial(upload, ctx), [uploaded, compared], [*out.refreshed(), uploaded], **private)
     return out

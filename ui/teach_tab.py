@@ -2,6 +2,7 @@
 of each class: drawn on the canvas, uploaded (many files, or a .zip of class folders), taken with
 the webcam or pasted. Train fine-tunes the shipped MNIST (drawings) or CIFAR-10 (photos) model on
 them in seconds; the result is scored on held-out examples and can go into the Draw or Photo tab."""
+
 from __future__ import annotations
 
 import functools
@@ -30,6 +31,7 @@ PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
 
 
 # ---------------------------------------------------------------- handlers: projects and classes
+
 
 @friendly
 def open_project(ctx: AppContext, path) -> tuple:
@@ -88,6 +90,7 @@ def delete_class(ctx: AppContext, path, cls: str, sure: bool) -> tuple:
 
 
 # ---------------------------------------------------------------- handlers: examples
+
 
 @friendly
 def add_drawing(ctx: AppContext, path, cls: str, sketch) -> tuple:
@@ -165,6 +168,7 @@ def export(ctx: AppContext, path) -> str:
 
 # ---------------------------------------------------------------- training
 
+
 def _result(**by_name) -> tuple:
     return tuple(by_name.get(k, gr.skip()) for k in RESULT)
 
@@ -179,9 +183,15 @@ def teach(ctx: AppContext, path, start_from: str):
     kind = project.kind
     init = ctx.shipped("draw" if kind == "drawings" else "photo") if start_from == START[0] else None
     p = plan(project.path, init)
-    yield _result(status=f"Training on {len(p.data.train)} examples, {len(p.data.classes)} classes ...",
-                  result="", confusion=None, wrong=[], to_draw=gr.Button(visible=False),
-                  to_photo=gr.Button(visible=False), download=None)
+    yield _result(
+        status=f"Training on {len(p.data.train)} examples, {len(p.data.classes)} classes ...",
+        result="",
+        confusion=None,
+        wrong=[],
+        to_draw=gr.Button(visible=False),
+        to_photo=gr.Button(visible=False),
+        download=None,
+    )
     end, last = None, 0.0
     for ev in teach_view.run_in_thread(p, ctx.runs.device, threading.Event()):
         if ev.kind == "end":
@@ -190,49 +200,87 @@ def teach(ctx: AppContext, path, start_from: str):
             last = time.time()
             yield _result(status=teach_view.progress(ev))
     path_, download = teach_view.save(p, end, ctx.runs.runs_dir)
-    yield _result(status=f"Done: saved `{path_.name}`.", result=teach_view.result_markdown(p, end),
-                  confusion=teach_view.confusion(p, end), wrong=teach_view.misclassified(p, end),
-                  last_model=str(path_), download=download,
-                  to_draw=gr.Button(visible=kind == "drawings"), to_photo=gr.Button(visible=kind == "photos"))
+    yield _result(
+        status=f"Done: saved `{path_.name}`.",
+        result=teach_view.result_markdown(p, end),
+        confusion=teach_view.confusion(p, end),
+        wrong=teach_view.misclassified(p, end),
+        last_model=str(path_),
+        download=download,
+        to_draw=gr.Button(visible=kind == "drawings"),
+        to_photo=gr.Button(visible=kind == "photos"),
+    )
 
 
 # ---------------------------------------------------------------- layout
+
 
 def _layout(ctx: AppContext) -> dict:
     """The tab's components by name, top to bottom as the page shows them (over 60 lines: one flat
     list, which split up would only scatter the page's order)."""
     c = {}
-    gr.Markdown("Teach a model your own classes: a few examples of each (10 are plenty to start), then "
-                "Train. Drawings fine-tune the digit model, photos the CIFAR-10 model, in seconds.")
+    gr.Markdown(
+        "Teach a model your own classes: a few examples of each (10 are plenty to start), then "
+        "Train. Drawings fine-tune the digit model, photos the CIFAR-10 model, in seconds."
+    )
     with gr.Row():
         c["choose"] = gr.Dropdown(choices(ctx), value=None, label="Open a project", elem_id="teach-project")
         c["new_name"] = gr.Textbox(label="New project name", placeholder="e.g. My shapes", elem_id="teach-new-name")
         c["kind"] = gr.Radio(list(KINDS), value="drawings", label="It holds", elem_id="teach-kind")
         c["create"] = gr.Button("Create project", elem_id="teach-create")
     c["summary"] = gr.Markdown("No project open.", elem_id="teach-summary")
-    c["overview"] = gr.Image(label="Classes (newest example, count)", interactive=False, height=170,
-                             buttons=[], elem_id="teach-overview")
+    c["overview"] = gr.Image(
+        label="Classes (newest example, count)", interactive=False, height=170, buttons=[], elem_id="teach-overview"
+    )
     with gr.Row():
         c["class_pick"] = gr.Dropdown([], label="Class", elem_id="teach-class")
         c["new_class"] = gr.Textbox(label="New class", placeholder="any name", elem_id="teach-new-class")
         c["add_class"] = gr.Button("Add class", elem_id="teach-add-class")
     with gr.Row():
         with gr.Column():
-            c["sketch"] = gr.Sketchpad(label="Draw an example", type="pil", image_mode="RGBA",
-                                       canvas_size=(420, 420), height=460, elem_id="teach-sketch",
-                                       brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+            c["sketch"] = gr.Sketchpad(
+                label="Draw an example",
+                type="pil",
+                image_mode="RGBA",
+                canvas_size=(420, 420),
+                height=460,
+                elem_id="teach-sketch",
+                brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+            )
             c["add_btn"] = gr.Button("Add to the class", variant="primary", interactive=False, elem_id="teach-add")
         with gr.Column():
-            c["seen"] = gr.Image(label="What the model sees", interactive=False, height=180,
-                                 elem_classes="pixelated", elem_id="teach-seen")
-            c["picture"] = raw_upload(gr.Image(label="Or a picture (upload, webcam or paste)", type="filepath",
-                                               image_mode=None, sources=["upload", "webcam", "clipboard"],
-                                               height=200, elem_id="teach-picture"))
+            c["seen"] = gr.Image(
+                label="What the model sees",
+                interactive=False,
+                height=180,
+                elem_classes="pixelated",
+                elem_id="teach-seen",
+            )
+            c["picture"] = raw_upload(
+                gr.Image(
+                    label="Or a picture (upload, webcam or paste)",
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload", "webcam", "clipboard"],
+                    height=200,
+                    elem_id="teach-picture",
+                )
+            )
             c["add_picture"] = gr.Button("Add the picture", elem_id="teach-add-picture")
-            c["upload"] = gr.File(label="Add many images to the class, or a .zip of class folders",
-                                  file_count="multiple", file_types=["image", ".zip"], elem_id="teach-files")
-    c["examples"] = gr.Gallery(label="The class's examples (click one to remove it)", columns=10, height=220,
-                               object_fit="contain", allow_preview=False, elem_id="teach-examples")
+            c["upload"] = gr.File(
+                label="Add many images to the class, or a .zip of class folders",
+                file_count="multiple",
+                file_types=["image", ".zip"],
+                elem_id="teach-files",
+            )
+    c["examples"] = gr.Gallery(
+        label="The class's examples (click one to remove it)",
+        columns=10,
+        height=220,
+        object_fit="contain",
+        allow_preview=False,
+        elem_id="teach-examples",
+    )
     with gr.Row():
         c["remove"] = gr.Button("Remove the clicked example", size="sm")
         c["rename_to"] = gr.Textbox(label="Rename the class to", scale=2)
@@ -254,8 +302,9 @@ def _layout(ctx: AppContext) -> dict:
             c["confusion"] = gr.Image(show_label=False, interactive=False, elem_id="teach-confusion")
         with gr.Column():
             gr.Markdown("**Held-out examples it got wrong**: true class, taken for the predicted one.")
-            c["wrong"] = gr.Gallery(show_label=False, columns=4, height=260, fit_columns=False,
-                                    object_fit="contain", elem_id="teach-wrong")  # one stays a thumbnail
+            c["wrong"] = gr.Gallery(
+                show_label=False, columns=4, height=260, fit_columns=False, object_fit="contain", elem_id="teach-wrong"
+            )  # one stays a thumbnail
     with gr.Accordion("Project file: export, delete", open=False):
         with gr.Row():
             c["export"] = gr.Button("Export as .zip")
@@ -286,17 +335,26 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> dict:
     c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
     c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **private)
     c["add_btn"].click(b(add_drawing, ctx), [prj, cls, c["sketch"]], out, **private).then(
-        None, None, None, js=PICK_BRUSH)  # the cleared canvas takes the next drawing at once
+        None, None, None, js=PICK_BRUSH
+    )  # the cleared canvas takes the next drawing at once
     c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **private)
     c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
     c["examples"].select(pick_example, c["files"], c["picked"], **private)
     c["remove"].click(b(remove_example, ctx), [prj, cls, c["picked"]], out, **private)
-    c["sketch"].change(b(seen, ctx), [prj, c["sketch"]], c["seen"], trigger_mode="always_last",
-                       show_progress="hidden", **private)
+    c["sketch"].change(
+        b(seen, ctx), [prj, c["sketch"]], c["seen"], trigger_mode="always_last", show_progress="hidden", **private
+    )
     c["picture"].change(b(seen, ctx), [prj, c["picture"]], c["seen"], show_progress="hidden", **private)
     c["export"].click(b(export, ctx), prj, c["export_file"], **private)
-    c["train"].click(b(teach, ctx), [prj, c["start_from"]], [c[k] for k in RESULT], concurrency_id="teach",
-                     concurrency_limit=1, show_progress="hidden", **private)
+    c["train"].click(
+        b(teach, ctx),
+        [prj, c["start_from"]],
+        [c[k] for k in RESULT],
+        concurrency_id="teach",
+        concurrency_limit=1,
+        show_progress="hidden",
+        **private,
+    )
     for where, button, tab in (("draw", c["to_draw"], draw), ("photo", c["to_photo"], photo)):
         button.click(b(train_tab.use_in, ctx, where), c["last_model"], [tab.model, tab.about, tabs], **private)
     return c

@@ -1,13 +1,14 @@
 """The Teach tab's pictures and words (thumbnails, the class overview, a run's progress and result),
 and its training run: the engine in a thread of its own, on one CPU thread, events handed back."""
+
 from __future__ import annotations
 
 import queue
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import gradio as gr
 import torch
@@ -24,15 +25,26 @@ from .common import AppContext, md
 from .run_view import calibration_text
 
 THUMB = 112
-VIEW = ("project", "choose", "summary", "overview", "class_pick", "examples", "files", "picked", "add_btn",
-        "sketch", "seen")  # the Teach tab's outputs that show a project (`view`), in this order
+VIEW = (
+    "project",
+    "choose",
+    "summary",
+    "overview",
+    "class_pick",
+    "examples",
+    "files",
+    "picked",
+    "add_btn",
+    "sketch",
+    "seen",
+)  # the Teach tab's outputs that show a project (`view`), in this order
 
 
 def thumbnail(path: Path) -> Image.Image:
     """An example file as a small picture on white (drawings are strokes on a transparent canvas)."""
     try:
         im = load_image(path)
-    except Exception:  # noqa: BLE001 - a damaged file still gets a tile
+    except Exception:
         return Image.new("RGB", (THUMB, THUMB), (230, 230, 230))
     if im.mode == "RGBA":
         im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im)
@@ -105,21 +117,37 @@ def choices(ctx: AppContext) -> list[tuple[str, str]]:
 def view(ctx: AppContext, project: Project | None, cls: str | None = None, **extra) -> tuple:
     """The VIEW outputs for a project (None: no project open), with class `cls` selected."""
     if project is None:
-        v = dict(project=None, choose=gr.Dropdown(choices=choices(ctx), value=None), summary="No project open.",
-                 overview=None, class_pick=gr.Dropdown(choices=[], value=None), examples=[], files=[], picked=None,
-                 add_btn=gr.Button("Add to the class", interactive=False), sketch=gr.Sketchpad(visible=True),
-                 seen=gr.Image(value=None))
+        v = dict(
+            project=None,
+            choose=gr.Dropdown(choices=choices(ctx), value=None),
+            summary="No project open.",
+            overview=None,
+            class_pick=gr.Dropdown(choices=[], value=None),
+            examples=[],
+            files=[],
+            picked=None,
+            add_btn=gr.Button("Add to the class", interactive=False),
+            sketch=gr.Sketchpad(visible=True),
+            seen=gr.Image(value=None),
+        )
         return tuple({**v, **extra}[k] for k in VIEW)
     names = project.class_names()
     cls = cls if cls in names else (names[0] if names else None)
     tiles, files = example_tiles(project, cls)
     kind = project.kind
-    v = dict(project=str(project.path), choose=gr.Dropdown(choices=choices(ctx), value=str(project.path)),
-             summary=summary(project), overview=overview(project),
-             class_pick=gr.Dropdown(choices=names, value=cls), examples=tiles, files=files, picked=None,
-             add_btn=gr.Button(f"Add to {cls}" if cls else "Add a class first", interactive=bool(cls)),
-             sketch=gr.Sketchpad(visible=kind == "drawings"),
-             seen=gr.Image(label=f"What the model sees ({SIDE[kind]}x{SIDE[kind]})"))
+    v = dict(
+        project=str(project.path),
+        choose=gr.Dropdown(choices=choices(ctx), value=str(project.path)),
+        summary=summary(project),
+        overview=overview(project),
+        class_pick=gr.Dropdown(choices=names, value=cls),
+        examples=tiles,
+        files=files,
+        picked=None,
+        add_btn=gr.Button(f"Add to {cls}" if cls else "Add a class first", interactive=bool(cls)),
+        sketch=gr.Sketchpad(visible=kind == "drawings"),
+        seen=gr.Image(label=f"What the model sees ({SIDE[kind]}x{SIDE[kind]})"),
+    )
     return tuple({**v, **extra}[k] for k in VIEW)
 
 
@@ -141,7 +169,7 @@ def run_in_thread(plan: Plan, device, stop: threading.Event) -> Iterator:
         try:
             for ev in train(plan.recipe, plan.data, device=device, stop=stop, init_state=plan.init_state):
                 events.put(ev)
-        except BaseException as exc:  # noqa: BLE001 - handed to the reader
+        except BaseException as exc:
             events.put(exc)
         finally:
             events.put(None)
@@ -176,10 +204,12 @@ def result_markdown(plan: Plan, end: End) -> str:
     if ev is None:
         return f"{end.message or end.status.value} ({how})."
     right = int((ev.predictions == test.labels).sum())
-    return (f"**Held-out accuracy: {right} of {len(test)} ({ev.accuracy:.0%})**, {how} in {end.elapsed:.1f} s "
-            f"({len(plan.data.train)} examples learned from). The held-out examples (one in five of each "
-            f"class, at least one) were not trained on: they show how well it does on new ones.\n\n"
-            + calibration_text(end.metadata))
+    return (
+        f"**Held-out accuracy: {right} of {len(test)} ({ev.accuracy:.0%})**, {how} in {end.elapsed:.1f} s "
+        f"({len(plan.data.train)} examples learned from). The held-out examples (one in five of each "
+        f"class, at least one) were not trained on: they show how well it does on new ones.\n\n"
+        + calibration_text(end.metadata)
+    )
 
 
 def confusion(plan: Plan, end: End) -> Image.Image | None:
@@ -190,6 +220,10 @@ def misclassified(plan: Plan, end: End) -> list[tuple[Image.Image, str]]:
     if end.evaluation is None:
         return []
     test, classes = plan.data.test, plan.data.classes
-    return [(enlarge(to_pil(test.images[i]), 112),
-             f"{classes[int(test.labels[i])]}, taken for {classes[int(end.evaluation.predictions[i])]}")
-            for i in end.evaluation.misclassified(test.labels)]
+    return [
+        (
+            enlarge(to_pil(test.images[i]), 112),
+            f"{classes[int(test.labels[i])]}, taken for {classes[int(end.evaluation.predictions[i])]}",
+        )
+        for i in end.evaluation.misclassified(test.labels)
+    ]

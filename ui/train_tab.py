@@ -8,6 +8,7 @@ yet. What a page shows is written in the page itself (the hidden `shown` box, wh
 updates together with the components it changes), so an answer the page never applied is sent
 again on the next tick. Closing every page of a run stops it: RunManager stops a run that no page
 has asked about for UNWATCHED_S seconds (it keeps its weights), and a reload keeps asking."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,16 +29,29 @@ from . import confusion_view
 from .common import AppContext, bind, friendly
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
-__all__ = ["OUTPUTS", "Shown", "TrainOutputs", "values", "view_update", "build", "on_load", "start", "stop",
-           "refresh", "use_in", "pick_for_dataset"]
+__all__ = [
+    "OUTPUTS",
+    "Shown",
+    "TrainOutputs",
+    "values",
+    "view_update",
+    "build",
+    "on_load",
+    "start",
+    "stop",
+    "refresh",
+    "use_in",
+    "pick_for_dataset",
+]
 
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist", "CIFAR-10": "cifar10", "Image folder": None}
-TICK_S = 1.0        # the page asks for the run's state this often (the progress line: ~1/s)
+TICK_S = 1.0  # the page asks for the run's state this often (the progress line: ~1/s)
 UNWATCHED_S = 15.0  # a run no page has asked about for this long stops (RunManager's option)
 QUIET = dict(api_visibility="private", show_progress="hidden")
 
 
 # ---------------------------------------------------------------- handlers
+
 
 @friendly
 def refresh(ctx: AppContext, shown: str | None) -> tuple:
@@ -65,13 +79,23 @@ def _count(text, name: str) -> int | None:
     raise ConfigError(f"{name} must be a whole number of images, or empty for all (got {text!r}).")
 
 
-def run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n,
-               test_n, tensorboard: bool = False) -> RunConfig:
+def run_config(
+    dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n, tensorboard: bool = False
+) -> RunConfig:
     """The run the settings on the page ask for (checked when it starts)."""
     dataset = DATASETS.get(dataset_choice) or (folder or "").strip()
-    return RunConfig(dataset, model, recipe, epochs, batch, lr, optimizer,
-                     _count(train_n, "Training images"), _count(test_n, "Test images"),
-                     tensorboard=bool(tensorboard))
+    return RunConfig(
+        dataset,
+        model,
+        recipe,
+        epochs,
+        batch,
+        lr,
+        optimizer,
+        _count(train_n, "Training images"),
+        _count(test_n, "Test images"),
+        tensorboard=bool(tensorboard),
+    )
 
 
 def continued(ctx: AppContext, cfg: RunConfig, key: str | None) -> RunConfig:
@@ -85,16 +109,28 @@ def continued(ctx: AppContext, cfg: RunConfig, key: str | None) -> RunConfig:
 
 
 @friendly
-def start(ctx: AppContext, dataset_choice: str, folder: str | None, model: str, recipe: str, epochs,
-          batch, lr, optimizer: str, train_n, test_n, tensorboard: bool = False, continue_from: str | None = None,
-          owner: str | None = None) -> tuple:
+def start(
+    ctx: AppContext,
+    dataset_choice: str,
+    folder: str | None,
+    model: str,
+    recipe: str,
+    epochs,
+    batch,
+    lr,
+    optimizer: str,
+    train_n,
+    test_n,
+    tensorboard: bool = False,
+    continue_from: str | None = None,
+    owner: str | None = None,
+) -> tuple:
     """Check the settings and start a run; then the tab shows it from scratch. Bad settings, or a run
     already going, are refused with a message before anything on the page changes. tensorboard: also
     write TensorBoard scalars (under the runs folder's tensorboard/); continue_from: the name of a
     kept run to start from (its weights). `owner` is this browser's token (kept in its storage, made
     here the first time): only it can stop the run."""
-    cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n,
-                     tensorboard)
+    cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n, tensorboard)
     cfg = continued(ctx, cfg, continue_from)
     owner = owner or uuid.uuid4().hex
     run = ctx.runs.start(cfg, session=owner)
@@ -107,11 +143,9 @@ def stop(ctx: AppContext, owner: str | None = None) -> None:
     if run is None or run.done:
         gr.Info("No training run is going.", duration=3)
     elif not ctx.runs.stop(owner or ""):
-        gr.Warning("The run going now was started from another browser; only that one can stop it.",
-                   duration=5)
+        gr.Warning("The run going now was started from another browser; only that one can stop it.", duration=5)
     else:
-        gr.Info("Stopping: the run ends after the current step, keeps its weights and tests them.",
-                duration=3)
+        gr.Info("Stopping: the run ends after the current step, keeps its weights and tests them.", duration=3)
 
 
 @friendly
@@ -142,11 +176,23 @@ def continue_settings(ctx: AppContext, key: str | None, epochs) -> tuple:
     choice = named.get(where.lower(), "Image folder")
     r = e.recipe
     recipe = r.get("name") if r.get("name") in RECIPES else default_recipe(e.model).name
-    subset = lambda n: "" if header.get(n) is None else str(header[n])  # noqa: E731
+    subset = lambda n: "" if header.get(n) is None else str(header[n])
     gr.Info(f"The Train tab now continues {e.key} for {float(epochs):g} epoch(s); press Start.", duration=5)
-    return (choice, gr.Textbox(value="" if choice != "Image folder" else where, visible=choice == "Image folder"),
-            e.model, recipe, float(epochs), r.get("batch_size"), r.get("lr"), r.get("optimizer"),
-            subset("train_subset"), subset("test_subset"), gr.skip(), e.key, gr.Tabs(selected="train"))
+    return (
+        choice,
+        gr.Textbox(value="" if choice != "Image folder" else where, visible=choice == "Image folder"),
+        e.model,
+        recipe,
+        float(epochs),
+        r.get("batch_size"),
+        r.get("lr"),
+        r.get("optimizer"),
+        subset("train_subset"),
+        subset("test_subset"),
+        gr.skip(),
+        e.key,
+        gr.Tabs(selected="train"),
+    )
 
 
 @friendly
@@ -174,15 +220,21 @@ def pick_for_dataset(ctx: AppContext, dataset_choice: str) -> tuple:
 
 # ---------------------------------------------------------------- layout
 
+
 def _settings(ctx: AppContext) -> list:
     """The run's settings, in the order `start` takes them."""
     runs = ctx.runs
     r0 = fast_default("mnist", runs.device_type())
     with gr.Row():
         dataset = gr.Dropdown(list(DATASETS), value="MNIST", label="Data set", elem_id="dataset")
-        folder = gr.Textbox(label="Image folder (one sub-folder per class)", visible=False, elem_id="folder",
-                            placeholder=f"a folder under the data directory {resolve_data_dir(runs.data_dir)}"
-                            if not runs.allow_any_path else "the path of an image folder")
+        folder = gr.Textbox(
+            label="Image folder (one sub-folder per class)",
+            visible=False,
+            elem_id="folder",
+            placeholder=f"a folder under the data directory {resolve_data_dir(runs.data_dir)}"
+            if not runs.allow_any_path
+            else "the path of an image folder",
+        )
         model = gr.Dropdown(list(MODELS), value=r0.model, label="Model", elem_id="model")
         recipe = gr.Dropdown(list(RECIPES), value=r0.name, label="Recipe preset", elem_id="recipe")
     with gr.Row():
@@ -192,8 +244,7 @@ def _settings(ctx: AppContext) -> list:
         optimizer = gr.Dropdown(list(OPTIMIZERS), value=r0.optimizer, label="Optimizer", elem_id="optimizer")
     with gr.Accordion("Quick run: train on part of the data", open=False):
         with gr.Row():
-            train_n = gr.Textbox("", label="Training images (empty: all)", placeholder="all",
-                                 elem_id="train-subset")
+            train_n = gr.Textbox("", label="Training images (empty: all)", placeholder="all", elem_id="train-subset")
             test_n = gr.Textbox("", label="Test images (empty: all)", placeholder="all", elem_id="test-subset")
     # Only a person's choice fills the settings from a preset (.input, then fill): the Runs tab's
     # "Continue training" sets them all at once and must not be overwritten.
@@ -207,10 +258,15 @@ def _settings(ctx: AppContext) -> list:
 def _keeping() -> list:
     """(TensorBoard checkbox, the run to continue from): after the settings, in `start`'s order."""
     with gr.Row():
-        tensorboard = gr.Checkbox(False, label="Also write TensorBoard logs (runs folder, tensorboard/)",
-                                  elem_id="tensorboard")
-        continue_from = gr.Textbox("", label="Continue from run (empty: train from scratch)",
-                                   placeholder="set by the Runs tab's 'Continue training'", elem_id="continue-from")
+        tensorboard = gr.Checkbox(
+            False, label="Also write TensorBoard logs (runs folder, tensorboard/)", elem_id="tensorboard"
+        )
+        continue_from = gr.Textbox(
+            "",
+            label="Continue from run (empty: train from scratch)",
+            placeholder="set by the Runs tab's 'Continue training'",
+            elem_id="continue-from",
+        )
     return [tensorboard, continue_from]
 
 
@@ -219,8 +275,10 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> tuple[TrainOutputs, li
     its "Use this model" buttons load a trained model into. Returns (outputs, the settings in
     `start`'s order, owner left out); call `on_load` with the outputs."""
     with gr.Tab("Train", id="train"):
-        gr.Markdown(f"Device: **{ctx.runs.device_name()}**. One training run at a time for everyone "
-                    f"using this app. Runs are saved under `{ctx.runs.runs_dir}`.")
+        gr.Markdown(
+            f"Device: **{ctx.runs.device_name()}**. One training run at a time for everyone "
+            f"using this app. Runs are saved under `{ctx.runs.runs_dir}`."
+        )
         settings = _settings(ctx) + _keeping()
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
@@ -228,13 +286,20 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> tuple[TrainOutputs, li
         out = TrainOutputs.build()
         owner = gr.BrowserState(None, storage_key="cnn-playground-train-owner")
     ctx.runs.stop_unwatched_after = UNWATCHED_S  # the app turns it on: its pages ask every TICK_S s
-    start_btn.click(bind(start, ctx), [*settings, owner], [*out.components(), owner],
-                    concurrency_id="train", concurrency_limit=None, **QUIET)
+    start_btn.click(
+        bind(start, ctx),
+        [*settings, owner],
+        [*out.components(), owner],
+        concurrency_id="train",
+        concurrency_limit=None,
+        **QUIET,
+    )
     stop_btn.click(bind(stop, ctx), owner, None, concurrency_id="stop", concurrency_limit=None, **QUIET)
     confusion_view.wire_train(ctx, out.confusion, out.cell_panel())
     for where, button, tab in (("draw", out.to_draw, draw), ("photo", out.to_photo, photo)):
-        button.click(functools.partial(use_in, ctx, where), out.last_run, [tab.model, tab.about, tabs],
-                     api_visibility="private")
+        button.click(
+            functools.partial(use_in, ctx, where), out.last_run, [tab.model, tab.about, tabs], api_visibility="private"
+        )
     return out, settings
 
 
@@ -246,4 +311,3 @@ def on_load(demo: gr.Blocks, ctx: AppContext, out: TrainOutputs) -> None:
     pull = dict(queue=False, show_progress_on=out.shown, **QUIET)  # (no status tracker runs a timer)
     timer.tick(bind(refresh, ctx), out.shown, out.components(), trigger_mode="multiple", **pull)
     demo.load(bind(refresh, ctx), out.shown, out.components(), **pull)
-

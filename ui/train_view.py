@@ -1,6 +1,7 @@
 """The Train tab's outputs, and what each answer to a page sends of a run: only what that page does
 not show yet (see `Shown`), so a page redraws only what changed, and the loss plot at most every
 LOSS_EVERY_S seconds while a run goes."""
+
 from __future__ import annotations
 
 import json
@@ -22,19 +23,20 @@ LOSS_EVERY_S = 3.0  # the loss plot is redrawn at most this often while a run go
 class TrainOutputs:
     """The Train tab's outputs, defined once: `build` lays out these components, and every handler
     that shows a run sends values for them by name through `values`."""
+
     status: gr.Markdown
     progress: gr.HTML
     loss_plot: gr.LinePlot
     loss_note: gr.Markdown  # why the loss levels off where it does
     acc_plot: gr.ScatterPlot
-    live_panel: gr.HTML   # watch it learn: the fixed test images and what the model makes of them now
-    filters: gr.Image     # and its first convolution's filters
+    live_panel: gr.HTML  # watch it learn: the fixed test images and what the model makes of them now
+    filters: gr.Image  # and its first convolution's filters
     result: gr.Markdown
     to_draw: gr.Button
     to_photo: gr.Button
     get_checkpoint: gr.DownloadButton  # the run's .safetensors
-    get_onnx: gr.DownloadButton        # and its ONNX export, beside it
-    panels: gr.Row        # the confusion matrix and the misclassified images, shown with a result
+    get_onnx: gr.DownloadButton  # and its ONNX export, beside it
+    panels: gr.Row  # the confusion matrix and the misclassified images, shown with a result
     confusion: gr.Image
     cell_note: gr.Markdown  # a clicked confusion cell's test images (ui/confusion_view.py)
     cell_cam: gr.Radio
@@ -42,8 +44,8 @@ class TrainOutputs:
     cell: gr.State
     wrong_gallery: gr.Gallery
     reliability: gr.Image  # before and after the temperature, shown with a result that has one
-    last_run: gr.State    # the checkpoint path of the last finished run
-    shown: gr.Textbox     # what this page shows of the run (a Shown, as JSON), hidden
+    last_run: gr.State  # the checkpoint path of the last finished run
+    shown: gr.Textbox  # what this page shows of the run (a Shown, as JSON), hidden
 
     @classmethod
     def build(cls) -> TrainOutputs:
@@ -51,45 +53,90 @@ class TrainOutputs:
         progress = gr.HTML("", elem_id="train-progress")
         with gr.Row():
             with gr.Column():
-                loss_plot = gr.LinePlot(x="epoch", y="loss", title="Training loss", elem_id="loss-plot",
-                                        height=260, x_axis_format="~g")
+                loss_plot = gr.LinePlot(
+                    x="epoch", y="loss", title="Training loss", elem_id="loss-plot", height=260, x_axis_format="~g"
+                )
                 loss_note = gr.Markdown("", elem_id="loss-note")
-            acc_plot = gr.ScatterPlot(x="epoch", y="accuracy", color="split", title="Accuracy per epoch",
-                                      elem_id="acc-plot", height=260, y_lim=[0, 1], x_axis_format="~g",
-                                      color_map={"train": "#1f77b4", "test": "#ff7f0e"})
+            acc_plot = gr.ScatterPlot(
+                x="epoch",
+                y="accuracy",
+                color="split",
+                title="Accuracy per epoch",
+                elem_id="acc-plot",
+                height=260,
+                y_lim=[0, 1],
+                x_axis_format="~g",
+                color_map={"train": "#1f77b4", "test": "#ff7f0e"},
+            )
         with gr.Row(elem_id="train-live"):
             with gr.Column(scale=3):
-                gr.Markdown("**Watch it learn**: fixed test images with the model's current top guess "
-                            "(green right, red wrong), at every epoch end and every few seconds.")
+                gr.Markdown(
+                    "**Watch it learn**: fixed test images with the model's current top guess "
+                    "(green right, red wrong), at every epoch end and every few seconds."
+                )
                 live_panel = gr.HTML("", elem_id="live-panel")
             with gr.Column(scale=2):
                 gr.Markdown("**First convolution's filters**, updating the same way.")
-                filters = gr.Image(show_label=False, interactive=False, elem_id="live-filters",
-                                   elem_classes=["pixelated"], height=220)
+                filters = gr.Image(
+                    show_label=False, interactive=False, elem_id="live-filters", elem_classes=["pixelated"], height=220
+                )
         result = gr.Markdown("", elem_id="train-result")
         with gr.Row():
             to_draw = gr.Button("Use this model in the Draw tab", visible=False, elem_id="to-draw")
             to_photo = gr.Button("Use this model in the Photo tab", visible=False, elem_id="to-photo")
-            get_checkpoint = gr.DownloadButton("Download checkpoint (.safetensors)", visible=False,
-                                               elem_id="train-get-checkpoint")
+            get_checkpoint = gr.DownloadButton(
+                "Download checkpoint (.safetensors)", visible=False, elem_id="train-get-checkpoint"
+            )
             get_onnx = gr.DownloadButton("Download ONNX (.onnx)", visible=False, elem_id="train-get-onnx")
         with gr.Row(visible=False, elem_id="train-panels") as panels:
             with gr.Column():
-                gr.Markdown("**Confusion matrix** on the test images: rows are the true class, columns "
-                            "the predicted one; the diagonal is right. Click a cell to see its images.")
+                gr.Markdown(
+                    "**Confusion matrix** on the test images: rows are the true class, columns "
+                    "the predicted one; the diagonal is right. Click a cell to see its images."
+                )
                 confusion = gr.Image(show_label=False, interactive=False, elem_id="confusion")
                 cells = confusion_view.CellPanel.build("train")
             with gr.Column():
-                gr.Markdown("**Misclassified test images**, the most confidently wrong first: "
-                            "true class, taken for the predicted one.")
-                wrong_gallery = gr.Gallery(show_label=False, columns=4, height=360, fit_columns=False, object_fit="contain",
-                                           elem_id="wrong-gallery")  # one wrong image stays a thumbnail
-        reliability = gr.Image(label="Reliability diagram", interactive=False, visible=False, elem_id="reliability",
-                               width=600)
+                gr.Markdown(
+                    "**Misclassified test images**, the most confidently wrong first: "
+                    "true class, taken for the predicted one."
+                )
+                wrong_gallery = gr.Gallery(
+                    show_label=False,
+                    columns=4,
+                    height=360,
+                    fit_columns=False,
+                    object_fit="contain",
+                    elem_id="wrong-gallery",
+                )  # one wrong image stays a thumbnail
+        reliability = gr.Image(
+            label="Reliability diagram", interactive=False, visible=False, elem_id="reliability", width=600
+        )
         shown = gr.Textbox("", visible="hidden", elem_id="train-shown")
-        return cls(status, progress, loss_plot, loss_note, acc_plot, live_panel, filters, result, to_draw, to_photo,
-                   get_checkpoint, get_onnx, panels, confusion, cells.note, cells.cam, cells.gallery, cells.cell,
-                   wrong_gallery, reliability, gr.State(None), shown)
+        return cls(
+            status,
+            progress,
+            loss_plot,
+            loss_note,
+            acc_plot,
+            live_panel,
+            filters,
+            result,
+            to_draw,
+            to_photo,
+            get_checkpoint,
+            get_onnx,
+            panels,
+            confusion,
+            cells.note,
+            cells.cam,
+            cells.gallery,
+            cells.cell,
+            wrong_gallery,
+            reliability,
+            gr.State(None),
+            shown,
+        )
 
     def cell_panel(self) -> confusion_view.CellPanel:
         return confusion_view.CellPanel(self.cell_note, self.cell_cam, self.cell_gallery, self.cell)
@@ -116,14 +163,15 @@ class Shown:
     result. The page keeps it (in the hidden `shown` box) and sends it with each question; an
     answer updates it together with the outputs it changes, so an answer the page never applied
     leaves it as it was, and the next answer sends the same again."""
+
     run: str = ""
-    status: int = -1      # (no text has this checksum)
+    status: int = -1  # (no text has this checksum)
     progress: int = -1
     loss_note: int = -1
     loss: int = 0
     loss_at: float = 0.0
     acc: int = 0
-    snap: int = 0         # how many live-panel snapshots it has drawn
+    snap: int = 0  # how many live-panel snapshots it has drawn
     done: bool = False
 
     @classmethod
@@ -140,10 +188,13 @@ class Shown:
 
 # ---------------------------------------------------------------- what a page is sent
 
+
 def _plots(run: Run, loss=None, acc=None) -> dict:
     """The two plots with the run's axes, holding the given data."""
-    return dict(loss_plot=gr.LinePlot(value=loss, x_lim=run_view.loss_x_range(run)),
-                acc_plot=gr.ScatterPlot(value=acc, x_lim=run_view.accuracy_x_range(run)))
+    return dict(
+        loss_plot=gr.LinePlot(value=loss, x_lim=run_view.loss_x_range(run)),
+        acc_plot=gr.ScatterPlot(value=acc, x_lim=run_view.accuracy_x_range(run)),
+    )
 
 
 def onnx_file(path: str | None) -> str | None:
@@ -153,7 +204,7 @@ def onnx_file(path: str | None) -> str | None:
         return None
     try:
         return onnx_download(path)
-    except Exception:  # noqa: BLE001 - the result shows without the ONNX button
+    except Exception:
         log.warning("no ONNX export for %s", path, exc_info=True)
         return None
 
@@ -163,13 +214,18 @@ def _result(run: Run) -> dict:
     image = run_view.confusion(run)
     diagram, caption = run_view.reliability(run)
     onnx = onnx_file(path)
-    return dict(get_checkpoint=gr.DownloadButton(value=servable(path) if path else None, visible=bool(path)),
-                get_onnx=gr.DownloadButton(value=onnx, visible=onnx is not None),
-                result=run_view.result_markdown(run), last_run=path, panels=gr.Row(visible=image is not None),
-                confusion=image, wrong_gallery=run_view.misclassified_items(run),
-                reliability=gr.Image(value=diagram, label=caption, visible=diagram is not None),
-                to_draw=gr.Button(visible=bool(path) and channels == 1),
-                to_photo=gr.Button(visible=bool(path) and channels == 3))
+    return dict(
+        get_checkpoint=gr.DownloadButton(value=servable(path) if path else None, visible=bool(path)),
+        get_onnx=gr.DownloadButton(value=onnx, visible=onnx is not None),
+        result=run_view.result_markdown(run),
+        last_run=path,
+        panels=gr.Row(visible=image is not None),
+        confusion=image,
+        wrong_gallery=run_view.misclassified_items(run),
+        reliability=gr.Image(value=diagram, label=caption, visible=diagram is not None),
+        to_draw=gr.Button(visible=bool(path) and channels == 1),
+        to_photo=gr.Button(visible=bool(path) and channels == 3),
+    )
 
 
 def view_update(run: Run, seen: Shown, now: float | None = None) -> tuple:
@@ -180,14 +236,29 @@ def view_update(run: Run, seen: Shown, now: float | None = None) -> tuple:
     seen = Shown(**seen.__dict__)  # (the caller's stays as it was)
     if seen.run != run.id:  # another run than the page shows: start from a clean tab
         seen = Shown(run.id)
-        out.update(result="", last_run=None, live_panel="", filters=None, cell_note=confusion_view.HINT,
-                   cell_gallery=[], cell=None, panels=gr.Row(visible=False), confusion=None, wrong_gallery=[],
-                   reliability=gr.Image(value=None, visible=False),
-                   get_checkpoint=gr.DownloadButton(value=None, visible=False),
-                   get_onnx=gr.DownloadButton(value=None, visible=False),
-                   to_draw=gr.Button(visible=False), to_photo=gr.Button(visible=False), **_plots(run))
-    for name, text in (("status", run_view.status_markdown(run)), ("progress", run_view.progress_html(run)),
-                       ("loss_note", run_view.loss_caption(run))):
+        out.update(
+            result="",
+            last_run=None,
+            live_panel="",
+            filters=None,
+            cell_note=confusion_view.HINT,
+            cell_gallery=[],
+            cell=None,
+            panels=gr.Row(visible=False),
+            confusion=None,
+            wrong_gallery=[],
+            reliability=gr.Image(value=None, visible=False),
+            get_checkpoint=gr.DownloadButton(value=None, visible=False),
+            get_onnx=gr.DownloadButton(value=None, visible=False),
+            to_draw=gr.Button(visible=False),
+            to_photo=gr.Button(visible=False),
+            **_plots(run),
+        )
+    for name, text in (
+        ("status", run_view.status_markdown(run)),
+        ("progress", run_view.progress_html(run)),
+        ("loss_note", run_view.loss_caption(run)),
+    ):
         crc = zlib.crc32(text.encode())
         if crc != getattr(seen, name):
             out[name] = text

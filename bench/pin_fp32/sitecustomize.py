@@ -5,6 +5,7 @@ few steps per mode at the start of each run; on a 2-core VM under load it can pi
 one process to the next, which swamps the difference a refactor makes. Pinning it compares like with
 like. Works for the old module path (cnn.cpu_mode) and the new one (cnn.training.cpu_mode).
 """
+
 import importlib.abc
 import importlib.util
 import sys

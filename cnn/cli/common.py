@@ -1,4 +1,5 @@
 """What the command-line tools share: clean error exits and the data/device flags."""
+
 from __future__ import annotations
 
 import argparse

@@ -13,6 +13,7 @@ only the checkpoint's metadata (atomically; the weights are unchanged). --fit-on
   test-half  a fixed random half of the test set (seed 0, "half A"); the calibration is then
              reported on the other half ("half B"), which the fit never saw.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,14 @@ from datetime import datetime, timezone
 
 import torch
 
-from ..calibration import (ECE_BINS, METHOD, calibrated_probabilities, calibration_temperature,
-                           expected_calibration_error, split_halves)
+from ..calibration import (
+    ECE_BINS,
+    METHOD,
+    calibrated_probabilities,
+    calibration_temperature,
+    expected_calibration_error,
+    split_halves,
+)
 from ..checkpoint import load_checkpoint, rewrite_metadata
 from ..data import Dataset, Split
 from ..data.normalize import Normalizer
@@ -32,16 +39,17 @@ from ..hardware import describe, pick_device
 from ..projects import load_training_data
 from .common import add_data_flags, friendly_errors
 
-FIT_SAMPLE = 5000   # training images a temperature is fitted on (--fit-on train)
-SEED = 0            # of that sample, and of the test set's split into halves
+FIT_SAMPLE = 5000  # training images a temperature is fitted on (--fit-on train)
+SEED = 0  # of that sample, and of the test set's split into halves
 
 
 def _load(path, data_dir, device, train: bool):
     model, meta = load_checkpoint(path, map_location=device)
     # A project: its held-out share. A folder: its test/ split, else its fixed held-out share, decoded
     # at the size the model trained at (a folder fine-tuned with --init-from takes the checkpoint's).
-    data = load_training_data(meta["dataset"], data_dir, train=train, allow_any_path=True,
-                              image_size=int(meta["input_shape"][1]))
+    data = load_training_data(
+        meta["dataset"], data_dir, train=train, allow_any_path=True, image_size=int(meta["input_shape"][1])
+    )
     if list(data.classes) != list(meta["classes"]):
         raise DataError(f"The test set's classes {data.classes} differ from the checkpoint's {meta['classes']}.")
     return model, meta, data
@@ -50,9 +58,16 @@ def _load(path, data_dir, device, train: bool):
 def _run(model, meta: dict, split: Split, device) -> EvalResult:
     """The evaluation the checkpoint was made for: its normalisation, test-time augmentation and dtype."""
     norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], device, meta["input_shape"][0])
-    return evaluate(model, split, norm, len(meta["classes"]), device, tta_flip=meta.get("tta_flip", False),
-                    tta_translate=meta.get("tta_translate", False),
-                    cuda_dtype=meta.get("recipe", {}).get("cuda_dtype", "bf16"))  # the dtype it trained in
+    return evaluate(
+        model,
+        split,
+        norm,
+        len(meta["classes"]),
+        device,
+        tta_flip=meta.get("tta_flip", False),
+        tta_translate=meta.get("tta_translate", False),
+        cuda_dtype=meta.get("recipe", {}).get("cuda_dtype", "bf16"),
+    )  # the dtype it trained in
 
 
 def evaluate_checkpoint(path, data_dir=None, device=None) -> tuple[EvalResult, dict, list[str]]:
@@ -62,8 +77,9 @@ def evaluate_checkpoint(path, data_dir=None, device=None) -> tuple[EvalResult, d
     return _run(model, meta, data.test, device), meta, data.classes
 
 
-def fit_checkpoint_temperature(path, model, meta: dict, data: Dataset, test: EvalResult, device,
-                               fit_on: str = "train") -> dict:
+def fit_checkpoint_temperature(
+    path, model, meta: dict, data: Dataset, test: EvalResult, device, fit_on: str = "train"
+) -> dict:
     """Fit a temperature (see the module's doc), write it into the checkpoint's metadata and return
     the new metadata."""
     labels = data.test.labels
@@ -75,21 +91,34 @@ def fit_checkpoint_temperature(path, model, meta: dict, data: Dataset, test: Eva
         logits, fit_labels, held_out = fitted.served_logits, sample.labels, torch.arange(len(labels))
         where = f"a fixed sample of {len(sample)} training images (seed {SEED})"
         if fitted.accuracy - test.accuracy > 0.01:
-            print(f"warning: the model is right on {fitted.accuracy:.2%} of the fitting sample but on "
-                  f"{test.accuracy:.2%} of the test set, so it probably trained on these images and the "
-                  f"temperature is biased low (over-confident); consider --fit-on test-half.", file=sys.stderr)
+            print(
+                f"warning: the model is right on {fitted.accuracy:.2%} of the fitting sample but on "
+                f"{test.accuracy:.2%} of the test set, so it probably trained on these images and the "
+                f"temperature is biased low (over-confident); consider --fit-on test-half.",
+                file=sys.stderr,
+            )
     else:
         half_a, held_out = split_halves(len(labels), SEED)
         logits, fit_labels = test.served_logits[half_a], labels[half_a]
         where = f"test half A ({len(half_a)} test images, seed {SEED}); ECE measured on half B"
     t, t_nll = calibration_temperature(logits, fit_labels)
     z, y = test.served_logits[held_out], labels[held_out]
-    meta = dict(meta, temperature=t, calibration={
-        "method": METHOD, "temperature_nll": t_nll, "fit_on": fit_on.replace("-", "_"),
-        "fitted_on": where, "seed": SEED, "bins": ECE_BINS,
-        "ece_before": expected_calibration_error(calibrated_probabilities(z), y),
-        "ece_after": expected_calibration_error(calibrated_probabilities(z, t), y),
-        "ece_images": len(held_out), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    meta = dict(
+        meta,
+        temperature=t,
+        calibration={
+            "method": METHOD,
+            "temperature_nll": t_nll,
+            "fit_on": fit_on.replace("-", "_"),
+            "fitted_on": where,
+            "seed": SEED,
+            "bins": ECE_BINS,
+            "ece_before": expected_calibration_error(calibrated_probabilities(z), y),
+            "ece_after": expected_calibration_error(calibrated_probabilities(z, t), y),
+            "ece_images": len(held_out),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
     rewrite_metadata(path, meta)
     return meta
 
@@ -111,27 +140,42 @@ def calibration_lines(result: EvalResult, labels: torch.Tensor, meta: dict) -> l
         _, b = split_halves(len(labels), cal.get("seed", SEED))
         b_before = expected_calibration_error(calibrated_probabilities(z[b]), labels[b])
         b_after = expected_calibration_error(calibrated_probabilities(z[b], t), labels[b])
-        lines.append(f"held-out test half B ({len(b)} images, unseen by the fit) ECE: {b_before:.4f} before, "
-                     f"{b_after:.4f} after")
+        lines.append(
+            f"held-out test half B ({len(b)} images, unseen by the fit) ECE: {b_before:.4f} before, {b_after:.4f} after"
+        )
     return lines
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cnn.evaluate", description=__doc__.split("\n")[0],
-                                epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m cnn.evaluate",
+        description=__doc__.split("\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("checkpoint")
     add_data_flags(p)
-    p.add_argument("--fit-temperature", action="store_true",
-                   help="fit a temperature and write it into the checkpoint's metadata (weights unchanged)")
-    p.add_argument("--fit-on", choices=("train", "test-half"), default="train",
-                   help="what --fit-temperature fits on (default: 5,000 training images)")
+    p.add_argument(
+        "--fit-temperature",
+        action="store_true",
+        help="fit a temperature and write it into the checkpoint's metadata (weights unchanged)",
+    )
+    p.add_argument(
+        "--fit-on",
+        choices=("train", "test-half"),
+        default="train",
+        help="what --fit-temperature fits on (default: 5,000 training images)",
+    )
     args = p.parse_args(argv)
     with friendly_errors():
         device = pick_device(args.device)
-        model, meta, data = _load(args.checkpoint, args.data_dir, device, train=args.fit_temperature and args.fit_on == "train")
+        model, meta, data = _load(
+            args.checkpoint, args.data_dir, device, train=args.fit_temperature and args.fit_on == "train"
+        )
         result = _run(model, meta, data.test, device)
-        print(f"{meta['architecture']} on {meta['dataset']} ({len(result.predictions)} test images, "
-              f"{describe(device)})")
+        print(
+            f"{meta['architecture']} on {meta['dataset']} ({len(result.predictions)} test images, {describe(device)})"
+        )
         print(format_confusion(result.confusion, data.classes))
         print(f"test loss: {result.loss:.4f}")
         if args.fit_temperature:

@@ -5,6 +5,7 @@ test-time flip average baked in where the checkpoint uses it); class names, inpu
 normalisation, temperature and the image preparation ride along as ONNX metadata_props.
 examples/predict_onnx.py runs such a file with onnxruntime, numpy and Pillow alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,14 +25,17 @@ def main(argv=None) -> int:
         try:
             import onnx  # noqa: F401
         except ImportError:
-            raise ConfigError("Exporting needs the onnx package: pip install onnx (and onnxruntime to run "
-                              "the result).") from None
+            raise ConfigError(
+                "Exporting needs the onnx package: pip install onnx (and onnxruntime to run the result)."
+            ) from None
         out = export_checkpoint(args.checkpoint, args.onnx)
         meta = read_onnx_metadata(out)
-        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {meta['architecture']} on {meta['dataset']}, "
-              f"input batch x {' x '.join(map(str, meta['input_shape']))}, {len(meta['classes'])} classes, "
-              f"temperature {meta['temperature']:.4f}, test-time flip {meta['tta_flip']}, "
-              f"preparation {meta['preparation']}")
+        print(
+            f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {meta['architecture']} on {meta['dataset']}, "
+            f"input batch x {' x '.join(map(str, meta['input_shape']))}, {len(meta['classes'])} classes, "
+            f"temperature {meta['temperature']:.4f}, test-time flip {meta['tta_flip']}, "
+            f"preparation {meta['preparation']}"
+        )
     return 0
 
 

@@ -1,6 +1,7 @@
 """The trainer's project folders and --init-from: what cnn.cli.train asks of cnn.projects and
 cnn.transfer. A project folder (one holding project.json) trains with its teach preset; so does an
 image folder fine-tuned with --init-from (teach_photos: a plain folder holds photos)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,8 +42,9 @@ def fine_tune(args, recipe: Recipe, data: Dataset) -> tuple[Recipe, dict | None,
     if not getattr(args, "init_from", None):
         return recipe, None, ""
     c, h, _ = data.input_shape
-    init = starting_weights(args.init_from, channels=c, num_classes=len(data.classes), image_size=h,
-                            architecture=args.model)
+    init = starting_weights(
+        args.init_from, channels=c, num_classes=len(data.classes), image_size=h, architecture=args.model
+    )
     return init.fine_tune(recipe), init.state, f"fine-tuning from {init.describe()}"
 
 

@@ -1,4 +1,5 @@
 """Training-time augmentations that run on the training device, on whole uint8 batches at once."""
+
 from __future__ import annotations
 
 import torch
@@ -35,11 +36,13 @@ def random_affine(x: torch.Tensor, rotate: float = 0.0, scale: float = 0.0, shif
     angle = u[:, 0] * (rotate * torch.pi / 180)
     zoom = 1 + u[:, 1] * scale
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, u[:, 2] * shift * 2], 1),
-                         torch.stack([sin, cos, u[:, 3] * shift * 2], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, u[:, 2] * shift * 2], 1), torch.stack([sin, cos, u[:, 3] * shift * 2], 1)], 1
+    )
     grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
-    out = torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear", align_corners=False,
-                                          padding_mode="zeros" if c == 1 else "reflection")
+    out = torch.nn.functional.grid_sample(
+        x.float(), grid, mode="bilinear", align_corners=False, padding_mode="zeros" if c == 1 else "reflection"
+    )
     return _like(out, x)
 
 

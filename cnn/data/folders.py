@@ -1,5 +1,6 @@
 """Image folders (one sub-folder per class): listed, decoded once in parallel, and cached on disk
 as safetensors, keyed by the files' names, sizes and modification times."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,11 +21,10 @@ from ..atomic import atomic_path
 from ..errors import DataError
 from .splits import Dataset, Split
 
-
 DEFAULT_FOLDER_SIZE = 64  # side length for folders whose images differ in size (the Keras seed's 64x64)
 
 
-HELD_OUT_FRACTION = 0.2   # test share of a folder that has no train/ and test/ sub-folders
+HELD_OUT_FRACTION = 0.2  # test share of a folder that has no train/ and test/ sub-folders
 
 
 CACHE_FORMAT = 1
@@ -34,8 +34,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CNN_CACHE_DIR") or Path.home() / ".cache" / "cnn-playground")
 
 
-def load_image_folder(root: str | os.PathLike, *, train: bool = True,
-                      image_size: int | None = None) -> Dataset:
+def load_image_folder(root: str | os.PathLike, *, train: bool = True, image_size: int | None = None) -> Dataset:
     """ImageFolder layout: one sub-folder per class, with train/ and test/ sub-folders when present,
     else a fixed random 20% of each class is held out as the test split."""
     root = Path(root)
@@ -62,7 +61,8 @@ def _classes(root: Path) -> list[str]:
         raise DataError(
             f"The image folder {root} has {len(classes)} class sub-folder(s) "
             f"({', '.join(classes) or 'none'}); a classifier needs at least two. Put each class's "
-            f"images in a sub-folder named after the class, e.g. {root}/cat/*.png, {root}/dog/*.png.")
+            f"images in a sub-folder named after the class, e.g. {root}/cat/*.png, {root}/dog/*.png."
+        )
     return classes
 
 
@@ -109,10 +109,12 @@ def _list_files(root: Path, classes: list[str]) -> list[_File]:
 def _decode_folder(root: Path, classes: list[str], size: int, files: list[_File] | None = None) -> _Decoded:
     files = _list_files(root, classes) if files is None else files
     if not files:
-        raise DataError(f"The image folder {root} holds no files in its class sub-folders "
-                        f"({', '.join(classes)}).")
-    key = hashlib.sha256(json.dumps([CACHE_FORMAT, str(root.resolve()), size,
-                                     [(rel, nbytes, mtime) for _, rel, _, nbytes, mtime in files]]).encode()).hexdigest()[:32]
+        raise DataError(f"The image folder {root} holds no files in its class sub-folders ({', '.join(classes)}).")
+    key = hashlib.sha256(
+        json.dumps(
+            [CACHE_FORMAT, str(root.resolve()), size, [(rel, nbytes, mtime) for _, rel, _, nbytes, mtime in files]]
+        ).encode()
+    ).hexdigest()[:32]
     cached = cache_dir() / f"{key}.safetensors"
     if cached.exists():
         try:
@@ -130,8 +132,10 @@ def _decode_folder(root: Path, classes: list[str], size: int, files: list[_File]
     good = [i for i, a in enumerate(arrays) if a is not None]
     skipped = [paths[i] for i, a in enumerate(arrays) if a is None]
     if not good:
-        raise DataError(f"None of the {len(paths)} files in {root} could be read as an image "
-                        f"(for example {paths[0]}). Use PNG, JPEG, BMP, GIF or WebP images.")
+        raise DataError(
+            f"None of the {len(paths)} files in {root} could be read as an image "
+            f"(for example {paths[0]}). Use PNG, JPEG, BMP, GIF or WebP images."
+        )
     x = np.stack([arrays[i] for i in good])  # N x H x W x 3
     if (x[..., :1] == x).all():  # grey images: keep one channel
         x = x[..., :1]
@@ -153,7 +157,7 @@ def _common_size(files) -> int:
         except Exception:
             continue
     if len(sizes) == 1:
-        (w, h), = sizes
+        ((w, h),) = sizes
         if w == h:
             return min(w, DEFAULT_FOLDER_SIZE)
     return DEFAULT_FOLDER_SIZE
@@ -176,8 +180,11 @@ def _write_cache(path: Path, decoded: _Decoded) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
-            save_file({"images": decoded.split.images, "labels": decoded.split.labels}, tmp,
-                      metadata={"skipped": json.dumps(decoded.skipped)})
+            save_file(
+                {"images": decoded.split.images, "labels": decoded.split.labels},
+                tmp,
+                metadata={"skipped": json.dumps(decoded.skipped)},
+            )
     except OSError:
         pass  # a read-only home: work without the cache
 

@@ -1,4 +1,5 @@
 """uint8 images to the normalised floats a model takes, on the device, a whole batch at once."""
+
 from __future__ import annotations
 
 import torch

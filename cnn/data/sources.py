@@ -1,5 +1,6 @@
 """The named data sources (MNIST, Fashion-MNIST, CIFAR-10) and image folders, behind one call,
 `load_dataset`, with the data directory resolved from a flag, $CNN_DATA_DIR or ./data."""
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,6 @@ import torch
 from ..errors import DataError
 from .folders import load_image_folder
 from .splits import Dataset, Split
-
 
 NAMED_SOURCES = ("mnist", "fashion-mnist", "cifar10")
 # The (C, H, W) of each named data set's images, known before loading it.
@@ -31,8 +31,14 @@ def resolve_data_dir(flag: str | os.PathLike | None = None) -> Path:
     return Path(flag or os.environ.get("CNN_DATA_DIR") or "./data").expanduser()
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, train: bool = True,
-                 allow_any_path: bool = False, image_size: int | None = None) -> Dataset:
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    train: bool = True,
+    allow_any_path: bool = False,
+    image_size: int | None = None,
+) -> Dataset:
     """Load a named data set or an image folder. train=False loads only the test split.
 
     A folder is given by its path; a relative path is looked up under the data directory, and
@@ -50,14 +56,13 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, train:
             ds.name = "cifar10"
             return ds
         return _load_torchvision_cifar10(data_dir, train)
-    return load_image_folder(checked_folder(name, data_dir, allow_any_path), train=train,
-                             image_size=image_size)
+    return load_image_folder(checked_folder(name, data_dir, allow_any_path), train=train, image_size=image_size)
 
 
 DOWNLOAD_CONNECT_TIMEOUT_S = 5  # offline: give up on the download server after this long
 
 
-DOWNLOAD_TIMEOUT_S = 30        # a download that stalls this long fails instead of hanging
+DOWNLOAD_TIMEOUT_S = 30  # a download that stalls this long fails instead of hanging
 
 
 def _torchvision_dataset(cls, root: Path, train: bool, what: str):
@@ -80,21 +85,24 @@ def _torchvision_dataset(cls, root: Path, train: bool, what: str):
     raise DataError(
         f"{what} is not in the data directory {root.resolve()} and could not be downloaded "
         f"({reason}). {_WHAT_TO_PUT[what]} Or pass --data-dir (or set "
-        f"CNN_DATA_DIR) to a directory that has it, or run once with internet access.")
+        f"CNN_DATA_DIR) to a directory that has it, or run once with internet access."
+    )
 
 
 def _unreachable(urls) -> str | None:
     """None when a download server answers (or a proxy is set), else why none does."""
     import urllib.parse
     import urllib.request
+
     if urllib.request.getproxies():
         return None  # the download goes through the proxy; the time limits still apply
     reason = "no download address known"
     for url in filter(None, urls):
         u = urllib.parse.urlsplit(url)
         try:
-            socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)),
-                                     timeout=DOWNLOAD_CONNECT_TIMEOUT_S).close()
+            socket.create_connection(
+                (u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=DOWNLOAD_CONNECT_TIMEOUT_S
+            ).close()
             return None
         except OSError as exc:
             reason = f"no connection to {u.hostname}: {str(exc) or type(exc).__name__}"
@@ -103,16 +111,17 @@ def _unreachable(urls) -> str | None:
 
 _WHAT_TO_PUT = {
     "MNIST": "It should contain MNIST/raw/ with the four IDX files (train-images-idx3-ubyte, "
-             "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte).",
+    "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte).",
     "Fashion-MNIST": "It should contain FashionMNIST/raw/ with the four IDX files "
-                     "(train-images-idx3-ubyte, ..., t10k-labels-idx1-ubyte).",
+    "(train-images-idx3-ubyte, ..., t10k-labels-idx1-ubyte).",
     "CIFAR-10": "It should contain cifar10/train/<class>/*.png and cifar10/test/<class>/*.png, "
-                "or the torchvision download cifar-10-batches-py/.",
+    "or the torchvision download cifar-10-batches-py/.",
 }
 
 
 def _load_torchvision_grey(key: str, data_dir: Path, train: bool) -> Dataset:
     import torchvision.datasets as tvd
+
     cls, what = (tvd.MNIST, "MNIST") if key == "mnist" else (tvd.FashionMNIST, "Fashion-MNIST")
 
     def split(is_train):
@@ -149,13 +158,16 @@ def checked_folder(name: str, data_dir: Path, allow_any_path: bool) -> Path:
     if not real.exists():
         if _looks_like_a_path(name):
             raise DataError(f"The folder {real} does not exist. Check the path, or use one of {known}.")
-        raise DataError(f"No data set named {name!r} and no folder {real}. Use one of {known}, "
-                        f"or a folder with one sub-folder of images per class.")
+        raise DataError(
+            f"No data set named {name!r} and no folder {real}. Use one of {known}, "
+            f"or a folder with one sub-folder of images per class."
+        )
     if not allow_any_path and base != real and base not in real.parents:
         raise DataError(
             f"The folder {real} is outside the data directory {base}. Move or copy it under the "
             f"data directory (a symbolic link to it is refused too), or start with "
-            f"--allow-any-path to train on folders anywhere.")
+            f"--allow-any-path to train on folders anywhere."
+        )
     if not real.is_dir():
         raise DataError(f"{real} is a file, not a folder. Give a folder with one sub-folder of images per class.")
     return real

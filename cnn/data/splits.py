@@ -3,6 +3,7 @@
 Training reads a whole split as one uint8 tensor so the engine can keep it on the training device
 and augment there; no per-image DataLoader runs in the hot loop.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, n: int | None, seed: int = 0) -> "Split":
+    def subset(self, n: int | None, seed: int = 0) -> Split:
         """A fixed random sample of n images (all classes represented), or self when n is None."""
         if n is None or n >= len(self):
             return self
@@ -33,7 +34,7 @@ class Split:
 
 @dataclass
 class Dataset:
-    name: str              # 'mnist', 'fashion-mnist', 'cifar10' or the folder's path
+    name: str  # 'mnist', 'fashion-mnist', 'cifar10' or the folder's path
     classes: list[str]
     train: Split | None
     test: Split
@@ -44,12 +45,14 @@ class Dataset:
         return tuple(self.test.images.shape[1:])
 
 
-def random_dataset(name: str, shape: tuple[int, int, int], n_train: int, n_test: int,
-                   num_classes: int = 10, seed: int = 0) -> Dataset:
+def random_dataset(
+    name: str, shape: tuple[int, int, int], n_train: int, n_test: int, num_classes: int = 10, seed: int = 0
+) -> Dataset:
     """Random uint8 images and labels of a data set's shape: for timing and warming up a device,
     where the pixels do not matter."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (n_train + n_test, *shape), dtype=torch.uint8, generator=g)
     y = torch.randint(0, num_classes, (n_train + n_test,), generator=g)
-    return Dataset(name, [str(i) for i in range(num_classes)], Split(x[:n_train], y[:n_train]),
-                   Split(x[n_train:], y[n_train:]))
+    return Dataset(
+        name, [str(i) for i in range(num_classes)], Split(x[:n_train], y[:n_train]), Split(x[n_train:], y[n_train:])
+    )

@@ -1,4 +1,5 @@
 """The project's fast nets: airbench94's FastNet (and a narrower one for the CPU) and MnistFastNet."""
+
 from __future__ import annotations
 
 import torch
@@ -29,16 +30,29 @@ class FastNet(nn.Module):
     that `init_whitening` sets from the data and freezes.
     """
 
-    def __init__(self, in_channels=3, num_classes=10, image_size=32, widths=(64, 256, 256),
-                 stem=None, head_scale=1 / 9, airbench=False):
+    def __init__(
+        self,
+        in_channels=3,
+        num_classes=10,
+        image_size=32,
+        widths=(64, 256, 256),
+        stem=None,
+        head_scale=1 / 9,
+        airbench=False,
+    ):
         super().__init__()
         stem = stem or 2 * in_channels * 2 * 2  # room for a whitening of 2x2 patches (+ and -)
         bn = _BiasOnlyNorm if airbench else nn.BatchNorm2d
         layers = [nn.Conv2d(in_channels, stem, 2, padding=0, bias=True), nn.GELU()]
         cin = stem
         for w in widths:
-            layers += [nn.Conv2d(cin, w, 3, padding=1, bias=False), nn.MaxPool2d(2),
-                       bn(w), nn.GELU(), *_conv_bn(w, w, bn)]
+            layers += [
+                nn.Conv2d(cin, w, 3, padding=1, bias=False),
+                nn.MaxPool2d(2),
+                bn(w),
+                nn.GELU(),
+                *_conv_bn(w, w, bn),
+            ]
             cin = w
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(cin, num_classes, bias=False)
@@ -48,7 +62,7 @@ class FastNet(nn.Module):
             for m in self.features[2:]:
                 if isinstance(m, nn.Conv2d):
                     with torch.no_grad():
-                        nn.init.dirac_(m.weight[:m.in_channels])
+                        nn.init.dirac_(m.weight[: m.in_channels])
 
     @property
     def stem(self) -> nn.Conv2d:
@@ -62,8 +76,10 @@ class FastNet(nn.Module):
         conv = self.stem
         c, (kh, kw) = images.shape[1], conv.kernel_size
         if conv.out_channels != 2 * c * kh * kw:
-            raise ConfigError(f"Whitening needs a stem of {2 * c * kh * kw} filters for {c}-channel "
-                              f"images; this model's has {conv.out_channels}.")
+            raise ConfigError(
+                f"Whitening needs a stem of {2 * c * kh * kw} filters for {c}-channel "
+                f"images; this model's has {conv.out_channels}."
+            )
         patches = images.unfold(2, kh, 1).unfold(3, kw, 1).transpose(1, 3).reshape(-1, c * kh * kw)
         patches = patches.float()
         cov = (patches.T @ patches / len(patches)).double().cpu()  # 12 x 12: quickest on the CPU
@@ -98,9 +114,12 @@ class MnistFastNet(nn.Module):
         def block(cin, cout, pool):
             conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
             return [conv, *([nn.MaxPool2d(2)] if pool else []), nn.BatchNorm2d(cout), nn.ReLU()]
-        self.features = nn.Sequential(*block(in_channels, a, True),  # 14x14
-                                      *block(a, b, True),            # 7x7
-                                      *block(b, c, False))
+
+        self.features = nn.Sequential(
+            *block(in_channels, a, True),  # 14x14
+            *block(a, b, True),  # 7x7
+            *block(b, c, False),
+        )
         self.head = nn.Linear(c, num_classes)
 
     def forward(self, x):

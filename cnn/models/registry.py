@@ -1,57 +1,121 @@
 """Every model by name: what it was written for, its default recipe, and how to build it."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch.nn as nn
 
 from ..errors import ConfigError
 from .fast import FastNet, MnistFastNet
-from .seeds import (Seed000Keras, Seed000Net, Seed001ConvNet, Seed002Keras, Seed002Net, Seed003CNN, Seed004CNN,
-                    Seed004SimpleCNN)
+from .seeds import (
+    Seed000Keras,
+    Seed000Net,
+    Seed001ConvNet,
+    Seed002Keras,
+    Seed002Net,
+    Seed003CNN,
+    Seed004CNN,
+    Seed004SimpleCNN,
+)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     builder: Callable[..., nn.Module]
-    dataset: str            # the data set it was written for
-    input_shape: tuple      # (C, H, W) it was written for
-    recipe: str             # its default recipe preset
+    dataset: str  # the data set it was written for
+    input_shape: tuple  # (C, H, W) it was written for
+    recipe: str  # its default recipe preset
     about: str
-    kwargs: tuple = ()      # extra builder arguments, as (key, value) pairs
+    kwargs: tuple = ()  # extra builder arguments, as (key, value) pairs
 
     def build(self, in_channels=None, num_classes=10, image_size=None) -> nn.Module:
         c, h, _ = self.input_shape
         return self.builder(in_channels or c, num_classes, image_size or h, **dict(self.kwargs))
 
 
-MODELS: dict[str, ModelSpec] = {s.name: s for s in [
-    ModelSpec("seed000_net", Seed000Net, "mnist", (1, 28, 28), "seed000",
-              "seed000 'Complete guide to build CNN in PyTorch and Keras': NeuralNet"),
-    ModelSpec("seed000_keras", Seed000Keras, "mnist", (1, 28, 28), "seed000_keras",
-              "seed000's Keras twin, in PyTorch"),
-    ModelSpec("seed001_convnet", Seed001ConvNet, "cifar10", (3, 32, 32), "seed001",
-              "seed001 'Writing CNNs from scratch in PyTorch': ConvNeuralNet"),
-    ModelSpec("seed002_net", Seed002Net, "mnist", (1, 28, 28), "seed002",
-              "seed002 'Image classification model in PyTorch and TensorFlow': Net"),
-    ModelSpec("seed002_keras", Seed002Keras, "mnist", (1, 28, 28), "seed002_keras",
-              "seed002's Keras twin, in PyTorch"),
-    ModelSpec("seed003_cnn", Seed003CNN, "mnist", (1, 28, 28), "seed003",
-              "seed003 'TensorFlow vs PyTorch: CNN': CNN_NN"),
-    ModelSpec("seed004_simplecnn", Seed004SimpleCNN, "cifar10", (3, 32, 32), "seed004_simplecnn",
-              "seed004 'nn.Conv2d() and nn.MaxPool2d() in CNNs': SimpleCNN"),
-    ModelSpec("seed004_cnn", Seed004CNN, "mnist", (1, 28, 28), "seed004",
-              "seed004 'nn.Conv2d() and nn.MaxPool2d() in CNNs': CNN"),
-    ModelSpec("mnist_fast", MnistFastNet, "mnist", (1, 28, 28), "mnist_fast",
-              "project: small BN net for MNIST, fast on a CPU"),
-    ModelSpec("cifar10_fast", FastNet, "cifar10", (3, 32, 32), "cifar10_fast",
-              "project: airbench94's net for CIFAR-10 on a GPU", kwargs=(("airbench", True),)),
-    ModelSpec("cifar10_small", FastNet, "cifar10", (3, 32, 32), "cifar10_small",
-              "project: a narrower airbench-style net that trains on a CPU",
-              kwargs=(("widths", (32, 64, 128)), ("stem", 16))),
-]}
+MODELS: dict[str, ModelSpec] = {
+    s.name: s
+    for s in [
+        ModelSpec(
+            "seed000_net",
+            Seed000Net,
+            "mnist",
+            (1, 28, 28),
+            "seed000",
+            "seed000 'Complete guide to build CNN in PyTorch and Keras': NeuralNet",
+        ),
+        ModelSpec(
+            "seed000_keras", Seed000Keras, "mnist", (1, 28, 28), "seed000_keras", "seed000's Keras twin, in PyTorch"
+        ),
+        ModelSpec(
+            "seed001_convnet",
+            Seed001ConvNet,
+            "cifar10",
+            (3, 32, 32),
+            "seed001",
+            "seed001 'Writing CNNs from scratch in PyTorch': ConvNeuralNet",
+        ),
+        ModelSpec(
+            "seed002_net",
+            Seed002Net,
+            "mnist",
+            (1, 28, 28),
+            "seed002",
+            "seed002 'Image classification model in PyTorch and TensorFlow': Net",
+        ),
+        ModelSpec(
+            "seed002_keras", Seed002Keras, "mnist", (1, 28, 28), "seed002_keras", "seed002's Keras twin, in PyTorch"
+        ),
+        ModelSpec(
+            "seed003_cnn", Seed003CNN, "mnist", (1, 28, 28), "seed003", "seed003 'TensorFlow vs PyTorch: CNN': CNN_NN"
+        ),
+        ModelSpec(
+            "seed004_simplecnn",
+            Seed004SimpleCNN,
+            "cifar10",
+            (3, 32, 32),
+            "seed004_simplecnn",
+            "seed004 'nn.Conv2d() and nn.MaxPool2d() in CNNs': SimpleCNN",
+        ),
+        ModelSpec(
+            "seed004_cnn",
+            Seed004CNN,
+            "mnist",
+            (1, 28, 28),
+            "seed004",
+            "seed004 'nn.Conv2d() and nn.MaxPool2d() in CNNs': CNN",
+        ),
+        ModelSpec(
+            "mnist_fast",
+            MnistFastNet,
+            "mnist",
+            (1, 28, 28),
+            "mnist_fast",
+            "project: small BN net for MNIST, fast on a CPU",
+        ),
+        ModelSpec(
+            "cifar10_fast",
+            FastNet,
+            "cifar10",
+            (3, 32, 32),
+            "cifar10_fast",
+            "project: airbench94's net for CIFAR-10 on a GPU",
+            kwargs=(("airbench", True),),
+        ),
+        ModelSpec(
+            "cifar10_small",
+            FastNet,
+            "cifar10",
+            (3, 32, 32),
+            "cifar10_small",
+            "project: a narrower airbench-style net that trains on a CPU",
+            kwargs=(("widths", (32, 64, 128)), ("stem", 16)),
+        ),
+    ]
+}
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -84,6 +148,8 @@ def load_partial_state(model: nn.Module, state: dict) -> None:
     own = model.state_dict()
     wrong = [k for k, v in state.items() if k not in own or tuple(own[k].shape) != tuple(v.shape)]
     if wrong:
-        raise ConfigError(f"The starting weights do not fit this {type(model).__name__}: "
-                          f"{', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} differ.")
+        raise ConfigError(
+            f"The starting weights do not fit this {type(model).__name__}: "
+            f"{', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} differ."
+        )
     model.load_state_dict(state, strict=False)

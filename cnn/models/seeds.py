@@ -1,4 +1,5 @@
 """The tutorial models (../shared/SEEDS.md), layer for layer as their tutorials wrote them."""
+
 from __future__ import annotations
 
 import torch
@@ -157,12 +158,15 @@ class Seed004CNN(nn.Module):
             return [nn.Conv2d(cin, cout, 3), nn.BatchNorm2d(cout), nn.ReLU()]
 
         self.features = nn.Sequential(
-            *block(in_channels, 16), *block(16, 32), nn.MaxPool2d(2),
-            *block(32, 64), *block(64, 128), nn.MaxPool2d(2))
+            *block(in_channels, 16), *block(16, 32), nn.MaxPool2d(2), *block(32, 64), *block(64, 128), nn.MaxPool2d(2)
+        )
         side = _side(image_size, (3, 1, 0), (3, 1, 0), (2, 2, 0), (3, 1, 0), (3, 1, 0), (2, 2, 0))
         self.classifier = nn.Sequential(
-            nn.Linear(128 * side * side, 1024), nn.ReLU(),  # 128*4*4 on 28x28
-            nn.Linear(1024, 128), nn.Linear(128, num_classes))
+            nn.Linear(128 * side * side, 1024),
+            nn.ReLU(),  # 128*4*4 on 28x28
+            nn.Linear(1024, 128),
+            nn.Linear(128, num_classes),
+        )
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.features(x), 1))

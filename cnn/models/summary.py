@@ -1,4 +1,5 @@
 """A Keras-style layer table: each leaf layer's output shape and parameter count."""
+
 from __future__ import annotations
 
 import torch
@@ -11,9 +12,13 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int]) -> list[tuple
     for name, module in model.named_modules():
         if list(module.children()):
             continue
-        hooks.append(module.register_forward_hook(
-            lambda m, _in, out, name=name: rows.append(
-                (name, type(m).__name__, tuple(out.shape), sum(p.numel() for p in m.parameters(recurse=False))))))
+        hooks.append(
+            module.register_forward_hook(
+                lambda m, _in, out, name=name: rows.append(
+                    (name, type(m).__name__, tuple(out.shape), sum(p.numel() for p in m.parameters(recurse=False)))
+                )
+            )
+        )
     was_training = model.training
     try:
         model.eval()
@@ -36,7 +41,14 @@ def format_table(model: nn.Module, input_shape: tuple[int, int, int], title: str
     rule = "-" * len(line(header))
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    out = ([title] if title else []) + [rule, line(header), rule, *map(line, body), rule,
-                                        f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-                                        f"Input shape: {input_shape}"]
+    out = ([title] if title else []) + [
+        rule,
+        line(header),
+        rule,
+        *map(line, body),
+        rule,
+        f"Total params: {total:,}",
+        f"Trainable params: {trainable:,}",
+        f"Input shape: {input_shape}",
+    ]
     return "\n".join(out)

@@ -8,6 +8,7 @@ uncompressed, or a file that expands more than MAX_RATIO times (a zip bomb); siz
 again while reading, so a lying header gains nothing. Files that are no images, or that the
 project refuses (a blank drawing, a photo in a drawings project), are skipped and counted.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ from .store import MANIFEST, Project, clean_name
 MAX_ZIP_BYTES = 100 * 2**20
 MAX_TOTAL_BYTES = 400 * 2**20
 MAX_FILES = 5000
-MAX_RATIO = 100             # uncompressed / compressed size of one file, above a megabyte
+MAX_RATIO = 100  # uncompressed / compressed size of one file, above a megabyte
 _RATIO_FLOOR = 2**20
 _IGNORED = ("__MACOSX",)
 
@@ -35,7 +36,7 @@ _IGNORED = ("__MACOSX",)
 class ImportResult:
     added: int = 0
     new_classes: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)   # "path: why", one per file left out
+    skipped: list[str] = field(default_factory=list)  # "path: why", one per file left out
 
     def summary(self) -> str:
         text = f"Added {self.added} example(s)"
@@ -53,8 +54,10 @@ def export_zip(project: Project, out: str | os.PathLike) -> Path:
     out = Path(out)
     with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            z.writestr(MANIFEST, json.dumps({k: m[k] for k in ("format", "name", "kind", "classes")},
-                                            indent=1, ensure_ascii=False))
+            z.writestr(
+                MANIFEST,
+                json.dumps({k: m[k] for k in ("format", "name", "kind", "classes")}, indent=1, ensure_ascii=False),
+            )
             for c in m["classes"]:
                 for f in project.examples(c["name"]):
                     z.write(f, f"{c['folder']}/{f.name}")
@@ -72,8 +75,9 @@ def import_zip(project: Project, path: str | os.PathLike) -> ImportResult:
     try:
         z = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
-        raise DataError(f"{path.name} is not a zip file (or it is damaged). Zip the class folders and "
-                        f"upload that.") from None
+        raise DataError(
+            f"{path.name} is not a zip file (or it is damaged). Zip the class folders and upload that."
+        ) from None
     with z:
         files, names, result = _plan(z, path.name)
         existing = {n.casefold(): n for n in project.class_names()}
@@ -100,10 +104,13 @@ def _plan(z: zipfile.ZipFile, zip_name: str) -> tuple[dict, dict, ImportResult]:
         if info.is_dir() or not parts or any(p.startswith(".") or p in _IGNORED for p in parts):
             continue
         total += info.file_size
-        if (info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(1, info.compress_size)) \
-                or total > MAX_TOTAL_BYTES:
-            raise DataError(f"{zip_name} expands to more than {MAX_TOTAL_BYTES // 2**20} MB, or packs one file "
-                            f"{MAX_RATIO} times smaller than it is (a zip bomb?); it is refused.")
+        if (
+            info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(1, info.compress_size)
+        ) or total > MAX_TOTAL_BYTES:
+            raise DataError(
+                f"{zip_name} expands to more than {MAX_TOTAL_BYTES // 2**20} MB, or packs one file "
+                f"{MAX_RATIO} times smaller than it is (a zip bomb?); it is refused."
+            )
         entries.append((parts, info))
     if len(entries) > MAX_FILES:
         raise DataError(f"{zip_name} holds {len(entries)} files; at most {MAX_FILES} are accepted at once.")
@@ -113,8 +120,10 @@ def _plan(z: zipfile.ZipFile, zip_name: str) -> tuple[dict, dict, ImportResult]:
     names, files = {}, defaultdict(list)
     for parts, info in entries:
         if len(parts) > 2:
-            raise DataError(f"{zip_name} holds nested folders ({'/'.join(parts)}): put each class's images "
-                            f"in one folder named after the class, as class/image.png.")
+            raise DataError(
+                f"{zip_name} holds nested folders ({'/'.join(parts)}): put each class's images "
+                f"in one folder named after the class, as class/image.png."
+            )
         if parts == (MANIFEST,):
             names = _typed_names(z, info)
         elif len(parts) == 1:
@@ -131,8 +140,9 @@ def _safe_parts(info: zipfile.ZipInfo, zip_name: str) -> tuple[str, ...]:
     parts = tuple(p for p in PurePosixPath(name).parts if p not in ("", "."))
     is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts or is_link:
-        raise DataError(f"{zip_name} holds an unsafe path ({info.filename!r}: it would leave its folder); "
-                        f"the zip is refused.")
+        raise DataError(
+            f"{zip_name} holds an unsafe path ({info.filename!r}: it would leave its folder); the zip is refused."
+        )
     return parts
 
 

@@ -2,6 +2,7 @@
 (cnn.serving.digits.prepare_digit: 1 x 28 x 28, white ink on black) and a photo as the Photo tab
 does (cnn.serving.photos.prepare_photo: 3 x 32 x 32). What cannot be an example is refused with an
 ImageError that says why: a blank drawing, a lone dot, a photo given to a drawings project."""
+
 from __future__ import annotations
 
 import io
@@ -18,17 +19,19 @@ from ..serving.digits import DOT_MESSAGE, ink_map, prepare_digit
 from ..serving.photos import prepare_photo
 
 KINDS = ("drawings", "photos")
-SIDE = {"drawings": 28, "photos": 32}      # what the model sees: the Draw and Photo tabs' inputs
+SIDE = {"drawings": 28, "photos": 32}  # what the model sees: the Draw and Photo tabs' inputs
 CHANNELS = {"drawings": 1, "photos": 3}
-MAX_UPLOAD_BYTES = 20 * 2**20              # one uploaded example (the app's own upload limit)
+MAX_UPLOAD_BYTES = 20 * 2**20  # one uploaded example (the app's own upload limit)
 STORED_SIDE = {"drawings": 840, "photos": 384}  # larger examples are stored scaled down to this
 # A drawing is strokes on a plain ground. A photo given to a drawings project has "ink" (what
 # differs from its border's colour) over most of it, or a border that is not one colour.
 PHOTO_INK_SHARE = 0.5
 PHOTO_BORDER_SHARE = 0.3
-PHOTO_MESSAGE = ("This looks like a photo, not a drawing: a drawing is strokes on a plain background "
-                 "(the canvas, or a sheet of paper). Draw the class on the canvas, or add photos to a "
-                 "photos project.")
+PHOTO_MESSAGE = (
+    "This looks like a photo, not a drawing: a drawing is strokes on a plain background "
+    "(the canvas, or a sheet of paper). Draw the class on the canvas, or add photos to a "
+    "photos project."
+)
 
 
 def decode_example(obj, name: str = "The image") -> Image.Image:
@@ -40,8 +43,10 @@ def decode_example(obj, name: str = "The image") -> Image.Image:
     elif isinstance(obj, (str, os.PathLike)) and Path(obj).is_file():
         size, name = Path(obj).stat().st_size, Path(obj).name
     if size is not None and size > MAX_UPLOAD_BYTES:
-        raise ImageError(f"{name} is {size / 2**20:.1f} MB; examples up to {MAX_UPLOAD_BYTES // 2**20} MB "
-                         f"are accepted. Use a smaller image.")
+        raise ImageError(
+            f"{name} is {size / 2**20:.1f} MB; examples up to {MAX_UPLOAD_BYTES // 2**20} MB "
+            f"are accepted. Use a smaller image."
+        )
     return load_image(obj)
 
 
@@ -70,8 +75,12 @@ def prepare(kind: str, image) -> tuple[torch.Tensor, Image.Image]:
         raise ValueError(f"unknown project kind {kind!r}")
     r = prepare_digit(im)
     if r.image is None:
-        raise ImageError({BLANK_MESSAGE: "The drawing is blank: draw the class on the canvas first.",
-                          DOT_MESSAGE: "The drawing is only a dot: draw the whole shape."}.get(r.message, r.message))
+        raise ImageError(
+            {
+                BLANK_MESSAGE: "The drawing is blank: draw the class on the canvas first.",
+                DOT_MESSAGE: "The drawing is only a dot: draw the whole shape.",
+            }.get(r.message, r.message)
+        )
     if looks_like_photo(im):
         raise ImageError(PHOTO_MESSAGE)
     return r.image, r.preview

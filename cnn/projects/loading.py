@@ -6,6 +6,7 @@ of each class (at least one example) is held out to check the model; which examp
 their file names, so a later evaluation (python -m cnn.evaluate) holds out the same ones.
 `load_training_data` sends a folder with project.json here and anything else to cnn.data.load_dataset.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,14 +24,20 @@ from .examples import prepare
 from .store import MANIFEST, Project
 
 HELD_OUT_FRACTION = 0.2
-_MEMO: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()  # prepared examples, by file and version
+_MEMO: OrderedDict[tuple, torch.Tensor] = OrderedDict()  # prepared examples, by file and version
 _MEMO_LIMIT = 20_000
 _MEMO_LOCK = threading.Lock()
 _NAMED = set(NAMED_SOURCES) | {"fashion_mnist", "fashionmnist", "cifar-10"}
 
 
-def load_training_data(name: str, data_dir: str | os.PathLike | None = None, *, train: bool = True,
-                       allow_any_path: bool = False, image_size: int | None = None) -> Dataset:
+def load_training_data(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    train: bool = True,
+    allow_any_path: bool = False,
+    image_size: int | None = None,
+) -> Dataset:
     """A project folder (one holding project.json) through `load_project`; a named data set or
     any other image folder through cnn.data.load_dataset (image_size: its images' side)."""
     folder = project_folder(name, data_dir, allow_any_path)
@@ -39,8 +46,7 @@ def load_training_data(name: str, data_dir: str | os.PathLike | None = None, *, 
     return load_dataset(name, data_dir, train=train, allow_any_path=allow_any_path, image_size=image_size)
 
 
-def project_folder(name: str, data_dir: str | os.PathLike | None = None,
-                   allow_any_path: bool = False) -> Path | None:
+def project_folder(name: str, data_dir: str | os.PathLike | None = None, allow_any_path: bool = False) -> Path | None:
     """The project folder `name` names (a path, relative ones under the data directory), or None
     when it names no project. A project outside the data directory is refused unless allow_any_path."""
     key = str(name or "").strip()
@@ -63,8 +69,10 @@ def load_project(path: str | os.PathLike, *, train: bool = True) -> Dataset:
     kind, classes = m["kind"], m["classes"]
     if len(classes) < 2:
         have = f"only the class {classes[0]['name']!r}" if classes else "no classes yet"
-        raise DataError(f"The project {m['name']!r} has {have}: teaching needs at least two classes to tell "
-                        f"apart. Add another class with a few examples.")
+        raise DataError(
+            f"The project {m['name']!r} has {have}: teaching needs at least two classes to tell "
+            f"apart. Add another class with a few examples."
+        )
     parts, skipped = {"train": ([], []), "test": ([], [])}, []
     for label, c in enumerate(classes):
         good = []
@@ -80,17 +88,26 @@ def load_project(path: str | os.PathLike, *, train: bool = True) -> Dataset:
             xs.append(x)
             ys.append(label)
     split = {k: Split(torch.stack(xs), torch.tensor(ys, dtype=torch.long)) for k, (xs, ys) in parts.items()}
-    return Dataset(str(project.path.resolve()), [c["name"] for c in classes],
-                   split["train"] if train else None, split["test"], skipped)
+    return Dataset(
+        str(project.path.resolve()),
+        [c["name"] for c in classes],
+        split["train"] if train else None,
+        split["test"],
+        skipped,
+    )
 
 
 def _check_count(name: str, n: int) -> None:
     if n == 0:
-        raise DataError(f"The class {name!r} has no examples yet: add at least two (one is held out to "
-                        f"check the model, the others are learned from), or delete the class.")
+        raise DataError(
+            f"The class {name!r} has no examples yet: add at least two (one is held out to "
+            f"check the model, the others are learned from), or delete the class."
+        )
     if n == 1:
-        raise DataError(f"The class {name!r} has only one example: add at least one more. One example "
-                        f"of each class is held out to check the model, and one is needed to learn from.")
+        raise DataError(
+            f"The class {name!r} has only one example: add at least one more. One example "
+            f"of each class is held out to check the model, and one is needed to learn from."
+        )
 
 
 def held_out(file_names: list[str]) -> list[str]:

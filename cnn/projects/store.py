@@ -7,6 +7,7 @@ thread lock and, across processes, an flock on the project's .lock file) and is 
 examples get unique file names, so two sessions adding at once lose nothing. Every call reads the
 project afresh, so a project deleted (or changed) elsewhere is noticed with a clear DataError.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -72,9 +73,9 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class ClassInfo:
-    name: str      # as typed
-    folder: str    # its safe folder name
-    count: int     # examples in it
+    name: str  # as typed
+    folder: str  # its safe folder name
+    count: int  # examples in it
 
 
 class Project:
@@ -89,7 +90,7 @@ class Project:
     # ------------------------------------------------------------ create, open, list
 
     @classmethod
-    def create(cls, name, kind: str, data_dir: str | os.PathLike | None = None) -> "Project":
+    def create(cls, name, kind: str, data_dir: str | os.PathLike | None = None) -> Project:
         name = clean_name(name, "project")
         if kind not in KINDS:
             raise DataError(f"A project holds drawings or photos, not {kind!r}.")
@@ -101,13 +102,19 @@ class Project:
                 raise DataError(f"There is already a project named {name!r}; open it, or pick another name.")
             path = root / _unique(slug(name), {e.name.casefold() for e in root.iterdir()})
             path.mkdir()
-            manifest = {"format": FORMAT, "name": name, "kind": kind, "classes": [],
-                        "created": _now(), "modified": _now()}
+            manifest = {
+                "format": FORMAT,
+                "name": name,
+                "kind": kind,
+                "classes": [],
+                "created": _now(),
+                "modified": _now(),
+            }
             _write_manifest(path, manifest)
         return cls(path)
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Project":
+    def open(cls, path: str | os.PathLike) -> Project:
         project = cls(path)
         project.manifest()  # a DataError when it is not a project (or no longer there)
         return project
@@ -124,8 +131,10 @@ class Project:
         return data
 
     def _gone(self) -> DataError:
-        return DataError(f"The project at {self.path} is gone: its folder was deleted or moved. "
-                         f"Create a new project or open another one.")
+        return DataError(
+            f"The project at {self.path} is gone: its folder was deleted or moved. "
+            f"Create a new project or open another one."
+        )
 
     @property
     def name(self) -> str:

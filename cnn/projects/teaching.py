@@ -5,6 +5,7 @@ MNIST one for drawings, CIFAR-10 for photos: `FINE_TUNE_FROM`); the caller runs 
 `cnn.training.train(plan.recipe, plan.data, init_state=plan.init_state, ...)`, and saves the End
 event's model with `plan.metadata(end)`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +22,10 @@ from .examples import CHANNELS, SIDE
 from .loading import load_project
 from .store import Project, slug
 
-FINE_TUNE_FROM = {"drawings": Path("checkpoints") / "mnist.safetensors",
-                  "photos": Path("checkpoints") / "cifar10.safetensors"}
+FINE_TUNE_FROM = {
+    "drawings": Path("checkpoints") / "mnist.safetensors",
+    "photos": Path("checkpoints") / "cifar10.safetensors",
+}
 # How a project is taught, chosen by measurement (bench/teach_drawings.py --variants all and
 # bench/teach_photos.py --variants all; README "Teach it your own classes"). About `steps` steps
 # whatever the project's size (at least MIN_EPOCHS passes, at most the preset's epochs), then the
@@ -40,14 +43,24 @@ FINE_TUNE_FROM = {"drawings": Path("checkpoints") / "mnist.safetensors",
 # 72.0%, /10 80.3%), so it keeps the classifier alone until a held-out test on it says otherwise.
 TEACH = {
     "drawings": dict(steps=250, fine_tune={}, scratch={"lr": 6e-3}),
-    "photos": dict(steps=80, fine_tune={"lr": 3e-3, "head_only_share": 0.5}, scratch={},
-                   by_model={"cifar10_fast": {"head_only_share": 1.0}}),
+    "photos": dict(
+        steps=80,
+        fine_tune={"lr": 3e-3, "head_only_share": 0.5},
+        scratch={},
+        by_model={"cifar10_fast": {"head_only_share": 1.0}},
+    ),
 }
 MIN_EPOCHS = 4
 
 
-def teach_recipe(kind: str, n_train: int, init: StartingWeights | None = None, *,
-                 fine_tune: bool | None = None, architecture: str | None = None) -> Recipe:
+def teach_recipe(
+    kind: str,
+    n_train: int,
+    init: StartingWeights | None = None,
+    *,
+    fine_tune: bool | None = None,
+    architecture: str | None = None,
+) -> Recipe:
     """The teach preset for a project of `kind` with n_train training examples: its batch no larger
     than the data, its epochs scaled to about TEACH[kind]['steps'] steps, with TEACH's changes for
     fine-tuning (default: when `init` is given; those of init's architecture, or `architecture`,
@@ -100,6 +113,7 @@ def plan(path: str | os.PathLike, init_from: str | os.PathLike | None = None) ->
     data = load_project(project.path)
     init = None
     if init_from is not None:
-        init = starting_weights(init_from, channels=CHANNELS[kind], num_classes=len(data.classes),
-                                image_size=SIDE[kind])
+        init = starting_weights(
+            init_from, channels=CHANNELS[kind], num_classes=len(data.classes), image_size=SIDE[kind]
+        )
     return Plan(m["name"], kind, data, teach_recipe(kind, len(data.train), init), init)

@@ -1,4 +1,5 @@
 """A training run's settings as the app's Train tab takes them, checked before anything starts."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,7 @@ from ..training import get_recipe
 
 @dataclass
 class RunConfig:
-    dataset: str                    # 'mnist', 'fashion-mnist', 'cifar10' or a folder path
+    dataset: str  # 'mnist', 'fashion-mnist', 'cifar10' or a folder path
     model: str
     recipe: str
     epochs: float
@@ -22,9 +23,9 @@ class RunConfig:
     train_subset: int | None = None  # train on a fixed sample of this many images (None: all)
     test_subset: int | None = None
     seed: int = 0
-    tensorboard: bool = False        # also write TensorBoard scalars (under the manager's tensorboard_dir)
-    init_from: str | None = None     # continue from this checkpoint (the app resolves it from a run's name)
-    parent: str | None = None        # that run's name, as the Runs tab lists it (kept in the new run's log)
+    tensorboard: bool = False  # also write TensorBoard scalars (under the manager's tensorboard_dir)
+    init_from: str | None = None  # continue from this checkpoint (the app resolves it from a run's name)
+    parent: str | None = None  # that run's name, as the Runs tab lists it (kept in the new run's log)
 
     def checked(self):
         """The recipe these settings make, refused with a clear message when out of range."""
@@ -38,9 +39,13 @@ class RunConfig:
         if not str(self.dataset or "").strip():
             raise ConfigError("Choose a data set, or give the path of an image folder.")
         recipe = get_recipe(self.recipe).replace(
-            model=self.model, dataset=self.dataset, epochs=float(self.epochs),
+            model=self.model,
+            dataset=self.dataset,
+            epochs=float(self.epochs),
             batch_size=int(self.batch_size) if float(self.batch_size).is_integer() else self.batch_size,
-            lr=float(self.lr), optimizer=self.optimizer)
+            lr=float(self.lr),
+            optimizer=self.optimizer,
+        )
         recipe.validate()
         check_fits(self.model, self.dataset)
         return recipe
@@ -53,9 +58,11 @@ def check_fits(model: str, dataset: str) -> None:
     if have is None or tuple(want) == have:
         return
     fits = ", ".join(n for n, s in MODELS.items() if tuple(s.input_shape) == have)
-    raise ConfigError(f"The model {model} is written for {_shape_words(want)} images, and {key} has "
-                      f"{_shape_words(have)} images. Choose a model for {_shape_words(have)} images "
-                      f"({fits}), or choose the data set again to get its fast model.")
+    raise ConfigError(
+        f"The model {model} is written for {_shape_words(want)} images, and {key} has "
+        f"{_shape_words(have)} images. Choose a model for {_shape_words(have)} images "
+        f"({fits}), or choose the data set again to get its fast model."
+    )
 
 
 def _shape_words(shape) -> str:

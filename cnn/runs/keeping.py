@@ -1,6 +1,7 @@
 """What the app keeps of a run and shows while it trains: its record (cnn.runlog: the JSON-lines log
 beside its checkpoint, TensorBoard scalars when asked), the live panel's fixed test images, and the
 weights a continued run starts from."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,10 +29,19 @@ def open_record(run: Run, path: Path, tensorboard_dir: Path, recipe: Recipe) -> 
     """The run's log (always) and TensorBoard scalars (when its config asks); a problem with
     TensorBoard is a warning on the page, and training goes on."""
     c = run.config
-    header = run_header(recipe.as_dict(), str(c.dataset), "app", checkpoint=path.name, seed=c.seed,
-                        train_subset=c.train_subset, test_subset=c.test_subset, parent=c.parent)
-    return RunRecorder.open(path, header, tensorboard=tensorboard_dir if c.tensorboard else None,
-                            warn=run.warnings.append)
+    header = run_header(
+        recipe.as_dict(),
+        str(c.dataset),
+        "app",
+        checkpoint=path.name,
+        seed=c.seed,
+        train_subset=c.train_subset,
+        test_subset=c.test_subset,
+        parent=c.parent,
+    )
+    return RunRecorder.open(
+        path, header, tensorboard=tensorboard_dir if c.tensorboard else None, warn=run.warnings.append
+    )
 
 
 def panel_indices(labels: torch.Tensor, classes: int, size: int = PANEL_SIZE) -> list[int]:
@@ -40,7 +50,7 @@ def panel_indices(labels: torch.Tensor, classes: int, size: int = PANEL_SIZE) ->
     by_class = [(labels == k).nonzero().flatten().tolist() for k in range(classes)]
     out, depth = [], 0
     while len(out) < size and any(depth < len(b) for b in by_class):
-        out += [b[depth] for b in by_class if depth < len(b)][:size - len(out)]
+        out += [b[depth] for b in by_class if depth < len(b)][: size - len(out)]
         depth += 1
     return out
 
@@ -56,6 +66,7 @@ def continued_from(path: str, recipe: Recipe, data: Dataset) -> tuple[Recipe, di
     run continued from the checkpoint at path; its classifier is kept when it fits the data's
     classes (resuming), else starts afresh (fine-tuning on other classes)."""
     c, h, _ = data.input_shape
-    init = starting_weights(path, channels=c, num_classes=len(data.classes), image_size=h,
-                            architecture=recipe.model, keep_classifier=True)
+    init = starting_weights(
+        path, channels=c, num_classes=len(data.classes), image_size=h, architecture=recipe.model, keep_classifier=True
+    )
     return init.fine_tune(recipe), init.state

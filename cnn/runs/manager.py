@@ -1,4 +1,5 @@
 """The one training run of this process, in a background thread (see cnn.runs)."""
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,8 @@ from ..evaluation import evaluate
 from ..hardware import describe, pick_device
 from ..training import End, EpochEnd, RunStatus, Snapshot, Start, Step, Watch, train
 from ..training.warmup import warm_up
-from .keeping import checkpoint_path, continued_from, open_record, panel
 from .config import RunConfig
+from .keeping import checkpoint_path, continued_from, open_record, panel
 from .run import Run
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,15 @@ class RunBusy(CnnError):
 class RunManager:
     """Holds the one training run of this process."""
 
-    def __init__(self, runs_dir: str | Path = DEFAULT_RUNS_DIR, data_dir: str | Path | None = None,
-                 allow_any_path: bool = False, device: str | None = None, protected: tuple = (),
-                 stop_unwatched_after: float | None = None):
+    def __init__(
+        self,
+        runs_dir: str | Path = DEFAULT_RUNS_DIR,
+        data_dir: str | Path | None = None,
+        allow_any_path: bool = False,
+        device: str | None = None,
+        protected: tuple = (),
+        stop_unwatched_after: float | None = None,
+    ):
         """stop_unwatched_after: stop a run that a page started (one started with a session) when no
         page has looked at it (Run.viewed) for this many seconds, keeping its weights; None: runs go
         on until they end or are stopped."""
@@ -57,8 +64,9 @@ class RunManager:
         self._device_ready.set()
         self._warm_up_stop = threading.Event()  # set by a run that would otherwise wait for the warm-up
 
-    def warm_up_in_background(self, recipes: tuple[str, ...] = ("cifar10_fast", "mnist_fast"),
-                              device_types: tuple[str, ...] = ("cuda",)) -> None:
+    def warm_up_in_background(
+        self, recipes: tuple[str, ...] = ("cifar10_fast", "mnist_fast"), device_types: tuple[str, ...] = ("cuda",)
+    ) -> None:
         """On a GPU (a device of one of `device_types`), pay its one-time costs (CUDA, cuDNN's
         kernel choice, the CUDA graph machinery) while nobody is waiting (cnn.device.warm_up).
         A run started meanwhile stops it at its next step and starts as soon as it has."""
@@ -70,12 +78,14 @@ class RunManager:
         def work():
             try:
                 seconds = warm_up(self.device, recipes, stop=self._warm_up_stop)
-                log.info("device warm-up %s after %.1f s", "cut short" if self._warm_up_stop.is_set()
-                         else "done", seconds)
+                log.info(
+                    "device warm-up %s after %.1f s", "cut short" if self._warm_up_stop.is_set() else "done", seconds
+                )
             except Exception:  # a warm-up problem must not stop the app; the first run pays instead
                 log.exception("device warm-up failed")
             finally:
                 self._device_ready.set()
+
         threading.Thread(target=work, name="device-warm-up", daemon=True).start()
 
     @property
@@ -99,7 +109,8 @@ class RunManager:
                 who = "this browser" if session is not None and cur.session == session else "another browser"
                 raise RunBusy(
                     f"A training run is already going ({cur.config.model} on {cur.config.dataset}, "
-                    f"started from {who}). Only one run at a time: stop it first or wait for it to end.")
+                    f"started from {who}). Only one run at a time: stop it first or wait for it to end."
+                )
             run = Run(uuid.uuid4().hex[:8], config, session, self.device_name(), recipe=recipe)
             self._current = run
         threading.Thread(target=self._work, args=(run, recipe), name=f"train-{run.id}", daemon=True).start()
@@ -153,22 +164,30 @@ class RunManager:
                 run.recipe = recipe
             run.panel_images, run.panel_labels = panel(data.test, len(data.classes))
             watch = Watch(run.panel_images, WATCH_EVERY_S)
-            for ev in train(recipe, data, device=self.device, seed=run.config.seed, stop=run.stop_event,
-                            init_state=init_state, watch=watch):
+            for ev in train(
+                recipe,
+                data,
+                device=self.device,
+                seed=run.config.seed,
+                stop=run.stop_event,
+                init_state=init_state,
+                watch=watch,
+            ):
                 self._keep(run, ev, record)
             end = run.end
             run.final_step = _end_step(run, end)
             if end.status == RunStatus.STOPPED:
                 self._evaluate_kept(run, end)
-            end.metadata.update(init_from=Path(run.config.init_from).name if run.config.init_from else None,
-                                parent=run.config.parent)
+            end.metadata.update(
+                init_from=Path(run.config.init_from).name if run.config.init_from else None, parent=run.config.parent
+            )
             record.write(end)  # after the kept weights' test: the log's End is the checkpoint's
             run.checkpoint = save_checkpoint(end.model, end.metadata, path)
             record.close()
             note = f" {run.note}" if end.status == RunStatus.STOPPED and run.note else ""
             run.message = (end.message or end.status.value.capitalize()) + f"{note} Saved {run.checkpoint}."
             run.status = end.status
-        except Exception as exc:  # noqa: BLE001 - the app must keep serving
+        except Exception as exc:
             self._fail(run, _failure_message(run, exc))
             if record is not None:
                 record.fail(run.message)
@@ -201,8 +220,10 @@ class RunManager:
         data = load_dataset(run.config.dataset, self.data_dir, allow_any_path=self.allow_any_path)
         if data.skipped:
             shown = ", ".join(Path(p).name for p in data.skipped[:5])
-            run.warnings.append(f"Skipped {len(data.skipped)} unreadable file(s): {shown}"
-                                f"{' ...' if len(data.skipped) > 5 else ''}. The readable ones are used.")
+            run.warnings.append(
+                f"Skipped {len(data.skipped)} unreadable file(s): {shown}"
+                f"{' ...' if len(data.skipped) > 5 else ''}. The readable ones are used."
+            )
         data.train = data.train.subset(run.config.train_subset, seed=run.config.seed)
         data.test = data.test.subset(run.config.test_subset, seed=run.config.seed)
         recipe.validate(len(data.train))
@@ -221,10 +242,18 @@ class RunManager:
         run.note, note = "Evaluating the kept weights on the test set ...", run.note
         run._touch()
         meta, device = end.metadata, next(end.model.parameters()).device
-        normalize = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], device,
-                               run.data.input_shape[0])
-        ev = evaluate(end.model, run.data.test, normalize, len(run.data.classes), device,
-                      tta_flip=bool(meta.get("tta_flip")), tta_translate=bool(meta.get("tta_translate")))
+        normalize = Normalizer(
+            meta["normalization"]["mean"], meta["normalization"]["std"], device, run.data.input_shape[0]
+        )
+        ev = evaluate(
+            end.model,
+            run.data.test,
+            normalize,
+            len(run.data.classes),
+            device,
+            tta_flip=bool(meta.get("tta_flip")),
+            tta_translate=bool(meta.get("tta_translate")),
+        )
         end.evaluation, end.test_accuracy = ev, ev.accuracy
         meta["test_accuracy"] = ev.accuracy
         run.note = note
@@ -234,6 +263,7 @@ class RunManager:
         run.end = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
 
 def _end_step(run: Run, end: End) -> int:
     """The step the run ended at: every step when it finished, else the one its End names."""
@@ -254,8 +284,10 @@ def _failure_message(run: Run, exc: Exception) -> str:
         return str(exc)
     if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
         b = run.config.batch_size
-        return (f"The device ran out of memory with batch size {b}. Try a smaller batch size "
-                f"(for example {max(1, int(b) // 2)}) or a smaller model. Nothing else was affected; "
-                f"you can start a new run.")
+        return (
+            f"The device ran out of memory with batch size {b}. Try a smaller batch size "
+            f"(for example {max(1, int(b) // 2)}) or a smaller model. Nothing else was affected; "
+            f"you can start a new run."
+        )
     traceback.print_exc()
     return f"Training failed: {type(exc).__name__}: {str(exc)[:300]}"

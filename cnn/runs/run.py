@@ -1,4 +1,5 @@
 """One training run of the app, as data: its settings, every event so far, its result."""
+
 from __future__ import annotations
 
 import threading
@@ -29,11 +30,11 @@ class Run:
     checkpoint: Path | None = None
     data: Dataset | None = None
     started_at: float = field(default_factory=time.time)
-    recipe: Recipe | None = None     # what it trains with (the settings, checked)
-    note: str = ""                   # what it does now, when not the status alone says it
-    final_step: int | None = None    # the step it ended at (from its End event)
+    recipe: Recipe | None = None  # what it trains with (the settings, checked)
+    note: str = ""  # what it does now, when not the status alone says it
+    final_step: int | None = None  # the step it ended at (from its End event)
     snapshot: Snapshot | None = None  # the live panel's latest
-    snapshots: int = 0               # how many so far (a page redraws the panel when this changes)
+    snapshots: int = 0  # how many so far (a page redraws the panel when this changes)
     panel_images: torch.Tensor | None = None  # the live panel's fixed test images (uint8 N x C x H x W)
     panel_labels: list[int] = field(default_factory=list)  # and their true classes
     last_viewed: float = field(default_factory=time.monotonic)  # when a page last looked at it
@@ -83,21 +84,44 @@ class Run:
         last = self.steps[-1] if self.steps else None
         total = self.start.total_steps if self.start else 0
         if last is None and self.final_step is None:
-            return {"step": 0, "total": total, "fraction": 0.0, "eta": None, "images_per_s": None,
-                    "elapsed": time.time() - self.started_at, "epoch": 0.0}
+            return {
+                "step": 0,
+                "total": total,
+                "fraction": 0.0,
+                "eta": None,
+                "images_per_s": None,
+                "elapsed": time.time() - self.started_at,
+                "epoch": 0.0,
+            }
         if self.final_step is None:
-            return {"step": last.step, "total": total, "fraction": last.step / max(1, total),
-                    "eta": 0.0 if self.done else last.eta, "images_per_s": last.images_per_s,
-                    "elapsed": last.elapsed, "epoch": last.epoch, "threads": last.threads}
+            return {
+                "step": last.step,
+                "total": total,
+                "fraction": last.step / max(1, total),
+                "eta": 0.0 if self.done else last.eta,
+                "images_per_s": last.images_per_s,
+                "elapsed": last.elapsed,
+                "epoch": last.epoch,
+                "threads": last.threads,
+            }
         step, per_epoch = self.final_step, self.start.steps_per_epoch if self.start else 1
-        return {"step": step, "total": total, "fraction": step / max(1, total), "eta": 0.0,
-                "images_per_s": last.images_per_s if last else None, "threads": last.threads if last else None,
-                "elapsed": self.end.elapsed if self.end else last.elapsed, "epoch": step / max(1, per_epoch)}
+        return {
+            "step": step,
+            "total": total,
+            "fraction": step / max(1, total),
+            "eta": 0.0,
+            "images_per_s": last.images_per_s if last else None,
+            "threads": last.threads if last else None,
+            "elapsed": self.end.elapsed if self.end else last.elapsed,
+            "epoch": step / max(1, per_epoch),
+        }
 
     def misclassified(self, limit: int = 24) -> list[tuple[torch.Tensor, str, str]]:
         """(uint8 C x H x W image, true class, predicted class), most confidently wrong first."""
         if self.end is None or self.end.evaluation is None or self.data is None:
             return []
         ev, test, classes = self.end.evaluation, self.data.test, self.data.classes
-        return [(test.images[i], classes[int(test.labels[i])], classes[int(ev.predictions[i])])
-                for i in ev.misclassified(test.labels, limit)]
+        return [
+            (test.images[i], classes[int(test.labels[i])], classes[int(ev.predictions[i])])
+            for i in ev.misclassified(test.labels, limit)
+        ]

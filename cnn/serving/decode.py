@@ -4,6 +4,7 @@
 with 'composite', 'layers' and 'background') and returns a decoded PIL image (mode L, RGB or RGBA),
 upright, first frame only, refusing with a clear `ImageError` what is not a usable image.
 """
+
 from __future__ import annotations
 
 import io
@@ -17,11 +18,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
 
+MAX_PIXELS = 50_000_000  # larger images are refused from their header, before decoding
 
-MAX_PIXELS = 50_000_000     # larger images are refused from their header, before decoding
 
-
-MIN_SIDE = 8                # smaller images carry too little to classify
+MIN_SIDE = 8  # smaller images carry too little to classify
 
 
 MAX_FILE_BYTES = 50 * 2**20
@@ -49,8 +49,9 @@ def load_image(obj) -> Image.Image:
         return _from_path(Path(obj))
     if hasattr(obj, "read"):
         return load_image(obj.read())
-    raise ImageError(f"Cannot read an image from a {type(obj).__name__}. "
-                     f"Give a file path, bytes, a PIL image or a numpy array.")
+    raise ImageError(
+        f"Cannot read an image from a {type(obj).__name__}. Give a file path, bytes, a PIL image or a numpy array."
+    )
 
 
 def decoded(image) -> Image.Image:
@@ -66,8 +67,7 @@ def _from_path(path: Path) -> Image.Image:
     if size == 0:
         raise ImageError(f"{name} is empty (0 bytes). Upload an image file such as a PNG or JPEG.")
     if size > MAX_FILE_BYTES:
-        raise ImageError(f"{name} is {size / 2**20:.0f} MB; images up to {MAX_FILE_BYTES // 2**20} MB "
-                         f"are accepted.")
+        raise ImageError(f"{name} is {size / 2**20:.0f} MB; images up to {MAX_FILE_BYTES // 2**20} MB are accepted.")
     with open(path, "rb") as f:
         head = f.read(16)
         f.seek(0)
@@ -99,20 +99,26 @@ def _open(fp, name: str, head: bytes) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(fp)
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{name} is far too large ({exc}). Images over "
-                         f"{MAX_PIXELS // 1_000_000} megapixels are refused.") from None
+        raise ImageError(
+            f"{name} is far too large ({exc}). Images over {MAX_PIXELS // 1_000_000} megapixels are refused."
+        ) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name} is {_describe_non_image(head)}, not an image. "
-                         f"Upload a PNG, JPEG, GIF, BMP or WebP image.") from None
+        raise ImageError(
+            f"{name} is {_describe_non_image(head)}, not an image. Upload a PNG, JPEG, GIF, BMP or WebP image."
+        ) from None
     except Exception as exc:
-        raise ImageError(f"{name} is damaged or truncated: it could not be read as an image "
-                         f"({type(exc).__name__}). Upload a PNG, JPEG, GIF, BMP or WebP image.") from None
+        raise ImageError(
+            f"{name} is damaged or truncated: it could not be read as an image "
+            f"({type(exc).__name__}). Upload a PNG, JPEG, GIF, BMP or WebP image."
+        ) from None
     with im:
         w, h = im.size
         if w * h > MAX_PIXELS:
-            raise ImageError(f"{name} is {w} x {h} pixels ({w * h / 1e6:.0f} megapixels); images over "
-                             f"{MAX_PIXELS // 1_000_000} megapixels are refused (it could be a "
-                             f"decompression bomb). Resize it and try again.")
+            raise ImageError(
+                f"{name} is {w} x {h} pixels ({w * h / 1e6:.0f} megapixels); images over "
+                f"{MAX_PIXELS // 1_000_000} megapixels are refused (it could be a "
+                f"decompression bomb). Resize it and try again."
+            )
         try:
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)  # an animated image: its first frame
@@ -123,9 +129,11 @@ def _open(fp, name: str, head: bytes) -> Image.Image:
         except ImageError:
             raise
         except Exception as exc:
-            raise ImageError(f"{name} is damaged or truncated and could not be decoded "
-                             f"({type(exc).__name__}: {str(exc)[:80]}). Upload the image again or "
-                             f"use another one.") from None
+            raise ImageError(
+                f"{name} is damaged or truncated and could not be decoded "
+                f"({type(exc).__name__}: {str(exc)[:80]}). Upload the image again or "
+                f"use another one."
+            ) from None
     return out
 
 
@@ -133,11 +141,11 @@ def _normalise(im: Image.Image, name: str) -> Image.Image:
     """Upright, 8-bit, and in mode L, RGB or RGBA (RGBA only when it has any transparency)."""
     w, h = im.size
     if w * h > MAX_PIXELS:
-        raise ImageError(f"{name} is {w} x {h} pixels; images over {MAX_PIXELS // 1_000_000} "
-                         f"megapixels are refused.")
+        raise ImageError(f"{name} is {w} x {h} pixels; images over {MAX_PIXELS // 1_000_000} megapixels are refused.")
     if min(w, h) < MIN_SIDE:
-        raise ImageError(f"{name} is only {w} x {h} pixels; it needs at least {MIN_SIDE} x {MIN_SIDE} "
-                         f"pixels to be classified.")
+        raise ImageError(
+            f"{name} is only {w} x {h} pixels; it needs at least {MIN_SIDE} x {MIN_SIDE} pixels to be classified."
+        )
     try:
         im = ImageOps.exif_transpose(im)
     except Exception:
@@ -178,8 +186,7 @@ def _from_array(a: np.ndarray) -> Image.Image:
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
-        raise ImageError(f"An array of shape {tuple(a.shape)} is not an image; give H x W, "
-                         f"H x W x 3 or H x W x 4.")
+        raise ImageError(f"An array of shape {tuple(a.shape)} is not an image; give H x W, H x W x 3 or H x W x 4.")
     if a.size == 0:
         raise ImageError("The image is empty (0 pixels).")
     if a.dtype == np.bool_:
@@ -218,6 +225,9 @@ def is_empty_editor(value) -> bool:
     if value is None:
         return True
     if isinstance(value, dict):
-        return value.get("composite") is None and value.get("background") is None and not any(
-            layer is not None for layer in value.get("layers") or [])
+        return (
+            value.get("composite") is None
+            and value.get("background") is None
+            and not any(layer is not None for layer in value.get("layers") or [])
+        )
     return False

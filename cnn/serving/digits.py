@@ -1,5 +1,6 @@
 """A drawing prepared the way MNIST was made: find the ink whichever way round it is, crop, even
 out the stroke width, scale the longer side to 20 px and centre by centre of mass in 28x28."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,14 +12,13 @@ from PIL import Image
 
 from .decode import BLANK_MESSAGE, decoded
 
-
-DIGIT_BOX = 20              # MNIST: the digit's longer side is scaled to 20 px ...
-
-
-DIGIT_CANVAS = 28           # ... and centred by centre of mass in a 28x28 field
+DIGIT_BOX = 20  # MNIST: the digit's longer side is scaled to 20 px ...
 
 
-_WORK = 5 * DIGIT_BOX       # working resolution for the stroke-width normalisation
+DIGIT_CANVAS = 28  # ... and centred by centre of mass in a 28x28 field
+
+
+_WORK = 5 * DIGIT_BOX  # working resolution for the stroke-width normalisation
 
 
 # Stroke width of MNIST digits at the working resolution (_stroke_width on the test set):
@@ -26,9 +26,7 @@ _WORK = 5 * DIGIT_BOX       # working resolution for the stroke-width normalisat
 _MNIST_WIDTH = (8.8, 11.2, 14.9)
 
 
-_BLANK_CONTRAST = 0.1       # an image whose ink differs from the background by less is blank
-
-
+_BLANK_CONTRAST = 0.1  # an image whose ink differs from the background by less is blank
 
 
 DOT_MESSAGE = "Draw a digit: a single dot is not a digit."
@@ -36,9 +34,9 @@ DOT_MESSAGE = "Draw a digit: a single dot is not a digit."
 
 @dataclass
 class DigitResult:
-    image: torch.Tensor | None      # uint8 1 x 28 x 28, white ink on black (as MNIST), or None
-    preview: Image.Image | None     # the same 28 x 28, as a PIL image
-    message: str = ""               # why there is no image (blank canvas, a dot)
+    image: torch.Tensor | None  # uint8 1 x 28 x 28, white ink on black (as MNIST), or None
+    preview: Image.Image | None  # the same 28 x 28, as a PIL image
+    message: str = ""  # why there is no image (blank canvas, a dot)
 
 
 def prepare_digit(image) -> DigitResult:
@@ -98,7 +96,7 @@ def _border(a: np.ndarray) -> np.ndarray:
 def _is_blob(crop: np.ndarray) -> bool:
     """A compact filled shape with no hole: a dot, not a 0 (which has a hole in the middle)."""
     h, w = crop.shape
-    centre = crop[h // 3: h - h // 3, w // 3: w - w // 3]
+    centre = crop[h // 3 : h - h // 3, w // 3 : w - w // 3]
     return centre.size == 0 or float(centre.mean()) > 0.5
 
 
@@ -131,8 +129,7 @@ def _normalise_strokes(crop: torch.Tensor) -> torch.Tensor:
     h, w = crop.shape
     s = _WORK / max(h, w)
     size = (max(1, round(h * s)), max(1, round(w * s)))
-    x = F.interpolate(crop[None, None], size=size, mode="bilinear", antialias=True,
-                      align_corners=False)[0, 0]
+    x = F.interpolate(crop[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)[0, 0]
     mask = x >= 0.3 * float(x.max())
     pad = _WORK // 4  # room for thickening without clipping at the edges
     mask = F.pad(mask, (pad, pad, pad, pad))
@@ -151,12 +148,11 @@ def _centre_by_mass(mask: torch.Tensor) -> torch.Tensor:
     """Crop to the ink, scale the longer side to 20 px keeping the aspect ratio, and paste into
     28x28 so that the centre of mass is at the centre (MNIST's own procedure)."""
     ys, xs = torch.nonzero(mask, as_tuple=True)
-    crop = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    crop = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     h, w = crop.shape
     s = DIGIT_BOX / max(h, w)
     size = (max(1, round(h * s)), max(1, round(w * s)))
-    small = F.interpolate(crop[None, None], size=size, mode="bilinear", antialias=True,
-                          align_corners=False)[0, 0]
+    small = F.interpolate(crop[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)[0, 0]
     small = small / small.max().clamp(min=1e-6)
     sh, sw = small.shape
     total = small.sum()
@@ -166,5 +162,5 @@ def _centre_by_mass(mask: torch.Tensor) -> torch.Tensor:
     top = min(max(round(c - cy), 0), DIGIT_CANVAS - sh)
     left = min(max(round(c - cx), 0), DIGIT_CANVAS - sw)
     out = torch.zeros(DIGIT_CANVAS, DIGIT_CANVAS)
-    out[top:top + sh, left:left + sw] = small
+    out[top : top + sh, left : left + sw] = small
     return out

@@ -4,6 +4,7 @@ for one image, and the layer table. Never imports Gradio.
 An `Explainer` hooks the model's layers once. The hooks write only into the calling thread's own
 storage, so many threads can explain (and predict) with one model at the same time.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,16 +25,18 @@ class Explainer:
     def __init__(self, predictor: Predictor):
         self.predictor = predictor
         model = predictor.model
-        self.convs: list[tuple[str, nn.Conv2d]] = [
-            (n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+        self.convs: list[tuple[str, nn.Conv2d]] = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
         self._conv_names = {n for n, _ in self.convs}
         self._local = threading.local()
         for name, module in self.convs:
             module.register_forward_hook(self._hook(name))
         # Grad-CAM looks at the last layer that still has a spatial map (after its BN and
         # activation, so the map is what the classifier reads): the last leaf with a 4-D output.
-        spatial = [n for n, _t, shape, _p in summarize(model, predictor.input_shape)
-                   if len(shape) == 4 and shape[2] * shape[3] > 1]
+        spatial = [
+            n
+            for n, _t, shape, _p in summarize(model, predictor.input_shape)
+            if len(shape) == 4 and shape[2] * shape[3] > 1
+        ]
         self.cam_layer = spatial[-1] if spatial else None
         if self.cam_layer and self.cam_layer not in self._conv_names:
             dict(model.named_modules())[self.cam_layer].register_forward_hook(self._hook(self.cam_layer))
@@ -43,9 +46,10 @@ class Explainer:
             sink = getattr(self._local, "sink", None)
             if sink is not None:
                 sink[name] = output
+
         return hook
 
-    def _forward_collecting(self, b: torch.Tensor) -> tuple[torch.Tensor, "OrderedDict[str, torch.Tensor]"]:
+    def _forward_collecting(self, b: torch.Tensor) -> tuple[torch.Tensor, OrderedDict[str, torch.Tensor]]:
         self._local.sink = OrderedDict()
         try:
             out = self.predictor.model(b)
@@ -81,22 +85,24 @@ class Explainer:
             (grad,) = torch.autograd.grad(out[0, t], act)
         weights = grad[0].mean(dim=(1, 2), keepdim=True)
         cam = torch.relu((weights * act[0]).sum(0)).detach()
-        cam = torch.nn.functional.interpolate(cam[None, None], size=self.predictor.input_shape[1:],
-                                              mode="bilinear", align_corners=False)[0, 0]
+        cam = torch.nn.functional.interpolate(
+            cam[None, None], size=self.predictor.input_shape[1:], mode="bilinear", align_corners=False
+        )[0, 0]
         return unit_range(cam.cpu().numpy())
 
     def summary_rows(self) -> list[list]:
         """[layer, type, output shape, parameters] for each leaf layer."""
         p = self.predictor
-        return [[n, t, str((None,) + tuple(s[1:])), k] for n, t, s, k in
-                summarize(copy.deepcopy(p.model), p.input_shape)]
+        return [
+            [n, t, str((None,) + tuple(s[1:])), k] for n, t, s, k in summarize(copy.deepcopy(p.model), p.input_shape)
+        ]
 
     def summary_table(self) -> str:
         p = self.predictor
         return format_table(copy.deepcopy(p.model), p.input_shape, p.describe())
 
 
-_EXPLAINERS: "weakref.WeakKeyDictionary[Predictor, Explainer]" = weakref.WeakKeyDictionary()
+_EXPLAINERS: weakref.WeakKeyDictionary[Predictor, Explainer] = weakref.WeakKeyDictionary()
 _EXPLAINERS_LOCK = threading.Lock()
 
 

@@ -1,5 +1,6 @@
 """A model's test-set predictions, cell by cell of its confusion matrix: which test images of true
 class i it took for class j, and Grad-CAM for either class. Never imports Gradio."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from .predictor import Predictor
 @dataclass
 class TestPredictions:
     """A test split (uint8 images, labels), what a model predicted for each, and its classes."""
+
     classes: list[str]
     images: torch.Tensor
     labels: torch.Tensor
@@ -35,8 +37,15 @@ class TestPredictions:
 
 def predictions_of(predictor: Predictor, split: Split) -> TestPredictions:
     """The predictor's model on a whole test split (with its test-time flip, as it serves)."""
-    ev = evaluate(predictor.model, split, predictor.normalizer, len(predictor.classes), predictor.device,
-                  tta_flip=predictor.tta_flip, batch_size=500)
+    ev = evaluate(
+        predictor.model,
+        split,
+        predictor.normalizer,
+        len(predictor.classes),
+        predictor.device,
+        tta_flip=predictor.tta_flip,
+        batch_size=500,
+    )
     return TestPredictions(list(predictor.classes), split.images, split.labels, ev.predictions)
 
 
@@ -44,5 +53,3 @@ def grad_cams(predictor: Predictor, image: torch.Tensor, true: int, pred: int) -
     """Grad-CAM (H x W in [0, 1]) of one uint8 C x H x W image for its true and its predicted class."""
     ex = explainer_for(predictor)
     return ex.grad_cam(image, true), ex.grad_cam(image, pred)
-
-

@@ -15,6 +15,7 @@ what it takes to reproduce a prediction rides along as ONNX metadata_props (all 
 
 examples/predict_onnx.py reads them back with onnxruntime, numpy and Pillow alone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,13 +34,17 @@ PREFIX = "cnn_playground."
 OPSET = 17
 EXPORT_VERSION = 1  # bump when the graph or the metadata changes: cached exports are then redone
 
-DIGIT_NOTE = ("MNIST-style digit preparation (cnn/serving/digits.py): find the ink against the border's "
-              "median colour (or by alpha), crop it, thicken or thin its strokes into MNIST's width range "
-              "at a 100 px working size, scale the longer side to 20 px and centre it by centre of mass "
-              "in 28x28, white ink on black.")
-PHOTO_NOTE = ("Photo preparation (cnn/serving/photos.py): flatten transparency onto white, convert to "
-              "RGB (or grey for 1 channel), centre crop to a square and resize to H x W with Lanczos "
-              "(PIL ImageOps.fit).")
+DIGIT_NOTE = (
+    "MNIST-style digit preparation (cnn/serving/digits.py): find the ink against the border's "
+    "median colour (or by alpha), crop it, thicken or thin its strokes into MNIST's width range "
+    "at a 100 px working size, scale the longer side to 20 px and centre it by centre of mass "
+    "in 28x28, white ink on black."
+)
+PHOTO_NOTE = (
+    "Photo preparation (cnn/serving/photos.py): flatten transparency onto white, convert to "
+    "RGB (or grey for 1 channel), centre crop to a square and resize to H x W with Lanczos "
+    "(PIL ImageOps.fit)."
+)
 
 
 class _Exported(nn.Module):
@@ -97,14 +102,22 @@ def onnx_metadata(metadata: dict, sha256: str = "") -> dict[str, str]:
 def export_model(model: nn.Module, metadata: dict, out: str | os.PathLike, sha256: str = "") -> Path:
     """Write the model (on the CPU, eval mode, dynamic batch size) and its metadata to `out`, atomically."""
     import onnx  # an optional dependency, like onnxruntime: only an export needs it
+
     c, h, w = (int(v) for v in metadata["input_shape"])
     wrapped = _Exported(model, bool(metadata.get("tta_flip", False))).cpu().eval()
     out = Path(out)
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(wrapped, (torch.zeros(2, c, h, w),), tmp, dynamo=False, opset_version=OPSET,
-                          input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+        torch.onnx.export(
+            wrapped,
+            (torch.zeros(2, c, h, w),),
+            tmp,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+        )
         proto = onnx.load(tmp)
         for k, v in onnx_metadata(metadata, sha256).items():
             proto.metadata_props.add(key=k, value=v)
@@ -123,8 +136,12 @@ def export_checkpoint(path: str | os.PathLike, out: str | os.PathLike) -> Path:
 def read_onnx_metadata(path: str | os.PathLike) -> dict:
     """An export's metadata_props, decoded (JSON values parsed, the prefix dropped)."""
     import onnx
-    props = {p.key[len(PREFIX):]: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props
-             if p.key.startswith(PREFIX)}
+
+    props = {
+        p.key[len(PREFIX) :]: p.value
+        for p in onnx.load(str(path), load_external_data=False).metadata_props
+        if p.key.startswith(PREFIX)
+    }
     for k in ("classes", "input_shape", "mean", "std"):
         if k in props:
             props[k] = json.loads(props[k])

@@ -5,6 +5,7 @@ PyTorch. A checkpoint is exported once and cached in the cache directory ($CNN_C
 ~/.cache/cnn-playground) under onnx/, keyed by the SHA-256 of the checkpoint file, so a changed
 file (new weights, a new temperature) is exported again and an unchanged one never is.
 """
+
 from __future__ import annotations
 
 import os

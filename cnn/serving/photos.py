@@ -1,4 +1,5 @@
 """A photo prepared for a CIFAR-sized model: centre crop to a square, then resize."""
+
 from __future__ import annotations
 
 import numpy as np

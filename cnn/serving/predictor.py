@@ -10,6 +10,7 @@ logits(), probabilities() and predict() through ONNX Runtime when onnxruntime is
 measured faster for that model at load (`backend` says which); the look inside the model
 (serving/explain.py) always runs the PyTorch `model`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,8 +49,7 @@ def one_thread():
 
 
 class Predictor:
-    def __init__(self, model: nn.Module, metadata: dict, *, device: str | torch.device = "cpu",
-                 name: str = ""):
+    def __init__(self, model: nn.Module, metadata: dict, *, device: str | torch.device = "cpu", name: str = ""):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         for p in self.model.parameters():
@@ -63,24 +63,31 @@ class Predictor:
         t = metadata.get("temperature", 1.0)
         self.temperature = float(t) if isinstance(t, (int, float)) and 0 < t < float("inf") else 1.0
         self.name = name or metadata.get("architecture", "model")
-        self.backend = "pytorch"        # or "onnxruntime": what serves logits() and predict()
+        self.backend = "pytorch"  # or "onnxruntime": what serves logits() and predict()
         self.backend_reason = "PyTorch (no checkpoint file to export)"
         self.backend_label = "PyTorch"  # in short, for the page: which backend serves and why
         self.backend_ms: dict[str, float] = {}  # median ms per prediction of each backend, when timed
         self._ort: OrtRunner | None = None
-        self.path: Path | None = None    # the checkpoint file, when made from one
+        self.path: Path | None = None  # the checkpoint file, when made from one
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, *, expect_channels: int | None = None,
-                        expect_classes: int | None = None, device: str = "cpu",
-                        backend: str | None = None) -> "Predictor":
+    def from_checkpoint(
+        cls,
+        path: str | os.PathLike,
+        *,
+        expect_channels: int | None = None,
+        expect_classes: int | None = None,
+        device: str = "cpu",
+        backend: str | None = None,
+    ) -> Predictor:
         """backend: 'auto' (ONNX Runtime where installed and faster), 'pytorch' or 'onnxruntime';
         by default $CNN_BACKEND, else 'auto'."""
         backend = backend or os.environ.get("CNN_BACKEND") or "auto"
         if backend not in BACKENDS:
             raise ConfigError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
-        model, meta = load_checkpoint(path, expect_channels=expect_channels,
-                                      expect_classes=expect_classes, map_location=device)
+        model, meta = load_checkpoint(
+            path, expect_channels=expect_channels, expect_classes=expect_classes, map_location=device
+        )
         pred = cls(model, meta, device=device, name=Path(path).stem)
         pred.path = Path(path)
         if backend == "pytorch":
@@ -90,7 +97,7 @@ class Predictor:
         return pred
 
     @classmethod
-    def from_model(cls, model: nn.Module, metadata: dict, name: str = "") -> "Predictor":
+    def from_model(cls, model: nn.Module, metadata: dict, name: str = "") -> Predictor:
         """A predictor on a CPU copy of a model (the trainer may still hold the original)."""
         return cls(copy.deepcopy(model).cpu().float(), metadata, name=name)
 
@@ -102,7 +109,7 @@ class Predictor:
         data = shown_path(self.metadata.get("dataset", "?"), data_dir)
         project = self.metadata.get("project")
         if isinstance(project, dict) and project.get("name"):
-            return f"the project \"{project['name']}\" ({data})"
+            return f'the project "{project["name"]}" ({data})'
         return data
 
     def describe(self, data_dir: str | os.PathLike | None = None) -> str:
@@ -115,8 +122,10 @@ class Predictor:
         init = self.metadata.get("init_from")
         init = f", fine-tuned from {init}" if taught and isinstance(init, str) else ""
         where = f"; checkpoint {shown_path(self.path, data_dir)}" if self.path is not None else ""
-        return (f"{self.metadata.get('architecture', self.name)} {'taught' if taught else 'trained on'} "
-                f"{self.source(data_dir)}{acc}{init}{where}")
+        return (
+            f"{self.metadata.get('architecture', self.name)} {'taught' if taught else 'trained on'} "
+            f"{self.source(data_dir)}{acc}{init}{where}"
+        )
 
     def batch(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 C x H x W (or 1 x C x H x W) to a normalised float batch of one."""
@@ -135,8 +144,9 @@ class Predictor:
         if x.shape[0] != c:
             x = x.float().mean(0, keepdim=True) if c == 1 else x[:1].expand(c, -1, -1)
         if tuple(x.shape[1:]) != (h, w):
-            x = torch.nn.functional.interpolate(x.float()[None], size=(h, w), mode="bilinear",
-                                                antialias=True, align_corners=False)[0]
+            x = torch.nn.functional.interpolate(
+                x.float()[None], size=(h, w), mode="bilinear", antialias=True, align_corners=False
+            )[0]
         return x.round().clamp(0, 255).to(torch.uint8).contiguous()
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -157,7 +167,6 @@ class Predictor:
         p = self.probabilities(x)
         return {name: float(v) for name, v in zip(self.classes, p.tolist())}
 
-
     # ------------------------------------------------------------ backend
 
     def _choose_backend(self, path: Path, forced: bool) -> None:
@@ -169,8 +178,11 @@ class Predictor:
             if forced:
                 raise ConfigError(f"The onnxruntime backend is unavailable: {why} (pip install onnx onnxruntime).")
             self.backend_reason = f"PyTorch ({why})"
-            self.backend_label = ("PyTorch (onnxruntime not installed)" if self.device.type == "cpu"
-                                  else f"PyTorch (on {self.device.type})")
+            self.backend_label = (
+                "PyTorch (onnxruntime not installed)"
+                if self.device.type == "cpu"
+                else f"PyTorch (on {self.device.type})"
+            )
             return
         try:
             runner = OrtRunner(cached_export(path, self.model, self.metadata), ort)
@@ -209,14 +221,13 @@ def shown_path(path, data_dir: str | os.PathLike | None = None) -> str:
     return Path(p.parent.name, p.name).as_posix()
 
 
-_CACHE: "OrderedDict[str, Predictor]" = OrderedDict()
+_CACHE: OrderedDict[str, Predictor] = OrderedDict()
 
 
 _CACHE_LOCK = threading.Lock()
 
 
-def cached_predictor(path: str | os.PathLike, *, expect_channels: int | None = None,
-                     limit: int = 8) -> Predictor:
+def cached_predictor(path: str | os.PathLike, *, expect_channels: int | None = None, limit: int = 8) -> Predictor:
     """A Predictor for a checkpoint file, loaded once (keyed by path and modification time)."""
     p = Path(path)
     try:

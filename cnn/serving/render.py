@@ -1,5 +1,6 @@
 """Pictures for people: a model's input enlarged, heat maps over it, feature-map grids, the
 confusion matrix and the reliability diagram. Plain PIL and numpy (no matplotlib)."""
+
 from __future__ import annotations
 
 import math
@@ -98,7 +99,10 @@ def filter_grid(weights: torch.Tensor, max_filters: int = 32, cell: int = 48) ->
         a = unit_range(w[k].numpy() if colour else w[k].mean(0).numpy())
         a = (a * 255).astype(np.uint8)
         tile = Image.fromarray(a.transpose(1, 2, 0), "RGB") if colour else Image.fromarray(a, "L").convert("RGB")
-        grid.paste(tile.resize((cell, cell), Image.Resampling.NEAREST), ((k % cols) * (cell + 2) + 1, (k // cols) * (cell + 2) + 1))
+        grid.paste(
+            tile.resize((cell, cell), Image.Resampling.NEAREST),
+            ((k % cols) * (cell + 2) + 1, (k // cols) * (cell + 2) + 1),
+        )
     return grid
 
 
@@ -113,8 +117,7 @@ def confusion_cell(x: float, y: float, classes: int, cell: int = 36) -> tuple[in
     return None
 
 
-def _reliability_panel(d: ImageDraw.ImageDraw, r: Reliability, x0: int, y0: int, side: int, title: str,
-                       font) -> None:
+def _reliability_panel(d: ImageDraw.ImageDraw, r: Reliability, x0: int, y0: int, side: int, title: str, font) -> None:
     """One reliability diagram: per confidence bin, a bar as high as the bin's accuracy, the gap to
     its mean confidence shaded red, and the diagonal a calibrated model's bars would reach."""
     d.text((x0, y0 - 34), title, fill="black", font=font)
@@ -139,15 +142,22 @@ def _reliability_panel(d: ImageDraw.ImageDraw, r: Reliability, x0: int, y0: int,
     d.text((x0 + side // 2 - 30, y0 + side + 20), "confidence", fill="black", font=font)
 
 
-def reliability_image(before: Reliability, after: Reliability | None = None, temperature: float | None = None,
-                      side: int = 220) -> Image.Image:
+def reliability_image(
+    before: Reliability, after: Reliability | None = None, temperature: float | None = None, side: int = 220
+) -> Image.Image:
     """Reliability diagrams side by side: before the temperature and (when given) after it, each
     titled with its expected calibration error. Blue bars: accuracy per confidence bin; red: the gap
     to the bin's mean confidence; the diagonal: a calibrated model."""
     panels = [(before, f"before the temperature\nECE {before.ece:.2%}")]
     if after is not None:
-        panels.append((after, f"after T = {temperature:.3g}\nECE {after.ece:.2%}" if temperature is not None
-                       else f"after the temperature\nECE {after.ece:.2%}"))
+        panels.append(
+            (
+                after,
+                f"after T = {temperature:.3g}\nECE {after.ece:.2%}"
+                if temperature is not None
+                else f"after the temperature\nECE {after.ece:.2%}",
+            )
+        )
     font = ImageFont.load_default(size=12)
     margin, gap, top = 52, 44, 76  # (the page lays the image's label over its top edge)
     im = Image.new("RGB", (margin + len(panels) * (side + gap), top + side + 40), "white")

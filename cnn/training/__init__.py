@@ -1,7 +1,21 @@
 """Layer 4, training: recipes, the one engine (`train`) and its events, and what it trains with."""
+
+from .engine import train
 from .events import End, EpochEnd, RunStatus, Snapshot, Start, Step
 from .recipes import RECIPES, Recipe, default_recipe, get_recipe
-from .engine import train
 from .watch import Watch
 
-__all__ = ["train", "RunStatus", "Start", "Step", "EpochEnd", "End", "Snapshot", "Watch", "Recipe", "RECIPES", "get_recipe", "default_recipe"]
+__all__ = [
+    "train",
+    "RunStatus",
+    "Start",
+    "Step",
+    "EpochEnd",
+    "End",
+    "Snapshot",
+    "Watch",
+    "Recipe",
+    "RECIPES",
+    "get_recipe",
+    "default_recipe",
+]

@@ -15,6 +15,7 @@ ECE and NLL before and after it and both reliability diagrams). The slice is dra
 generator, so every torchrun rank holds out the same images and the run's other random draws are
 unchanged; rank 0 fits, as it evaluates.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,9 +28,9 @@ from ..data import Split
 from ..errors import ConfigError
 from ..evaluation import SERVED_TRANSLATE, evaluate
 
-HOLDOUT_MAX = 5000     # at most this many training images are held out
-HOLDOUT_SHARE = 0.10   # and at most this share of them
-HOLDOUT_MIN = 100      # below this, the held-out (test) split is used instead
+HOLDOUT_MAX = 5000  # at most this many training images are held out
+HOLDOUT_SHARE = 0.10  # and at most this share of them
+HOLDOUT_MIN = 100  # below this, the held-out (test) split is used instead
 HOLDOUT_SEED = 20170614  # the slice is the same for every run, seed and rank (Guo et al.'s arXiv date)
 # With fewer than HOLDOUT_MIN images to fit on (a Teach project's held-out few), T is kept within
 # these bounds: a handful of right answers would otherwise drive it towards 0, i.e. certainty. (The
@@ -40,10 +41,11 @@ SMALL_FIT_BOUNDS = (0.5, 2.0)
 @dataclass
 class Holdout:
     """What a run trains on and what its temperature is fitted on."""
-    train: Split               # the training images the model learns from
-    fit: Split | None          # the images the temperature is fitted on (None: no fit)
-    fit_on: str = "none"       # 'train_holdout', 'test' or 'none'
-    where: str = ""            # in words, for the metadata
+
+    train: Split  # the training images the model learns from
+    fit: Split | None  # the images the temperature is fitted on (None: no fit)
+    fit_on: str = "none"  # 'train_holdout', 'test' or 'none'
+    where: str = ""  # in words, for the metadata
 
 
 def holdout_size(n_train: int, requested: int | None) -> int:
@@ -51,8 +53,10 @@ def holdout_size(n_train: int, requested: int | None) -> int:
     if requested is None:
         return min(HOLDOUT_MAX, int(n_train * HOLDOUT_SHARE))
     if int(requested) != requested or not 0 <= requested < n_train:
-        raise ConfigError(f"The calibration hold-out must be a whole number of images from 0 (none) to "
-                          f"{n_train - 1} (got {requested}).")
+        raise ConfigError(
+            f"The calibration hold-out must be a whole number of images from 0 (none) to "
+            f"{n_train - 1} (got {requested})."
+        )
     return int(requested)
 
 
@@ -63,24 +67,41 @@ def split_holdout(train: Split, test: Split, requested: int | None) -> Holdout:
         return Holdout(train, None)
     k = holdout_size(len(train), requested)
     if requested is None and k < HOLDOUT_MIN:
-        return Holdout(train, test, "test", f"the {len(test)} held-out test images (the training set "
-                                            f"of {len(train)} is too small to spare any)")
+        return Holdout(
+            train,
+            test,
+            "test",
+            f"the {len(test)} held-out test images (the training set of {len(train)} is too small to spare any)",
+        )
     perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
     held, kept = perm[:k], perm[k:].sort().values  # the kept images in their order
-    return Holdout(Split(train.images[kept], train.labels[kept]), Split(train.images[held], train.labels[held]),
-                   "train_holdout", f"{k} training images held out before training (seed {HOLDOUT_SEED})")
+    return Holdout(
+        Split(train.images[kept], train.labels[kept]),
+        Split(train.images[held], train.labels[held]),
+        "train_holdout",
+        f"{k} training images held out before training (seed {HOLDOUT_SEED})",
+    )
 
 
-def fit_on_holdout(model: torch.nn.Module, hold: Holdout, normalize, num_classes: int, device: torch.device,
-                   *, tta_flip: bool, **eval_kw) -> dict | None:
+def fit_on_holdout(
+    model: torch.nn.Module,
+    hold: Holdout,
+    normalize,
+    num_classes: int,
+    device: torch.device,
+    *,
+    tta_flip: bool,
+    **eval_kw,
+) -> dict | None:
     """Fit the temperature on the hold-out: {'temperature': T, 'calibration': {...}} for the
     checkpoint's metadata, or None when there is nothing to fit on. The logits are those predictions
     get (the mirror where tta_flip, no shifts: cnn.evaluation.SERVED_TRANSLATE), so the temperature
     calibrates what the app shows."""
     if hold.fit is None or len(hold.fit) == 0:
         return None
-    ev = evaluate(model, hold.fit, normalize, num_classes, device, tta_flip=tta_flip,
-                  tta_translate=SERVED_TRANSLATE, **eval_kw)
+    ev = evaluate(
+        model, hold.fit, normalize, num_classes, device, tta_flip=tta_flip, tta_translate=SERVED_TRANSLATE, **eval_kw
+    )
     labels = hold.fit.labels.cpu()
     t, t_nll = calibration_temperature(ev.logits, labels)
     bounded = len(labels) < HOLDOUT_MIN and not SMALL_FIT_BOUNDS[0] <= t <= SMALL_FIT_BOUNDS[1]
@@ -88,9 +109,17 @@ def fit_on_holdout(model: torch.nn.Module, hold: Holdout, normalize, num_classes
         t = min(max(t, SMALL_FIT_BOUNDS[0]), SMALL_FIT_BOUNDS[1])
     report = temperature_report(ev.logits, labels, t, ECE_BINS)
     report["ece_images"] = report.pop("images")
-    cal = {"method": METHOD, "fit_on": hold.fit_on, "fitted_on": hold.where, "seed": HOLDOUT_SEED,
-           **report, "temperature_nll": t_nll, "accuracy": ev.accuracy, "bounded": bounded,
-           "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    cal = {
+        "method": METHOD,
+        "fit_on": hold.fit_on,
+        "fitted_on": hold.where,
+        "seed": HOLDOUT_SEED,
+        **report,
+        "temperature_nll": t_nll,
+        "accuracy": ev.accuracy,
+        "bounded": bounded,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
     return {"temperature": t, "calibration": cal}
 
 
@@ -100,5 +129,7 @@ def calibration_line(metadata: dict) -> str:
     cal = metadata.get("calibration")
     if "temperature" not in metadata or not cal:
         return ""
-    return (f"Temperature {metadata['temperature']:.3f} fitted on {cal['fitted_on']}: expected calibration "
-            f"error ({cal['bins']} bins) {cal['ece_before']:.2%} before it, {cal['ece_after']:.2%} after.")
+    return (
+        f"Temperature {metadata['temperature']:.3f} fitted on {cal['fitted_on']}: expected calibration "
+        f"error ({cal['bins']} bins) {cal['ece_before']:.2%} before it, {cal['ece_after']:.2%} after."
+    )

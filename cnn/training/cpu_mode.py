@@ -7,12 +7,13 @@ cuDNN's benchmark mode does on a GPU, a recipe that allows mixed precision times
 steps of a copy of the model in each candidate mode and trains in the fastest. The choice is kept
 per model, batch shape and thread count for the life of the process, so repeated runs agree.
 """
+
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -31,7 +32,7 @@ class CpuMode:
 DEFAULT = CpuMode(channels_last=True, bf16=False)  # oneDNN's own layout, exact arithmetic
 MARGIN = 0.05  # another mode must be this much faster than the default to be chosen (timing noise)
 PROBE_IMAGES = 64  # the timed steps use at most this many of the batch's images: enough to rank the
-                   # modes, and a large batch (cifar10_fast's 1,024 on a CPU) costs no more than a second
+# modes, and a large batch (cifar10_fast's 1,024 on a CPU) costs no more than a second
 _chosen: dict[tuple, CpuMode] = {}
 
 
@@ -51,12 +52,18 @@ def copies_in_each_mode(model: torch.nn.Module) -> dict[CpuMode, torch.nn.Module
     return models
 
 
-def step_seconds(models: dict[CpuMode, torch.nn.Module], x: torch.Tensor, y: torch.Tensor,
-                 loss_fn: Callable, rounds: int = 3, should_stop: Callable[[], bool] | None = None
-                 ) -> dict[CpuMode, float] | None:
+def step_seconds(
+    models: dict[CpuMode, torch.nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: Callable,
+    rounds: int = 3,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[CpuMode, float] | None:
     """The fastest of `rounds` forward-backward steps per mode, after one untimed step each (which
     creates oneDNN's kernels). The modes take turns, so a slow spell of the machine hits all.
     None when should_stop() turns true between two steps."""
+
     def one_step(mode: CpuMode, model: torch.nn.Module) -> float:
         xb = x.contiguous(memory_format=torch.channels_last) if mode.channels_last else x.contiguous()
         t = time.perf_counter()
@@ -77,8 +84,14 @@ def step_seconds(models: dict[CpuMode, torch.nn.Module], x: torch.Tensor, y: tor
     return best
 
 
-def fastest_cpu_mode(key: tuple, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                     loss_fn: Callable, should_stop: Callable[[], bool] | None = None) -> tuple[CpuMode, float]:
+def fastest_cpu_mode(
+    key: tuple,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: Callable,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[CpuMode, float]:
     """The mode to train `model` in on batches like `x` (normalized, float), and the seconds the
     choice took (0 when it was made before for the same key in this process). A stop request
     (should_stop) cuts the timing short: the default, not kept."""
@@ -86,7 +99,9 @@ def fastest_cpu_mode(key: tuple, model: torch.nn.Module, x: torch.Tensor, y: tor
     if key in _chosen:
         return _chosen[key], 0.0
     t = time.perf_counter()
-    times = step_seconds(copies_in_each_mode(model), x[:PROBE_IMAGES], y[:PROBE_IMAGES], loss_fn, should_stop=should_stop)
+    times = step_seconds(
+        copies_in_each_mode(model), x[:PROBE_IMAGES], y[:PROBE_IMAGES], loss_fn, should_stop=should_stop
+    )
     if times is None:
         return DEFAULT, time.perf_counter() - t
     fastest = min(times, key=times.get)

@@ -2,6 +2,7 @@
 
 A plain `python -m cnn.train` (or the app) runs as a single process and touches none of this.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ class DistContext:
         part = torch.tensor_split(indices, self.world_size)[self.rank]
         if len(part) == 0 and len(indices) > 0:
             i = self.rank % len(indices)
-            part = indices[i:i + 1]
+            part = indices[i : i + 1]
         return part
 
 

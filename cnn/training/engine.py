@@ -10,9 +10,10 @@ batch. Under torchrun it trains with DistributedDataParallel.
 The run itself, phase by phase, is cnn.training.trainer.Trainer; this module is the loop over its
 phases, so that the order of events can be read in one place.
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -23,12 +24,20 @@ from .trainer import Trainer
 from .watch import Watch
 
 
-def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = None, seed: int = 0,
-          stop: StopFlag | None = None, log_every: int | None = None,
-          evaluate_each_epoch: bool = True, cuda_graphs: bool = True,
-          init_state: dict[str, torch.Tensor] | None = None,
-          watch: Watch | None = None,
-          calibration_holdout: int | None = None) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
+def train(
+    recipe: Recipe,
+    data: Dataset,
+    *,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    stop: StopFlag | None = None,
+    log_every: int | None = None,
+    evaluate_each_epoch: bool = True,
+    cuda_graphs: bool = True,
+    init_state: dict[str, torch.Tensor] | None = None,
+    watch: Watch | None = None,
+    calibration_holdout: int | None = None,
+) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
     """Train `recipe.model` on `data` with `recipe`, yielding events (see the module docstring).
     init_state: weights to start from (part of the model's state dict, cnn.transfer), loaded right
     after the model is built; what it lacks keeps its fresh initialisation. watch: also yield
@@ -36,16 +45,24 @@ def train(recipe: Recipe, data: Dataset, *, device: str | torch.device | None = 
     calibration_holdout: training images held out to fit the temperature on at the end
     (cnn.training.calibrate): None, the default, min(5,000, 10%); 0 trains on every image and fits
     none (as before calibration was added)."""
-    run = Trainer(recipe, data, seed=seed, stop=stop, evaluate_each_epoch=evaluate_each_epoch,
-                  init_state=init_state, calibration_holdout=calibration_holdout)
+    run = Trainer(
+        recipe,
+        data,
+        seed=seed,
+        stop=stop,
+        evaluate_each_epoch=evaluate_each_epoch,
+        init_state=init_state,
+        calibration_holdout=calibration_holdout,
+    )
     try:
         yield from _events(run, device, log_every, cuda_graphs, watch)
     finally:  # the caller's thread count back, also when the caller drops the generator half way
         run.close()
 
 
-def _events(run: Trainer, device, log_every: int | None, cuda_graphs: bool,
-            watch: Watch | None) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
+def _events(
+    run: Trainer, device, log_every: int | None, cuda_graphs: bool, watch: Watch | None
+) -> Iterator[Start | Step | EpochEnd | End | Snapshot]:
     """train()'s loop over the run's phases."""
     yield run.prepare(device, log_every, cuda_graphs)
     run.start_clock()

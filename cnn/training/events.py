@@ -1,5 +1,6 @@
 """What a training run tells the outside world, in order: Start, Step (every few steps),
 EpochEnd (after each epoch) and End (always last)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ class RunStatus(str, Enum):
     """Where a training run stands. The engine ends a run as FINISHED, STOPPED or DIVERGED; the
     app's run manager adds the states around it (loading the data, waiting for the GPU's launch
     warm-up, training, and FAILED for a run that ended in an error)."""
+
     LOADING = "loading"
     WARMING_UP = "finishing the GPU warm-up"
     TRAINING = "training"
@@ -54,12 +56,12 @@ class Start:
 class Step:
     step: int
     total_steps: int
-    epoch: float            # fractional progress in epochs, for the x axis of the curve
-    loss: float             # mean training loss since the previous Step event
+    epoch: float  # fractional progress in epochs, for the x axis of the curve
+    loss: float  # mean training loss since the previous Step event
     lr: float
     images_per_s: float
-    elapsed: float          # seconds since the start of training
-    eta: float              # seconds left, estimated
+    elapsed: float  # seconds since the start of training
+    eta: float  # seconds left, estimated
     threads: int | None = None  # CPU threads training used at this step (cnn.cpu_share); None off the CPU
     kind: str = "step"
 
@@ -72,13 +74,13 @@ class EpochEnd:
     test_loss: float | None
     test_accuracy: float | None
     elapsed: float
-    train_seconds: float    # time spent training so far, evaluations left out (for time-to-accuracy)
+    train_seconds: float  # time spent training so far, evaluations left out (for time-to-accuracy)
     kind: str = "epoch"
 
 
 @dataclass
 class End:
-    status: RunStatus       # FINISHED, STOPPED or DIVERGED
+    status: RunStatus  # FINISHED, STOPPED or DIVERGED
     message: str
     model: torch.nn.Module
     metadata: dict
@@ -93,9 +95,10 @@ class End:
 class Snapshot:
     """What the model makes of a fixed panel of test images now, and its first convolution's
     weights (only when train() is given a Watch: the app's live panel)."""
+
     step: int
     epoch: float
-    predictions: list[int]        # the top class of each panel image
-    probabilities: list[float]    # its probability
+    predictions: list[int]  # the top class of each panel image
+    probabilities: list[float]  # its probability
     filters: torch.Tensor | None  # out x in x k x k, float32 on the CPU (None: the model has no Conv2d)
     kind: str = "snapshot"

@@ -8,6 +8,7 @@ The torch optimizers read the learning rate as a Python number, which a graph wo
 graphed runs use `CapturableSGD`, the same update as torch.optim.SGD written with the rate read
 from a tensor.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -22,7 +23,7 @@ class CapturableSGD:
 
     def __init__(self, groups: list[dict], schedule: torch.Tensor, momentum: float, nesterov: bool):
         self.groups = groups
-        self.schedule = schedule                       # learning rate of every step
+        self.schedule = schedule  # learning rate of every step
         self.step_index = torch.zeros(1, dtype=torch.long, device=schedule.device)
         self.scales = [torch.full((), float(g["lr_scale"]), device=schedule.device) for g in groups]
         self.momentum, self.nesterov = momentum, nesterov
@@ -111,5 +112,7 @@ class GraphedStep:
         except Exception as exc:  # e.g. an op that cannot be recorded: carry on without graphs
             self.failed = True
             self.zero_grad(set_to_none=True)
-            warnings.warn(f"CUDA graph capture failed ({type(exc).__name__}: {exc}); training on "
-                          f"without it, more slowly.")
+            warnings.warn(
+                f"CUDA graph capture failed ({type(exc).__name__}: {exc}); training on without it, more slowly.",
+                stacklevel=2,
+            )

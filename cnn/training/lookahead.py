@@ -1,5 +1,6 @@
 """airbench's lookahead (arXiv 2404.00498): every few steps the weights are replaced by a moving
 average of themselves, whose pull weakens as training goes on; the run ends on the average."""
+
 from __future__ import annotations
 
 import torch
@@ -16,7 +17,7 @@ class Lookahead:
     @staticmethod
     def decay(step: int, total: int) -> float:
         """How much of the average is kept at a pull: 0 at the start, 0.95**5 at the end."""
-        return 0.95 ** 5 * (step / total) ** 3
+        return 0.95**5 * (step / total) ** 3
 
     @torch.no_grad()
     def pull(self, decay: float) -> None:

@@ -1,9 +1,9 @@
 """Optimisers and learning-rate schedules: parameter groups with their share of the rate, the
 schedule's multiplier at each step, and the torch optimiser a recipe names."""
+
 from __future__ import annotations
 
 import torch
-
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..models import classifier_name
@@ -45,9 +45,11 @@ def param_groups(recipe: Recipe, model: torch.nn.Module) -> list[dict]:
         else:
             other.append(p)
     k = recipe.norm_bias_lr_scale
-    groups = [dict(params=other, lr_scale=1.0, weight_decay=recipe.weight_decay, name="weights"),
-              dict(params=norm, lr_scale=k, weight_decay=recipe.weight_decay / k, name="norm"),
-              dict(params=stem_bias, lr_scale=1.0, weight_decay=recipe.weight_decay, name="stem_bias")]
+    groups = [
+        dict(params=other, lr_scale=1.0, weight_decay=recipe.weight_decay, name="weights"),
+        dict(params=norm, lr_scale=k, weight_decay=recipe.weight_decay / k, name="norm"),
+        dict(params=stem_bias, lr_scale=1.0, weight_decay=recipe.weight_decay, name="stem_bias"),
+    ]
     return [g for g in groups if g["params"]]
 
 
@@ -92,20 +94,24 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr * group["lr_scale"]
 
 
-def capturable_sgd(recipe: Recipe, optimizer: torch.optim.Optimizer, total_steps: int,
-                   device: torch.device) -> CapturableSGD:
+def capturable_sgd(
+    recipe: Recipe, optimizer: torch.optim.Optimizer, total_steps: int, device: torch.device
+) -> CapturableSGD:
     """The same SGD over the same parameter groups, with the whole schedule on the device, for a
     step recorded in a CUDA graph."""
-    schedule = torch.tensor([recipe.lr * lr_factor(recipe, s, total_steps) for s in range(total_steps)],
-                            device=device)
+    schedule = torch.tensor([recipe.lr * lr_factor(recipe, s, total_steps) for s in range(total_steps)], device=device)
     return CapturableSGD(optimizer.param_groups, schedule, recipe.momentum, recipe.nesterov and recipe.momentum > 0)
 
 
 def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
     params = param_groups(recipe, model)
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
-                               nesterov=recipe.nesterov and recipe.momentum > 0,
-                               weight_decay=recipe.weight_decay)
+        return torch.optim.SGD(
+            params,
+            lr=recipe.lr,
+            momentum=recipe.momentum,
+            nesterov=recipe.nesterov and recipe.momentum > 0,
+            weight_decay=recipe.weight_decay,
+        )
     cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=recipe.lr, weight_decay=recipe.weight_decay)

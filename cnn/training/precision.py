@@ -1,15 +1,17 @@
 """The arithmetic a run trains in, decided once: memory layout, autocast, the fp16 loss scale, and
 what follows from the device (synchronising, how often to log, the evaluation's batch shape). The
 trainer asks this object instead of branching on the device type."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from ..hardware import autocast
-from .cpu_mode import DEFAULT as DEFAULT_CPU_MODE, CpuMode
+from .cpu_mode import DEFAULT as DEFAULT_CPU_MODE
+from .cpu_mode import CpuMode
 from .distributed import DistContext
 from .recipes import Recipe
 
@@ -22,8 +24,9 @@ def configure_backends(device: torch.device) -> None:
         torch.set_flush_denormal(True)  # tiny activations early in a run are many times slower otherwise
 
 
-def cpu_mode_for(device: torch.device, recipe: Recipe, ctx: DistContext,
-                 timed: Callable[[], tuple[CpuMode, float]]) -> tuple[CpuMode | None, float]:
+def cpu_mode_for(
+    device: torch.device, recipe: Recipe, ctx: DistContext, timed: Callable[[], tuple[CpuMode, float]]
+) -> tuple[CpuMode | None, float]:
     """The CPU mode to train in (None off the CPU, or for a recipe without mixed precision) and the
     seconds choosing it took. `timed` times the candidates (cpu_mode.fastest_cpu_mode)."""
     # A recipe that allows mixed precision trains on the CPU in whichever of fp32 and bf16,
@@ -39,13 +42,13 @@ def cpu_mode_for(device: torch.device, recipe: Recipe, ctx: DistContext,
 class Precision:
     device: torch.device
     channels_last: bool
-    mixed: bool                # autocast asked for; cnn.hardware.autocast knows what the device can do
+    mixed: bool  # autocast asked for; cnn.hardware.autocast knows what the device can do
     cuda_dtype: str
-    label: str                 # recorded in Start and the checkpoint: 'fp16', 'fp32 channels-last', ...
-    loss_scale: float | None   # fp16 on CUDA only
+    label: str  # recorded in Start and the checkpoint: 'fp16', 'fp32 channels-last', ...
+    loss_scale: float | None  # fp16 on CUDA only
 
     @classmethod
-    def choose(cls, device: torch.device, recipe: Recipe, cpu_mode: CpuMode | None) -> "Precision":
+    def choose(cls, device: torch.device, recipe: Recipe, cpu_mode: CpuMode | None) -> Precision:
         cuda = device.type == "cuda"
         if cuda:
             label = recipe.cuda_dtype if recipe.mixed_precision else "fp32"
@@ -53,10 +56,14 @@ class Precision:
             label = str(cpu_mode) if cpu_mode is not None else "fp32"
         # A fixed scale, as airbench's summed loss over a batch of 1024 amounts to; no overflow check.
         loss_scale = 1024.0 if recipe.mixed_precision and recipe.cuda_dtype == "fp16" and cuda else None
-        return cls(device=device,
-                   channels_last=cuda or (cpu_mode is not None and cpu_mode.channels_last),
-                   mixed=recipe.mixed_precision and (cpu_mode is None or cpu_mode.bf16),
-                   cuda_dtype=recipe.cuda_dtype, label=label, loss_scale=loss_scale)
+        return cls(
+            device=device,
+            channels_last=cuda or (cpu_mode is not None and cpu_mode.channels_last),
+            mixed=recipe.mixed_precision and (cpu_mode is None or cpu_mode.bf16),
+            cuda_dtype=recipe.cuda_dtype,
+            label=label,
+            loss_scale=loss_scale,
+        )
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         return model.to(memory_format=torch.channels_last) if self.channels_last else model

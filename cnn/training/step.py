@@ -5,10 +5,11 @@ first step: nothing is looked up late. The same function runs eagerly or recorde
 (graphed.GraphedStep); `in_graph` says which, since a recorded step must not cache autocast's
 cast weights and leaves zeroing the gradients to GraphedStep.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -25,17 +26,19 @@ def loss_function(recipe: Recipe) -> Callable[[torch.Tensor, torch.Tensor], torc
         if recipe.loss == "nll":
             return F.nll_loss(out, y)
         return F.cross_entropy(out, y, label_smoothing=recipe.label_smoothing)
+
     return loss_fn
 
 
 @dataclass
 class Totals:
     """Running totals live on the device and are read only at log steps and epoch ends."""
+
     device: torch.device
-    loss_sum: torch.Tensor = field(init=False)       # since the last log step
+    loss_sum: torch.Tensor = field(init=False)  # since the last log step
     epoch_loss: torch.Tensor = field(init=False)
     epoch_correct: torch.Tensor = field(init=False)
-    odd_epoch: torch.Tensor = field(init=False)      # read by the alternating flip
+    odd_epoch: torch.Tensor = field(init=False)  # read by the alternating flip
 
     def __post_init__(self):
         self.loss_sum = torch.zeros((), device=self.device)
@@ -55,10 +58,10 @@ class StepState:
     ctx: DistContext
     precision: Precision
     normalize: Normalizer
-    model: torch.nn.Module       # the model itself
-    ddp_model: torch.nn.Module   # what the forward pass runs: the model, or its DDP wrapper
+    model: torch.nn.Module  # the model itself
+    ddp_model: torch.nn.Module  # what the forward pass runs: the model, or its DDP wrapper
     loss_fn: Callable
-    optimizer: object            # a torch optimizer, or graphed.CapturableSGD when graphed
+    optimizer: object  # a torch optimizer, or graphed.CapturableSGD when graphed
     trainable: list[torch.Tensor]
     totals: Totals
 
@@ -67,8 +70,7 @@ class StepState:
         return self.precision.loss_scale
 
 
-def train_step(s: StepState, x: torch.Tensor, y: torch.Tensor, flip: torch.Tensor | None, *,
-               in_graph: bool) -> None:
+def train_step(s: StepState, x: torch.Tensor, y: torch.Tensor, flip: torch.Tensor | None, *, in_graph: bool) -> None:
     """One training step on a uint8 batch: augment, forward, backward, update, totals. The
     same code runs eagerly or recorded in a CUDA graph (no Python numbers from the device)."""
     r = s.recipe

@@ -5,6 +5,7 @@ phase returns the event it produced; cnn.training.engine.train is the loop over 
 yields those events. The step itself is cnn.training.step; the arithmetic (layout, autocast, loss
 scale) is cnn.training.precision; the CPU thread count is cnn.cpu_share.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +15,10 @@ import math
 import time
 
 import torch
+
 # torch.optim imports torch._dynamo the first time an optimizer is made (1-2 s of Python imports).
 # Importing it here, with torch, pays that when the app or CLI starts, not when Start is pressed.
-import torch._dynamo  # noqa: F401
+import torch._dynamo
 
 from ..cpu_share import TrainingThreads
 from ..data import Dataset
@@ -25,9 +27,10 @@ from ..errors import ConfigError
 from ..evaluation import EvalResult, evaluate
 from ..hardware import describe, pick_device
 from ..models import build_model, count_parameters, load_partial_state
-from .distributed import all_sum, barrier, from_env, setup as join_ranks
 from .calibrate import calibration_line, fit_on_holdout, split_holdout
 from .cpu_mode import CpuMode, fastest_cpu_mode
+from .distributed import all_sum, barrier, from_env
+from .distributed import setup as join_ranks
 from .events import End, EpochEnd, RunStatus, Start, Step, StopFlag
 from .graphed import GraphedStep
 from .lookahead import Lookahead
@@ -35,7 +38,6 @@ from .optim import HeadOnly, capturable_sgd, lr_factor, make_optimizer, set_lr, 
 from .precision import Precision, configure_backends, cpu_mode_for
 from .recipes import Recipe
 from .step import StepState, Totals, WeightGuard, loss_function, train_step
-
 
 CHECKPOINT_FORMAT = 1
 
@@ -49,9 +51,17 @@ def normalization(recipe: Recipe, data: Dataset) -> tuple[list[float], list[floa
 class Trainer:
     """One training run: what it trains with, built by `prepare`, and its state between phases."""
 
-    def __init__(self, recipe: Recipe, data: Dataset, *, seed: int, stop: StopFlag | None,
-                 evaluate_each_epoch: bool, init_state: dict[str, torch.Tensor] | None = None,
-                 calibration_holdout: int | None = None):
+    def __init__(
+        self,
+        recipe: Recipe,
+        data: Dataset,
+        *,
+        seed: int,
+        stop: StopFlag | None,
+        evaluate_each_epoch: bool,
+        init_state: dict[str, torch.Tensor] | None = None,
+        calibration_holdout: int | None = None,
+    ):
         if data.train is None:
             raise ValueError("train() needs a data set loaded with its training split")
         self.holdout = split_holdout(data.train, data.test, calibration_holdout)
@@ -93,9 +103,18 @@ class Trainer:
         # the other half in odd ones, so every image is seen both ways in any two epochs.
         self.flip_base = torch.rand(n_train, device=self.device) < 0.5 if r.flip and r.alternate_flip else None
         self._build_step(cuda_graphs)
-        return Start(describe(self.device), r.model, count_parameters(self.model), n_train,
-                     len(self.data.test), r.epochs, r.batch_size, self.steps_per_epoch, self.total_steps,
-                     self.precision.label)
+        return Start(
+            describe(self.device),
+            r.model,
+            count_parameters(self.model),
+            n_train,
+            len(self.data.test),
+            r.epochs,
+            r.batch_size,
+            self.steps_per_epoch,
+            self.total_steps,
+            self.precision.label,
+        )
 
     def _place_data(self, device: str | torch.device | None) -> None:
         device = torch.device(device) if device is not None else pick_device()
@@ -116,14 +135,17 @@ class Trainer:
             load_partial_state(model, self.init_state)
         model = model.to(self.device)
         self.cpu.settle()  # the CPU modes are timed at the thread count training starts with
-        cpu_mode, self.choice_seconds = cpu_mode_for(self.device, r, self.ctx,
-                                                     functools.partial(self._time_cpu_modes, model))
+        cpu_mode, self.choice_seconds = cpu_mode_for(
+            self.device, r, self.ctx, functools.partial(self._time_cpu_modes, model)
+        )
         self.precision = Precision.choose(self.device, r, cpu_mode)
         model = self.precision.prepare_model(model)
         if r.whiten:
             if not hasattr(model, "init_whitening"):
-                raise ConfigError(f"The recipe {r.name} whitens the stem of a FastNet model; "
-                                  f"{r.model} has none. Pick cifar10_fast or turn whitening off.")
+                raise ConfigError(
+                    f"The recipe {r.name} whitens the stem of a FastNet model; "
+                    f"{r.model} has none. Pick cifar10_fast or turn whitening off."
+                )
             model.init_whitening(self.normalize(self.train_x[:5000]))  # before DDP, which then copies rank 0's
         self.model, self.ddp_model = model, model
         if self.ctx.enabled:
@@ -131,11 +153,13 @@ class Trainer:
             if cuda:  # BN statistics over the global batch, as in one process (CUDA only)
                 self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
             self.ddp_model = torch.nn.parallel.DistributedDataParallel(  # a frozen body has no gradients
-                self.model, device_ids=[self.device.index] if cuda else None,
-                find_unused_parameters=bool(r.head_only_epochs))
+                self.model,
+                device_ids=[self.device.index] if cuda else None,
+                find_unused_parameters=bool(r.head_only_epochs),
+            )
 
     def _time_cpu_modes(self, model: torch.nn.Module) -> tuple[CpuMode, float]:
-        x, y = self.normalize(self.train_x[:self.recipe.batch_size]), self.train_y[:self.recipe.batch_size]
+        x, y = self.normalize(self.train_x[: self.recipe.batch_size]), self.train_y[: self.recipe.batch_size]
         key = (self.recipe.model, self.data.input_shape[0], len(self.data.classes))
         return fastest_cpu_mode(key, model, x, y, self.loss_fn, should_stop=self.stopping)
 
@@ -143,25 +167,45 @@ class Trainer:
         """The step's inputs, complete before any step runs, and the CUDA graph that replays it."""
         r, device = self.recipe, self.device
         # not with head_only_epochs: a recorded graph would keep training the body it freezes
-        use_graph = (cuda_graphs and device.type == "cuda" and not self.ctx.enabled and r.optimizer == "sgd"
-                     and not r.head_only_epochs)
+        use_graph = (
+            cuda_graphs
+            and device.type == "cuda"
+            and not self.ctx.enabled
+            and r.optimizer == "sgd"
+            and not r.head_only_epochs
+        )
         if use_graph:  # the torch optimizer reads the rate as a Python number, which a graph would freeze
             self.optimizer = capturable_sgd(r, self.optimizer, self.total_steps, device)
         self.totals = Totals(device)
-        self.state = StepState(r, self.ctx, self.precision, self.normalize, self.model, self.ddp_model,
-                               self.loss_fn, self.optimizer,
-                               [p for p in self.model.parameters() if p.requires_grad], self.totals)
+        self.state = StepState(
+            r,
+            self.ctx,
+            self.precision,
+            self.normalize,
+            self.model,
+            self.ddp_model,
+            self.loss_fn,
+            self.optimizer,
+            [p for p in self.model.parameters() if p.requires_grad],
+            self.totals,
+        )
         self.graphed: GraphedStep | None = None
         if use_graph:
-            self.graphed = GraphedStep(functools.partial(train_step, self.state, in_graph=True),
-                                       self.optimizer.zero_grad, self.train_x[:r.batch_size],
-                                       self.train_y[:r.batch_size], with_flip=self.flip_base is not None)
+            self.graphed = GraphedStep(
+                functools.partial(train_step, self.state, in_graph=True),
+                self.optimizer.zero_grad,
+                self.train_x[: r.batch_size],
+                self.train_y[: r.batch_size],
+                with_flip=self.flip_base is not None,
+            )
 
     def start_clock(self) -> None:
         """After Start is delivered: the weight copies, the clock, training mode."""
         self.weights = WeightGuard(self.model)
         self.t_log, self.step_log = time.perf_counter(), 0
-        self.t0 = self.t_log - self.choice_seconds  # choosing the CPU mode counts as training time, as cuDNN's tuning does
+        self.t0 = (
+            self.t_log - self.choice_seconds
+        )  # choosing the CPU mode counts as training time, as cuDNN's tuning does
         self.model.train()
 
     # --- the epoch loop ---
@@ -193,7 +237,7 @@ class Trainer:
     def step(self, b: int) -> None:
         r = self.recipe
         self.cpu.before_step()  # predictions first; the thread count for this step
-        idx = self.perm[b * r.batch_size:(b + 1) * r.batch_size]
+        idx = self.perm[b * r.batch_size : (b + 1) * r.batch_size]
         flip = self.flip_base[idx] if self.flip_base is not None else None
         self.lr = r.lr * lr_factor(r, self.steps_done, self.total_steps)
         if self.graphed is not None:  # the graph reads the rate from its schedule on the device
@@ -223,9 +267,11 @@ class Trainer:
         if not math.isfinite(mean_loss):
             self.weights.restore()
             self.status = RunStatus.DIVERGED
-            self.message = (f"The training loss became {mean_loss} at step {step}: the learning rate "
-                            f"({self.recipe.lr}) is probably too high. Kept the last good weights; try a "
-                            f"learning rate about 10 times smaller.")
+            self.message = (
+                f"The training loss became {mean_loss} at step {step}: the learning rate "
+                f"({self.recipe.lr}) is probably too high. Kept the last good weights; try a "
+                f"learning rate about 10 times smaller."
+            )
             return None
         self.weights.confirm()
         now = time.perf_counter()
@@ -234,8 +280,17 @@ class Trainer:
         self.t_log, self.step_log = now, step
         threads = self.cpu.threads  # the count these steps ran on, then the next window's
         self.cpu.window()
-        return Step(step, self.total_steps, step / self.steps_per_epoch, mean_loss, self.lr, ips, elapsed,
-                    elapsed / step * (self.total_steps - step), threads)
+        return Step(
+            step,
+            self.total_steps,
+            step / self.steps_per_epoch,
+            mean_loss,
+            self.lr,
+            ips,
+            elapsed,
+            elapsed / step * (self.total_steps - step),
+            threads,
+        )
 
     def stop_agreed(self) -> bool:
         """Under torchrun: whether the ranks agreed at this log step to stop."""
@@ -249,23 +304,39 @@ class Trainer:
         t = self.totals
         loss_total, correct_total, seen = t.epoch_loss, t.epoch_correct, self.seen
         if self.ctx.enabled:  # train loss and accuracy over all ranks' shards
-            totals = all_sum(self.ctx, torch.stack([t.epoch_loss.float(), t.epoch_correct.float(),
-                                                                t.epoch_loss.new_tensor(float(seen))]))
+            totals = all_sum(
+                self.ctx,
+                torch.stack([t.epoch_loss.float(), t.epoch_correct.float(), t.epoch_loss.new_tensor(float(seen))]),
+            )
             loss_total, correct_total, seen = totals[0], totals[1], int(totals[2].item())
         self.precision.synchronize()  # the GPU's queued steps belong to training time, not to the evaluation's
         t_eval = time.perf_counter()
         test = None
         if self.ctx.is_main and (self.evaluate_each_epoch or self.steps_done == self.total_steps):
             r = self.recipe
-            test = evaluate(self.model, self.data.test, self.normalize, len(self.data.classes), self.device,
-                            tta_flip=r.flip, tta_translate=r.tta_translate, should_stop=self.stopping,
-                            **self.precision.eval_shape(r.batch_size))
+            test = evaluate(
+                self.model,
+                self.data.test,
+                self.normalize,
+                len(self.data.classes),
+                self.device,
+                tta_flip=r.flip,
+                tta_translate=r.tta_translate,
+                should_stop=self.stopping,
+                **self.precision.eval_shape(r.batch_size),
+            )
         self.last_eval = test if test is not None else self.last_eval
         self.eval_seconds += time.perf_counter() - t_eval
         self.t_log += time.perf_counter() - t_eval  # keep evaluation out of the next images/s figure
-        ev = EpochEnd(epoch + 1, loss_total.item() / max(1, seen), correct_total.item() / max(1, seen),
-                      test.loss if test else None, test.accuracy if test else None,
-                      time.perf_counter() - self.t0, time.perf_counter() - self.t0 - self.eval_seconds)
+        ev = EpochEnd(
+            epoch + 1,
+            loss_total.item() / max(1, seen),
+            correct_total.item() / max(1, seen),
+            test.loss if test else None,
+            test.accuracy if test else None,
+            time.perf_counter() - self.t0,
+            time.perf_counter() - self.t0 - self.eval_seconds,
+        )
         self.history.append(ev)
         return ev
 
@@ -281,9 +352,18 @@ class Trainer:
         # the temperature, on images it never trained on; not for a diverged run (its kept weights are
         # the last good ones of a run gone wrong, and a fit on them says nothing)
         if self.ctx.is_main and self.steps_done > 0 and self.status is not RunStatus.DIVERGED:
-            meta.update(fit_on_holdout(self.model, self.holdout, self.normalize, len(self.data.classes),
-                                       self.device, tta_flip=self.recipe.flip,
-                                       **self.precision.eval_shape(self.recipe.batch_size)) or {})
+            meta.update(
+                fit_on_holdout(
+                    self.model,
+                    self.holdout,
+                    self.normalize,
+                    len(self.data.classes),
+                    self.device,
+                    tta_flip=self.recipe.flip,
+                    **self.precision.eval_shape(self.recipe.batch_size),
+                )
+                or {}
+            )
             self.message = " ".join(filter(None, [self.message, calibration_line(meta)]))
         self.model = self.precision.release(self.model)
         barrier(self.ctx)
@@ -292,12 +372,22 @@ class Trainer:
     def metadata(self, test_acc: float | None, elapsed: float) -> dict:
         r, data = self.recipe, self.data
         return {
-            "format": CHECKPOINT_FORMAT, "architecture": r.model, "dataset": data.name,
-            "classes": list(data.classes), "input_shape": list(data.input_shape),
-            "normalization": {"mean": self.mean, "std": self.std}, "test_accuracy": test_acc,
-            "tta_flip": r.flip, "tta_translate": r.tta_translate, "recipe": r.as_dict(), "seed": self.seed,
-            "epochs_completed": round(self.steps_done / self.steps_per_epoch, 3), "status": self.status.value,
-            "train_seconds": round(elapsed, 2), "device": describe(self.device), "precision": self.precision.label,
+            "format": CHECKPOINT_FORMAT,
+            "architecture": r.model,
+            "dataset": data.name,
+            "classes": list(data.classes),
+            "input_shape": list(data.input_shape),
+            "normalization": {"mean": self.mean, "std": self.std},
+            "test_accuracy": test_acc,
+            "tta_flip": r.flip,
+            "tta_translate": r.tta_translate,
+            "recipe": r.as_dict(),
+            "seed": self.seed,
+            "epochs_completed": round(self.steps_done / self.steps_per_epoch, 3),
+            "status": self.status.value,
+            "train_seconds": round(elapsed, 2),
+            "device": describe(self.device),
+            "precision": self.precision.label,
             "cpu_threads": {str(k): v for k, v in sorted(self.cpu.steps_on.items())},  # threads -> steps
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }

@@ -1,4 +1,5 @@
 """Paying a device's one-time costs before anyone presses Start (the app does it at launch)."""
+
 from __future__ import annotations
 
 import time
@@ -8,8 +9,8 @@ import torch
 from ..data import random_dataset
 from ..hardware import pick_device
 from ..models import get_spec
-from .recipes import get_recipe
 from .engine import train
+from .recipes import get_recipe
 
 
 def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] = (), stop=None) -> float:
@@ -22,6 +23,7 @@ def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] =
     t0 = time.perf_counter()
     # imported here, not with the module: paid in the warm-up thread, not at the app's start
     import torchvision.datasets  # noqa: F401  (MNIST and Fashion-MNIST load through it)
+
     torch.linalg.eigh(torch.eye(4, dtype=torch.float64))  # the whitening's eigensolver
     device = pick_device(None if device is None else str(device))
     if device.type == "cuda":
@@ -32,10 +34,12 @@ def warm_up(device: torch.device | str | None = None, recipes: tuple[str, ...] =
         recipe = get_recipe(name)
         # 5 batches: past the graph's warm-up steps, so it is recorded once too; a test set of one
         # full and one padded batch, as a real run evaluates
-        fake = random_dataset(recipe.dataset, get_spec(recipe.model).input_shape,
-                              recipe.batch_size * 5, recipe.batch_size + 1)
-        for _ in train(recipe.replace(epochs=1), fake, device=device, evaluate_each_epoch=True, stop=stop,
-                       calibration_holdout=0):  # all 5 batches train (random pixels: nothing to calibrate)
+        fake = random_dataset(
+            recipe.dataset, get_spec(recipe.model).input_shape, recipe.batch_size * 5, recipe.batch_size + 1
+        )
+        for _ in train(
+            recipe.replace(epochs=1), fake, device=device, evaluate_each_epoch=True, stop=stop, calibration_holdout=0
+        ):  # all 5 batches train (random pixels: nothing to calibrate)
             pass
     if device.type == "cuda":
         torch.cuda.synchronize()

@@ -5,6 +5,7 @@ end and every `every_s` seconds in between. Off unless asked for, so a run witho
 A snapshot is a forward pass of the panel in eval mode (no random draws, batch norm's running
 statistics untouched) between two steps; its time counts as training time.
 """
+
 from __future__ import annotations
 
 import time
@@ -39,5 +40,10 @@ class Watch:
         conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
         filters = None if conv is None else conv.weight.detach().float().cpu().contiguous()
         self._last = time.monotonic()
-        return Snapshot(trainer.steps_done, trainer.steps_done / trainer.steps_per_epoch, top.cpu().tolist(),
-                        p.cpu().tolist(), filters)
+        return Snapshot(
+            trainer.steps_done,
+            trainer.steps_done / trainer.steps_per_epoch,
+            top.cpu().tolist(),
+            p.cpu().tolist(),
+            filters,
+        )
