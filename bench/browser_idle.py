@@ -7,7 +7,7 @@ For each tab a fresh app (in this process) and a fresh chromium: the page opens 
 tab, as every visitor's does), the tab is clicked, and after `--settle` seconds the CPU time of
 every chromium process is read from /proc before and after `--seconds` seconds. A blank page in
 the same browser is the floor. (A page-load pause of the hidden Draw canvas's frames, measured
-with this script, was taken out again: README, "Training in the app against the CLI".) The browser is
+with this script, was taken out again: docs/performance-cpu.md, "Training in the app against the CLI".) The browser is
 software-rendered (--disable-gpu), as on a machine with
 no GPU; its CPU time hardly depends on other load, its wall clock does.
 """

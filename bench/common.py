@@ -43,7 +43,7 @@ def header(title: str) -> None:
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
-    """A markdown table: the README's performance section pastes it as it is."""
+    """A markdown table: the docs' performance pages paste it as it is."""
     cells = [[str(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"

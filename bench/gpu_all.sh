@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU figure in the README's performance section, in one go:
+# Every GPU figure in docs/performance-gpu.md, in one go:
 #   bash bench/gpu_all.sh AIRBENCH_DATA OUT [SECTIONS]
 # AIRBENCH_DATA holds cifar10/{train,test}.pt for airbench; $CNN_DATA_DIR holds the same images for
 # the engine (cifar10/{train,test}/<class>/*) and MNIST/raw. SECTIONS: mnist,cifar,cli (default all).

@@ -1,4 +1,4 @@
-"""The README's seed table: every seed model trained with its own recipe through the CLI.
+"""The seed table in docs/cli.md: every seed model trained with its own recipe through the CLI.
 
     python bench/seed_results.py [--recipes seed002 seed004 ...] [--out-dir checkpoints/runs/seeds]
 

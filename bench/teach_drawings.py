@@ -1,7 +1,7 @@
 """Teach it your own classes, measured: five hand-drawn shapes, 10 drawings each, fine-tuned from the
 shipped MNIST model and from scratch, side by side in the same run.
 
-    python bench/teach_drawings.py                 # the table in the README
+    python bench/teach_drawings.py                 # the table in docs/teach.md
     python bench/teach_drawings.py --variants all  # also the schedules the default was chosen from
     python bench/teach_drawings.py --also "fine-tune, classifier alone for the first third"
 

@@ -30,7 +30,7 @@ ECE_FIT_MIN = 1000  # images needed before the ECE may move T (fewer measure it 
 ECE_FIT_RANGE = (0.8, 1.25)  # times the NLL's T, the range the ECE may choose from
 ECE_FIT_STEPS = 91  # temperatures tried in that range, evenly spaced in log T (0.5% apart)
 # The ECE the choice minimises is the mean over these bin counts: where one set of bin edges falls
-# moves a 5,000-image ECE by a few tenths of a point, and the mean is steadier (README, "Calibration").
+# moves a 5,000-image ECE by a few tenths of a point, and the mean is steadier (docs/calibration.md).
 ECE_FIT_BINS = (10, 15, 20)
 METHOD = (
     "temperature scaling: T minimising the NLL of softmax(logits / T) (LBFGS on log T), then, on "

@@ -37,7 +37,7 @@ SETTLE_SECONDS = 0.15  # the shortest window for the first decision, before the 
 YIELD_SECONDS = 0.05  # the longest a step waits for predictions in flight, so training still moves
 PRIORITIES = ("both", "yield", "threads", "none")  # what a run does while predictions are in flight
 # bench/serving_under_training.py: the same p95 for 16 clients as the others (within noise), and
-# about twice "yield"'s training while they are served (README, "Under load")
+# about twice "yield"'s training while they are served (docs/performance-load.md)
 DEFAULT_PRIORITY = "threads"
 
 

@@ -16,7 +16,7 @@ its image, as a browser does.
 Each user keeps one session hash for all their calls, as a browser page (and gradio_client) does.
 Without one, Gradio makes a new session for every call and builds the state of every component of
 the app for it: that took 59% of the server's event loop, and the 16 users' p95 went from 0.26 s
-to about 1.1 s (README, "Under load").
+to about 1.1 s (docs/performance-load.md).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from load_client import drawn_digit, run_clients
 
 CLIENTS = 16
 # Issue 16's bound on the 95th percentile latency while training. Measured on the 2-core VM: 223 ms
-# with training, 191 ms for the clients alone (README, "Under load"). The clients alone are measured
+# with training, 191 ms for the clients alone (docs/performance-load.md). The clients alone are measured
 # first, for BASELINE_SECONDS, for the report.
 P95_MS = float(os.environ.get("CNN_LOAD_P95_MS", 300))
 BASELINE_SECONDS = 10.0

@@ -290,7 +290,7 @@ def test_unsure_predictions_name_the_two_best_guesses(monkeypatch):
 
 
 def test_the_unsure_thresholds_are_the_ones_chosen_on_held_out_data():
-    """The constants bench/unsure_threshold.py chose (README, "Calibration"); a probability the
+    """The constants bench/unsure_threshold.py chose (docs/calibration.md); a probability the
     shipped models give in-distribution answers is above them, and a coin toss between two is below."""
     from ui import common
 

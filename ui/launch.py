@@ -23,7 +23,7 @@ MAX_UPLOAD = "20mb"
 # Gradio's queue re-summarises its last GRADIO_ANALYTICS_MAX_EVENTS (10,000) events in a pandas
 # DataFrame after every event, every GRADIO_ANALYTICS_CACHE_FREQUENCY (1) events, for its monitoring
 # page, which this app does not turn on. Under 16 clients that took about a fifth of a core, and the
-# cost grows with the events kept (tests/test_load.py; README, "Under load").
+# cost grows with the events kept (tests/test_load.py; docs/performance-load.md).
 QUEUE_SUMMARY = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_MAX_EVENTS": "2000"}
 
 

@@ -102,7 +102,7 @@ class MnistFastNet(nn.Module):
     and activation run on a quarter of the pixels; with ReLU that trains 1.4x the images per
     second of conv-BN-GELU-pool on a 2-core CPU, for the same accuracy. The first convolution,
     the only one at full resolution, has 16 channels: at 32 it cost a CPU as much time as each
-    later one while doing a sixteenth of their arithmetic (README, "CPU"). The logits are halved,
+    later one while doing a sixteenth of their arithmetic (docs/performance-cpu.md). The logits are halved,
     as airbench scales its head: at full scale a short run's short warm-up let the first steps
     diverge (loss 2.7 -> 31 in 8 steps), and the app's quick run on 5,000 images ended at 19%."""
 

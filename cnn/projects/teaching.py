@@ -27,7 +27,7 @@ FINE_TUNE_FROM = {
     "photos": Path("checkpoints") / "cifar10.safetensors",
 }
 # How a project is taught, chosen by measurement (bench/teach_drawings.py --variants all and
-# bench/teach_photos.py --variants all; README "Teach it your own classes"). About `steps` steps
+# bench/teach_photos.py --variants all; docs/teach.md). About `steps` steps
 # whatever the project's size (at least MIN_EPOCHS passes, at most the preset's epochs), then the
 # changes for fine-tuning or for training from scratch; head_only_share: the share of the run in
 # which the classifier alone learns (the rest of the model frozen), all layers after it.

@@ -2,7 +2,7 @@
 
 Which layout and precision train a net fastest depends on the processor: on one 2-core VM (AMD,
 AVX512-BF16) bf16 with channels-last ran 2.3-2.6x the throughput of plain fp32; on another (Intel
-Xeon, AVX512-BF16 but no AMX) fp32 with channels-last ran 1.3-1.7x bf16's (README, "CPU"). So, as
+Xeon, AVX512-BF16 but no AMX) fp32 with channels-last ran 1.3-1.7x bf16's (docs/performance-cpu.md). So, as
 cuDNN's benchmark mode does on a GPU, a recipe that allows mixed precision times a few training
 steps of a copy of the model in each candidate mode and trains in the fastest. The choice is kept
 per model, batch shape and thread count for the life of the process, so repeated runs agree.

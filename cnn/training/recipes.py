@@ -58,7 +58,7 @@ class Recipe:
         False  # CUDA: bf16 (or cuda_dtype) autocast; CPU: the fastest of fp32/bf16 (cnn.training.cpu_mode)
     )
     cuda_dtype: str = "bf16"  # 'fp16': fp16 autocast on CUDA, with a fixed loss scale (as airbench)
-    reported: str = ""  # what the tutorial reported, for the README's table
+    reported: str = ""  # what the tutorial reported, for docs/cli.md's table
     notes: str = ""  # where a setting is the project's choice, not the tutorial's
 
     def replace(self, **changes) -> Recipe:
