@@ -245,3 +245,48 @@ def test_the_check_sees_the_project():
     assert {"cnn", "cnn.errors", "cnn.data.folders", "cnn.training.trainer", "cnn.cli.train"} <= set(known)
     assert layer("cnn.models.__main__") == ENTRY_LAYER and layer("cnn.cli.train") == 8
     assert layer("cnn.serving.predictor") == 6 and layer("ui.anything") == 9 and layer("cnnx") is None
+
+
+def test_the_check_finds_each_kind_of_breach(tmp_path):
+    """A small tree with one breach of each kind: the checker must report every one (a checker that
+    reports nothing would pass test_layers on any tree)."""
+    files = {
+        "cnn/__init__.py": "",
+        "cnn/errors.py": "import cnn.training.engine\n",  # layer 1 importing layer 4: upward
+        "cnn/hardware.py": "def f():\n    from cnn import errors\n",  # hidden in a function
+        "cnn/data/__init__.py": "from cnn.models import registry\n",  # data and models are separate
+        "cnn/models/__init__.py": "",
+        "cnn/models/registry.py": "import gradio\n",  # cnn never imports Gradio
+        "cnn/training/__init__.py": "",
+        "cnn/training/engine.py": "from cnn.training import trainer\n",  # a cycle: engine <-> trainer
+        "cnn/training/trainer.py": "from cnn.training import engine\n",
+        "cnn/serving/__init__.py": "import ui.app\n",  # cnn never imports the UI
+        "cnn/newthing.py": "",  # no layer
+        "ui/__init__.py": "",
+        "ui/app.py": "from cnn.cli import train\nimport cnn.train\n",  # an entry point imported
+        "cnn/cli/__init__.py": "",
+        "cnn/cli/train.py": "",
+        "cnn/train.py": "",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    found = "\n".join(problems(tmp_path))
+    for expected in (
+        "cnn.errors (layer 1) imports cnn.training.engine (layer 4)",
+        "imports project module cnn.errors inside a function body",
+        "cnn.data and cnn.models must not import each other",
+        "cnn.models.registry imports gradio",
+        "import cycle: cnn.training.",
+        "nothing in cnn/ may import the UI",
+        "module cnn.newthing has no layer",
+        "a `python -m` entry point",
+    ):
+        assert expected in found, f"{expected!r} not reported:\n{found}"
+    clean = tmp_path / "clean"
+    (clean / "cnn").mkdir(parents=True)
+    (clean / "cnn" / "__init__.py").write_text("from cnn import errors\n")
+    (clean / "cnn" / "errors.py").write_text("import os\n")
+    (clean / "ui").mkdir()
+    (clean / "ui" / "__init__.py").write_text("from cnn import errors\n")
+    assert problems(clean) == []
