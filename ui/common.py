@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
-from gradio.components.label import LabelData
 
 from cnn.errors import CnnError
 from cnn.run_index import RunEntry, find_run
@@ -23,12 +22,14 @@ from cnn.runs import RunManager
 from cnn.serving.onnx_runtime import checkpoint_onnx
 from cnn.serving.predictor import Predictor, cached_predictor
 
+from .gradio_internals import replace_preprocess, set_label_headline, wrap_postprocess
+
 ROOT = Path(__file__).resolve().parents[1]
 PREDICT = dict(concurrency_id="predict", concurrency_limit=8)  # the events that run a model
 # A prediction whose best calibrated probability (softmax(logits / T), the checkpoint's temperature)
 # is below its tab's threshold is headlined as unsure, with the two best guesses. Chosen on held-out
-# data by bench/unsure_threshold.py (log: docs/benchmarks/cpu/unsure_threshold.log; README,
-# "Calibration"): the highest threshold that keeps 99% of in-distribution answers confident (MNIST
+# data by bench/unsure_threshold.py (log: docs/benchmarks/cpu/unsure_threshold.log;
+# docs/calibration.md): the highest threshold that keeps 99% of in-distribution answers confident (MNIST
 # test digits drawn on the canvas, CIFAR-10 test photos; shipped models). On the half the choice
 # never saw, 0.81 keeps 99.10% of digits confident and flags 38% of drawn letters and shapes; 0.43
 # keeps 98.96% of photos and flags 18% of MNIST digits shown as photos.
@@ -160,8 +161,7 @@ def bind(fn, *args):
 def raw_upload(component: gr.Image) -> gr.Image:
     """Make an Image component hand its handler the uploaded file's path (or a pasted image's bytes)
     without decoding it, so that cnn.serving decodes it and refuses bad files (corrupt, empty,
-    a decompression bomb) with a clear message. (An instance attribute rather than a subclass:
-    Gradio writes a .pyi stub next to the source of every component subclass.)"""
+    a decompression bomb) with a clear message (how: ui/gradio_internals.replace_preprocess)."""
 
     def preprocess(payload):
         if payload is None:
@@ -173,7 +173,7 @@ def raw_upload(component: gr.Image) -> gr.Image:
                 raise error("The pasted image could not be decoded.") from None
         return payload.path
 
-    component.preprocess = preprocess
+    replace_preprocess(component, preprocess)
     return component
 
 
@@ -194,15 +194,13 @@ def headline(probs: dict[str, float], unsure: str, kind: str) -> str:
 def headlined(label: gr.Label, unsure: str, kind: str) -> gr.Label:
     """Make a Label headline a {class: probability} value with `headline` (Gradio's own headline is
     always the best class, however unlikely). Strings (messages) show as they are."""
-    base = label.postprocess
 
-    def postprocess(value):
-        out = base(value)
-        if isinstance(value, dict) and value and isinstance(out, LabelData):
-            out.label = headline(value, unsure, kind)
+    def postprocess(value, out):
+        if isinstance(value, dict) and value:
+            set_label_headline(out, headline(value, unsure, kind))
         return out
 
-    label.postprocess = postprocess
+    wrap_postprocess(label, postprocess)  # ui/gradio_internals.py
     return label
 
 

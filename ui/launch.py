@@ -6,7 +6,6 @@ cnn-playground [--host 127.0.0.1] [--port 7860] [--data-dir D] [--share] [--allo
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import os
 import sys
@@ -18,6 +17,7 @@ from cnn.runs import RunManager
 
 from .app import CSS, build_app
 from .common import ROOT
+from .gradio_internals import skip_missing_matplotlib
 
 MAX_UPLOAD = "20mb"
 # Gradio's queue re-summarises its last GRADIO_ANALYTICS_MAX_EVENTS (10,000) events in a pandas
@@ -91,15 +91,6 @@ def exposure_warnings(host: str, share: bool, has_auth: bool) -> list[str]:
     return out
 
 
-def skip_missing_matplotlib() -> None:
-    """Gradio imports matplotlib around every event (to switch its backend), inside a try. Where it
-    is not installed, each of those failed imports searches sys.path again: 3% of the server's CPU
-    under the load test. A None in sys.modules makes the import fail at once, and only where no
-    matplotlib exists to be imported."""
-    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
-        sys.modules["matplotlib"] = None
-
-
 def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
     """Build and launch the app; with block=False return at once (for tests)."""
     auth = auth_from_env()
@@ -119,7 +110,6 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
     )
     runs.warm_up_in_background()
     demo = build_app(args.mnist_checkpoint, args.cifar_checkpoint, runs, args.upload_ttl)
-    demo.runs = runs
     for name, value in QUEUE_SUMMARY.items():  # read when the queue is made
         os.environ.setdefault(name, value)
     skip_missing_matplotlib()

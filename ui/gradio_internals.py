@@ -1,0 +1,94 @@
+"""Every place the app reaches into Gradio's internals, in one module, each with why.
+
+The app is written for Gradio 6.31 (requirements.txt: gradio>=6.31,<7). What it relies on here is
+not Gradio's documented API, so each item has a test in tests/test_gradio_internals.py that fails
+when a Gradio release changes it: run that test first when the lock file moves Gradio.
+
+- `replace_preprocess`: a component's `preprocess` replaced on the instance (raw uploads).
+- `wrap_postprocess` and `set_label_headline`: a Label's `postprocess` wrapped, and the headline of
+  Gradio's internal `LabelData` rewritten ("not sure" headlines).
+- `skip_missing_matplotlib`: `sys.modules["matplotlib"] = None`, for Gradio's per-event import.
+- `attach`: the app's context and run manager kept on the Blocks object (`demo.ctx`, `demo.runs`).
+- `WORKAROUNDS`: the places that work around a Gradio 6.31 behaviour, checked by hand when Gradio
+  moves (the test pins the version they were written for).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+from gradio.components.label import LabelData  # internal: the model a Label's postprocess returns
+
+# The Gradio release the workarounds below were written for and checked against.
+WRITTEN_FOR = "6.31"
+
+# Each: where it is, what Gradio did, and how to see whether a new release still needs it.
+WORKAROUNDS = {
+    "ui/runs_tab.py compare_plots": (
+        "New LinePlots for each choice of runs (a gr.render), not new data for the old ones: Gradio 6.31's "
+        "LinePlot, given data with new colour categories, kept drawing only the first run's lines. Check: "
+        "Runs tab, choose two runs, then three; every run's line must show."
+    ),
+    "ui/train_view.py (acc_plot)": (
+        "The accuracy plot is sent only once it has points: given an empty frame first, Gradio 6.31 left a "
+        "coloured LinePlot blank for good. Check: start a run; the accuracy curve must appear after epoch 1."
+    ),
+}
+
+
+def replace_preprocess(component: gr.components.Component, preprocess: Callable[[Any], Any]) -> None:
+    """Make Gradio hand a component's handler `preprocess(payload)` instead of its own conversion.
+
+    Why: an Image's own preprocess decodes the upload with PIL before the handler sees it; the app
+    decodes untrusted uploads itself (cnn.serving.decode), to refuse corrupt files and decompression
+    bombs with a clear message. Relies on: Gradio calling `block.preprocess(payload)` on the
+    component instance (an instance attribute, not a subclass: Gradio writes a .pyi stub beside
+    the source of every component subclass), with a FileData payload (`.path`, `.url`)."""
+    component.preprocess = preprocess
+
+
+def wrap_postprocess(component: gr.components.Component, after: Callable[[Any, Any], Any]) -> None:
+    """Make Gradio send `after(value, out)` to the page, where `out` is the component's own
+    `postprocess(value)`. Relies on: Gradio calling `block.postprocess(value)` on the instance."""
+    base = component.postprocess
+
+    def postprocess(value):
+        return after(value, base(value))
+
+    component.postprocess = postprocess
+
+
+def set_label_headline(out: Any, text: str) -> bool:
+    """Put `text` as the headline of a Label's postprocessed value; False if `out` is not Gradio's
+    LabelData (a message string, say). Why: Gradio's own headline is always the best class, however
+    unlikely; the app headlines "Not sure ..." below its threshold. Relies on: a Label's
+    postprocess returning `gradio.components.label.LabelData` with a `label` field the page shows."""
+    if not isinstance(out, LabelData):
+        return False
+    out.label = text
+    return True
+
+
+def skip_missing_matplotlib() -> None:
+    """Gradio imports matplotlib around every event (utils.MatplotlibBackendMananger, to switch its
+    backend), inside a try. Where it is not installed, each of those failed imports searches sys.path
+    again: 3% of the server's CPU under the load test. A None in sys.modules makes the import fail
+    at once, and only where no matplotlib exists to be imported."""
+    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
+        sys.modules["matplotlib"] = None
+
+
+# The attributes `attach` sets on a Blocks object: Gradio must not use these names itself.
+ATTACHED = ("ctx", "runs")
+
+
+def attach(demo: gr.Blocks, ctx: Any) -> None:
+    """Keep the app's context (ui.common.AppContext) and its RunManager on the Blocks object, so
+    that whoever holds the app (tests, the benchmarks, ui.launch) reaches them as `demo.ctx` and
+    `demo.runs`. Relies on: gr.Blocks taking new attributes and having none of these names."""
+    demo.ctx = ctx
+    demo.runs = ctx.runs
