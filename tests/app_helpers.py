@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# What tests make for a person to look at (screenshots, the load test's figures) goes here, git-ignored:
+# running the suite changes no tracked file (.ci/run checks `git status`).
+SCRATCH = ROOT / ".scratch"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
@@ -89,3 +92,13 @@ def playwright_and_chromium():
     if exe is None:
         missing("Debian's chromium is not installed: apt-get install -y chromium")
     return sync_playwright, exe
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests save their screenshots: .scratch/screenshots/, or the docs' own
+    folder when they are retaken on purpose (CNN_UPDATE_SCREENSHOTS=1, bench/update_screenshots.sh)."""
+    if os.environ.get("CNN_UPDATE_SCREENSHOTS") == "1":
+        return ROOT / "docs" / "screenshots"
+    folder = SCRATCH / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -172,9 +172,15 @@ def test_blank_and_single_dot_say_draw_a_digit():
 def test_editor_value():
     layer = seven(bg=(0, 0, 0, 0), fg=(0, 0, 0, 255), mode="RGBA")
     white = Image.new("RGBA", layer.size, (255, 255, 255, 255))
-    assert preprocess_digit({"composite": layer, "layers": [], "background": None}) is not None
-    assert preprocess_digit({"composite": None, "layers": [layer], "background": white}) is not None
-    assert preprocess_digit({"composite": np.asarray(layer), "layers": [], "background": None}) is not None
+    # the composite, the layers over a background and a numpy composite: one and the same digit
+    ref = preprocess_digit(seven())[0]
+    for value in (
+        {"composite": layer, "layers": [], "background": None},
+        {"composite": None, "layers": [layer], "background": white},
+        {"composite": np.asarray(layer), "layers": [], "background": None},
+    ):
+        out = preprocess_digit(value)
+        assert out is not None and (out[0].float() - ref.float()).abs().mean() < 10, value.keys()
     with pytest.raises(ImageError, match="canvas is empty"):
         load_image({"composite": None, "layers": [], "background": None})
 

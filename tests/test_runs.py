@@ -48,7 +48,8 @@ def test_a_run_streams_events_and_saves_a_loadable_checkpoint(manager, tmp_path)
     p = run.progress()
     # 1,000 images, 100 held out for the temperature: 900 in batches of 64
     assert p["step"] == p["total"] == 15 and p["images_per_s"] > 0
-    assert run.end is not None and 0 <= run.end.test_accuracy <= 1  # (the page's view: test_ui_handlers)
+    # 15 steps from scratch: 67.5% on the 200 test images in two runs here; chance is 10%
+    assert run.end is not None and 0.45 < run.end.test_accuracy < 0.9, run.end.test_accuracy
     assert run.checkpoint.parent == tmp_path / "runs" and run.checkpoint.suffix == ".safetensors"
     model, meta = load_checkpoint(run.checkpoint)
     assert meta["architecture"] == "mnist_fast" and meta["status"] == "finished"

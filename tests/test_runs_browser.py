@@ -1,8 +1,8 @@
 """Watching a run learn, and the Runs tab, in a real browser (Playwright driving Debian's chromium,
-headless): two short runs (the live panel fills in as they train), a click on the confusion
-matrix shows that cell's test images, then the Runs tab overlays the two runs' curves and loads one
-into the Draw tab. Saves docs/screenshots/live.png and runs.png for the README. Fails (does not
-skip) in CI when chromium or Playwright is missing."""
+headless): two short runs (the live panel fills in as they train), a click on the confusion matrix
+shows that cell's test images, then the Runs tab overlays the two runs' curves and loads one into
+the Draw tab. Saves live.png and runs.png (.scratch/screenshots/, or docs/screenshots/ via
+bench/update_screenshots.sh). Fails (does not skip) in CI when chromium or Playwright is missing."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""The Teach tab in a real browser (Playwright driving Debian's chromium, headless): create a
-project, add two classes from uploaded files and one drawing from the canvas, train, and put the
-model into the Draw tab; then a ready-made project opened, trained and photographed for the README
-(docs/screenshots/teach.png). Fails (does not skip) in CI when chromium or Playwright is missing."""
+"""The Teach tab in a real browser (Playwright driving Debian's chromium, headless): create a project,
+add two classes from uploaded files and one drawing from the canvas, train, and put the model into
+the Draw tab; then a ready-made project opened, trained and photographed for the README (teach.png,
+in .scratch/screenshots/ or, retaken on purpose, docs/screenshots/). Fails (does not skip) in CI
+when chromium or Playwright is missing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 import time
 
 import pytest
-from app_helpers import ROOT, launch, playwright_and_chromium
+from app_helpers import launch, playwright_and_chromium, screenshot_dir
 from PIL import Image, ImageDraw
 from test_projects import png, stroke
 
@@ -17,7 +18,7 @@ from cnn.projects import Project
 from cnn.projects.loading import held_out
 
 SLOW = 120_000  # ms: training on a busy CPU
-SHOTS = ROOT / "docs" / "screenshots"  # as tests/test_browser.py
+SHOTS = screenshot_dir()  # as tests/test_browser.py
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +108,7 @@ def shapes_project(data_dir) -> Project:
 
 
 def test_the_teach_tab_screenshot(page):
-    """docs/screenshots/teach.png: classes with counts and thumbnails, the 28x28 the model sees, and a
+    """teach.png (the README's): classes with counts and thumbnails, the 28x28 the model sees, and a
     result with its confusion matrix and the held-out example it got wrong."""
     shapes_project(page.data_dir)
     page.reload()

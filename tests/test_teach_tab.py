@@ -186,4 +186,7 @@ def test_the_app_has_the_teach_tab(ctx):
     demo = build_app(ctx.draw_checkpoint, ctx.photo_checkpoint, ctx.runs)
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
     assert {"teach-train", "teach-sketch", "teach-files", "teach-to-draw"} <= ids
-    assert Project  # the tab works on cnn.projects
+    # and its buttons do something: each is the target of an event
+    by_elem = {c.get("props", {}).get("elem_id"): c["id"] for c in demo.config["components"]}
+    targets = {t[0] for d in demo.config["dependencies"] for t in d["targets"]}
+    assert {by_elem["teach-train"], by_elem["teach-to-draw"]} <= targets

@@ -81,6 +81,7 @@ def test_photo_gives_ten_class_probabilities(ctx):
     probs, seen = photo(ctx, TRUCK, ctx.shipped("photo"))
     assert sorted(probs) == sorted(CIFAR) and abs(sum(probs.values()) - 1) < 1e-3
     assert all(0 <= p <= 1 for p in probs.values())
+    assert max(probs, key=probs.get) == "truck" and probs["truck"] > 0.9  # examples/truck.png, read right
     assert seen.size == (224, 224)
     assert photo(ctx, None, ctx.shipped("photo")) == (None, None)  # the photo was removed
 
