@@ -16,8 +16,8 @@ from app_helpers import ROOT, SCRATCH, launch
 from load_client import drawn_digit, run_clients
 
 CLIENTS = 16
-# Issue 16's bound on the 95th percentile latency while training. Measured on the 2-core VM: 223 ms
-# with training, 191 ms for the clients alone (docs/performance-load.md). The clients alone are measured
+# Issue 16's bound on the 95th percentile latency while training, met on the 2-core VM when the
+# test has it to itself, not when other jobs share it (docs/performance-load.md). The clients alone are measured
 # first, for BASELINE_SECONDS, for the report.
 P95_MS = float(os.environ.get("CNN_LOAD_P95_MS", 300))
 BASELINE_SECONDS = 10.0

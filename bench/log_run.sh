@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs one benchmark command and keeps its whole output as a log for the docs:
+#   bash bench/log_run.sh docs/benchmarks/cpu/NAME.log python bench/SCRIPT.py ARGS...
+# The log starts with the command, the commit, the date and the load average, and ends with the
+# load average and the exit status, so that a figure in the docs can name its command and its log.
+set -uo pipefail
+log="$1"; shift
+mkdir -p "$(dirname "$log")"
+{
+  echo "# command: $*"
+  echo "# commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# machine: $(nproc) CPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+} >"$log"
+"$@" 2>&1 | tee -a "$log"
+rc=${PIPESTATUS[0]}
+echo "# exit status: $rc; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$log"
+exit "$rc"
