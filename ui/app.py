@@ -74,11 +74,16 @@ def _api_endpoints(ctx: AppContext) -> None:
 
 
 def build_app(
-    mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: RunManager, upload_ttl: int = 120
+    mnist_checkpoint: str | Path,
+    cifar_checkpoint: str | Path,
+    runs: RunManager,
+    upload_ttl: int = 120,
+    logins: bool = False,
 ) -> gr.Blocks:
     """The whole app. Uploaded files are deleted from Gradio's cache upload_ttl seconds after
-    they arrive (not at once: identical uploads share one cached file)."""
-    ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint))
+    they arrive (not at once: identical uploads share one cached file). logins: the app asks for
+    a login, and each user's runs and projects are their own (AppContext)."""
+    ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint), logins)
     with gr.Blocks(title="CNN Playground", delete_cache=(max(1, upload_ttl // 2), upload_ttl)) as demo:
         draw_model = gr.State(ctx.shipped("draw"))
         photo_model = gr.State(ctx.shipped("photo"))

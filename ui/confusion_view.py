@@ -136,10 +136,12 @@ def _scored(
     return predictions_of(predictor, data.test.subset(subset, seed=seed))
 
 
-def runs_source(ctx: AppContext, key: str | None) -> tuple[TestPredictions, str, str]:
+def runs_source(
+    ctx: AppContext, key: str | None, request: gr.Request | None = None
+) -> tuple[TestPredictions, str, str]:
     """(a kept run's predictions on its test images, its checkpoint, which images): the test subset
     its log names, else a fixed sample of RUNS_TEST_IMAGES. Scored once per checkpoint version."""
-    e = ctx.usable_run(key)
+    e = ctx.usable_run(key, request=request)
     h = load_history(e)
     header = (h.header if h is not None else None) or {}
     dataset = str(header.get("dataset") or e.dataset)
@@ -163,26 +165,26 @@ def runs_source(ctx: AppContext, key: str | None) -> tuple[TestPredictions, str,
 
 
 @friendly
-def runs_matrix(ctx: AppContext, key: str | None) -> tuple:
+def runs_matrix(ctx: AppContext, key: str | None, request: gr.Request = None) -> tuple:
     """(the chosen run's confusion matrix, a note, no cell, no images)."""
-    preds, _, which = runs_source(ctx, key)
+    preds, _, which = runs_source(ctx, key, request)
     acc = float((preds.labels.cpu() == preds.predictions).float().mean())
     note = f"**{key}** on {which}: {acc:.2%} right. {HINT}"
     return confusion_image(preds.confusion, preds.classes), note, None, []
 
 
 @friendly
-def pick_runs_cell(ctx: AppContext, key: str | None, cam: str, evt: gr.SelectData) -> tuple:
-    preds, path, _ = runs_source(ctx, key)
+def pick_runs_cell(ctx: AppContext, key: str | None, cam: str, evt: gr.SelectData, request: gr.Request = None) -> tuple:
+    preds, path, _ = runs_source(ctx, key, request)
     cell = clicked(preds, evt)
     return (cell, *cell_view(preds, path, cell, cam))
 
 
 @friendly
-def show_runs_cell(ctx: AppContext, key: str | None, cell, cam: str) -> tuple:
+def show_runs_cell(ctx: AppContext, key: str | None, cell, cam: str, request: gr.Request = None) -> tuple:
     if cell is None:
         return HINT, []
-    preds, path, _ = runs_source(ctx, key)
+    preds, path, _ = runs_source(ctx, key, request)
     return cell_view(preds, path, cell, cam)
 
 

@@ -14,16 +14,19 @@ from pathlib import Path
 
 import gradio as gr
 
+from cnn.owners import USERS_FOLDER
 from cnn.runs import RunManager
 
 from .app import CSS, build_app
 from .common import ROOT
+from .logins import LoginError, logins_from_env
 
 MAX_UPLOAD = "20mb"
 # Gradio's queue re-summarises its last GRADIO_ANALYTICS_MAX_EVENTS (10,000) events in a pandas
 # DataFrame after every event, every GRADIO_ANALYTICS_CACHE_FREQUENCY (1) events, for its monitoring
 # page, which this app does not turn on. Under 16 clients that took about a fifth of a core, and the
 # cost grows with the events kept (tests/test_load.py; README, "Under load").
+log = logging.getLogger("cnn-playground")
 QUEUE_SUMMARY = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_MAX_EVENTS": "2000"}
 
 
@@ -64,19 +67,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def auth_from_env() -> tuple[str, str] | None:
-    raw = os.environ.get("CNN_AUTH")
-    if not raw:
-        return None
-    user, sep, password = raw.partition(":")
-    if not sep or not user or not password:
-        sys.exit("error: CNN_AUTH must look like user:password")
-    return user, password
+def auth_from_env() -> list[tuple[str, str]] | None:
+    """The logins of CNN_AUTH / CNN_AUTH_FILE (ui.logins), or None; a bad entry ends the program
+    with a message that names it (and never its password)."""
+    try:
+        return logins_from_env()
+    except LoginError as exc:
+        sys.exit(f"error: {exc}")
 
 
 def exposure_warnings(host: str, share: bool, has_auth: bool) -> list[str]:
     """What to tell the person who makes the app reachable from other computers."""
-    login = "" if has_auth else " Set CNN_AUTH=user:password to require a login."
+    login = "" if has_auth else " Set CNN_AUTH=user:password (or several, comma-separated) to require a login."
     out = []
     if host not in ("127.0.0.1", "localhost", "::1"):
         out.append(
@@ -89,6 +91,11 @@ def exposure_warnings(host: str, share: bool, has_auth: bool) -> list[str]:
             f"the link can use it and start training runs.{login}"
         )
     return out
+
+
+def loose_runs(runs_dir: Path) -> int:
+    """How many checkpoints lie directly in the runs folder (made without logins)."""
+    return sum(1 for p in runs_dir.glob("*.safetensors") if not p.name.startswith(".")) if runs_dir.is_dir() else 0
 
 
 def skip_missing_matplotlib() -> None:
@@ -118,7 +125,17 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
         protected=(args.mnist_checkpoint, args.cifar_checkpoint),
     )
     runs.warm_up_in_background()
-    demo = build_app(args.mnist_checkpoint, args.cifar_checkpoint, runs, args.upload_ttl)
+    if auth:
+        log.info("logins on for %d user(s): each user's runs are under %s", len(auth), runs.runs_dir / USERS_FOLDER)
+        unowned = loose_runs(runs.runs_dir)
+        if unowned:
+            log.info(
+                "%d run(s) directly in %s belong to no login and nobody sees them now; move a run's "
+                ".safetensors and .jsonl into users/<name>/ to give it to that user",
+                unowned,
+                runs.runs_dir,
+            )
+    demo = build_app(args.mnist_checkpoint, args.cifar_checkpoint, runs, args.upload_ttl, logins=auth is not None)
     demo.runs = runs
     for name, value in QUEUE_SUMMARY.items():  # read when the queue is made
         os.environ.setdefault(name, value)

@@ -5,7 +5,6 @@ them in seconds; the result is scored on held-out examples and can go into the D
 
 from __future__ import annotations
 
-import functools
 import tempfile
 import threading
 import time
@@ -19,7 +18,7 @@ from cnn.serving.decode import is_empty_editor
 from cnn.serving.render import enlarge
 
 from . import teach_view, train_tab
-from .common import AppContext, friendly, raw_upload
+from .common import AppContext, bind, friendly, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
 
 START = ("Fine-tune the shipped model", "From scratch")
@@ -34,87 +33,87 @@ PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
 
 
 @friendly
-def open_project(ctx: AppContext, path) -> tuple:
-    return view(ctx, open_project_at(ctx, path) if path else None)
+def open_project(ctx: AppContext, path, request: gr.Request = None) -> tuple:
+    return view(ctx, open_project_at(ctx, path, request) if path else None, request=request)
 
 
 @friendly
-def project_list(ctx: AppContext, path) -> gr.Dropdown:
+def project_list(ctx: AppContext, path, request: gr.Request = None) -> gr.Dropdown:
     """The projects afresh (made in another session, imported or copied in by hand meanwhile),
     the open one still picked while it exists."""
-    found = choices(ctx)
+    found = choices(ctx, request)
     return gr.Dropdown(choices=found, value=path if path in {v for _, v in found} else None)
 
 
 @friendly
-def create_project(ctx: AppContext, name: str, kind: str) -> tuple:
-    return view(ctx, Project.create(name, kind, ctx.runs.data_dir))
+def create_project(ctx: AppContext, name: str, kind: str, request: gr.Request = None) -> tuple:
+    return view(ctx, Project.create(name, kind, ctx.runs.data_dir, ctx.owner(request)), request=request)
 
 
 @friendly
-def delete_project(ctx: AppContext, path, sure: bool) -> tuple:
-    project = open_project_at(ctx, path)
+def delete_project(ctx: AppContext, path, sure: bool, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if not sure:
         raise CnnError("Tick 'Yes, delete this project' first: deleting removes all its examples.")
     name = project.name
     project.delete()
     gr.Info(f"Deleted the project {name}.")
-    return view(ctx, None)
+    return view(ctx, None, request=request)
 
 
 @friendly
-def add_class(ctx: AppContext, path, name: str) -> tuple:
-    project = open_project_at(ctx, path)
-    return view(ctx, project, project.add_class(name).name)
+def add_class(ctx: AppContext, path, name: str, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
+    return view(ctx, project, project.add_class(name).name, request=request)
 
 
 @friendly
-def pick_class(ctx: AppContext, path, cls: str) -> tuple:
-    return view(ctx, open_project_at(ctx, path), cls)
+def pick_class(ctx: AppContext, path, cls: str, request: gr.Request = None) -> tuple:
+    return view(ctx, open_project_at(ctx, path, request), cls, request=request)
 
 
 @friendly
-def rename_class(ctx: AppContext, path, cls: str, new: str) -> tuple:
-    project = open_project_at(ctx, path)
+def rename_class(ctx: AppContext, path, cls: str, new: str, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     project.rename_class(cls, new)
-    return view(ctx, project, " ".join(str(new).split()))
+    return view(ctx, project, " ".join(str(new).split()), request=request)
 
 
 @friendly
-def delete_class(ctx: AppContext, path, cls: str, sure: bool) -> tuple:
-    project = open_project_at(ctx, path)
+def delete_class(ctx: AppContext, path, cls: str, sure: bool, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if not sure:
         raise CnnError(f"Tick 'Yes, delete' first: deleting the class {cls} removes its examples.")
     project.delete_class(cls)
-    return view(ctx, project)
+    return view(ctx, project, request=request)
 
 
 # ---------------------------------------------------------------- handlers: examples
 
 
 @friendly
-def add_drawing(ctx: AppContext, path, cls: str, sketch) -> tuple:
-    project = open_project_at(ctx, path)
+def add_drawing(ctx: AppContext, path, cls: str, sketch, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if is_empty_editor(sketch):
         raise CnnError("The canvas is empty: draw an example first.")
     project.add_example(cls, sketch)
-    return view(ctx, project, cls, sketch=gr.Sketchpad(value=None, visible=project.kind == "drawings"))
+    return view(ctx, project, cls, request=request, sketch=gr.Sketchpad(value=None, visible=project.kind == "drawings"))
 
 
 @friendly
-def add_picture(ctx: AppContext, path, cls: str, picture) -> tuple:
-    project = open_project_at(ctx, path)
+def add_picture(ctx: AppContext, path, cls: str, picture, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if picture is None:
         raise CnnError("No picture: upload one, take a webcam snapshot or paste one.")
     project.add_example(cls, picture)
-    return view(ctx, project, cls)
+    return view(ctx, project, cls, request=request)
 
 
 @friendly
-def add_files(ctx: AppContext, path, cls: str, files) -> tuple:
+def add_files(ctx: AppContext, path, cls: str, files, request: gr.Request = None) -> tuple:
     """Many images into the selected class, and .zip files of class folders into their classes; the
     VIEW outputs and the emptied upload box."""
-    project = open_project_at(ctx, path)
+    project = open_project_at(ctx, path, request)
     added, refused = 0, []
     for f in files or []:
         f = str(getattr(f, "name", f))
@@ -131,7 +130,9 @@ def add_files(ctx: AppContext, path, cls: str, files) -> tuple:
             refused.append(f"{Path(f).name}: {exc}")
     if added or refused:
         gr.Info(f"Added {added} example(s) to {cls}." + (f" Refused {len(refused)}: {refused[0]}" if refused else ""))
-    return view(ctx, project, cls) + (None,)  # the upload box emptied: the next upload holds only new files
+    return view(ctx, project, cls, request=request) + (
+        None,
+    )  # the upload box emptied: the next upload holds only new files
 
 
 def pick_example(files: list[str], evt: gr.SelectData) -> str | None:
@@ -139,29 +140,29 @@ def pick_example(files: list[str], evt: gr.SelectData) -> str | None:
 
 
 @friendly
-def remove_example(ctx: AppContext, path, cls: str, picked: str | None) -> tuple:
-    project = open_project_at(ctx, path)
+def remove_example(ctx: AppContext, path, cls: str, picked: str | None, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if not picked:
         raise CnnError("Click an example in the class's gallery first, then Remove.")
     project.remove_example(cls, picked)
-    return view(ctx, project, cls)
+    return view(ctx, project, cls, request=request)
 
 
 @friendly
-def seen(ctx: AppContext, path, sketch):
+def seen(ctx: AppContext, path, sketch, request: gr.Request = None):
     """What the model would see of the canvas or picture (nothing while empty or unusable)."""
     if is_empty_editor(sketch) or not path:
         return None
     try:
-        _, preview = prepare(open_project_at(ctx, path).kind, sketch)
+        _, preview = prepare(open_project_at(ctx, path, request).kind, sketch)
     except CnnError:
         return None
     return enlarge(preview, 168)
 
 
 @friendly
-def export(ctx: AppContext, path) -> str:
-    project = open_project_at(ctx, path)
+def export(ctx: AppContext, path, request: gr.Request = None) -> str:
+    project = open_project_at(ctx, path, request)
     folder = Path(tempfile.mkdtemp(prefix="teach-export-"))
     return str(export_zip(project, folder / f"{project.path.name}.zip"))
 
@@ -174,9 +175,9 @@ def _result(**by_name) -> tuple:
 
 
 @friendly
-def teach(ctx: AppContext, path, start_from: str):
+def teach(ctx: AppContext, path, start_from: str, request: gr.Request = None):
     """Train on the project (synchronously, a few seconds) and show the result."""
-    project = open_project_at(ctx, path)
+    project = open_project_at(ctx, path, request)
     run = ctx.runs.current
     if run is not None and not run.done:
         raise CnnError("A training run is going in the Train tab; wait for it to end (one run at a time).")
@@ -199,7 +200,7 @@ def teach(ctx: AppContext, path, start_from: str):
         elif ev.kind == "step" and time.time() - last > UPDATES_EVERY:
             last = time.time()
             yield _result(status=teach_view.progress(ev))
-    path_, download = teach_view.save(p, end, ctx.runs.runs_dir)
+    path_, download = teach_view.save(p, end, ctx.runs_dir_for(request))
     yield _result(
         status=f"Done: saved `{path_.name}`.",
         result=teach_view.result_markdown(p, end),
@@ -224,7 +225,8 @@ def _layout(ctx: AppContext) -> dict:
         "Train. Drawings fine-tune the digit model, photos the CIFAR-10 model, in seconds."
     )
     with gr.Row():
-        c["choose"] = gr.Dropdown(choices(ctx), value=None, label="Open a project", elem_id="teach-project")
+        mine = [] if ctx.logins else choices(ctx)  # with logins each page gets its user's list (tab.select)
+        c["choose"] = gr.Dropdown(mine, value=None, label="Open a project", elem_id="teach-project")
         c["new_name"] = gr.Textbox(label="New project name", placeholder="e.g. My shapes", elem_id="teach-new-name")
         c["kind"] = gr.Radio(list(KINDS), value="drawings", label="It holds", elem_id="teach-kind")
         c["create"] = gr.Button("Create project", elem_id="teach-create")
@@ -325,8 +327,8 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> dict:
     prj, cls = c["project"], c["class_pick"]
     private = dict(api_visibility="private")
     tab.select(None, None, None, js=PICK_BRUSH)  # the canvas takes strokes at once
-    tab.select(functools.partial(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
-    b = functools.partial
+    tab.select(bind(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
+    b = bind
     c["choose"].input(b(open_project, ctx), c["choose"], out, **private)
     c["create"].click(b(create_project, ctx), [c["new_name"], c["kind"]], out, **private)
     c["add_class"].click(b(add_class, ctx), [prj, c["new_class"]], out, **private)

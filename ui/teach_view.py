@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from cnn.checkpoint import save_checkpoint
 from cnn.errors import CnnError
-from cnn.projects import SIDE, Plan, Project, list_projects, projects_root
+from cnn.projects import SIDE, Plan, Project, list_projects
 from cnn.serving.decode import load_image
 from cnn.serving.render import confusion_image, enlarge, to_pil
 from cnn.training import End, train
@@ -98,28 +98,33 @@ def example_tiles(project: Project, name: str | None) -> tuple[list, list[str]]:
     return [(thumbnail(f), None) for f in files], [f.name for f in files]
 
 
-def open_project_at(ctx: AppContext, path) -> Project:
-    """The project at path, which must be one of the data directory's projects (a path from the page
-    is not trusted), or a CnnError that says what to do."""
+def open_project_at(ctx: AppContext, path, request: gr.Request | None = None) -> Project:
+    """The project at path, which must be one of the requesting user's projects (a path from the
+    page is not trusted; another user's project is "not one of this app's projects" to them, as any
+    other folder), or a CnnError that says what to do."""
     if not path:
         raise CnnError("Open a project first, or create one.")
-    root = projects_root(ctx.runs.data_dir).resolve()
+    root = ctx.projects_dir_for(request).resolve()
     p = Path(str(path)).resolve()
     if p.parent != root:
         raise CnnError("That is not one of this app's projects; pick one from the list.")
     return Project.open(p)
 
 
-def choices(ctx: AppContext) -> list[tuple[str, str]]:
-    return [(f"{p.name} ({p.kind})", str(p.path)) for p in list_projects(ctx.runs.data_dir)]
+def choices(ctx: AppContext, request: gr.Request | None = None) -> list[tuple[str, str]]:
+    """The requesting user's projects (everyone's without logins), for the project dropdown."""
+    return [(f"{p.name} ({p.kind})", str(p.path)) for p in list_projects(ctx.runs.data_dir, ctx.owner(request))]
 
 
-def view(ctx: AppContext, project: Project | None, cls: str | None = None, **extra) -> tuple:
-    """The VIEW outputs for a project (None: no project open), with class `cls` selected."""
+def view(
+    ctx: AppContext, project: Project | None, cls: str | None = None, request: gr.Request | None = None, **extra
+) -> tuple:
+    """The VIEW outputs for a project (None: no project open), with class `cls` selected; the
+    project list is the requesting user's."""
     if project is None:
         v = dict(
             project=None,
-            choose=gr.Dropdown(choices=choices(ctx), value=None),
+            choose=gr.Dropdown(choices=choices(ctx, request), value=None),
             summary="No project open.",
             overview=None,
             class_pick=gr.Dropdown(choices=[], value=None),
@@ -137,7 +142,7 @@ def view(ctx: AppContext, project: Project | None, cls: str | None = None, **ext
     kind = project.kind
     v = dict(
         project=str(project.path),
-        choose=gr.Dropdown(choices=choices(ctx), value=str(project.path)),
+        choose=gr.Dropdown(choices=choices(ctx, request), value=str(project.path)),
         summary=summary(project),
         overview=overview(project),
         class_pick=gr.Dropdown(choices=names, value=cls),

@@ -98,13 +98,13 @@ def run_config(
     )
 
 
-def continued(ctx: AppContext, cfg: RunConfig, key: str | None) -> RunConfig:
-    """cfg continuing the kept run named key (as the Runs tab lists it): it starts from that run's
-    checkpoint. Only a run's name is taken from the page, never a path."""
+def continued(ctx: AppContext, cfg: RunConfig, key: str | None, request: gr.Request | None = None) -> RunConfig:
+    """cfg continuing the requesting user's kept run named key (as the Runs tab lists it): it starts
+    from that run's checkpoint. Only a run's name is taken from the page, never a path."""
     key = str(key or "").strip()
     if not key:
         return cfg
-    e = ctx.usable_run(key, " to continue from", " Clear 'Continue from run' to train from scratch.")
+    e = ctx.usable_run(key, " to continue from", " Clear 'Continue from run' to train from scratch.", request)
     return dataclasses.replace(cfg, init_from=str(e.checkpoint), parent=key)
 
 
@@ -124,16 +124,19 @@ def start(
     tensorboard: bool = False,
     continue_from: str | None = None,
     owner: str | None = None,
+    request: gr.Request = None,
 ) -> tuple:
     """Check the settings and start a run; then the tab shows it from scratch. Bad settings, or a run
     already going, are refused with a message before anything on the page changes. tensorboard: also
     write TensorBoard scalars (under the runs folder's tensorboard/); continue_from: the name of a
     kept run to start from (its weights). `owner` is this browser's token (kept in its storage, made
-    here the first time): only it can stop the run."""
+    here the first time): only it can stop the run. With logins the run is the logged-in user's
+    (saved in their folder; continue_from names one of their runs)."""
     cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n, tensorboard)
-    cfg = continued(ctx, cfg, continue_from)
+    cfg = continued(ctx, cfg, continue_from, request)
+    user = ctx.owner(request)
     owner = owner or uuid.uuid4().hex
-    run = ctx.runs.start(cfg, session=owner)
+    run = ctx.runs.start(cfg, session=owner, owner=user)
     return (*view_update(run, Shown()), owner)
 
 
@@ -162,11 +165,11 @@ def use_in(ctx: AppContext, where: str, path: str | None) -> tuple:
 
 
 @friendly
-def continue_settings(ctx: AppContext, key: str | None, epochs) -> tuple:
+def continue_settings(ctx: AppContext, key: str | None, epochs, request: gr.Request = None) -> tuple:
     """The Runs tab's "Continue training": the Train tab's settings (in `start`'s order, the
     TensorBoard box left as it is) filled with the run's recipe for `epochs` more epochs, starting
     from its checkpoint; then the Train tab is shown. Change any setting to fine-tune instead."""
-    e = ctx.usable_run(key, " to continue from")
+    e = ctx.usable_run(key, " to continue from", request=request)
     if epochs is None or not 0 < float(epochs) <= 1000:
         raise ConfigError("Epochs to continue for must be a number above 0 (at most 1000).")
     h = load_history(e)
@@ -274,10 +277,11 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> tuple[TrainOutputs, li
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
     its "Use this model" buttons load a trained model into. Returns (outputs, the settings in
     `start`'s order, owner left out); call `on_load` with the outputs."""
+    where = f"{ctx.runs.runs_dir}/users/<your login>/" if ctx.logins else ctx.runs.runs_dir
     with gr.Tab("Train", id="train"):
         gr.Markdown(
             f"Device: **{ctx.runs.device_name()}**. One training run at a time for everyone "
-            f"using this app. Runs are saved under `{ctx.runs.runs_dir}`."
+            f"using this app. Runs are saved under `{where}`."
         )
         settings = _settings(ctx) + _keeping()
         with gr.Row():

@@ -15,10 +15,12 @@ import torch
 from ..checkpoint import save_checkpoint
 from ..data import Dataset, load_dataset, resolve_data_dir
 from ..data.normalize import Normalizer
-from ..data.sources import checked_folder, named_source
+from ..data.sources import NAMED_SOURCES, checked_folder, named_source
 from ..errors import CnnError, DataError
 from ..evaluation import evaluate
 from ..hardware import describe, pick_device
+from ..owners import foreign, owner_folder
+from ..projects.store import PROJECTS_FOLDER
 from ..training import End, EpochEnd, RunStatus, Snapshot, Start, Step, Watch, train
 from ..training.warmup import warm_up
 from .config import RunConfig
@@ -99,10 +101,16 @@ class RunManager:
         """'cuda', 'mps' or 'cpu': the kind of device runs train on."""
         return pick_device(self.device).type
 
-    def start(self, config: RunConfig, session: str | None = None) -> Run:
+    def runs_dir_for(self, owner: str | None) -> Path:
+        """Where owner's runs are kept: <runs_dir>/users/<owner>/ with logins, runs_dir without."""
+        return owner_folder(self.runs_dir, owner)
+
+    def start(self, config: RunConfig, session: str | None = None, owner: str | None = None) -> Run:
+        """owner: the login user the run belongs to (its checkpoint goes to runs_dir_for(owner))."""
         recipe = config.checked()  # bad settings are refused before anything starts
         if named_source(config.dataset) is None:  # a folder that is not there, or not allowed
-            checked_folder(str(config.dataset).strip(), resolve_data_dir(self.data_dir), self.allow_any_path)
+            folder = checked_folder(str(config.dataset).strip(), resolve_data_dir(self.data_dir), self.allow_any_path)
+            self._refuse_foreign(folder, owner)
         with self._lock:
             cur = self._current
             if cur is not None and not cur.done:
@@ -111,12 +119,21 @@ class RunManager:
                     f"A training run is already going ({cur.config.model} on {cur.config.dataset}, "
                     f"started from {who}). Only one run at a time: stop it first or wait for it to end."
                 )
-            run = Run(uuid.uuid4().hex[:8], config, session, self.device_name(), recipe=recipe)
+            run = Run(uuid.uuid4().hex[:8], config, session, self.device_name(), owner=owner, recipe=recipe)
             self._current = run
         threading.Thread(target=self._work, args=(run, recipe), name=f"train-{run.id}", daemon=True).start()
         if self.stop_unwatched_after is not None and session is not None:  # a run a page started
             threading.Thread(target=self._watch, args=(run,), name=f"watch-{run.id}", daemon=True).start()
         return run
+
+    def _refuse_foreign(self, folder: Path, owner: str | None) -> None:
+        """With logins, another user's projects and runs are no folder to train on: refused in the
+        words of a folder that does not exist, so that their names do not leak."""
+        roots = (resolve_data_dir(self.data_dir) / PROJECTS_FOLDER, self.runs_dir)
+        if any(foreign(folder, root, owner) for root in roots):
+            raise DataError(
+                f"The folder {folder} does not exist. Check the path, or use one of {', '.join(NAMED_SOURCES)}."
+            )
 
     def stop(self, session: str | None = None) -> bool:
         """Stop the current run (only the given session's, when a session is named)."""
@@ -152,11 +169,11 @@ class RunManager:
 
     def _work(self, run: Run, recipe) -> None:
         torch.set_num_threads(_THREADS)  # a new thread starts with the last value any thread set
-        path, record = checkpoint_path(self.runs_dir, run), None
+        path, record = checkpoint_path(self.runs_dir_for(run.owner), run), None
         try:
             if path.resolve() in self.protected:  # cannot happen with these names; belt and braces
                 raise DataError(f"Refusing to overwrite the shipped checkpoint {path}.")
-            record = open_record(run, path, self.tensorboard_dir, recipe)
+            record = open_record(run, path, self.runs_dir_for(run.owner) / "tensorboard", recipe)
             data = self._load(run, recipe)
             init_state = None
             if run.config.init_from:

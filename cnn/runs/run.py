@@ -20,6 +20,7 @@ class Run:
     config: RunConfig
     session: str | None
     device: str
+    owner: str | None = None  # the login user it belongs to (None without logins; cnn.owners)
     status: RunStatus = RunStatus.LOADING
     message: str = ""
     warnings: list[str] = field(default_factory=list)
