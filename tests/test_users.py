@@ -282,3 +282,18 @@ def test_an_upload_goes_to_the_uploaders_folder(both, tmp_path):
     shutil.copyfile(checkpoint("mnist"), up)
     runs_tab.upload(ctx, str(up), [], bob)
     assert (tmp_path / "runs" / "users" / "bob" / "mine.safetensors").is_file()
+
+
+def test_a_run_is_saved_in_its_owners_folder(both, data_dir):
+    """A run ada starts trains and lands in her folder; bob's list does not have it."""
+    from cnn.runs import RunConfig
+
+    ctx, _, _, ada, bob = both
+    ctx.runs.data_dir = data_dir
+    cfg = RunConfig("mnist", "mnist_fast", "mnist_fast", 0.02, 64, 0.01, "adam", 600, 200)
+    run = ctx.runs.start(cfg, session="ada-page", owner="ada")
+    assert ctx.runs.wait_idle(120) and run.status == "finished", run.message
+    assert run.checkpoint.parent == ctx.runs.runs_dir / "users" / "ada"
+    key = run.checkpoint.stem
+    assert ctx.kept_run(key, ada).usable
+    assert key not in [row[0] for row in runs_tab.refresh(ctx, [], None, bob)[0].values.tolist()]

@@ -16,6 +16,7 @@ import gradio as gr
 
 from cnn.owners import USERS_FOLDER
 from cnn.runs import RunManager
+from cnn.runs.ray_executor import RayRunManager, RayUnavailable
 
 from .app import CSS, build_app
 from .common import ROOT
@@ -64,6 +65,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="SECONDS",
         help="delete uploaded files this long after they arrive (default 120)",
     )
+    p.add_argument(
+        "--ray",
+        default=os.environ.get("CNN_RAY_ADDRESS") or None,
+        metavar="ADDRESS",
+        help="train runs on a Ray cluster: its address, 'auto' (the cluster this machine is in) or "
+        "'local' (a local Ray, to try it); needs pip install '.[ray]' (default: $CNN_RAY_ADDRESS)",
+    )
+    p.add_argument("--ray-cpus", type=int, default=None, help="with --ray local: the CPUs it may use (default 2)")
     return p.parse_args(argv)
 
 
@@ -107,6 +116,20 @@ def skip_missing_matplotlib() -> None:
         sys.modules["matplotlib"] = None
 
 
+def run_manager(args: argparse.Namespace) -> RunManager:
+    """The scheduler of the app's runs: trained here, or with --ray on a Ray cluster."""
+    common = dict(protected=(args.mnist_checkpoint, args.cifar_checkpoint), max_runs=getattr(args, "max_runs", 1))
+    where = (args.runs_dir, args.data_dir, args.allow_any_path, args.device)
+    if not args.ray:
+        return RunManager(*where, **common)
+    try:
+        runs = RayRunManager(args.ray, *where, ray_cpus=args.ray_cpus, **common)
+    except RayUnavailable as exc:
+        sys.exit(f"error: {exc}")
+    log.info("runs train on %s, each asking for %s", runs.device_name(), runs.resources())
+    return runs
+
+
 def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
     """Build and launch the app; with block=False return at once (for tests)."""
     auth = auth_from_env()
@@ -117,13 +140,7 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
             print(
                 f"warning: no checkpoint at {path}; its tab will say so until you train and load one.", file=sys.stderr
             )
-    runs = RunManager(
-        args.runs_dir,
-        args.data_dir,
-        args.allow_any_path,
-        args.device,
-        protected=(args.mnist_checkpoint, args.cifar_checkpoint),
-    )
+    runs = run_manager(args)
     runs.warm_up_in_background()
     if auth:
         log.info("logins on for %d user(s): each user's runs are under %s", len(auth), runs.runs_dir / USERS_FOLDER)
