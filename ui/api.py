@@ -35,7 +35,7 @@ API_BLANK = {
     BLANK_MESSAGE: "The image is blank: there is no digit in it to classify.",
     DOT_MESSAGE: "The image holds only a dot, not a digit.",
 }
-UPDATE_EVERY_S = 1.0  # /train streams an update at most this often
+UPDATE_EVERY_S = 0.5  # /train streams an update at most this often
 
 
 def checkpoint_of(ctx: AppContext, run: str, request: gr.Request | None, what: str) -> str:
