@@ -23,8 +23,8 @@ from .common import ROOT
 MAX_UPLOAD = "20mb"
 # Training runs at once by default. On a CPU one run already uses every core, so a second only
 # shares them. Small nets leave most of a GPU idle, so several share one well: 3 is a first choice,
-# not yet measured (bench/gpu_max_runs.py measures the total images/s of 1..N concurrent runs on a
-# GPU; docs/deploying.md). $CNN_MAX_RUNS or --max-runs overrides it.
+# not yet measured (bench/train_api_load.py --device cuda --max-runs 1,2,3,4 measures the total time of 8 runs per
+# value on a GPU; docs/deploying.md). $CNN_MAX_RUNS or --max-runs overrides it.
 CPU_MAX_RUNS = 1
 GPU_MAX_RUNS = 3
 # Gradio's queue re-summarises its last GRADIO_ANALYTICS_MAX_EVENTS (10,000) events in a pandas

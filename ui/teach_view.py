@@ -173,7 +173,7 @@ def result_markdown(run: Run) -> str:
     right = int((ev.predictions == test.labels).sum())
     return (
         f"**Held-out accuracy: {right} of {len(test)} ({ev.accuracy:.0%})**, {how(run)} in {end.elapsed:.1f} s "
-        f"({len(run.data.train)} examples learned from). The held-out examples (one in five of each "
+        f"({run.start.n_train} examples learned from). The held-out examples (one in five of each "
         f"class, at least one) were not trained on: they show how well it does on new ones.\n\n"
         + calibration_text(end.metadata)
     )
