@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 import warnings
 import zipfile
 from pathlib import Path
 
 import gradio as gr
 import pytest
+import torch
 from app_helpers import ROOT, checkpoint
 from test_projects import png, stroke
 
+from cnn.cpu_share import PROCESS_THREADS
 from cnn.projects import Project
 from cnn.runs import RunManager
 from ui import teach_tab
@@ -187,3 +190,17 @@ def test_the_app_has_the_teach_tab(ctx):
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
     assert {"teach-train", "teach-sketch", "teach-files", "teach-to-draw"} <= ids
     assert Project  # the tab works on cnn.projects
+
+
+def test_teaching_leaves_the_thread_count_as_it_was(ctx):
+    """A Teach run trains on one thread of its own; afterwards the caller's count, and the count a
+    thread started later begins with (torch's is per thread, but a new one takes the last set), are
+    the process's again (issue 26: the Teach tab set it to one and never put it back)."""
+    path = made(ctx, per_class=3)
+    before = torch.get_num_threads()
+    list(teach_tab.teach(ctx, path, teach_tab.START[0]))
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    t.start()
+    t.join()
+    assert torch.get_num_threads() == before and seen == [PROCESS_THREADS] and PROCESS_THREADS > 1

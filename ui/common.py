@@ -122,6 +122,12 @@ def current_request() -> gr.Request | None:
     return LocalContext.request.get(None)
 
 
+def login(request: gr.Request | None) -> str | None:
+    """The user name a request logged in with (Gradio's auth), or None without logins: the owner of
+    the runs it starts (cnn.runs: one run per person)."""
+    return getattr(request, "username", None) or None
+
+
 ERROR_SECONDS = 8  # an error's toast goes after this long, so old ones do not pile up
 
 

@@ -1,6 +1,6 @@
 """The command line: python app.py [flags], or the cnn-playground console script.
 
-cnn-playground [--host 127.0.0.1] [--port 7860] [--data-dir D] [--share] [--allow-any-path]
+cnn-playground [--host 127.0.0.1] [--port 7860] [--data-dir D] [--share] [--allow-any-path] [--max-runs N]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from cnn.hardware import pick_device
 from cnn.owners import USERS_FOLDER
 from cnn.runs import RunManager
 from cnn.runs.ray_executor import RayRunManager, RayUnavailable
@@ -23,6 +24,12 @@ from .common import ROOT
 from .logins import LoginError, logins_from_env
 
 MAX_UPLOAD = "20mb"
+# Training runs at once by default. On a CPU one run already uses every core, so a second only
+# shares them. Small nets leave most of a GPU idle, so several share one well: 3 is a first choice,
+# not yet measured (bench/train_api_load.py --device cuda --max-runs 1,2,3,4 measures the total time of 8 runs per
+# value on a GPU; docs/deploying.md). $CNN_MAX_RUNS or --max-runs overrides it.
+CPU_MAX_RUNS = 1
+GPU_MAX_RUNS = 3
 # Gradio's queue re-summarises its last GRADIO_ANALYTICS_MAX_EVENTS (10,000) events in a pandas
 # DataFrame after every event, every GRADIO_ANALYTICS_CACHE_FREQUENCY (1) events, for its monitoring
 # page, which this app does not turn on. Under 16 clients that took about a fifth of a core, and the
@@ -58,6 +65,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="where training runs are saved (default checkpoints/runs)",
     )
     p.add_argument("--device", default=None, help="training device: cuda, mps or cpu (default: the best)")
+    p.add_argument(
+        "--max-runs",
+        type=int,
+        default=int(os.environ["CNN_MAX_RUNS"]) if os.environ.get("CNN_MAX_RUNS") else None,
+        metavar="N",
+        help=f"training runs at once, for everyone (the others wait in a queue, one per person); default "
+        f"{CPU_MAX_RUNS} on a CPU, {GPU_MAX_RUNS} on a GPU",
+    )
     p.add_argument(
         "--upload-ttl",
         type=int,
@@ -116,9 +131,19 @@ def skip_missing_matplotlib() -> None:
         sys.modules["matplotlib"] = None
 
 
+def max_runs(args: argparse.Namespace) -> int:
+    """--max-runs, else the default for the training device (CPU_MAX_RUNS, GPU_MAX_RUNS)."""
+    if args.max_runs is not None:
+        if args.max_runs < 1:
+            sys.exit("error: --max-runs must be at least 1")
+        return args.max_runs
+    return CPU_MAX_RUNS if pick_device(args.device).type == "cpu" else GPU_MAX_RUNS
+
+
 def run_manager(args: argparse.Namespace) -> RunManager:
-    """The scheduler of the app's runs: trained here, or with --ray on a Ray cluster."""
-    common = dict(protected=(args.mnist_checkpoint, args.cifar_checkpoint), max_runs=getattr(args, "max_runs", 1))
+    """The scheduler of the app's runs: trained here, or with --ray on a Ray cluster (max_runs'
+    default then follows the cluster's GPUs, not this machine's)."""
+    common = dict(protected=(args.mnist_checkpoint, args.cifar_checkpoint), max_runs=max_runs(args))
     where = (args.runs_dir, args.data_dir, args.allow_any_path, args.device)
     if not args.ray:
         return RunManager(*where, **common)
@@ -126,6 +151,8 @@ def run_manager(args: argparse.Namespace) -> RunManager:
         runs = RayRunManager(args.ray, *where, ray_cpus=args.ray_cpus, **common)
     except RayUnavailable as exc:
         sys.exit(f"error: {exc}")
+    if args.max_runs is None:
+        runs.max_runs = CPU_MAX_RUNS if runs.device_type() == "cpu" else GPU_MAX_RUNS
     log.info("runs train on %s, each asking for %s", runs.device_name(), runs.resources())
     return runs
 

@@ -6,19 +6,21 @@ them in seconds; the result is scored on held-out examples and can go into the D
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
+import uuid
 from pathlib import Path
 
 import gradio as gr
 
 from cnn.errors import CnnError
-from cnn.projects import KINDS, Project, export_zip, import_zip, plan, prepare
+from cnn.projects import KINDS, Project, export_zip, import_zip, prepare
+from cnn.runs import RunConfig
 from cnn.serving.decode import is_empty_editor
 from cnn.serving.render import enlarge
+from cnn.training import RunStatus
 
-from . import teach_view, train_tab
-from .common import AppContext, bind, friendly, raw_upload
+from . import run_view, teach_view, train_tab
+from .common import AppContext, bind, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
 
 START = ("Fine-tune the shipped model", "From scratch")
@@ -175,17 +177,17 @@ def _result(**by_name) -> tuple:
 
 
 @friendly
-def teach(ctx: AppContext, path, start_from: str, request: gr.Request = None):
-    """Train on the project (synchronously, a few seconds) and show the result."""
+def teach(ctx: AppContext, path, start_from: str, owner: str | None = None, request: gr.Request = None):
+    """Queue a Teach run of the project (cnn.runs: the app's one queue of runs, shared with the Train
+    tab), show its place while it waits and its progress while it trains (a few seconds), then the
+    result. `owner` is this browser's token (the Train tab's too: one run per person)."""
     project = open_project_at(ctx, path, request)
-    run = ctx.runs.current
-    if run is not None and not run.done:
-        raise CnnError("A training run is going in the Train tab; wait for it to end (one run at a time).")
     kind = project.kind
     init = ctx.shipped("draw" if kind == "drawings" else "photo") if start_from == START[0] else None
-    p = plan(project.path, init)
+    cfg = RunConfig.for_project(str(project.path), project.name, kind, init)
+    run = ctx.runs.start(cfg, session=owner or uuid.uuid4().hex, owner=ctx.owner(request))
     yield _result(
-        status=f"Training on {len(p.data.train)} examples, {len(p.data.classes)} classes ...",
+        status=f"Teaching {md(project.name)} ...",
         result="",
         confusion=None,
         wrong=[],
@@ -193,21 +195,26 @@ def teach(ctx: AppContext, path, start_from: str, request: gr.Request = None):
         to_photo=gr.Button(visible=False),
         download=None,
     )
-    end, last = None, 0.0
-    for ev in teach_view.run_in_thread(p, ctx.runs.device, threading.Event()):
-        if ev.kind == "end":
-            end = ev
-        elif ev.kind == "step" and time.time() - last > UPDATES_EVERY:
-            last = time.time()
-            yield _result(status=teach_view.progress(ev))
-    path_, download = teach_view.save(p, end, ctx.runs_dir_for(request))
+    version, last = run.version, 0.0
+    while not run.done:
+        run.viewed()  # this page looks at it (a page closed for long loses it: see train_tab.UNWATCHED_S)
+        version = run.wait(version, UPDATES_EVERY)
+        if time.time() - last < UPDATES_EVERY or run.done:
+            continue
+        last = time.time()
+        if run.status == RunStatus.QUEUED:
+            yield _result(status=run_view.waiting_line(ctx.runs.place(run), ctx.runs.estimated_wait(run)))
+        elif run.steps:
+            yield _result(status=teach_view.progress(run.steps[-1]))
+    if run.status in (RunStatus.FAILED, RunStatus.CANCELLED) or run.checkpoint is None:
+        raise CnnError(run.message or f"The run {run.status}.")
     yield _result(
-        status=f"Done: saved `{path_.name}`.",
-        result=teach_view.result_markdown(p, end),
-        confusion=teach_view.confusion(p, end),
-        wrong=teach_view.misclassified(p, end),
-        last_model=str(path_),
-        download=download,
+        status=f"Done: saved `{run.checkpoint.name}`.",
+        result=teach_view.result_markdown(run),
+        confusion=teach_view.confusion(run),
+        wrong=teach_view.misclassified(run),
+        last_model=str(run.checkpoint),
+        download=teach_view.download_copy(run.checkpoint),
         to_draw=gr.Button(visible=kind == "drawings"),
         to_photo=gr.Button(visible=kind == "photos"),
     )
@@ -316,9 +323,9 @@ def _layout(ctx: AppContext) -> dict:
     return c
 
 
-def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> dict:
+def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -> dict:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
-    its "Use in" buttons load a trained model into."""
+    its "Use in" buttons load a trained model into; owner is the browser's token (train_tab.owner_state)."""
     with gr.Tab("Teach", id="teach") as tab:
         c = _layout(ctx)
         for name in ("project", "files", "picked", "last_model"):
@@ -349,11 +356,11 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> dict:
     c["picture"].change(b(seen, ctx), [prj, c["picture"]], c["seen"], show_progress="hidden", **private)
     c["export"].click(b(export, ctx), prj, c["export_file"], **private)
     c["train"].click(
-        b(teach, ctx),
-        [prj, c["start_from"]],
+        bind(teach, ctx),
+        [prj, c["start_from"], owner],
         [c[k] for k in RESULT],
         concurrency_id="teach",
-        concurrency_limit=1,
+        concurrency_limit=None,  # the app's queue of runs orders them (cnn.runs)
         show_progress="hidden",
         **private,
     )

@@ -150,6 +150,8 @@ class RunManager:
             if len(self._training) >= self.max_runs and len(self._waiting) >= MAX_WAITING:
                 raise RunBusy(f"{MAX_WAITING} runs are already waiting; try again when some have ended.")
             run = Run(uuid.uuid4().hex[:8], config, session, self.device_name(), recipe=recipe, owner=owner)
+            if self._current is not None and self._current.done:
+                _release(self._current)
             self._current = run
             for key in (("session", session), ("owner", owner)):
                 if key[1] is not None:
@@ -326,6 +328,8 @@ class RunManager:
             self._rates[run.config.model] = run.steps[-1].images_per_s
         begin = []
         with self._lock:
+            if run is not self._current:
+                _release(run)
             if run in self._training:
                 self._training.remove(run)
             while self._waiting and len(self._training) < self.max_runs:
@@ -488,6 +492,13 @@ class RunManager:
         run.end = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def _release(run: Run) -> None:
+    """An ended run's training images go (every person's last run is kept, for their page: its test
+    split, evaluation and curves stay); the run asked for last keeps them (benchmarks read them)."""
+    if run.data is not None:
+        run.data.train = None
 
 
 def _busy_message(run: Run, place: int) -> str:
