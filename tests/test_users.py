@@ -147,6 +147,34 @@ def test_bob_shows_the_confusion_matrix_of_adas_run(server):
     assert not ok, out
 
 
+def api_client(server, auth):
+    from gradio_client import Client
+
+    return Client(server.url, auth=auth, verbose=False)
+
+
+def test_bob_predicts_with_adas_run_through_the_api(server, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    from test_app_api import seven
+
+    image = tmp_path / "seven.png"
+    seven().save(image)
+    with pytest.raises(AppError, match=f"The run {server.run} is not there any more"):
+        api_client(server, BOB).predict(handle_file(str(image)), run=server.run, api_name="/predict_digit")
+    probs = api_client(server, ADA).predict(handle_file(str(image)), run=server.run, api_name="/predict_digit")
+    assert max(probs, key=probs.get) == "7"
+
+
+def test_bob_trains_through_the_api_on_adas_project_folder(server):
+    from gradio_client.exceptions import AppError
+
+    folder = f"projects/users/ada/{server.project.path.name}"
+    with pytest.raises(AppError, match="does not exist"):
+        api_client(server, BOB).predict(dataset=folder, model="mnist_fast", epochs=0.1, api_name="/train")
+    assert server.demo.runs.current is None
+
+
 # ---------------------------------------------------------------- projects, over HTTP
 
 
