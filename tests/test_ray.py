@@ -99,3 +99,18 @@ def test_a_worker_killed_mid_run_fails_the_run_with_a_message(ray_runs):
     assert not list((ray_runs.runs_dir / "users" / "bob").glob("*.safetensors"))
     again = ray_runs.start(QUICK, session="page-4", owner="bob")  # the next run gets a live worker
     assert wait_for(lambda: again.done, 90) and again.status == "finished", again.message
+
+
+def test_without_ray_the_app_says_how_to_install_it(monkeypatch, tmp_path):
+    import sys
+
+    from ui import launch as ui_launch
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed
+    args = ui_launch.parse_args(["--ray", "local", "--runs-dir", str(tmp_path), "--device", "cpu"])
+    with pytest.raises(SystemExit, match=r"Ray is not installed: pip install '\.\[ray\]'"):
+        ui_launch.run_manager(args)
+    monkeypatch.setenv("CNN_RAY_ADDRESS", "auto")
+    assert ui_launch.parse_args([]).ray == "auto"
+    monkeypatch.delenv("CNN_RAY_ADDRESS")
+    assert ui_launch.parse_args([]).ray is None  # without it the app runs as before, no Ray imported

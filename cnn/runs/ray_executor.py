@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.25  # how often the app asks a worker what changed (a Step comes every few ms: batched)
 LOCAL_CPUS = 2  # `--ray local`: the CPUs the local Ray instance may use (override with ray_cpus)
-INSTALL = "Ray is not installed: pip install '.[ray]' (or pip install 'ray[default]>=2.9'), or start without --ray."
+INSTALL = "Ray is not installed: pip install '.[ray]' (or pip install 'ray>=2.50'), or start without --ray."
 
 
 class RayUnavailable(CnnError):
