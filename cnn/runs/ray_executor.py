@@ -29,6 +29,8 @@ import threading
 import time
 from pathlib import Path
 
+import torch
+
 from ..atomic import atomic_path
 from ..cpu_share import run_threads
 from ..data import Dataset
@@ -134,13 +136,15 @@ class RemoteRun:
             "log": self._log_bytes(seen["log"]),
         }
         if run.data is not None and not seen["data"]:  # the test split and classes; not the training images
-            out["data"] = Dataset(run.data.name, run.data.classes, None, run.data.test, run.data.skipped)
+            out["data"] = Dataset(run.data.name, run.data.classes, None, _on_cpu(run.data.test), run.data.skipped)
         if run.panel_images is not None and not seen["panel"]:
-            out["panel"] = (run.panel_images, run.panel_labels)
+            out["panel"] = (run.panel_images.cpu(), run.panel_labels)
         if run.snapshots != seen["snapshots"]:
-            out["snapshot"], out["snapshots"] = run.snapshot, run.snapshots
+            out["snapshot"], out["snapshots"] = _on_cpu(run.snapshot), run.snapshots
         if done:
-            end = dataclasses.replace(run.end, model=None) if run.end is not None else None  # the weights: execute's
+            end = (
+                _on_cpu(dataclasses.replace(run.end, model=None)) if run.end is not None else None
+            )  # weights: execute's
             out.update(
                 done=True,
                 end=end,
@@ -254,8 +258,11 @@ class RayRunManager(RunManager):
             result = actor.execute.remote(run.id, run.config, recipe, init)
             run.note = "Waiting for a Ray worker with a free share of the cluster ..."
             run._touch()
-            final = self._follow(run, actor, record)
+            final, seen = self._follow(run, actor, record)
             data = self.ray.get(result)
+            tail = self.ray.get(actor.take.remote(seen))  # the log's last line, written after `done`
+            if tail.get("log"):
+                record.append(*tail["log"])
             self._land(run, final, data, folder, record)
         except Exception as exc:
             self._fail(run, _ray_failure(self.ray, exc))
@@ -269,8 +276,9 @@ class RayRunManager(RunManager):
                 run.status = RunStatus.FAILED
             run._touch()
 
-    def _follow(self, run: Run, actor, record: _LocalLog) -> dict:
-        """Mirror the worker's run into `run` until it is done; its last `take` answer."""
+    def _follow(self, run: Run, actor, record: _LocalLog) -> tuple[dict, dict]:
+        """Mirror the worker's run into `run` until it is done: (its last `take` answer, what the app
+        has of it)."""
         seen = dict(start=False, steps=0, epochs=0, warnings=0, log=0, data=False, panel=False, snapshots=0)
         stopped = False
         while True:
@@ -285,7 +293,7 @@ class RayRunManager(RunManager):
             delta = self.ray.get(ref)  # raises when the worker died
             _apply(run, delta, seen, record)
             if delta.get("done"):
-                return delta
+                return delta, seen
             time.sleep(POLL_S)
 
     def _land(self, run: Run, final: dict, data: bytes | None, folder: Path, record: _LocalLog) -> None:
@@ -328,10 +336,25 @@ def _apply(run: Run, d: dict, seen: dict, record: _LocalLog) -> None:
         seen["snapshots"] = d["snapshots"]
     run.recipe = d["recipe"] or run.recipe
     if not d.get("done"):  # the final status only once the checkpoint is here (`_land`)
-        run.status, run.note = d["status"], d["note"]
-    else:
+        run.status = d["status"]
+    if d.get("done") or not run.stop_event.is_set():  # a stop's note (why it stopped) goes to the worker first
         run.note = d["note"]
     run._touch()
+
+
+def _on_cpu(obj):
+    """An event, result or split with its tensors (and its dataclass fields' tensors) on the CPU: the
+    app's machine may have no GPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        moved = {
+            f.name: _on_cpu(v)
+            for f in dataclasses.fields(obj)
+            if isinstance(v := getattr(obj, f.name), torch.Tensor) or dataclasses.is_dataclass(v)
+        }
+        return dataclasses.replace(obj, **moved) if moved else obj
+    return obj
 
 
 class _LocalLog:
