@@ -126,6 +126,7 @@ def test_two_runs_at_once_each_on_its_share_of_the_threads_put_back_afterwards(t
         until(lambda: len(a.steps) >= 3 and len(b.steps) >= 3, what="both train")
         share = thread_share(2)
         assert max(s.threads for s in a.steps + b.steps) <= share
+        assert a.device == f"cpu ({share} thread{'s' * (share > 1)})"  # what the page says it trains on
         assert torch.get_num_threads() == main_before  # nothing a run set reached this thread
     finally:
         m.stop()

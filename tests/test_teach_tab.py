@@ -19,7 +19,7 @@ from test_projects import png, stroke
 
 from cnn.cpu_share import PROCESS_THREADS
 from cnn.projects import Project
-from cnn.runs import RunManager
+from cnn.runs import RunConfig, RunManager
 from ui import teach_tab
 from ui.app import build_app
 from ui.common import AppContext, md
@@ -197,6 +197,11 @@ def test_teaching_leaves_the_thread_count_as_it_was(ctx):
     thread started later begins with (torch's is per thread, but a new one takes the last set), are
     the process's again (issue 26: the Teach tab set it to one and never put it back)."""
     path = made(ctx, per_class=3)
+    busy = ctx.runs.start(RunConfig.for_project(path, "Rings & bars", "drawings"), session="me")
+    with pytest.warns(UserWarning, match="You already have a run"):  # one run per person: Train's and Teach's
+        outs = list(teach_tab.teach(ctx, path, teach_tab.START[0], "me"))
+    assert dict(zip(teach_tab.RESULT, outs[-1]))["status"].startswith("⚠️ You already have a run")
+    assert ctx.runs.wait_idle(120) and busy.status == "finished"  # (nothing else queued meanwhile)
     before = torch.get_num_threads()
     list(teach_tab.teach(ctx, path, teach_tab.START[0]))
     seen = []

@@ -14,7 +14,7 @@ import gradio as gr
 
 from cnn.errors import CnnError
 from cnn.projects import KINDS, Project, export_zip, import_zip, prepare
-from cnn.runs import RunConfig
+from cnn.runs import RunBusy, RunConfig
 from cnn.serving.decode import is_empty_editor
 from cnn.serving.render import enlarge
 from cnn.training import RunStatus
@@ -185,7 +185,12 @@ def teach(ctx: AppContext, path, start_from: str, owner: str | None = None, requ
     kind = project.kind
     init = ctx.shipped("draw" if kind == "drawings" else "photo") if start_from == START[0] else None
     cfg = RunConfig.for_project(str(project.path), project.name, kind, init)
-    run = ctx.runs.start(cfg, session=owner or uuid.uuid4().hex, owner=ctx.owner(request))
+    try:
+        run = ctx.runs.start(cfg, session=owner or uuid.uuid4().hex, owner=ctx.owner(request))
+    except RunBusy as exc:  # a message, not an error: this person's run goes on (Train tab: Stop)
+        gr.Warning(str(exc), duration=6)
+        yield _result(status=f"⚠️ {exc}")
+        return
     yield _result(
         status=f"Teaching {md(project.name)} ...",
         result="",

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import save_checkpoint
-from ..cpu_share import run_threads, thread_share
+from ..cpu_share import PROCESS_THREADS, run_threads, thread_share
 from ..data import Dataset, load_dataset, resolve_data_dir
 from ..data.normalize import Normalizer
 from ..data.sources import NAMED_SOURCES, checked_folder, named_source
@@ -124,7 +124,11 @@ class RunManager:
         return self._current
 
     def device_name(self) -> str:
-        return describe(pick_device(self.device))
+        """The training device in words (on the CPU, with the process's thread count)."""
+        device = pick_device(self.device)
+        if device.type == "cpu":
+            return f"cpu ({PROCESS_THREADS} thread{'s' if PROCESS_THREADS != 1 else ''})"
+        return describe(device)
 
     def device_type(self) -> str:
         """'cuda', 'mps' or 'cpu': the kind of device runs train on."""
@@ -149,7 +153,7 @@ class RunManager:
                 raise RunBusy(_busy_message(mine, self._place(mine)))
             if len(self._training) >= self.max_runs and len(self._waiting) >= MAX_WAITING:
                 raise RunBusy(f"{MAX_WAITING} runs are already waiting; try again when some have ended.")
-            run = Run(uuid.uuid4().hex[:8], config, session, self.device_name(), recipe=recipe, owner=owner)
+            run = Run(uuid.uuid4().hex[:8], config, session, self._device_of(config), recipe=recipe, owner=owner)
             if self._current is not None and self._current.done:
                 _release(self._current)
             self._current = run
@@ -314,8 +318,19 @@ class RunManager:
         run._touch()
         threading.Thread(target=self._train, args=(run, recipe), name=f"train-{run.id}", daemon=True).start()
 
+    def _threads_of(self, config: RunConfig) -> int:
+        """The CPU threads a run trains on: its share of the cores (a Teach run: TEACH_THREADS)."""
+        return TEACH_THREADS if config.project is not None else thread_share(self.max_runs)
+
+    def _device_of(self, config: RunConfig) -> str:
+        """The device a run trains on, in words: 'cpu (1 thread)' with the run's own share."""
+        if self.device_type() != "cpu":
+            return self.device_name()
+        n = self._threads_of(config)
+        return f"cpu ({n} thread{'s' if n != 1 else ''})"
+
     def _train(self, run: Run, recipe) -> None:
-        threads = TEACH_THREADS if run.config.project is not None else thread_share(self.max_runs)
+        threads = self._threads_of(run.config)
         try:
             with run_threads(threads) if self.device_type() == "cpu" else contextlib.nullcontext():
                 self._execute(run, recipe)
