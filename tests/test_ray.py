@@ -5,6 +5,7 @@ message. Skipped where Ray is not installed (pip install '.[ray]'), failed in CI
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -84,6 +85,17 @@ def test_stop_reaches_the_run_on_its_worker(ray_runs):
     assert run.status == "stopped" and run.checkpoint.is_file(), run.message
     assert len(run.steps) < run.start.total_steps
     assert read_log(log_path(run.checkpoint)).end["status"] == "stopped"
+
+
+def test_a_run_that_fails_on_its_worker_says_why_and_its_log_says_so(ray_runs, tmp_path):
+    """Continued from a damaged checkpoint (sent to the worker, refused there)."""
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"not a checkpoint at all")
+    run = ray_runs.start(dataclasses.replace(QUICK, init_from=str(damaged)), session="page-5")
+    assert wait_for(lambda: run.done, 90), (run.status, run.note)
+    assert run.status == "failed" and run.checkpoint is None and "checkpoint" in run.message.lower(), run.message
+    logs = [p for p in ray_runs.runs_dir.glob("*.jsonl") if run.id in p.name]
+    assert len(logs) == 1 and read_log(logs[0]).failure == run.message  # its last line, brought back
 
 
 def test_a_worker_killed_mid_run_fails_the_run_with_a_message(ray_runs):
