@@ -14,6 +14,12 @@ One place decides a CPU run's thread count (`TrainingThreads`, one per run):
   (up to YIELD_SECONDS per step: "yield") and/or trains on one thread ("threads", the default)
   (PRIORITIES).
 
+- **Other runs in this process.** N CPU runs at once (the app's --max-runs) each train on an equal
+  share of the cores (`thread_share`), set in the run's own thread (`run_threads`). torch's thread
+  count is per OS thread, but a thread started later begins with the last count any thread set, so
+  a run puts the process's count back when it ends: nothing it set reaches another run, the next
+  thread Gradio starts, or a prediction.
+
 $CNN_ADAPT_THREADS=0 turns the first off (a fixed thread count, for comparisons); $CNN_SERVING_PRIORITY
 picks the second. CUDA runs are left alone."""
 
@@ -35,6 +41,7 @@ RAISE_WINDOWS = 2  # and more only after this many windows in a row say so (one 
 WINDOW_SECONDS = 0.8  # the shortest window the decision is made on (the ticks are 10 ms)
 SETTLE_SECONDS = 0.15  # the shortest window for the first decision, before the run's first step
 YIELD_SECONDS = 0.05  # the longest a step waits for predictions in flight, so training still moves
+PROCESS_THREADS = torch.get_num_threads()  # the process's count, before any run set its own
 PRIORITIES = ("both", "yield", "threads", "none")  # what a run does while predictions are in flight
 # bench/serving_under_training.py: the same p95 for 16 clients as the others (within noise), and
 # about twice "yield"'s training while they are served (docs/performance-load.md)
@@ -206,3 +213,19 @@ class TrainingThreads:
     def close(self) -> None:
         if self.active:
             self._apply(self.ceiling)
+
+
+def thread_share(runs: int, cores: int = PROCESS_THREADS) -> int:
+    """The threads of one CPU run while `runs` train at once: an equal share of the cores, at least one."""
+    return max(1, cores // max(1, runs))
+
+
+@contextlib.contextmanager
+def run_threads(n: int):
+    """The calling thread trains on n threads; afterwards the process's count is the one a new
+    thread starts with again (see the module docstring)."""
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(PROCESS_THREADS)

@@ -38,7 +38,7 @@ async def predict(client: httpx.AsyncClient, url: str, api: str, image: bytes, s
     `session` is the user's session hash, the same for all their calls."""
     up = await client.post(f"{url}gradio_api/upload", files={"files": ("image.png", image, "image/png")})
     up.raise_for_status()
-    data = [{"path": up.json()[0], "meta": {"_type": "gradio.FileData"}}]
+    data = [{"path": up.json()[0], "meta": {"_type": "gradio.FileData"}}, ""]  # (no `run`: the shipped model)
     call = await client.post(f"{url}gradio_api/call/{api}", json={"data": data, "session_hash": session})
     call.raise_for_status()
     event = None

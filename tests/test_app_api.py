@@ -84,7 +84,10 @@ def digit_canvas(a: np.ndarray, k: int, offset: tuple[int, int], size=(900, 700)
 
 def test_named_endpoints(client):
     named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(named) == {"/predict_digit", "/predict_photo"}  # the page's own events are private
+    assert set(named) == {"/predict_digit", "/predict_photo", "/train"}  # the page's own events are private
+    params = {p["parameter_name"] for p in named["/train"]["parameters"]}
+    assert {"dataset", "model", "layers", "recipe", "epochs", "batch_size", "lr", "train_subset"} <= params
+    assert [p["parameter_name"] for p in named["/predict_digit"]["parameters"]] == ["image", "run"]
 
 
 def test_predict_digit_reads_mnist_digits(client, files, mnist):
@@ -385,7 +388,7 @@ def test_a_request_cannot_read_server_files(served):
     for path in ["/etc/passwd", str(ROOT / "examples" / "truck.png")]:
         r = httpx.post(
             url + "gradio_api/call/predict_photo",
-            json={"data": [{"path": path, "meta": {"_type": "gradio.FileData"}}]},
+            json={"data": [{"path": path, "meta": {"_type": "gradio.FileData"}}, ""]},
             timeout=30,
         )
         event = r.json()["event_id"]

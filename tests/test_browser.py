@@ -3,8 +3,9 @@
 Draws a digit with the mouse and reads the label, uploads a photo, looks inside the network,
 starts a short training run, watches the loss curve grow, reloads the page mid-run, stops it,
 finishes a second one and loads it into the Draw tab; bad starts that keep the results; a page that
-stalls mid-run and still gets its result; another browser; a run nobody looks at that stops. Saves
-a screenshot of each tab to .scratch/screenshots/ (bench/update_screenshots.sh retakes the README's).
+stalls mid-run and still gets its result; another browser, whose run waits its turn; a run nobody
+looks at that stops (the queue with two pages: test_queue_browser.py). Saves a screenshot of each
+tab to .scratch/screenshots/ (bench/update_screenshots.sh retakes the README's).
 Fails (does not skip) in CI when chromium or Playwright is missing.
 """
 
@@ -317,7 +318,7 @@ def test_a_page_that_stalls_mid_run_still_gets_the_result(page):
     (SCRATCH / "stall.png").unlink(missing_ok=True)
 
 
-def test_another_browser_is_told_and_a_run_nobody_looks_at_stops(page):
+def test_another_browser_waits_and_a_run_nobody_looks_at_stops(page):
     demo = page.demo
     other_browser = page.other_browser()
     try:
@@ -336,13 +337,18 @@ def test_another_browser_is_told_and_a_run_nobody_looks_at_stops(page):
             "() => document.querySelector('#train-status').innerText.includes('3,600 images')"
         )  # 400 held out
         assert not run.done
-        # the first browser tries to start a run too, and to stop this one: it is told, and the run goes on
+        # the first browser starts a run too: it waits its turn, and its Stop takes only its own run out
+        # of the queue; asked again, Stop says it touches only its own run. The other run goes on.
         open_tab(page, "Train")
         page.locator("#start-btn").click()
-        assert "started from another browser" in _toast(page, "A training run is already going")
+        page.wait_for_function(
+            "() => document.querySelector('#train-status').innerText.includes('waiting: 1 ahead of you')"
+        )
         page.locator("#stop-btn").click()
-        assert "only that one can stop it" in _toast(page, "only that one can stop it")
-        assert not run.done
+        assert "left the queue" in _toast(page, "Cancelled")
+        page.locator("#stop-btn").click()
+        assert "Stop touches only your own" in _toast(page, "no run waiting or training")
+        assert not run.done and not run.stop_event.is_set()
     finally:
         other_browser.close()  # the browser that started it goes away
     demo.runs.stop_unwatched_after = 3.0  # (15 s in the app)
@@ -356,11 +362,11 @@ def test_another_browser_is_told_and_a_run_nobody_looks_at_stops(page):
         print(f"run stopped {time.time() - t0:.1f} s after the last page stopped looking")
     finally:
         demo.runs.stop_unwatched_after = 15.0
-    # a page that opens after the run shows it, with the kept weights' accuracy
+    # a page of the first browser that opens afterwards shows that browser's own last run, not the other's
     page.goto(page.app_url)
     open_tab(page, "Train")
-    page.get_by_text("Run stopped").first.wait_for()
-    assert "Test accuracy of the kept weights:" in page.locator("#train-result").inner_text()
+    page.get_by_text("Run cancelled").first.wait_for()
+    assert run.checkpoint.stem not in page.locator("#train-result").inner_text()
 
 
 # ---------------------------------------------------------------- the Photo tab's classes, the canvas after Clear,

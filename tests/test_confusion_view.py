@@ -72,15 +72,17 @@ def test_the_grad_cam_choice_shows_the_true_and_the_predicted_class_maps(ctx, sa
 
 def test_the_train_tab_matrix_of_the_last_run(ctx):
     with pytest.raises(gr.Error, match="no finished run"):
-        cv.pick_train_cell(ctx, cv.CAMS[0], click(0, 1))
-    run = finish(ctx.runs.start(quick(epochs=0.5)))
+        cv.pick_train_cell(ctx, cv.CAMS[0], "me", click(0, 1))
+    run = finish(ctx.runs.start(quick(epochs=0.5), session="me"))
     conf = run.end.evaluation.confusion.clone()
     conf.fill_diagonal_(-1)
     true, pred = divmod(int(conf.argmax()), 10)
-    cell, note, items = cv.pick_train_cell(ctx, cv.CAMS[0], click(true, pred))
+    cell, note, items = cv.pick_train_cell(ctx, cv.CAMS[0], "me", click(true, pred))
     assert cell == [true, pred] and len(items) == min(48, int(conf[true, pred])) >= 1
     ev, labels = run.end.evaluation, run.data.test.labels
     shown = [int(c.split("#")[1].split(":")[0]) for _, c in items]
     assert all(int(labels[i]) == true and int(ev.predictions[i]) == pred for i in shown)
-    note, cams = cv.show_train_cell(ctx, cell, cv.CAMS[2])
+    note, cams = cv.show_train_cell(ctx, cell, cv.CAMS[2], "me")
+    with pytest.raises(gr.Error, match="no finished run"):  # another person's page: not theirs to look into
+        cv.pick_train_cell(ctx, cv.CAMS[0], "someone else", click(true, pred))
     assert len(cams) == len(items) and f"predicted class ({pred})" in note

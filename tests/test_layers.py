@@ -25,6 +25,7 @@ LAYERS = {
     "cnn.errors": 1,
     "cnn.atomic": 1,
     "cnn.hardware": 1,
+    "cnn.owners": 1,  # whose a run or project is: the per-user folders of logins
     "cnn.cpu_share": 1,  # training threads that fit the free CPU; predictions before training
     "cnn.data": 2,
     "cnn.models": 2,

@@ -1,4 +1,4 @@
-"""cnn.runs: the app's one-at-a-time training runs, their stop (asked for, or because no page
+"""cnn.runs: a training run (the queue of runs: test_queue), their stop (asked for, or because no page
 looks at them), failures and bad settings. (How a run looks on the page: test_train_tab.)"""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from PIL import Image
 import cnn.runs.manager as runs_mod
 from cnn.checkpoint import load_checkpoint
 from cnn.errors import ConfigError, DataError
-from cnn.runs import RunBusy, RunConfig, RunManager
+from cnn.runs import RunConfig, RunManager
 
 
 def quick(dataset="mnist", epochs=0.5, batch=64, lr=0.05, **kw) -> RunConfig:
@@ -56,18 +56,6 @@ def test_a_run_streams_events_and_saves_a_loadable_checkpoint(manager, tmp_path)
     assert meta["calibration"]["ece_images"] == 100 and meta["temperature"] > 0  # the app's runs fit theirs
     wrong = run.misclassified(limit=5)
     assert wrong and wrong[0][0].shape == (1, 28, 28) and wrong[0][1] != wrong[0][2]
-
-
-def test_one_run_at_a_time(manager):
-    first = manager.start(quick(epochs=3), session="s1")
-    with pytest.raises(RunBusy, match="already going .*started from another browser"):
-        manager.start(quick(), session="s2")
-    with pytest.raises(RunBusy, match="started from this browser"):
-        manager.start(quick(), session="s1")
-    assert not manager.stop("s2")  # another session cannot stop it
-    assert manager.stop("s1")
-    finish(first)
-    finish(manager.start(quick(epochs=0.1), session="s2"))  # then the next one can start
 
 
 def test_stop_within_a_second_keeps_the_weights_and_tests_them(manager):

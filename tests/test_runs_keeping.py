@@ -52,9 +52,10 @@ def test_an_app_run_keeps_its_log_tensorboard_and_live_panel(manager):
 
 def test_the_page_gets_the_panel_when_a_snapshot_is_new(manager):
     run = finish(manager.start(quick(epochs=1), session="s1"))
-    first = dict(zip(train_view.OUTPUTS, train_view.view_update(run, train_view.Shown())))
+    first = dict(zip(train_view.OUTPUTS, train_view.view_update(run, None)))
     assert "right</div>" in first["live_panel"] and first["filters"] is not None
-    seen = train_view.Shown.parse(first["shown"])
+    seen = first["shown"]  # what the page's gr.State now holds
+    assert isinstance(seen, train_view.Shown) and seen.run == run.id
     again = dict(zip(train_view.OUTPUTS, train_view.view_update(run, seen)))
     assert again["live_panel"] == again["filters"] == train_view.gr.skip()  # nothing new: nothing sent
 

@@ -239,6 +239,11 @@ def test_delete_needs_confirming_and_upload_adds_a_run(ctx, runs_dir):
     assert runs_tab.use_run(ctx, "cifar10")[-1].selected == "photo"
 
 
+def handler(f):
+    """The handler an event calls, bound to the context by functools.partial or ui.common.bind."""
+    return getattr(f.fn, "func", None) or getattr(f.fn, "__wrapped__", None)
+
+
 def test_the_app_has_the_runs_tab_wired(runs_dir):
     from ui.app import build_app
 
@@ -260,11 +265,11 @@ def test_the_app_has_the_runs_tab_wired(runs_dir):
         "runs-confusion-btn",
         "runs-cell-gallery",
     } <= ids
-    by_fn = {getattr(f.fn, "func", None): f for f in demo.fns.values()}
+    by_fn = {handler(f): f for f in demo.fns.values()}
     use = by_fn[runs_tab.use_run]
     assert [type(o).__name__ for o in use.outputs] == ["State", "Markdown", "State", "Markdown", "Tabs"]
     assert len(by_fn[runs_tab.refresh].outputs) == 4 and len(by_fn[runs_tab.delete].outputs) == 5
-    triggers = {t[1] for f in demo.fns.values() if getattr(f.fn, "func", None) is runs_tab.refresh for t in f.targets}
+    triggers = {t[1] for f in demo.fns.values() if handler(f) is runs_tab.refresh for t in f.targets}
     assert triggers == {"select", "click"}  # when the tab opens, and by the Refresh button
     from ui import train_tab
 

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 import warnings
 import zipfile
 from pathlib import Path
 
 import gradio as gr
 import pytest
+import torch
 from app_helpers import ROOT, checkpoint
 from test_projects import png, stroke
 
+from cnn.cpu_share import PROCESS_THREADS
 from cnn.projects import Project
-from cnn.runs import RunManager
+from cnn.runs import RunConfig, RunManager
 from ui import teach_tab
 from ui.app import build_app
 from ui.common import AppContext, md
@@ -190,3 +193,22 @@ def test_the_app_has_the_teach_tab(ctx):
     by_elem = {c.get("props", {}).get("elem_id"): c["id"] for c in demo.config["components"]}
     targets = {t[0] for d in demo.config["dependencies"] for t in d["targets"]}
     assert {by_elem["teach-train"], by_elem["teach-to-draw"]} <= targets
+
+
+def test_teaching_leaves_the_thread_count_as_it_was(ctx):
+    """A Teach run trains on one thread of its own; afterwards the caller's count, and the count a
+    thread started later begins with (torch's is per thread, but a new one takes the last set), are
+    the process's again (issue 26: the Teach tab set it to one and never put it back)."""
+    path = made(ctx, per_class=3)
+    busy = ctx.runs.start(RunConfig.for_project(path, "Rings & bars", "drawings"), session="me")
+    with pytest.warns(UserWarning, match="You already have a run"):  # one run per person: Train's and Teach's
+        outs = list(teach_tab.teach(ctx, path, teach_tab.START[0], "me"))
+    assert dict(zip(teach_tab.RESULT, outs[-1]))["status"].startswith("⚠️ You already have a run")
+    assert ctx.runs.wait_idle(120) and busy.status == "finished"  # (nothing else queued meanwhile)
+    before = torch.get_num_threads()
+    list(teach_tab.teach(ctx, path, teach_tab.START[0]))
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    t.start()
+    t.join()
+    assert torch.get_num_threads() == before and seen == [PROCESS_THREADS] and PROCESS_THREADS > 1

@@ -16,7 +16,8 @@ from PIL import Image
 from cnn.runs import RunManager
 from cnn.serving.decode import BLANK_MESSAGE
 from ui import inside_tab, train_tab
-from ui.app import build_app, predict_digit, predict_photo
+from ui.api import predict_digit, predict_photo
+from ui.app import build_app
 from ui.common import error, friendly
 from ui.draw_tab import draw
 from ui.photo_tab import photo
@@ -234,15 +235,18 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
         "train-cell-cam",
     } <= ids
     fns = list(demo.fns.values())
-    assert {"predict_digit", "predict_photo"} <= {f.api_name for f in fns}
+    assert {"predict_digit", "predict_photo", "train"} <= {f.api_name for f in fns}
     by_name = {f.name: f for f in fns}
     start = by_name["start"]
     assert len(start.inputs) == 13 and len(start.outputs) == len(train_tab.OUTPUTS) + 1  # settings, owner
     assert type(start.inputs[-1]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-1]
     assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-1]]
-    # the page pulls the run: a timer's tick and the page's load, neither through the queue
-    pulls = [f for f in fns if f.name == "refresh"]
-    assert sorted(t[1] for f in pulls for t in f.targets) == ["load", "tick"]
+    # the page pulls its run: a timer's tick and, once the load gave it its token, the page's load,
+    # neither through the queue
+    pulls = [f for f in fns if f.name == "refresh" and f.fn.__module__ == "ui.train_tab"]  # (the Runs tab has one)
+    assert [t[1] for t in by_name["token"].targets] == ["load"] and by_name["token"].outputs == [start.inputs[-1]]
+    assert sorted(t[1] for f in pulls for t in f.targets) == ["then", "tick"]
+    assert all(f.inputs[-1] is start.inputs[-1] for f in pulls)  # whose run: this browser's
     assert all(not f.queue and f.show_progress == "hidden" for f in pulls)
     assert all([o._id for o in f.outputs] == [o._id for o in start.outputs[:-1]] for f in pulls)
     assert not [f for f in fns if any(t[1] == "unload" for t in f.targets)]  # a reload keeps the run

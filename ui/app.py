@@ -1,27 +1,18 @@
-"""The whole app: the five tabs put together, the named API endpoints (an image file in,
-{class: probability} out), and the page's CSS and JS."""
+"""The whole app: the tabs put together, the named API endpoints (ui/api.py), and the page's CSS and JS."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import gradio as gr
 
-from cnn.errors import CnnError
 from cnn.runs import RunManager
-from cnn.serving.decode import BLANK_MESSAGE
-from cnn.serving.digits import DOT_MESSAGE
 
-from . import draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, train_tab
-from .common import PREDICT, AppContext, friendly, raw_upload
+from . import api, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, train_tab
+from .common import AppContext
 from .gradio_internals import attach
 
 TITLE = "# CNN Playground\nDraw a digit, classify a photo, train a CNN, and look inside it."
-API_BLANK = {
-    BLANK_MESSAGE: "The image is blank: there is no digit in it to classify.",
-    DOT_MESSAGE: "The image holds only a dot, not a digit.",
-}
 
 # The Draw tab opens with the brush picked, so a person can draw at once.
 PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
@@ -45,54 +36,31 @@ CSS = """
 """
 
 
-@friendly
-def predict_digit(ctx: AppContext, image) -> dict:
-    """/predict_digit: the shipped digit model's probabilities; a clear error for no digit."""
-    if image is None:
-        raise CnnError("No image was given. Send an image of a digit.")
-    probs, _ = draw_tab.digit_prediction(ctx, image, ctx.shipped("draw"))
-    if isinstance(probs, str):
-        raise CnnError(API_BLANK.get(probs, probs))
-    return probs
-
-
-@friendly
-def predict_photo(ctx: AppContext, image) -> dict:
-    """/predict_photo: the shipped photo model's probabilities."""
-    if image is None:
-        raise CnnError("No image was given. Send a photo.")
-    return photo_tab.photo_prediction(ctx, image, ctx.shipped("photo"))[0]
-
-
-def _api_endpoints(ctx: AppContext) -> None:
-    """The named endpoints, on hidden components."""
-    with gr.Row(visible=False):
-        digit_in = raw_upload(gr.Image(type="filepath", image_mode=None, label="image"))
-        photo_in = raw_upload(gr.Image(type="filepath", image_mode=None, label="image"))
-        out = gr.JSON(label="probabilities")
-    digit_in.change(functools.partial(predict_digit, ctx), digit_in, out, api_name="predict_digit", **PREDICT)
-    photo_in.change(functools.partial(predict_photo, ctx), photo_in, out, api_name="predict_photo", **PREDICT)
-
-
 def build_app(
-    mnist_checkpoint: str | Path, cifar_checkpoint: str | Path, runs: RunManager, upload_ttl: int = 120
+    mnist_checkpoint: str | Path,
+    cifar_checkpoint: str | Path,
+    runs: RunManager,
+    upload_ttl: int = 120,
+    logins: bool = False,
 ) -> gr.Blocks:
     """The whole app. Uploaded files are deleted from Gradio's cache upload_ttl seconds after
-    they arrive (not at once: identical uploads share one cached file)."""
-    ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint))
+    they arrive (not at once: identical uploads share one cached file). logins: the app asks for
+    a login, and each user's runs and projects are their own (AppContext)."""
+    ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint), logins)
     with gr.Blocks(title="CNN Playground", delete_cache=(max(1, upload_ttl // 2), upload_ttl)) as demo:
         draw_model = gr.State(ctx.shipped("draw"))
         photo_model = gr.State(ctx.shipped("photo"))
         gr.Markdown(TITLE)
+        owner = train_tab.owner_state()  # this browser's token: whose runs the page shows
         with gr.Tabs() as tabs:
             draw = draw_tab.build(ctx, draw_model)
             photo = photo_tab.build(ctx, photo_model)
-            train, train_settings = train_tab.build(ctx, tabs, draw, photo)
-            teach_tab.build(ctx, tabs, draw, photo)
+            train, train_settings = train_tab.build(ctx, tabs, draw, photo, owner)
+            teach_tab.build(ctx, tabs, draw, photo, owner)
             inside_tab.build(ctx, draw.sketch, photo.image, draw_model, photo_model)
             runs_tab.build(ctx, tabs, draw, photo, train_settings)
-        _api_endpoints(ctx)
-        train_tab.on_load(demo, ctx, train)  # a (re)loaded page shows the run going, or the last
+        api.build(ctx)
+        train_tab.on_load(demo, ctx, train, owner)  # a (re)loaded page shows its run
         demo.load(None, None, None, js=PICK_BRUSH)
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
     attach(demo, ctx)  # demo.ctx and demo.runs (ui/gradio_internals.py)

@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from cnn.errors import CnnError
+from cnn.projects import projects_root
 from cnn.run_index import RunEntry, find_run
 from cnn.runs import RunManager
 from cnn.serving.onnx_runtime import checkpoint_onnx
@@ -39,24 +40,51 @@ log = logging.getLogger("cnn-playground")
 
 @dataclass
 class AppContext:
-    """What the handlers share: the training runs and the shipped checkpoints of the two tabs."""
+    """What the handlers share: the training runs and the shipped checkpoints of the two tabs.
+
+    With logins (`logins` True) each user's runs and projects are their own (cnn.owners): every
+    handler that lists, opens, loads, continues, downloads or deletes one takes the event's
+    gr.Request and asks here for that user's folder. A run or project of another user is "not
+    there" to them, in the same words as one that never was."""
 
     runs: RunManager
     draw_checkpoint: str
     photo_checkpoint: str
+    logins: bool = False
 
     def shipped(self, where: str) -> str:
         """The shipped checkpoint of the 'draw' or 'photo' tab."""
         return self.draw_checkpoint if where == "draw" else self.photo_checkpoint
 
-    def kept_run(self, key: str | None) -> RunEntry:
-        """The kept run named key, as the Runs tab lists it (the shipped checkpoints included)."""
-        return find_run(self.runs.runs_dir, key or "", (self.draw_checkpoint, self.photo_checkpoint))
+    def owner(self, request: gr.Request | None) -> str | None:
+        """The logged-in user who made the request (None without logins). With logins a request
+        without a user is refused: Gradio asks everyone to log in, so only a bug could send one."""
+        if not self.logins:
+            return None
+        name = getattr(request, "username", None)
+        if not name:
+            raise CnnError("Log in first: this app keeps each person's runs and projects apart.")
+        return name
 
-    def usable_run(self, key: str | None, purpose: str = "", advice: str = "") -> RunEntry:
+    def runs_dir_for(self, request: gr.Request | None) -> Path:
+        """The folder of the requesting user's runs (the runs folder itself without logins)."""
+        return self.runs.runs_dir_for(self.owner(request))
+
+    def projects_dir_for(self, request: gr.Request | None) -> Path:
+        """The folder of the requesting user's Teach projects (<data dir>/projects/users/<user>/)."""
+        return projects_root(self.runs.data_dir, self.owner(request))
+
+    def kept_run(self, key: str | None, request: gr.Request | None = None) -> RunEntry:
+        """The requesting user's kept run named key, as the Runs tab lists it (the shipped
+        checkpoints included, shared by all)."""
+        return find_run(self.runs_dir_for(request), key or "", (self.draw_checkpoint, self.photo_checkpoint))
+
+    def usable_run(
+        self, key: str | None, purpose: str = "", advice: str = "", request: gr.Request | None = None
+    ) -> RunEntry:
         """kept_run, refused with why when its checkpoint cannot be used: "<key> has no usable
         checkpoint<purpose>: <its problems>.<advice>"."""
-        e = self.kept_run(key)
+        e = self.kept_run(key, request)
         if not e.usable:
             raise CnnError(
                 f"{e.key} has no usable checkpoint{purpose}: {'; '.join(e.problems) or 'unreadable'}.{advice}"
@@ -85,6 +113,20 @@ class AppContext:
             )
         except CnnError as exc:
             return f"⚠️ {exc}"
+
+
+def current_request() -> gr.Request | None:
+    """The request of the event being handled, where Gradio hands a function no gr.Request (a
+    gr.render function): Gradio keeps it in a context variable for the event's thread."""
+    from gradio.context import LocalContext
+
+    return LocalContext.request.get(None)
+
+
+def login(request: gr.Request | None) -> str | None:
+    """The user name a request logged in with (Gradio's auth), or None without logins: the owner of
+    the runs it starts (cnn.runs: one run per person)."""
+    return getattr(request, "username", None) or None
 
 
 ERROR_SECONDS = 8  # an error's toast goes after this long, so old ones do not pile up

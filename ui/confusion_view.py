@@ -20,7 +20,7 @@ from cnn.serving.mistakes import TestPredictions, grad_cams, predictions_of
 from cnn.serving.predictor import cached_predictor
 from cnn.serving.render import confusion_cell, confusion_image, enlarge, overlay, to_pil
 
-from .common import AppContext, bind, friendly, md
+from .common import AppContext, bind, friendly, login, md
 
 CAMS = ("Images", "Grad-CAM for the true class", "Grad-CAM for the predicted class")
 RUNS_TEST_IMAGES = 2000  # a kept run without a recorded test subset is scored on this many test images
@@ -97,9 +97,10 @@ def clicked(preds: TestPredictions, evt: gr.SelectData) -> list[int]:
 # ---------------------------------------------------------------- the Train tab's last run
 
 
-def train_source(ctx: AppContext) -> tuple[TestPredictions, str]:
-    """The last run's test predictions (those of its confusion matrix) and its checkpoint."""
-    run = ctx.runs.current
+def train_source(ctx: AppContext, owner: str | None, user: str | None = None) -> tuple[TestPredictions, str]:
+    """The test predictions (those of its confusion matrix) and checkpoint of the run the page of
+    this person shows (their browser's token `owner`, or login `user`: cnn.runs run_for)."""
+    run = ctx.runs.run_for(owner, user) if owner or user else None
     ev = run.end.evaluation if run is not None and run.end is not None else None
     if ev is None or run.data is None or run.checkpoint is None:
         raise CnnError("There is no finished run with a test evaluation to look into.")
@@ -108,19 +109,21 @@ def train_source(ctx: AppContext) -> tuple[TestPredictions, str]:
 
 
 @friendly
-def pick_train_cell(ctx: AppContext, cam: str, evt: gr.SelectData) -> tuple:
+def pick_train_cell(
+    ctx: AppContext, cam: str, owner: str | None, evt: gr.SelectData, request: gr.Request = None
+) -> tuple:
     """A click on the Train tab's matrix: (the cell, note, gallery)."""
-    preds, path = train_source(ctx)
+    preds, path = train_source(ctx, owner, login(request))
     cell = clicked(preds, evt)
     return (cell, *cell_view(preds, path, cell, cam))
 
 
 @friendly
-def show_train_cell(ctx: AppContext, cell, cam: str) -> tuple:
+def show_train_cell(ctx: AppContext, cell, cam: str, owner: str | None, request: gr.Request = None) -> tuple:
     """The Grad-CAM choice changed: (note, gallery) of the same cell."""
     if cell is None:
         return HINT, []
-    return cell_view(*train_source(ctx), cell, cam)
+    return cell_view(*train_source(ctx, owner, login(request)), cell, cam)
 
 
 # ---------------------------------------------------------------- a kept run (the Runs tab)
@@ -136,10 +139,12 @@ def _scored(
     return predictions_of(predictor, data.test.subset(subset, seed=seed))
 
 
-def runs_source(ctx: AppContext, key: str | None) -> tuple[TestPredictions, str, str]:
+def runs_source(
+    ctx: AppContext, key: str | None, request: gr.Request | None = None
+) -> tuple[TestPredictions, str, str]:
     """(a kept run's predictions on its test images, its checkpoint, which images): the test subset
     its log names, else a fixed sample of RUNS_TEST_IMAGES. Scored once per checkpoint version."""
-    e = ctx.usable_run(key)
+    e = ctx.usable_run(key, request=request)
     h = load_history(e)
     header = (h.header if h is not None else None) or {}
     dataset = str(header.get("dataset") or e.dataset)
@@ -163,33 +168,33 @@ def runs_source(ctx: AppContext, key: str | None) -> tuple[TestPredictions, str,
 
 
 @friendly
-def runs_matrix(ctx: AppContext, key: str | None) -> tuple:
+def runs_matrix(ctx: AppContext, key: str | None, request: gr.Request = None) -> tuple:
     """(the chosen run's confusion matrix, a note, no cell, no images)."""
-    preds, _, which = runs_source(ctx, key)
+    preds, _, which = runs_source(ctx, key, request)
     acc = float((preds.labels.cpu() == preds.predictions).float().mean())
     note = f"**{key}** on {which}: {acc:.2%} right. {HINT}"
     return confusion_image(preds.confusion, preds.classes), note, None, []
 
 
 @friendly
-def pick_runs_cell(ctx: AppContext, key: str | None, cam: str, evt: gr.SelectData) -> tuple:
-    preds, path, _ = runs_source(ctx, key)
+def pick_runs_cell(ctx: AppContext, key: str | None, cam: str, evt: gr.SelectData, request: gr.Request = None) -> tuple:
+    preds, path, _ = runs_source(ctx, key, request)
     cell = clicked(preds, evt)
     return (cell, *cell_view(preds, path, cell, cam))
 
 
 @friendly
-def show_runs_cell(ctx: AppContext, key: str | None, cell, cam: str) -> tuple:
+def show_runs_cell(ctx: AppContext, key: str | None, cell, cam: str, request: gr.Request = None) -> tuple:
     if cell is None:
         return HINT, []
-    preds, path, _ = runs_source(ctx, key)
+    preds, path, _ = runs_source(ctx, key, request)
     return cell_view(preds, path, cell, cam)
 
 
-def wire_train(ctx: AppContext, matrix: gr.Image, panel: CellPanel) -> None:
+def wire_train(ctx: AppContext, matrix: gr.Image, panel: CellPanel, owner: gr.BrowserState) -> None:
     private = dict(api_visibility="private")
-    matrix.select(bind(pick_train_cell, ctx), panel.cam, [panel.cell, panel.note, panel.gallery], **private)
-    panel.cam.change(bind(show_train_cell, ctx), [panel.cell, panel.cam], [panel.note, panel.gallery], **private)
+    matrix.select(bind(pick_train_cell, ctx), [panel.cam, owner], [panel.cell, panel.note, panel.gallery], **private)
+    panel.cam.change(bind(show_train_cell, ctx), [panel.cell, panel.cam, owner], [panel.note, panel.gallery], **private)
 
 
 def build_for_runs(ctx: AppContext, chosen: gr.Dropdown) -> None:

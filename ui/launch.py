@@ -1,6 +1,6 @@
 """The command line: python app.py [flags], or the cnn-playground console script.
 
-cnn-playground [--host 127.0.0.1] [--port 7860] [--data-dir D] [--share] [--allow-any-path]
+cnn-playground [--host 127.0.0.1] [--port 7860] [--data-dir D] [--share] [--allow-any-path] [--max-runs N]
 """
 
 from __future__ import annotations
@@ -13,17 +13,28 @@ from pathlib import Path
 
 import gradio as gr
 
+from cnn.hardware import pick_device
+from cnn.owners import USERS_FOLDER
 from cnn.runs import RunManager
+from cnn.runs.ray_executor import RayRunManager, RayUnavailable
 
 from .app import CSS, build_app
 from .common import ROOT
 from .gradio_internals import skip_missing_matplotlib
+from .logins import LoginError, logins_from_env
 
 MAX_UPLOAD = "20mb"
+# Training runs at once by default. On a CPU one run already uses every core, so a second only
+# shares them. Small nets leave most of a GPU idle, so several share one well: 3 is a first choice,
+# not yet measured (bench/train_api_load.py --device cuda --max-runs 1,2,3,4 measures the total time of 8 runs per
+# value on a GPU; docs/deploying.md). $CNN_MAX_RUNS or --max-runs overrides it.
+CPU_MAX_RUNS = 1
+GPU_MAX_RUNS = 3
 # Gradio's queue re-summarises its last GRADIO_ANALYTICS_MAX_EVENTS (10,000) events in a pandas
 # DataFrame after every event, every GRADIO_ANALYTICS_CACHE_FREQUENCY (1) events, for its monitoring
 # page, which this app does not turn on. Under 16 clients that took about a fifth of a core, and the
 # cost grows with the events kept (tests/test_load.py; docs/performance-load.md).
+log = logging.getLogger("cnn-playground")
 QUEUE_SUMMARY = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_MAX_EVENTS": "2000"}
 
 
@@ -55,28 +66,43 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--device", default=None, help="training device: cuda, mps or cpu (default: the best)")
     p.add_argument(
+        "--max-runs",
+        type=int,
+        default=int(os.environ["CNN_MAX_RUNS"]) if os.environ.get("CNN_MAX_RUNS") else None,
+        metavar="N",
+        help=f"training runs at once, for everyone (the others wait in a queue, one per person); default "
+        f"{CPU_MAX_RUNS} on a CPU, {GPU_MAX_RUNS} on a GPU",
+    )
+    p.add_argument(
         "--upload-ttl",
         type=int,
         default=120,
         metavar="SECONDS",
         help="delete uploaded files this long after they arrive (default 120)",
     )
+    p.add_argument(
+        "--ray",
+        default=os.environ.get("CNN_RAY_ADDRESS") or None,
+        metavar="ADDRESS",
+        help="train runs on a Ray cluster: its address, 'auto' (the cluster this machine is in) or "
+        "'local' (a local Ray, to try it); needs pip install '.[ray]' (default: $CNN_RAY_ADDRESS)",
+    )
+    p.add_argument("--ray-cpus", type=int, default=None, help="with --ray local: the CPUs it may use (default 2)")
     return p.parse_args(argv)
 
 
-def auth_from_env() -> tuple[str, str] | None:
-    raw = os.environ.get("CNN_AUTH")
-    if not raw:
-        return None
-    user, sep, password = raw.partition(":")
-    if not sep or not user or not password:
-        sys.exit("error: CNN_AUTH must look like user:password")
-    return user, password
+def auth_from_env() -> list[tuple[str, str]] | None:
+    """The logins of CNN_AUTH / CNN_AUTH_FILE (ui.logins), or None; a bad entry ends the program
+    with a message that names it (and never its password)."""
+    try:
+        return logins_from_env()
+    except LoginError as exc:
+        sys.exit(f"error: {exc}")
 
 
 def exposure_warnings(host: str, share: bool, has_auth: bool) -> list[str]:
     """What to tell the person who makes the app reachable from other computers."""
-    login = "" if has_auth else " Set CNN_AUTH=user:password to require a login."
+    login = "" if has_auth else " Set CNN_AUTH=user:password (or several, comma-separated) to require a login."
     out = []
     if host not in ("127.0.0.1", "localhost", "::1"):
         out.append(
@@ -91,6 +117,37 @@ def exposure_warnings(host: str, share: bool, has_auth: bool) -> list[str]:
     return out
 
 
+def loose_runs(runs_dir: Path) -> int:
+    """How many checkpoints lie directly in the runs folder (made without logins)."""
+    return sum(1 for p in runs_dir.glob("*.safetensors") if not p.name.startswith(".")) if runs_dir.is_dir() else 0
+
+
+def max_runs(args: argparse.Namespace) -> int:
+    """--max-runs, else the default for the training device (CPU_MAX_RUNS, GPU_MAX_RUNS)."""
+    if args.max_runs is not None:
+        if args.max_runs < 1:
+            sys.exit("error: --max-runs must be at least 1")
+        return args.max_runs
+    return CPU_MAX_RUNS if pick_device(args.device).type == "cpu" else GPU_MAX_RUNS
+
+
+def run_manager(args: argparse.Namespace) -> RunManager:
+    """The scheduler of the app's runs: trained here, or with --ray on a Ray cluster (max_runs'
+    default then follows the cluster's GPUs, not this machine's)."""
+    common = dict(protected=(args.mnist_checkpoint, args.cifar_checkpoint), max_runs=max_runs(args))
+    where = (args.runs_dir, args.data_dir, args.allow_any_path, args.device)
+    if not args.ray:
+        return RunManager(*where, **common)
+    try:
+        runs = RayRunManager(args.ray, *where, ray_cpus=args.ray_cpus, **common)
+    except RayUnavailable as exc:
+        sys.exit(f"error: {exc}")
+    if args.max_runs is None:
+        runs.max_runs = CPU_MAX_RUNS if runs.device_type() == "cpu" else GPU_MAX_RUNS
+    log.info("runs train on %s, each asking for %s", runs.device_name(), runs.resources())
+    return runs
+
+
 def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
     """Build and launch the app; with block=False return at once (for tests)."""
     auth = auth_from_env()
@@ -101,15 +158,19 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
             print(
                 f"warning: no checkpoint at {path}; its tab will say so until you train and load one.", file=sys.stderr
             )
-    runs = RunManager(
-        args.runs_dir,
-        args.data_dir,
-        args.allow_any_path,
-        args.device,
-        protected=(args.mnist_checkpoint, args.cifar_checkpoint),
-    )
+    runs = run_manager(args)
     runs.warm_up_in_background()
-    demo = build_app(args.mnist_checkpoint, args.cifar_checkpoint, runs, args.upload_ttl)
+    if auth:
+        log.info("logins on for %d user(s): each user's runs are under %s", len(auth), runs.runs_dir / USERS_FOLDER)
+        unowned = loose_runs(runs.runs_dir)
+        if unowned:
+            log.info(
+                "%d run(s) directly in %s belong to no login and nobody sees them now; move a run's "
+                ".safetensors and .jsonl into users/<name>/ to give it to that user",
+                unowned,
+                runs.runs_dir,
+            )
+    demo = build_app(args.mnist_checkpoint, args.cifar_checkpoint, runs, args.upload_ttl, logins=auth is not None)
     for name, value in QUEUE_SUMMARY.items():  # read when the queue is made
         os.environ.setdefault(name, value)
     skip_missing_matplotlib()

@@ -30,11 +30,21 @@ def clock(seconds: float | None) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def status_markdown(run: Run) -> str:
-    """One line on what the run is and where it stands (it changes only when its state does)."""
+def waiting_line(place: int, wait: float) -> str:
+    """'waiting: 2 ahead of you (about 40 s)': a waiting run's place (cnn.runs RunManager.place)
+    and estimated wait."""
+    about = f"{max(1, round(wait))} s" if wait < 90 else f"{round(wait / 60)} min"
+    return f"waiting: {place} ahead of you (about {about})"
+
+
+def status_markdown(run: Run, waiting: tuple[int, float] | None = None) -> str:
+    """One line on what the run is and where it stands (it changes only when its state does);
+    waiting: (place, estimated wait) of a run that waits for its turn."""
     c = run.config
     head = f"**{c.model}** on **{c.dataset}** with recipe {c.recipe}, device {run.device}"
-    if run.status == RunStatus.LOADING:
+    if run.status == RunStatus.QUEUED:
+        line = head + ": " + (waiting_line(*waiting) if waiting else "waiting for its turn") + "."
+    elif run.status == RunStatus.LOADING:
         line = head + ": loading the data set..."
     elif run.start is not None and not run.done:
         line = head + f": {run.note or training_line(run)}"

@@ -3,7 +3,6 @@ differ; put one into the Draw or Photo tab; download, delete or upload a checkpo
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from cnn.errors import CnnError
 from cnn.run_index import NOT_SETTINGS, RunEntry, delete_run, import_checkpoint, list_runs, load_history
 
 from . import confusion_view, train_tab
-from .common import AppContext, friendly, onnx_download, servable
+from .common import AppContext, bind, current_request, friendly, onnx_download, servable
 
 COLUMNS = [
     "Run",
@@ -88,12 +87,17 @@ def runs_frame(entries: list[RunEntry]) -> pd.DataFrame:
 
 
 @friendly
-def refresh(ctx: AppContext, compared: list | None = None, chosen: str | None = None) -> tuple:
-    """(table, notes, the compare choices, the chosen run's choices), keeping selections still there."""
-    entries = list_runs(ctx.runs.runs_dir, shipped(ctx))
+def refresh(
+    ctx: AppContext, compared: list | None = None, chosen: str | None = None, request: gr.Request = None
+) -> tuple:
+    """(table, notes, the compare choices, the chosen run's choices), keeping selections still there:
+    the requesting user's runs (all runs without logins) and the shipped checkpoints."""
+    folder = ctx.runs_dir_for(request)
+    entries = list_runs(folder, shipped(ctx))
     keys = [e.key for e in entries]
     damaged = sum(bool(e.problems) for e in entries)
-    notes = f"{len(entries)} run(s) under `{ctx.runs.runs_dir}` and shipped." + (
+    whose = "your " if ctx.logins else ""
+    notes = f"{len(entries)} run(s): {whose}runs under `{folder}` and the shipped ones." + (
         f" ⚠️ {damaged} with something missing or damaged: see *Problems*." if damaged else ""
     )
     kept = [k for k in (compared or []) if k in keys]
@@ -173,12 +177,14 @@ def coloured(frame: pd.DataFrame | None, column: str = "run") -> dict:
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
-def compare_plots(ctx: AppContext, keys: list | None) -> tuple[gr.LinePlot, gr.LinePlot, str]:
+def compare_plots(
+    ctx: AppContext, keys: list | None, request: gr.Request | None = None
+) -> tuple[gr.LinePlot, gr.LinePlot, str]:
     """compare() for the page: two new plots (not yet placed; see `build`) with a colour per line.
 
     New plots for each choice of runs, not new data for the old ones: Gradio 6.31's LinePlot, given
     data with new colour categories, kept drawing only the lines of the runs it was first given."""
-    loss, acc, text = compare(ctx, keys)
+    loss, acc, text = compare(ctx, keys, request)
     n = f" ({len(keys)} run{'s' if len(keys) > 1 else ''})" if keys else ""
     loss_plot = gr.LinePlot(
         loss,
@@ -207,12 +213,12 @@ def compare_plots(ctx: AppContext, keys: list | None) -> tuple[gr.LinePlot, gr.L
 
 
 @friendly
-def compare(ctx: AppContext, keys: list | None) -> tuple:
+def compare(ctx: AppContext, keys: list | None, request: gr.Request = None) -> tuple:
     """(loss curves, accuracy curves, the settings that differ) of the chosen runs."""
     entries, gone = [], []
     for k in keys or []:
         try:
-            entries.append(ctx.kept_run(k))
+            entries.append(ctx.kept_run(k, request))
         except CnnError:
             gone.append(k)
     loss, acc, missing = curves(entries)
@@ -225,10 +231,10 @@ def compare(ctx: AppContext, keys: list | None) -> tuple:
 
 
 @friendly
-def use_run(ctx: AppContext, key: str | None) -> tuple:
+def use_run(ctx: AppContext, key: str | None, request: gr.Request = None) -> tuple:
     """Put a run's model into the Draw tab (1-channel models) or the Photo tab (3-channel models):
     (draw model, draw about, photo model, photo about, the tab to show)."""
-    e = ctx.usable_run(key)
+    e = ctx.usable_run(key, request=request)
     if e.channels not in (1, 3):
         raise CnnError(f"{e.key} takes {e.channels}-channel images; the Draw tab needs 1 and the Photo tab 3.")
     where, what = ("draw", "digit") if e.channels == 1 else ("photo", "photo")
@@ -242,11 +248,11 @@ def use_run(ctx: AppContext, key: str | None) -> tuple:
 
 
 @friendly
-def download(ctx: AppContext, key: str | None) -> gr.DownloadButton:
+def download(ctx: AppContext, key: str | None, request: gr.Request = None) -> gr.DownloadButton:
     """The download button, holding the chosen run's checkpoint (or empty when none is chosen)."""
     if not key:
         return gr.DownloadButton(value=None, interactive=False)
-    e = ctx.kept_run(key)
+    e = ctx.kept_run(key, request)
     if e.checkpoint is None:
         gr.Warning(f"{key} has no checkpoint to download.")
         return gr.DownloadButton(value=None, interactive=False)
@@ -254,35 +260,40 @@ def download(ctx: AppContext, key: str | None) -> gr.DownloadButton:
 
 
 @friendly
-def download_onnx(ctx: AppContext, key: str | None) -> gr.DownloadButton:
+def download_onnx(ctx: AppContext, key: str | None, request: gr.Request = None) -> gr.DownloadButton:
     """The ONNX download button, holding the chosen run's export (made once per checkpoint, cached by
     its hash; the Predictor serves from the same file), or empty when none is chosen or usable."""
-    e = ctx.kept_run(key) if key else None
+    e = ctx.kept_run(key, request) if key else None
     if e is None or e.checkpoint is None or not e.usable:
         return gr.DownloadButton(value=None, interactive=False)
     return gr.DownloadButton(value=onnx_download(e.checkpoint), interactive=True)
 
 
 @friendly
-def delete(ctx: AppContext, key: str | None, confirmed: bool, compared: list | None = None) -> tuple:
+def delete(
+    ctx: AppContext, key: str | None, confirmed: bool, compared: list | None = None, request: gr.Request = None
+) -> tuple:
     """Delete the chosen run (checkpoint and log) once confirmed: (refreshed outputs..., confirm box)."""
     if not key:
         raise CnnError("Choose a run to delete first.")
     if not confirmed:
         raise CnnError(f"Tick 'Yes, delete it' first: deleting {key} cannot be undone.")
-    removed = delete_run(ctx.runs.runs_dir, key, _protected(ctx))
+    removed = delete_run(ctx.runs_dir_for(request), key, _protected(ctx))
     gr.Info(f"Deleted {', '.join(p.name for p in removed)}.")
-    return (*refresh(ctx, compared, None), False)
+    return (*refresh(ctx, compared, None, request), False)
 
 
 @friendly
-def upload(ctx: AppContext, path: str | None, compared: list | None = None) -> tuple:
-    """Import an uploaded .safetensors checkpoint into the runs: (refreshed outputs..., upload box)."""
+def upload(ctx: AppContext, path: str | None, compared: list | None = None, request: gr.Request = None) -> tuple:
+    """Import an uploaded .safetensors checkpoint into the requesting user's runs: (refreshed
+    outputs..., upload box)."""
     if not path:
-        return (*refresh(ctx, compared, None), None)
-    dest = import_checkpoint(path, ctx.runs.runs_dir, Path(path).name, protected=_protected(ctx))
+        return (*refresh(ctx, compared, None, request), None)
+    folder = ctx.runs_dir_for(request)
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = import_checkpoint(path, folder, Path(path).name, protected=_protected(ctx))
     gr.Info(f"Imported as {dest.name}. Choose it and press 'Use this model'.")
-    return (*refresh(ctx, compared, dest.stem), None)
+    return (*refresh(ctx, compared, dest.stem, request), None)
 
 
 # ---------------------------------------------------------------- layout
@@ -301,7 +312,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
 
         @gr.render(inputs=compared)
         def overlay(keys):  # made anew for each choice of runs (compare_plots says why)
-            loss_plot, acc_plot, text = compare_plots(ctx, keys)
+            loss_plot, acc_plot, text = compare_plots(ctx, keys, current_request())  # (a render gets no request)
             with gr.Row():
                 loss_plot.render()
                 acc_plot.render()
@@ -327,20 +338,14 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
         )
     out = RunsTab(table, notes, compared, chosen)
     private = dict(api_visibility="private")
-    show = functools.partial(refresh, ctx)
+    show = bind(refresh, ctx)
     tab.select(show, [compared, chosen], out.refreshed(), **private)
     refresh_btn.click(show, [compared, chosen], out.refreshed(), **private)
-    chosen.change(functools.partial(download, ctx), chosen, get_btn, **private)
-    chosen.change(functools.partial(download_onnx, ctx), chosen, get_onnx, **private)
-    use_btn.click(
-        functools.partial(use_run, ctx), chosen, [draw.model, draw.about, photo.model, photo.about, tabs], **private
-    )
+    chosen.change(bind(download, ctx), chosen, get_btn, **private)
+    chosen.change(bind(download_onnx, ctx), chosen, get_onnx, **private)
+    use_btn.click(bind(use_run, ctx), chosen, [draw.model, draw.about, photo.model, photo.about, tabs], **private)
     if train_settings is not None:
-        continue_btn.click(
-            functools.partial(train_tab.continue_settings, ctx), [chosen, more], [*train_settings, tabs], **private
-        )
-    delete_btn.click(
-        functools.partial(delete, ctx), [chosen, confirm, compared], [*out.refreshed(), confirm], **private
-    )
-    uploaded.upload(functools.partial(upload, ctx), [uploaded, compared], [*out.refreshed(), uploaded], **private)
+        continue_btn.click(bind(train_tab.continue_settings, ctx), [chosen, more], [*train_settings, tabs], **private)
+    delete_btn.click(bind(delete, ctx), [chosen, confirm, compared], [*out.refreshed(), confirm], **private)
+    uploaded.upload(bind(upload, ctx), [uploaded, compared], [*out.refreshed(), uploaded], **private)
     return out

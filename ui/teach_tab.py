@@ -5,21 +5,22 @@ them in seconds; the result is scored on held-out examples and can go into the D
 
 from __future__ import annotations
 
-import functools
 import tempfile
-import threading
 import time
+import uuid
 from pathlib import Path
 
 import gradio as gr
 
 from cnn.errors import CnnError
-from cnn.projects import KINDS, Project, export_zip, import_zip, plan, prepare
+from cnn.projects import KINDS, Project, export_zip, import_zip, prepare
+from cnn.runs import RunBusy, RunConfig
 from cnn.serving.decode import is_empty_editor
 from cnn.serving.render import enlarge
+from cnn.training import RunStatus
 
-from . import teach_view, train_tab
-from .common import AppContext, friendly, raw_upload
+from . import run_view, teach_view, train_tab
+from .common import AppContext, bind, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
 
 START = ("Fine-tune the shipped model", "From scratch")
@@ -34,87 +35,87 @@ PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
 
 
 @friendly
-def open_project(ctx: AppContext, path) -> tuple:
-    return view(ctx, open_project_at(ctx, path) if path else None)
+def open_project(ctx: AppContext, path, request: gr.Request = None) -> tuple:
+    return view(ctx, open_project_at(ctx, path, request) if path else None, request=request)
 
 
 @friendly
-def project_list(ctx: AppContext, path) -> gr.Dropdown:
+def project_list(ctx: AppContext, path, request: gr.Request = None) -> gr.Dropdown:
     """The projects afresh (made in another session, imported or copied in by hand meanwhile),
     the open one still picked while it exists."""
-    found = choices(ctx)
+    found = choices(ctx, request)
     return gr.Dropdown(choices=found, value=path if path in {v for _, v in found} else None)
 
 
 @friendly
-def create_project(ctx: AppContext, name: str, kind: str) -> tuple:
-    return view(ctx, Project.create(name, kind, ctx.runs.data_dir))
+def create_project(ctx: AppContext, name: str, kind: str, request: gr.Request = None) -> tuple:
+    return view(ctx, Project.create(name, kind, ctx.runs.data_dir, ctx.owner(request)), request=request)
 
 
 @friendly
-def delete_project(ctx: AppContext, path, sure: bool) -> tuple:
-    project = open_project_at(ctx, path)
+def delete_project(ctx: AppContext, path, sure: bool, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if not sure:
         raise CnnError("Tick 'Yes, delete this project' first: deleting removes all its examples.")
     name = project.name
     project.delete()
     gr.Info(f"Deleted the project {name}.")
-    return view(ctx, None)
+    return view(ctx, None, request=request)
 
 
 @friendly
-def add_class(ctx: AppContext, path, name: str) -> tuple:
-    project = open_project_at(ctx, path)
-    return view(ctx, project, project.add_class(name).name)
+def add_class(ctx: AppContext, path, name: str, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
+    return view(ctx, project, project.add_class(name).name, request=request)
 
 
 @friendly
-def pick_class(ctx: AppContext, path, cls: str) -> tuple:
-    return view(ctx, open_project_at(ctx, path), cls)
+def pick_class(ctx: AppContext, path, cls: str, request: gr.Request = None) -> tuple:
+    return view(ctx, open_project_at(ctx, path, request), cls, request=request)
 
 
 @friendly
-def rename_class(ctx: AppContext, path, cls: str, new: str) -> tuple:
-    project = open_project_at(ctx, path)
+def rename_class(ctx: AppContext, path, cls: str, new: str, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     project.rename_class(cls, new)
-    return view(ctx, project, " ".join(str(new).split()))
+    return view(ctx, project, " ".join(str(new).split()), request=request)
 
 
 @friendly
-def delete_class(ctx: AppContext, path, cls: str, sure: bool) -> tuple:
-    project = open_project_at(ctx, path)
+def delete_class(ctx: AppContext, path, cls: str, sure: bool, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if not sure:
         raise CnnError(f"Tick 'Yes, delete' first: deleting the class {cls} removes its examples.")
     project.delete_class(cls)
-    return view(ctx, project)
+    return view(ctx, project, request=request)
 
 
 # ---------------------------------------------------------------- handlers: examples
 
 
 @friendly
-def add_drawing(ctx: AppContext, path, cls: str, sketch) -> tuple:
-    project = open_project_at(ctx, path)
+def add_drawing(ctx: AppContext, path, cls: str, sketch, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if is_empty_editor(sketch):
         raise CnnError("The canvas is empty: draw an example first.")
     project.add_example(cls, sketch)
-    return view(ctx, project, cls, sketch=gr.Sketchpad(value=None, visible=project.kind == "drawings"))
+    return view(ctx, project, cls, request=request, sketch=gr.Sketchpad(value=None, visible=project.kind == "drawings"))
 
 
 @friendly
-def add_picture(ctx: AppContext, path, cls: str, picture) -> tuple:
-    project = open_project_at(ctx, path)
+def add_picture(ctx: AppContext, path, cls: str, picture, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if picture is None:
         raise CnnError("No picture: upload one, take a webcam snapshot or paste one.")
     project.add_example(cls, picture)
-    return view(ctx, project, cls)
+    return view(ctx, project, cls, request=request)
 
 
 @friendly
-def add_files(ctx: AppContext, path, cls: str, files) -> tuple:
+def add_files(ctx: AppContext, path, cls: str, files, request: gr.Request = None) -> tuple:
     """Many images into the selected class, and .zip files of class folders into their classes; the
     VIEW outputs and the emptied upload box."""
-    project = open_project_at(ctx, path)
+    project = open_project_at(ctx, path, request)
     added, refused = 0, []
     for f in files or []:
         f = str(getattr(f, "name", f))
@@ -131,7 +132,9 @@ def add_files(ctx: AppContext, path, cls: str, files) -> tuple:
             refused.append(f"{Path(f).name}: {exc}")
     if added or refused:
         gr.Info(f"Added {added} example(s) to {cls}." + (f" Refused {len(refused)}: {refused[0]}" if refused else ""))
-    return view(ctx, project, cls) + (None,)  # the upload box emptied: the next upload holds only new files
+    return view(ctx, project, cls, request=request) + (
+        None,
+    )  # the upload box emptied: the next upload holds only new files
 
 
 def pick_example(files: list[str], evt: gr.SelectData) -> str | None:
@@ -139,29 +142,29 @@ def pick_example(files: list[str], evt: gr.SelectData) -> str | None:
 
 
 @friendly
-def remove_example(ctx: AppContext, path, cls: str, picked: str | None) -> tuple:
-    project = open_project_at(ctx, path)
+def remove_example(ctx: AppContext, path, cls: str, picked: str | None, request: gr.Request = None) -> tuple:
+    project = open_project_at(ctx, path, request)
     if not picked:
         raise CnnError("Click an example in the class's gallery first, then Remove.")
     project.remove_example(cls, picked)
-    return view(ctx, project, cls)
+    return view(ctx, project, cls, request=request)
 
 
 @friendly
-def seen(ctx: AppContext, path, sketch):
+def seen(ctx: AppContext, path, sketch, request: gr.Request = None):
     """What the model would see of the canvas or picture (nothing while empty or unusable)."""
     if is_empty_editor(sketch) or not path:
         return None
     try:
-        _, preview = prepare(open_project_at(ctx, path).kind, sketch)
+        _, preview = prepare(open_project_at(ctx, path, request).kind, sketch)
     except CnnError:
         return None
     return enlarge(preview, 168)
 
 
 @friendly
-def export(ctx: AppContext, path) -> str:
-    project = open_project_at(ctx, path)
+def export(ctx: AppContext, path, request: gr.Request = None) -> str:
+    project = open_project_at(ctx, path, request)
     folder = Path(tempfile.mkdtemp(prefix="teach-export-"))
     return str(export_zip(project, folder / f"{project.path.name}.zip"))
 
@@ -174,17 +177,22 @@ def _result(**by_name) -> tuple:
 
 
 @friendly
-def teach(ctx: AppContext, path, start_from: str):
-    """Train on the project (synchronously, a few seconds) and show the result."""
-    project = open_project_at(ctx, path)
-    run = ctx.runs.current
-    if run is not None and not run.done:
-        raise CnnError("A training run is going in the Train tab; wait for it to end (one run at a time).")
+def teach(ctx: AppContext, path, start_from: str, owner: str | None = None, request: gr.Request = None):
+    """Queue a Teach run of the project (cnn.runs: the app's one queue of runs, shared with the Train
+    tab), show its place while it waits and its progress while it trains (a few seconds), then the
+    result. `owner` is this browser's token (the Train tab's too: one run per person)."""
+    project = open_project_at(ctx, path, request)
     kind = project.kind
     init = ctx.shipped("draw" if kind == "drawings" else "photo") if start_from == START[0] else None
-    p = plan(project.path, init)
+    cfg = RunConfig.for_project(str(project.path), project.name, kind, init)
+    try:
+        run = ctx.runs.start(cfg, session=owner or uuid.uuid4().hex, owner=ctx.owner(request))
+    except RunBusy as exc:  # a message, not an error: this person's run goes on (Train tab: Stop)
+        gr.Warning(str(exc), duration=6)
+        yield _result(status=f"⚠️ {exc}")
+        return
     yield _result(
-        status=f"Training on {len(p.data.train)} examples, {len(p.data.classes)} classes ...",
+        status=f"Teaching {md(project.name)} ...",
         result="",
         confusion=None,
         wrong=[],
@@ -192,21 +200,26 @@ def teach(ctx: AppContext, path, start_from: str):
         to_photo=gr.Button(visible=False),
         download=None,
     )
-    end, last = None, 0.0
-    for ev in teach_view.run_in_thread(p, ctx.runs.device, threading.Event()):
-        if ev.kind == "end":
-            end = ev
-        elif ev.kind == "step" and time.time() - last > UPDATES_EVERY:
-            last = time.time()
-            yield _result(status=teach_view.progress(ev))
-    path_, download = teach_view.save(p, end, ctx.runs.runs_dir)
+    version, last = run.version, 0.0
+    while not run.done:
+        run.viewed()  # this page looks at it (a page closed for long loses it: see train_tab.UNWATCHED_S)
+        version = run.wait(version, UPDATES_EVERY)
+        if time.time() - last < UPDATES_EVERY or run.done:
+            continue
+        last = time.time()
+        if run.status == RunStatus.QUEUED:
+            yield _result(status=run_view.waiting_line(ctx.runs.place(run), ctx.runs.estimated_wait(run)))
+        elif run.steps:
+            yield _result(status=teach_view.progress(run.steps[-1]))
+    if run.status in (RunStatus.FAILED, RunStatus.CANCELLED) or run.checkpoint is None:
+        raise CnnError(run.message or f"The run {run.status}.")
     yield _result(
-        status=f"Done: saved `{path_.name}`.",
-        result=teach_view.result_markdown(p, end),
-        confusion=teach_view.confusion(p, end),
-        wrong=teach_view.misclassified(p, end),
-        last_model=str(path_),
-        download=download,
+        status=f"Done: saved `{run.checkpoint.name}`.",
+        result=teach_view.result_markdown(run),
+        confusion=teach_view.confusion(run),
+        wrong=teach_view.misclassified(run),
+        last_model=str(run.checkpoint),
+        download=teach_view.download_copy(run.checkpoint),
         to_draw=gr.Button(visible=kind == "drawings"),
         to_photo=gr.Button(visible=kind == "photos"),
     )
@@ -224,7 +237,8 @@ def _layout(ctx: AppContext) -> dict:
         "Train. Drawings fine-tune the digit model, photos the CIFAR-10 model, in seconds."
     )
     with gr.Row():
-        c["choose"] = gr.Dropdown(choices(ctx), value=None, label="Open a project", elem_id="teach-project")
+        mine = [] if ctx.logins else choices(ctx)  # with logins each page gets its user's list (tab.select)
+        c["choose"] = gr.Dropdown(mine, value=None, label="Open a project", elem_id="teach-project")
         c["new_name"] = gr.Textbox(label="New project name", placeholder="e.g. My shapes", elem_id="teach-new-name")
         c["kind"] = gr.Radio(list(KINDS), value="drawings", label="It holds", elem_id="teach-kind")
         c["create"] = gr.Button("Create project", elem_id="teach-create")
@@ -314,9 +328,9 @@ def _layout(ctx: AppContext) -> dict:
     return c
 
 
-def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> dict:
+def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -> dict:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
-    its "Use in" buttons load a trained model into."""
+    its "Use in" buttons load a trained model into; owner is the browser's token (train_tab.owner_state)."""
     with gr.Tab("Teach", id="teach") as tab:
         c = _layout(ctx)
         for name in ("project", "files", "picked", "last_model"):
@@ -325,8 +339,8 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> dict:
     prj, cls = c["project"], c["class_pick"]
     private = dict(api_visibility="private")
     tab.select(None, None, None, js=PICK_BRUSH)  # the canvas takes strokes at once
-    tab.select(functools.partial(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
-    b = functools.partial
+    tab.select(bind(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
+    b = bind
     c["choose"].input(b(open_project, ctx), c["choose"], out, **private)
     c["create"].click(b(create_project, ctx), [c["new_name"], c["kind"]], out, **private)
     c["add_class"].click(b(add_class, ctx), [prj, c["new_class"]], out, **private)
@@ -347,11 +361,11 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> dict:
     c["picture"].change(b(seen, ctx), [prj, c["picture"]], c["seen"], show_progress="hidden", **private)
     c["export"].click(b(export, ctx), prj, c["export_file"], **private)
     c["train"].click(
-        b(teach, ctx),
-        [prj, c["start_from"]],
+        bind(teach, ctx),
+        [prj, c["start_from"], owner],
         [c[k] for k in RESULT],
         concurrency_id="teach",
-        concurrency_limit=1,
+        concurrency_limit=None,  # the app's queue of runs orders them (cnn.runs)
         show_progress="hidden",
         **private,
     )

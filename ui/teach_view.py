@@ -1,25 +1,20 @@
-"""The Teach tab's pictures and words (thumbnails, the class overview, a run's progress and result),
-and its training run: the engine in a thread of its own, on one CPU thread, events handed back."""
+"""The Teach tab's pictures and words: thumbnails, the class overview, a run's progress and result
+(the run itself trains in the app's queue of runs, cnn.runs)."""
 
 from __future__ import annotations
 
-import queue
 import shutil
 import tempfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
-import torch
 from PIL import Image, ImageDraw
 
-from cnn.checkpoint import save_checkpoint
 from cnn.errors import CnnError
-from cnn.projects import SIDE, Plan, Project, list_projects, projects_root
+from cnn.projects import SIDE, Project, list_projects
+from cnn.runs import Run
 from cnn.serving.decode import load_image
 from cnn.serving.render import confusion_image, enlarge, to_pil
-from cnn.training import End, train
 
 from .common import AppContext, md
 from .run_view import calibration_text
@@ -98,28 +93,33 @@ def example_tiles(project: Project, name: str | None) -> tuple[list, list[str]]:
     return [(thumbnail(f), None) for f in files], [f.name for f in files]
 
 
-def open_project_at(ctx: AppContext, path) -> Project:
-    """The project at path, which must be one of the data directory's projects (a path from the page
-    is not trusted), or a CnnError that says what to do."""
+def open_project_at(ctx: AppContext, path, request: gr.Request | None = None) -> Project:
+    """The project at path, which must be one of the requesting user's projects (a path from the
+    page is not trusted; another user's project is "not one of this app's projects" to them, as any
+    other folder), or a CnnError that says what to do."""
     if not path:
         raise CnnError("Open a project first, or create one.")
-    root = projects_root(ctx.runs.data_dir).resolve()
+    root = ctx.projects_dir_for(request).resolve()
     p = Path(str(path)).resolve()
     if p.parent != root:
         raise CnnError("That is not one of this app's projects; pick one from the list.")
     return Project.open(p)
 
 
-def choices(ctx: AppContext) -> list[tuple[str, str]]:
-    return [(f"{p.name} ({p.kind})", str(p.path)) for p in list_projects(ctx.runs.data_dir)]
+def choices(ctx: AppContext, request: gr.Request | None = None) -> list[tuple[str, str]]:
+    """The requesting user's projects (everyone's without logins), for the project dropdown."""
+    return [(f"{p.name} ({p.kind})", str(p.path)) for p in list_projects(ctx.runs.data_dir, ctx.owner(request))]
 
 
-def view(ctx: AppContext, project: Project | None, cls: str | None = None, **extra) -> tuple:
-    """The VIEW outputs for a project (None: no project open), with class `cls` selected."""
+def view(
+    ctx: AppContext, project: Project | None, cls: str | None = None, request: gr.Request | None = None, **extra
+) -> tuple:
+    """The VIEW outputs for a project (None: no project open), with class `cls` selected; the
+    project list is the requesting user's."""
     if project is None:
         v = dict(
             project=None,
-            choose=gr.Dropdown(choices=choices(ctx), value=None),
+            choose=gr.Dropdown(choices=choices(ctx, request), value=None),
             summary="No project open.",
             overview=None,
             class_pick=gr.Dropdown(choices=[], value=None),
@@ -137,7 +137,7 @@ def view(ctx: AppContext, project: Project | None, cls: str | None = None, **ext
     kind = project.kind
     v = dict(
         project=str(project.path),
-        choose=gr.Dropdown(choices=choices(ctx), value=str(project.path)),
+        choose=gr.Dropdown(choices=choices(ctx, request), value=str(project.path)),
         summary=summary(project),
         overview=overview(project),
         class_pick=gr.Dropdown(choices=names, value=cls),
@@ -151,38 +151,7 @@ def view(ctx: AppContext, project: Project | None, cls: str | None = None, **ext
     return tuple({**v, **extra}[k] for k in VIEW)
 
 
-# ---------------------------------------------------------------- a run
-
-_ONE_AT_A_TIME = threading.Lock()
-
-
-def run_in_thread(plan: Plan, device, stop: threading.Event) -> Iterator:
-    """The engine's events for `plan`, trained in a thread of its own on one CPU thread (batches of
-    16 small images gain nothing from more, and on a busy CPU more threads were 10x slower);
-    stopped when `stop` is set or the caller stops reading. A CnnError if another Teach run goes."""
-    if not _ONE_AT_A_TIME.acquire(blocking=False):
-        raise CnnError("Another Teach run is going (one at a time); try again in a few seconds.")
-    events: queue.Queue = queue.Queue()
-
-    def work():
-        torch.set_num_threads(1)
-        try:
-            for ev in train(plan.recipe, plan.data, device=device, stop=stop, init_state=plan.init_state):
-                events.put(ev)
-        except BaseException as exc:
-            events.put(exc)
-        finally:
-            events.put(None)
-            _ONE_AT_A_TIME.release()
-
-    threading.Thread(target=work, name="teach", daemon=True).start()
-    try:
-        while (item := events.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
+# ---------------------------------------------------------------- a run (cnn.runs trains it, in its queue)
 
 
 def progress(ev) -> str:
@@ -190,40 +159,35 @@ def progress(ev) -> str:
     return f"{bar} step {ev.step} of {ev.total_steps} · loss {ev.loss:.3f} · {ev.elapsed:.1f} s"
 
 
-def save(plan: Plan, end: End, runs_dir) -> tuple[Path, str]:
-    """(the checkpoint, a copy of it in a fresh temporary folder, for the download button)."""
-    path = save_checkpoint(end.model, plan.metadata(end), plan.checkpoint_path(runs_dir))
+def download_copy(path: Path) -> str:
+    """A copy of the checkpoint in a fresh temporary folder, for the download button."""
     copy = Path(tempfile.mkdtemp(prefix="teach-")) / path.name
     shutil.copyfile(path, copy)
-    return path, str(copy)
+    return str(copy)
 
 
-def result_markdown(plan: Plan, end: End) -> str:
-    ev, test = end.evaluation, plan.data.test
-    how = f"fine-tuned from {Path(plan.init.path).name}" if plan.init else "trained from scratch"
+def how(run: Run) -> str:
+    return f"fine-tuned from {Path(run.config.init_from).name}" if run.config.init_from else "trained from scratch"
+
+
+def result_markdown(run: Run) -> str:
+    end, test = run.end, run.data.test
+    ev = end.evaluation
     if ev is None:
-        return f"{end.message or end.status.value} ({how})."
+        return f"{end.message or end.status.value} ({how(run)})."
     right = int((ev.predictions == test.labels).sum())
     return (
-        f"**Held-out accuracy: {right} of {len(test)} ({ev.accuracy:.0%})**, {how} in {end.elapsed:.1f} s "
-        f"({len(plan.data.train)} examples learned from). The held-out examples (one in five of each "
+        f"**Held-out accuracy: {right} of {len(test)} ({ev.accuracy:.0%})**, {how(run)} in {end.elapsed:.1f} s "
+        f"({run.start.n_train} examples learned from). The held-out examples (one in five of each "
         f"class, at least one) were not trained on: they show how well it does on new ones.\n\n"
         + calibration_text(end.metadata)
     )
 
 
-def confusion(plan: Plan, end: End) -> Image.Image | None:
-    return confusion_image(end.evaluation.confusion, plan.data.classes) if end.evaluation else None
+def confusion(run: Run) -> Image.Image | None:
+    ev = run.end.evaluation
+    return confusion_image(ev.confusion, run.data.classes) if ev is not None else None
 
 
-def misclassified(plan: Plan, end: End) -> list[tuple[Image.Image, str]]:
-    if end.evaluation is None:
-        return []
-    test, classes = plan.data.test, plan.data.classes
-    return [
-        (
-            enlarge(to_pil(test.images[i]), 112),
-            f"{classes[int(test.labels[i])]}, taken for {classes[int(end.evaluation.predictions[i])]}",
-        )
-        for i in end.evaluation.misclassified(test.labels)
-    ]
+def misclassified(run: Run) -> list[tuple[Image.Image, str]]:
+    return [(enlarge(to_pil(im), 112), f"{true}, taken for {guess}") for im, true, guess in run.misclassified()]

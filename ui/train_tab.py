@@ -1,13 +1,16 @@
 """The Train tab: pick a data set, a model and its settings, train in the background, watch the
 loss curve grow, stop, and load the result into the Draw or Photo tab.
 
-Start checks the settings, starts the run and returns at once. The page then pulls the run's
-state: a timer asks every TICK_S seconds (and the page asks once when it loads, so a reloaded
-page shows the run going or the last one), and `refresh` sends only what that page does not show
-yet. What a page shows is written in the page itself (the hidden `shown` box, which each answer
-updates together with the components it changes), so an answer the page never applied is sent
-again on the next tick. Closing every page of a run stops it: RunManager stops a run that no page
-has asked about for UNWATCHED_S seconds (it keeps its weights), and a reload keeps asking."""
+Start checks the settings and asks the app's queue of runs (cnn.runs) for a run, which trains at
+once or waits for its turn; it returns at once. The page shows the run of ITS person (the
+browser's token, kept in its storage; with logins also the user): a timer asks every TICK_S
+seconds (and the page asks once when it loads, so a reloaded page shows its run waiting, going or
+the last one), and `refresh` sends only the parts that page does not show yet (train_view.Shown,
+in a gr.State). A waiting run shows "waiting: N ahead of you (about M s)", updated on each tick.
+Start while this person has a run waiting or training says so; Stop stops (or takes out of the
+queue) only this person's run. Closing every page of a run: RunManager drops a waiting run, or
+stops a training one (it keeps its weights), that no page has asked about for UNWATCHED_S
+seconds, and a reload keeps asking."""
 
 from __future__ import annotations
 
@@ -22,11 +25,12 @@ from cnn.data import resolve_data_dir
 from cnn.errors import CnnError, ConfigError
 from cnn.models import MODELS
 from cnn.run_index import load_history
-from cnn.runs import RunConfig
+from cnn.runs import RunBusy, RunConfig
+from cnn.training import RunStatus
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
 from . import confusion_view
-from .common import AppContext, bind, friendly
+from .common import AppContext, bind, friendly, login
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "view_update",
     "build",
     "on_load",
+    "owner_state",
     "start",
     "stop",
     "refresh",
@@ -53,16 +58,33 @@ QUIET = dict(api_visibility="private", show_progress="hidden")
 # ---------------------------------------------------------------- handlers
 
 
-@friendly
-def refresh(ctx: AppContext, shown: str | None) -> tuple:
-    """The timer's tick and the page's load: what this page does not show yet of the current run
-    (or the last one). Asking counts as looking at a run that goes (see UNWATCHED_S)."""
-    run = ctx.runs.current
-    if run is None:
-        return values()
+def owner_state() -> gr.BrowserState:
+    """This browser's token (made by `token` when the page loads, kept in its storage): the person
+    whose run the Train and Teach tabs show, start and stop."""
+    return gr.BrowserState(None, storage_key="cnn-playground-train-owner")
+
+
+def token(owner: str | None) -> str:
+    return owner or uuid.uuid4().hex
+
+
+def show(ctx: AppContext, run, shown: Shown | None) -> tuple:
+    """What a page showing `shown` lacks of `run`, its place in the queue included while it waits.
+    Asking counts as looking at a run that waits or goes (see UNWATCHED_S)."""
     if not run.done:
         run.viewed()
-    return view_update(run, Shown.parse(shown))
+    waiting = (ctx.runs.place(run), ctx.runs.estimated_wait(run)) if run.status == RunStatus.QUEUED else None
+    return view_update(run, shown, waiting=waiting)
+
+
+@friendly
+def refresh(ctx: AppContext, shown: Shown | None, owner: str | None = None, request: gr.Request = None) -> tuple:
+    """The timer's tick and the page's load: what this page does not show yet of its person's run
+    (waiting, going, or their last one)."""
+    run = ctx.runs.run_for(owner, login(request)) if owner or login(request) else None
+    if run is None:
+        return values()
+    return show(ctx, run, shown)
 
 
 def _count(text, name: str) -> int | None:
@@ -98,13 +120,13 @@ def run_config(
     )
 
 
-def continued(ctx: AppContext, cfg: RunConfig, key: str | None) -> RunConfig:
-    """cfg continuing the kept run named key (as the Runs tab lists it): it starts from that run's
-    checkpoint. Only a run's name is taken from the page, never a path."""
+def continued(ctx: AppContext, cfg: RunConfig, key: str | None, request: gr.Request | None = None) -> RunConfig:
+    """cfg continuing the requesting user's kept run named key (as the Runs tab lists it): it starts
+    from that run's checkpoint. Only a run's name is taken from the page, never a path."""
     key = str(key or "").strip()
     if not key:
         return cfg
-    e = ctx.usable_run(key, " to continue from", " Clear 'Continue from run' to train from scratch.")
+    e = ctx.usable_run(key, " to continue from", " Clear 'Continue from run' to train from scratch.", request)
     return dataclasses.replace(cfg, init_from=str(e.checkpoint), parent=key)
 
 
@@ -124,26 +146,38 @@ def start(
     tensorboard: bool = False,
     continue_from: str | None = None,
     owner: str | None = None,
+    request: gr.Request = None,
 ) -> tuple:
-    """Check the settings and start a run; then the tab shows it from scratch. Bad settings, or a run
-    already going, are refused with a message before anything on the page changes. tensorboard: also
-    write TensorBoard scalars (under the runs folder's tensorboard/); continue_from: the name of a
-    kept run to start from (its weights). `owner` is this browser's token (kept in its storage, made
-    here the first time): only it can stop the run."""
+    """Check the settings and queue a run; then the tab shows it from scratch (waiting or training).
+    Bad settings are refused with a message before anything on the page changes; so is a second
+    run of this person (a warning: nothing went wrong). tensorboard: also write TensorBoard scalars
+    (under the runs folder's tensorboard/); continue_from: the name of a kept run to start from
+    (its weights). `owner` is this browser's token (made here if the page has none yet): only it
+    can stop the run. With logins the run is the logged-in user's (saved in their folder;
+    continue_from names one of their runs)."""
     cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n, tensorboard)
-    cfg = continued(ctx, cfg, continue_from)
-    owner = owner or uuid.uuid4().hex
-    run = ctx.runs.start(cfg, session=owner)
-    return (*view_update(run, Shown()), owner)
+    cfg = continued(ctx, cfg, continue_from, request)
+    owner = token(owner)
+    try:
+        run = ctx.runs.start(cfg, session=owner, owner=ctx.owner(request))
+    except RunBusy as exc:
+        gr.Warning(str(exc), duration=6)
+        return (*values(), owner)
+    return (*show(ctx, run, None), owner)
 
 
 @friendly
-def stop(ctx: AppContext, owner: str | None = None) -> None:
-    run = ctx.runs.current
+def stop(ctx: AppContext, owner: str | None = None, request: gr.Request = None) -> None:
+    """Stop this person's training run, or take their waiting run out of the queue; nobody else's."""
+    run = ctx.runs.run_for(owner, login(request)) if owner or login(request) else None
     if run is None or run.done:
-        gr.Info("No training run is going.", duration=3)
-    elif not ctx.runs.stop(owner or ""):
-        gr.Warning("The run going now was started from another browser; only that one can stop it.", duration=5)
+        gr.Info("You have no run waiting or training (Stop touches only your own).", duration=4)
+        return
+    queued = run.status == RunStatus.QUEUED
+    if not ctx.runs.stop(owner, login(request)):
+        gr.Info("Your run has already ended.", duration=3)
+    elif queued:
+        gr.Info("Cancelled: your run left the queue.", duration=3)
     else:
         gr.Info("Stopping: the run ends after the current step, keeps its weights and tests them.", duration=3)
 
@@ -162,11 +196,11 @@ def use_in(ctx: AppContext, where: str, path: str | None) -> tuple:
 
 
 @friendly
-def continue_settings(ctx: AppContext, key: str | None, epochs) -> tuple:
+def continue_settings(ctx: AppContext, key: str | None, epochs, request: gr.Request = None) -> tuple:
     """The Runs tab's "Continue training": the Train tab's settings (in `start`'s order, the
     TensorBoard box left as it is) filled with the run's recipe for `epochs` more epochs, starting
     from its checkpoint; then the Train tab is shown. Change any setting to fine-tune instead."""
-    e = ctx.usable_run(key, " to continue from")
+    e = ctx.usable_run(key, " to continue from", request=request)
     if epochs is None or not 0 < float(epochs) <= 1000:
         raise ConfigError("Epochs to continue for must be a number above 0 (at most 1000).")
     h = load_history(e)
@@ -270,21 +304,24 @@ def _keeping() -> list:
     return [tensorboard, continue_from]
 
 
-def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> tuple[TrainOutputs, list]:
+def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -> tuple[TrainOutputs, list]:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
-    its "Use this model" buttons load a trained model into. Returns (outputs, the settings in
-    `start`'s order, owner left out); call `on_load` with the outputs."""
+    its "Use this model" buttons load a trained model into; owner is the browser's token
+    (`owner_state`). Returns (outputs, the settings in `start`'s order, owner left out); call
+    `on_load` with the outputs."""
+    where = f"{ctx.runs.runs_dir}/users/<your login>/" if ctx.logins else ctx.runs.runs_dir
     with gr.Tab("Train", id="train"):
+        n = ctx.runs.max_runs
         gr.Markdown(
-            f"Device: **{ctx.runs.device_name()}**. One training run at a time for everyone "
-            f"using this app. Runs are saved under `{ctx.runs.runs_dir}`."
+            f"Device: **{ctx.runs.device_name()}**. {n} training run{'s' * (n > 1)} at a time for everyone "
+            f"using this app; the others wait for their turn (one per person). Runs are saved under "
+            f"`{where}`."
         )
         settings = _settings(ctx) + _keeping()
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
         out = TrainOutputs.build()
-        owner = gr.BrowserState(None, storage_key="cnn-playground-train-owner")
     ctx.runs.stop_unwatched_after = UNWATCHED_S  # the app turns it on: its pages ask every TICK_S s
     start_btn.click(
         bind(start, ctx),
@@ -295,7 +332,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> tuple[TrainOutputs, li
         **QUIET,
     )
     stop_btn.click(bind(stop, ctx), owner, None, concurrency_id="stop", concurrency_limit=None, **QUIET)
-    confusion_view.wire_train(ctx, out.confusion, out.cell_panel())
+    confusion_view.wire_train(ctx, out.confusion, out.cell_panel(), owner)
     for where, button, tab in (("draw", out.to_draw, draw), ("photo", out.to_photo, photo)):
         button.click(
             functools.partial(use_in, ctx, where), out.last_run, [tab.model, tab.about, tabs], api_visibility="private"
@@ -303,11 +340,12 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> tuple[TrainOutputs, li
     return out, settings
 
 
-def on_load(demo: gr.Blocks, ctx: AppContext, out: TrainOutputs) -> None:
-    """The page's pull (call in `demo`, outside its tabs): a page that (re)loads shows the run going,
-    or the last one, at once; then its timer asks every TICK_S seconds, whichever tab is open (a
-    timer in a tab that is not shown does not tick)."""
+def on_load(demo: gr.Blocks, ctx: AppContext, out: TrainOutputs, owner: gr.BrowserState) -> None:
+    """The page's pull (call in `demo`, outside its tabs): a page that (re)loads gets its token and
+    shows its run (waiting, going, or the last one) at once; then its timer asks every TICK_S
+    seconds, whichever tab is open (a timer in a tab that is not shown does not tick)."""
     timer = gr.Timer(TICK_S)
-    pull = dict(queue=False, show_progress_on=out.shown, **QUIET)  # (no status tracker runs a timer)
-    timer.tick(bind(refresh, ctx), out.shown, out.components(), trigger_mode="multiple", **pull)
-    demo.load(bind(refresh, ctx), out.shown, out.components(), **pull)
+    pull = dict(queue=False, **QUIET)  # (no status tracker runs a timer)
+    inputs = [out.shown, owner]
+    timer.tick(bind(refresh, ctx), inputs, out.components(), trigger_mode="multiple", **pull)
+    demo.load(token, owner, owner, **pull).then(bind(refresh, ctx), inputs, out.components(), **pull)

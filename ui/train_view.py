@@ -1,13 +1,12 @@
-"""The Train tab's outputs, and what each answer to a page sends of a run: only what that page does
-not show yet (see `Shown`), so a page redraws only what changed, and the loss plot at most every
-LOSS_EVERY_S seconds while a run goes."""
+"""The Train tab's outputs, and what each answer to a page sends of a run: only the parts that page
+does not show yet (see `Shown`), so a page redraws only what changed, and the loss plot at most
+every LOSS_EVERY_S seconds while a run goes."""
 
 from __future__ import annotations
 
-import json
 import time
-import zlib
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
 import gradio as gr
 
@@ -45,7 +44,7 @@ class TrainOutputs:
     wrong_gallery: gr.Gallery
     reliability: gr.Image  # before and after the temperature, shown with a result that has one
     last_run: gr.State  # the checkpoint path of the last finished run
-    shown: gr.Textbox  # what this page shows of the run (a Shown, as JSON), hidden
+    shown: gr.State  # what this page shows of its run (a Shown)
 
     @classmethod
     def build(cls) -> TrainOutputs:
@@ -112,30 +111,29 @@ class TrainOutputs:
         reliability = gr.Image(
             label="Reliability diagram", interactive=False, visible=False, elem_id="reliability", width=600
         )
-        shown = gr.Textbox("", visible="hidden", elem_id="train-shown")
         return cls(
-            status,
-            progress,
-            loss_plot,
-            loss_note,
-            acc_plot,
-            live_panel,
-            filters,
-            result,
-            to_draw,
-            to_photo,
-            get_checkpoint,
-            get_onnx,
-            panels,
-            confusion,
-            cells.note,
-            cells.cam,
-            cells.gallery,
-            cells.cell,
-            wrong_gallery,
-            reliability,
-            gr.State(None),
-            shown,
+            status=status,
+            progress=progress,
+            loss_plot=loss_plot,
+            loss_note=loss_note,
+            acc_plot=acc_plot,
+            live_panel=live_panel,
+            filters=filters,
+            result=result,
+            to_draw=to_draw,
+            to_photo=to_photo,
+            get_checkpoint=get_checkpoint,
+            get_onnx=get_onnx,
+            panels=panels,
+            confusion=confusion,
+            cell_note=cells.note,
+            cell_cam=cells.cam,
+            cell_gallery=cells.gallery,
+            cell=cells.cell,
+            wrong_gallery=wrong_gallery,
+            reliability=reliability,
+            last_run=gr.State(None),
+            shown=gr.State(None),
         )
 
     def cell_panel(self) -> confusion_view.CellPanel:
@@ -156,34 +154,16 @@ def values(**by_name) -> tuple:
     return tuple(by_name[name] if name in by_name else gr.skip() for name in OUTPUTS)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Shown:
-    """What a page shows of a run: the run, checksums of its texts (status, progress, loss note),
-    how many loss points its plot has and when they came, how many accuracy points, whether the
-    result. The page keeps it (in the hidden `shown` box) and sends it with each question; an
-    answer updates it together with the outputs it changes, so an answer the page never applied
-    leaves it as it was, and the next answer sends the same again."""
+    """What a page shows of its run, part by part (the PARTS of `view_update`): the run, and for each
+    part the key of what the page shows of it (the text itself, or a count of points) and when it
+    was sent. A gr.State of the page holds it; an answer sends a part only when its key changed, and
+    the new Shown with it. A (re)loaded page starts from None and gets the whole run."""
 
     run: str = ""
-    status: int = -1  # (no text has this checksum)
-    progress: int = -1
-    loss_note: int = -1
-    loss: int = 0
-    loss_at: float = 0.0
-    acc: int = 0
-    snap: int = 0  # how many live-panel snapshots it has drawn
-    done: bool = False
-
-    @classmethod
-    def parse(cls, raw: str | None) -> Shown:
-        try:
-            d = json.loads(raw or "{}")
-            return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
-        except (ValueError, TypeError):
-            return cls()
-
-    def dump(self) -> str:
-        return json.dumps(self.__dict__, separators=(",", ":"))
+    keys: dict = field(default_factory=dict)  # part -> the key the page shows
+    sent_at: dict = field(default_factory=dict)  # part -> when it was sent (time.time())
 
 
 # ---------------------------------------------------------------- what a page is sent
@@ -228,54 +208,68 @@ def _result(run: Run) -> dict:
     )
 
 
-def view_update(run: Run, seen: Shown, now: float | None = None) -> tuple:
+def _clean(run: Run) -> dict:
+    """The outputs of a page that shows a run for the first time: a clean tab on the run's axes."""
+    return dict(
+        result="",
+        last_run=None,
+        live_panel="",
+        filters=None,
+        cell_note=confusion_view.HINT,
+        cell_gallery=[],
+        cell=None,
+        panels=gr.Row(visible=False),
+        confusion=None,
+        wrong_gallery=[],
+        reliability=gr.Image(value=None, visible=False),
+        get_checkpoint=gr.DownloadButton(value=None, visible=False),
+        get_onnx=gr.DownloadButton(value=None, visible=False),
+        to_draw=gr.Button(visible=False),
+        to_photo=gr.Button(visible=False),
+        **_plots(run),
+    )
+
+
+CLEAN_KEYS = {"loss": 0, "acc": 0, "panel": 0, "result": False}  # what _clean shows of those parts
+THROTTLED = {"loss": LOSS_EVERY_S}  # a part sent at most this often while the run goes (once it has points)
+
+
+def parts(run: Run, waiting: tuple[int, float] | None = None) -> dict[str, tuple[object, Callable[[], dict]]]:
+    """The tab's parts that follow a run: name -> (its key now, the outputs that show it)."""
+    status, progress = run_view.status_markdown(run, waiting), run_view.progress_html(run)
+    note, acc = run_view.loss_caption(run), run_view.accuracy_frame(run)
+    return {
+        "status": (status, lambda: {"status": status}),
+        "progress": (progress, lambda: {"progress": progress}),
+        "loss_note": (note, lambda: {"loss_note": note}),
+        "loss": (len(run.steps), lambda: {"loss_plot": _plots(run, loss=run_view.loss_frame(run))["loss_plot"]}),
+        # an empty frame would leave a coloured plot blank for good (Gradio 6.31): none until a point
+        "acc": (0 if acc is None else len(acc), lambda: {"acc_plot": _plots(run, acc=acc)["acc_plot"]}),
+        "panel": (
+            run.snapshots if run.snapshot is not None else 0,
+            lambda: dict(live_panel=run_view.live_panel_html(run), filters=run_view.filters_image(run)),
+        ),
+        "result": (run.done, lambda: _result(run) if run.done else {}),
+    }
+
+
+def view_update(run: Run, seen: Shown | None, now: float | None = None, waiting=None) -> tuple:
     """The Train tab's outputs that change what a page showing `seen` shows of `run` (the others
-    are skipped), with the new `shown` (skipped too when nothing changed)."""
+    are skipped), with the new `shown` (skipped too when nothing changed); waiting: (place,
+    estimated wait) of a run that waits for its turn."""
     now = time.time() if now is None else now
     out: dict = {}
-    seen = Shown(**seen.__dict__)  # (the caller's stays as it was)
-    if seen.run != run.id:  # another run than the page shows: start from a clean tab
-        seen = Shown(run.id)
-        out.update(
-            result="",
-            last_run=None,
-            live_panel="",
-            filters=None,
-            cell_note=confusion_view.HINT,
-            cell_gallery=[],
-            cell=None,
-            panels=gr.Row(visible=False),
-            confusion=None,
-            wrong_gallery=[],
-            reliability=gr.Image(value=None, visible=False),
-            get_checkpoint=gr.DownloadButton(value=None, visible=False),
-            get_onnx=gr.DownloadButton(value=None, visible=False),
-            to_draw=gr.Button(visible=False),
-            to_photo=gr.Button(visible=False),
-            **_plots(run),
-        )
-    for name, text in (
-        ("status", run_view.status_markdown(run)),
-        ("progress", run_view.progress_html(run)),
-        ("loss_note", run_view.loss_caption(run)),
-    ):
-        crc = zlib.crc32(text.encode())
-        if crc != getattr(seen, name):
-            out[name] = text
-            setattr(seen, name, crc)
-    n_loss = len(run.steps)
-    if n_loss != seen.loss and (run.done or seen.loss == 0 or now - seen.loss_at >= LOSS_EVERY_S):
-        out["loss_plot"] = _plots(run, loss=run_view.loss_frame(run))["loss_plot"]
-        seen.loss, seen.loss_at = n_loss, now
-    acc = run_view.accuracy_frame(run)
-    n_acc = 0 if acc is None else len(acc)
-    if n_acc != seen.acc:  # an empty frame would leave a coloured plot blank for good (Gradio 6.31)
-        out["acc_plot"] = _plots(run, acc=acc)["acc_plot"]
-        seen.acc = n_acc
-    if run.snapshots != seen.snap and run.snapshot is not None:
-        out.update(live_panel=run_view.live_panel_html(run), filters=run_view.filters_image(run))
-        seen.snap = run.snapshots
-    if run.done and not seen.done:
-        out.update(_result(run))
-        seen.done = True
-    return values(**out, shown=seen.dump() if out else gr.skip())
+    if seen is None or seen.run != run.id:  # another run than the page shows: start from a clean tab
+        out.update(_clean(run))
+        seen = Shown(run.id, dict(CLEAN_KEYS), {})
+    keys, sent_at = dict(seen.keys), dict(seen.sent_at)
+    for name, (key, outputs) in parts(run, waiting).items():
+        if keys.get(name) == key:
+            continue
+        every = THROTTLED.get(name)
+        if every and not run.done and keys.get(name) and now - sent_at.get(name, 0.0) < every:
+            continue
+        out.update(outputs())
+        keys[name], sent_at[name] = key, now
+    changed = out or keys != seen.keys
+    return values(**out, shown=Shown(run.id, keys, sent_at) if changed else gr.skip())

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..atomic import atomic_path
 from ..data import resolve_data_dir
 from ..errors import DataError
+from ..owners import USERS_FOLDER, owner_folder
 from .examples import KINDS, stored_bytes
 
 try:
@@ -43,8 +44,10 @@ _LOCKS_GUARD = threading.Lock()
 _HELD = threading.local()
 
 
-def projects_root(data_dir: str | os.PathLike | None = None) -> Path:
-    return resolve_data_dir(data_dir) / PROJECTS_FOLDER
+def projects_root(data_dir: str | os.PathLike | None = None, owner: str | None = None) -> Path:
+    """The folder of owner's projects: <data dir>/projects/users/<owner>/ with logins (cnn.owners),
+    <data dir>/projects/ without."""
+    return owner_folder(resolve_data_dir(data_dir) / PROJECTS_FOLDER, owner)
 
 
 def clean_name(name, what: str = "class") -> str:
@@ -90,17 +93,18 @@ class Project:
     # ------------------------------------------------------------ create, open, list
 
     @classmethod
-    def create(cls, name, kind: str, data_dir: str | os.PathLike | None = None) -> Project:
+    def create(cls, name, kind: str, data_dir: str | os.PathLike | None = None, owner: str | None = None) -> Project:
         name = clean_name(name, "project")
         if kind not in KINDS:
             raise DataError(f"A project holds drawings or photos, not {kind!r}.")
-        root = projects_root(data_dir)
+        root = projects_root(data_dir, owner)
         root.mkdir(parents=True, exist_ok=True)
         with _locked(root):
-            taken = {p.name.casefold() for p in list_projects(data_dir)}
+            taken = {p.name.casefold() for p in list_projects(data_dir, owner)}
             if name.casefold() in taken:
                 raise DataError(f"There is already a project named {name!r}; open it, or pick another name.")
-            path = root / _unique(slug(name), {e.name.casefold() for e in root.iterdir()})
+            # the users' folder is no project's, even before anyone logs in
+            path = root / _unique(slug(name), {e.name.casefold() for e in root.iterdir()} | {USERS_FOLDER})
             path.mkdir()
             manifest = {
                 "format": FORMAT,
@@ -230,9 +234,9 @@ class Project:
             _write_manifest(self.path, m)
 
 
-def list_projects(data_dir: str | os.PathLike | None = None) -> list[Project]:
-    """The projects under the data directory, by name."""
-    root = projects_root(data_dir)
+def list_projects(data_dir: str | os.PathLike | None = None, owner: str | None = None) -> list[Project]:
+    """owner's projects (everyone's without logins: owner None), by name."""
+    root = projects_root(data_dir, owner)
     found = []
     for e in sorted(os.scandir(root), key=lambda e: e.name) if root.is_dir() else []:
         if e.is_dir() and not e.name.startswith(".") and (Path(e.path) / MANIFEST).is_file():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..checkpoint import read_metadata
 from ..data.sources import NAMED_SHAPES, named_source
 from ..errors import ConfigError
 from ..models import MODELS, get_spec
@@ -26,9 +27,34 @@ class RunConfig:
     tensorboard: bool = False  # also write TensorBoard scalars (under the manager's tensorboard_dir)
     init_from: str | None = None  # continue from this checkpoint (the app resolves it from a run's name)
     parent: str | None = None  # that run's name, as the Runs tab lists it (kept in the new run's log)
+    project: str | None = None  # a Teach run: the project's name (dataset is its folder, recipe its
+    # teach preset, scaled to the project's size when it starts; init_from the checkpoint it fine-tunes)
+
+    @classmethod
+    def for_project(cls, folder: str, name: str, kind: str, init_from: str | None = None) -> RunConfig:
+        """A Teach run of the project `name` of `kind` ('drawings' or 'photos') at `folder`:
+        fine-tuned from the checkpoint at init_from, or from scratch (None)."""
+        base = get_recipe(f"teach_{kind}")
+        model = read_metadata(init_from)["architecture"] if init_from else base.model
+        return cls(
+            str(folder),
+            model,
+            base.name,
+            base.epochs,
+            base.batch_size,
+            base.lr,
+            base.optimizer,
+            init_from=str(init_from) if init_from else None,
+            project=name,
+        )
 
     def checked(self):
-        """The recipe these settings make, refused with a clear message when out of range."""
+        """The recipe these settings make, refused with a clear message when out of range (a Teach
+        run's: its preset, which the run scales to the project once it has loaded it)."""
+        if self.project is not None:
+            recipe = get_recipe(self.recipe)
+            recipe.validate()
+            return recipe
         get_spec(self.model)
         for name, v in (("Epochs", self.epochs), ("Batch size", self.batch_size), ("Learning rate", self.lr)):
             if v is None or (isinstance(v, float) and not math.isfinite(v)):

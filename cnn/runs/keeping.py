@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ..data import Dataset, Split
+from ..projects.store import slug
 from ..runlog import RunRecorder, run_header
 from ..training import Recipe
 from ..transfer import starting_weights
@@ -20,9 +21,13 @@ PANEL_SIZE = 16  # test images in the live panel
 
 
 def checkpoint_path(runs_dir: Path, run: Run) -> Path:
-    """Where the run will be saved (its log sits beside it from the start)."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(run.config.dataset)).name.lower())[:40] or "data"
-    return runs_dir / f"{run.config.model}-{slug}-{dt.datetime.now():%Y%m%d-%H%M%S}-{run.id}.safetensors"
+    """Where the run will be saved (its log sits beside it from the start): a Teach run as
+    teach-<project>-..., any other as <model>-<data set>-..."""
+    stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{run.id}"
+    if run.config.project is not None:
+        return runs_dir / f"teach-{slug(run.config.project)}-{stamp}.safetensors"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(run.config.dataset)).name.lower())[:40] or "data"
+    return runs_dir / f"{run.config.model}-{name}-{stamp}.safetensors"
 
 
 def open_record(run: Run, path: Path, tensorboard_dir: Path, recipe: Recipe) -> RunRecorder:

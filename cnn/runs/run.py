@@ -21,6 +21,7 @@ class Run:
     session: str | None
     device: str
     status: RunStatus = RunStatus.LOADING
+    owner: str | None = None  # the login (user name) that started it; None without logins
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     start: Start | None = None
@@ -29,7 +30,7 @@ class Run:
     end: End | None = None
     checkpoint: Path | None = None
     data: Dataset | None = None
-    started_at: float = field(default_factory=time.time)
+    started_at: float = field(default_factory=time.time)  # when it was asked for (then reset when its turn came)
     recipe: Recipe | None = None  # what it trains with (the settings, checked)
     note: str = ""  # what it does now, when not the status alone says it
     final_step: int | None = None  # the step it ended at (from its End event)
@@ -60,6 +61,16 @@ class Run:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def belongs_to(self, session: str | None, owner: str | None) -> bool:
+        """Whether this is the run of the person on `session` (a page or API client) or login `owner`."""
+        return (session is not None and self.session == session) or (owner is not None and self.owner == owner)
+
+    @property
+    def name(self) -> str:
+        """The run's name as the Runs tab lists it (its checkpoint's file name without the suffix);
+        '' before it is saved."""
+        return self.checkpoint.stem if self.checkpoint else ""
 
     def viewed(self) -> None:
         """A page looked at the run (see RunManager's stop_unwatched_after)."""

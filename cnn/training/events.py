@@ -14,9 +14,11 @@ from ..evaluation import EvalResult
 
 class RunStatus(str, Enum):
     """Where a training run stands. The engine ends a run as FINISHED, STOPPED or DIVERGED; the
-    app's run manager adds the states around it (loading the data, waiting for the GPU's launch
-    warm-up, training, and FAILED for a run that ended in an error)."""
+    app's run manager adds the states around it (waiting in the queue, loading the data, waiting for
+    the GPU's launch warm-up, training, FAILED for a run that ended in an error, and CANCELLED for
+    one that left the queue before its turn)."""
 
+    QUEUED = "waiting for its turn"
     LOADING = "loading"
     WARMING_UP = "finishing the GPU warm-up"
     TRAINING = "training"
@@ -24,10 +26,17 @@ class RunStatus(str, Enum):
     STOPPED = "stopped"
     DIVERGED = "diverged"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # left the queue before it started
 
     @property
     def done(self) -> bool:
-        return self in (RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.FAILED)
+        return self in (
+            RunStatus.FINISHED,
+            RunStatus.STOPPED,
+            RunStatus.DIVERGED,
+            RunStatus.FAILED,
+            RunStatus.CANCELLED,
+        )
 
     def __str__(self) -> str:
         return self.value

@@ -1,0 +1,128 @@
+"""Runs on Ray (cnn.runs.ray_executor): a local Ray instance, started and shut down here, trains two
+tiny runs at once for two people, events streamed back live, checkpoints and logs in each owner's
+runs folder; Stop reaches a run on its worker; a worker killed mid-run gives a failed run with a
+message. Skipped where Ray is not installed (pip install '.[ray]'), failed in CI."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+
+import pytest
+from app_helpers import missing
+
+from cnn.checkpoint import load_checkpoint
+from cnn.runlog import log_path, read_log
+from cnn.runs import RunConfig
+
+QUICK = RunConfig(
+    "mnist", "mnist_fast", "mnist_fast", 0.5, 50, 0.01, "adam", 2000, 300
+)  # 18 steps (a tenth of the images held out)
+LONG = RunConfig("mnist", "mnist_fast", "mnist_fast", 20, 50, 0.01, "adam", 2000, 300)  # stopped or killed
+
+
+@pytest.fixture(scope="module")
+def ray_runs(tmp_path_factory, data_dir):
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        missing("Ray is not installed (pip install '.[ray]')")
+    from cnn.runs.ray_executor import RayRunManager
+
+    runs = RayRunManager(
+        "local", tmp_path_factory.mktemp("ray") / "runs", data_dir, device="cpu", max_runs=2, ray_cpus=2
+    )
+    runs.warm_up_in_background()  # its two workers start while the test goes on
+    yield runs
+    runs.stop()
+    runs.wait_idle(60)
+    runs.shutdown()
+    runs.ray.shutdown()
+
+
+def wait_for(cond, timeout: float, every: float = 0.05) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(every)
+    return False
+
+
+def test_two_runs_train_on_ray_at_once_and_land_in_their_owners_folders(ray_runs):
+    assert ray_runs.resources() == {"num_gpus": 0, "num_cpus": 1}  # half of the local Ray's 2 CPUs
+    ada = ray_runs.start(QUICK, session="page-1", owner="ada")
+    other = ray_runs.start(QUICK, session="page-2")
+    live = set()  # the runs seen with some steps while still training: events stream back
+
+    def both_done():
+        for run in (ada, other):
+            if run.steps and not run.done:
+                live.add(run.id)
+        return ada.done and other.done
+
+    assert wait_for(both_done, 150), (ada.status, ada.note, other.status, other.note)
+    for run, folder in ((ada, ray_runs.runs_dir / "users" / "ada"), (other, ray_runs.runs_dir)):
+        assert run.status == "finished", run.message
+        assert run.checkpoint.parent == folder and str(run.checkpoint) in run.message
+        _, meta = load_checkpoint(run.checkpoint)
+        assert meta["test_accuracy"] == pytest.approx(run.end.test_accuracy)
+        history = read_log(log_path(run.checkpoint))  # the worker's log, brought back whole
+        assert history.end is not None and len(history.steps) == len(run.steps) == run.start.total_steps > 10
+        assert run.data.classes == [str(d) for d in range(10)] and len(run.data.test) == 300
+        assert run.end.evaluation is not None and run.misclassified()  # the result shows as without Ray
+    assert live, "no steps reached the app before the runs ended"
+    assert not list(ray_runs.runs_dir.glob("*.part")) and not ray_runs.actors
+
+
+def test_stop_reaches_the_run_on_its_worker(ray_runs):
+    run = ray_runs.start(LONG, session="page-3")
+    assert wait_for(lambda: len(run.steps) >= 3 or run.done, 120), (run.status, run.note)
+    assert ray_runs.stop("page-3")
+    assert wait_for(lambda: run.done, 60), run.status
+    assert run.status == "stopped" and run.checkpoint.is_file(), run.message
+    assert len(run.steps) < run.start.total_steps
+    assert read_log(log_path(run.checkpoint)).end["status"] == "stopped"
+
+
+def test_a_run_that_fails_on_its_worker_says_why_and_its_log_says_so(ray_runs, tmp_path):
+    """Continued from a damaged checkpoint (sent to the worker, refused there)."""
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"not a checkpoint at all")
+    run = ray_runs.start(dataclasses.replace(QUICK, init_from=str(damaged)), session="page-5")
+    assert wait_for(lambda: run.done, 90), (run.status, run.note)
+    assert run.status == "failed" and run.checkpoint is None and "checkpoint" in run.message.lower(), run.message
+    logs = [p for p in ray_runs.runs_dir.glob("*.jsonl") if run.id in p.name]
+    assert len(logs) == 1 and read_log(logs[0]).failure == run.message  # its last line, brought back
+
+
+def test_a_worker_killed_mid_run_fails_the_run_with_a_message(ray_runs):
+    run = ray_runs.start(LONG, session="page-4", owner="bob")
+    assert wait_for(lambda: len(run.steps) >= 3 or run.done, 120), (run.status, run.note)
+    pid = ray_runs.ray.get(ray_runs.actors[run.id].pid.remote())
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)  # the worker's process dies, as on a node that goes away
+    assert wait_for(lambda: run.done, 30), "the run still waits for its dead worker"
+    assert run.status == "failed" and "Ray worker training this run died" in run.message
+    logs = list((ray_runs.runs_dir / "users" / "bob").glob("*.jsonl"))
+    assert len(logs) == 1 and "died" in (read_log(logs[0]).failure or "")  # kept, and says why
+    assert not list((ray_runs.runs_dir / "users" / "bob").glob("*.safetensors"))
+    again = ray_runs.start(QUICK, session="page-4", owner="bob")  # the next run gets a live worker
+    assert wait_for(lambda: again.done, 90) and again.status == "finished", again.message
+
+
+def test_without_ray_the_app_says_how_to_install_it(monkeypatch, tmp_path):
+    import sys
+
+    from ui import launch as ui_launch
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed
+    args = ui_launch.parse_args(["--ray", "local", "--runs-dir", str(tmp_path), "--device", "cpu"])
+    with pytest.raises(SystemExit, match=r"Ray is not installed: pip install '\.\[ray\]'"):
+        ui_launch.run_manager(args)
+    monkeypatch.setenv("CNN_RAY_ADDRESS", "auto")
+    assert ui_launch.parse_args([]).ray == "auto"
+    monkeypatch.delenv("CNN_RAY_ADDRESS")
+    assert ui_launch.parse_args([]).ray is None  # without it the app runs as before, no Ray imported

@@ -1,0 +1,327 @@
+"""Logins keep each person's work their own (ui.logins, cnn.owners, AppContext): two users, ada and
+bob, on one server over HTTP. Each attempt of bob's on ada's work is named in its own test: list her
+runs, open and load one into Draw, continue it, download its checkpoint and its ONNX, delete it;
+open, export and delete her project. Events the page keeps private are called as a page calls
+them (tests/page_client.py): the server refuses, whatever the client. The handlers are also called
+directly with bob's request, so that the check does not rest on Gradio's own choice lists."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+from app_helpers import checkpoint, launch
+from page_client import Page, fn_index
+
+from cnn.projects import Project
+from cnn.run_index import import_checkpoint
+from ui import confusion_view, runs_tab, teach_tab, train_tab
+from ui.common import AppContext
+
+ADA, BOB = ("ada", "ada-pass-1815"), ("bob", "bob:pass,x")  # a password may hold ':'
+NOT_THERE = "not there any more"  # what a run that is not yours is: the words of a run that never was
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, data_dir):
+    """The app with two logins (from a file), ada's run and project already made."""
+    tmp = tmp_path_factory.mktemp("users")
+    data = tmp / "data"
+    data.mkdir()
+    (data / "MNIST").symlink_to(data_dir / "MNIST")
+    logins = tmp / "logins.txt"
+    logins.write_text(f"# the class\n{ADA[0]}:{ADA[1]}\n\n{BOB[0]}:{BOB[1]}\n")
+    runs = tmp / "runs"
+    ada_runs = runs / "users" / "ada"
+    ada_runs.mkdir(parents=True)
+    run = import_checkpoint(checkpoint("mnist"), ada_runs, "ada-digits.safetensors").stem
+    project = Project.create("Ada's shapes", "drawings", data, owner="ada")
+    project.add_class("ring")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CNN_AUTH", f"@{logins}")
+    demo, url = launch(runs, "--data-dir", str(data))
+    mp.undo()
+    ada, bob = Page(url, ADA), Page(url, BOB)
+    yield SimpleNamespace(demo=demo, url=url, runs=runs, data=data, run=run, project=project, ada=ada, bob=bob)
+    ada.close()
+    bob.close()
+    demo.close()
+
+
+def ev(server, module, name) -> int:
+    return fn_index(server.demo, f"ui.{module}", name)
+
+
+def listed(server, page) -> list[str]:
+    """The runs a page's Runs tab lists (its Refresh)."""
+    ok, out = page.call(ev(server, "runs_tab", "refresh"), [], None)
+    assert ok, out
+    return [row[0] for row in out[0]["data"]]
+
+
+def ada_still_has_her_run(server):
+    assert (server.runs / "users" / "ada" / f"{server.run}.safetensors").is_file()
+    assert server.run in listed(server, server.ada)
+
+
+# ---------------------------------------------------------------- runs, over HTTP
+
+
+def test_bob_lists_runs_and_sees_only_his_own_and_the_shipped(server):
+    assert server.run in listed(server, server.ada)
+    bobs = listed(server, server.bob)
+    assert server.run not in bobs and bobs == ["shipped/mnist", "shipped/cifar10"]
+
+
+def test_bob_loads_adas_run_into_draw(server):
+    listed(server, server.bob)  # his page has its list, as after opening the tab
+    ok, out = server.bob.call(ev(server, "runs_tab", "use_run"), server.run)
+    assert not ok and server.run in out  # refused: not one of his
+    listed(server, server.ada)
+    ok, out = server.ada.call(ev(server, "runs_tab", "use_run"), server.run)
+    assert ok and out[1].startswith("Model: **") and "ada-digits" in out[1]
+
+
+def test_bob_downloads_adas_checkpoint(server):
+    listed(server, server.bob)
+    ok, out = server.bob.call(ev(server, "runs_tab", "download"), server.run)
+    assert not ok, out
+    listed(server, server.ada)
+    ok, out = server.ada.call(ev(server, "runs_tab", "download"), server.run)
+    assert ok and out[0]["value"]["url"]
+    assert server.ada.file(out[0]["value"]["url"]) == checkpoint("mnist").read_bytes()
+    ada_file = server.runs / "users" / "ada" / f"{server.run}.safetensors"
+    r = server.bob.http.get(f"gradio_api/file={ada_file}")  # her file by its path: Gradio serves no such path
+    assert r.status_code in (403, 404), r.status_code
+
+
+def test_bob_downloads_adas_onnx(server):
+    listed(server, server.bob)
+    ok, out = server.bob.call(ev(server, "runs_tab", "download_onnx"), server.run)
+    assert not ok, out
+
+
+def test_bob_continues_adas_run_from_the_runs_tab(server):
+    cont = ev(server, "train_tab", "continue_settings")
+    listed(server, server.bob)
+    ok, out = server.bob.call(cont, server.run, 1)
+    assert not ok, out
+    listed(server, server.ada)
+    ok, out = server.ada.call(cont, server.run, 1)
+    assert ok and out[11] == server.run  # the Train tab's 'Continue from run', filled
+
+
+def test_bob_starts_a_run_continuing_adas_by_typing_its_name(server):
+    """'Continue from run' is a text box: the name reaches the server as typed."""
+    start = ev(server, "train_tab", "start")
+    settings = ["MNIST", "", "mnist_fast", "mnist_fast", 0.1, 64, 0.01, "adam", "300", "200", False]
+    ok, out = server.bob.call(start, *settings, server.run, None)
+    assert not ok and NOT_THERE in out and server.run in out
+    assert server.demo.runs.current is None  # nothing started
+
+
+def test_bob_deletes_adas_run(server):
+    listed(server, server.bob)
+    ok, out = server.bob.call(ev(server, "runs_tab", "delete"), server.run, True, [])
+    assert not ok, out
+    ada_still_has_her_run(server)
+
+
+def test_bob_compares_adas_run(server):
+    listed(server, server.bob)
+    overlay = next(i for i, f in server.demo.fns.items() if f.renderable is not None)  # the tab's one gr.render
+    ok, out = server.bob.call(overlay, [server.run])
+    assert not ok, out  # not one of his runs to choose
+    listed(server, server.ada)
+    ok, out = server.ada.call(overlay, [server.run])  # hers: the render knows who asks (ui.common.current_request)
+    rendered = str(server.ada.last["output"])  # what the render made: her run found (an import has no curves)
+    assert ok and f"No curves for {server.run}: no training log" in rendered and NOT_THERE not in rendered
+
+
+def test_bob_shows_the_confusion_matrix_of_adas_run(server):
+    listed(server, server.bob)
+    ok, out = server.bob.call(ev(server, "confusion_view", "runs_matrix"), server.run)
+    assert not ok, out
+
+
+def api_client(server, auth):
+    from gradio_client import Client
+
+    return Client(server.url, auth=auth, verbose=False)
+
+
+def test_bob_predicts_with_adas_run_through_the_api(server, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    from test_app_api import seven
+
+    image = tmp_path / "seven.png"
+    seven().save(image)
+    with pytest.raises(AppError, match=f"The run {server.run} is not there any more"):
+        api_client(server, BOB).predict(handle_file(str(image)), run=server.run, api_name="/predict_digit")
+    probs = api_client(server, ADA).predict(handle_file(str(image)), run=server.run, api_name="/predict_digit")
+    assert max(probs, key=probs.get) == "7"
+
+
+def test_bob_trains_through_the_api_on_adas_project_folder(server):
+    from gradio_client.exceptions import AppError
+
+    folder = f"projects/users/ada/{server.project.path.name}"
+    with pytest.raises(AppError, match="does not exist"):
+        api_client(server, BOB).predict(dataset=folder, model="mnist_fast", epochs=0.1, api_name="/train")
+    assert server.demo.runs.current is None
+
+
+# ---------------------------------------------------------------- projects, over HTTP
+
+
+def projects(server, page) -> list:
+    ok, out = page.call(ev(server, "teach_tab", "project_list"), None)
+    assert ok, out
+    return out[0]["choices"]
+
+
+def test_bob_lists_projects_and_sees_none_of_adas(server):
+    assert [c[0] for c in projects(server, server.ada)] == ["Ada's shapes (drawings)"]
+    assert projects(server, server.bob) == []
+
+
+def test_bob_opens_adas_project(server):
+    projects(server, server.bob)
+    ok, out = server.bob.call(ev(server, "teach_tab", "open_project"), str(server.project.path))
+    assert not ok, out
+    projects(server, server.ada)
+    ok, out = server.ada.call(ev(server, "teach_tab", "open_project"), str(server.project.path))
+    assert ok and "Ada" in out[2]
+
+
+def test_bob_exports_and_deletes_adas_project(server):
+    """His page has no project open (he could not open hers): export and delete have nothing to act on."""
+    projects(server, server.bob)
+    ok, out = server.bob.call(ev(server, "teach_tab", "export"), None)
+    assert not ok and "Open a project first" in out
+    ok, out = server.bob.call(ev(server, "teach_tab", "delete_project"), None, True)
+    assert not ok and "Open a project first" in out
+    assert (server.project.path / "project.json").is_file()
+
+
+def test_bobs_new_project_is_his(server):
+    ok, out = server.bob.call(ev(server, "teach_tab", "create_project"), "Bob's birds", "photos")
+    assert ok, out
+    assert (server.data / "projects" / "users" / "bob" / "bob-s-birds" / "project.json").is_file()
+    assert [c[0] for c in projects(server, server.ada)] == ["Ada's shapes (drawings)"]
+
+
+def test_bob_trains_on_adas_project_folder_as_an_image_folder(server):
+    """The Train tab's image folder is a path a person types: another user's folder is not one."""
+    start = ev(server, "train_tab", "start")
+    folder = f"projects/users/ada/{server.project.path.name}"
+    settings = ["Image folder", folder, "mnist_fast", "mnist_fast", 0.1, 8, 0.01, "adam", "", "", False, ""]
+    ok, out = server.bob.call(start, *settings, None)
+    assert not ok and "does not exist" in out
+    assert server.demo.runs.current is None
+
+
+# ---------------------------------------------------------------- the handlers themselves, with bob's request
+
+
+@pytest.fixture()
+def both(tmp_path):
+    """A context with logins, ada's run and project, and the two users' requests."""
+    from cnn.runs import RunManager
+
+    ctx = AppContext(
+        RunManager(tmp_path / "runs", tmp_path / "data", device="cpu"),
+        str(checkpoint("mnist")),
+        str(checkpoint("cifar10")),
+        logins=True,
+    )
+    folder = tmp_path / "runs" / "users" / "ada"
+    folder.mkdir(parents=True)
+    run = import_checkpoint(checkpoint("mnist"), folder, "ada-digits.safetensors").stem
+    project = Project.create("Ada's shapes", "drawings", tmp_path / "data", owner="ada")
+    return ctx, run, project, SimpleNamespace(username="ada"), SimpleNamespace(username="bob")
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        lambda ctx, run, bob: runs_tab.use_run(ctx, run, bob),
+        lambda ctx, run, bob: runs_tab.download(ctx, run, bob),
+        lambda ctx, run, bob: runs_tab.download_onnx(ctx, run, bob),
+        lambda ctx, run, bob: runs_tab.delete(ctx, run, True, [], bob),
+        lambda ctx, run, bob: train_tab.continue_settings(ctx, run, 1, bob),
+        lambda ctx, run, bob: confusion_view.runs_matrix(ctx, run, bob),
+    ],
+    ids=["load into Draw", "download checkpoint", "download ONNX", "delete", "continue", "confusion matrix"],
+)
+def test_a_handler_given_bobs_request_refuses_adas_run(both, attempt):
+    ctx, run, _, ada, bob = both
+    with pytest.raises(gr.Error, match=f"The run {run} is (not there any more|already gone)"):
+        attempt(ctx, run, bob)
+    assert ctx.kept_run(run, ada).usable  # still hers, untouched
+
+
+def test_a_handler_given_bobs_request_refuses_adas_project(both):
+    ctx, _, project, ada, bob = both
+    for attempt in (teach_tab.open_project, teach_tab.export, teach_tab.pick_class):
+        args = (ctx, str(project.path)) + (("ring",) if attempt is teach_tab.pick_class else ())
+        with pytest.raises(gr.Error, match="not one of this app's projects"):
+            attempt(*args, request=bob)
+    with pytest.raises(gr.Error, match="not one of this app's projects"):
+        teach_tab.delete_project(ctx, str(project.path), True, bob)
+    assert (project.path / "project.json").is_file()
+    assert teach_tab.open_project(ctx, str(project.path), ada)[0] == str(project.path)
+
+
+def test_the_compare_overlay_of_bob_leaves_out_adas_run(both):
+    ctx, run, _, _, bob = both
+    loss, acc, text = runs_tab.compare(ctx, [run], bob)
+    assert loss is None and acc is None and f"{run}: not there any more" in text
+
+
+def test_without_logins_it_is_one_persons_machine(tmp_path):
+    """No login: one folder for everyone, as before logins existed (no users/ folder)."""
+    from cnn.runs import RunManager
+
+    ctx = AppContext(RunManager(tmp_path / "runs", tmp_path / "data", device="cpu"), "", "")
+    assert ctx.owner(None) is None and ctx.runs_dir_for(None) == tmp_path / "runs"
+    assert ctx.projects_dir_for(None) == tmp_path / "data" / "projects"
+    with_logins = AppContext(ctx.runs, "", "", logins=True)
+    with pytest.raises(Exception, match="Log in first"):
+        with_logins.owner(SimpleNamespace(username=None))
+
+
+def test_shipped_checkpoints_stay_shared_and_cannot_be_deleted(both):
+    ctx, _, _, ada, bob = both
+    for who in (ada, bob):
+        assert ctx.kept_run("shipped/mnist", who).usable
+        with pytest.raises(gr.Error, match="shipped checkpoint; it cannot be deleted"):
+            runs_tab.delete(ctx, "shipped/mnist", True, [], who)
+    assert Path(checkpoint("mnist")).is_file()
+
+
+def test_an_upload_goes_to_the_uploaders_folder(both, tmp_path):
+    ctx, _, _, _, bob = both
+    up = tmp_path / "mine.safetensors"
+    shutil.copyfile(checkpoint("mnist"), up)
+    runs_tab.upload(ctx, str(up), [], bob)
+    assert (tmp_path / "runs" / "users" / "bob" / "mine.safetensors").is_file()
+
+
+def test_a_run_is_saved_in_its_owners_folder(both, data_dir):
+    """A run ada starts trains and lands in her folder; bob's list does not have it."""
+    from cnn.runs import RunConfig
+
+    ctx, _, _, ada, bob = both
+    ctx.runs.data_dir = data_dir
+    cfg = RunConfig("mnist", "mnist_fast", "mnist_fast", 0.02, 64, 0.01, "adam", 600, 200)
+    run = ctx.runs.start(cfg, session="ada-page", owner="ada")
+    assert ctx.runs.wait_idle(120) and run.status == "finished", run.message
+    assert run.checkpoint.parent == ctx.runs.runs_dir / "users" / "ada"
+    key = run.checkpoint.stem
+    assert ctx.kept_run(key, ada).usable
+    assert key not in [row[0] for row in runs_tab.refresh(ctx, [], None, bob)[0].values.tolist()]
