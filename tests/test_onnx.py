@@ -237,3 +237,24 @@ def test_without_onnxruntime_the_predictor_stays_on_pytorch(monkeypatch, tmp_pat
         Predictor.from_checkpoint(CHECKPOINTS["mnist"], backend="onnxruntime")
     with pytest.raises(ConfigError, match="Unknown backend"):
         Predictor.from_checkpoint(CHECKPOINTS["mnist"], backend="tensorrt")
+
+
+def test_two_exports_at_once_both_succeed(ort, tmp_path):
+    """Two runs finishing together export at the same moment: torch.onnx.export is process-wide
+    state, so the exports take turns (cnn.serving.onnx_export._EXPORT_LOCK) and both are written."""
+    start, errors, outs = threading.Barrier(4), [], []
+
+    def export(i):
+        start.wait()
+        try:
+            outs.append(export_checkpoint(CHECKPOINTS["cifar10" if i % 2 else "mnist"], tmp_path / f"m{i}.onnx"))
+        except Exception as exc:  # what the failing page saw
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=export, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors, errors
+    assert len(outs) == 4 and all(read_onnx_metadata(p)["classes"] for p in outs)

@@ -377,6 +377,7 @@ class Trainer:
             "dataset": data.name,
             "classes": list(data.classes),
             "input_shape": list(data.input_shape),
+            "preparation": data.preparation,  # how the app (and the ONNX export) prepares an image for it
             "normalization": {"mean": self.mean, "std": self.std},
             "test_accuracy": test_acc,
             "tta_flip": r.flip,
