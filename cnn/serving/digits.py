@@ -182,13 +182,11 @@ def _typical_gap(mask: torch.Tensor) -> float | None:
     medians = []
     for lines in (m, m.T):
         d = np.diff(np.pad(lines, ((0, 0), (1, 1))), axis=1)
-        gaps = []
-        for row_d in d:
-            ends = np.flatnonzero(row_d == -1)  # where a stroke ends
-            starts = np.flatnonzero(row_d == 1)  # where one starts
-            if len(starts) > 1:
-                gaps.extend(starts[1:] - ends[:-1])
-        if gaps:
+        rows_s, starts = np.nonzero(d == 1)  # where each stroke starts, row by row
+        rows_e, ends = np.nonzero(d == -1)  # and where it ends (as many, in the same order)
+        between = rows_s[1:] == rows_e[:-1]  # a stroke's end and the next one's start on one line
+        gaps = (starts[1:] - ends[:-1])[between]
+        if len(gaps):
             medians.append(float(np.median(gaps)))
     return min(medians) if medians else None
 

@@ -34,7 +34,7 @@ from ..data import IMAGE_PREPARATIONS, image_preparation
 
 PREFIX = "cnn_playground."
 OPSET = 17
-EXPORT_VERSION = 1  # bump when the graph or the metadata changes: cached exports are then redone
+EXPORT_VERSION = 2  # bump when the graph or the metadata changes: cached exports are then redone (2: preparation)
 # torch.onnx.export keeps process-wide state (GLOBALS.in_onnx_export and friends): two exports at
 # once, from two runs finishing together, fail with "GLOBALS.in_onnx_export must be False". One at a time.
 _EXPORT_LOCK = threading.Lock()
