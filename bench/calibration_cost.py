@@ -26,7 +26,7 @@ from common import header, table
 from cnn.checkpoint import load_checkpoint
 from cnn.data import load_dataset
 from cnn.data.normalize import Normalizer
-from cnn.evaluation import evaluate
+from cnn.evaluation import Augmentation, EvalPlan, evaluate
 from cnn.training.calibrate import fit_on_holdout, split_holdout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,15 +49,15 @@ def main(argv=None) -> int:
         data = load_dataset(meta["dataset"])
         hold = split_holdout(data.train, data.test, None)
         norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], cpu, meta["input_shape"][0])
-        tta = dict(tta_flip=bool(meta.get("tta_flip")), tta_translate=bool(meta.get("tta_translate")))
+        scored = EvalPlan(Augmentation.of_checkpoint(meta))
         test_s, fit_s = [], []
         for _ in range(args.repeats):
-            test_s.append(timed(lambda: evaluate(model, data.test, norm, len(meta["classes"]), cpu, **tta)))
+            test_s.append(timed(lambda: evaluate(model, data.test, norm, len(meta["classes"]), scored)))
             fit_s.append(
-                timed(lambda: fit_on_holdout(model, hold, norm, len(meta["classes"]), cpu, tta_flip=tta["tta_flip"]))
+                timed(lambda: fit_on_holdout(model, hold, norm, len(meta["classes"]), tta_flip=scored.scoring.flip))
             )
         base, fit = statistics.median(test_s), statistics.median(fit_s)
-        aug = "flip + shifts" if tta["tta_translate"] else ("flip" if tta["tta_flip"] else "none")
+        aug = "flip + shifts" if scored.scoring.translate else ("flip" if scored.scoring.flip else "none")
         rows.append(
             {
                 "model": meta["architecture"],

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 
 from cnn.data import load_dataset, random_dataset  # noqa: E402
 from cnn.data.normalize import Normalizer  # noqa: E402
-from cnn.evaluation import evaluate  # noqa: E402
+from cnn.evaluation import Augmentation, EvalPlan, evaluate  # noqa: E402
 from cnn.hardware import pick_device  # noqa: E402
 from cnn.models import get_spec  # noqa: E402
 from cnn.training import train  # noqa: E402
@@ -93,11 +93,7 @@ def main() -> None:
             data.test,
             norm,
             len(data.classes),
-            device,
-            tta_flip=recipe.flip,
-            tta_translate=recipe.tta_translate,
-            batch_size=recipe.batch_size,
-            cuda_dtype=recipe.cuda_dtype,
+            EvalPlan.test_pass(Augmentation(recipe.flip, recipe.tta_translate), recipe.as_dict(), device),
             pad_last=device.type == "cuda",
         ),
     )  # as the engine evaluates

@@ -153,7 +153,7 @@ def run(name: str, project: Project, test: Split, seed: int, device: str) -> dic
     for ev in train(recipe, p.data, device=device, seed=seed, init_state=p.init_state, log_every=10**9):
         end = ev if ev.kind == "end" else end
     norm = Normalizer(end.metadata["normalization"]["mean"], end.metadata["normalization"]["std"], "cpu", 1)
-    fresh = evaluate(end.model.cpu(), test, norm, len(SHAPES), torch.device("cpu"))
+    fresh = evaluate(end.model.cpu(), test, norm, len(SHAPES))
     return {
         "held": end.test_accuracy,
         "fresh": fresh.accuracy,

@@ -39,7 +39,7 @@ from cnn.checkpoint import read_metadata, save_checkpoint
 from cnn.data import Dataset, Split, load_dataset
 from cnn.data.folders import cache_dir
 from cnn.data.normalize import Normalizer
-from cnn.evaluation import evaluate
+from cnn.evaluation import Augmentation, EvalPlan, evaluate
 from cnn.projects import FINE_TUNE_FROM, Project, plan, prepare
 from cnn.serving.render import to_pil
 from cnn.training import get_recipe, train
@@ -139,8 +139,7 @@ def teach(project: Project, init: Path | None, changes: dict, test: Split, seed:
         test,
         Normalizer(norm["mean"], norm["std"], "cpu", 3),
         len(p.data.classes),
-        torch.device("cpu"),
-        tta_flip=recipe.flip,
+        EvalPlan(Augmentation.served(recipe.flip)),
     ).accuracy
     steps = round(recipe.epochs * -(-len(p.data.train) // recipe.batch_size))
     return {"fresh": acc, "held": end.test_accuracy, "seconds": end.elapsed, "steps": steps, "model": recipe.model}

@@ -4,7 +4,7 @@ ECE), each fitted on one random half of the test set and measured on the other h
 
     python bench/temperature_choice.py [--checkpoint checkpoints/cifar10.safetensors] [--splits 10]
 
-The logits are those the app's predictions get (cnn.evaluation.SERVED_TRANSLATE: the mirror where
+The logits are those the app's predictions get (cnn.evaluation.EvalPlan.served: the mirror where
 the checkpoint flips, no shifts), computed once on the CPU. A 5,000-image ECE moves by a few tenths
 of a point with the split, so one split says little: this shows the spread.
 """
@@ -30,7 +30,7 @@ from cnn.calibration import (
 from cnn.checkpoint import load_checkpoint
 from cnn.data import load_dataset
 from cnn.data.normalize import Normalizer
-from cnn.evaluation import SERVED_TRANSLATE, evaluate
+from cnn.evaluation import EvalPlan, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,9 +50,7 @@ def main(argv=None) -> int:
         data.test,
         norm,
         len(meta["classes"]),
-        cpu,
-        tta_flip=bool(meta.get("tta_flip")),
-        tta_translate=SERVED_TRANSLATE,
+        EvalPlan.served(bool(meta.get("tta_flip"))),
     )
     z, y = ev.served_logits, data.test.labels
     print(

@@ -37,7 +37,7 @@ from teach_drawings import drawing
 
 from cnn.calibration import calibrated_probabilities, split_halves
 from cnn.data import load_dataset
-from cnn.evaluation import SERVED_TRANSLATE, tta_logits
+from cnn.evaluation import Augmentation, tta_logits
 from cnn.serving.digits import prepare_digit
 from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
@@ -85,7 +85,7 @@ def top_probability(pred: Predictor, images: torch.Tensor, batch: int = 500) -> 
     with torch.inference_mode():
         for i in range(0, len(images), batch):
             z = tta_logits(
-                pred.model, pred.normalizer(images[i : i + batch]), pred.tta_flip, SERVED_TRANSLATE, stack=True
+                pred.model, pred.normalizer(images[i : i + batch]), Augmentation.served(pred.tta_flip), stack=True
             )
             p = calibrated_probabilities(z, pred.temperature)
             top, cls = p.max(1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 import numpy as np
 import onnxruntime as ort
@@ -28,6 +29,8 @@ DIGIT_BOX, DIGIT_CANVAS = 20, 28
 WORK = 5 * DIGIT_BOX  # working resolution for the stroke-width normalisation
 MNIST_WIDTH = (8.8, 11.2, 14.9)  # MNIST stroke widths at WORK: 10th percentile, median, 90th
 BLANK_CONTRAST = 0.1
+DOT_SHARE = 0.12  # a dot: a compact blob under this share of the canvas's shorter side
+MIN_GAP, MIN_STROKE = 8, 4  # at WORK: a dense drawing's gaps are opened to MIN_GAP, strokes kept >= MIN_STROKE
 
 
 # ------------------------------------------------------------------ the model and its metadata
@@ -158,19 +161,43 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2 * area / max(boundary, 1.0)
 
 
+def typical_gap(mask: np.ndarray) -> float | None:
+    """The median background run between two strokes, along rows or columns, whichever is narrower."""
+    medians = []
+    for lines in (mask.astype(np.int8), mask.T.astype(np.int8)):
+        d = np.diff(np.pad(lines, ((0, 0), (1, 1))), axis=1)
+        gaps = []
+        for row_d in d:
+            ends, starts = np.flatnonzero(row_d == -1), np.flatnonzero(row_d == 1)
+            if len(starts) > 1:
+                gaps.extend(starts[1:] - ends[:-1])
+        if gaps:
+            medians.append(float(np.median(gaps)))
+    return min(medians) if medians else None
+
+
 def normalise_strokes(crop: np.ndarray) -> np.ndarray:
     h, w = crop.shape
     s = WORK / max(h, w)
     x = resize(crop, (max(1, round(h * s)), max(1, round(w * s))))
     mask = np.pad(x >= 0.3 * float(x.max()), WORK // 4)
     width = stroke_width(mask)
+    gap = typical_gap(mask)
     lo, mid, hi = MNIST_WIDTH
-    if width < lo and round((mid - width) / 2) > 0:
-        mask = _window(mask.astype(np.float32), round((mid - width) / 2), np.max, 0.0) > 0.5
-    elif width > hi and round((width - mid) / 2) > 0:
-        thinner = _window(mask.astype(np.float32), round((width - mid) / 2), np.min, 1.0) > 0.5
-        if thinner.sum() > 0.25 * mask.sum():
-            mask = thinner
+    if width < lo:
+        r = round((mid - width) / 2)
+        if gap is not None:  # keep the gaps open
+            r = min(r, int((gap - MIN_GAP) // 2))
+        if r > 0:
+            mask = _window(mask.astype(np.float32), r, np.max, 0.0) > 0.5
+    elif width > hi or (gap is not None and gap < MIN_GAP):
+        r = round((width - mid) / 2) if width > hi else 0
+        if gap is not None and gap < MIN_GAP:
+            r = max(r, min(math.ceil((MIN_GAP - gap) / 2), int((width - MIN_STROKE) // 2)))
+        if r > 0:
+            thinner = _window(mask.astype(np.float32), r, np.min, 1.0) > 0.5
+            if thinner.sum() > 0.25 * mask.sum():
+                mask = thinner
     return mask.astype(np.float32)
 
 
@@ -203,7 +230,8 @@ def prepare_digit(im: Image.Image) -> np.ndarray:
     h, w = crop.shape
     centre = crop[h // 3 : h - h // 3, w // 3 : w - w // 3]
     blob = centre.size == 0 or float(centre.mean()) > 0.5
-    if max(h, w) <= 2 or (max(h, w) / min(h, w) < 1.6 and float((crop > 0.5).mean()) > 0.65 and blob):
+    small = max(h, w) < DOT_SHARE * min(ink.shape)
+    if max(h, w) <= 2 or (small and max(h, w) / min(h, w) < 1.6 and float((crop > 0.5).mean()) > 0.65 and blob):
         raise SystemExit("Draw a digit: a single dot is not a digit.")
     digit = centre_by_mass(normalise_strokes(crop))
     return np.clip(np.rint(digit * 255), 0, 255).astype(np.uint8)[None]

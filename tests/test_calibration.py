@@ -176,7 +176,7 @@ def test_a_short_mnist_run_fits_its_temperature_and_the_predictor_applies_it(mni
     # the slice's NLL is lower with the fitted temperature, and T is its minimum (refitted here)
     hold = split_holdout(mnist_small.train, mnist_small.test, None).fit
     norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], "cpu", 1)
-    z = evaluate(end.model, hold, norm, 10, torch.device("cpu")).logits
+    z = evaluate(end.model, hold, norm, 10).logits
     assert nll(z, hold.labels, t) < nll(z, hold.labels, 1.0)
     assert cal["nll_after"] == pytest.approx(nll(z, hold.labels, t), rel=1e-4) and cal["nll_after"] < cal["nll_before"]
     assert fit_temperature(z, hold.labels) == pytest.approx(t, rel=1e-3)

@@ -37,6 +37,8 @@ def test_train_then_evaluate(tmp_path, data_dir):
         str(data_dir),
         "--out",
         str(out),
+        "--device",
+        "cpu",  # the assertions below are the CPU's ("device cpu"), on a machine with a GPU too
     )
     assert r.returncode == 0, r.stderr
     acc = float(re.search(r"^test accuracy: (0\.\d{4})$", r.stdout, re.M).group(1))

@@ -33,6 +33,8 @@ SETTINGS = [
     "--lr",
     "0.05",
     "--quiet",
+    "--device",
+    "cpu",  # Gloo on the CPU: on a machine with GPUs, both ranks would otherwise pick CUDA
 ]
 
 

@@ -126,13 +126,13 @@ def test_padded_last_batch_scores_like_plain_batches(mnist):
     from pathlib import Path
 
     from cnn.checkpoint import load_checkpoint
-    from cnn.evaluation import evaluate
+    from cnn.evaluation import EvalPlan, evaluate
 
     model, meta = load_checkpoint(Path(__file__).resolve().parents[1] / "checkpoints" / "mnist.safetensors")
     norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], torch.device("cpu"), 1)
     test = mnist.test.subset(1000)
-    plain = evaluate(model, test, norm, 10, torch.device("cpu"), batch_size=1000)
-    padded = evaluate(model, test, norm, 10, torch.device("cpu"), batch_size=384, pad_last=True)  # 232 + 152 pad
+    plain = evaluate(model, test, norm, 10, EvalPlan(batch_size=1000))
+    padded = evaluate(model, test, norm, 10, EvalPlan(batch_size=384, pad_last=True))  # 232 + 152 pad
     assert len(padded.predictions) == 1000
     assert torch.equal(padded.predictions, plain.predictions)
     assert torch.allclose(padded.probabilities, plain.probabilities, atol=1e-5)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from cnn.evaluation import tta_logits
+from cnn.evaluation import Augmentation, EvalPlan, tta_logits
 from cnn.models import build_model
 from cnn.training.graphed import CapturableSGD
 from cnn.training.lookahead import Lookahead
@@ -115,9 +115,9 @@ def test_tta_translate_averages_shifted_views():
             return x[:, :, 1, 1]  # one pixel, channels as 'logits'
 
     x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float).view(2, 3, 5, 5)
-    plain = tta_logits(Corner(), x, flip=False, translate=False)
+    plain = tta_logits(Corner(), x, Augmentation())
     torch.testing.assert_close(plain, x[:, :, 1, 1])
-    shifted = tta_logits(Corner(), x, flip=False, translate=True)
+    shifted = tta_logits(Corner(), x, Augmentation(translate=True))
     expect = (x[:, :, 1, 1] + (x[:, :, 0, 0] + x[:, :, 2, 2]) / 2) / 2
     torch.testing.assert_close(shifted, expect)
 
@@ -137,8 +137,8 @@ def test_evaluation_keeps_the_logits_predictions_get(cifar_small):
     assert meta["tta_flip"] and meta["tta_translate"]
     norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], torch.device("cpu"), 3)
     test = cifar_small.test.subset(200)
-    ev = evaluate(model, test, norm, 10, torch.device("cpu"), tta_flip=True, tta_translate=True)
-    flip_only = evaluate(model, test, norm, 10, torch.device("cpu"), tta_flip=True)
+    ev = evaluate(model, test, norm, 10, EvalPlan(Augmentation(True, True), serving=Augmentation.served(True)))
+    flip_only = evaluate(model, test, norm, 10, EvalPlan(Augmentation(flip=True)))
     torch.testing.assert_close(ev.served_logits, flip_only.logits)
     assert (ev.served_logits - ev.logits).abs().max() > 0.05  # the shifts do change the scores
     predictor = Predictor.from_checkpoint(path, backend="pytorch")
@@ -170,6 +170,6 @@ def test_stacked_flip_scores_like_two_passes(cifar_small):
         for i in range(4):
             image = cifar_small.test.images[i]
             x = photo.normalizer(image[None])
-            two = tta_logits(photo.model, x, flip=True, translate=False)[0]
+            two = tta_logits(photo.model, x, Augmentation(flip=True))[0]
             torch.testing.assert_close(photo.logits(image), two, rtol=1e-4, atol=1e-4)
             assert not torch.allclose(two, photo.model(x)[0])  # the mirror did change the average

@@ -18,7 +18,7 @@ from cnn.checkpoint import load_checkpoint, read_metadata, rewrite_metadata
 from cnn.data import load_dataset
 from cnn.data.normalize import Normalizer
 from cnn.errors import ConfigError
-from cnn.evaluation import tta_logits
+from cnn.evaluation import Augmentation, tta_logits
 from cnn.serving.digits import prepare_digit
 from cnn.serving.onnx_export import export_checkpoint, file_sha256, read_onnx_metadata
 from cnn.serving.photos import prepare_photo
@@ -57,7 +57,7 @@ def test_onnx_runtime_matches_pytorch_on_test_images(name, exported, ort, data_d
     images = load_dataset(name, data_dir, train=False).test.images[:300]
     x = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], "cpu", meta["input_shape"][0])(images)
     with torch.inference_mode():
-        want = tta_logits(model, x, meta.get("tta_flip", False), translate=False, stack=True).numpy()
+        want = tta_logits(model, x, Augmentation.served(meta.get("tta_flip", False)), stack=True).numpy()
     session = ort.InferenceSession(str(exported[name]), providers=["CPUExecutionProvider"])
     got = session.run(None, {"input": x.numpy()})[0]  # one batch of 300: the batch size is dynamic
     assert got.shape == want.shape == (300, 10)
@@ -238,3 +238,24 @@ def test_without_onnxruntime_the_predictor_stays_on_pytorch(monkeypatch, tmp_pat
         Predictor.from_checkpoint(CHECKPOINTS["mnist"], backend="onnxruntime")
     with pytest.raises(ConfigError, match="Unknown backend"):
         Predictor.from_checkpoint(CHECKPOINTS["mnist"], backend="tensorrt")
+
+
+def test_two_exports_at_once_both_succeed(ort, tmp_path):
+    """Two runs finishing together export at the same moment: torch.onnx.export is process-wide
+    state, so the exports take turns (cnn.serving.onnx_export._EXPORT_LOCK) and both are written."""
+    start, errors, outs = threading.Barrier(4), [], []
+
+    def export(i):
+        start.wait()
+        try:
+            outs.append(export_checkpoint(CHECKPOINTS["cifar10" if i % 2 else "mnist"], tmp_path / f"m{i}.onnx"))
+        except Exception as exc:  # what the failing page saw
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=export, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors, errors
+    assert len(outs) == 4 and all(read_onnx_metadata(p)["classes"] for p in outs)

@@ -242,13 +242,15 @@ def test_the_cli_evaluates_a_fine_tuned_folder_on_its_test_split_else_its_held_o
         "--out",
         str(out),
         "--quiet",
+        "--device",
+        "cpu",  # the comparison to 4 places below is of the CPU's fp32 arithmetic
     )
     assert r.returncode == 0, r.stderr
     n_test = 14 if layout == "test/ split" else 4
     assert f"{20 if layout == 'test/ split' else 16} train / {n_test} test images" in r.stdout
     meta = read_metadata(out)
     assert meta["input_shape"] == [1, 28, 28]
-    e = cli("cnn.evaluate", str(out))
+    e = cli("cnn.evaluate", str(out), "--device", "cpu")
     assert e.returncode == 0, e.stderr
     lines = e.stdout.strip().splitlines()
     assert f"({n_test} test images" in lines[0]

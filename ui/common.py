@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import html
 import inspect
 import logging
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from cnn.atomic import atomic_path
 from cnn.errors import CnnError
 from cnn.projects import projects_root
 from cnn.run_index import RunEntry, find_run
@@ -251,14 +253,17 @@ DOWNLOADS = Path(tempfile.gettempdir()) / "cnn-playground-downloads"  # Gradio s
 
 def servable(path: str | os.PathLike) -> str:
     """A path Gradio will serve: the file itself when under the working or temp directory, else a copy
-    under DOWNLOADS."""
+    under DOWNLOADS, in a folder of its own for each checkpoint file (named by a hash of its full
+    path), so that two runs with one name never share a download, written atomically, so that a
+    page never serves a half-copied file."""
     real = Path(path).resolve()
     for root in (os.getcwd(), tempfile.gettempdir()):
         if real.is_relative_to(Path(root).resolve()):
             return str(real)
-    DOWNLOADS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(real, DOWNLOADS / real.name)
-    return str(DOWNLOADS / real.name)
+    dest = DOWNLOADS / hashlib.sha256(str(real).encode()).hexdigest()[:16] / real.name
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(real, tmp)
+    return str(dest)
 
 
 def onnx_download(checkpoint: str | os.PathLike) -> str:

@@ -16,7 +16,7 @@ from cnn.calibration import Reliability
 from cnn.runs import Run
 from cnn.serving.render import confusion_image, enlarge, filter_grid, reliability_image, to_pil
 from cnn.training import RunStatus
-from cnn.training.calibrate import calibration_line
+from cnn.training.calibrate import calibration_caveat, calibration_line
 
 SHORT_RUN_STEPS = 100  # a finished run with fewer updates than this gets a hint on why it underfits
 LOSS_POINTS = 300  # the loss curve is drawn from at most this many points
@@ -256,8 +256,8 @@ def calibration_text(meta: dict) -> str:
         f"**Calibration:** temperature {t:.3f}, fitted on {html.escape(str(cal.get('fitted_on', '?')))}. "
         f"There, the expected calibration error ({cal.get('bins', 15)} bins: how far the confidence is "
         f"from the accuracy) is {cal['ece_before']:.2%} before it and {cal['ece_after']:.2%} after; "
-        f"every prediction of this model is divided by it."
-    )
+        f"every prediction of this model is divided by it. {calibration_caveat(cal)}"
+    ).strip()
 
 
 def reliability(run: Run):

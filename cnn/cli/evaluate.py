@@ -4,7 +4,7 @@ Prints the confusion matrix, the loss, the expected calibration error (15 bins) 
 the checkpoint has a temperature, after it, and as its last line `test accuracy: 0.XXXX`. The
 accuracy is scored with all of the checkpoint's test-time augmentation; the calibration, and the
 fit, use the probabilities the app shows (averaged over the mirror image only, where the checkpoint
-flips: cnn.evaluation.SERVED_TRANSLATE).
+flips, in fp32: cnn.evaluation.EvalPlan.served).
 
 --fit-temperature first fits a temperature (temperature scaling, cnn/calibration.py) and rewrites
 only the checkpoint's metadata (atomically; the weights are unchanged). --fit-on says on what:
@@ -34,7 +34,7 @@ from ..checkpoint import load_checkpoint, rewrite_metadata
 from ..data import Dataset, Split
 from ..data.normalize import Normalizer
 from ..errors import DataError
-from ..evaluation import EvalResult, evaluate, format_confusion
+from ..evaluation import Augmentation, EvalPlan, EvalResult, evaluate, format_confusion
 from ..hardware import describe, pick_device
 from ..projects import load_training_data
 from .common import add_data_flags, friendly_errors
@@ -56,18 +56,16 @@ def _load(path, data_dir, device, train: bool):
 
 
 def _run(model, meta: dict, split: Split, device) -> EvalResult:
-    """The evaluation the checkpoint was made for: its normalisation, test-time augmentation and dtype."""
+    """The evaluation the checkpoint was made for: its normalisation, its run's test pass (test-time
+    augmentation, and on CUDA its training arithmetic), and the logits the app serves beside."""
     norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], device, meta["input_shape"][0])
-    return evaluate(
-        model,
-        split,
-        norm,
-        len(meta["classes"]),
+    plan = EvalPlan.test_pass(
+        Augmentation.of_checkpoint(meta),
+        meta.get("recipe") or {},
         device,
-        tta_flip=meta.get("tta_flip", False),
-        tta_translate=meta.get("tta_translate", False),
-        cuda_dtype=meta.get("recipe", {}).get("cuda_dtype", "bf16"),
-    )  # the dtype it trained in
+        serving=Augmentation.served(bool(meta.get("tta_flip"))),
+    )
+    return evaluate(model, split, norm, len(meta["classes"]), plan)
 
 
 def evaluate_checkpoint(path, data_dir=None, device=None) -> tuple[EvalResult, dict, list[str]]:
@@ -126,7 +124,7 @@ def fit_checkpoint_temperature(
 def calibration_lines(result: EvalResult, labels: torch.Tensor, meta: dict) -> list[str]:
     """The ECE before and (where there is a temperature) after it, on the test set; for a
     temperature fitted on half of the test set, also on the other half alone."""
-    z = result.served_logits  # as predictions get them (cnn.evaluation.SERVED_TRANSLATE)
+    z = result.served_logits  # as predictions get them (cnn.evaluation.EvalPlan.served)
     before = expected_calibration_error(calibrated_probabilities(z), labels)
     t = meta.get("temperature")
     if t is None:

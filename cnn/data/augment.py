@@ -62,7 +62,9 @@ def random_stroke(x: torch.Tensor, radius: int) -> torch.Tensor:
 
 
 def random_colour(x: torch.Tensor, amount: float) -> torch.Tensor:
-    """Change each colour image's brightness, contrast and saturation by up to `amount` either way."""
+    """Change each colour image's brightness, contrast and saturation by up to `amount` either way.
+    Only device ops on the batch: no tensor made from Python values, which would be a host-to-device
+    copy that a CUDA graph cannot record (the grey weights are plain numbers)."""
     if amount <= 0:
         return x
     n = x.shape[0]
@@ -72,7 +74,7 @@ def random_colour(x: torch.Tensor, amount: float) -> torch.Tensor:
     mean = f.mean(dim=(1, 2, 3), keepdim=True)
     f = (f - mean) * c + mean
     if x.shape[1] == 3:
-        grey = (f * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        grey = 0.299 * f[:, 0:1] + 0.587 * f[:, 1:2] + 0.114 * f[:, 2:3]
         f = (f - grey) * s + grey
     return _like(f, x)
 

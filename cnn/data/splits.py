@@ -39,10 +39,30 @@ class Dataset:
     train: Split | None
     test: Split
     skipped: list[str] = field(default_factory=list)  # unreadable files that were left out
+    kind: str | None = None  # a project's kind ('drawings' or 'photos'); None for other data
+
+    @property
+    def preparation(self) -> str:
+        """How the app prepares an image for a model of this data (IMAGE_PREPARATIONS)."""
+        return image_preparation(self.input_shape[0], self.kind)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.test.images.shape[1:])
+
+
+# How an image is prepared for a model: 'mnist_digit', a drawing prepared as MNIST was made (the Draw
+# tab, cnn.serving.digits), or 'centre_crop', a photo centre-cropped and resized (the Photo tab).
+IMAGE_PREPARATIONS = ("mnist_digit", "centre_crop")
+
+
+def image_preparation(channels: int, kind: str | None = None) -> str:
+    """The preparation for a model: a drawings project's is the drawing's, a photos project's the
+    photo's; any other data's follows its channels, as the app serves it (every one-channel model
+    on the Draw tab: MNIST, Fashion-MNIST, a grey image folder; a colour one on the Photo tab)."""
+    if kind in ("drawings", "photos"):
+        return "mnist_digit" if kind == "drawings" else "centre_crop"
+    return "mnist_digit" if int(channels) == 1 else "centre_crop"
 
 
 def random_dataset(

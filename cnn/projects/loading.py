@@ -74,19 +74,30 @@ def load_project(path: str | os.PathLike, *, train: bool = True) -> Dataset:
             f"apart. Add another class with a few examples."
         )
     parts, skipped = {"train": ([], []), "test": ([], [])}, []
-    for label, c in enumerate(classes):
+
+    def readable(files: list[Path]) -> list[tuple[Path, torch.Tensor]]:
         good = []
-        for f in project.examples(c["name"]):
+        for f in files:
             try:
                 good.append((f, _prepared(kind, f)))
             except (ImageError, FileNotFoundError) as exc:  # refused, or removed meanwhile
                 skipped.append(f"{f}: {exc}")
-        _check_count(c["name"], len(good))
-        held = set(held_out([f.name for f, _ in good]))
-        for f, x in good:
-            xs, ys = parts["test" if f.name in held else "train"]
-            xs.append(x)
-            ys.append(label)
+        return good
+
+    for label, c in enumerate(classes):
+        own = project.split_examples(c["name"])  # a hand-made project's train/ and test/
+        if own is not None:
+            placed = {s: readable(own[s]) for s in ("train", "test")}
+            _check_split(c["name"], len(placed["train"]), len(placed["test"]))
+        else:
+            good = readable(project.examples(c["name"]))
+            _check_count(c["name"], len(good))
+            held = set(held_out([f.name for f, _ in good]))
+            placed = {s: [(f, x) for f, x in good if (f.name in held) == (s == "test")] for s in ("train", "test")}
+        for s, examples in placed.items():
+            xs, ys = parts[s]
+            xs.extend(x for _, x in examples)
+            ys.extend([label] * len(examples))
     split = {k: Split(torch.stack(xs), torch.tensor(ys, dtype=torch.long)) for k, (xs, ys) in parts.items()}
     return Dataset(
         str(project.path.resolve()),
@@ -94,6 +105,7 @@ def load_project(path: str | os.PathLike, *, train: bool = True) -> Dataset:
         split["train"] if train else None,
         split["test"],
         skipped,
+        kind=kind,
     )
 
 
@@ -107,6 +119,15 @@ def _check_count(name: str, n: int) -> None:
         raise DataError(
             f"The class {name!r} has only one example: add at least one more. One example "
             f"of each class is held out to check the model, and one is needed to learn from."
+        )
+
+
+def _check_split(name: str, n_train: int, n_test: int) -> None:
+    if n_train == 0 or n_test == 0:
+        missing = "train" if n_train == 0 else "test"
+        raise DataError(
+            f"The class {name!r} has no examples in {missing}/{name}/: a project with train/ and test/ "
+            f"folders needs examples of every class in both (they are learned from, and checked on)."
         )
 
 

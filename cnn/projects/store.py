@@ -1,6 +1,10 @@
 """Projects on disk: an image folder under the data directory (<data-dir>/projects/<folder>/), one
 sub-folder per class, and project.json (its name, kind, the classes as typed, dates).
 
+A folder made by hand needs only a project.json with its kind, `{"kind": "drawings"}`: its name is
+then the folder's, its classes its sub-folders (in name order), and where it has `train/` and
+`test/` sub-folders, their class folders are its training and its held-out examples (SPLITS).
+
 Class names are kept as typed in project.json (slashes, dots, spaces, any script); their folders
 get safe names (an ASCII slug, made unique). Every change to project.json happens under a lock (a
 thread lock and, across processes, an flock on the project's .lock file) and is written atomically;
@@ -36,6 +40,7 @@ except ImportError:  # not on Unix: the thread lock alone
     fcntl = None
 
 MANIFEST = "project.json"
+SPLITS = ("train", "test")  # a hand-made project's own split folders, when it has both
 PROJECTS_FOLDER = "projects"
 MAX_NAME = 60
 FORMAT = 1
@@ -130,9 +135,37 @@ class Project:
             raise self._gone() from None
         except (OSError, ValueError) as exc:
             raise DataError(f"The project file {self.path / MANIFEST} is damaged ({exc}).") from None
-        if not isinstance(data, dict) or data.get("kind") not in KINDS or not isinstance(data.get("classes"), list):
-            raise DataError(f"{self.path / MANIFEST} is not a project file (it needs a kind and classes).")
+        if not isinstance(data, dict) or data.get("kind") not in KINDS:
+            raise DataError(
+                f'{self.path / MANIFEST} is not a project file: it needs a kind, "drawings" or "photos" '
+                f'(for example {{"kind": "drawings"}}, the classes then being its sub-folders).'
+            )
+        if "classes" not in data:  # made by hand: the classes are the sub-folders
+            data = self._from_folders(data)
+        if not isinstance(data.get("classes"), list):
+            raise DataError(f"{self.path / MANIFEST} is damaged: its classes are not a list.")
+        data.setdefault("name", self.path.name)
         return data
+
+    def _from_folders(self, data: dict) -> dict:
+        """A hand-made project's manifest: its classes are the sub-folders of train/ where it has
+        train/ and test/, else its own sub-folders (hidden ones and the split folders aside)."""
+        split = all((self.path / s).is_dir() for s in SPLITS)
+        base = self.path / SPLITS[0] if split else self.path
+        folders = sorted(
+            e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".") and e.name not in SPLITS
+        )
+        return dict(data, classes=[{"name": f, "folder": f} for f in folders], splits=split)
+
+    def split_examples(self, name: str) -> dict[str, list[Path]] | None:
+        """A hand-made project with train/ and test/: the class's {'train': files, 'test': files};
+        None for a project that holds its examples in one folder per class (its held-out share is
+        then picked by cnn.projects.loading)."""
+        m = self.manifest()
+        if not m.get("splits"):
+            return None
+        folder = self._entry(m, name)["folder"]
+        return {s: self._files(f"{s}/{folder}") for s in SPLITS}
 
     def _gone(self) -> DataError:
         return DataError(
@@ -151,7 +184,7 @@ class Project:
     # ------------------------------------------------------------ classes
 
     def classes(self) -> list[ClassInfo]:
-        return [ClassInfo(c["name"], c["folder"], len(self._files(c["folder"]))) for c in self.manifest()["classes"]]
+        return [ClassInfo(c["name"], c["folder"], len(self.examples(c["name"]))) for c in self.manifest()["classes"]]
 
     def class_names(self) -> list[str]:
         return [c["name"] for c in self.manifest()["classes"]]
@@ -168,8 +201,9 @@ class Project:
             if any(c["name"].casefold() == name.casefold() for c in m["classes"]):
                 raise DataError(f"There is already a class named {name!r}; class names must differ.")
             taken = {c["folder"].casefold() for c in m["classes"]} | {e.name.casefold() for e in self.path.iterdir()}
-            folder = _unique(slug(name), taken)
-            (self.path / folder).mkdir()
+            folder = _unique(slug(name), taken | set(SPLITS))
+            for where in [f"{s}/{folder}" for s in SPLITS] if m.get("splits") else [folder]:
+                (self.path / where).mkdir(parents=True)
             m["classes"].append({"name": name, "folder": folder})
         return ClassInfo(name, folder, 0)
 
@@ -197,23 +231,35 @@ class Project:
         return [Path(e.path) for e in entries if e.is_file() and not e.name.startswith(".")]
 
     def examples(self, name: str) -> list[Path]:
-        """The class's example files, oldest first (the names start with the time they were added)."""
+        """The class's example files, oldest first (the names start with the time they were added);
+        for a hand-made project with train/ and test/, the training examples, then the held-out ones."""
+        split = self.split_examples(name)
+        if split is not None:
+            return split["train"] + split["test"]
         return self._files(self._entry(self.manifest(), name)["folder"])
+
+    def _class_folder(self, m: dict, name: str) -> Path:
+        """Where the class's new examples go: its folder, or its train/ folder in a split project."""
+        folder = self._entry(m, name)["folder"]
+        return self.path / (f"{SPLITS[0]}/{folder}" if m.get("splits") else folder)
 
     def add_example(self, name: str, image) -> Path:
         """Check the example (cnn.projects.examples.prepare) and store it under a unique name."""
         data, _ = stored_bytes(self.manifest()["kind"], image)
         file = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}.png"
         with self._change() as m:
-            target = self.path / self._entry(m, name)["folder"] / file
+            target = self._class_folder(m, name) / file
             with atomic_path(target) as tmp:
                 Path(tmp).write_bytes(data)
         return target
 
     def remove_example(self, name: str, file_name: str) -> None:
         with self._change() as m:
-            folder = self.path / self._entry(m, name)["folder"]
-            target = folder / Path(str(file_name)).name  # a bare name: nothing outside the class folder
+            entry = self._entry(m, name)["folder"]
+            bare = Path(str(file_name)).name
+            folders = [self.path / s / entry for s in SPLITS] if m.get("splits") else [self.path / entry]
+            folder = next((f for f in folders if (f / bare).is_file()), folders[0])
+            target = folder / bare  # a bare name: nothing outside the class folder
             if not target.is_file() or target.parent != folder:
                 raise DataError(f"The class {name!r} has no example {Path(str(file_name)).name!r} (any more).")
             target.unlink()

@@ -21,7 +21,7 @@ from ..data import Dataset, load_dataset, resolve_data_dir
 from ..data.normalize import Normalizer
 from ..data.sources import NAMED_SOURCES, checked_folder, named_source
 from ..errors import CnnError, DataError
-from ..evaluation import evaluate
+from ..evaluation import Augmentation, EvalPlan, evaluate
 from ..hardware import describe, pick_device
 from ..owners import foreign, owner_folder
 from ..projects import plan, project_folder
@@ -489,15 +489,10 @@ class RunManager:
         normalize = Normalizer(
             meta["normalization"]["mean"], meta["normalization"]["std"], device, run.data.input_shape[0]
         )
-        ev = evaluate(
-            end.model,
-            run.data.test,
-            normalize,
-            len(run.data.classes),
-            device,
-            tta_flip=bool(meta.get("tta_flip")),
-            tta_translate=bool(meta.get("tta_translate")),
-        )
+        plan = EvalPlan.test_pass(
+            Augmentation.of_checkpoint(meta), meta.get("recipe") or {}, device
+        )  # as a finished run's
+        ev = evaluate(end.model, run.data.test, normalize, len(run.data.classes), plan)
         end.evaluation, end.test_accuracy = ev, ev.accuracy
         meta["test_accuracy"] = ev.accuracy
         run.note = note

@@ -3,6 +3,7 @@ out the stroke width, scale the longer side to 20 px and centre by centre of mas
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,11 @@ _BLANK_CONTRAST = 0.1  # an image whose ink differs from the background by less 
 
 DOT_MESSAGE = "Draw a digit: a single dot is not a digit."
 
+# A dot is a small mark: a compact blob whose longer side is under this share of the canvas's
+# shorter side (one click of a 56 px brush on the Draw tab's 600 px canvas is 9%). Dense drawings
+# (a thick "8", a spiral, a filled shape for a drawings project) are large, whatever their density.
+DOT_SHARE = 0.12
+
 
 @dataclass
 class DigitResult:
@@ -49,10 +55,8 @@ def prepare_digit(image) -> DigitResult:
     mask = ink > 0
     ys, xs = np.nonzero(mask)
     top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    h, w = bottom - top, right - left
     crop = ink[top:bottom, left:right]
-    fill = float((crop > 0.5).mean())
-    if max(h, w) <= 2 or (max(h, w) / min(h, w) < 1.6 and fill > 0.65 and _is_blob(crop)):
+    if _is_dot(crop, min(ink.shape)):
         return DigitResult(None, None, DOT_MESSAGE)
     x = _normalise_strokes(torch.from_numpy(np.ascontiguousarray(crop)))
     digit = _centre_by_mass(x)
@@ -93,6 +97,16 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
 
 
+def _is_dot(crop: np.ndarray, canvas_side: int) -> bool:
+    """A lone dot: a speck of a pixel or two, or a small compact blob (DOT_SHARE of the canvas)."""
+    h, w = crop.shape
+    if max(h, w) <= 2:
+        return True
+    small = max(h, w) < DOT_SHARE * canvas_side
+    fill = float((crop > 0.5).mean())
+    return small and max(h, w) / min(h, w) < 1.6 and fill > 0.65 and _is_blob(crop)
+
+
 def _is_blob(crop: np.ndarray) -> bool:
     """A compact filled shape with no hole: a dot, not a 0 (which has a hole in the middle)."""
     h, w = crop.shape
@@ -125,7 +139,9 @@ def _morph(mask: torch.Tensor, r: int, grow: bool) -> torch.Tensor:
 
 def _normalise_strokes(crop: torch.Tensor) -> torch.Tensor:
     """The cropped ink at the working resolution (longer side _WORK px), with its strokes
-    thickened or thinned into MNIST's range, as a binary mask."""
+    thickened or thinned into MNIST's range, as a binary mask. A dense drawing (a spiral, a tight
+    zigzag) keeps its gaps: it is never thickened so far that they close, and its strokes are
+    thinned until the gaps show in the 28x28."""
     h, w = crop.shape
     s = _WORK / max(h, w)
     size = (max(1, round(h * s)), max(1, round(w * s)))
@@ -134,14 +150,45 @@ def _normalise_strokes(crop: torch.Tensor) -> torch.Tensor:
     pad = _WORK // 4  # room for thickening without clipping at the edges
     mask = F.pad(mask, (pad, pad, pad, pad))
     width = _stroke_width(mask)
+    gap = _typical_gap(mask)
     lo, mid, hi = _MNIST_WIDTH
     if width < lo:
-        mask = _morph(mask, round((mid - width) / 2), grow=True)
-    elif width > hi:
-        thinner = _morph(mask, round((width - mid) / 2), grow=False)
+        r = round((mid - width) / 2)
+        if gap is not None:  # growing by r narrows every gap by 2r: keep them open
+            r = min(r, int((gap - _MIN_GAP) // 2))
+        mask = _morph(mask, r, grow=True)
+    elif width > hi or (gap is not None and gap < _MIN_GAP):
+        r = round((width - mid) / 2) if width > hi else 0
+        if gap is not None and gap < _MIN_GAP:  # open the gaps, leaving strokes of at least _MIN_STROKE
+            r = max(r, min(math.ceil((_MIN_GAP - gap) / 2), int((width - _MIN_STROKE) // 2)))
+        thinner = _morph(mask, r, grow=False)
         if thinner.sum() > 0.25 * mask.sum():  # never erode a drawing away
             mask = thinner
     return mask.float()
+
+
+# At the working resolution: the gap between strokes that still shows in the 28x28 (1.6 px there),
+# and the thinnest stroke a dense drawing is thinned to for it (0.8 px there).
+_MIN_GAP = 8
+_MIN_STROKE = 4
+
+
+def _typical_gap(mask: torch.Tensor) -> float | None:
+    """The median length of the background runs between two strokes, along the rows or along the
+    columns of a binary mask, whichever is narrower (None when no line crosses two strokes). An
+    ordinary digit's gaps (a 0's hole, the space between a 4's arms) are wide; a spiral's are
+    narrow both ways, a zigzag's down its columns."""
+    m = mask.numpy().astype(np.int8)
+    medians = []
+    for lines in (m, m.T):
+        d = np.diff(np.pad(lines, ((0, 0), (1, 1))), axis=1)
+        rows_s, starts = np.nonzero(d == 1)  # where each stroke starts, row by row
+        rows_e, ends = np.nonzero(d == -1)  # and where it ends (as many, in the same order)
+        between = rows_s[1:] == rows_e[:-1]  # a stroke's end and the next one's start on one line
+        gaps = (starts[1:] - ends[:-1])[between]
+        if len(gaps):
+            medians.append(float(np.median(gaps)))
+    return min(medians) if medians else None
 
 
 def _centre_by_mass(mask: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..data import Split
-from ..evaluation import evaluate
+from ..evaluation import Augmentation, EvalPlan, evaluate
 from .explain import explainer_for
 from .predictor import Predictor
 
@@ -42,9 +42,7 @@ def predictions_of(predictor: Predictor, split: Split) -> TestPredictions:
         split,
         predictor.normalizer,
         len(predictor.classes),
-        predictor.device,
-        tta_flip=predictor.tta_flip,
-        batch_size=500,
+        EvalPlan(Augmentation.served(predictor.tta_flip), batch_size=500),
     )
     return TestPredictions(list(predictor.classes), split.images, split.labels, ev.predictions)
 

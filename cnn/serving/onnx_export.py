@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -29,10 +30,14 @@ import torch.nn as nn
 
 from ..atomic import atomic_path
 from ..checkpoint import load_checkpoint
+from ..data import IMAGE_PREPARATIONS, image_preparation
 
 PREFIX = "cnn_playground."
 OPSET = 17
-EXPORT_VERSION = 1  # bump when the graph or the metadata changes: cached exports are then redone
+EXPORT_VERSION = 2  # bump when the graph or the metadata changes: cached exports are then redone (2: preparation)
+# torch.onnx.export keeps process-wide state (GLOBALS.in_onnx_export and friends): two exports at
+# once, from two runs finishing together, fail with "GLOBALS.in_onnx_export must be False". One at a time.
+_EXPORT_LOCK = threading.Lock()
 
 DIGIT_NOTE = (
     "MNIST-style digit preparation (cnn/serving/digits.py): find the ink against the border's "
@@ -62,8 +67,15 @@ class _Exported(nn.Module):
 
 
 def preparation(metadata: dict) -> str:
-    """'mnist_digit' for a model trained on MNIST (the Draw tab's preparation), else 'centre_crop'."""
-    return "mnist_digit" if metadata.get("dataset") == "mnist" else "centre_crop"
+    """The checkpoint's own preparation (metadata 'preparation': 'mnist_digit', the Draw tab's, or
+    'centre_crop', the Photo tab's); for a checkpoint from before that field, the one the app gives
+    it: a Teach project's by its kind, any other model's by its input channels."""
+    prep = metadata.get("preparation")
+    if prep in IMAGE_PREPARATIONS:
+        return prep
+    project = metadata.get("project")
+    kind = project.get("kind") if isinstance(project, dict) else None
+    return image_preparation(int(metadata["input_shape"][0]), kind)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -106,7 +118,7 @@ def export_model(model: nn.Module, metadata: dict, out: str | os.PathLike, sha25
     c, h, w = (int(v) for v in metadata["input_shape"])
     wrapped = _Exported(model, bool(metadata.get("tta_flip", False))).cpu().eval()
     out = Path(out)
-    with atomic_path(out) as tmp, warnings.catch_warnings():
+    with _EXPORT_LOCK, atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
             wrapped,

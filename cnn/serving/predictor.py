@@ -28,7 +28,7 @@ from ..checkpoint import load_checkpoint
 from ..data import resolve_data_dir
 from ..data.normalize import Normalizer
 from ..errors import ConfigError, ImageError
-from ..evaluation import SERVED_TRANSLATE, tta_logits
+from ..evaluation import Augmentation, tta_logits
 from .onnx_runtime import BACKENDS, OrtRunner, cached_export, median_ms, onnxruntime_or_none
 
 
@@ -156,7 +156,7 @@ class Predictor:
             return (self._ort(b) if self._ort is not None else self._torch_logits(b))[0]
 
     def _torch_logits(self, b: torch.Tensor) -> torch.Tensor:
-        return tta_logits(self.model, b, self.tta_flip, translate=SERVED_TRANSLATE, stack=True)
+        return tta_logits(self.model, b, Augmentation.served(self.tta_flip), stack=True)
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """softmax(logits / temperature), on the CPU."""

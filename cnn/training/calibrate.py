@@ -6,7 +6,10 @@ of it. 5,000 images pin a single number (T) down to well under 1% (the NLL is sm
 caps what a small data set gives up. A training split too small to spare 100 images (a Teach
 project: a few dozen drawings) has its held-out split (the test split, one in five examples) used
 instead, as the only images the model did not learn from; the metadata says which. Fitted on
-fewer than 100 images, T is kept within [0.5, 2] (SMALL_FIT_BOUNDS).
+fewer than 100 images, T is kept within [0.5, 2] (SMALL_FIT_BOUNDS). The calibration error is
+measured on the images T was fitted on; for such a project those are also its held-out test
+images, so its error after T is not a held-out figure, and every message says so
+(`calibration_caveat`; metadata calibration.ece_held_out is False).
 
 After training, the model's logits on that slice (averaged as predictions average them: over the
 mirror image where the run flips, not over the shifts the test set is also scored with) give the
@@ -26,7 +29,7 @@ import torch
 from ..calibration import ECE_BINS, METHOD, calibration_temperature, temperature_report
 from ..data import Split
 from ..errors import ConfigError
-from ..evaluation import SERVED_TRANSLATE, evaluate
+from ..evaluation import EvalPlan, evaluate
 
 HOLDOUT_MAX = 5000  # at most this many training images are held out
 HOLDOUT_SHARE = 0.10  # and at most this share of them
@@ -88,26 +91,22 @@ def fit_on_holdout(
     hold: Holdout,
     normalize,
     num_classes: int,
-    device: torch.device,
     *,
     tta_flip: bool,
-    **eval_kw,
 ) -> dict | None:
     """Fit the temperature on the hold-out: {'temperature': T, 'calibration': {...}} for the
-    checkpoint's metadata, or None when there is nothing to fit on. The logits are those predictions
-    get (the mirror where tta_flip, no shifts: cnn.evaluation.SERVED_TRANSLATE), so the temperature
-    calibrates what the app shows."""
+    checkpoint's metadata, or None when there is nothing to fit on. The logits are those the app
+    serves (EvalPlan.served: the mirror where tta_flip, no shifts, in fp32 whatever the run trained
+    in), so the temperature calibrates what the app shows."""
     if hold.fit is None or len(hold.fit) == 0:
         return None
-    ev = evaluate(
-        model, hold.fit, normalize, num_classes, device, tta_flip=tta_flip, tta_translate=SERVED_TRANSLATE, **eval_kw
-    )
+    ev = evaluate(model, hold.fit, normalize, num_classes, EvalPlan.served(tta_flip))
     labels = hold.fit.labels.cpu()
-    t, t_nll = calibration_temperature(ev.logits, labels)
+    t, t_nll = calibration_temperature(ev.served_logits, labels)
     bounded = len(labels) < HOLDOUT_MIN and not SMALL_FIT_BOUNDS[0] <= t <= SMALL_FIT_BOUNDS[1]
     if len(labels) < HOLDOUT_MIN:
         t = min(max(t, SMALL_FIT_BOUNDS[0]), SMALL_FIT_BOUNDS[1])
-    report = temperature_report(ev.logits, labels, t, ECE_BINS)
+    report = temperature_report(ev.served_logits, labels, t, ECE_BINS)
     report["ece_images"] = report.pop("images")
     cal = {
         "method": METHOD,
@@ -118,9 +117,23 @@ def fit_on_holdout(
         "temperature_nll": t_nll,
         "accuracy": ev.accuracy,
         "bounded": bounded,
+        # the ECE is measured on the images T was fitted on: for a fit on the test split, these are
+        # the very images the run reports as held out, so the ECE after T is not a held-out figure
+        "ece_held_out": hold.fit_on != "test",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     return {"temperature": t, "calibration": cal}
+
+
+def calibration_caveat(cal: dict) -> str:
+    """For a temperature fitted on the test split (a tiny project): that its calibration error is
+    measured on those same images, so it is not a held-out figure ('' otherwise)."""
+    if cal.get("fit_on") != "test":
+        return ""
+    return (
+        "The temperature was fitted on these same held-out examples (too few to spare others), so "
+        "the error after it is measured on the images it was fitted on: not a held-out figure."
+    )
 
 
 def calibration_line(metadata: dict) -> str:
@@ -129,7 +142,8 @@ def calibration_line(metadata: dict) -> str:
     cal = metadata.get("calibration")
     if "temperature" not in metadata or not cal:
         return ""
-    return (
+    line = (
         f"Temperature {metadata['temperature']:.3f} fitted on {cal['fitted_on']}: expected calibration "
         f"error ({cal['bins']} bins) {cal['ece_before']:.2%} before it, {cal['ece_after']:.2%} after."
     )
+    return " ".join(filter(None, [line, calibration_caveat(cal)]))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..errors import ConfigError
+
 
 @dataclass
 class DistContext:
@@ -50,6 +52,13 @@ def setup(ctx: DistContext, device_type: str) -> torch.device | None:
     if not ctx.enabled or dist.is_initialized():
         return None
     if device_type == "cuda":
+        gpus = torch.cuda.device_count()
+        if ctx.local_rank >= gpus:  # torch would only say "invalid device ordinal"
+            raise ConfigError(
+                f"This process is rank {ctx.local_rank} on this machine, but the machine has {gpus} GPU(s): "
+                f"torchrun runs one process per GPU. Start it with --nproc_per_node={max(gpus, 1)} or fewer "
+                f"(or add --device cpu to train with Gloo on the CPU)."
+            )
         torch.cuda.set_device(ctx.local_rank)
         dist.init_process_group("nccl")
         return torch.device("cuda", ctx.local_rank)

@@ -106,7 +106,9 @@ class GraphedStep:
         self.zero_grad(set_to_none=True)  # the backward pass inside the graph allocates them
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            # thread_local: a synchronising call in another thread (a Teach run, the launch warm-up,
+            # a prediction) must not break this thread's recording, as the default global mode lets it
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 self.body(self.x, self.y, self.flip)
             self.graph = graph
         except Exception as exc:  # e.g. an op that cannot be recorded: carry on without graphs

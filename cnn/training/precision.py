@@ -1,6 +1,7 @@
 """The arithmetic a run trains in, decided once: memory layout, autocast, the fp16 loss scale, and
-what follows from the device (synchronising, how often to log, the evaluation's batch shape). The
-trainer asks this object instead of branching on the device type."""
+what follows from the device (synchronising, how often to log). The evaluation's arithmetic and
+batch shape are cnn.evaluation.EvalPlan.test_pass. The trainer asks this object instead of
+branching on the device type."""
 
 from __future__ import annotations
 
@@ -82,12 +83,6 @@ class Precision:
     def default_log_every(self, steps_per_epoch: int) -> int:
         # Each Step event waits for the device (it reads the loss); on a GPU that stall costs more.
         return max(12 if self.device.type == "cuda" else 1, min(50, steps_per_epoch // 25))
-
-    def eval_shape(self, batch_size: int) -> dict:
-        """On CUDA, evaluate in the training batch's shape and dtype (kernels already chosen); on the CPU in fp32."""
-        if self.device.type != "cuda":
-            return {}
-        return dict(batch_size=batch_size, cuda_dtype=self.cuda_dtype, pad_last=True)
 
     def release(self, model: torch.nn.Module) -> torch.nn.Module:
         """Hand back plain contiguous weights: what safetensors and inference expect."""

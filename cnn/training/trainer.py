@@ -24,7 +24,7 @@ from ..cpu_share import TrainingThreads
 from ..data import Dataset
 from ..data.normalize import Normalizer
 from ..errors import ConfigError
-from ..evaluation import EvalResult, evaluate
+from ..evaluation import Augmentation, EvalPlan, EvalResult, EvaluationStopped, evaluate
 from ..hardware import describe, pick_device
 from ..models import build_model, count_parameters, load_partial_state
 from .calibrate import calibration_line, fit_on_holdout, split_holdout
@@ -139,6 +139,8 @@ class Trainer:
             self.device, r, self.ctx, functools.partial(self._time_cpu_modes, model)
         )
         self.precision = Precision.choose(self.device, r, cpu_mode)
+        # the test pass: the recipe's test-time augmentation, on CUDA its training arithmetic and batch shape
+        self.test_plan = EvalPlan.test_pass(Augmentation(r.flip, r.tta_translate), r.as_dict(), self.device)
         model = self.precision.prepare_model(model)
         if r.whiten:
             if not hasattr(model, "init_whitening"):
@@ -313,18 +315,17 @@ class Trainer:
         t_eval = time.perf_counter()
         test = None
         if self.ctx.is_main and (self.evaluate_each_epoch or self.steps_done == self.total_steps):
-            r = self.recipe
-            test = evaluate(
-                self.model,
-                self.data.test,
-                self.normalize,
-                len(self.data.classes),
-                self.device,
-                tta_flip=r.flip,
-                tta_translate=r.tta_translate,
-                should_stop=self.stopping,
-                **self.precision.eval_shape(r.batch_size),
-            )
+            try:
+                test = evaluate(
+                    self.model,
+                    self.data.test,
+                    self.normalize,
+                    len(self.data.classes),
+                    self.test_plan,
+                    should_stop=self.stopping,
+                )
+            except EvaluationStopped:
+                test = None
         self.last_eval = test if test is not None else self.last_eval
         self.eval_seconds += time.perf_counter() - t_eval
         self.t_log += time.perf_counter() - t_eval  # keep evaluation out of the next images/s figure
@@ -358,9 +359,7 @@ class Trainer:
                     self.holdout,
                     self.normalize,
                     len(self.data.classes),
-                    self.device,
                     tta_flip=self.recipe.flip,
-                    **self.precision.eval_shape(self.recipe.batch_size),
                 )
                 or {}
             )
@@ -377,6 +376,7 @@ class Trainer:
             "dataset": data.name,
             "classes": list(data.classes),
             "input_shape": list(data.input_shape),
+            "preparation": data.preparation,  # how the app (and the ONNX export) prepares an image for it
             "normalization": {"mean": self.mean, "std": self.std},
             "test_accuracy": test_acc,
             "tta_flip": r.flip,
