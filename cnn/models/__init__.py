@@ -1,13 +1,20 @@
 """Layer 2, models: every architecture by name (the tutorials' and the project's fast nets)."""
 
+from .design import DESIGN, Design, parse
+from .design_view import diff, summary
 from .registry import MODELS, ModelSpec, build_model, classifier_name, count_parameters, get_spec, load_partial_state
 
 __all__ = [
+    "DESIGN",
+    "Design",
     "MODELS",
     "ModelSpec",
     "build_model",
     "classifier_name",
     "count_parameters",
+    "diff",
     "get_spec",
     "load_partial_state",
+    "parse",
+    "summary",
 ]
