@@ -147,6 +147,7 @@ MAX_SUMMARY = 60
 
 
 def _parts(layers: list, num_classes: int | None, top: bool = True) -> list[str]:
+    layers = [layer for layer in layers if isinstance(layer, dict)]
     linears = [i for i, layer in enumerate(layers) if layer.get("layer") == "Linear"]
     parts = []
     for i, layer in enumerate(layers):
@@ -174,6 +175,13 @@ def summary(layers: list, num_classes: int | None = None) -> str:
     while len(head) > 1 and len("-".join(head + ["..."] + tail)) > MAX_SUMMARY:
         head.pop()
     return "-".join(head + ["..."] + tail)
+
+
+def model_name(architecture: str, design=None, num_classes: int | None = None) -> str:
+    """What to call a model in a table or a line: a design's summary, else its architecture."""
+    if architecture == "design" and isinstance(design, list):
+        return summary(design, num_classes)
+    return str(architecture)
 
 
 def diff(a: list, b: list, prefix: str = "") -> list[str]:
