@@ -168,6 +168,7 @@ def test_the_runs_table_names_it_by_its_summary(trained):
     assert entry.model == summary(TINY, 10) == "Conv8-MaxPool-Res(Conv12)-MaxPool-Linear10"
     assert entry.architecture == "design" and entry.design == parse(TINY, (1, 28, 28), 10).layers
     assert entry.usable and entry.test_accuracy > 0.8
+    assert entry.overrides == {"epochs": 1.0}  # the layers are the model column's, not a changed setting
 
 
 def test_run_config_carries_the_design_and_refuses_a_bad_one():
