@@ -13,8 +13,8 @@ import torch
 import torch.nn as nn
 
 from cnn.errors import ConfigError
-from cnn.models import count_parameters, diff, parse, summary
-from cnn.models.design import MAX_ACTIVATION_BYTES, MAX_MACS, MAX_PARAMETERS, load_layers
+from cnn.models import count_parameters, parse
+from cnn.models.design import MAX_ACTIVATION_BYTES, MAX_MACS, MAX_PARAMETERS, diff, load_layers, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 LENET = json.loads((ROOT / "examples" / "lenet5.json").read_text())

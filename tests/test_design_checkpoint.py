@@ -12,7 +12,8 @@ import torch
 
 from cnn.checkpoint import load_checkpoint, read_metadata, rewrite_metadata
 from cnn.errors import CheckpointError, ConfigError
-from cnn.models import count_parameters, parse, summary
+from cnn.models import count_parameters, parse
+from cnn.models.design import summary
 from cnn.run_index import list_runs
 from cnn.runs.config import RunConfig
 from cnn.serving.explain import Explainer

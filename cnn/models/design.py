@@ -26,6 +26,9 @@ import torch.nn as nn
 from ..errors import ConfigError
 from . import design_view
 from .design_layers import ARGS, CLASSES, RESIDUAL, Layer, check_args, unknown_layer, work_out
+from .design_view import diff, model_name, summary
+
+__all__ = ["DESIGN", "Design", "diff", "load_design_file", "load_layers", "model_name", "parse", "summary"]
 
 DESIGN = "design"  # the model name of a designed network (checkpoint metadata's architecture)
 
@@ -134,7 +137,7 @@ class Design:
         return design_view.format_table(self, title)
 
     def summary(self) -> str:
-        return design_view.summary(self.layers, self.num_classes)
+        return summary(self.layers, self.num_classes)
 
 
 class Residual(nn.Module):
