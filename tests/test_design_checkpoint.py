@@ -18,7 +18,7 @@ from cnn.run_index import list_runs
 from cnn.runs.config import RunConfig
 from cnn.serving.explain import Explainer
 from cnn.serving.predictor import Predictor
-from cnn.training import train
+from cnn.training import get_recipe, train
 from cnn.transfer import starting_weights
 
 TINY = [
@@ -187,3 +187,13 @@ def test_run_config_carries_the_design_and_refuses_a_bad_one():
         RunConfig("mnist", "design", "design", 1, 64, 0.003, "adam").checked()
     # a preset chosen again drops the layers
     assert RunConfig("mnist", "mnist_fast", "design", 1, 64, 0.003, "adam").checked().design is None
+
+
+def test_the_engine_keeps_the_normalised_design(mnist_small):
+    text = json.dumps(TINY)  # as a page or an API might send it: JSON text, in_channels stated
+    text = text.replace('"out_channels": 8,', '"in_channels": 1, "out_channels": 8,')
+    recipe = get_recipe("design").replace(epochs=0.05, design=text)
+    end = list(train(recipe, mnist_small, device="cpu", calibration_holdout=0))[-1]
+    assert end.metadata["architecture"] == "design"
+    assert end.metadata["design"] == parse(text, (1, 28, 28), 10).layers == end.metadata["recipe"]["design"]
+    assert end.metadata["design"][0]["in_channels"] == 1  # as stated: the design round-trips
