@@ -15,7 +15,7 @@ import torch
 
 from .atomic import atomic_path
 from .errors import CheckpointError, ConfigError
-from .models import get_spec
+from .models import DESIGN, get_spec
 
 META_KEY = "cnn_playground"
 REQUIRED = ("architecture", "classes", "input_shape", "normalization")
@@ -105,10 +105,7 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path} takes {shape[0]}-channel images, but {expect_channels}-channel ones are needed here."
         )
-    try:
-        model = get_spec(arch).build(shape[0], len(classes), shape[1])
-    except ConfigError:
-        raise CheckpointError(f"{path} names an unknown architecture {arch!r}.") from None
+    model = _build(path, meta)
     try:
         state = load_file(str(path), device=str(map_location))
     except Exception as exc:
@@ -116,6 +113,21 @@ def load_checkpoint(
     _check_fits(path, arch, model, state)
     model.load_state_dict(state)
     return model.to(map_location).eval(), meta  # load_state_dict copies into the model's own device
+
+
+def _build(path: Path, meta: dict) -> torch.nn.Module:
+    """The model the metadata names; a designed one from its 'design', refused when that is
+    missing, malformed or tampered with (unknown layers or arguments, shapes that do not work)."""
+    arch, classes, shape = meta["architecture"], meta["classes"], meta["input_shape"]
+    if arch == DESIGN:
+        try:
+            return get_spec(arch).build(shape[0], len(classes), shape[1], design=meta.get("design"))
+        except (ConfigError, TypeError, ValueError, IndexError) as exc:
+            raise CheckpointError(f"{path} holds a design that cannot be built: {exc}") from None
+    try:
+        return get_spec(arch).build(shape[0], len(classes), shape[1])
+    except ConfigError:
+        raise CheckpointError(f"{path} names an unknown architecture {arch!r}.") from None
 
 
 def _check_fits(path: Path, arch: str, model: torch.nn.Module, state: dict) -> None:

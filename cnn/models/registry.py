@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch.nn as nn
 
 from ..errors import ConfigError
+from .design import DESIGN, parse
 from .fast import FastNet, MnistFastNet
 from .seeds import (
     Seed000Keras,
@@ -31,9 +32,24 @@ class ModelSpec:
     about: str
     kwargs: tuple = ()  # extra builder arguments, as (key, value) pairs
 
-    def build(self, in_channels=None, num_classes=10, image_size=None) -> nn.Module:
+    def build(self, in_channels=None, num_classes=10, image_size=None, design=None) -> nn.Module:
         c, h, _ = self.input_shape
-        return self.builder(in_channels or c, num_classes, image_size or h, **dict(self.kwargs))
+        extra = {"design": design} if self.name == DESIGN else {}
+        return self.builder(in_channels or c, num_classes, image_size or h, **dict(self.kwargs), **extra)
+
+
+def _build_design(in_channels, num_classes, image_size, design=None) -> nn.Module:
+    if design is None:
+        raise ConfigError(f"The model {DESIGN!r} needs its layers: give a design (a JSON list of layers).")
+    return parse(design, (in_channels, image_size, image_size), num_classes, batch_size=None).build()
+
+
+# A designed network (cnn.models.design): not in MODELS, which lists the ready-made models, since
+# it is built from the layers that come with it (Recipe.design, a checkpoint's metadata 'design').
+# Its input_shape is only a default: a design is checked against the data's own shape.
+DESIGN_SPEC = ModelSpec(
+    DESIGN, _build_design, "mnist", (1, 28, 28), "design", "your own network: a list of torch.nn layers"
+)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -119,14 +135,18 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def get_spec(name: str) -> ModelSpec:
+    if name == DESIGN:
+        return DESIGN_SPEC
     try:
         return MODELS[name]
     except KeyError:
         raise ConfigError(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.") from None
 
 
-def build_model(name: str, in_channels=None, num_classes=10, image_size=None) -> nn.Module:
-    return get_spec(name).build(in_channels, num_classes, image_size)
+def build_model(name: str, in_channels=None, num_classes=10, image_size=None, design=None) -> nn.Module:
+    """Model `name` for in_channels x image_size x image_size images and num_classes classes; the
+    model 'design' is built from `design` (a list of layers, cnn.models.design)."""
+    return get_spec(name).build(in_channels, num_classes, image_size, design)
 
 
 def count_parameters(model: nn.Module) -> int:

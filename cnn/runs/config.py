@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 
 from ..checkpoint import read_metadata
-from ..data.sources import NAMED_SHAPES, named_source
+from ..data.sources import NAMED_CLASSES, NAMED_SHAPES, named_source
 from ..errors import ConfigError
-from ..models import MODELS, get_spec
+from ..models import DESIGN, MODELS, get_spec, parse
+from ..models.design import load_layers
 from ..training import get_recipe
 
 
@@ -27,6 +28,7 @@ class RunConfig:
     tensorboard: bool = False  # also write TensorBoard scalars (under the manager's tensorboard_dir)
     init_from: str | None = None  # continue from this checkpoint (the app resolves it from a run's name)
     parent: str | None = None  # that run's name, as the Runs tab lists it (kept in the new run's log)
+    layers: list | None = None  # a design's layers (cnn.models.design): the model is then 'design'
     project: str | None = None  # a Teach run: the project's name (dataset is its folder, recipe its
     # teach preset, scaled to the project's size when it starts; init_from the checkpoint it fine-tunes)
 
@@ -64,8 +66,10 @@ class RunConfig:
                 raise ConfigError(f"{name} must be at least 1 image (or empty for all).")
         if not str(self.dataset or "").strip():
             raise ConfigError("Choose a data set, or give the path of an image folder.")
+        design = self._design()
         recipe = get_recipe(self.recipe).replace(
-            model=self.model,
+            model=DESIGN if design is not None else self.model,
+            design=design,
             dataset=self.dataset,
             epochs=float(self.epochs),
             batch_size=int(self.batch_size) if float(self.batch_size).is_integer() else self.batch_size,
@@ -73,8 +77,19 @@ class RunConfig:
             optimizer=self.optimizer,
         )
         recipe.validate()
-        check_fits(self.model, self.dataset)
+        if design is None:
+            check_fits(self.model, self.dataset)
         return recipe
+
+    def _design(self) -> list | None:
+        """The design's normalised layers, checked for a named data set's images and the batch size
+        (a folder's images are checked when its run builds the model); None for a ready-made model."""
+        if self.layers is None:
+            return None
+        key = named_source(self.dataset)
+        if key is None:
+            return load_layers(self.layers)
+        return parse(self.layers, NAMED_SHAPES[key], NAMED_CLASSES[key], int(self.batch_size)).layers
 
 
 def check_fits(model: str, dataset: str) -> None:

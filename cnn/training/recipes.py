@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from ..models import get_spec
+from ..models import DESIGN, get_spec
 
 MNIST_HALF = ((0.5,), (0.5,))  # Normalize((0.5,), (0.5,))
 UNIT = ((0.0,), (1.0,))  # ToTensor alone (Keras: rescale 1/255)
@@ -58,6 +58,7 @@ class Recipe:
         False  # CUDA: bf16 (or cuda_dtype) autocast; CPU: the fastest of fp32/bf16 (cnn.training.cpu_mode)
     )
     cuda_dtype: str = "bf16"  # 'fp16': fp16 autocast on CUDA, with a fixed loss scale (as airbench)
+    design: list | None = None  # model 'design': its layers (cnn.models.design), JSON values
     reported: str = ""  # what the tutorial reported, for docs/cli.md's table
     notes: str = ""  # where a setting is the project's choice, not the tutorial's
 
@@ -69,6 +70,8 @@ class Recipe:
         other_model = changes.get("model", self.model) != self.model
         if self.loss == "nll" and other_model and "loss" not in changes:
             changes["loss"] = "cross_entropy"
+        if other_model and changes.get("model") != DESIGN and "design" not in changes:
+            changes["design"] = None  # the layers belong to the model 'design' alone
         if self.whiten and other_model and "whiten" not in changes:
             changes["whiten"] = False  # the whitening stem belongs to the recipe's own model
         if self.head_only_epochs and "epochs" in changes and "head_only_epochs" not in changes and self.epochs:
@@ -92,6 +95,8 @@ class Recipe:
                 f"Batch size {self.batch_size} is larger than the training set "
                 f"({n_train} images); use a batch size of at most {n_train}."
             )
+        if self.model == DESIGN and not self.design:
+            raise ConfigError("The model 'design' needs its layers: give a design (a JSON list of layers).")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"Unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
         if self.schedule not in SCHEDULES:
@@ -315,6 +320,23 @@ RECIPES: dict[str, Recipe] = {
             reported="project: the shipped MNIST checkpoint",
         ),
         AIRBENCH94,
+        # The default for a design (model 'design', cnn.models.design): Adam with a one-cycle
+        # learning rate (up for the first fifth, then down), which trains a small network of any
+        # shape without tuning; LeNet-5 reaches 98.9% on MNIST in 2 epochs (docs/design.md).
+        Recipe(
+            "design",
+            DESIGN,
+            "mnist",
+            "adam",
+            3e-3,
+            64,
+            2,
+            schedule="triangle",
+            warmup=0.2,
+            lr_start=0.1,
+            lr_end=0.01,
+            reported="project: the default for your own designs",
+        ),
         Recipe(
             "cifar10_small",
             "cifar10_small",

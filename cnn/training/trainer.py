@@ -26,7 +26,7 @@ from ..data.normalize import Normalizer
 from ..errors import ConfigError
 from ..evaluation import Augmentation, EvalPlan, EvalResult, EvaluationStopped, evaluate
 from ..hardware import describe, pick_device
-from ..models import build_model, count_parameters, load_partial_state
+from ..models import DESIGN, build_model, count_parameters, load_partial_state, parse
 from .calibrate import calibration_line, fit_on_holdout, split_holdout
 from .cpu_mode import CpuMode, fastest_cpu_mode
 from .distributed import all_sum, barrier, from_env
@@ -130,7 +130,10 @@ class Trainer:
 
     def _build_model(self) -> None:
         r, (c, h, _) = self.recipe, self.data.input_shape
-        model = build_model(r.model, c, len(self.data.classes), h)
+        if r.model == DESIGN:  # refused before anything trains: a broken design, or one too big for this batch
+            design = parse(r.design, self.data.input_shape, len(self.data.classes), r.batch_size)
+            self.recipe = r = r.replace(design=design.layers)  # normalised: what the checkpoint keeps
+        model = build_model(r.model, c, len(self.data.classes), h, design=r.design)
         if self.init_state:  # no random draws: a run without it is unchanged
             load_partial_state(model, self.init_state)
         model = model.to(self.device)
@@ -162,7 +165,8 @@ class Trainer:
 
     def _time_cpu_modes(self, model: torch.nn.Module) -> tuple[CpuMode, float]:
         x, y = self.normalize(self.train_x[: self.recipe.batch_size]), self.train_y[: self.recipe.batch_size]
-        key = (self.recipe.model, self.data.input_shape[0], len(self.data.classes))
+        r = self.recipe  # a design's layers are part of what its timing is for
+        key = (r.model, repr(r.design), self.data.input_shape[0], len(self.data.classes))
         return fastest_cpu_mode(key, model, x, y, self.loss_fn, should_stop=self.stopping)
 
     def _build_step(self, cuda_graphs: bool) -> None:
@@ -373,6 +377,7 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "architecture": r.model,
+            **({"design": r.design} if r.design is not None else {}),
             "dataset": data.name,
             "classes": list(data.classes),
             "input_shape": list(data.input_shape),
