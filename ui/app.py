@@ -15,6 +15,7 @@ from cnn.serving.digits import DOT_MESSAGE
 
 from . import draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, train_tab
 from .common import PREDICT, AppContext, friendly, raw_upload
+from .refusals import refuse_gently
 
 TITLE = "# CNN Playground\nDraw a digit, classify a photo, train a CNN, and look inside it."
 API_BLANK = {
@@ -94,5 +95,6 @@ def build_app(
         train_tab.on_load(demo, ctx, train)  # a (re)loaded page shows the run going, or the last
         demo.load(None, None, None, js=PICK_BRUSH)
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
+    refuse_gently(demo)  # a refusal is a warning that leaves the page as it was (ui/refusals.py)
     demo.ctx = ctx
     return demo
