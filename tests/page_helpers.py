@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app_helpers import launch, playwright_and_chromium
 from conftest import DATA_DIR
-from test_browser import CHROMIUM_ARGS, draw_stroke
+from test_browser import CHROMIUM_ARGS
 
 SLOW = 90_000  # ms: this machine is shared and slow
 PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=3)
@@ -29,8 +29,9 @@ def data_dir_with_mnist(tmp: Path) -> Path:
 
 @contextmanager
 def app_page(tmp_path_factory, *, throttle: float = 1.0, screen: dict = DESKTOP):
-    """(page, demo): the app and a page on it, Draw tab loaded; throttle > 1 slows the page's CPU
-    that many times (Chromium's Emulation.setCPUThrottlingRate)."""
+    """The app and a page on it, Draw tab loaded; throttle > 1 slows the page's CPU that many times
+    (Chromium's Emulation.setCPUThrottlingRate), as page.throttle(rate) does later. page.demo is the
+    app, page.data_dir its data directory."""
     sync_playwright, exe = playwright_and_chromium()
     data = data_dir_with_mnist(tmp_path_factory.mktemp("data"))
     demo, url = launch(tmp_path_factory.mktemp("runs"), "--data-dir", str(data))
@@ -43,9 +44,9 @@ def app_page(tmp_path_factory, *, throttle: float = 1.0, screen: dict = DESKTOP)
                 page.set_default_timeout(SLOW)
                 page.goto(url)
                 page.locator("#sketch button[aria-label='Brush']").wait_for()
-                if throttle > 1:
-                    cdp = page.context.new_cdp_session(page)
-                    cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+                cdp = page.context.new_cdp_session(page)
+                page.throttle = lambda rate: cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+                page.throttle(throttle)
                 page.data_dir, page.demo = data, demo
                 yield page
             finally:
@@ -93,11 +94,16 @@ def wait_brush(page, elem: str) -> None:
     page.wait_for_function(f"() => !document.querySelector('#{elem}').innerText.includes('select the draw tool')")
 
 
-def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]]) -> None:
-    """Draw strokes given in canvas fractions (0..1 across and down)."""
+def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps: int = 4) -> None:
+    """Draw strokes given in canvas fractions (0..1 across and down), `steps` pointer moves a segment."""
     b = canvas_box(page, elem)
     for s in strokes:
-        draw_stroke(page, [(b["x"] + fx * b["width"], b["y"] + fy * b["height"]) for fx, fy in s])
+        pts = [(b["x"] + fx * b["width"], b["y"] + fy * b["height"]) for fx, fy in s]
+        page.mouse.move(*pts[0])
+        page.mouse.down()
+        for x, y in pts[1:]:
+            page.mouse.move(x, y, steps=steps)
+        page.mouse.up()
 
 
 def settle(seconds: float = 0.3) -> None:

@@ -97,7 +97,8 @@ def _inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, p
 def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr.State, photo_model: gr.State) -> None:
     """The tab's layout and events (call inside gr.Tabs): it looks at the Draw tab's sketch and the
     Photo tab's image, through the models those tabs use."""
-    with gr.Tab("Inside the network", id="inside") as tab:
+    with gr.Tab("Inside", id="inside") as tab:  # a short name: every tab fits a phone's tab bar
+        gr.Markdown("**Inside the network**: what each layer makes of the drawing or the photo.")
         with gr.Row():
             which = gr.Radio(["Drawing", "Photo"], value="Drawing", label="Look inside the model for")
             show = gr.Button("Show", variant="primary")

@@ -51,6 +51,8 @@ def gentle(fn):
                 return gr.skip()
 
     call.__gentle__ = True
+    if isinstance(fn, functools.partial):
+        call.func = fn.func  # as the partial's: an event is still found by its handler
     return call
 
 

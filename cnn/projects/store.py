@@ -27,7 +27,7 @@ from pathlib import Path
 from ..atomic import atomic_path
 from ..data import resolve_data_dir
 from ..errors import DataError
-from .examples import KINDS, stored_bytes
+from .examples import KINDS, same_example, stored_bytes
 
 try:
     import fcntl
@@ -197,11 +197,19 @@ class Project:
         return self._files(self._entry(self.manifest(), name)["folder"])
 
     def add_example(self, name: str, image) -> Path:
-        """Check the example (cnn.projects.examples.prepare) and store it under a unique name."""
+        """Check the example (cnn.projects.examples.prepare) and store it under a unique name. An
+        example with the very pixels of one the class holds is refused (a drawing added twice)."""
         data, _ = stored_bytes(self.manifest()["kind"], image)
         file = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}.png"
         with self._change() as m:
-            target = self.path / self._entry(m, name)["folder"] / file
+            folder = self._entry(m, name)["folder"]
+            twin = same_example(data, self._files(folder))
+            if twin is not None:
+                raise DataError(
+                    f"The class {name!r} already holds this very example ({twin.name}); "
+                    "draw or pick a new one (each example should add something)."
+                )
+            target = self.path / folder / file
             with atomic_path(target) as tmp:
                 Path(tmp).write_bytes(data)
         return target

@@ -1,0 +1,82 @@
+"""The app on a phone (Playwright's mobile emulation: 390x844, touch): the drawing fills the width,
+the top prediction is on the first screen with it, every tab is one tap away (no overflow menu), and
+the Train tab's settings fold into groups. Saves .scratch/screenshots/phone-draw.png (and
+docs/screenshots/phone.png when CNN_UPDATE_SCREENSHOTS=1: the suite leaves tracked files alone)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+from app_helpers import ROOT
+from page_helpers import PHONE, app_page, draw_shape, open_tab, wait_brush
+
+SCRATCH = ROOT / ".scratch" / "screenshots"
+TABS = ["Draw", "Photo", "Train", "Teach", "Inside", "Runs"]
+SEVEN = [[(0.25, 0.2), (0.75, 0.2), (0.4, 0.85)]]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    with app_page(tmp_path_factory, screen=PHONE) as pg:
+        yield pg
+
+
+def test_draw_on_a_phone(page):
+    wait_brush(page, "sketch")
+    width = page.viewport_size["width"]
+    box = page.locator("#sketch canvas").first.bounding_box()
+    draw_shape(page, "sketch", [[(0.02, 0.5), (0.98, 0.5)]])  # a line across the whole drawing
+    page.wait_for_function("() => document.querySelector('#digit-label').innerText.includes('%')")
+    ink = ink_span(page, box)
+    assert ink >= 0.8 * width, f"the drawing is {ink} px wide on a {width} px screen"
+    page.locator("#sketch button[aria-label='Clear canvas']").click()
+    wait_brush(page, "sketch")
+    draw_shape(page, "sketch", SEVEN)
+    page.wait_for_function("() => document.querySelector('#digit-label .output-class')?.innerText.trim() === '7'")
+    head = page.locator("#digit-label .output-class").bounding_box()
+    assert head["y"] + head["height"] <= page.viewport_size["height"], "the prediction is below the first screen"
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    time.sleep(0.5)
+    page.screenshot(path=str(SCRATCH / "phone-draw.png"))
+    if os.environ.get("CNN_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(SCRATCH / "phone-draw.png", ROOT / "docs" / "screenshots" / "phone.png")
+
+
+def ink_span(page, box) -> int:
+    """How wide the ink is on screen (px) across the middle of the canvas."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    shot = page.screenshot(clip={"x": 0, "y": box["y"], "width": page.viewport_size["width"], "height": box["height"]})
+    a = np.asarray(Image.open(io.BytesIO(shot)).convert("L"))
+    scale = a.shape[1] / page.viewport_size["width"]  # device pixels per CSS pixel
+    cols = np.flatnonzero((a < 60).any(0))
+    assert cols.size, "no ink"
+    return int((cols[-1] - cols[0] + 1) / scale)
+
+
+def test_every_tab_is_one_tap_away(page):
+    for name in TABS:
+        tab = page.get_by_role("tab", name=name, exact=True)
+        assert tab.is_visible(), f"the {name} tab is hidden (an overflow menu?)"
+    for name in reversed(TABS):
+        open_tab(page, name)
+        assert page.get_by_role("tab", name=name, exact=True).get_attribute("aria-selected") == "true"
+    open_tab(page, "Draw")
+
+
+def test_train_settings_fold_into_groups(page):
+    open_tab(page, "Train")
+    groups = page.locator("#train-settings-data, #train-settings-training, #train-settings-more")
+    assert groups.count() == 3
+    before = page.evaluate("() => document.body.scrollHeight")
+    for label in ("Data and model", "Epochs, batch size, learning rate"):
+        page.locator(".label-wrap").filter(has_text=label).first.click()  # folded away
+    time.sleep(0.5)
+    assert page.evaluate("() => document.body.scrollHeight") < before
+    open_tab(page, "Draw")
