@@ -94,9 +94,21 @@ def wait_brush(page, elem: str) -> None:
     page.wait_for_function(f"() => !document.querySelector('#{elem}').innerText.includes('select the draw tool')")
 
 
-def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps: int = 4) -> None:
-    """Draw strokes given in canvas fractions (0..1 across and down), `steps` pointer moves a segment."""
+def image_box(page, elem: str, side: int) -> dict:
+    """Where the editor shows its side x side drawing on screen: centred in the editor's canvas
+    element, at the zoom the editor shows ('44%')."""
+    import re
+
     b = canvas_box(page, elem)
+    zoom = int(re.search(r"(\d+)%", page.locator(f"#{elem}").inner_text()).group(1)) / 100
+    s = side * zoom
+    return {"x": b["x"] + (b["width"] - s) / 2, "y": b["y"] + (b["height"] - s) / 2, "width": s, "height": s}
+
+
+def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps: int = 4, side: int = 0) -> None:
+    """Draw strokes given in fractions (0..1 across and down) of the canvas element, or of the
+    drawing itself when its side (px) is given; `steps` pointer moves a segment."""
+    b = image_box(page, elem, side) if side else canvas_box(page, elem)
     for s in strokes:
         pts = [(b["x"] + fx * b["width"], b["y"] + fy * b["height"]) for fx, fy in s]
         page.mouse.move(*pts[0])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -109,5 +110,6 @@ def build_app(
         demo.load(None, None, None, js=PICK_BRUSH)
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
     refuse_gently(demo)  # a refusal is a warning that leaves the page as it was (ui/refusals.py)
+    threading.Thread(target=inside_tab.warm, args=(ctx,), name="inside-warm-up", daemon=True).start()
     demo.ctx = ctx
     return demo
