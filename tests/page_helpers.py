@@ -46,6 +46,7 @@ def app_page(tmp_path_factory, *, throttle: float = 1.0, screen: dict = DESKTOP)
                 page.locator("#sketch button[aria-label='Brush']").wait_for()
                 cdp = page.context.new_cdp_session(page)
                 page.throttle = lambda rate: cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+                page.cdp, page.touch = cdp, bool(screen.get("has_touch"))
                 page.throttle(throttle)
                 page.data_dir, page.demo = data, demo
                 yield page
@@ -111,6 +112,9 @@ def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps:
     b = image_box(page, elem, side) if side else canvas_box(page, elem)
     for s in strokes:
         pts = [(b["x"] + fx * b["width"], b["y"] + fy * b["height"]) for fx, fy in s]
+        if getattr(page, "touch", False):
+            touch_stroke(page, pts, steps)
+            continue
         page.mouse.move(*pts[0])
         page.mouse.down()
         for x, y in pts[1:]:
@@ -120,3 +124,17 @@ def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps:
 
 def settle(seconds: float = 0.3) -> None:
     time.sleep(seconds)
+
+
+def touch_stroke(page, pts: list[tuple[float, float]], steps: int) -> None:
+    """A finger's stroke through pts (a phone: Chromium's touch events, through CDP)."""
+
+    def touch(kind: str, x: float, y: float) -> None:
+        points = [] if kind == "touchEnd" else [{"x": x, "y": y}]
+        page.cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", *pts[0])
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        for k in range(1, steps + 1):
+            touch("touchMove", x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps)
+    touch("touchEnd", *pts[-1])

@@ -96,7 +96,7 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     assert draw(ctx, sketch(Image.new("RGBA", (420, 420))), model)[0] == "Draw a ring or bar"
     assert headline({"ring": 0.6, "bar": 0.4}, words.unsure, "digit") == "Not sure: maybe ring or bar"
     assert model_words(ctx, ctx.shipped("draw")).label == "Draw a digit (0-9)"
-    assert draw(ctx, sketch(Image.new("RGBA", (420, 420))), ctx.shipped("draw"))[0] == "Draw a digit"
+    assert draw(ctx, sketch(Image.new("RGBA", (420, 420))), ctx.shipped("draw"))[0].startswith("Draw a digit")
 
 
 def test_remove_rename_and_delete_with_confirmation(ctx):

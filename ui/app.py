@@ -44,16 +44,13 @@ CSS = """
 #inside-maps .caption-label { position: static; max-width: none; white-space: normal; overflow: visible;
   border: none; border-top: 1px solid var(--border-color-primary); border-radius: 0; text-align: center; }
 """
-# A phone (tests/test_page_phone.py): the page's side margins and the tabs' padding shrink so that the
-# drawing fills the width and every tab fits the tab bar (Gradio hides tabs that do not fit behind a
-# "..." menu); the editor is shorter and the words above it smaller, so that the prediction shows on
-# the first screen with the drawing.
+# A phone (tests/test_page_phone.py): the editor is shorter and the words above it smaller, so that
+# the prediction shows on the first screen with the drawing (the tabs wrap onto a second row:
+# gr.Tabs(overflow_behavior="wrap")).
 CSS += """
 @media (max-width: 640px) {
-  .gradio-container .main.app { padding-left: 3px !important; padding-right: 3px !important; }
-  .tab-container button[role=tab] { padding-left: 7px !important; padding-right: 7px !important; }
-  #title h1 { font-size: 1.5em; margin-bottom: 0; }
-  #title p, #draw-about { font-size: 12px; line-height: 1.35; }
+  #title h1 { font-size: 1.5em !important; margin-bottom: 0 !important; }
+  #title p, #draw-about p { font-size: 12px !important; line-height: 1.35 !important; }
   #sketch { height: 400px !important; }
 }
 """
@@ -98,7 +95,7 @@ def build_app(
         draw_model = gr.State(ctx.shipped("draw"))
         photo_model = gr.State(ctx.shipped("photo"))
         gr.Markdown(TITLE, elem_id="title")
-        with gr.Tabs() as tabs:
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab one tap away on a phone, no "..." menu
             draw = draw_tab.build(ctx, draw_model)
             photo = photo_tab.build(ctx, photo_model)
             train, train_settings = train_tab.build(ctx, tabs, draw, photo)

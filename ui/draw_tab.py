@@ -49,6 +49,8 @@ def draw(ctx: AppContext, sketch, model_path: str | None) -> tuple[dict | str, I
     if is_empty_editor(sketch):
         return words.empty(_classes(ctx, model_path)), None
     probs, seen = digit_prediction(ctx, sketch, model_path)
+    if isinstance(probs, str) and not words.is_digits(classes := _classes(ctx, model_path)):
+        return words.empty(classes), None  # a blank canvas, in a taught model's words
     return probs, enlarge(seen) if seen is not None else None
 
 
