@@ -11,7 +11,7 @@ import time
 
 import pytest
 from app_helpers import ROOT
-from page_helpers import PHONE, app_page, draw_shape, open_tab, wait_brush
+from page_helpers import PHONE, app_page, draw_shape, image_box, open_tab, wait_brush
 
 SCRATCH = ROOT / ".scratch" / "screenshots"
 TABS = ["Draw", "Photo", "Train", "Teach", "Inside", "Runs"]
@@ -27,9 +27,9 @@ def page(tmp_path_factory):
 def test_draw_on_a_phone(page):
     wait_brush(page, "sketch")
     width = page.viewport_size["width"]
-    box = page.locator("#sketch canvas").first.bounding_box()
+    box = image_box(page, "sketch", 600)
     # a line across the drawing, edge to edge (a finger dragged on past the editor scrolls the page)
-    draw_shape(page, "sketch", [[(0.02, 0.5), (0.98, 0.5)]], side=600)
+    draw_shape(page, "sketch", [[(0.02, 0.85), (0.98, 0.85)]], side=600)  # (below the tool bar)
     page.wait_for_function("() => document.querySelector('#digit-label').innerText.includes('%')")
     ink = ink_span(page, box)
     # Gradio's editor fits the drawing inside its own margins and the page's (32 px a side): about
@@ -50,13 +50,14 @@ def test_draw_on_a_phone(page):
 
 
 def ink_span(page, box) -> int:
-    """How wide the ink is on screen (px) across the middle of the canvas."""
+    """How wide the ink is on screen (px) along the line drawn at 0.85 of the drawing's height."""
     import io
 
     import numpy as np
     from PIL import Image
 
-    shot = page.screenshot(clip={"x": 0, "y": box["y"], "width": page.viewport_size["width"], "height": box["height"]})
+    y = box["y"] + 0.85 * box["height"] - 10  # the band of the line (clear of the editor's tool bar)
+    shot = page.screenshot(clip={"x": 0, "y": y, "width": page.viewport_size["width"], "height": 20})
     a = np.asarray(Image.open(io.BytesIO(shot)).convert("L"))
     scale = a.shape[1] / page.viewport_size["width"]  # device pixels per CSS pixel
     cols = np.flatnonzero((a < 60).any(0))
