@@ -62,6 +62,9 @@ class RunEntry:
     n_train: int | None = None
     n_test: int | None = None
     parent: str | None = None  # the run it continued from (its log's header), if any
+    project: str | None = None  # the Teach project it was taught (such runs keep no log)
+    train_subset: int | None = None  # a quick run's share of the data (its log's header; None: all)
+    test_subset: int | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -147,7 +150,7 @@ def _entry(key: str, ckpt: Path, shipped: bool = False) -> RunEntry:
         e.problems.append(f"shipped checkpoint missing: {ckpt}")
     else:
         e.problems.append(_no_checkpoint(history))
-    if e.log is None and not shipped:
+    if e.log is None and not shipped and e.project is None:  # a Teach run writes no log
         e.problems.append("no log (its training history is missing)")
     if e.recipe:
         e.overrides = recipe_overrides(e.recipe)
@@ -174,6 +177,7 @@ def _fill_from_log(e: RunEntry, h: RunHistory) -> None:
     e.dataset = meta.get("dataset") or header.get("dataset", "")
     e.date = meta.get("date") or header.get("created", "")
     e.parent = header.get("parent") or meta.get("parent")
+    e.train_subset, e.test_subset = header.get("train_subset"), header.get("test_subset")
     if h.start is not None:
         e.device, e.n_train, e.n_test = h.start.device, h.start.n_train, h.start.n_test
     if h.steps:
@@ -195,6 +199,8 @@ def _fill_from_metadata(e: RunEntry, meta: dict) -> None:
     _name(e, meta.get("design"), meta)
     e.recipe = meta.get("recipe") or e.recipe
     e.channels = int(meta["input_shape"][0])
+    if isinstance(meta.get("project"), dict):
+        e.project = str(meta["project"].get("name") or "")
     for name in ("test_accuracy", "train_seconds", "device", "date", "status"):
         if meta.get(name) is not None:
             setattr(e, name, meta[name])

@@ -136,7 +136,7 @@ def test_look_inside_the_network(page):
     s = min(box["width"], box["height"]) * 0.55
     draw_stroke(page, [(cx, cy - 0.45 * s), (cx, cy + 0.45 * s)])
     page.wait_for_function("() => document.querySelector('#digit-label .output-class')?.innerText.trim() === '1'")
-    open_tab(page, "Inside the network")
+    open_tab(page, "Inside")
     page.get_by_text("Prediction:").first.wait_for()
     page.get_by_text("Feature maps of each convolution layer").first.wait_for()
     page.wait_for_function("() => document.querySelectorAll('#inside-maps img').length >= 1")
@@ -171,12 +171,16 @@ def _quick_run(page, train: str, test: str) -> None:
 
 
 def _pick(page, elem: str, option: str) -> None:
+    """Pick an option by its value (a label may follow it: the model list's 'mnist_fast: ...')."""
     page.locator(f"#{elem} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    page.get_by_role("option", name=re.compile(f"^{re.escape(option)}(: .*)?$")).click()
 
 
 def _wait_value(page, elem: str, value: str) -> None:
-    page.wait_for_function(f"() => document.querySelector('#{elem} input')?.value === {value!r}")
+    page.wait_for_function(
+        f"() => {{ const v = document.querySelector('#{elem} input')?.value; "
+        f"return v === {value!r} || v?.startsWith({value + ': '!r}); }}"
+    )
 
 
 def _wait_step_past(page, step: int) -> None:
@@ -463,7 +467,7 @@ def test_inside_shows_every_feature_map_grid_of_a_photo_whole(page):
         )[2]
     ]
     assert len(captions) == len(explainer_for(pred).convs) >= 4
-    open_tab(page, "Inside the network")
+    open_tab(page, "Inside")
     page.get_by_label("Photo", exact=True).check()
     page.wait_for_function(
         f"() => document.querySelectorAll('#inside-maps .caption-label').length === {len(captions)}"

@@ -251,7 +251,7 @@ def test_two_sessions_adding_to_one_project_lose_nothing(project):
         try:
             p = Project(project.path)  # each session opens the project itself
             for i in range(12):
-                p.add_example("ring", stroke("ring", i))
+                p.add_example("ring", stroke(("ring", "bar")[k], i))  # 24 different drawings
                 if i % 4 == 0:
                     p.add_class(f"class {k}-{i}")
         except Exception as exc:
@@ -265,6 +265,21 @@ def test_two_sessions_adding_to_one_project_lose_nothing(project):
     assert not errors
     assert len(project.examples("ring")) == 24
     assert sorted(project.class_names()) == sorted(["ring"] + [f"class {k}-{i}" for k in range(2) for i in (0, 4, 8)])
+
+
+def test_the_same_example_twice_is_refused(project):
+    """A drawing added twice (a double click, a canvas not cleared) is refused; the same drawing in
+    another class, or one a pixel apart, is taken."""
+    project.add_class("ring")
+    project.add_class("bar")
+    first = project.add_example("ring", stroke("ring", 1))
+    with pytest.raises(DataError, match=f"already holds this very example \\({first.name}\\)"):
+        project.add_example("ring", stroke("ring", 1))
+    project.add_example("bar", stroke("ring", 1))
+    moved = stroke("ring", 1)
+    moved.putpixel((5, 5), (0, 0, 0, 255))
+    project.add_example("ring", moved)
+    assert [c.count for c in project.classes()] == [2, 1]
 
 
 def test_a_project_deleted_meanwhile_says_so(project):

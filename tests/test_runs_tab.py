@@ -35,15 +35,19 @@ MNIST_META = {
 }
 
 
-def fake_run(runs_dir, stem, lr=0.1, accuracy=0.9, log=True, ckpt=True, date="2026-11-26T10:00:00+00:00"):
-    """A run as training leaves it: an (untrained) mnist_fast checkpoint and its log of two epochs."""
-    recipe = get_recipe("mnist_fast").replace(lr=lr, epochs=2.0).as_dict()
+def fake_run(
+    runs_dir, stem, lr=0.1, accuracy=0.9, log=True, ckpt=True, date="2026-11-26T10:00:00+00:00", quick=False, **changed
+):
+    """A run as training leaves it: an (untrained) mnist_fast checkpoint and its log of two epochs
+    (quick: a quick run's, on 1,000 training and 1,000 test images)."""
+    recipe = get_recipe("mnist_fast").replace(lr=lr, epochs=2.0, **changed).as_dict()
     meta = {**MNIST_META, "recipe": recipe, "test_accuracy": accuracy, "date": date}
     path = runs_dir / f"{stem}.safetensors"
     if ckpt:
         save_checkpoint(get_spec("mnist_fast").build(1, 10, 28), meta, path)
     if log:
-        rl = RunLog.open(runs_dir / f"{stem}.jsonl", run_header(recipe, "mnist", "test"))
+        subsets = dict(train_subset=1000, test_subset=1000) if quick else {}
+        rl = RunLog.open(runs_dir / f"{stem}.jsonl", run_header(recipe, "mnist", "test", **subsets))
         rl.write(Start("cpu (2 threads)", "mnist_fast", 1000, 1000, 200, 2.0, 64, 16, 32))
         for i in range(1, 33):
             rl.write(Step(i, 32, i / 16, 2.0 / i, lr, 500.0, i * 0.1, 0.0))
@@ -173,16 +177,21 @@ def test_imports_are_checked_like_any_checkpoint(runs_dir, tmp_path):
 
 def test_the_table_and_its_refresh(ctx, runs_dir):
     fake_run(runs_dir, "old", date="2026-11-20T10:00:00+00:00")
-    fake_run(runs_dir, "new", lr=0.02, accuracy=0.95)
+    fake_run(runs_dir, "new", lr=0.02, accuracy=0.95, quick=True, normalize=((0.1308,), (0.3083,)))
     frame, notes, compare, chosen = runs_tab.refresh(ctx, ["new", "deleted-meanwhile"], "old")
     assert isinstance(frame, pd.DataFrame) and list(frame.columns) == runs_tab.COLUMNS
     assert list(frame["Run"]) == ["shipped/mnist", "shipped/cifar10", "new", "old"]
     new = frame.set_index("Run").loc["new"]
-    assert (new["Test accuracy"], new["Changed settings"], new["Status"]) == (
+    # the settings in words: a quick run's image counts, no raw normalize=[[0.1308]]
+    assert (new["Test accuracy"], new["Changed settings"], new["Status"], new["Trained"]) == (
         "95.00%",
-        "lr=0.02, epochs=2.0",
+        "preset mnist_fast; learning rate 0.02, 2 epochs, normalized with mean 0.131, std 0.308, "
+        "1,000 training images, 200 test images",
         "finished",
+        "2 epochs · 3.5 s · cpu (2 threads)",
     )
+    # model, data, accuracy, status and problems come first: they fit a 1280 px screen
+    assert runs_tab.COLUMNS[:6] == ["Run", "Model", "Data", "Test accuracy", "Status", "Problems"]
     assert "4 run(s)" in notes and "⚠️" not in notes
     assert compare.value == ["new"] and chosen.value == "old" and ("old", "old") in compare.choices
 
@@ -197,7 +206,7 @@ def test_overlaid_curves_and_the_settings_that_differ(ctx, runs_dir):
     assert list(a["epoch"])[:2] == [0.0625, 0.125] and list(a["loss"])[:2] == [2.0, 1.0]
     assert set(acc["run"]) == {"a train", "a test", "b train", "b test"}
     assert acc[(acc["run"] == "b test") & (acc["epoch"] == 2)]["accuracy"].item() == pytest.approx(0.9)
-    assert "| lr | 0.1 | 0.02 | 0.1 |" in text and "| epochs |" not in text
+    assert "| learning rate | 0.1 | 0.02 | 0.1 |" in text and "| epochs |" not in text
     assert "train images" not in text  # c has no log: unknown is no difference
     assert "No curves for c" in text
     assert runs_tab.compare(ctx, []) == (None, None, "")
@@ -205,7 +214,7 @@ def test_overlaid_curves_and_the_settings_that_differ(ctx, runs_dir):
     assert loss_plot.color_map == {"a": runs_tab.PALETTE[0], "b": runs_tab.PALETTE[1]}
     assert list(acc_plot.color_map) == ["a train", "a test", "b train", "b test"]
     _, _, one = runs_tab.compare(ctx, ["b"])
-    assert one == "**b**: changed from the preset: lr=0.02, epochs=2.0"
+    assert one == "**b**: changed from the preset: learning rate 0.02, 2 epochs"
 
 
 def test_use_a_run_in_the_draw_or_photo_tab(ctx, runs_dir):
@@ -240,8 +249,10 @@ def test_delete_needs_confirming_and_upload_adds_a_run(ctx, runs_dir):
 
 
 def handler(f):
-    """The handler an event calls, bound to the context by functools.partial or ui.common.bind."""
-    return getattr(f.fn, "func", None) or getattr(f.fn, "__wrapped__", None)
+    """The handler an event calls, bound to the context by functools.partial or ui.common.bind, and
+    wrapped by ui.refusals.gentle."""
+    fn = f.fn.__wrapped__ if getattr(f.fn, "__gentle__", False) else f.fn
+    return getattr(fn, "func", None) or getattr(fn, "__wrapped__", None)
 
 
 def test_the_app_has_the_runs_tab_wired(runs_dir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -11,6 +12,7 @@ from cnn.runs import RunManager
 from . import api, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, train_tab
 from .common import AppContext
 from .gradio_internals import attach
+from .refusals import refuse_gently
 
 TITLE = "# CNN Playground\nDraw a digit, classify a photo, train a CNN, and look inside it."
 
@@ -34,6 +36,16 @@ CSS = """
 #inside-maps .caption-label { position: static; max-width: none; white-space: normal; overflow: visible;
   border: none; border-top: 1px solid var(--border-color-primary); border-radius: 0; text-align: center; }
 """
+# A phone (tests/test_page_phone.py): the editor is shorter and the words above it smaller, so that
+# the prediction shows on the first screen with the drawing (the tabs wrap onto a second row:
+# gr.Tabs(overflow_behavior="wrap")).
+CSS += """
+@media (max-width: 640px) {
+  #title h1 { font-size: 1.5em !important; margin-bottom: 0 !important; }
+  #title p, #draw-about p { font-size: 12px !important; line-height: 1.35 !important; }
+  #sketch { height: 400px !important; }
+}
+"""
 
 
 def build_app(
@@ -50,9 +62,9 @@ def build_app(
     with gr.Blocks(title="CNN Playground", delete_cache=(max(1, upload_ttl // 2), upload_ttl)) as demo:
         draw_model = gr.State(ctx.shipped("draw"))
         photo_model = gr.State(ctx.shipped("photo"))
-        gr.Markdown(TITLE)
+        gr.Markdown(TITLE, elem_id="title")
         owner = train_tab.owner_state()  # this browser's token: whose runs the page shows
-        with gr.Tabs() as tabs:
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab one tap away on a phone, no "..." menu
             draw = draw_tab.build(ctx, draw_model)
             photo = photo_tab.build(ctx, photo_model)
             train, train_settings = train_tab.build(ctx, tabs, draw, photo, owner)
@@ -63,5 +75,7 @@ def build_app(
         train_tab.on_load(demo, ctx, train, owner)  # a (re)loaded page shows its run
         demo.load(None, None, None, js=PICK_BRUSH)
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
+    refuse_gently(demo)  # a refusal is a warning that leaves the page as it was (ui/refusals.py)
+    threading.Thread(target=inside_tab.warm, args=(ctx,), name="inside-warm-up", daemon=True).start()
     attach(demo, ctx)  # demo.ctx and demo.runs (ui/gradio_internals.py)
     return demo

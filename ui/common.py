@@ -228,14 +228,16 @@ def best_guesses(probs: dict[str, float], kind: str) -> tuple[str, str] | None:
     return None if len(ranked) < 2 or probs[ranked[0]] >= UNSURE_BELOW[kind] else (ranked[0], ranked[1])
 
 
-def headline(probs: dict[str, float], unsure: str, kind: str) -> str:
+def headline(probs: dict[str, float], unsure, kind: str) -> str:
     """What a prediction's headline says: the best class, or unsure.format(best, second best) when
-    the model is unsure."""
+    the model is unsure (unsure: the wording, or a function of probs that gives it)."""
     guesses = best_guesses(probs, kind)
-    return max(probs, key=probs.get) if guesses is None else unsure.format(*guesses)
+    if guesses is None:
+        return max(probs, key=probs.get)
+    return (unsure(probs) if callable(unsure) else unsure).format(*guesses)
 
 
-def headlined(label: gr.Label, unsure: str, kind: str) -> gr.Label:
+def headlined(label: gr.Label, unsure, kind: str) -> gr.Label:
     """Make a Label headline a {class: probability} value with `headline` (Gradio's own headline is
     always the best class, however unlikely). Strings (messages) show as they are."""
 

@@ -13,10 +13,11 @@ from cnn.serving.decode import is_empty_editor
 from cnn.serving.digits import prepare_digit
 from cnn.serving.render import enlarge
 
+from . import words
 from .common import PREDICT, AppContext, friendly, headlined
 
-EMPTY = "Draw a digit"  # what the label says while the canvas is empty
-UNSURE = "Not sure this is a digit: maybe {} or {}"  # the headline when no digit stands out
+EMPTY = words.DIGIT_EMPTY  # what the label says while the canvas is empty (a digit model)
+UNSURE = words.DIGIT_UNSURE  # the headline when no digit stands out
 # The canvas is larger than the room the editor gives it (about 500 px at height=560), so that it
 # is shown scaled down to fit both on load and after Clear. Gradio zooms the canvas "to fit" when the
 # editor appears, even above 100% (a 420 px canvas showed at 119%), but Clear resets the zoom to
@@ -46,9 +47,24 @@ def digit_prediction(ctx: AppContext, image, model_path: str | None):
 def draw(ctx: AppContext, sketch, model_path: str | None) -> tuple[dict | str, Image.Image | None]:
     """The sketchpad changed: (probabilities or a message, the enlarged 28x28 the model saw)."""
     if is_empty_editor(sketch):
-        return EMPTY, None
+        return words.empty(_classes(ctx, model_path)), None
     probs, seen = digit_prediction(ctx, sketch, model_path)
+    if isinstance(probs, str) and not words.is_digits(classes := _classes(ctx, model_path)):
+        return words.empty(classes), None  # a blank canvas, in a taught model's words
     return probs, enlarge(seen) if seen is not None else None
+
+
+def _classes(ctx: AppContext, model_path: str | None) -> list[str]:
+    try:
+        return ctx.predictor(model_path, "digit").classes
+    except Exception:  # no usable model: the line about it says why; the words stay a digit's
+        return []
+
+
+@friendly
+def model_words(ctx: AppContext, model_path: str | None) -> gr.Sketchpad:
+    """The tab's model changed: the canvas's label in its own words."""
+    return gr.Sketchpad(label=words.prompt(_classes(ctx, model_path)))
 
 
 @friendly
@@ -64,7 +80,7 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
         about = gr.Markdown(ctx.about(ctx.shipped("draw"), "digit"), elem_id="draw-about")
         with gr.Row():
             sketch = gr.Sketchpad(
-                label="Draw a digit (0-9)",
+                label=words.DIGIT_PROMPT,
                 type="pil",
                 image_mode="RGBA",
                 canvas_size=(CANVAS, CANVAS),
@@ -75,7 +91,7 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
             with gr.Column():
                 label = headlined(
                     gr.Label(num_top_classes=10, label="Prediction", value=EMPTY, elem_id="digit-label"),
-                    UNSURE,
+                    words.unsure,
                     "digit",
                 )
                 seen = gr.Image(
@@ -87,6 +103,10 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
                 )
                 shipped = gr.Button("Use the shipped model", size="sm")
     shipped.click(functools.partial(use_shipped, ctx), None, [model, about], api_visibility="private")
+    # a new model: the canvas asks for its classes, and the drawing is read again by it
+    model.change(functools.partial(model_words, ctx), model, sketch, api_visibility="private").then(
+        functools.partial(draw, ctx), [sketch, model], [label, seen], show_progress="hidden", api_visibility="private"
+    )
     sketch.change(
         functools.partial(draw, ctx),
         [sketch, model],

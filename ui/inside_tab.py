@@ -17,7 +17,7 @@ from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
 from cnn.serving.render import enlarge, feature_grid, overlay, to_pil
 
-from .common import PREDICT, AppContext, best_guesses, friendly, md
+from .common import PREDICT, AppContext, best_guesses, friendly, log, md
 
 SUMMARY_COLUMNS = ["Layer", "Type", "Output shape", "Param #"]
 MAPS_SHOWN = 16  # feature maps shown per layer
@@ -94,10 +94,26 @@ def _inside(ctx: AppContext, which: str, sketch, image, draw_path: str | None, p
     )
 
 
+def warm(ctx: AppContext) -> None:
+    """Ready the shipped models' explainers, summaries and convolution kernels (a background thread
+    at launch): the first Inside view then costs what the next ones do (bench/inside_tab.py)."""
+    for where, what in (("draw", "digit"), ("photo", "photo")):
+        try:
+            pred = ctx.predictor(ctx.shipped(where), what)
+            ex = explainer_for(pred)
+            ex.summary_rows()
+            x = torch.zeros((1, *pred.input_shape))
+            ex.feature_maps(x)
+            ex.grad_cam(x, 0)
+        except Exception:  # a missing or damaged model: its tab says so when asked
+            log.debug("no warm-up for the %s model", where, exc_info=True)
+
+
 def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr.State, photo_model: gr.State) -> None:
     """The tab's layout and events (call inside gr.Tabs): it looks at the Draw tab's sketch and the
     Photo tab's image, through the models those tabs use."""
-    with gr.Tab("Inside the network", id="inside") as tab:
+    with gr.Tab("Inside", id="inside") as tab:  # a short name: every tab fits a phone's tab bar
+        gr.Markdown("**Inside the network**: what each layer makes of the drawing or the photo.")
         with gr.Row():
             which = gr.Radio(["Drawing", "Photo"], value="Drawing", label="Look inside the model for")
             show = gr.Button("Show", variant="primary")

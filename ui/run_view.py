@@ -8,6 +8,7 @@ import base64
 import html
 import io
 import math
+import re
 
 import pandas as pd
 from PIL import Image
@@ -70,7 +71,10 @@ def progress_html(run: Run) -> str:
         return "" if run.done else "<div>Preparing...</div>"
     ips = f"{p['images_per_s']:,.0f} images/s" if p["images_per_s"] else "- images/s"
     if p.get("threads"):  # the CPU threads: fewer while other programs use the CPU (cnn.cpu_share)
-        ips += f" on {p['threads']} CPU thread{'s' * (p['threads'] > 1)}"
+        of = re.search(r"\((\d+) threads?\)", run.device or "")  # the device's, as the tab names it
+        ips += (
+            f" on {p['threads']}{f' of {of.group(1)}' if of else ''} CPU thread{'s' * (p['threads'] > 1 or bool(of))}"
+        )
     loss = f" · loss {run.steps[-1].loss:.3f}" if run.steps else ""
     return (
         f"<div><progress value='{p['fraction']:.4f}' max='1'></progress><br>"
@@ -232,7 +236,7 @@ def live_panel_html(run: Run) -> str:
         cells.append(
             f"<figure class='live-cell {'right' if right else 'wrong'}' title='{tip}'>"
             f"<img src='{_data_url(to_pil(img))}' alt='{tip}'>"
-            f"<figcaption>{'✓' if right else '✗'} {name} {p:.0%}</figcaption></figure>"
+            f"<figcaption>{'✓' if right else '✗'}&nbsp;{name} · {p:.0%}</figcaption></figure>"  # not "✓1 55%"
         )
     n_right = sum(int(a == b) for a, b in zip(run.panel_labels, snap.predictions))
     return (

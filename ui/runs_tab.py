@@ -14,21 +14,21 @@ from cnn.run_index import NOT_SETTINGS, RunEntry, delete_run, import_checkpoint,
 
 from . import confusion_view, train_tab
 from .common import AppContext, bind, current_request, friendly, onnx_download, servable
+from .run_words import legend_names, setting_name, setting_words, value_words
 
+# What a person looks for first comes first, so that it fits a 1280 px screen with the rest wrapped.
 COLUMNS = [
     "Run",
     "Model",
     "Data",
-    "Recipe",
-    "Changed settings",
-    "Epochs",
     "Test accuracy",
-    "Train s",
-    "Device",
-    "Date",
     "Status",
     "Problems",
+    "Changed settings",
+    "Trained",
+    "Date",
 ]
+WIDTHS = ["17%", "10%", "8%", "8%", "11%", "14%", "15%", "10%", "7%"]
 MAX_POINTS = 400  # per run and curve: enough to see its shape, light enough to send
 
 
@@ -55,27 +55,45 @@ def _pct(x) -> str:
     return "" if x is None else f"{100 * x:.2f}%"
 
 
+def _quick_run(e: RunEntry) -> dict:
+    """A quick run's image counts (what it trained and tested on), as settings."""
+    out = {}
+    if e.train_subset is not None:
+        out["train images"] = e.n_train if e.n_train is not None else e.train_subset
+    if e.test_subset is not None:
+        out["test images"] = e.n_test if e.n_test is not None else e.test_subset
+    return out
+
+
 def _changed(e: RunEntry) -> str:
+    """The settings changed from the preset, in words, a quick run's image counts included."""
     if e.overrides is None:
         return "(preset unknown)" if e.recipe else ""
-    return ", ".join(f"{k}={v}" for k, v in e.overrides.items())
+    changed = {**e.overrides, **_quick_run(e)}
+    return ", ".join(setting_words(k, v) for k, v in changed.items())
+
+
+def _trained(e: RunEntry) -> str:
+    """'2 epochs · 41.2 s · cpu'."""
+    parts = [
+        "" if e.epochs is None else setting_words("epochs", round(e.epochs, 2)),
+        "" if e.train_seconds is None else f"{e.train_seconds:.1f} s",
+        e.device,
+    ]
+    return " · ".join(p for p in parts if p)
 
 
 def row(e: RunEntry) -> list:
-    secs = "" if e.train_seconds is None else f"{e.train_seconds:.1f}"
     return [
         e.key,
         e.model,
-        e.dataset,
-        e.recipe.get("name", ""),
-        _changed(e),
-        "" if e.epochs is None else f"{e.epochs:g}",
+        f"project {e.project}" if e.project else e.dataset,
         _pct(e.test_accuracy),
-        secs,
-        e.device,
-        e.date[:19],
         e.status + (f" (continued from {e.parent})" if e.parent else ""),
         "; ".join(e.problems),
+        "; ".join(p for p in (f"preset {e.recipe['name']}" if e.recipe.get("name") else "", _changed(e)) if p),
+        _trained(e),
+        e.date[:16].replace("T", " "),
     ]
 
 
@@ -119,16 +137,18 @@ def _thin(points: list, limit: int = MAX_POINTS) -> list:
 def curves(entries: list[RunEntry]) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str]]:
     """The loss per step and accuracy per epoch of each run with a log, and the runs without curves."""
     loss, acc, missing = [], [], []
+    named = legend_names([e.key for e in entries])  # legends cut long names: what tells them apart
     for e in entries:
         h = load_history(e)
         if h is None or not (h.steps or h.epochs):
             missing.append(e.key)
             continue
-        loss += [{"run": e.key, "epoch": round(s.epoch, 4), "loss": s.loss} for s in _thin(h.steps)]
+        name = named[e.key]
+        loss += [{"run": name, "epoch": round(s.epoch, 4), "loss": s.loss} for s in _thin(h.steps)]
         for ep in h.epochs:
-            acc.append({"run": f"{e.key} train", "epoch": ep.epoch, "accuracy": ep.train_accuracy})
+            acc.append({"run": f"{name} train", "epoch": ep.epoch, "accuracy": ep.train_accuracy})
             if ep.test_accuracy is not None:
-                acc.append({"run": f"{e.key} test", "epoch": ep.epoch, "accuracy": ep.test_accuracy})
+                acc.append({"run": f"{name} test", "epoch": ep.epoch, "accuracy": ep.test_accuracy})
     # an empty frame would leave a coloured plot blank for good (Gradio 6.31): send None instead
     return (pd.DataFrame(loss) if loss else None, pd.DataFrame(acc) if acc else None, missing)
 
@@ -140,13 +160,13 @@ def _settings(e: RunEntry) -> dict:
         "recipe": e.recipe.get("name", ""),
         "train images": e.n_train,
         "test images": e.n_test,
-    }
+    }  # (the image counts each run used: a quick run's among them)
     out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS})
     return out
 
 
-def _cell(v) -> str:
-    return "" if v is None else str(v).replace("|", "\\|")
+def _cell(name: str, v) -> str:
+    return "" if v is None else value_words(name, v).replace("|", "\\|")
 
 
 def differences(entries: list[RunEntry]) -> str:
@@ -162,9 +182,9 @@ def differences(entries: list[RunEntry]) -> str:
     differ = [k for k in names if len({repr(s[k]) for s in settings if s.get(k) is not None}) > 1]
     if not differ:
         return "The runs have the same settings."
-    head = "| setting | " + " | ".join(_cell(e.key) for e in entries) + " |"
+    head = "| setting | " + " | ".join(e.key.replace("|", "\\|") for e in entries) + " |"
     lines = [head, "|---" * (len(entries) + 1) + "|"]
-    lines += [f"| {k} | " + " | ".join(_cell(s.get(k)) for s in settings) + " |" for k in differ]
+    lines += [f"| {setting_name(k)} | " + " | ".join(_cell(k, s.get(k)) for s in settings) + " |" for k in differ]
     return "**Settings that differ**\n\n" + "\n".join(lines)
 
 
@@ -193,6 +213,7 @@ def compare_plots(
         color="run",
         color_map=coloured(loss),
         height=280,
+        y_axis_format=".3~g",
         title=f"Training loss{n}",
         elem_id="runs-loss",
         render=False,
@@ -204,7 +225,8 @@ def compare_plots(
         color="run",
         color_map=coloured(acc),
         height=280,
-        y_lim=[0, 1],
+        y_lim=[0, 1.05],  # room above 100%: points at the top stay clear of the edge
+        y_axis_format=".0%",
         title=f"Accuracy per epoch{n}",
         elem_id="runs-acc",
         render=False,
@@ -305,7 +327,9 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
     with gr.Tab("Runs", id="runs") as tab:
         notes = gr.Markdown("", elem_id="runs-notes")
         refresh_btn = gr.Button("Refresh", size="sm", elem_id="runs-refresh")
-        table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, max_height=420, elem_id="runs-table")
+        table = gr.Dataframe(
+            headers=COLUMNS, interactive=False, wrap=True, max_height=420, column_widths=WIDTHS, elem_id="runs-table"
+        )
         compared = gr.Dropdown(
             [], multiselect=True, label="Compare runs (their curves overlaid)", elem_id="runs-compare"
         )

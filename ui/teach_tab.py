@@ -30,6 +30,15 @@ PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
   const b = document.querySelector('#teach-sketch button[aria-label="Brush"]');
   if (b) { b.click(); } else if (Date.now() - t0 < 5000) { setTimeout(pick, 200); } }; pick(); }"""
 
+# "Add" sends the drawing on the canvas at the click and clears the canvas there and then, brush
+# picked, so the next drawing starts on an empty canvas however slow the answer (the answer leaves the
+# canvas alone: clearing it then would wipe strokes drawn meanwhile). A second click sends an empty
+# canvas, which is refused; the same drawing twice is refused by the project.
+TAKE_DRAWING = """(project, cls, sketch) => { setTimeout(() => {
+  document.querySelector('#teach-sketch button[aria-label="Clear canvas"]')?.click();
+  setTimeout(() => document.querySelector('#teach-sketch button[aria-label="Brush"]')?.click(), 50);
+}, 0); return [project, cls, sketch]; }"""
+
 
 # ---------------------------------------------------------------- handlers: projects and classes
 
@@ -99,7 +108,7 @@ def add_drawing(ctx: AppContext, path, cls: str, sketch, request: gr.Request = N
     if is_empty_editor(sketch):
         raise CnnError("The canvas is empty: draw an example first.")
     project.add_example(cls, sketch)
-    return view(ctx, project, cls, request=request, sketch=gr.Sketchpad(value=None, visible=project.kind == "drawings"))
+    return view(ctx, project, cls, request=request)  # the canvas was cleared on the page at the click (TAKE_DRAWING)
 
 
 @friendly
@@ -348,9 +357,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)
     c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
     c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **private)
-    c["add_btn"].click(b(add_drawing, ctx), [prj, cls, c["sketch"]], out, **private).then(
-        None, None, None, js=PICK_BRUSH
-    )  # the cleared canvas takes the next drawing at once
+    c["add_btn"].click(b(add_drawing, ctx), [prj, cls, c["sketch"]], out, js=TAKE_DRAWING, **private)
     c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **private)
     c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
     c["examples"].select(pick_example, c["files"], c["picked"], **private)

@@ -29,7 +29,7 @@ from cnn.runs import RunBusy, RunConfig
 from cnn.training import RunStatus
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
-from . import confusion_view
+from . import confusion_view, words
 from .common import AppContext, bind, friendly, login
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
@@ -259,7 +259,8 @@ def _settings(ctx: AppContext) -> list:
     """The run's settings, in the order `start` takes them."""
     runs = ctx.runs
     r0 = fast_default("mnist", runs.device_type())
-    with gr.Row():
+    # groups that fold away (a phone shows one screen of settings at a time)
+    with gr.Accordion("Data and model", open=True, elem_id="train-settings-data"), gr.Row():
         dataset = gr.Dropdown(list(DATASETS), value="MNIST", label="Data set", elem_id="dataset")
         folder = gr.Textbox(
             label="Image folder (one sub-folder per class)",
@@ -269,14 +270,15 @@ def _settings(ctx: AppContext) -> list:
             if not runs.allow_any_path
             else "the path of an image folder",
         )
-        model = gr.Dropdown(list(MODELS), value=r0.model, label="Model", elem_id="model")
+        model = gr.Dropdown(words.model_choices(MODELS), value=r0.model, label="Model", elem_id="model")
         recipe = gr.Dropdown(list(RECIPES), value=r0.name, label="Recipe preset", elem_id="recipe")
-    with gr.Row():
-        epochs = gr.Number(r0.epochs, label="Epochs (may be fractional)", elem_id="epochs")
-        batch = gr.Number(r0.batch_size, label="Batch size", precision=0, elem_id="batch")
-        lr = gr.Number(r0.lr, label="Learning rate", elem_id="lr")
-        optimizer = gr.Dropdown(list(OPTIMIZERS), value=r0.optimizer, label="Optimizer", elem_id="optimizer")
-    with gr.Accordion("Quick run: train on part of the data", open=False):
+    with gr.Accordion("Epochs, batch size, learning rate, optimizer", open=True, elem_id="train-settings-training"):
+        with gr.Row():
+            epochs = gr.Number(r0.epochs, label="Epochs (may be fractional)", elem_id="epochs")
+            batch = gr.Number(r0.batch_size, label="Batch size", precision=0, elem_id="batch")
+            lr = gr.Number(r0.lr, label="Learning rate", elem_id="lr")
+            optimizer = gr.Dropdown(list(OPTIMIZERS), value=r0.optimizer, label="Optimizer", elem_id="optimizer")
+    with gr.Accordion("Quick run: train on part of the data", open=False, elem_id="train-settings-more"):
         with gr.Row():
             train_n = gr.Textbox("", label="Training images (empty: all)", placeholder="all", elem_id="train-subset")
             test_n = gr.Textbox("", label="Test images (empty: all)", placeholder="all", elem_id="test-subset")

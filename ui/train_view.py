@@ -53,7 +53,13 @@ class TrainOutputs:
         with gr.Row():
             with gr.Column():
                 loss_plot = gr.LinePlot(
-                    x="epoch", y="loss", title="Training loss", elem_id="loss-plot", height=260, x_axis_format="~g"
+                    x="epoch",
+                    y="loss",
+                    title="Training loss",
+                    elem_id="loss-plot",
+                    height=260,
+                    x_axis_format="~g",
+                    y_axis_format=".3~g",  # ticks of 3 digits, not 1.835559
                 )
                 loss_note = gr.Markdown("", elem_id="loss-note")
             acc_plot = gr.ScatterPlot(
@@ -63,7 +69,8 @@ class TrainOutputs:
                 title="Accuracy per epoch",
                 elem_id="acc-plot",
                 height=260,
-                y_lim=[0, 1],
+                y_lim=[0, 1.05],  # room above 100%: points at the top stay clear of the edge
+                y_axis_format=".0%",
                 x_axis_format="~g",
                 color_map={"train": "#1f77b4", "test": "#ff7f0e"},
             )

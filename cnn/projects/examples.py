@@ -98,3 +98,15 @@ def stored_bytes(kind: str, image) -> tuple[bytes, Image.Image]:
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return buf.getvalue(), seen
+
+
+def same_example(data: bytes, files: list[Path]) -> Path | None:
+    """The first of files that holds exactly the stored example `data` (stored_bytes' PNG: the same
+    pixels give the same bytes), or None. Sizes are compared first, so few files are read."""
+    for f in files:
+        try:
+            if f.stat().st_size == len(data) and f.read_bytes() == data:
+                return f
+        except OSError:  # removed meanwhile
+            continue
+    return None

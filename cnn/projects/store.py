@@ -32,7 +32,7 @@ from ..atomic import atomic_path
 from ..data import resolve_data_dir
 from ..errors import DataError
 from ..owners import USERS_FOLDER, owner_folder
-from .examples import KINDS, stored_bytes
+from .examples import KINDS, same_example, stored_bytes
 
 try:
     import fcntl
@@ -244,10 +244,19 @@ class Project:
         return self.path / (f"{SPLITS[0]}/{folder}" if m.get("splits") else folder)
 
     def add_example(self, name: str, image) -> Path:
-        """Check the example (cnn.projects.examples.prepare) and store it under a unique name."""
+        """Check the example (cnn.projects.examples.prepare) and store it under a unique name. An
+        example with the very pixels of one the class holds is refused (a drawing added twice)."""
         data, _ = stored_bytes(self.manifest()["kind"], image)
         file = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}.png"
         with self._change() as m:
+            folder = self._entry(m, name)["folder"]
+            held = [p for s in SPLITS for p in self._files(f"{s}/{folder}")] if m.get("splits") else self._files(folder)
+            twin = same_example(data, held)
+            if twin is not None:
+                raise DataError(
+                    f"The class {name!r} already holds this very example ({twin.name}); "
+                    "draw or pick a new one (each example should add something)."
+                )
             target = self._class_folder(m, name) / file
             with atomic_path(target) as tmp:
                 Path(tmp).write_bytes(data)
