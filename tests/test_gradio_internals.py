@@ -118,3 +118,28 @@ def test_blocks_have_no_attribute_of_the_names_attach_uses():
     ctx = Ctx()
     gradio_internals.attach(demo, ctx)
     assert demo.ctx is ctx and demo.runs is ctx.runs
+
+
+def test_wrapped_page_events_are_the_ones_gradio_calls(served):
+    """wrap_page_events reaches the handler Gradio calls for a page event, and leaves the named
+    endpoints alone: a private event's wrapped handler answers, over HTTP."""
+    import gradio as gr
+
+    from ui.gradio_internals import wrap_page_events
+
+    with gr.Blocks() as demo:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(lambda v: v, box, out, api_name="echo")
+        box.change(lambda v: v, box, out, api_visibility="private")
+    calls = []
+
+    def wrap(fn):
+        def call(*a):
+            calls.append(a)
+            return "wrapped"
+
+        return call
+
+    assert wrap_page_events(demo, wrap) == 1
+    fns = list(demo.fns.values())
+    assert fns[0].fn("x") == "x" and fns[1].fn("x") == "wrapped" and calls == [("x",)]

@@ -108,7 +108,7 @@ def test_train_refusals_keep_the_settings_and_the_run(page):
     page.locator("#start-btn").click()
     page.wait_for_function("() => /step \\d+/.test(document.querySelector('#train-progress').innerText)")
     page.locator("#start-btn").click()  # a second run while this one goes
-    refused(page, "already going")
+    refused(page, "You already have a run training")
     page.locator("#stop-btn").click()
     page.wait_for_function("() => document.querySelector('#train-result').innerText.includes('Test accuracy')")
     assert error_badges(page) == 0

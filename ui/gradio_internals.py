@@ -9,6 +9,8 @@ when a Gradio release changes it: run that test first when the lock file moves G
   Gradio's internal `LabelData` rewritten ("not sure" headlines).
 - `skip_missing_matplotlib`: `sys.modules["matplotlib"] = None`, for Gradio's per-event import.
 - `attach`: the app's context and run manager kept on the Blocks object (`demo.ctx`, `demo.runs`).
+- `wrap_page_events`: every page event's handler wrapped after the app is built (`demo.fns`,
+  `BlockFunction.fn`, `.api_visibility`), for the refusals that leave the page as it was.
 - `WORKAROUNDS`: the places that work around a Gradio 6.31 behaviour, checked by hand when Gradio
   moves (the test pins the version they were written for).
 """
@@ -92,3 +94,17 @@ def attach(demo: gr.Blocks, ctx: Any) -> None:
     `demo.runs`. Relies on: gr.Blocks taking new attributes and having none of these names."""
     demo.ctx = ctx
     demo.runs = ctx.runs
+
+
+def wrap_page_events(demo: gr.Blocks, wrap: Callable[[Callable], Callable]) -> int:
+    """Replace the handler of every page event of `demo` (those with api_visibility "private", not
+    the named API endpoints) by `wrap(handler)`; the number wrapped. Why: a handler's gr.Error puts
+    every output of its event into an error state that the person must close by hand
+    (ui/refusals.py). Relies on: `Blocks.fns` mapping ids to BlockFunctions whose `fn` Gradio calls
+    at each event and whose `api_visibility` says whether it is an endpoint."""
+    wrapped = 0
+    for block_fn in demo.fns.values():
+        if block_fn.fn is not None and block_fn.api_visibility == "private":
+            block_fn.fn = wrap(block_fn.fn)
+            wrapped += 1
+    return wrapped

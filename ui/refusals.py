@@ -15,6 +15,8 @@ import inspect
 
 import gradio as gr
 
+from .gradio_internals import wrap_page_events
+
 
 def _warn(exc: gr.Error) -> None:
     gr.Warning(exc.message, duration=exc.duration, title="Not done")
@@ -59,6 +61,4 @@ def gentle(fn):
 def refuse_gently(demo: gr.Blocks) -> None:
     """Make every page event of demo (api_visibility "private") refuse with `gentle` (call once the
     app is built)."""
-    for block_fn in demo.fns.values():
-        if block_fn.fn is not None and block_fn.api_visibility == "private":
-            block_fn.fn = gentle(block_fn.fn)
+    wrap_page_events(demo, gentle)
