@@ -13,7 +13,7 @@ import pandas as pd
 from cnn.errors import CnnError
 from cnn.run_index import NOT_SETTINGS, RunEntry, delete_run, import_checkpoint, list_runs, load_history
 
-from . import confusion_view, train_tab
+from . import confusion_view, design_editor, train_tab
 from .common import AppContext, friendly, onnx_download, servable
 
 COLUMNS = [
@@ -216,7 +216,7 @@ def compare(ctx: AppContext, keys: list | None) -> tuple:
         except CnnError:
             gone.append(k)
     loss, acc, missing = curves(entries)
-    text = differences(entries)
+    text = differences(entries) + design_editor.design_differences(entries)
     if missing:
         text += f"\n\nNo curves for {', '.join(missing)}: no training log."
     if gone:

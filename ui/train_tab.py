@@ -20,12 +20,11 @@ import gradio as gr
 
 from cnn.data import resolve_data_dir
 from cnn.errors import CnnError, ConfigError
-from cnn.models import MODELS
 from cnn.run_index import load_history
 from cnn.runs import RunConfig
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
-from . import confusion_view
+from . import confusion_view, design_editor
 from .common import AppContext, bind, friendly
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
@@ -124,6 +123,7 @@ def start(
     tensorboard: bool = False,
     continue_from: str | None = None,
     owner: str | None = None,
+    design: list | None = None,
 ) -> tuple:
     """Check the settings and start a run; then the tab shows it from scratch. Bad settings, or a run
     already going, are refused with a message before anything on the page changes. tensorboard: also
@@ -132,6 +132,7 @@ def start(
     here the first time): only it can stop the run."""
     cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n, tensorboard)
     cfg = continued(ctx, cfg, continue_from)
+    cfg = design_editor.configured(cfg, design)  # the model "design": the editor's layers, checked
     owner = owner or uuid.uuid4().hex
     run = ctx.runs.start(cfg, session=owner)
     return (*view_update(run, Shown()), owner)
@@ -235,7 +236,7 @@ def _settings(ctx: AppContext) -> list:
             if not runs.allow_any_path
             else "the path of an image folder",
         )
-        model = gr.Dropdown(list(MODELS), value=r0.model, label="Model", elem_id="model")
+        model = gr.Dropdown(design_editor.model_choices(), value=r0.model, label="Model", elem_id="model")
         recipe = gr.Dropdown(list(RECIPES), value=r0.name, label="Recipe preset", elem_id="recipe")
     with gr.Row():
         epochs = gr.Number(r0.epochs, label="Epochs (may be fractional)", elem_id="epochs")
@@ -280,6 +281,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> tuple[TrainOutputs, li
             f"using this app. Runs are saved under `{ctx.runs.runs_dir}`."
         )
         settings = _settings(ctx) + _keeping()
+        editor = design_editor.build(ctx, settings)
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
@@ -288,7 +290,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo) -> tuple[TrainOutputs, li
     ctx.runs.stop_unwatched_after = UNWATCHED_S  # the app turns it on: its pages ask every TICK_S s
     start_btn.click(
         bind(start, ctx),
-        [*settings, owner],
+        [*settings, owner, editor.design],
         [*out.components(), owner],
         concurrency_id="train",
         concurrency_limit=None,
