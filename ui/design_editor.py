@@ -27,15 +27,16 @@ import gradio as gr
 import pandas as pd
 from gradio.context import Context
 
-from cnn.data.sources import NAMED_SHAPES
+from cnn.data.sources import NAMED_CLASSES, NAMED_SHAPES
 from cnn.errors import CnnError, ConfigError
+from cnn.hardware import pick_device
+from cnn.models import MODELS, design_layers, design_presets, design_view
 from cnn.models import design as core
-from cnn.models import design_layers, design_presets, design_view
 from cnn.runs import RunConfig
 from cnn.training.recipes import OPTIMIZERS, RECIPES, get_recipe
 from cnn.training.step_timing import time_steps
 
-from .common import ROOT, AppContext, friendly, log, md
+from .common import DATASETS, ROOT, AppContext, friendly, log, md
 
 MODEL = core.DESIGN  # the model name a designed network trains under
 DESIGN_RECIPE = "design"  # the recipe preset a design trains with by default
@@ -78,8 +79,6 @@ NEW_LAYER = {
 def _presets() -> dict[str, tuple[list, str]]:
     """name -> (design, note): LeNet-5 (examples/lenet5.json), every preset model as its design (or
     the closest one, with what differs: cnn.models.design_presets), and empty."""
-    from cnn.models import MODELS
-
     out = {START_PRESET: (json.loads((ROOT / "examples" / "lenet5.json").read_text()), "")}
     for name in MODELS:
         try:
@@ -97,8 +96,6 @@ def presets() -> dict[str, list]:
 
 def model_choices() -> list:
     """The Train tab's model list: every preset, then the design (by its label)."""
-    from cnn.models import MODELS
-
     return [(name, name) for name in MODELS if name != MODEL] + [(MODEL_LABEL, MODEL)]
 
 
@@ -226,14 +223,12 @@ class Target:
 
     @classmethod
     def of(cls, dataset_choice, batch) -> Target:
-        from .train_tab import DATASETS
-
         key = DATASETS.get(dataset_choice)
         try:
             b = max(1, int(float(batch)))
         except (TypeError, ValueError, OverflowError):
             b = 64
-        return cls(NAMED_SHAPES.get(key, FOLDER_SHAPE), 10, b, key)
+        return cls(NAMED_SHAPES.get(key, FOLDER_SHAPE), NAMED_CLASSES.get(key, 10), b, key)
 
 
 def _count(n) -> str:
@@ -336,8 +331,6 @@ def decode_design(text: str) -> list:
 
 def share_query(design, dataset_choice, recipe, epochs, batch, lr, optimizer) -> str:
     """The query that opens the page with this design, data set and recipe: `?design=...&...`."""
-    from .train_tab import DATASETS
-
     q = {"design": encode_design(_layers(design))}
     if DATASETS.get(dataset_choice):
         q["dataset"] = DATASETS[dataset_choice]
@@ -377,8 +370,6 @@ def _number(query, name: str, low: float, high: float, whole: bool = False) -> f
 def read_link(query) -> Link:
     """A share link's query (a dict-like of strings) as what it fills in; each bad part is left out
     and named in `problems`, so the rest still opens."""
-    from .train_tab import DATASETS
-
     found, problems = {}, []
     if "design" in query:
         try:
@@ -560,8 +551,6 @@ def estimate(ctx: AppContext, design, dataset_choice, batch, recipe, optimizer, 
     except ValueError:
         pass
     device = ctx.runs.device if hasattr(ctx.runs, "device") else "cpu"
-    from cnn.hardware import pick_device
-
     t = time_steps(model, r, target.input_shape, target.num_classes, n, pick_device(device))
     busy = " (a run is training now, so this is slower than on a quiet machine)" if _training(ctx) else ""
     log.info("design estimate: %.3f s/step over %d steps", t.seconds_per_step, t.steps_timed)

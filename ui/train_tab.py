@@ -25,7 +25,7 @@ from cnn.runs import RunConfig
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
 from . import confusion_view, design_editor
-from .common import AppContext, bind, friendly
+from .common import DATASETS, AppContext, bind, friendly
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "pick_for_dataset",
 ]
 
-DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist", "CIFAR-10": "cifar10", "Image folder": None}
 TICK_S = 1.0  # the page asks for the run's state this often (the progress line: ~1/s)
 UNWATCHED_S = 15.0  # a run no page has asked about for this long stops (RunManager's option)
 QUIET = dict(api_visibility="private", show_progress="hidden")
