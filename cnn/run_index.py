@@ -23,6 +23,7 @@ from pathlib import Path
 from .atomic import atomic_path
 from .checkpoint import load_checkpoint, read_metadata
 from .errors import CheckpointError, CnnError, ConfigError
+from .models import model_name
 from .runlog import RunHistory, RunLogError, log_path, read_log, run_header
 from .training.recipes import get_recipe
 
@@ -44,7 +45,9 @@ class RunEntry:
     checkpoint: Path | None = None  # None: there is no checkpoint file
     log: Path | None = None  # None: there is no log file
     shipped: bool = False
-    model: str = ""
+    model: str = ""  # what the table names it: the architecture, or a design's summary
+    architecture: str = ""  # the model name to build ('design' for a designed net)
+    design: list | None = None  # a designed net's layers
     dataset: str = ""
     recipe: dict = field(default_factory=dict)
     overrides: dict | None = None  # settings changed from the named preset (None: preset unknown)
@@ -165,7 +168,8 @@ def _fill_from_log(e: RunEntry, h: RunHistory) -> None:
     header, end = h.header or {}, h.end or {}
     meta = end.get("metadata") or {}
     e.recipe = meta.get("recipe") or header.get("recipe") or {}
-    e.model = meta.get("architecture") or (h.start.model if h.start else "") or e.recipe.get("model", "")
+    e.architecture = meta.get("architecture") or (h.start.model if h.start else "") or e.recipe.get("model", "")
+    _name(e, meta.get("design") or e.recipe.get("design"), meta)
     e.dataset = meta.get("dataset") or header.get("dataset", "")
     e.date = meta.get("date") or header.get("created", "")
     e.parent = header.get("parent") or meta.get("parent")
@@ -186,7 +190,8 @@ def _fill_from_log(e: RunEntry, h: RunHistory) -> None:
 
 def _fill_from_metadata(e: RunEntry, meta: dict) -> None:
     """The checkpoint's metadata: it wins over the log where both say something."""
-    e.model, e.dataset = meta["architecture"], meta.get("dataset", e.dataset)
+    e.architecture, e.dataset = meta["architecture"], meta.get("dataset", e.dataset)
+    _name(e, meta.get("design"), meta)
     e.recipe = meta.get("recipe") or e.recipe
     e.channels = int(meta["input_shape"][0])
     for name in ("test_accuracy", "train_seconds", "device", "date", "status"):
@@ -194,6 +199,13 @@ def _fill_from_metadata(e: RunEntry, meta: dict) -> None:
             setattr(e, name, meta[name])
     if meta.get("epochs_completed") is not None:
         e.epochs = meta["epochs_completed"]
+
+
+def _name(e: RunEntry, design, meta: dict) -> None:
+    """The entry's design (a designed net's) and the name the table shows: its summary."""
+    e.design = design if e.architecture == "design" and isinstance(design, list) else None
+    classes = meta.get("classes")
+    e.model = model_name(e.architecture, e.design, len(classes) if isinstance(classes, list) else None)
 
 
 def _stamp(path: Path) -> tuple[int, int]:

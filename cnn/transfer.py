@@ -18,7 +18,7 @@ import torch
 
 from .checkpoint import load_checkpoint, read_metadata
 from .errors import CheckpointError
-from .models import classifier_name, get_spec
+from .models import DESIGN, build_model, classifier_name
 from .training.recipes import Recipe
 
 _KIND = {1: "grey", 3: "colour"}
@@ -33,10 +33,11 @@ class StartingWeights:
     std: tuple[float, ...]
     source_classes: list[str] = field(default_factory=list)
     left_fresh: list[str] = field(default_factory=list)  # the new model's entries that start afresh
+    design: list | None = None  # a designed checkpoint's layers (architecture 'design')
 
     def fine_tune(self, recipe: Recipe) -> Recipe:
-        """The recipe on the checkpoint's architecture and in its normalisation."""
-        return recipe.replace(model=self.architecture, normalize=(self.mean, self.std))
+        """The recipe on the checkpoint's architecture (a design's layers too) and in its normalisation."""
+        return recipe.replace(model=self.architecture, design=self.design, normalize=(self.mean, self.std))
 
     def describe(self) -> str:
         return (
@@ -53,12 +54,14 @@ def starting_weights(
     image_size: int,
     architecture: str | None = None,
     keep_classifier: bool = False,
+    design: list | None = None,
 ) -> StartingWeights:
     """The weights of the checkpoint at `path` that a new `architecture` model (default: the
     checkpoint's own) for `channels` x `image_size` images and `num_classes` classes can start from.
     A CheckpointError says why when it cannot: another architecture or channel count, or nothing
     but the classifier in common. keep_classifier (continuing a run on its own classes): the final
-    classifier is kept too where its shape fits."""
+    classifier is kept too where its shape fits. design: the layers of the design to be trained, for
+    a designed checkpoint: refused unless they are the checkpoint's own (None: the checkpoint's)."""
     path = Path(path)
     meta = read_metadata(path)
     arch, shape = meta["architecture"], [int(v) for v in meta["input_shape"]]
@@ -74,9 +77,15 @@ def starting_weights(
             f"trained on {_KIND.get(channels, f'{channels}-channel')} images (the shipped MNIST one for "
             f"drawings, CIFAR-10 for photos), or train from scratch."
         )
-    source, meta = load_checkpoint(path)  # refuses weights that do not fit the architecture they name
+    source, meta = load_checkpoint(path)  # refuses weights (or a design) that do not fit the architecture
+    own = meta.get("design") if arch == DESIGN else None
+    if design is not None and own is not None and _without_classes(design) != _without_classes(own):
+        raise CheckpointError(
+            f"{path.name} holds another design than the one given, so it cannot start it. Leave out the "
+            f"design (the checkpoint's own is fine-tuned) or train the new design from scratch."
+        )
     with torch.random.fork_rng(devices=[]):  # building the target draws random numbers: not the caller's
-        target = get_spec(arch).build(channels, num_classes, image_size).state_dict()
+        target = build_model(arch, channels, num_classes, image_size, design=own).state_dict()
     head = classifier_name(source)
     is_head = lambda k: k == head or k.startswith(head + ".")
     state = {
@@ -98,4 +107,14 @@ def starting_weights(
         tuple(map(float, norm["std"])),
         list(meta["classes"]),
         sorted(set(target) - set(state)),
+        own,
     )
+
+
+def _without_classes(design: list) -> list:
+    """A design with its last Linear's out_features left out: the classes may differ."""
+    layers = [dict(layer) if isinstance(layer, dict) else layer for layer in design]
+    last = [i for i, layer in enumerate(layers) if isinstance(layer, dict) and layer.get("layer") == "Linear"]
+    if last:
+        layers[last[-1]].pop("out_features", None)
+    return layers

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..checkpoint import read_metadata
 from ..data import Dataset
+from ..models import DESIGN
 from ..projects import project_folder, teach_recipe
 from ..projects.store import Project
 from ..training import Recipe
@@ -42,8 +43,14 @@ def fine_tune(args, recipe: Recipe, data: Dataset) -> tuple[Recipe, dict | None,
     if not getattr(args, "init_from", None):
         return recipe, None, ""
     c, h, _ = data.input_shape
+    design = recipe.design if getattr(args, "layers", None) else None
     init = starting_weights(
-        args.init_from, channels=c, num_classes=len(data.classes), image_size=h, architecture=args.model
+        args.init_from,
+        channels=c,
+        num_classes=len(data.classes),
+        image_size=h,
+        architecture=DESIGN if design is not None else args.model,
+        design=design,
     )
     return init.fine_tune(recipe), init.state, f"fine-tuning from {init.describe()}"
 

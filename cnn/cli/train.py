@@ -21,12 +21,13 @@ from tqdm import tqdm
 from ..checkpoint import save_checkpoint
 from ..evaluation import format_confusion
 from ..hardware import pick_device
-from ..models import MODELS
+from ..models import DESIGN, MODELS
 from ..projects import load_training_data
 from ..runlog import RunRecorder, run_header
 from ..training import RECIPES, RunStatus, default_recipe, distributed, get_recipe, train
 from ..training.recipes import fast_default
 from .common import add_data_flags, friendly_errors
+from .design import checked_design, design_flag
 from .fine_tune import fine_tune, init_image_size, init_name, teach_default
 
 
@@ -37,6 +38,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--model",
         choices=list(MODELS),
         help="architecture (default: the recipe's; with no --recipe either, the data set's fast default)",
+    )
+    p.add_argument(
+        "--layers",
+        metavar="DESIGN.json",
+        help="train your own network: a JSON list of torch.nn layers (docs/design.md); default recipe 'design'",
     )
     p.add_argument("--recipe", choices=list(RECIPES), help="training preset (default: the model's own)")
     p.add_argument("--epochs", type=float)
@@ -75,8 +81,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_flags(p)
     args = p.parse_args(argv)
-    if not (args.model or args.recipe or args.dataset):
+    if not (args.model or args.recipe or args.dataset or args.layers):
         p.error("name a --dataset (its fast default is trained), a --model or a --recipe")
+    if args.layers and args.model:
+        p.error("--layers trains the network it describes; leave out --model")
     return args
 
 
@@ -85,7 +93,10 @@ def main(argv=None) -> int:
     ctx = distributed.from_env()
     with friendly_errors():
         data = None
-        if args.recipe or args.model:
+        design = design_flag(args)  # a bad design ends the program before any data loads
+        if design is not None:
+            recipe = get_recipe(args.recipe or DESIGN).replace(model=DESIGN, design=design)
+        elif args.recipe or args.model:
             recipe = get_recipe(args.recipe) if args.recipe else default_recipe(args.model)
         else:
             data = load_training_data(
@@ -124,6 +135,8 @@ def main(argv=None) -> int:
             data = load_training_data(
                 recipe.dataset, args.data_dir, allow_any_path=True, image_size=init_image_size(args)
             )
+        if design is not None:  # the data's own shape and classes
+            recipe = recipe.replace(design=checked_design(recipe, data))
         data.train = data.train.subset(args.train_subset, seed=args.seed)
         data.test = data.test.subset(args.test_subset, seed=args.seed)
         if data.skipped and ctx.is_main:

@@ -1,7 +1,7 @@
 """Layer 2, models: every architecture by name (the tutorials' and the project's fast nets)."""
 
 from .design import DESIGN, Design, parse
-from .design_view import diff, summary
+from .design_view import diff, model_name, summary
 from .registry import MODELS, ModelSpec, build_model, classifier_name, count_parameters, get_spec, load_partial_state
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "diff",
     "get_spec",
     "load_partial_state",
+    "model_name",
     "parse",
     "summary",
 ]

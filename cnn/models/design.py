@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -176,6 +178,23 @@ def load_layers(design) -> list:
     return design
 
 
+def load_design_file(path: str | os.PathLike) -> list:
+    """The layer list of a design file (JSON), refusing a missing, unreadable or oversized file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"No design file at {path}; give a JSON file with a list of layers (docs/design.md).")
+    if path.stat().st_size > 4 * MAX_JSON_CHARS:
+        raise ConfigError(f"{path} is {path.stat().st_size:,} bytes; a design file is at most {MAX_JSON_CHARS:,}.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read as text ({exc}).") from None
+    try:
+        return load_layers(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
 def _kind(v) -> str:
     return {dict: "an object", str: "a string", bool: "true or false", type(None): "null"}.get(type(v), "a number")
 
@@ -219,7 +238,8 @@ def _check_structure(layers: list, counter: list, prefix: str = "", depth: int =
     for i, raw in enumerate(layers):
         name, _ = _layer_name(raw, f"layer {prefix}{i + 1}", counter, depth)
         if name == RESIDUAL:
-            _check_structure(raw.get("layers") or [], counter, f"{prefix}{i + 1}.", depth + 1)
+            _residual_layers(raw, f"layer {prefix}{i + 1}, {name}")
+            _check_structure(raw["layers"], counter, f"{prefix}{i + 1}.", depth + 1)
         else:
             check_args(f"layer {prefix}{i + 1}, {name}", name, {k: v for k, v in raw.items() if k != "layer"})
 
@@ -264,13 +284,18 @@ def _walk(layers, shape, prefix, depth, counter, last_linear, num_classes):
     return normalised, nodes, shape
 
 
-def _residual(raw, where, index, shape, depth, counter, num_classes):
+def _residual_layers(raw: dict, where: str) -> list:
     extra = [k for k in raw if k not in ("layer", "layers")]
     if extra:
         raise ConfigError(f'{where}: unknown argument {extra[0]!r}; a Residual takes only its "layers".')
     inner = raw.get("layers")
     if not isinstance(inner, list) or not inner:
         raise ConfigError(f'{where}: "layers" must be a non-empty list of the layers inside it.')
+    return inner
+
+
+def _residual(raw, where, index, shape, depth, counter, num_classes):
+    inner = _residual_layers(raw, where)
     norm, children, out = _walk(inner, shape, f"{index}.", depth + 1, counter, -1, num_classes)
     dims = lambda s: "x".join(map(str, s))
     if len(out) != len(shape) or out[1:] != shape[1:]:

@@ -200,12 +200,12 @@ def work_out(where: str, name: str, args: dict, shape: tuple, out_features: int 
     image = len(shape) == 3
     if name in IMAGE_ONLY and not image:
         raise ConfigError(
-            f"{where}: {name} needs an image (channels x height x width), but gets {shape[0]} flat features; "
+            f"{where}: needs an image (channels x height x width), but gets {shape[0]} flat features; "
             f"move it before the Flatten{' or use BatchNorm1d' if name == 'BatchNorm2d' else ''}."
         )
     if name in FLAT_ONLY and image:
         raise ConfigError(
-            f"{where}: {name} needs flat features, but gets a {_dims(shape)} image; add a Flatten before it"
+            f"{where}: needs flat features, but gets a {_dims(shape)} image; add a Flatten before it"
             f"{' or use BatchNorm2d' if name == 'BatchNorm1d' else ''}."
         )
     inferred = INFERRED.get(name)

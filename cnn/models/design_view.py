@@ -147,6 +147,7 @@ MAX_SUMMARY = 60
 
 
 def _parts(layers: list, num_classes: int | None, top: bool = True) -> list[str]:
+    layers = [layer for layer in layers if isinstance(layer, dict)]
     linears = [i for i, layer in enumerate(layers) if layer.get("layer") == "Linear"]
     parts = []
     for i, layer in enumerate(layers):
@@ -174,6 +175,13 @@ def summary(layers: list, num_classes: int | None = None) -> str:
     while len(head) > 1 and len("-".join(head + ["..."] + tail)) > MAX_SUMMARY:
         head.pop()
     return "-".join(head + ["..."] + tail)
+
+
+def model_name(architecture: str, design=None, num_classes: int | None = None) -> str:
+    """What to call a model in a table or a line: a design's summary, else its architecture."""
+    if architecture == "design" and isinstance(design, list):
+        return summary(design, num_classes)
+    return str(architecture)
 
 
 def diff(a: list, b: list, prefix: str = "") -> list[str]:
@@ -243,19 +251,15 @@ def _block(shape, thin: bool, side_max: int) -> tuple[float, float, float]:
 
 
 def _cuboid(x, w, h, d, colour, title) -> str:
-    y = _BASE - h
-    top = f"{x},{y} {x + d},{y - d * 0.6} {x + w + d},{y - d * 0.6} {x + w},{y}"
-    side = f"{x + w},{y} {x + w + d},{y - d * 0.6} {x + w + d},{_BASE - d * 0.6} {x + w},{_BASE}"
+    y, s = _BASE - h, d * 0.6
+    top = f"{x:.1f},{y:.1f} {x + d:.1f},{y - s:.1f} {x + w + d:.1f},{y - s:.1f} {x + w:.1f},{y:.1f}"
+    side = f"{x + w:.1f},{y:.1f} {x + w + d:.1f},{y - s:.1f} {x + w + d:.1f},{_BASE - s:.1f} {x + w:.1f},{_BASE}"
     return (
         f'<g><title>{escape(title)}</title><rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
         f'fill="{colour}" stroke="#333" stroke-width="0.5"/>'
-        f'<polygon points="{_pts(top)}" fill="{colour}" opacity="0.7" stroke="#333" stroke-width="0.5"/>'
-        f'<polygon points="{_pts(side)}" fill="{colour}" opacity="0.5" stroke="#333" stroke-width="0.5"/></g>'
+        f'<polygon points="{top}" fill="{colour}" opacity="0.7" stroke="#333" stroke-width="0.5"/>'
+        f'<polygon points="{side}" fill="{colour}" opacity="0.5" stroke="#333" stroke-width="0.5"/></g>'
     )
-
-
-def _pts(text: str) -> str:
-    return " ".join(",".join(f"{float(v):.1f}" for v in p.split(",")) for p in text.split())
 
 
 def picture(design) -> str:
@@ -268,8 +272,13 @@ def picture(design) -> str:
     parts.append(_cuboid(x, w, h, d, "#dddddd", f"input {dims(design.input_shape)}"))
     parts.append(_label(x + w / 2, f"input {dims(design.input_shape)}"))
     x += w + d + 12
-    arcs = []
-    start = {}
+    # each Residual's arc spans from its first drawn layer to its last one
+    last = {}
+    for n in design.rows:
+        if n.name != "Residual":
+            for i in range(1, n.index.count(".") + 1):
+                last[n.index.rsplit(".", i)[0]] = n.index
+    arcs, start = [], {}
     for n in design.rows:
         if n.name == "Residual":
             start[n.index] = x
@@ -279,27 +288,19 @@ def picture(design) -> str:
         title = f"layer {n.index} {n.name}: {dims(n.layer.shape)}, {n.layer.params:,} parameters"
         parts.append(_cuboid(x, w, h, d, colour, title))
         parts.append(_label(x + w / 2, f"{n.index} {_short(n)}"))
-        x += w + d + (6 if n.name in _THIN else 12)
-        for index, x0 in list(start.items()):
-            if n.index.startswith(index + ".") and _last_inside(design, n, index):
-                arcs.append((x0, x - 6, index))
-                del start[index]
+        x += max(w + d + (6 if n.name in _THIN else 12), 16)  # room for the slanted labels
+        arcs += [(start.pop(r), x - 6, r) for r, end in last.items() if end == n.index and r in start]
     for x0, x1, index in arcs:
         parts.append(
             f'<path d="M{x0:.1f},20 C{x0:.1f},4 {x1:.1f},4 {x1:.1f},20" fill="none" stroke="#76b7b2" '
             f'stroke-width="2"/><text x="{(x0 + x1) / 2:.1f}" y="12" font-size="11" text-anchor="middle">'
             f"+ (layer {index})</text>"
         )
-    width = x + 40
+    width = x + 80  # the last slanted label
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} 290" width="{width:.0f}" height="290" '
         f'font-family="sans-serif">' + "".join(parts) + "</svg>"
     )
-
-
-def _last_inside(design, node, index: str) -> bool:
-    inside = [n for n in design.rows if n.index.startswith(index + ".") and n.name != "Residual"]
-    return bool(inside) and inside[-1] is node
 
 
 def _short(n) -> str:

@@ -29,6 +29,7 @@ from ..data import resolve_data_dir
 from ..data.normalize import Normalizer
 from ..errors import ConfigError, ImageError
 from ..evaluation import SERVED_TRANSLATE, tta_logits
+from ..models import model_name
 from .onnx_runtime import BACKENDS, OrtRunner, cached_export, median_ms, onnxruntime_or_none
 
 
@@ -122,10 +123,12 @@ class Predictor:
         init = self.metadata.get("init_from")
         init = f", fine-tuned from {init}" if taught and isinstance(init, str) else ""
         where = f"; checkpoint {shown_path(self.path, data_dir)}" if self.path is not None else ""
-        return (
-            f"{self.metadata.get('architecture', self.name)} {'taught' if taught else 'trained on'} "
-            f"{self.source(data_dir)}{acc}{init}{where}"
-        )
+        return f"{self._model_name()} {'taught' if taught else 'trained on'} {self.source(data_dir)}{acc}{init}{where}"
+
+    def _model_name(self) -> str:
+        """The architecture, or a designed net's summary ('Conv6-AvgPool-...-Linear10')."""
+        m = self.metadata
+        return model_name(m.get("architecture", self.name), m.get("design"), len(self.classes))
 
     def batch(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 C x H x W (or 1 x C x H x W) to a normalised float batch of one."""
