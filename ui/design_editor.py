@@ -27,6 +27,7 @@ import gradio as gr
 import pandas as pd
 from gradio.context import Context
 
+from cnn.checkpoint import read_metadata
 from cnn.data.sources import NAMED_CLASSES, NAMED_SHAPES
 from cnn.errors import CnnError, ConfigError
 from cnn.hardware import pick_device
@@ -410,7 +411,14 @@ def configured(cfg: RunConfig, design) -> RunConfig:
     """cfg with the editor's design as its layers when its model is the design (RunConfig.checked
     refuses a broken or too big one when the run starts, before anything changes); other models
     leave the design alone."""
-    return dataclasses.replace(cfg, layers=_layers(design)) if cfg.model == MODEL else cfg
+    if cfg.model != MODEL:
+        return cfg
+    if cfg.init_from:  # continuing a designed run: its weights fit its own design only
+        kept = read_metadata(cfg.init_from).get("design")
+        if isinstance(kept, list) and kept != _layers(design):
+            gr.Info("Continuing a designed run trains its own design; the editor's is not used.", duration=6)
+            return dataclasses.replace(cfg, layers=kept)
+    return dataclasses.replace(cfg, layers=_layers(design))
 
 
 # ---------------------------------------------------------------- the editor on the page
@@ -699,7 +707,7 @@ def _from_link(design, selected, request: gr.Request):
 
 def design_of(entry) -> list | None:
     """The design a kept run was trained with (None: a preset model)."""
-    d = (getattr(entry, "recipe", None) or {}).get("design")
+    d = getattr(entry, "design", None) or (getattr(entry, "recipe", None) or {}).get("design")
     return d if isinstance(d, list) else None
 
 

@@ -137,7 +137,8 @@ def _settings(e: RunEntry) -> dict:
         "train images": e.n_train,
         "test images": e.n_test,
     }
-    out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS})
+    # (a design is compared layer by layer below the table: design_editor.design_differences)
+    out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS and k != "design"})
     return out
 
 

@@ -181,7 +181,7 @@ def continue_settings(ctx: AppContext, key: str | None, epochs) -> tuple:
     return (
         choice,
         gr.Textbox(value="" if choice != "Image folder" else where, visible=choice == "Image folder"),
-        e.model,
+        e.architecture or e.model,  # (a designed run's model is 'design'; e.model names its layers)
         recipe,
         float(epochs),
         r.get("batch_size"),
