@@ -29,7 +29,8 @@ from .training.recipes import get_recipe
 
 SHIPPED = "shipped/"  # the key prefix of a shipped checkpoint ('/' is in no run's name)
 MAX_IMPORT_BYTES = 50_000_000  # an uploaded checkpoint larger than this is refused
-NOT_SETTINGS = ("name", "reported", "notes")  # recipe fields that are labels, not settings
+# recipe fields that are labels, not settings; and a design's layers, which the model column names
+NOT_SETTINGS = ("name", "reported", "notes", "design")
 _DELETING = threading.Lock()
 
 

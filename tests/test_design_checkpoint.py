@@ -12,12 +12,13 @@ import torch
 
 from cnn.checkpoint import load_checkpoint, read_metadata, rewrite_metadata
 from cnn.errors import CheckpointError, ConfigError
-from cnn.models import count_parameters, parse, summary
+from cnn.models import count_parameters, parse
+from cnn.models.design import summary
 from cnn.run_index import list_runs
 from cnn.runs.config import RunConfig
 from cnn.serving.explain import Explainer
 from cnn.serving.predictor import Predictor
-from cnn.training import train
+from cnn.training import get_recipe, train
 from cnn.transfer import starting_weights
 
 TINY = [
@@ -168,6 +169,7 @@ def test_the_runs_table_names_it_by_its_summary(trained):
     assert entry.model == summary(TINY, 10) == "Conv8-MaxPool-Res(Conv12)-MaxPool-Linear10"
     assert entry.architecture == "design" and entry.design == parse(TINY, (1, 28, 28), 10).layers
     assert entry.usable and entry.test_accuracy > 0.8
+    assert entry.overrides == {"epochs": 1.0}  # the layers are the model column's, not a changed setting
 
 
 def test_run_config_carries_the_design_and_refuses_a_bad_one():
@@ -185,3 +187,13 @@ def test_run_config_carries_the_design_and_refuses_a_bad_one():
         RunConfig("mnist", "design", "design", 1, 64, 0.003, "adam").checked()
     # a preset chosen again drops the layers
     assert RunConfig("mnist", "mnist_fast", "design", 1, 64, 0.003, "adam").checked().design is None
+
+
+def test_the_engine_keeps_the_normalised_design(mnist_small):
+    text = json.dumps(TINY)  # as a page or an API might send it: JSON text, in_channels stated
+    text = text.replace('"out_channels": 8,', '"in_channels": 1, "out_channels": 8,')
+    recipe = get_recipe("design").replace(epochs=0.05, design=text)
+    end = list(train(recipe, mnist_small, device="cpu", calibration_holdout=0))[-1]
+    assert end.metadata["architecture"] == "design"
+    assert end.metadata["design"] == parse(text, (1, 28, 28), 10).layers == end.metadata["recipe"]["design"]
+    assert end.metadata["design"][0]["in_channels"] == 1  # as stated: the design round-trips

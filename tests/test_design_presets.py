@@ -8,6 +8,7 @@ import torch
 from cnn.errors import ConfigError
 from cnn.models import MODELS, count_parameters, get_spec, parse
 from cnn.models.design_presets import CLOSE, EXACT, closest_design, design_of_preset, preset_state_as_design
+from cnn.training import default_recipe
 
 
 def test_every_preset_is_exact_or_close_with_a_reason():
@@ -49,3 +50,9 @@ def test_a_design_fits_other_class_counts_and_channels():
     assert parse(layers, (1, 32, 32), 3).build()(torch.zeros(2, 1, 32, 32)).shape == (2, 3)
     with pytest.raises(ConfigError, match="Unknown model 'nope'"):
         design_of_preset("nope")
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_preset_fits_the_size_limits_at_its_recipes_batch(name):
+    spec = get_spec(name)
+    parse(closest_design(name)[0], spec.input_shape, 10, batch_size=default_recipe(name).batch_size)

@@ -1,7 +1,8 @@
-"""Layer 2, models: every architecture by name (the tutorials' and the project's fast nets)."""
+"""Layer 2, models: every architecture by name (the tutorials' and the project's fast nets), and designs
+(cnn.models.design: a network as a JSON list of torch.nn layers)."""
 
 from .design import DESIGN, Design, parse
-from .design_view import diff, model_name, summary
+from .design_view import model_name
 from .registry import MODELS, ModelSpec, build_model, classifier_name, count_parameters, get_spec, load_partial_state
 
 __all__ = [
@@ -12,10 +13,8 @@ __all__ = [
     "build_model",
     "classifier_name",
     "count_parameters",
-    "diff",
     "get_spec",
     "load_partial_state",
     "model_name",
     "parse",
-    "summary",
 ]

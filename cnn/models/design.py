@@ -26,21 +26,27 @@ import torch.nn as nn
 from ..errors import ConfigError
 from . import design_view
 from .design_layers import ARGS, CLASSES, RESIDUAL, Layer, check_args, unknown_layer, work_out
+from .design_view import diff, model_name, summary
+
+__all__ = ["DESIGN", "Design", "diff", "load_design_file", "load_layers", "model_name", "parse", "summary"]
 
 DESIGN = "design"  # the model name of a designed network (checkpoint metadata's architecture)
 
 # Size limits, so that one person's design cannot make a shared server unresponsive or run it out
-# of memory. The largest preset (seed004_cnn, 2.2 M parameters; cifar10_fast, 120 M multiply-adds
-# per image) fits with room to spare; so does a CIFAR ResNet-18 (11 M parameters would not: a
-# network that size is not trained in a playground's minutes on a CPU anyway).
-MAX_PARAMETERS = 10_000_000  # 40 MB of float32 weights; with gradients and Adam's two moments 160 MB
-# At 1 G multiply-adds per image a training step of 64 images is ~200 G multiply-adds (forward and
-# backward): seconds on a server CPU. The stop button acts between steps, so a step much longer
-# than that would keep it waiting; and a design 10x the largest preset's is no longer a playground's.
-MAX_MACS = 1_000_000_000  # per image, forward
+# of memory. Every preset fits with room to spare (tests/test_design_presets.py sizes them).
+# Parameters: 40 MB of float32 weights, 160 MB with gradients and Adam's two moments; 4x the
+# largest preset (seed004_cnn, 2.3 M). A CIFAR ResNet-18 (11 M) is over: a network that size does
+# not train in a playground's minutes on a CPU anyway.
+MAX_PARAMETERS = 10_000_000
+# Multiply-adds per image (forward): 8x the largest preset's (cifar10_fast, 118 M). A training step
+# of 64 images is then ~200 G multiply-adds forward and backward, seconds on a server CPU; the Stop
+# button acts between steps, so a step much longer than that would keep it waiting.
+MAX_MACS = 1_000_000_000
 # Training keeps every layer's output for the backward pass and a gradient of the same size:
-# 8 bytes per value (float32). 2 GiB leaves a server of 16 GiB room for several runs and the app.
-MAX_ACTIVATION_BYTES = 2 * 1024**3
+# 8 bytes per value (float32), times the batch. cifar10_fast with its recipe's batch of 1024 needs
+# 2.7 GiB by this count; 4 GiB lets it train and leaves a 16 GiB server room for a few runs at once
+# (the scheduler, cnn.runs.manager, bounds how many) and the app.
+MAX_ACTIVATION_BYTES = 4 * 1024**3
 BYTES_PER_VALUE = 8
 DEFAULT_BATCH = 64  # the default recipe's (cnn.training.recipes: 'design')
 # Also bounded, so that checking a design stays instant: its text, its layers, nested Residuals.
@@ -131,7 +137,7 @@ class Design:
         return design_view.format_table(self, title)
 
     def summary(self) -> str:
-        return design_view.summary(self.layers, self.num_classes)
+        return summary(self.layers, self.num_classes)
 
 
 class Residual(nn.Module):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..data.sources import NAMED_CLASSES, NAMED_SHAPES, named_source
 from ..errors import ConfigError
 from ..models import DESIGN, MODELS, get_spec, parse
+from ..models.design import load_layers
 from ..training import get_recipe
 
 
@@ -61,7 +62,7 @@ class RunConfig:
             return None
         key = named_source(self.dataset)
         if key is None:
-            return self.layers
+            return load_layers(self.layers)
         return parse(self.layers, NAMED_SHAPES[key], NAMED_CLASSES[key], int(self.batch_size)).layers
 
 

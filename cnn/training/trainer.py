@@ -131,7 +131,8 @@ class Trainer:
     def _build_model(self) -> None:
         r, (c, h, _) = self.recipe, self.data.input_shape
         if r.model == DESIGN:  # refused before anything trains: a broken design, or one too big for this batch
-            parse(r.design, self.data.input_shape, len(self.data.classes), r.batch_size)
+            design = parse(r.design, self.data.input_shape, len(self.data.classes), r.batch_size)
+            self.recipe = r = r.replace(design=design.layers)  # normalised: what the checkpoint keeps
         model = build_model(r.model, c, len(self.data.classes), h, design=r.design)
         if self.init_state:  # no random draws: a run without it is unchanged
             load_partial_state(model, self.init_state)
