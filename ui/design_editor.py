@@ -720,7 +720,7 @@ def design_differences(entries: list) -> str:
         return ""
     (first, base), parts = designed[0], []
     for e, d in designed[1:]:
-        lines = design_view.diff(base, d)
+        lines = core.diff(base, d)
         body = "\n".join(f"- {md(line)}" for line in lines) if lines else "- the same layers"
         parts.append(f"**{md(first.key)} → {md(e.key)}**, layer by layer:\n\n{body}")
     return "\n\n**Designs that differ**\n\n" + "\n\n".join(parts)
