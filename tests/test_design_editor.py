@@ -138,6 +138,9 @@ def test_start_gets_the_design_and_a_broken_one_is_refused():
         de.configured(cfg, d).checked()
     with pytest.raises(ConfigError, match="no layers"):
         de.configured(cfg, []).checked()
+    assert "layer 4, Conv2d" in de.refusal(de.configured(cfg, d)) and de.refusal(de.configured(cfg, lenet())) is None
+    big = [{"layer": "Flatten"}, {"layer": "Linear", "out_features": 20_000}, {"layer": "Linear"}]
+    assert "too big" in de.refusal(de.configured(cfg, big))
 
 
 def test_runs_compare_their_designs_layer_by_layer():

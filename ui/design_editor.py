@@ -421,6 +421,23 @@ def configured(cfg: RunConfig, design) -> RunConfig:
     return dataclasses.replace(cfg, layers=_layers(design))
 
 
+def refusal(cfg: RunConfig) -> str | None:
+    """Why Start refuses cfg's design (broken, or too big for its batch), or None: a named data set's
+    images are known before loading (an image folder's design is checked when its run starts)."""
+    key = str(cfg.dataset or "").strip().lower()
+    if cfg.model != MODEL or cfg.layers is None or key not in NAMED_SHAPES:
+        return None
+    try:
+        batch = max(1, int(float(cfg.batch_size)))
+    except (TypeError, ValueError, OverflowError):
+        return None  # (RunConfig.checked says what is wrong with the batch size)
+    try:
+        core.parse(cfg.layers, NAMED_SHAPES[key], NAMED_CLASSES[key], batch)
+    except CnnError as exc:
+        return f"Your design cannot train yet: {exc}"
+    return None
+
+
 # ---------------------------------------------------------------- the editor on the page
 
 

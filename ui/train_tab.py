@@ -131,7 +131,11 @@ def start(
     here the first time): only it can stop the run."""
     cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n, tensorboard)
     cfg = continued(ctx, cfg, continue_from)
-    cfg = design_editor.configured(cfg, design)  # the model "design": the editor's layers, checked
+    cfg = design_editor.configured(cfg, design)  # the model "design": the editor's layers
+    refusal = design_editor.refusal(cfg)
+    if refusal:  # a broken or too big design: said, nothing starts, the page stays as it was
+        gr.Warning(refusal, duration=10)
+        return (*values(), gr.skip())
     owner = owner or uuid.uuid4().hex
     run = ctx.runs.start(cfg, session=owner)
     return (*view_update(run, Shown()), owner)
