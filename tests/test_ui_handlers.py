@@ -236,7 +236,8 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
     assert {"predict_digit", "predict_photo"} <= {f.api_name for f in fns}
     by_name = {f.name: f for f in fns}
     start = by_name["start"]
-    assert len(start.inputs) == 13 and len(start.outputs) == len(train_tab.OUTPUTS) + 1  # settings, owner
+    # settings, owner, the layer editor's design
+    assert len(start.inputs) == 14 and len(start.outputs) == len(train_tab.OUTPUTS) + 1
     assert type(start.inputs[-1]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-1]
     assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-1]]
     # the page pulls the run: a timer's tick and the page's load, neither through the queue
