@@ -238,7 +238,7 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
     start = by_name["start"]
     # settings, owner, the layer editor's design
     assert len(start.inputs) == 14 and len(start.outputs) == len(train_tab.OUTPUTS) + 1
-    assert type(start.inputs[-1]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-1]
+    assert type(start.inputs[-2]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-2]
     assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-1]]
     # the page pulls the run: a timer's tick and the page's load, neither through the queue
     pulls = [f for f in fns if f.name == "refresh"]
