@@ -299,3 +299,24 @@ def test_built_modules_are_torch_nn_layers():
     model = parse(LENET, (1, 28, 28), 10).build()
     assert isinstance(model, nn.Sequential)
     assert [type(m).__name__ for m in model] == [x["layer"] for x in LENET]
+
+
+def test_a_design_travels_in_a_link_and_a_bad_token_is_refused():
+    import base64
+    import zlib
+
+    from cnn.models.design_link import design_from_token, design_to_token
+
+    token = design_to_token(VARIED[2][0])
+    assert design_from_token(token) == VARIED[2][0] and len(token) < 400
+    assert all(c.isalnum() or c in "-_" for c in token)  # safe in a URL as it is
+    changed = token[:20] + ("B" if token[20] != "B" else "C") + token[21:]  # zlib's checksum catches it
+    for bad in ("", "!!!", token[:-6], changed, "x" * 30_000):
+        with pytest.raises(ConfigError, match="damaged"):
+            design_from_token(bad)
+    bomb = base64.urlsafe_b64encode(zlib.compress(b"[" + b" " * 10_000_000 + b"]", 9)).decode()
+    assert len(bomb) < 20_000
+    with pytest.raises(ConfigError, match="damaged"):
+        design_from_token(bomb)
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        design_from_token(base64.urlsafe_b64encode(zlib.compress(b"[{]")).decode())

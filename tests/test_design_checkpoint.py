@@ -19,6 +19,7 @@ from cnn.runs.config import RunConfig
 from cnn.serving.explain import Explainer
 from cnn.serving.predictor import Predictor
 from cnn.training import get_recipe, train
+from cnn.training.design_speed import seconds_per_epoch, seconds_per_step
 from cnn.transfer import starting_weights
 
 TINY = [
@@ -197,3 +198,14 @@ def test_the_engine_keeps_the_normalised_design(mnist_small):
     assert end.metadata["architecture"] == "design"
     assert end.metadata["design"] == parse(text, (1, 28, 28), 10).layers == end.metadata["recipe"]["design"]
     assert end.metadata["design"][0]["in_channels"] == 1  # as stated: the design round-trips
+
+
+def test_seconds_per_epoch_is_timed_from_real_steps():
+    recipe = get_recipe("design").replace(design=TINY, batch_size=32)
+    per_step = seconds_per_step(recipe, (1, 28, 28), 10, device="cpu", steps=2)
+    assert 0 < per_step < 5
+    assert 0 < seconds_per_epoch(recipe, (1, 28, 28), 10, 60_000, device="cpu", steps=2) < 5 * 1875
+    wide = [{"layer": "Conv2d", "out_channels": 512, "kernel_size": 3, "padding": 1}] * 2
+    wide += [{"layer": "AdaptiveAvgPool2d", "output_size": 1}, *TINY[-3:]]
+    with pytest.raises(ConfigError, match="multiply-adds per image; the limit"):
+        seconds_per_step(recipe.replace(design=wide), (3, 64, 64), 10, device="cpu")
