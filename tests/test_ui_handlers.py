@@ -239,7 +239,7 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
     # settings, owner, the layer editor's design
     assert len(start.inputs) == 14 and len(start.outputs) == len(train_tab.OUTPUTS) + 1
     assert type(start.inputs[-2]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-2]
-    assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-1]]
+    assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-2]]
     # the page pulls the run: a timer's tick and the page's load, neither through the queue
     pulls = [f for f in fns if f.name == "refresh"]
     assert sorted(t[1] for f in pulls for t in f.targets) == ["load", "tick"]

@@ -8,14 +8,12 @@ view edits it as text. Every change answers with one message line: the totals, o
 wrong and what to do; components keep their values on a bad edit (no error badges). Start trains
 it when the model "Your design" is chosen, and refuses a broken or too big design (`configured`).
 
-A share link is the page's address with the design (base64url of its compact JSON), the data set
+A share link is the page's address with the design (cnn.models.design_link's token), the data set
 and the recipe in its query, as TensorFlow Playground keeps its network in its URL: opening it
 fills them in (`from_link`); anything wrong in a link is said and the rest of the page works."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import functools
 import json
@@ -28,16 +26,17 @@ import pandas as pd
 from gradio.context import Context
 
 from cnn.checkpoint import read_metadata
+from cnn.cpu_share import SERVING
 from cnn.data.sources import NAMED_CLASSES, NAMED_SHAPES
 from cnn.errors import CnnError, ConfigError
 from cnn.hardware import pick_device
-from cnn.models import MODELS, design_layers, design_presets, design_view
+from cnn.models import MODELS, design_layers, design_link, design_presets, design_view
 from cnn.models import design as core
 from cnn.runs import RunConfig
+from cnn.training import design_speed
 from cnn.training.recipes import OPTIMIZERS, RECIPES, get_recipe
-from cnn.training.step_timing import time_steps
 
-from .common import DATASETS, ROOT, AppContext, friendly, log, md
+from .common import DATASETS, ROOT, AppContext, friendly, md
 
 MODEL = core.DESIGN  # the model name a designed network trains under
 DESIGN_RECIPE = "design"  # the recipe preset a design trains with by default
@@ -52,7 +51,6 @@ TABLE_COLUMNS = [
     "Multiply-adds",
     "Arguments",
 ]  # sizes first: a phone shows those
-MAX_LINK_CHARS = 16_000  # a design read from a link is refused above this (about 300 layers)
 FOLDER_SHAPE = (3, 32, 32)  # an image folder's images are shown as colour 32x32 (checked at Start)
 TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}
 QUIET = dict(api_visibility="private", show_progress="hidden")
@@ -310,24 +308,13 @@ def show(design: list, target: Target) -> Views:
 
 
 def encode_design(design: list) -> str:
-    """A design as base64url of its compact JSON, without padding (a link's `design=`)."""
-    raw = json.dumps(design, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """A design as a link's `design=` token (cnn.models.design_link: compressed, base64url)."""
+    return design_link.design_to_token(design)
 
 
 def decode_design(text: str) -> list:
-    """A link's `design=` value back to a list of layers; a ConfigError says what is wrong with it."""
-    text = str(text or "").strip()
-    if len(text) > MAX_LINK_CHARS:
-        raise ConfigError(f"The link's design is too long ({len(text):,} characters; at most {MAX_LINK_CHARS:,}).")
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        design = json.loads(raw.decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ConfigError("The link's design could not be read: copy the whole link again.") from None
-    if not isinstance(design, list):
-        raise ConfigError("The link's design is not a list of layers.")
-    return design
+    """A link's `design=` token back to a list of layers; a ConfigError says what is wrong with it."""
+    return design_link.design_from_token(str(text or "").strip())
 
 
 def share_query(design, dataset_choice, recipe, epochs, batch, lr, optimizer) -> str:
@@ -564,9 +551,14 @@ def estimate(ctx: AppContext, design, dataset_choice, batch, recipe, optimizer, 
     design = _layers(design)
     target = Target.of(dataset_choice, batch)
     try:
-        model = analysed(design, target).build()
+        analysed(design, target)
         r = get_recipe(recipe if recipe in RECIPES else DESIGN_RECIPE)
-        r = r.replace(batch_size=target.batch_size, optimizer=optimizer if optimizer in OPTIMIZERS else r.optimizer)
+        r = r.replace(
+            model=MODEL,
+            design=design,
+            batch_size=target.batch_size,
+            optimizer=optimizer if optimizer in OPTIMIZERS else r.optimizer,
+        )
         r = r.replace(lr=float(lr)) if lr not in (None, "") else r
     except (CnnError, ValueError) as exc:
         return f"⚠️ No estimate: {md(str(exc))}"
@@ -575,14 +567,15 @@ def estimate(ctx: AppContext, design, dataset_choice, batch, recipe, optimizer, 
         n = min(n, int(str(train_n).replace(",", ""))) if str(train_n or "").strip() else n
     except ValueError:
         pass
-    device = ctx.runs.device if hasattr(ctx.runs, "device") else "cpu"
-    t = time_steps(model, r, target.input_shape, target.num_classes, n, pick_device(device))
+    device = pick_device(getattr(ctx.runs, "device", None) or "cpu")
+    with SERVING.serving():  # a training run in this process gives way for the second it takes
+        per_step = design_speed.seconds_per_step(r, target.input_shape, target.num_classes, device=device)
+    steps = math.ceil(n / target.batch_size)
     busy = " (a run is training now, so this is slower than on a quiet machine)" if _training(ctx) else ""
-    log.info("design estimate: %.3f s/step over %d steps", t.seconds_per_step, t.steps_timed)
     return (
-        f"About **{t.seconds_per_epoch:,.1f} s per epoch** on {md(ctx.runs.device_name())}{busy}: "
-        f"{t.seconds_per_step * 1000:,.0f} ms per step of {target.batch_size} images × {t.steps_per_epoch:,} steps "
-        f"({n:,} images; timed over {t.steps_timed} steps, data loading not included)."
+        f"About **{per_step * steps:,.1f} s per epoch** on {md(ctx.runs.device_name())}{busy}: "
+        f"{per_step * 1000:,.0f} ms per step of {target.batch_size} images × {steps:,} steps "
+        f"({n:,} images; data loading not included)."
     )
 
 
