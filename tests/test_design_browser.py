@@ -219,7 +219,8 @@ def test_a_broken_design_is_named_and_nothing_starts(page):
 
 def test_a_bad_link_is_said_and_the_page_works(page):
     page.goto(page.app_url + "?design=not-base64!!&dataset=imagenet&epochs=-3")
-    assert "could not be read" in _toast(page, "Part of this link could not be used")
+    toast = _toast(page, "Part of this link could not be used")
+    assert "design is damaged" in toast and "unknown data set 'imagenet'" in toast and "epochs='-3'" in toast
     open_tab(page, "Train")
     assert page.locator("#dataset input").input_value() == "MNIST"
     _open_editor(page)
