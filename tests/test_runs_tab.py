@@ -286,7 +286,8 @@ def test_the_app_has_the_runs_tab_wired(runs_dir):
 
     cont = by_fn[train_tab.continue_settings]
     start = next(f for f in demo.fns.values() if f.name == "start")
-    assert [o._id for o in cont.outputs[:-1]] == [i._id for i in start.inputs[:-1]]  # every setting, in order
+    # every setting, in order (start also takes the owner and the editor's design)
+    assert [o._id for o in cont.outputs[:-1]] == [i._id for i in start.inputs[:-2]]
     assert type(cont.outputs[-1]).__name__ == "Tabs"
 
 

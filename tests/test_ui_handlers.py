@@ -238,15 +238,16 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
     assert {"predict_digit", "predict_photo", "train"} <= {f.api_name for f in fns}
     by_name = {f.name: f for f in fns}
     start = by_name["start"]
-    assert len(start.inputs) == 13 and len(start.outputs) == len(train_tab.OUTPUTS) + 1  # settings, owner
-    assert type(start.inputs[-1]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-1]
-    assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-1]]
+    # settings, owner, the layer editor's design
+    assert len(start.inputs) == 14 and len(start.outputs) == len(train_tab.OUTPUTS) + 1
+    assert type(start.inputs[-2]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-2]
+    assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-2]]
     # the page pulls its run: a timer's tick and, once the load gave it its token, the page's load,
     # neither through the queue
     pulls = [f for f in fns if f.name == "refresh" and f.fn.__module__ == "ui.train_tab"]  # (the Runs tab has one)
-    assert [t[1] for t in by_name["token"].targets] == ["load"] and by_name["token"].outputs == [start.inputs[-1]]
+    assert [t[1] for t in by_name["token"].targets] == ["load"] and by_name["token"].outputs == [start.inputs[-2]]
     assert sorted(t[1] for f in pulls for t in f.targets) == ["then", "tick"]
-    assert all(f.inputs[-1] is start.inputs[-1] for f in pulls)  # whose run: this browser's
+    assert all(f.inputs[-1] is start.inputs[-2] for f in pulls)  # whose run: this browser's
     assert all(not f.queue and f.show_progress == "hidden" for f in pulls)
     assert all([o._id for o in f.outputs] == [o._id for o in start.outputs[:-1]] for f in pulls)
     assert not [f for f in fns if any(t[1] == "unload" for t in f.targets)]  # a reload keeps the run

@@ -28,6 +28,8 @@ from cnn.serving.predictor import Predictor, cached_predictor
 from .gradio_internals import replace_preprocess, set_label_headline, wrap_postprocess
 
 ROOT = Path(__file__).resolve().parents[1]
+# The Train tab's data set choices: what each names (None: an image folder's path, typed in).
+DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist", "CIFAR-10": "cifar10", "Image folder": None}
 PREDICT = dict(concurrency_id="predict", concurrency_limit=8)  # the events that run a model
 # A prediction whose best calibrated probability (softmax(logits / T), the checkpoint's temperature)
 # is below its tab's threshold is headlined as unsure, with the two best guesses. Chosen on held-out

@@ -12,7 +12,7 @@ import pandas as pd
 from cnn.errors import CnnError
 from cnn.run_index import NOT_SETTINGS, RunEntry, delete_run, import_checkpoint, list_runs, load_history
 
-from . import confusion_view, train_tab
+from . import confusion_view, design_editor, train_tab
 from .common import AppContext, bind, current_request, friendly, onnx_download, servable
 from .run_words import legend_names, setting_name, setting_words, value_words
 
@@ -161,7 +161,8 @@ def _settings(e: RunEntry) -> dict:
         "train images": e.n_train,
         "test images": e.n_test,
     }  # (the image counts each run used: a quick run's among them)
-    out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS})
+    # (a design is compared layer by layer below the table: design_editor.design_differences)
+    out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS and k != "design"})
     return out
 
 
@@ -244,7 +245,7 @@ def compare(ctx: AppContext, keys: list | None, request: gr.Request = None) -> t
         except CnnError:
             gone.append(k)
     loss, acc, missing = curves(entries)
-    text = differences(entries)
+    text = differences(entries) + design_editor.design_differences(entries)
     if missing:
         text += f"\n\nNo curves for {', '.join(missing)}: no training log."
     if gone:

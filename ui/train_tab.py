@@ -29,8 +29,8 @@ from cnn.runs import RunBusy, RunConfig
 from cnn.training import RunStatus
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
-from . import confusion_view, words
-from .common import AppContext, bind, friendly, login
+from . import confusion_view, design_editor, words
+from .common import DATASETS, AppContext, bind, friendly, login
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
     "pick_for_dataset",
 ]
 
-DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist", "CIFAR-10": "cifar10", "Image folder": None}
 TICK_S = 1.0  # the page asks for the run's state this often (the progress line: ~1/s)
 UNWATCHED_S = 15.0  # a run no page has asked about for this long stops (RunManager's option)
 QUIET = dict(api_visibility="private", show_progress="hidden")
@@ -146,6 +145,7 @@ def start(
     tensorboard: bool = False,
     continue_from: str | None = None,
     owner: str | None = None,
+    design: list | None = None,
     request: gr.Request = None,
 ) -> tuple:
     """Check the settings and queue a run; then the tab shows it from scratch (waiting or training).
@@ -157,6 +157,11 @@ def start(
     continue_from names one of their runs)."""
     cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n, tensorboard)
     cfg = continued(ctx, cfg, continue_from, request)
+    cfg = design_editor.configured(cfg, design)  # the model "design": the editor's layers
+    refusal = design_editor.refusal(cfg)
+    if refusal:  # a broken or too big design: said, nothing starts, the page stays as it was
+        gr.Warning(refusal, duration=10)
+        return (*values(), gr.skip())
     owner = token(owner)
     try:
         run = ctx.runs.start(cfg, session=owner, owner=ctx.owner(request))
@@ -215,7 +220,7 @@ def continue_settings(ctx: AppContext, key: str | None, epochs, request: gr.Requ
     return (
         choice,
         gr.Textbox(value="" if choice != "Image folder" else where, visible=choice == "Image folder"),
-        e.model,
+        e.architecture or e.model,  # (a designed run's model is 'design'; e.model names its layers)
         recipe,
         float(epochs),
         r.get("batch_size"),
@@ -270,7 +275,12 @@ def _settings(ctx: AppContext) -> list:
             if not runs.allow_any_path
             else "the path of an image folder",
         )
-        model = gr.Dropdown(words.model_choices(MODELS), value=r0.model, label="Model", elem_id="model")
+        model = gr.Dropdown(
+            words.model_choices(MODELS) + design_editor.model_choices()[-1:],
+            value=r0.model,
+            label="Model",
+            elem_id="model",
+        )
         recipe = gr.Dropdown(list(RECIPES), value=r0.name, label="Recipe preset", elem_id="recipe")
     with gr.Accordion("Epochs, batch size, learning rate, optimizer", open=True, elem_id="train-settings-training"):
         with gr.Row():
@@ -320,6 +330,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
             f"`{where}`."
         )
         settings = _settings(ctx) + _keeping()
+        editor = design_editor.build(ctx, settings)
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
@@ -327,7 +338,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     ctx.runs.stop_unwatched_after = UNWATCHED_S  # the app turns it on: its pages ask every TICK_S s
     start_btn.click(
         bind(start, ctx),
-        [*settings, owner],
+        [*settings, owner, editor.design],
         [*out.components(), owner],
         concurrency_id="train",
         concurrency_limit=None,
