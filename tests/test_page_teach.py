@@ -68,8 +68,12 @@ def summary_has(page, text: str, timeout: float = 300_000) -> None:
     reason="Known defect (issue 27, left open): on the 2-core VM under load, with 4x throttling, only "
     "3 of 6 quick drawings were stored and one held a stroke of the next drawing; the clear-at-click "
     "of ui/teach_tab.py (TAKE_DRAWING) is not enough. (The drawing's on-screen box, image_box, may "
-    "also be off for the Teach editor: the stored circles sat further right than drawn.)",
+    "also be off for the Teach editor: the stored circles sat further right than drawn.) The cause and "
+    "a fix to finish are on branch hands (b2d7223): the sketch's change listener makes Add send an "
+    "older realtime upload; the test also drew while the canvas was off screen. Not run (run=False): "
+    "a known failure that takes 20 minutes of CI.",
     strict=False,
+    run=False,
 )
 def test_quick_hands_on_a_slow_page_store_each_drawing_once_as_drawn(page):
     open_tab(page, "Teach")
