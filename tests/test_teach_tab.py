@@ -207,14 +207,22 @@ def test_the_app_has_the_teach_tab(ctx):
     assert {by_elem["teach-train"], by_elem["teach-to-draw"]} <= targets
 
 
-def test_teaching_leaves_the_thread_count_as_it_was(ctx):
+def test_teaching_leaves_the_thread_count_as_it_was(ctx, monkeypatch):
     """A Teach run trains on one thread of its own; afterwards the caller's count, and the count a
     thread started later begins with (torch's is per thread, but a new one takes the last set), are
     the process's again (issue 26: the Teach tab set it to one and never put it back)."""
     path = made(ctx, per_class=3)
+    gate, execute = threading.Event(), ctx.runs._execute
+
+    def held(run, recipe):  # the first run goes on until the second Teach has been refused
+        gate.wait(60)
+        return execute(run, recipe)
+
+    monkeypatch.setattr(ctx.runs, "_execute", held)
     busy = ctx.runs.start(RunConfig.for_project(path, "Rings & bars", "drawings"), session="me")
     with pytest.warns(UserWarning, match="You already have a run"):  # one run per person: Train's and Teach's
         outs = list(teach_tab.teach(ctx, path, teach_tab.START[0], "me"))
+    gate.set()
     assert dict(zip(teach_tab.RESULT, outs[-1]))["status"].startswith("⚠️ You already have a run")
     assert ctx.runs.wait_idle(120) and busy.status == "finished"  # (nothing else queued meanwhile)
     before = torch.get_num_threads()
