@@ -36,21 +36,27 @@ class Page:
         self.last: dict = {}  # the last event's whole answer (a gr.render's output is in it)
 
     def call(self, index: int, *data) -> tuple[bool, object]:
-        """(True, the outputs) or (False, the error message) of event `index` with these inputs."""
+        """(True, the outputs) or (False, the refusal) of event `index` with these inputs. A page
+        event's refusal is a warning that changes nothing (ui/refusals.py), so a "Not done" warning
+        counts as one, as an error does."""
         body = {"data": list(data), "fn_index": index, "session_hash": self.session, "event_data": None}
         r = self.http.post("gradio_api/queue/join", json=body)
         if r.status_code != 200:
             return False, r.text
-        event = r.json()["event_id"]
+        event, warned = r.json()["event_id"], None
         with self.http.stream("GET", "gradio_api/queue/data", params={"session_hash": self.session}) as stream:
             for line in stream.iter_lines():
                 if not line.startswith("data:"):
                     continue
                 msg = json.loads(line[5:])
+                if msg.get("event_id") == event and msg.get("msg") == "log" and msg.get("title") == "Not done":
+                    warned = str(msg.get("log"))
                 if msg.get("event_id") == event and msg.get("msg") == "process_completed":
                     self.last = msg
                     out = msg.get("output") or {}
-                    return (True, out.get("data")) if msg.get("success") else (False, str(out.get("error")))
+                    if not msg.get("success"):
+                        return False, str(out.get("error"))
+                    return (False, warned) if warned is not None else (True, out.get("data"))
         raise AssertionError(f"event {index} never completed")
 
     def file(self, url: str) -> bytes:

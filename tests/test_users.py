@@ -118,7 +118,7 @@ def test_bob_starts_a_run_continuing_adas_by_typing_its_name(server):
     """'Continue from run' is a text box: the name reaches the server as typed."""
     start = ev(server, "train_tab", "start")
     settings = ["MNIST", "", "mnist_fast", "mnist_fast", 0.1, 64, 0.01, "adam", "300", "200", False]
-    ok, out = server.bob.call(start, *settings, server.run, None)
+    ok, out = server.bob.call(start, *settings, server.run, None, None)  # ..., owner token, design
     assert not ok and NOT_THERE in out and server.run in out
     assert server.demo.runs.current is None  # nothing started
 
@@ -220,7 +220,7 @@ def test_bob_trains_on_adas_project_folder_as_an_image_folder(server):
     start = ev(server, "train_tab", "start")
     folder = f"projects/users/ada/{server.project.path.name}"
     settings = ["Image folder", folder, "mnist_fast", "mnist_fast", 0.1, 8, 0.01, "adam", "", "", False, ""]
-    ok, out = server.bob.call(start, *settings, None)
+    ok, out = server.bob.call(start, *settings, None, None)  # ..., owner token, design
     assert not ok and "does not exist" in out
     assert server.demo.runs.current is None
 
