@@ -24,9 +24,10 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
-from . import design_view
 from .design_layers import ARGS, CLASSES, RESIDUAL, Layer, check_args, unknown_layer, work_out
-from .design_view import diff, model_name, summary
+
+# by name: `from . import design_view` would import the cnn.models package, which imports this module
+from .design_view import diff, format_table, model_name, picture, pytorch_code, summary, table_rows, to_json
 
 __all__ = ["DESIGN", "Design", "diff", "load_design_file", "load_layers", "model_name", "parse", "summary"]
 
@@ -122,19 +123,19 @@ class Design:
         return nn.Sequential(*map(_module, self.nodes))
 
     def to_json(self) -> str:
-        return design_view.to_json(self.layers)
+        return to_json(self.layers)
 
     def pytorch_code(self) -> str:
-        return design_view.pytorch_code(self)
+        return pytorch_code(self)
 
     def picture(self) -> str:
-        return design_view.picture(self)
+        return picture(self)
 
     def table(self) -> list[list]:
-        return design_view.table_rows(self)
+        return table_rows(self)
 
     def format_table(self, title: str = "") -> str:
-        return design_view.format_table(self, title)
+        return format_table(self, title)
 
     def summary(self) -> str:
         return summary(self.layers, self.num_classes)
