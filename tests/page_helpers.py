@@ -109,6 +109,7 @@ def image_box(page, elem: str, side: int) -> dict:
 def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps: int = 4, side: int = 0) -> None:
     """Draw strokes given in fractions (0..1 across and down) of the canvas element, or of the
     drawing itself when its side (px) is given; `steps` pointer moves a segment."""
+    page.locator(f"#{elem} canvas").first.scroll_into_view_if_needed()  # (strokes off the screen draw nothing)
     b = image_box(page, elem, side) if side else canvas_box(page, elem)
     for s in strokes:
         pts = [(b["x"] + fx * b["width"], b["y"] + fy * b["height"]) for fx, fy in s]

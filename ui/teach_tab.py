@@ -30,14 +30,46 @@ PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
   const b = document.querySelector('#teach-sketch button[aria-label="Brush"]');
   if (b) { b.click(); } else if (Date.now() - t0 < 5000) { setTimeout(pick, 200); } }; pick(); }"""
 
-# "Add" sends the drawing on the canvas at the click and clears the canvas there and then, brush
-# picked, so the next drawing starts on an empty canvas however slow the answer (the answer leaves the
-# canvas alone: clearing it then would wipe strokes drawn meanwhile). A second click sends an empty
-# canvas, which is refused; the same drawing twice is refused by the project.
-TAKE_DRAWING = """(project, cls, sketch) => { setTimeout(() => {
-  document.querySelector('#teach-sketch button[aria-label="Clear canvas"]')?.click();
-  setTimeout(() => document.querySelector('#teach-sketch button[aria-label="Brush"]')?.click(), 50);
-}, 0); return [project, cls, sketch]; }"""
+# "Add" stores exactly the drawing on the canvas at the click. The editor composes its layers into
+# pictures asynchronously (several awaits), so strokes drawn meanwhile would slip into the picture, and
+# a value it uploaded for a "change" listener may be older than the last stroke (Gradio sends that
+# instead). So: the sketch has no change/input listener (its value is always composed afresh; the
+# preview of what the model sees is asked for by a hidden button after each stroke), and HOLD_CANVAS
+# veils the canvas at the click, before Gradio reads its value, so that no stroke lands until
+# TAKE_DRAWING (run once the value is read) has cleared the canvas and picked the brush again.
+# A second click sends the same drawing (refused as identical) or an empty canvas (refused).
+HOLD_CANVAS = """() => { if (window.cnnTeachHold) return; window.cnnTeachHold = true;
+  let look = null;
+  document.addEventListener('click', (e) => {
+    const sketch = document.querySelector('#teach-sketch');
+    if (!e.target.closest?.('#teach-add') || !sketch || sketch.querySelector('.teach-taking')) return;
+    const veil = document.createElement('div');
+    veil.className = 'teach-taking';
+    veil.textContent = 'Adding the drawing…';
+    veil.style.cssText = 'position:absolute;inset:0;z-index:1000;display:flex;align-items:center;' +
+      'justify-content:center;background:rgba(255,255,255,0.6);font-size:1.1em;touch-action:none';
+    sketch.appendChild(veil);
+    setTimeout(() => veil.remove(), 60000);  // never stuck
+  }, true);
+  document.addEventListener('pointerup', (e) => {
+    if (!e.target.closest?.('#teach-sketch canvas')) return;
+    clearTimeout(look);
+    look = setTimeout(() => document.querySelector('#teach-look')?.click(), 250);
+  }, true); }"""
+TAKE_DRAWING = """(project, cls, sketch) => {
+  const root = document.querySelector('#teach-sketch');
+  root?.querySelector('button[aria-label="Clear canvas"]')?.click();
+  const t0 = Date.now();
+  const ready = () => {
+    root?.querySelector('button[aria-label="Brush"]')?.click();
+    if (root && root.innerText.includes('select the draw tool') && Date.now() - t0 < 5000) {
+      setTimeout(ready, 50);
+    } else {
+      root?.querySelectorAll('.teach-taking').forEach((v) => v.remove());
+    }
+  };
+  setTimeout(ready, 0);
+  return [project, cls, sketch]; }"""
 
 
 # ---------------------------------------------------------------- handlers: projects and classes
@@ -271,6 +303,7 @@ def _layout(ctx: AppContext) -> dict:
                 brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
             )
             c["add_btn"] = gr.Button("Add to the class", variant="primary", interactive=False, elem_id="teach-add")
+            c["look"] = gr.Button("Look", visible="hidden", elem_id="teach-look")  # clicked by HOLD_CANVAS
         with gr.Column():
             c["seen"] = gr.Image(
                 label="What the model sees",
@@ -348,6 +381,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     prj, cls = c["project"], c["class_pick"]
     private = dict(api_visibility="private")
     tab.select(None, None, None, js=PICK_BRUSH)  # the canvas takes strokes at once
+    tab.select(None, None, None, js=HOLD_CANVAS)
     tab.select(bind(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
     b = bind
     c["choose"].input(b(open_project, ctx), c["choose"], out, **private)
@@ -362,9 +396,10 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
     c["examples"].select(pick_example, c["files"], c["picked"], **private)
     c["remove"].click(b(remove_example, ctx), [prj, cls, c["picked"]], out, **private)
-    c["sketch"].change(
+    c["look"].click(
         b(seen, ctx), [prj, c["sketch"]], c["seen"], trigger_mode="always_last", show_progress="hidden", **private
     )
+    c["sketch"].clear(lambda: None, None, c["seen"], show_progress="hidden", **private)
     c["picture"].change(b(seen, ctx), [prj, c["picture"]], c["seen"], show_progress="hidden", **private)
     c["export"].click(b(export, ctx), prj, c["export_file"], **private)
     c["train"].click(
