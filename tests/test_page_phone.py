@@ -32,10 +32,10 @@ def test_draw_on_a_phone(page):
     draw_shape(page, "sketch", [[(0.02, 0.85), (0.98, 0.85)]], side=600)  # (below the tool bar)
     page.wait_for_function("() => document.querySelector('#digit-label').innerText.includes('%')")
     ink = ink_span(page, box)
-    # Gradio's editor fits the drawing inside its own margins and the page's (32 px a side): about
-    # two thirds of the screen; the editor itself spans the width
-    assert ink >= 0.6 * width, f"the drawing is {ink} px wide on a {width} px screen"
-    assert page.locator("#sketch").bounding_box()["width"] >= 0.8 * width
+    # the page keeps 4 px a side on a phone (ui/app.py HEAD) and the editor spans the screen; Gradio's
+    # editor fits the drawing 30 px inside its own box, so the drawing takes about 83% of the width
+    assert page.locator("#sketch").bounding_box()["width"] >= 0.95 * width
+    assert ink >= 0.78 * width, f"the drawing is {ink} px wide on a {width} px screen"
     page.locator("#sketch button[aria-label='Clear canvas']").click()
     wait_brush(page, "sketch")
     draw_shape(page, "sketch", SEVEN, side=600)

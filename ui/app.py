@@ -46,6 +46,15 @@ CSS += """
   #sketch { height: 400px !important; }
 }
 """
+# Gradio keeps 32 px a side around the whole page (.main.app); launch(css=) puts the app's CSS under
+# .contain, inside it, so this rule goes into the page's head (launch(head=)). On a phone the page
+# keeps 4 px a side and the drawing editor spans the screen (Gradio's editor fits the drawing 30 px
+# inside its own box, so the drawing takes about 83% of the width).
+HEAD = """<style>
+@media (max-width: 640px) {
+  .gradio-container .main.app { padding-left: 4px !important; padding-right: 4px !important; }
+}
+</style>"""
 
 
 def build_app(

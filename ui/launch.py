@@ -18,7 +18,7 @@ from cnn.owners import USERS_FOLDER
 from cnn.runs import RunManager
 from cnn.runs.ray_executor import RayRunManager, RayUnavailable
 
-from .app import CSS, build_app
+from .app import CSS, HEAD, build_app
 from .common import ROOT
 from .gradio_internals import skip_missing_matplotlib
 from .logins import LoginError, logins_from_env
@@ -182,6 +182,7 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
         auth=auth,
         max_file_size=MAX_UPLOAD,
         css=CSS,
+        head=HEAD,
         footer_links=["api"],
         run_history=False,
         show_error=False,
