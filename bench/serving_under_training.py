@@ -59,7 +59,7 @@ def one(demo, url: str, digit: Path, priority: str | None, args) -> dict:
     if priority is not None:
         os.environ["CNN_SERVING_PRIORITY"] = priority
         config = RunConfig("mnist", "mnist_fast", "mnist_fast", 100, BATCH, 0.05, "sgd", 10000, 500)
-        runs = [demo.runs.start(config, session=f"bench-{k}") for k in range(args.runs)]
+        runs = [demo.runs.start(config, owner=f"bench-{k}") for k in range(args.runs)]  # (not pages: never unwatched)
         for run in runs:
             while len(run.steps) < 3:  # past its start-up
                 run.wait(run.version, 1)
@@ -72,7 +72,8 @@ def one(demo, url: str, digit: Path, priority: str | None, args) -> dict:
         t2 = steps_now(runs)
         time.sleep(args.quiet)
         t3 = steps_now(runs)
-        assert not any(run.done for run in runs), "a run ended during the benchmark: give it more epochs"
+        ended = [run.message for run in runs if run.done]
+        assert not ended, f"a run ended during the benchmark (give it more epochs): {ended}"
         demo.runs.stop()
         demo.runs.wait_idle(60)
         before, during, after = rate(t0, t1), rate(t1, t2), rate(t2, t3)
