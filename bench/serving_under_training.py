@@ -3,14 +3,16 @@ they are served and won back after, for each way the training run can give way
 (cnn.cpu_share's priorities), side by side in one invocation.
 
     python bench/serving_under_training.py [--priorities none,yield,threads,both] [--clients 16]
-                                           [--seconds 30] [--quiet 10] [--repeats 1]
+                                           [--seconds 30] [--quiet 10] [--repeats 1] [--runs 1]
 
 One app in this process (the shipped checkpoints, as tests/test_load.py launches it). For each
 priority ($CNN_SERVING_PRIORITY, read when a run starts) a fresh run trains mnist_fast on 10,000
 MNIST images: `--quiet` seconds alone, then `--seconds` with the clients (tests/load_client.py, in another
 process: Gradio's HTTP API called for /predict_digit and /predict_photo in turn),
 then `--quiet` seconds alone again. A first row, "no training", has the clients alone. Training
-images/s per phase are the steps the run made in it; latencies are each request's, client side.
+images/s per phase are the steps the runs made in it (all of them); latencies are each request's,
+client side. `--runs N`: N runs train at once (the app launched with --max-runs N, each run on its
+share of the cores), as a class's queue has them.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ def clients(url: str, digit: Path, n: int, seconds: float) -> dict:
     return run_clients(url, digit, ROOT / "examples" / "truck.png", n, seconds)
 
 
-def steps_now(run) -> tuple[float, int]:
-    return time.perf_counter(), (run.steps[-1].step if run.steps else 0)
+def steps_now(runs) -> tuple[float, int]:
+    return time.perf_counter(), sum(run.steps[-1].step if run.steps else 0 for run in runs)
 
 
 def rate(a: tuple[float, int], b: tuple[float, int]) -> float:
@@ -53,22 +55,25 @@ def rate(a: tuple[float, int], b: tuple[float, int]) -> float:
 def one(demo, url: str, digit: Path, priority: str | None, args) -> dict:
     """A row: the clients' latencies, with a run at `priority` (None: no run) and its images/s."""
     row = {"priority": priority or "no training"}
-    run = None
+    runs = []
     if priority is not None:
         os.environ["CNN_SERVING_PRIORITY"] = priority
-        run = demo.runs.start(RunConfig("mnist", "mnist_fast", "mnist_fast", 100, BATCH, 0.05, "sgd", 10000, 500))
-        while len(run.steps) < 3:  # past its start-up
-            run.wait(run.version, 1)
-            assert not run.done, run.message
-        t0 = steps_now(run)
+        config = RunConfig("mnist", "mnist_fast", "mnist_fast", 100, BATCH, 0.05, "sgd", 10000, 500)
+        runs = [demo.runs.start(config, owner=f"bench-{k}") for k in range(args.runs)]  # (not pages: never unwatched)
+        for run in runs:
+            while len(run.steps) < 3:  # past its start-up
+                run.wait(run.version, 1)
+                assert not run.done, run.message
+        t0 = steps_now(runs)
         time.sleep(args.quiet)
-        t1 = steps_now(run)
+        t1 = steps_now(runs)
     result = clients(url, digit, args.clients, args.seconds)
-    if run is not None:
-        t2 = steps_now(run)
+    if runs:
+        t2 = steps_now(runs)
         time.sleep(args.quiet)
-        t3 = steps_now(run)
-        assert not run.done, "the run ended during the benchmark: give it more epochs"
+        t3 = steps_now(runs)
+        ended = [run.message for run in runs if run.done]
+        assert not ended, f"a run ended during the benchmark (give it more epochs): {ended}"
         demo.runs.stop()
         demo.runs.wait_idle(60)
         before, during, after = rate(t0, t1), rate(t1, t2), rate(t2, t3)
@@ -97,6 +102,7 @@ def main(argv=None) -> None:
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--quiet", type=float, default=10)
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--runs", type=int, default=1, help="runs training at once (the app's --max-runs)")
     p.add_argument("--no-baseline", action="store_true", help="leave out the row without training")
     args = p.parse_args(argv)
     priorities = args.priorities.split(",")
@@ -104,7 +110,7 @@ def main(argv=None) -> None:
     header("predictions while the app trains")
     work = Path(tempfile.mkdtemp(prefix="serving-"))
     digit = drawn_digit(work / "digit.png")
-    demo, url = launch(work / "runs")
+    demo, url = launch(work / "runs", "--max-runs", str(args.runs))
     rows = []
     try:
         clients(url, digit, 2, 3)  # the first requests load the models and export ONNX: not timed
@@ -118,7 +124,8 @@ def main(argv=None) -> None:
         demo.close()
     print(
         f"{args.clients} clients for {args.seconds:g} s (tests/load_client.py, another process, loopback); "
-        f"training: mnist_fast, 10,000 MNIST images, batch {BATCH}, {args.quiet:g} s before and after"
+        f"training: {args.runs} run(s) at once of mnist_fast, 10,000 MNIST images, batch {BATCH}, "
+        f"{args.quiet:g} s before and after"
     )
     print(
         table(

@@ -11,8 +11,8 @@ One place decides a CPU run's thread count (`TrainingThreads`, one per run):
   never more than the caller's torch.get_num_threads(), with hysteresis so it does not flap.
 - **Predictions in this process.** Serving code runs inside `serving()`; between two steps a
   training run checks `SERVING.busy()` and, while predictions are in flight, waits for them
-  (up to YIELD_SECONDS per step: "yield") and/or trains on one thread ("threads", the default)
-  (PRIORITIES).
+  (up to YIELD_SECONDS per step: "yield") and/or trains on one thread ("threads", the default; a run
+  already on one thread, as when N runs share the cores, waits instead) (PRIORITIES).
 
 - **Other runs in this process.** N CPU runs at once (the app's --max-runs) each train on an equal
   share of the cores (`thread_share`), set in the run's own thread (`run_threads`). torch's thread
@@ -198,7 +198,9 @@ class TrainingThreads:
             return
         n = self.governed
         if self.gate.busy() and self.priority != "none":
-            if self.priority in ("both", "yield"):
+            # "threads" yields too when the run is already on one thread (N runs sharing the cores):
+            # one thread fewer is then not possible, and the predictions would wait for the step
+            if self.priority in ("both", "yield") or (self.priority == "threads" and n == 1):
                 self.gate.wait_clear(YIELD_SECONDS)
             if self.priority in ("both", "threads") and self.gate.busy():
                 n = 1

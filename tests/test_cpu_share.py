@@ -21,6 +21,7 @@ from cnn.cpu_share import (
     others_cores,
     parse_proc_stat,
     read_sample,
+    run_threads,
 )
 from cnn.data import Dataset
 from cnn.runs import Run, RunConfig
@@ -166,6 +167,23 @@ def test_by_default_a_step_goes_on_at_once_on_one_thread_while_predictions_run(t
     t.before_step()
     assert torch.get_num_threads() == 2 and t.steps_on == {1: 1, 2: 1}
     t.close()
+
+
+def test_a_run_already_on_one_thread_waits_for_predictions_by_default(monkeypatch):
+    """N runs sharing the cores each train on one thread: the default cannot take a thread away,
+    so the step waits for the predictions in flight instead (at most YIELD_SECONDS)."""
+    monkeypatch.delenv("CNN_SERVING_PRIORITY", raising=False)
+    monkeypatch.setattr(cpu_share, "YIELD_SECONDS", 5.0)
+    gate = ServingGate()
+    with run_threads(1):
+        t = TrainingThreads(torch.device("cpu"), adapt=False, gate=gate)
+        assert t.priority == "threads" and t.threads == 1
+        th = serve_for(gate, 0.3)
+        t0 = time.perf_counter()
+        t.before_step()
+        assert 0.2 < time.perf_counter() - t0 < 3 and not gate.busy()
+        th.join()
+        t.close()
 
 
 def test_one_thread_while_predictions_run_then_back(threads_2):
