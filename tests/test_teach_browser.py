@@ -67,7 +67,9 @@ def test_teach_two_classes_in_the_browser(page, tmp_path):
             files.append(str(f))
         page.locator("#teach-files input[type=file]").set_input_files(files)
         summary_has(page, f"{name}: 4")  # each upload adds its own files only
-    box = page.locator("#teach-sketch canvas").first.bounding_box()  # the tab picked the brush
+    canvas = page.locator("#teach-sketch canvas").first
+    canvas.scroll_into_view_if_needed()  # (a stroke off the screen draws nothing)
+    box = canvas.bounding_box()  # the tab picked the brush
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx, cy - 100)
     page.mouse.down()

@@ -33,11 +33,13 @@ PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
 # "Add" stores exactly the drawing on the canvas at the click. The editor composes its layers into
 # pictures asynchronously (several awaits), so strokes drawn meanwhile would slip into the picture, and
 # a value it uploaded for a "change" listener may be older than the last stroke (Gradio sends that
-# instead). So: the sketch has no change/input listener (its value is always composed afresh; the
-# preview of what the model sees is asked for by a hidden button after each stroke), and HOLD_CANVAS
-# veils the canvas at the click, before Gradio reads its value, so that no stroke lands until
-# TAKE_DRAWING (run once the value is read) has cleared the canvas and picked the brush again.
-# A second click sends the same drawing (refused as identical) or an empty canvas (refused).
+# instead). And a Clear clicked on the page is itself asynchronous: a drawing begun at once could be
+# wiped by it. So: the sketch has no change/input listener (its value is always composed afresh; the
+# preview of what the model sees is asked for by a hidden button after each stroke); HOLD_CANVAS
+# veils the canvas at the click, before Gradio reads its value, so that no stroke lands; once the
+# answer is in, RELEASE_CANVAS clears the canvas, waits until the editor says it is clear (its Undo
+# goes off), picks the brush again and lifts the veil. A second click sends the same drawing (refused
+# by the project as identical) or, once cleared, an empty canvas (refused).
 HOLD_CANVAS = """() => { if (window.cnnTeachHold) return; window.cnnTeachHold = true;
   let look = null;
   document.addEventListener('click', (e) => {
@@ -52,24 +54,26 @@ HOLD_CANVAS = """() => { if (window.cnnTeachHold) return; window.cnnTeachHold = 
     setTimeout(() => veil.remove(), 60000);  // never stuck
   }, true);
   document.addEventListener('pointerup', (e) => {
-    if (!e.target.closest?.('#teach-sketch canvas')) return;
+    if (!e.target.closest?.('#teach-sketch')) return;
     clearTimeout(look);
     look = setTimeout(() => document.querySelector('#teach-look')?.click(), 250);
   }, true); }"""
-TAKE_DRAWING = """(project, cls, sketch) => {
+RELEASE_CANVAS = """() => {
   const root = document.querySelector('#teach-sketch');
-  root?.querySelector('button[aria-label="Clear canvas"]')?.click();
+  const button = (label) => root?.querySelector(`button[aria-label="${label}"]`);
+  button('Clear canvas')?.click();
   const t0 = Date.now();
-  const ready = () => {
-    root?.querySelector('button[aria-label="Brush"]')?.click();
-    if (root && root.innerText.includes('select the draw tool') && Date.now() - t0 < 5000) {
+  const ready = () => {  // cleared (the editor's history emptied: Undo off), then the brush picked
+    const cleared = !button('Undo') || button('Undo').disabled;
+    if (cleared) button('Brush')?.click();
+    if (root && (!cleared || root.innerText.includes('select the draw tool')) && Date.now() - t0 < 10000) {
       setTimeout(ready, 50);
     } else {
-      root?.querySelectorAll('.teach-taking').forEach((v) => v.remove());
+      // the editor makes its new layer after the clear asynchronously: strokes before it are lost
+      setTimeout(() => root?.querySelectorAll('.teach-taking').forEach((v) => v.remove()), 600);
     }
   };
-  setTimeout(ready, 0);
-  return [project, cls, sketch]; }"""
+  setTimeout(ready, 50); }"""
 
 
 # ---------------------------------------------------------------- handlers: projects and classes
@@ -140,7 +144,7 @@ def add_drawing(ctx: AppContext, path, cls: str, sketch, request: gr.Request = N
     if is_empty_editor(sketch):
         raise CnnError("The canvas is empty: draw an example first.")
     project.add_example(cls, sketch)
-    return view(ctx, project, cls, request=request)  # the canvas was cleared on the page at the click (TAKE_DRAWING)
+    return view(ctx, project, cls, request=request)  # (the page clears the canvas: RELEASE_CANVAS)
 
 
 @friendly
@@ -391,7 +395,9 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)
     c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
     c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **private)
-    c["add_btn"].click(b(add_drawing, ctx), [prj, cls, c["sketch"]], out, js=TAKE_DRAWING, **private)
+    c["add_btn"].click(b(add_drawing, ctx), [prj, cls, c["sketch"]], out, **private).then(
+        None, None, None, js=RELEASE_CANVAS, **private
+    )
     c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **private)
     c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
     c["examples"].select(pick_example, c["files"], c["picked"], **private)
