@@ -25,11 +25,6 @@ def circle(i: int) -> list:
     return [[(cx + r * math.cos(a * math.pi / 3), cy + r * math.sin(a * math.pi / 3)) for a in range(7)]]
 
 
-def cross(i: int) -> list:
-    cx, cy, h = 0.2 + 0.12 * i, 0.5, 0.1
-    return [[(cx - h, cy - h), (cx + h, cy + h)], [(cx + h, cy - h), (cx - h, cy + h)]]
-
-
 def line(i: int) -> list:
     y = 0.15 + 0.14 * i
     return [[(0.25, y), (0.75, y)]]

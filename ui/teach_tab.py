@@ -69,7 +69,8 @@ RELEASE_CANVAS = """() => {
     if (root && (!cleared || root.innerText.includes('select the draw tool')) && Date.now() - t0 < 10000) {
       setTimeout(ready, 50);
     } else {
-      // the editor makes its new layer after the clear asynchronously: strokes before it are lost
+      // a settle: the editor makes its new layer after the clear asynchronously, and strokes before it
+      // are lost (not always enough at 4x throttling: tests/test_page_teach.py, issue 27)
       setTimeout(() => root?.querySelectorAll('.teach-taking').forEach((v) => v.remove()), 600);
     }
   };
