@@ -77,6 +77,7 @@ def test_teach_refusals_leave_the_canvas_drawing(page, tmp_path):
     wait_brush(page, "teach-sketch")
     page.locator("#teach-add").click()  # nothing drawn
     refused(page, "The canvas is empty")
+    wait_brush(page, "teach-sketch")  # the veil the click put up is lifted (a person sees it)
     draw_shape(page, "teach-sketch", CIRCLE)  # the canvas still takes strokes
     page.locator("#teach-seen img").wait_for()
     page.locator("#teach-add").click()
