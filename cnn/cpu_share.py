@@ -20,14 +20,20 @@ One place decides a CPU run's thread count (`TrainingThreads`, one per run):
   a run puts the process's count back when it ends: nothing it set reaches another run, the next
   thread Gradio starts, or a prediction.
 
+- **The operating system's scheduler.** A CPU run's own thread (and the threads its operations start)
+  runs at a lower priority (`background_priority`: nice RUN_NICE), so that the threads answering
+  requests, and the rest of the machine, get a core first, at any time in a request (upload, queue,
+  answer), not only while its model runs. Alone on the machine a run still takes every idle core.
+
 $CNN_ADAPT_THREADS=0 turns the first off (a fixed thread count, for comparisons); $CNN_SERVING_PRIORITY
-picks the second. CUDA runs are left alone."""
+picks the second; $CNN_RUN_NICE sets the last (0: off). CUDA runs are left alone."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -46,6 +52,7 @@ PRIORITIES = ("both", "yield", "threads", "none")  # what a run does while predi
 # bench/serving_under_training.py: the same p95 for 16 clients as the others (within noise), and
 # about twice "yield"'s training while they are served (docs/performance-load.md)
 DEFAULT_PRIORITY = "threads"
+RUN_NICE = 10  # a CPU run's thread's niceness (0-19; higher yields more; bench/train_api_load.py --nice)
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,27 @@ class TrainingThreads:
 def thread_share(runs: int, cores: int = PROCESS_THREADS) -> int:
     """The threads of one CPU run while `runs` train at once: an equal share of the cores, at least one."""
     return max(1, cores // max(1, runs))
+
+
+def run_nice_default() -> int:
+    value = os.environ.get("CNN_RUN_NICE", "").strip()
+    return max(0, min(19, int(value))) if value else RUN_NICE
+
+
+def background_priority(nice: int | None = None) -> bool:
+    """Lower the calling thread's scheduling priority by `nice` (default run_nice_default()): call it
+    first in a thread of its own that ends with its work, since an unprivileged process cannot raise
+    a priority again. On Linux a thread's niceness is its own and the threads it starts (torch's
+    OpenMP pool) inherit it. True when it was lowered; elsewhere (or 0) nothing happens."""
+    nice = run_nice_default() if nice is None else nice
+    if nice <= 0 or not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:  # not allowed here: the run trains at the normal priority
+        return False
+    return True
 
 
 @contextlib.contextmanager

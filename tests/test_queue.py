@@ -1,10 +1,12 @@
 """cnn.runs.RunManager as the scheduler of every run: the queue's order and places, max_runs, one run
 per person, cancel and stop only one's own, a waiting run no page looks at dropped, each CPU run on its
-share of the threads (put back afterwards), and Teach runs through the same queue. Real MNIST runs,
-stopped as soon as the test has seen what it checks."""
+share of the threads (put back afterwards) at a lower priority than the requests, and Teach runs
+through the same queue. Real MNIST runs, stopped as soon as the test has seen what it checks."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -14,7 +16,7 @@ from test_projects import stroke
 from test_runs import finish, quick
 
 from cnn.checkpoint import read_metadata
-from cnn.cpu_share import PROCESS_THREADS, thread_share
+from cnn.cpu_share import PROCESS_THREADS, RUN_NICE, thread_share
 from cnn.projects import Project
 from cnn.runs import RunBusy, RunConfig, RunManager
 from cnn.training import RunStatus
@@ -82,6 +84,30 @@ def test_one_run_per_person_and_a_flood_gets_messages(one):
         one.start(quick(), session="s2")
     assert one.active() == [mine, other]  # the flood queued nothing
     assert one.run_for("s1") is mine and one.run_for(owner="bob") is other and one.run_for("nobody") is None
+
+
+def nice_of_threads() -> dict[str, list[int]]:
+    """This process's threads' niceness, by thread name (/proc: the OS's own account)."""
+    out: dict[str, list[int]] = {}
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    for tid in os.listdir("/proc/self/task"):
+        stat = open(f"/proc/self/task/{tid}/stat").read()
+        nice = int(stat[stat.rindex(")") + 2 :].split()[16])
+        out.setdefault(names.get(int(tid), "(not Python's: torch's workers)"), []).append(nice)
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own niceness is Linux's")
+def test_a_cpu_run_trains_at_a_lower_priority_than_the_rest_of_the_process(one):
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    run = one.start(quick(**LONG), session="a")
+    until(lambda: training(run), what="a trains")
+    nice = nice_of_threads()
+    assert nice[f"train-{run.id}"] == [min(19, base + RUN_NICE)], nice  # the run's own thread
+    assert nice[threading.current_thread().name] == [base]  # the rest (here: the caller) is as it was
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
+    one.stop("a")
+    assert finish(run).status == RunStatus.STOPPED
 
 
 def test_a_person_cancels_or_stops_only_their_own_run(one):

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import save_checkpoint
-from ..cpu_share import PROCESS_THREADS, run_threads, thread_share
+from ..cpu_share import PROCESS_THREADS, background_priority, run_threads, thread_share
 from ..data import Dataset, load_dataset, resolve_data_dir
 from ..data.normalize import Normalizer
 from ..data.sources import NAMED_SOURCES, checked_folder, named_source
@@ -330,7 +330,10 @@ class RunManager:
         return f"cpu ({n} thread{'s' if n != 1 else ''})"
 
     def _train(self, run: Run, recipe) -> None:
+        """The run's own thread (it ends with the run)."""
         threads = self._threads_of(run.config)
+        if self.device_type() == "cpu":
+            background_priority()  # requests are answered first (cnn.cpu_share)
         try:
             with run_threads(threads) if self.device_type() == "cpu" else contextlib.nullcontext():
                 self._execute(run, recipe)
