@@ -166,6 +166,7 @@ def app_part(args, max_runs: int, digit: Path, nice: str = "") -> dict:
         "predict p95 ms": p95,
         "predictions": len(latencies),
         "alone p50/p95 ms": f"{a50}/{a95} ({len(alone)})",
+        "_latencies": latencies,
         "_slowest": sorted(((x, t - t0) for x, t in zip(latencies, asked)), reverse=True)[:3],
         "_wall": wall,
         "_errors": errors,
@@ -263,6 +264,14 @@ def main() -> None:
             print(f"slowest predictions ({r['part']}; asked at, from the first /train): {slow}")
         for e in r["_errors"][:3]:
             print(f"error ({r['part']}): {e}")
+    pooled: dict[str, list] = {}  # a p95 of ~20 predictions is their second slowest: pool the repeats
+    for r in rows:
+        if "_latencies" in r:
+            pooled.setdefault(r["part"], []).extend(r["_latencies"])
+    for part, xs in pooled.items():
+        if sum(r["part"] == part for r in rows) > 1:
+            p50, p95 = percentiles(xs)
+            print(f"pooled over its repeats ({part}): /predict_digit p50 {p50} ms, p95 {p95} ms, {len(xs)} predictions")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
