@@ -73,14 +73,6 @@ KEEP_MESSAGES = """() => { window.cnnMessages = []; new MutationObserver(() => {
 }).observe(document.body, {childList: true, subtree: true}); }"""
 
 
-@pytest.mark.xfail(
-    reason="Known defect (issue 27, left open): at 4x throttling on the 2-core VM, 5 of 6 quick drawings "
-    "are stored, each exactly as drawn (none merged, none twice), and one is refused with 'The canvas is "
-    "empty' (ui/teach_tab.py RELEASE_CANVAS: strokes drawn just after the veil lifts can miss the "
-    "editor's new layer). Not run (run=False): a known failure that takes 7-9 minutes.",
-    strict=False,
-    run=False,
-)
 def test_quick_hands_on_a_slow_page_store_each_drawing_once_as_drawn(page):
     page.evaluate(KEEP_MESSAGES)
     open_tab(page, "Teach")

@@ -70,7 +70,7 @@ RELEASE_CANVAS = """() => {
       setTimeout(ready, 50);
     } else {
       // a settle: the editor makes its new layer after the clear asynchronously, and strokes before it
-      // are lost (not always enough at 4x throttling: tests/test_page_teach.py, issue 27)
+      // are lost (tests/test_page_teach.py draws at once after each Add, at 4x CPU throttling)
       setTimeout(() => root?.querySelectorAll('.teach-taking').forEach((v) => v.remove()), 600);
     }
   };
@@ -396,9 +396,11 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)
     c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
     c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **private)
-    c["add_btn"].click(b(add_drawing, ctx), [prj, cls, c["sketch"]], out, **private).then(
-        None, None, None, js=RELEASE_CANVAS, **private
-    )
+    # (its progress shows on the examples, not over the canvas: Gradio's overlay there took the first
+    # press of the next drawing after the veil lifted, and that stroke was lost)
+    c["add_btn"].click(
+        b(add_drawing, ctx), [prj, cls, c["sketch"]], out, show_progress_on=[c["examples"]], **private
+    ).then(None, None, None, js=RELEASE_CANVAS, **private)
     c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **private)
     c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
     c["examples"].select(pick_example, c["files"], c["picked"], **private)
