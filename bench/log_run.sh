@@ -6,9 +6,11 @@
 set -uo pipefail
 log="$1"; shift
 mkdir -p "$(dirname "$log")"
+# (whether the tree has changes is read before the log is written: the log itself is not a change)
+commit="$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet -- . ":(exclude)$log" 2>/dev/null || echo ' (with uncommitted changes)')"
 {
   echo "# command: $*"
-  echo "# commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "# commit: $commit"
   echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# machine: $(nproc) CPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 } >"$log"
