@@ -331,11 +331,11 @@ class RunManager:
 
     def _train(self, run: Run, recipe) -> None:
         """The run's own thread (it ends with the run)."""
-        threads = self._threads_of(run.config)
-        if self.device_type() == "cpu":
+        threads, cpu = self._threads_of(run.config), self.device_type() == "cpu"
+        if cpu:
             background_priority()  # requests are answered first (cnn.cpu_share)
         try:
-            with run_threads(threads) if self.device_type() == "cpu" else contextlib.nullcontext():
+            with run_threads(threads) if cpu else contextlib.nullcontext():
                 self._execute(run, recipe)
         finally:
             self._finished(run)
