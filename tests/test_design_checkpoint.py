@@ -209,3 +209,22 @@ def test_seconds_per_epoch_is_timed_from_real_steps():
     wide += [{"layer": "AdaptiveAvgPool2d", "output_size": 1}, *TINY[-3:]]
     with pytest.raises(ConfigError, match="multiply-adds per image; the limit"):
         seconds_per_step(recipe.replace(design=wide), (3, 64, 64), 10, device="cpu")
+
+
+def test_continuing_a_designed_run_opens_its_design_in_the_editor(trained, data_dir):
+    """The Runs tab's "Continue training" fills the Train tab and, for a designed run, its layer
+    editor with the run's own design (what the continued run trains); a preset model's run leaves
+    the editor as it is."""
+    import gradio as gr
+    from app_helpers import make_ctx
+
+    from ui import train_tab
+
+    ctx = make_ctx(trained[0].parent, data_dir)
+    filled = train_tab.continue_settings(ctx, "tiny-design", 1)
+    assert filled[2] == "design" and filled[11] == "tiny-design"
+    design, selected, table, message, *_ = train_tab.continue_design(ctx, "tiny-design", filled[0], filled[5])
+    assert design == read_metadata(trained[0])["design"] and selected == 0
+    assert f"**{parse(design, (1, 28, 28), 10).params:,}** parameters" in message
+    assert list(table["Layer"])[:2] == ["Conv2d", "BatchNorm2d"]
+    assert train_tab.continue_design(ctx, "shipped/mnist", "MNIST", 128) == (gr.skip(),) * 10

@@ -15,8 +15,11 @@ import pytest
 from cnn.errors import ConfigError
 from cnn.runs import RunConfig
 from ui import design_editor as de
+from ui import design_edits as edits
+from ui import design_share as share
+from ui import design_views as views
 
-MNIST = de.Target.of("MNIST", 64)
+MNIST = views.Target.of("MNIST", 64)
 
 
 def lenet() -> list:
@@ -26,9 +29,9 @@ def lenet() -> list:
 def test_presets_open_as_designs_that_work():
     p = de.presets()
     assert de.START_PRESET in p and p[de.EMPTY] == [] and "seed002_net" in p and "mnist_fast" in p
-    v = de.show(p[de.START_PRESET], MNIST)
+    v = views.show(p[de.START_PRESET], MNIST)
     assert "**61,706** parameters" in v.message  # LeNet-5, as the issue counts it
-    assert list(v.table.columns) == de.TABLE_COLUMNS and len(v.table) == 12
+    assert list(v.table.columns) == views.TABLE_COLUMNS and len(v.table) == 12
     assert v.table.iloc[0]["Output shape"] == "6×28×28" and v.table.iloc[0]["Parameters"] == "156"
     assert "<svg" in v.picture and "nn.Sequential(" in v.code
     assert json.loads(v.text) == p[de.START_PRESET]  # the JSON view is the design
@@ -37,39 +40,39 @@ def test_presets_open_as_designs_that_work():
 
 
 def test_arguments_are_read_as_json_values_never_as_code():
-    assert de.parse_arguments("out_channels=6, kernel_size=[3, 5], padding='same'") == {
+    assert edits.parse_arguments("out_channels=6, kernel_size=[3, 5], padding='same'") == {
         "out_channels": 6,
         "kernel_size": [3, 5],
         "padding": "same",
     }
-    assert de.parse_arguments("kernel_size=(3,3), bias=false, p=0.25") == {
+    assert edits.parse_arguments("kernel_size=(3,3), bias=false, p=0.25") == {
         "kernel_size": [3, 3],
         "bias": False,
         "p": 0.25,
     }
-    assert de.parse_arguments("padding=same") == {"padding": "same"}
-    assert de.parse_arguments("") == {}
+    assert edits.parse_arguments("padding=same") == {"padding": "same"}
+    assert edits.parse_arguments("") == {}
     layer = {"layer": "Conv2d", "out_channels": 6, "kernel_size": [3, 5]}
-    assert de.parse_arguments(de.arguments_text(layer)) == {k: v for k, v in layer.items() if k != "layer"}
+    assert edits.parse_arguments(edits.arguments_text(layer)) == {k: v for k, v in layer.items() if k != "layer"}
     for bad in ("__import__('os').system('true')", "kernel_size", "3=4", "layer=ReLU", "x=a b"):
         with pytest.raises(ConfigError):
-            de.parse_arguments(bad)
+            edits.parse_arguments(bad)
 
 
 def test_add_remove_move_and_edit_layers():
     d = [{"layer": "Flatten"}, {"layer": "Linear"}]
-    d, at = de.added(d, 0, "Linear")
+    d, at = edits.added(d, 0, "Linear")
     assert at == 1 and d[1] == {"layer": "Linear", "out_features": 64}
-    d, at = de.added(d, None, "ReLU")  # nothing chosen: at the end
+    d, at = edits.added(d, None, "ReLU")  # nothing chosen: at the end
     assert at == 3 and [x["layer"] for x in d] == ["Flatten", "Linear", "Linear", "ReLU"]
-    d, at = de.moved(d, 3, -1)
+    d, at = edits.moved(d, 3, -1)
     assert at == 2 and [x["layer"] for x in d] == ["Flatten", "Linear", "ReLU", "Linear"]
-    assert de.moved(d, 0, -1) == (d, 0)  # the first layer cannot go up
-    d = de.edited(d, 1, "Linear", "out_features=32")
+    assert edits.moved(d, 0, -1) == (d, 0)  # the first layer cannot go up
+    d = edits.edited(d, 1, "Linear", "out_features=32")
     assert d[1] == {"layer": "Linear", "out_features": 32}
-    d, at = de.removed(d, 3)
+    d, at = edits.removed(d, 3)
     assert at == 2 and len(d) == 3
-    for op in (lambda: de.removed(d, None), lambda: de.edited(d, 7, "ReLU", ""), lambda: de.moved(d, -1, 1)):
+    for op in (lambda: edits.removed(d, None), lambda: edits.edited(d, 7, "ReLU", ""), lambda: edits.moved(d, -1, 1)):
         with pytest.raises(ConfigError, match="Choose a layer"):
             op()
 
@@ -77,17 +80,17 @@ def test_add_remove_move_and_edit_layers():
 def test_a_broken_design_names_the_layer_and_keeps_the_picture_and_code():
     d = lenet()
     d[3]["kernel_size"] = 30
-    v = de.show(d, MNIST)
+    v = views.show(d, MNIST)
     assert v.message.startswith("⚠️") and "layer 4, Conv2d" in v.message and "add padding" in v.message
     assert v.picture is not None and not isinstance(v.picture, str)  # gr.skip(): the last one stays
     assert len(v.table) == 12 and v.table.iloc[3]["Output shape"] == "—"
-    unknown = de.show([{"layer": "Conv3d"}, {"layer": "Flatten"}, {"layer": "Linear"}], MNIST)
+    unknown = views.show([{"layer": "Conv3d"}, {"layer": "Flatten"}, {"layer": "Linear"}], MNIST)
     assert "layer 1" in unknown.message and "unknown layer" in unknown.message
 
 
 def test_a_design_too_big_shows_its_table_and_says_its_size_and_the_limit():
     big = [{"layer": "Flatten"}, {"layer": "Linear", "out_features": 20_000}, {"layer": "Linear"}]
-    v = de.show(big, MNIST)
+    v = views.show(big, MNIST)
     assert "too big" in v.message and "15,900,010 parameters" in v.message  # 784 x 20,000 + 20,000 x 10
     assert "limit" in v.message and v.table.iloc[1]["Parameters"] == "15,700,000"
 
@@ -110,17 +113,17 @@ def test_the_edit_handlers_show_a_message_and_change_nothing_on_a_bad_edit():
 
 def test_a_share_link_round_trips_and_bad_parts_are_named():
     d = lenet()
-    q = de.share_query(d, "Fashion-MNIST", "design", 2.0, 64, 0.003, "adam")
-    link = de.read_link(dict(parse_qsl(q[1:])))
+    q = share.share_query(d, "Fashion-MNIST", "design", 2.0, 64, 0.003, "adam")
+    link = share.read_link(dict(parse_qsl(q[1:])))
     assert link.design == d and link.dataset_choice == "Fashion-MNIST" and link.recipe == "design"
     assert (link.epochs, link.batch, link.lr, link.optimizer, link.problems) == (2.0, 64, 0.003, "adam", ())
-    bad = de.read_link(
+    bad = share.read_link(
         {"design": "%%%", "dataset": "imagenet", "recipe": "x", "epochs": "nan", "batch": "1.5", "lr": "0"}
     )
     assert bad.design is None and bad.dataset_choice is None and bad.epochs is None and len(bad.problems) == 6
-    not_a_list = de.read_link({"design": de.encode_design({"layer": "ReLU"})}).problems
+    not_a_list = share.read_link({"design": share.encode_design({"layer": "ReLU"})}).problems
     assert len(not_a_list) == 1 and "list of layers" in not_a_list[0]
-    assert "damaged" in de.read_link({"design": "A" * 30_000}).problems[0]
+    assert "damaged" in share.read_link({"design": "A" * 30_000}).problems[0]
 
 
 def test_start_gets_the_design_and_a_broken_one_is_refused():
@@ -143,9 +146,9 @@ def test_runs_compare_their_designs_layer_by_layer():
     b[3]["kernel_size"] = 3
     del b[2]
     runs = [SimpleNamespace(key=k, recipe={"design": d}) for k, d in (("one", a), ("two", b))]
-    text = de.design_differences(runs).replace("\\_", "_")  # (Markdown-escaped)
+    text = views.design_differences(runs).replace("\\_", "_")  # (Markdown-escaped)
     assert "one → two" in text and "layer 3 AvgPool2d removed" in text and "kernel_size 5 → 3" in text
-    assert de.design_differences(runs[:1] + [SimpleNamespace(key="p", recipe={})]) == ""
+    assert views.design_differences(runs[:1] + [SimpleNamespace(key="p", recipe={})]) == ""
 
 
 def test_the_estimate_names_seconds_per_epoch_and_refuses_a_broken_design(tmp_path):

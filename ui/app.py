@@ -76,10 +76,10 @@ def build_app(
         with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab one tap away on a phone, no "..." menu
             draw = draw_tab.build(ctx, draw_model)
             photo = photo_tab.build(ctx, photo_model)
-            train, train_settings = train_tab.build(ctx, tabs, draw, photo, owner)
+            train, train_settings, editor = train_tab.build(ctx, tabs, draw, photo, owner)
             teach_tab.build(ctx, tabs, draw, photo, owner)
             inside_tab.build(ctx, draw.sketch, photo.image, draw_model, photo_model)
-            runs_tab.build(ctx, tabs, draw, photo, train_settings)
+            runs_tab.build(ctx, tabs, draw, photo, train_settings, editor)
         api.build(ctx)
         train_tab.on_load(demo, ctx, train, owner)  # a (re)loaded page shows its run
         demo.load(None, None, None, js=PICK_BRUSH)

@@ -8,9 +8,11 @@ view edits it as text. Every change answers with one message line: the totals, o
 wrong and what to do; components keep their values on a bad edit (no error badges). Start trains
 it when the model "Your design" is chosen, and refuses a broken or too big design (`configured`).
 
-A share link is the page's address with the design (cnn.models.design_link's token), the data set
-and the recipe in its query, as TensorFlow Playground keeps its network in its URL: opening it
-fills them in (`from_link`); anything wrong in a link is said and the rest of the page works."""
+A share link (ui/design_share.py) opens the page with a design, data set and recipe filled in
+(`_from_link`); anything wrong in a link is said and the rest of the page works.
+
+Beside it: ui/design_edits.py (what an edit does to the list of layers) and ui/design_views.py
+(what the editor shows of a design)."""
 
 from __future__ import annotations
 
@@ -19,10 +21,8 @@ import functools
 import json
 import math
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import gradio as gr
-import pandas as pd
 from gradio.context import Context
 
 from cnn.checkpoint import read_metadata
@@ -30,48 +30,27 @@ from cnn.cpu_share import SERVING
 from cnn.data.sources import NAMED_CLASSES, NAMED_SHAPES
 from cnn.errors import CnnError, ConfigError
 from cnn.hardware import pick_device
-from cnn.models import MODELS, design_layers, design_link, design_presets, design_view
+from cnn.models import MODELS, design_layers, design_presets
 from cnn.models import design as core
 from cnn.runs import RunConfig
 from cnn.training import design_speed
 from cnn.training.recipes import OPTIMIZERS, RECIPES, get_recipe
 
-from .common import DATASETS, ROOT, AppContext, friendly, md
+from .common import ROOT, AppContext, friendly, md
+from .design_edits import added, arguments_text, as_layers, edited, layer_index, moved, removed
+from .design_share import read_link, share_query
+from .design_views import Target, analysed, show
 
 MODEL = core.DESIGN  # the model name a designed network trains under
 DESIGN_RECIPE = "design"  # the recipe preset a design trains with by default
 MODEL_LABEL = "Your design (the layer editor below)"
 EMPTY = "Empty"
 START_PRESET = "LeNet-5"  # what the editor opens with
-TABLE_COLUMNS = [
-    "#",
-    "Layer",
-    "Output shape",
-    "Parameters",
-    "Multiply-adds",
-    "Arguments",
-]  # sizes first: a phone shows those
-FOLDER_SHAPE = (3, 32, 32)  # an image folder's images are shown as colour 32x32 (checked at Start)
 TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}
 QUIET = dict(api_visibility="private", show_progress="hidden")
-PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}  # typed as in the PyTorch code
-# Arguments a new layer of each type opens with (a person edits them after).
-NEW_LAYER = {
-    "Conv2d": {"out_channels": 16, "kernel_size": 3, "padding": 1},
-    "MaxPool2d": {"kernel_size": 2},
-    "AvgPool2d": {"kernel_size": 2},
-    "AdaptiveAvgPool2d": {"output_size": 1},
-    "Linear": {"out_features": 64},
-    "Dropout": {"p": 0.25},
-    "Dropout2d": {"p": 0.25},
-    "LeakyReLU": {"negative_slope": 0.01},
-    "Residual": {
-        "layers": [{"layer": "Conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"layer": "ReLU"}]
-    },
-}
 
 
-# ---------------------------------------------------------------- the design as a list (no parsing)
+# ---------------------------------------------------------------- the presets a design starts from
 
 
 @functools.cache
@@ -102,295 +81,6 @@ def layer_types() -> list[str]:
     return list(design_layers.LAYER_NAMES)
 
 
-def _layers(design) -> list:
-    return list(design) if isinstance(design, list) else []
-
-
-def _at(design: list, index) -> int | None:
-    """A valid 0-based layer index, or None."""
-    try:
-        i = int(index)
-    except (TypeError, ValueError):
-        return None
-    return i if 0 <= i < len(design) else None
-
-
-def arguments_text(layer) -> str:
-    """A layer's arguments as a person types them: `kernel_size=5, padding=2` (values as JSON)."""
-    if not isinstance(layer, dict):
-        return ""
-    return ", ".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in layer.items() if k != "layer")
-
-
-def _split_top(text: str) -> list[str]:
-    """text split at the commas outside brackets and quotes."""
-    parts, depth, quote, cur = [], 0, None, []
-    for ch in text:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[{(":
-            depth += 1
-        elif ch in "]})":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-            continue
-        cur.append(ch)
-    parts.append("".join(cur))
-    return [p.strip() for p in parts if p.strip()]
-
-
-def parse_arguments(text: str) -> dict:
-    """`name=value, ...` as a dict: each value read as JSON (5, 0.25, true, [3, 3]; a bare word is a
-    string), never evaluated. A ConfigError says which part could not be read."""
-    out = {}
-    for part in _split_top(str(text or "")):
-        name, eq, value = part.partition("=")
-        name, value = name.strip(), value.strip()
-        if not eq or not name.isidentifier():
-            raise ConfigError(f"Could not read {part!r}: write each argument as name=value, e.g. kernel_size=3.")
-        if name == "layer":
-            raise ConfigError("Choose the layer's type in the Layer list, not as an argument.")
-        if len(value) >= 2 and value[0] == value[-1] == "'":
-            value = f'"{value[1:-1]}"'  # Python's quotes
-        value = PYTHON_WORDS.get(value, value)
-        try:
-            out[name] = json.loads(value.replace("(", "[").replace(")", "]"))
-        except json.JSONDecodeError:
-            if not value.replace("_", "").isalnum():
-                raise ConfigError(f"Could not read the value of {name}: {value!r}.") from None
-            out[name] = value
-    return out
-
-
-def edited(design: list, index: int | None, kind: str, args: str) -> list:
-    """design with layer `index` replaced by a `kind` layer with these arguments."""
-    design = _layers(design)
-    i = _at(design, index)
-    if i is None:
-        raise ConfigError("Choose a layer first: click its row in the table.")
-    new = list(design)
-    new[i] = {"layer": kind, **parse_arguments(args)}
-    return new
-
-
-def added(design: list, index: int | None, kind: str) -> tuple[list, int]:
-    """(design with a new `kind` layer after layer `index`, or at the end; its index)."""
-    design = _layers(design)
-    i = _at(design, index)
-    at = len(design) if i is None else i + 1
-    layer = {"layer": kind, **json.loads(json.dumps(NEW_LAYER.get(kind, {})))}
-    return design[:at] + [layer] + design[at:], at
-
-
-def removed(design: list, index: int | None) -> tuple[list, int | None]:
-    design = _layers(design)
-    i = _at(design, index)
-    if i is None:
-        raise ConfigError("Choose a layer to remove: click its row in the table.")
-    new = design[:i] + design[i + 1 :]
-    return new, (min(i, len(new) - 1) if new else None)
-
-
-def moved(design: list, index: int | None, by: int) -> tuple[list, int | None]:
-    design = _layers(design)
-    i = _at(design, index)
-    if i is None:
-        raise ConfigError("Choose a layer to move: click its row in the table.")
-    j = i + by
-    if not 0 <= j < len(design):
-        return design, i
-    new = list(design)
-    new[i], new[j] = new[j], new[i]
-    return new, j
-
-
-# ---------------------------------------------------------------- what a design makes
-
-
-@dataclass(frozen=True)
-class Target:
-    """What the design is shown for: the chosen data set's image shape and class count, the batch."""
-
-    input_shape: tuple
-    num_classes: int
-    batch_size: int
-    dataset: str | None  # the named data set, None for an image folder
-
-    @classmethod
-    def of(cls, dataset_choice, batch) -> Target:
-        key = DATASETS.get(dataset_choice)
-        try:
-            b = max(1, int(float(batch)))
-        except (TypeError, ValueError, OverflowError):
-            b = 64
-        return cls(NAMED_SHAPES.get(key, FOLDER_SHAPE), NAMED_CLASSES.get(key, 10), b, key)
-
-
-def _count(n) -> str:
-    return f"{int(n):,}" if n is not None else ""
-
-
-def table(design: list, parsed) -> pd.DataFrame:
-    """One row per layer (a Residual's layers under it, numbered 3.1, 3.2, ...) with its output
-    shape, parameters and multiply-adds; a design that does not work lists its top-level layers,
-    unsized."""
-    if parsed is not None:
-        rows = [[str(r[0]), r[1], r[3].replace("x", "×"), _count(r[4]), _count(r[5]), r[2]] for r in parsed.table()]
-    else:
-        rows = [
-            [
-                str(i + 1),
-                str(layer.get("layer", "?")) if isinstance(layer, dict) else "?",
-                "—",
-                "",
-                "",
-                arguments_text(layer),
-            ]
-            for i, layer in enumerate(design)
-        ]
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
-
-
-def analysed(design: list, target: Target, limits: bool = True):
-    """The parsed design (cnn.models.design.parse) for the target's images; with limits, refused
-    when too big for the target's batch."""
-    d = core.parse(design, target.input_shape, target.num_classes, batch_size=None)
-    if limits:
-        d.check_limits(target.batch_size)
-    return d
-
-
-def picture_html(parsed) -> str:
-    """The design's picture (an SVG) in a box that scrolls sideways on a narrow screen."""
-    return f'<div class="design-picture-scroll" style="overflow-x: auto">{parsed.picture()}</div>'
-
-
-@dataclass(frozen=True)
-class Views:
-    """Everything the editor shows of a design (see `show`)."""
-
-    table: pd.DataFrame
-    message: str
-    picture: str
-    code: str
-    text: str
-
-
-def show(design: list, target: Target) -> Views:
-    """The table, message, picture, code and JSON of a design. A broken one lists its layers and
-    says which is wrong and what to do; a too big one shows its table and says its size and the
-    limit; both keep the last picture and code."""
-    design = _layers(design)
-    text = design_view.to_json(design) if all(isinstance(x, dict) for x in design) else json.dumps(design)
-    if not design:
-        return Views(table(design, None), "The design is empty: add a layer, or start from a preset.", "", "", text)
-    try:
-        parsed = analysed(design, target, limits=False)
-    except CnnError as exc:
-        return Views(table(design, None), f"⚠️ {md(str(exc))}", gr.skip(), gr.skip(), text)
-    sizes = (
-        f"**{parsed.params:,}** parameters · **{parsed.macs:,}** multiply-adds per image · "
-        f"input {design_view.dims(target.input_shape)}, {target.num_classes} classes"
-    )
-    try:
-        parsed.check_limits(target.batch_size)
-        message = sizes
-    except CnnError as exc:
-        message = f"⚠️ {md(str(exc))}"
-    return Views(table(design, parsed), message, picture_html(parsed), parsed.pytorch_code(), text)
-
-
-# ---------------------------------------------------------------- share links
-
-
-def encode_design(design: list) -> str:
-    """A design as a link's `design=` token (cnn.models.design_link: compressed, base64url)."""
-    return design_link.design_to_token(design)
-
-
-def decode_design(text: str) -> list:
-    """A link's `design=` token back to a list of layers; a ConfigError says what is wrong with it."""
-    return design_link.design_from_token(str(text or "").strip())
-
-
-def share_query(design, dataset_choice, recipe, epochs, batch, lr, optimizer) -> str:
-    """The query that opens the page with this design, data set and recipe: `?design=...&...`."""
-    q = {"design": encode_design(_layers(design))}
-    if DATASETS.get(dataset_choice):
-        q["dataset"] = DATASETS[dataset_choice]
-    for name, v in (("recipe", recipe), ("epochs", epochs), ("batch", batch), ("lr", lr), ("optimizer", optimizer)):
-        if v not in (None, ""):
-            q[name] = f"{v:g}" if isinstance(v, float) else str(v)
-    return "?" + urlencode(q)
-
-
-@dataclass(frozen=True)
-class Link:
-    """What a share link fills in (None: left as it is) and what was wrong in it."""
-
-    design: list | None = None
-    dataset_choice: str | None = None
-    recipe: str | None = None
-    epochs: float | None = None
-    batch: int | None = None
-    lr: float | None = None
-    optimizer: str | None = None
-    problems: tuple = ()
-
-
-def _number(query, name: str, low: float, high: float, whole: bool = False) -> float | None:
-    v = query.get(name)
-    if v is None:
-        return None
-    try:
-        x = float(v)
-    except ValueError:
-        x = math.nan
-    if not (math.isfinite(x) and low < x <= high) or (whole and not x.is_integer()):
-        raise ConfigError(f"{name}={v!r} is not a {'whole ' if whole else ''}number above {low:g} and at most {high:g}")
-    return int(x) if whole else x
-
-
-def read_link(query) -> Link:
-    """A share link's query (a dict-like of strings) as what it fills in; each bad part is left out
-    and named in `problems`, so the rest still opens."""
-    found, problems = {}, []
-    if "design" in query:
-        try:
-            found["design"] = decode_design(query["design"])
-        except ConfigError as exc:
-            problems.append(str(exc).rstrip("."))
-    if "dataset" in query:
-        named = {v: k for k, v in DATASETS.items() if v}
-        choice = named.get(str(query["dataset"]).strip().lower())
-        if choice is None:
-            problems.append(f"unknown data set {str(query['dataset'])[:40]!r} (one of {', '.join(named)})")
-        else:
-            found["dataset_choice"] = choice
-    for name, allowed in (("recipe", RECIPES), ("optimizer", OPTIMIZERS)):
-        if name in query:
-            if query[name] in allowed:
-                found[name] = query[name]
-            else:
-                problems.append(f"unknown {name} {str(query[name])[:40]!r}")
-    for name, key, low, high, whole in (
-        ("epochs", "epochs", 0, 1000, False),
-        ("batch", "batch", 0, 65536, True),
-        ("lr", "lr", 0, 10, False),
-    ):
-        try:
-            v = _number(query, name, low, high, whole)
-            if v is not None:
-                found[key] = v
-        except ConfigError as exc:
-            problems.append(str(exc))
-    return Link(**found, problems=tuple(problems))
-
-
 # ---------------------------------------------------------------- Start
 
 
@@ -402,10 +92,10 @@ def configured(cfg: RunConfig, design) -> RunConfig:
         return cfg
     if cfg.init_from:  # continuing a designed run: its weights fit its own design only
         kept = read_metadata(cfg.init_from).get("design")
-        if isinstance(kept, list) and kept != _layers(design):
+        if isinstance(kept, list) and kept != as_layers(design):
             gr.Info("Continuing a designed run trains its own design; the editor's is not used.", duration=6)
             return dataclasses.replace(cfg, layers=kept)
-    return dataclasses.replace(cfg, layers=_layers(design))
+    return dataclasses.replace(cfg, layers=as_layers(design))
 
 
 def refusal(cfg: RunConfig) -> str | None:
@@ -450,7 +140,7 @@ class DesignEditor:
 
 def _selection(design: list, index) -> tuple:
     """(the edit row's heading, its layer type, its arguments) for layer `index`."""
-    i = _at(design, index)
+    i = layer_index(design, index)
     if i is None:
         return "Click a layer's row to edit it.", gr.skip(), ""
     layer = design[i] if isinstance(design[i], dict) else {}
@@ -474,7 +164,7 @@ def _guarded(op):
     @functools.wraps(op)  # (Gradio reads op's signature: gr.SelectData is passed by its type hint)
     def run(design, index, *rest):
         try:
-            return op(_layers(design), index, *rest)
+            return op(as_layers(design), index, *rest)
         except CnnError as exc:
             return (gr.skip(), gr.skip(), gr.skip(), f"⚠️ {md(str(exc))}", *[gr.skip()] * 6)
 
@@ -542,13 +232,13 @@ def on_text(design, index, text, dataset_choice, batch):
 @friendly
 def on_target(design, index, dataset_choice, batch):
     """The data set or batch changed: the same design, shown for its images."""
-    return answer(_layers(design), index, dataset_choice, batch)
+    return answer(as_layers(design), index, dataset_choice, batch)
 
 
 @friendly
 def estimate(ctx: AppContext, design, dataset_choice, batch, recipe, optimizer, lr, train_n) -> str:
     """Seconds per epoch on this app's device, from timing a few real steps of the design."""
-    design = _layers(design)
+    design = as_layers(design)
     target = Target.of(dataset_choice, batch)
     try:
         analysed(design, target)
@@ -710,27 +400,3 @@ def _from_link(design, selected, request: gr.Request):
         )
     box = gr.Accordion(open=True) if link.design is not None else skip
     return (*editor, *settings, recipe, epochs, batch, lr, optimizer, box)
-
-
-# ---------------------------------------------------------------- the Runs tab's comparison
-
-
-def design_of(entry) -> list | None:
-    """The design a kept run was trained with (None: a preset model)."""
-    d = getattr(entry, "design", None) or (getattr(entry, "recipe", None) or {}).get("design")
-    return d if isinstance(d, list) else None
-
-
-def design_differences(entries: list) -> str:
-    """Markdown: how the designs of the compared runs differ from the first one's, layer by layer
-    ('' when fewer than two of them are designs)."""
-    designed = [(e, design_of(e)) for e in entries]
-    designed = [(e, d) for e, d in designed if d is not None]
-    if len(designed) < 2:
-        return ""
-    (first, base), parts = designed[0], []
-    for e, d in designed[1:]:
-        lines = core.diff(base, d)
-        body = "\n".join(f"- {md(line)}" for line in lines) if lines else "- the same layers"
-        parts.append(f"**{md(first.key)} → {md(e.key)}**, layer by layer:\n\n{body}")
-    return "\n\n**Designs that differ**\n\n" + "\n\n".join(parts)

@@ -12,7 +12,7 @@ import pandas as pd
 from cnn.errors import CnnError
 from cnn.run_index import NOT_SETTINGS, RunEntry, delete_run, import_checkpoint, list_runs, load_history
 
-from . import confusion_view, design_editor, train_tab
+from . import confusion_view, design_views, train_tab
 from .common import AppContext, bind, current_request, friendly, onnx_download, servable
 from .run_words import legend_names, setting_name, setting_words, value_words
 
@@ -161,7 +161,7 @@ def _settings(e: RunEntry) -> dict:
         "train images": e.n_train,
         "test images": e.n_test,
     }  # (the image counts each run used: a quick run's among them)
-    # (a design is compared layer by layer below the table: design_editor.design_differences)
+    # (a design is compared layer by layer below the table: design_views.design_differences)
     out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS and k != "design"})
     return out
 
@@ -245,7 +245,7 @@ def compare(ctx: AppContext, keys: list | None, request: gr.Request = None) -> t
         except CnnError:
             gone.append(k)
     loss, acc, missing = curves(entries)
-    text = differences(entries) + design_editor.design_differences(entries)
+    text = differences(entries) + design_views.design_differences(entries)
     if missing:
         text += f"\n\nNo curves for {', '.join(missing)}: no training log."
     if gone:
@@ -322,9 +322,10 @@ def upload(ctx: AppContext, path: str | None, compared: list | None = None, requ
 # ---------------------------------------------------------------- layout
 
 
-def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | None = None) -> RunsTab:
+def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | None = None, editor=None) -> RunsTab:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab;
-    train_settings: the Train tab's settings (train_tab.build), which "Continue training" fills."""
+    train_settings and editor: the Train tab's settings and layer editor (train_tab.build), which
+    "Continue training" fills."""
     with gr.Tab("Runs", id="runs") as tab:
         notes = gr.Markdown("", elem_id="runs-notes")
         refresh_btn = gr.Button("Refresh", size="sm", elem_id="runs-refresh")
@@ -370,7 +371,12 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
     chosen.change(bind(download_onnx, ctx), chosen, get_onnx, **private)
     use_btn.click(bind(use_run, ctx), chosen, [draw.model, draw.about, photo.model, photo.about, tabs], **private)
     if train_settings is not None:
-        continue_btn.click(bind(train_tab.continue_settings, ctx), [chosen, more], [*train_settings, tabs], **private)
+        filled = continue_btn.click(
+            bind(train_tab.continue_settings, ctx), [chosen, more], [*train_settings, tabs], **private
+        )
+        if editor is not None:  # a designed run: its design in the editor (dataset and batch: the filled ones)
+            target = [train_settings[0], train_settings[5]]
+            filled.success(bind(train_tab.continue_design, ctx), [chosen, *target], editor.outputs(), **private)
     delete_btn.click(bind(delete, ctx), [chosen, confirm, compared], [*out.refreshed(), confirm], **private)
     uploaded.upload(bind(upload, ctx), [uploaded, compared], [*out.refreshed(), uploaded], **private)
     return out

@@ -29,7 +29,7 @@ from cnn.runs import RunBusy, RunConfig
 from cnn.training import RunStatus
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
-from . import confusion_view, design_editor, words
+from . import confusion_view, design_editor, design_views, words
 from .common import DATASETS, AppContext, bind, friendly, login
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
@@ -235,6 +235,17 @@ def continue_settings(ctx: AppContext, key: str | None, epochs, request: gr.Requ
 
 
 @friendly
+def continue_design(ctx: AppContext, key: str | None, dataset_choice, batch, request: gr.Request = None) -> tuple:
+    """After "Continue training" (`continue_settings`): a designed run's own design in the layer
+    editor, which is what the continued run trains (design_editor.configured); other runs leave the
+    editor as it is."""
+    design = design_views.design_of(ctx.usable_run(key, " to continue from", request=request))
+    if design is None:
+        return (gr.skip(),) * len(design_editor.DesignEditor.__dataclass_fields__)
+    return design_editor.answer(design, 0 if design else None, dataset_choice, batch)
+
+
+@friendly
 def fill_from_recipe(name: str) -> tuple:
     """A recipe preset's (epochs, batch size, learning rate, optimizer)."""
     r = get_recipe(name)
@@ -350,7 +361,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
         button.click(
             functools.partial(use_in, ctx, where), out.last_run, [tab.model, tab.about, tabs], api_visibility="private"
         )
-    return out, settings
+    return out, settings, editor
 
 
 def on_load(demo: gr.Blocks, ctx: AppContext, out: TrainOutputs, owner: gr.BrowserState) -> None:
