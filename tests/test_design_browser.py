@@ -1,7 +1,7 @@
 """The layer editor end to end in a real browser (Playwright, Debian's chromium, headless): build a
 network by editing a preset (remove a layer, change a kernel), train it on a small MNIST subset,
 draw a digit for it in the Draw tab, open its share link in a fresh browser and find the same
-design; a broken design says which layer is wrong, starts nothing and shows no error badge; a bad
+design, continue it from the Runs tab and find its design in the editor; a broken design says which layer is wrong, starts nothing and shows no error badge; a bad
 link is said and the page works; the editor on a phone's 390-pixel-wide screen.
 
 Screenshots go to .scratch/screenshots/ (docs/screenshots/ with CNN_UPDATE_SCREENSHOTS=1)."""
@@ -9,25 +9,13 @@ Screenshots go to .scratch/screenshots/ (docs/screenshots/ with CNN_UPDATE_SCREE
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
-from app_helpers import ROOT
+from app_helpers import screenshot_dir
 from test_browser import SLOW, _box, _pick, _quick_run, _shown, _toast, _wait_value, app_page, draw_stroke, open_tab
 
 from ui.design_editor import MODEL_LABEL
-
-try:
-    from app_helpers import screenshot_dir
-except ImportError:  # (before the shared helper lands)
-
-    def screenshot_dir():
-        folder = ROOT / (
-            "docs/screenshots" if os.environ.get("CNN_UPDATE_SCREENSHOTS") == "1" else ".scratch/screenshots"
-        )
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +165,23 @@ def test_build_train_draw_and_share_a_design(page):
     finally:
         other.close()
 
+    # Runs' "Continue training" opens the run's own design in the editor, whatever was open there
+    _pick(page, "design-preset", "LeNet-5")
+    page.locator("#design-open").click()
+    _wait_message(page, "61,706 parameters")
+    open_tab(page, "Runs")
+    page.locator("#runs-refresh").click()
+    key = run.checkpoint.stem
+    page.wait_for_function(f"() => document.querySelector('#runs-table').innerText.includes({key!r})")
+    _pick(page, "runs-chosen", key)
+    page.locator("#runs-continue").click()
+    _wait_value(page, "model", MODEL_LABEL)
+    _wait_message(page, "2,230 parameters")
+    assert _design(page) == design and _error_badges(page) == 0
+
 
 def test_a_broken_design_is_named_and_nothing_starts(page):
+    page.goto(page.app_url)  # a page of its own (the test before drew on this one's Draw tab)
     _open_editor(page)
     open_view(page, "JSON")
     broken = [
