@@ -56,6 +56,7 @@ def one(tmp_path, data_dir):
 def test_runs_beyond_max_wait_in_order_with_place_and_wait_then_start_by_themselves(one):
     a = one.start(quick(**LONG), session="a")
     b = one.start(quick(**LONG), session="b")
+    assert b.status == RunStatus.QUEUED
     c = one.start(quick(epochs=0.2), session="c")
     assert (b.status, c.status) == (RunStatus.QUEUED, RunStatus.QUEUED) and a.status != RunStatus.QUEUED
     assert (one.place(a), one.place(b), one.place(c)) == (0, 1, 2)
@@ -193,3 +194,25 @@ def test_teach_runs_wait_in_the_same_queue(tmp_path, data_dir):
         m.stop()
         assert m.wait_idle(60)
     assert thread_count_of_a_new_thread() == PROCESS_THREADS
+
+
+def test_the_pages_timer_goes_only_while_its_persons_run_waits_or_trains(one):
+    """The Train tab's timer (ui/train_tab.tick): kept going while the person's run waits or
+    trains, stopped with none and once it ended, so an idle page sends no requests."""
+    from types import SimpleNamespace
+
+    from ui import train_tab
+
+    ctx = SimpleNamespace(runs=one)
+    going = lambda owner: train_tab.tick(ctx, None, owner)[-1].active
+    assert going("a") is False  # nobody's run: the timer stops
+    a = one.start(quick(**LONG), session="a")
+    b = one.start(quick(**LONG), session="b")
+    assert b.status == RunStatus.QUEUED
+    until(lambda: training(a), what="a training")
+    assert going("a") is True and going("b") is True  # training, and waiting its turn
+    assert going("c") is False
+    assert one.cancel(session="b") and going("b") is False  # taken out of the queue: ended
+    assert one.stop(session="a")
+    until(lambda: a.done, what="a stopped")
+    assert going("a") is False

@@ -242,14 +242,19 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
     assert len(start.inputs) == 14 and len(start.outputs) == len(train_tab.OUTPUTS) + 1
     assert type(start.inputs[-2]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-2]
     assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-2]]
-    # the page pulls its run: a timer's tick and, once the load gave it its token, the page's load,
-    # neither through the queue
-    pulls = [f for f in fns if f.name == "refresh" and f.fn.__module__ == "ui.train_tab"]  # (the Runs tab has one)
+    # the page pulls its run: a timer's tick, the Train tab opened and, once the load gave it its
+    # token, the page's load, none through the queue; each also keeps the timer going or stops it
+    pulls = [f for f in fns if f.name == "tick" and f.fn.__module__ == "ui.train_tab"]
     assert [t[1] for t in by_name["token"].targets] == ["load"] and by_name["token"].outputs == [start.inputs[-2]]
-    assert sorted(t[1] for f in pulls for t in f.targets) == ["then", "tick"]
+    assert sorted(t[1] for f in pulls for t in f.targets) == ["select", "then", "tick"]
     assert all(f.inputs[-1] is start.inputs[-2] for f in pulls)  # whose run: this browser's
     assert all(not f.queue and f.show_progress == "hidden" for f in pulls)
-    assert all([o._id for o in f.outputs] == [o._id for o in start.outputs[:-1]] for f in pulls)
+    assert all([o._id for o in f.outputs[:-1]] == [o._id for o in start.outputs[:-1]] for f in pulls)
+    timer = pulls[0].outputs[-1]
+    assert type(timer).__name__ == "Timer" and all(f.outputs[-1] is timer for f in pulls)
+    assert not timer.active  # a page starts with it stopped: an idle page sends nothing
+    started = [f for f in fns if f.outputs == [timer] and any(t[1] == "success" for t in f.targets)]
+    assert len(started) == 1  # Start, once it took the run, sets it going
     assert not [f for f in fns if any(t[1] == "unload" for t in f.targets)]  # a reload keeps the run
     assert demo.ctx.runs.stop_unwatched_after == train_tab.UNWATCHED_S
 

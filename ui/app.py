@@ -73,15 +73,16 @@ def build_app(
         photo_model = gr.State(ctx.shipped("photo"))
         gr.Markdown(TITLE, elem_id="title")
         owner = train_tab.owner_state()  # this browser's token: whose runs the page shows
+        timer = train_tab.page_timer()  # the Train tab's pull, outside the tabs (it ticks on any tab)
         with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab one tap away on a phone, no "..." menu
             draw = draw_tab.build(ctx, draw_model)
             photo = photo_tab.build(ctx, photo_model)
-            train, train_settings, editor = train_tab.build(ctx, tabs, draw, photo, owner)
+            train, train_settings, editor = train_tab.build(ctx, tabs, draw, photo, owner, timer)
             teach_tab.build(ctx, tabs, draw, photo, owner)
             inside_tab.build(ctx, draw.sketch, photo.image, draw_model, photo_model)
             runs_tab.build(ctx, tabs, draw, photo, train_settings, editor)
         api.build(ctx)
-        train_tab.on_load(demo, ctx, train, owner)  # a (re)loaded page shows its run
+        train_tab.on_load(demo, ctx, train, owner, timer)  # a (re)loaded page shows its run
         demo.load(None, None, None, js=PICK_BRUSH)
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
     refuse_gently(demo)  # a refusal is a warning that leaves the page as it was (ui/refusals.py)

@@ -3,10 +3,13 @@ loss curve grow, stop, and load the result into the Draw or Photo tab.
 
 Start checks the settings and asks the app's queue of runs (cnn.runs) for a run, which trains at
 once or waits for its turn; it returns at once. The page shows the run of ITS person (the
-browser's token, kept in its storage; with logins also the user): a timer asks every TICK_S
-seconds (and the page asks once when it loads, so a reloaded page shows its run waiting, going or
-the last one), and `refresh` sends only the parts that page does not show yet (train_view.Shown,
-in a gr.State). A waiting run shows "waiting: N ahead of you (about M s)", updated on each tick.
+browser's token, kept in its storage; with logins also the user): while that person's run waits
+or trains, a timer asks every TICK_S seconds (and the page asks once when it loads or the tab is
+opened, so a reloaded page shows its run waiting, going or the last one), and `refresh` sends only
+the parts that page does not show yet (train_view.Shown, in a gr.State). With no run going the
+timer stops: an idle page sends nothing (each event of a page also makes Gradio re-read every
+component an event ever used, and a drawn sketchpad answers that by uploading its layers).
+A waiting run shows "waiting: N ahead of you (about M s)", updated on each tick.
 Start while this person has a run waiting or training says so; Stop stops (or takes out of the
 queue) only this person's run. Closing every page of a run: RunManager drops a waiting run, or
 stops a training one (it keeps its weights), that no page has asked about for UNWATCHED_S
@@ -45,6 +48,8 @@ __all__ = [
     "start",
     "stop",
     "refresh",
+    "tick",
+    "page_timer",
     "use_in",
     "pick_for_dataset",
 ]
@@ -84,6 +89,13 @@ def refresh(ctx: AppContext, shown: Shown | None, owner: str | None = None, requ
     if run is None:
         return values()
     return show(ctx, run, shown)
+
+
+def tick(ctx: AppContext, shown: Shown | None, owner: str | None = None, request: gr.Request = None) -> tuple:
+    """`refresh`, and the page's timer kept going while this person's run waits or trains (stopped
+    otherwise: Start, opening the Train tab and reloading the page start it again)."""
+    run = ctx.runs.run_for(owner, login(request)) if owner or login(request) else None
+    return (*refresh(ctx, shown, owner, request), gr.Timer(active=run is not None and not run.done))
 
 
 def _count(text, name: str) -> int | None:
@@ -327,13 +339,21 @@ def _keeping() -> list:
     return [tensorboard, continue_from]
 
 
-def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -> tuple[TrainOutputs, list]:
+def page_timer() -> gr.Timer:
+    """The page's timer for the Train tab (make it outside the tabs: a timer in a tab that is not
+    shown does not tick). It starts stopped; `tick` keeps it going while a run waits or trains."""
+    return gr.Timer(TICK_S, active=False)
+
+
+def build(
+    ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState, timer: gr.Timer
+) -> tuple[TrainOutputs, list, design_editor.DesignEditor]:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
     its "Use this model" buttons load a trained model into; owner is the browser's token
-    (`owner_state`). Returns (outputs, the settings in `start`'s order, owner left out); call
-    `on_load` with the outputs."""
+    (`owner_state`); timer is `page_timer()`. Returns (outputs, the settings in `start`'s order,
+    owner left out, the layer editor); call `on_load` with the outputs."""
     where = f"{ctx.runs.runs_dir}/users/<your login>/" if ctx.logins else ctx.runs.runs_dir
-    with gr.Tab("Train", id="train"):
+    with gr.Tab("Train", id="train") as tab:
         n = ctx.runs.max_runs
         gr.Markdown(
             f"Device: **{ctx.runs.device_name()}**. {n} training run{'s' * (n > 1)} at a time for everyone "
@@ -354,7 +374,9 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
         concurrency_id="train",
         concurrency_limit=None,
         **QUIET,
-    )
+    ).success(lambda: gr.Timer(active=True), None, timer, queue=False, **QUIET)
+    # a run started elsewhere (the Teach tab, another page of this person) shows when the tab opens
+    tab.select(bind(tick, ctx), [out.shown, owner], [*out.components(), timer], queue=False, **QUIET)
     stop_btn.click(bind(stop, ctx), owner, None, concurrency_id="stop", concurrency_limit=None, **QUIET)
     confusion_view.wire_train(ctx, out.confusion, out.cell_panel(), owner)
     for where, button, tab in (("draw", out.to_draw, draw), ("photo", out.to_photo, photo)):
@@ -364,12 +386,11 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     return out, settings, editor
 
 
-def on_load(demo: gr.Blocks, ctx: AppContext, out: TrainOutputs, owner: gr.BrowserState) -> None:
+def on_load(demo: gr.Blocks, ctx: AppContext, out: TrainOutputs, owner: gr.BrowserState, timer: gr.Timer) -> None:
     """The page's pull (call in `demo`, outside its tabs): a page that (re)loads gets its token and
-    shows its run (waiting, going, or the last one) at once; then its timer asks every TICK_S
-    seconds, whichever tab is open (a timer in a tab that is not shown does not tick)."""
-    timer = gr.Timer(TICK_S)
+    shows its run (waiting, going, or the last one) at once; then, while that run waits or trains,
+    its timer asks every TICK_S seconds, whichever tab is open."""
     pull = dict(queue=False, **QUIET)  # (no status tracker runs a timer)
-    inputs = [out.shown, owner]
-    timer.tick(bind(refresh, ctx), inputs, out.components(), trigger_mode="multiple", **pull)
-    demo.load(token, owner, owner, **pull).then(bind(refresh, ctx), inputs, out.components(), **pull)
+    inputs, outputs = [out.shown, owner], [*out.components(), timer]
+    timer.tick(bind(tick, ctx), inputs, outputs, trigger_mode="multiple", **pull)
+    demo.load(token, owner, owner, **pull).then(bind(tick, ctx), inputs, outputs, **pull)
