@@ -1,12 +1,14 @@
 """What the page costs the browser while nobody touches it: headless chromium's CPU seconds over
 a quiet spell, on each tab.
 
-    python bench/browser_idle.py [--seconds 20] [--settle 5] [--tabs Train,Draw]
+    python bench/browser_idle.py [--seconds 20] [--settle 5] [--tabs Train,Draw] [--after-stroke]
 
 For each tab a fresh app (in this process) and a fresh chromium: the page opens (on the Draw
 tab, as every visitor's does), the tab is clicked, and after `--settle` seconds the CPU time of
 every chromium process is read from /proc before and after `--seconds` seconds. A blank page in
-the same browser is the floor. (A page-load pause of the hidden Draw canvas's frames, measured
+the same browser is the floor. --after-stroke first draws one stroke on the Draw tab and waits for
+its answer, as a visitor who drew a digit and moved on; the requests the idle page sends are
+counted too. (A page-load pause of the hidden Draw canvas's frames, measured
 with this script, was taken out again: docs/performance-cpu.md, "Training in the app against the CLI".) The browser is
 software-rendered (--disable-gpu), as on a machine with
 no GPU; its CPU time hardly depends on other load, its wall clock does.
@@ -32,8 +34,20 @@ def idle_cpu(page, seconds: float) -> float:
     return (browser_cpu() - c0) / (time.perf_counter() - t0)
 
 
-def measure(pw, exe: str, tab: str | None, args) -> float:
-    """CPU cores the browser keeps busy on `tab` (None: a blank page)."""
+def stroke(page) -> None:
+    """One stroke down the Draw tab's canvas, and its answer."""
+    page.wait_for_function("() => !document.querySelector('#sketch').innerText.includes('select the draw tool')")
+    b = page.locator("#sketch canvas").first.bounding_box()
+    x = b["x"] + b["width"] / 2
+    page.mouse.move(x, b["y"] + 0.2 * b["height"])
+    page.mouse.down()
+    page.mouse.move(x, b["y"] + 0.8 * b["height"], steps=12)
+    page.mouse.up()
+    page.wait_for_function("() => /%/.test(document.querySelector('#digit-label')?.innerText || '')")
+
+
+def measure(pw, exe: str, tab: str | None, args) -> tuple[float, int]:
+    """(CPU cores the browser keeps busy on `tab` (None: a blank page), requests the page sent)."""
     demo, url = launch(Path(tempfile.mkdtemp(prefix="browser-idle-")) / "runs")
     try:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
@@ -43,13 +57,17 @@ def measure(pw, exe: str, tab: str | None, args) -> float:
         else:
             page.goto(url)
             page.locator("#sketch canvas").first.wait_for(timeout=60_000)
+            if args.after_stroke:
+                stroke(page)
             page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(args.settle * 1000)
+        sent = []
+        page.on("request", lambda r: sent.append(r.url))
         cores = idle_cpu(page, args.seconds)
         browser.close()
     finally:
         demo.close()
-    return cores
+    return cores, len(sent)
 
 
 def main(argv=None) -> None:
@@ -57,6 +75,7 @@ def main(argv=None) -> None:
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--settle", type=float, default=5)
     p.add_argument("--tabs", default="Train,Draw")
+    p.add_argument("--after-stroke", action="store_true", help="draw one stroke on the Draw tab first")
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -65,16 +84,18 @@ def main(argv=None) -> None:
     rows = []
     with sync_playwright() as pw:
         for page, tab in [("about:blank (floor)", None)] + [(f"the app, {t} tab", t) for t in args.tabs.split(",")]:
-            cores = measure(pw, exe, tab, args)
+            cores, sent = measure(pw, exe, tab, args)
             rows.append(
                 {
                     "page": page,
                     "browser CPU (cores)": f"{cores:.3f}",
                     f"CPU s per {args.seconds:g} s": f"{cores * args.seconds:.1f}",
+                    "requests sent": sent,
                 }
             )
-    print(f"idle {args.seconds:g} s after {args.settle:g} s on the tab; chromium {CHROMIUM_ARGS}")
-    print(table(rows, ["page", "browser CPU (cores)", f"CPU s per {args.seconds:g} s"]))
+    drawn = ", after one stroke on the Draw tab" if args.after_stroke else ""
+    print(f"idle {args.seconds:g} s after {args.settle:g} s on the tab{drawn}; chromium {CHROMIUM_ARGS}")
+    print(table(rows, list(rows[0])))
 
 
 if __name__ == "__main__":
