@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Re-runs every CPU benchmark whose figures in the docs have no committed log, each into its log
-# under docs/benchmarks/cpu/ (bench/log_run.sh). About an hour on the 2-core VM; run it on a quiet
-# machine (the figures are the machine's as much as the code's), then put each log's table into its
-# docs page in place of the "No log kept" figures. One command at a time, in this order; pass names
-# to run only some: bash bench/rerun_cpu_logs.sh load_test inference_latency
+# Re-runs the CPU benchmarks behind the docs' tables, each into its log under docs/benchmarks/cpu/
+# (bench/log_run.sh). About 90 minutes on the 2-core VM; run it on a quiet machine (the figures are
+# the machine's as much as the code's), then put each log's table into its docs page
+# (docs/benchmarks/README.md lists which). One command at a time, in this order; pass names to run
+# only some: bash bench/rerun_cpu_logs.sh load_test inference_latency
 set -uo pipefail
 cd "$(dirname "$0")/.."
 L=docs/benchmarks/cpu
@@ -24,11 +24,19 @@ declare -A RUNS=(
   [train_speed_mnist_seed1]="python bench/train_speed.py --recipes mnist_fast --baseline seed004 --baseline-epochs 4 --target 0.99 --seed 1"
   [train_speed_mnist_seed2]="python bench/train_speed.py --recipes mnist_fast --baseline seed004 --baseline-epochs 4 --target 0.99 --seed 2"
   [train_speed_cifar]="python bench/train_speed.py --recipes cifar10_small --baseline seed004_simplecnn --target 0.85"
+  [teach_photos_variants_cat_dog]="python bench/teach_photos.py --task heldout --pair cat,dog --variants all"
+  [teach_photos_variants_horse_ship]="python bench/teach_photos.py --task heldout --pair horse,ship --variants all"
+  [teach_photos_cifar_fast]="python bench/teach_photos.py --task cifar --also 'fine-tune, half then all layers, lr /3' --also 'fine-tune, half then all layers, lr /10'"
+  [teach_photos_digits_fast]="python bench/teach_photos.py --task digits --also 'fine-tune, half then all layers, lr /3' --also 'fine-tune, half then all layers, lr /10'"
   [seed_results]="python bench/seed_results.py"
+  [fresh_clone]="bash bench/fresh_clone.sh"
+  [checkpoint_record]="python bench/checkpoint_record.py"
 )
 ORDER=(load_test inference_latency cpu_modes stream_overhead watch_overhead browser_idle app_vs_cli app_vs_cli_busy
   teach_drawings teach_drawings_variants teach_photos_cat_dog teach_photos_horse_ship
-  train_speed_mnist_seed0 train_speed_mnist_seed1 train_speed_mnist_seed2 train_speed_cifar seed_results)
+  teach_photos_variants_cat_dog teach_photos_variants_horse_ship teach_photos_cifar_fast teach_photos_digits_fast
+  train_speed_mnist_seed0 train_speed_mnist_seed1 train_speed_mnist_seed2 train_speed_cifar seed_results
+  fresh_clone checkpoint_record)
 [ "$#" -gt 0 ] && ORDER=("$@")
 for name in "${ORDER[@]}"; do
   echo "== $name: ${RUNS[$name]}"
