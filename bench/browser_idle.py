@@ -8,8 +8,7 @@ tab, as every visitor's does), the tab is clicked, and after `--settle` seconds 
 every chromium process is read from /proc before and after `--seconds` seconds. A blank page in
 the same browser is the floor. --after-stroke first draws one stroke on the Draw tab and waits for
 its answer, as a visitor who drew a digit and moved on; the requests the idle page sends are
-counted too. (A page-load pause of the hidden Draw canvas's frames, measured
-with this script, was taken out again: docs/performance-cpu.md, "Training in the app against the CLI".) The browser is
+counted too. (docs/performance-cpu.md, "The idle page", has its figures.) The browser is
 software-rendered (--disable-gpu), as on a machine with
 no GPU; its CPU time hardly depends on other load, its wall clock does.
 """
