@@ -1,8 +1,9 @@
 """The layer editor end to end in a real browser (Playwright, Debian's chromium, headless): build a
 network by editing a preset (remove a layer, change a kernel), train it on a small MNIST subset,
 draw a digit for it in the Draw tab, open its share link in a fresh browser and find the same
-design, continue it from the Runs tab and find its design in the editor; a broken design says which layer is wrong, starts nothing and shows no error badge; a bad
-link is said and the page works; the editor on a phone's 390-pixel-wide screen.
+design, continue it from the Runs tab and find its design in the editor; a broken design says which
+layer is wrong, starts nothing and shows no error badge; a bad link is said and the page works; the
+editor on a phone's 390-pixel-wide screen.
 
 Screenshots go to .scratch/screenshots/ (docs/screenshots/ with CNN_UPDATE_SCREENSHOTS=1)."""
 
