@@ -83,19 +83,25 @@ def show(ctx: AppContext, run, shown: Shown | None) -> tuple:
 
 @friendly
 def refresh(ctx: AppContext, shown: Shown | None, owner: str | None = None, request: gr.Request = None) -> tuple:
-    """The timer's tick and the page's load: what this page does not show yet of its person's run
-    (waiting, going, or their last one)."""
-    run = ctx.runs.run_for(owner, login(request)) if owner or login(request) else None
-    if run is None:
-        return values()
-    return show(ctx, run, shown)
+    """What this page does not show yet of its person's run (waiting, going, or their last one);
+    `tick`, the timer's and the page's pull, sends it with the timer's state."""
+    return _refreshed(ctx, _run_of(ctx, owner, request), shown)
 
 
 def tick(ctx: AppContext, shown: Shown | None, owner: str | None = None, request: gr.Request = None) -> tuple:
     """`refresh`, and the page's timer kept going while this person's run waits or trains (stopped
     otherwise: Start, opening the Train tab and reloading the page start it again)."""
-    run = ctx.runs.run_for(owner, login(request)) if owner or login(request) else None
-    return (*refresh(ctx, shown, owner, request), gr.Timer(active=run is not None and not run.done))
+    run = _run_of(ctx, owner, request)  # (looked up once: what is shown and the timer agree)
+    return (*_refreshed(ctx, run, shown), gr.Timer(active=run is not None and not run.done))
+
+
+def _run_of(ctx: AppContext, owner: str | None, request: gr.Request | None):
+    """The run this page's person is shown (waiting, going, or their last), or None."""
+    return ctx.runs.run_for(owner, login(request)) if owner or login(request) else None
+
+
+def _refreshed(ctx: AppContext, run, shown: Shown | None) -> tuple:
+    return values() if run is None else show(ctx, run, shown)
 
 
 def _count(text, name: str) -> int | None:
