@@ -5,7 +5,7 @@ training throughput with and without it, same recipe, same data, interleaved run
     python bench/watch_overhead.py [--recipe mnist_fast] [--epochs 1] [--repeats 3] [--every S]
 
 Both sides consume the Step events as the app does. The watched side also takes the snapshots
-(cnn.training.Watch, every S seconds, default the app's cnn.runs.manager.WATCH_EVERY_S) and renders
+(cnn.training.Watch, every S seconds, default the app's cnn.runs.executor.WATCH_EVERY_S) and renders
 each one as the page does (the HTML panel and the filter picture, ui/run_view.py) in the training
 thread itself, so its whole cost lands in the measured time (in the app the rendering runs in the
 page's request thread instead). Throughput is training images over wall-clock seconds from Start
@@ -26,8 +26,8 @@ from common import header, table
 
 from cnn.data import load_dataset
 from cnn.runs import Run, RunConfig
+from cnn.runs.executor import WATCH_EVERY_S
 from cnn.runs.keeping import panel
-from cnn.runs.manager import WATCH_EVERY_S
 from cnn.training import Watch, train
 from cnn.training.recipes import get_recipe
 from ui import run_view

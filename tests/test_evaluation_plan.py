@@ -99,13 +99,13 @@ def test_the_run_fits_its_temperature_on_the_served_logits(mnist_small, monkeypa
 
 
 def test_a_stopped_runs_test_pass_is_the_finished_runs(monkeypatch):
-    """RunManager._evaluate_kept scores the kept weights with the checkpoint's test-time augmentation
+    """cnn.runs.executor.evaluate_kept scores the kept weights with the checkpoint's test-time augmentation
     and its recipe's plan (on CUDA: its arithmetic and batch), not a fixed bf16 x 1000."""
-    import cnn.runs.manager as manager
+    import cnn.runs.executor as executor
 
     model, meta = load_checkpoint(ROOT / "checkpoints" / "cifar10.safetensors")
     plans = []
-    monkeypatch.setattr(manager, "evaluate", lambda *a, **k: plans.append(a[4]) or SimpleNamespace(accuracy=0.5))
+    monkeypatch.setattr(executor, "evaluate", lambda *a, **k: plans.append(a[4]) or SimpleNamespace(accuracy=0.5))
     test = Split(torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.zeros(4, dtype=torch.long))
     run = SimpleNamespace(
         note="",
@@ -113,7 +113,7 @@ def test_a_stopped_runs_test_pass_is_the_finished_runs(monkeypatch):
         data=SimpleNamespace(input_shape=(3, 32, 32), test=test, classes=list("abcdefghij")),
     )
     end = SimpleNamespace(metadata=dict(meta), model=model)
-    manager.RunManager._evaluate_kept(None, run, end)
+    executor.evaluate_kept(run, end)
     assert plans == [EvalPlan.test_pass(Augmentation.of_checkpoint(meta), meta["recipe"], CPU)]
     assert plans[0].scoring == Augmentation(True, True) and end.test_accuracy == 0.5
 

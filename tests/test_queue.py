@@ -77,14 +77,25 @@ def test_one_run_per_person_and_a_flood_gets_messages(one):
     mine = one.start(quick(**LONG), session="s1", owner="ann")
     for _ in range(20):  # one page pressing Start again and again
         with pytest.raises(RunBusy, match="You already have a run training"):
-            one.start(quick(), session="s1")
+            one.start(quick(), session="s1", owner="ann")
     with pytest.raises(RunBusy, match="You already have a run"):  # the same login on another page
         one.start(quick(), session="s9", owner="ann")
-    other = one.start(quick(), session="s2", owner="bob")
+    other = one.start(quick(), session="s2")  # a person without a login: their page's session
     with pytest.raises(RunBusy, match="You already have a run waiting, 1 ahead of it"):
         one.start(quick(), session="s2")
     assert one.active() == [mine, other]  # the flood queued nothing
-    assert one.run_for("s1") is mine and one.run_for(owner="bob") is other and one.run_for("nobody") is None
+    assert one.run_for("s1", "ann") is mine and one.run_for("s2") is other and one.run_for("nobody") is None
+
+
+def test_with_logins_a_run_is_the_logins_alone(one):
+    """On a shared lab computer the browser's token stays while people log in and out: the next
+    login neither sees, nor stops, nor is blocked by the last one's run (issue 31)."""
+    ann = one.start(quick(**LONG), session="lab-pc", owner="ann")
+    assert one.run_for("lab-pc", "bob") is None and not one.stop("lab-pc", "bob") and not ann.stop_event.is_set()
+    assert one.run_for("lab-pc") is None  # nor a page without a login on that browser
+    bob = one.start(quick(), session="lab-pc", owner="bob")  # not "you already have a run"
+    assert bob.status == RunStatus.QUEUED and one.run_for("lab-pc", "bob") is bob
+    assert one.stop("lab-pc", "ann") and finish(ann).status == RunStatus.STOPPED
 
 
 def nice_of_threads() -> dict[str, list[int]]:
@@ -173,13 +184,12 @@ def made_project(data_dir) -> Project:
 def test_teach_runs_wait_in_the_same_queue(tmp_path, data_dir):
     from app_helpers import checkpoint
 
-    m = RunManager(tmp_path / "runs", tmp_path / "data", device="cpu", max_runs=1)
+    # MNIST for the Train run; the project's folder (outside the data directory) is given in full
+    m = RunManager(tmp_path / "runs", data_dir, allow_any_path=True, device="cpu", max_runs=1)
     project = made_project(tmp_path / "data")
     cfg = RunConfig.for_project(str(project.path), project.name, "drawings", str(checkpoint("mnist")))
     try:
         # one scheduler holds both: a Train run trains, the Teach run waits for it
-        m.data_dir = data_dir  # (MNIST for the Train run; the project's folder is given in full)
-        m.allow_any_path = True
         train_run = m.start(quick(**LONG), session="t")
         teach = m.start(cfg, session="p")
         assert teach.status == RunStatus.QUEUED and m.place(teach) == 1

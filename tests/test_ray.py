@@ -29,17 +29,17 @@ def ray_runs(tmp_path_factory, data_dir):
         import ray  # noqa: F401
     except ImportError:
         missing("Ray is not installed (pip install '.[ray]')")
-    from cnn.runs.ray_executor import RayRunManager
+    from cnn.runs import RunManager
+    from cnn.runs.ray_executor import RayExecutor
 
-    runs = RayRunManager(
-        "local", tmp_path_factory.mktemp("ray") / "runs", data_dir, device="cpu", max_runs=2, ray_cpus=2
-    )
+    ex = RayExecutor("local", data_dir, device="cpu", ray_cpus=2)
+    runs = RunManager(tmp_path_factory.mktemp("ray") / "runs", data_dir, device="cpu", max_runs=2, executor=ex)
     runs.warm_up_in_background()  # its two workers start while the test goes on
     yield runs
     runs.stop()
     runs.wait_idle(60)
-    runs.shutdown()
-    runs.ray.shutdown()
+    ex.shutdown()
+    ex.ray.shutdown()
 
 
 def wait_for(cond, timeout: float, every: float = 0.05) -> bool:
@@ -52,7 +52,7 @@ def wait_for(cond, timeout: float, every: float = 0.05) -> bool:
 
 
 def test_two_runs_train_on_ray_at_once_and_land_in_their_owners_folders(ray_runs):
-    assert ray_runs.resources() == {"num_gpus": 0, "num_cpus": 1}  # half of the local Ray's 2 CPUs
+    assert ray_runs.executor.resources() == {"num_gpus": 0, "num_cpus": 1}  # half of the local Ray's 2 CPUs
     ada = ray_runs.start(QUICK, session="page-1", owner="ada")
     other = ray_runs.start(QUICK, session="page-2")
     live = set()  # the runs seen with some steps while still training: events stream back
@@ -74,7 +74,7 @@ def test_two_runs_train_on_ray_at_once_and_land_in_their_owners_folders(ray_runs
         assert run.data.classes == [str(d) for d in range(10)] and len(run.data.test) == 300
         assert run.end.evaluation is not None and run.misclassified()  # the result shows as without Ray
     assert live, "no steps reached the app before the runs ended"
-    assert not list(ray_runs.runs_dir.glob("*.part")) and not ray_runs.actors
+    assert not list(ray_runs.runs_dir.glob("*.part")) and not ray_runs.executor.actors
 
 
 def test_stop_reaches_the_run_on_its_worker(ray_runs):
@@ -101,7 +101,7 @@ def test_a_run_that_fails_on_its_worker_says_why_and_its_log_says_so(ray_runs, t
 def test_a_worker_killed_mid_run_fails_the_run_with_a_message(ray_runs):
     run = ray_runs.start(LONG, session="page-4", owner="bob")
     assert wait_for(lambda: len(run.steps) >= 3 or run.done, 120), (run.status, run.note)
-    pid = ray_runs.ray.get(ray_runs.actors[run.id].pid.remote())
+    pid = ray_runs.executor.ray.get(ray_runs.executor.actors[run.id].pid.remote())
     assert pid != os.getpid()
     os.kill(pid, signal.SIGKILL)  # the worker's process dies, as on a node that goes away
     assert wait_for(lambda: run.done, 30), "the run still waits for its dead worker"

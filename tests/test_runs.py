@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-import cnn.runs.manager as runs_mod
+import cnn.runs.executor as runs_mod
 from cnn.checkpoint import load_checkpoint
 from cnn.errors import ConfigError, DataError
 from cnn.runs import RunConfig, RunManager
@@ -175,7 +175,7 @@ def test_image_folders(tmp_path):
     with pytest.raises(DataError, match="outside the data directory .*--allow-any-path"):
         run(str(tmp_path / "elsewhere"))
     assert m.current.config.dataset == "empty"  # the last run that started
-    m.allow_any_path = True
+    m = RunManager(tmp_path / "runs", data, allow_any_path=True, device="cpu")  # (run() uses the new one)
     assert run(str(tmp_path / "elsewhere")).status == "finished"
     with pytest.raises(DataError, match="does not exist"):
         run(str(tmp_path / "nowhere"))
@@ -219,11 +219,12 @@ def test_shipped_checkpoints_are_never_overwritten(tmp_path, data_dir):
 def test_a_run_started_during_the_warm_up_stops_it_and_starts_at_once(manager):
     """The launch warm-up (real, on the CPU here: cifar10_fast and mnist_fast on random data, about
     15 s on two cores if left alone) gives way to a run: the run stops it at its next step."""
-    manager.warm_up_in_background(("cifar10_fast", "mnist_fast"), device_types=("cpu",))
+    ex = manager.executor
+    ex.warm_up_in_background(1, ("cifar10_fast", "mnist_fast"), device_types=("cpu",))
     time.sleep(0.5)
-    assert not manager._device_ready.is_set()  # still warming up
+    assert not ex._device_ready.is_set()  # still warming up
     t0 = time.perf_counter()
     run = finish(manager.start(quick(epochs=0.5), session="s1"))
     assert run.status == "finished", run.message
-    assert manager._warm_up_stop.is_set() and manager._device_ready.is_set()
+    assert ex._warm_up_stop.is_set() and ex._device_ready.is_set()
     assert time.perf_counter() - t0 < 8, "the run waited for the whole warm-up"

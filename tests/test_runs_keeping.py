@@ -33,7 +33,7 @@ def test_an_app_run_keeps_its_log_tensorboard_and_live_panel(manager):
     assert h.end["test_accuracy"] == pytest.approx(run.end.test_accuracy)
     entry = by_key(list_runs(manager.runs_dir))[run.checkpoint.stem]
     assert entry.problems == [] and entry.status == "finished" and entry.n_train == 900  # images trained on
-    got = scalars(manager.tensorboard_dir / run.checkpoint.stem)  # TensorBoard's own reader
+    got = scalars((manager.runs_dir / "tensorboard") / run.checkpoint.stem)  # TensorBoard's own reader
     assert got["train/loss"] == [(s.step, f32(s.loss)) for s in h.steps]
     assert got["accuracy/test"] == [(1, f32(h.epochs[0].test_accuracy))]
     # the live panel: one snapshot after Start and one at the epoch end (more on a slow machine)
@@ -61,8 +61,8 @@ def test_the_page_gets_the_panel_when_a_snapshot_is_new(manager):
 
 
 def test_an_unwritable_tensorboard_folder_warns_and_training_goes_on(manager):
-    manager.tensorboard_dir.parent.mkdir(parents=True, exist_ok=True)
-    manager.tensorboard_dir.write_text("a file where the folder should be")
+    (manager.runs_dir / "tensorboard").parent.mkdir(parents=True, exist_ok=True)
+    (manager.runs_dir / "tensorboard").write_text("a file where the folder should be")
     run = finish(manager.start(quick(tensorboard=True)))
     assert run.status == "finished" and run.checkpoint.is_file()
     assert any("cannot write TensorBoard logs" in w and "training goes on" in w for w in run.warnings)

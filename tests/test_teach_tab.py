@@ -212,13 +212,13 @@ def test_teaching_leaves_the_thread_count_as_it_was(ctx, monkeypatch):
     thread started later begins with (torch's is per thread, but a new one takes the last set), are
     the process's again (issue 26: the Teach tab set it to one and never put it back)."""
     path = made(ctx, per_class=3)
-    gate, execute = threading.Event(), ctx.runs._execute
+    gate, execute = threading.Event(), ctx.runs.executor.execute
 
-    def held(run, recipe):  # the first run goes on until the second Teach has been refused
+    def held(run, recipe, folder, threads):  # the first run goes on until the second Teach has been refused
         gate.wait(60)
-        return execute(run, recipe)
+        return execute(run, recipe, folder, threads)
 
-    monkeypatch.setattr(ctx.runs, "_execute", held)
+    monkeypatch.setattr(ctx.runs.executor, "execute", held)
     busy = ctx.runs.start(RunConfig.for_project(path, "Rings & bars", "drawings"), session="me")
     with pytest.warns(UserWarning, match="You already have a run"):  # one run per person: Train's and Teach's
         outs = list(teach_tab.teach(ctx, path, teach_tab.START[0], "me"))

@@ -256,7 +256,6 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
     started = [f for f in fns if f.outputs == [timer] and any(t[1] == "success" for t in f.targets)]
     assert len(started) == 1  # Start, once it took the run, sets it going
     assert not [f for f in fns if any(t[1] == "unload" for t in f.targets)]  # a reload keeps the run
-    assert demo.ctx.runs.stop_unwatched_after == train_tab.UNWATCHED_S
 
 
 # ---------------------------------------------------------------- unsure predictions, the Photo tab's classes

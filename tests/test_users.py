@@ -314,10 +314,11 @@ def test_an_upload_goes_to_the_uploaders_folder(both, tmp_path):
 
 def test_a_run_is_saved_in_its_owners_folder(both, data_dir):
     """A run ada starts trains and lands in her folder; bob's list does not have it."""
-    from cnn.runs import RunConfig
+    from cnn.runs import RunConfig, RunManager
 
-    ctx, _, _, ada, bob = both
-    ctx.runs.data_dir = data_dir
+    shared, _, _, ada, bob = both  # the same runs folder, with MNIST to train on
+    runs = RunManager(shared.runs.runs_dir, data_dir, device="cpu")
+    ctx = AppContext(runs, shared.draw_checkpoint, shared.photo_checkpoint, logins=True)
     cfg = RunConfig("mnist", "mnist_fast", "mnist_fast", 0.02, 64, 0.01, "adam", 600, 200)
     run = ctx.runs.start(cfg, session="ada-page", owner="ada")
     assert ctx.runs.wait_idle(120) and run.status == "finished", run.message

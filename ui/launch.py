@@ -13,15 +13,15 @@ from pathlib import Path
 
 import gradio as gr
 
-from cnn.hardware import pick_device
 from cnn.owners import USERS_FOLDER
-from cnn.runs import RunManager
-from cnn.runs.ray_executor import RayRunManager, RayUnavailable
+from cnn.runs import CLASS_LIMITS, LocalExecutor, RunLimits, RunManager
+from cnn.runs.ray_executor import RayExecutor, RayUnavailable  # imports Ray itself only when one is made
 
 from .app import CSS, HEAD, build_app
 from .common import ROOT
 from .gradio_internals import skip_missing_matplotlib
 from .logins import LoginError, logins_from_env
+from .train_tab import UNWATCHED_S
 
 MAX_UPLOAD = "20mb"
 # Training runs at once by default. On a CPU one run already uses every core, so a second only
@@ -88,7 +88,58 @@ def parse_args(argv=None) -> argparse.Namespace:
         "'local' (a local Ray, to try it); needs pip install '.[ray]' (default: $CNN_RAY_ADDRESS)",
     )
     p.add_argument("--ray-cpus", type=int, default=None, help="with --ray local: the CPUs it may use (default 2)")
+    limits_flags(p)
     return p.parse_args(argv)
+
+
+def limits_flags(p: argparse.ArgumentParser) -> None:
+    """What one run may ask (cnn.runs.limits): unlimited on an app only this computer reaches,
+    CLASS_LIMITS on one others can reach (--host not loopback, or --share); 0 turns one off."""
+    c = CLASS_LIMITS
+    p.add_argument(
+        "--max-train-images",
+        type=float,
+        default=None,
+        metavar="N",
+        help=f"epochs x training images one run may ask for (default {c.max_train_images:,.0f} when others can "
+        f"reach the app, else no limit; 0: none)",
+    )
+    p.add_argument(
+        "--max-run-minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help=f"a run stops, keeping its weights, after this long (default {c.max_seconds / 60:g} when others "
+        f"can reach the app, else no limit; 0: none)",
+    )
+    p.add_argument(
+        "--max-kept-runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"runs one person keeps (default {c.max_kept} when others can reach the app, else no limit; 0: none)",
+    )
+
+
+def reachable(args: argparse.Namespace) -> bool:
+    """Whether computers other than this one can reach the app."""
+    return bool(args.share) or args.host not in ("127.0.0.1", "localhost", "::1")
+
+
+def run_limits(args: argparse.Namespace) -> RunLimits:
+    """The limits from the flags, with CLASS_LIMITS's where a flag is not given and others can reach the app."""
+    base = CLASS_LIMITS if reachable(args) else RunLimits()
+
+    def pick(flag, default, scale=1.0):
+        if flag is None:
+            return default
+        return flag * scale if flag > 0 else None
+
+    return RunLimits(
+        max_train_images=pick(args.max_train_images, base.max_train_images),
+        max_seconds=pick(args.max_run_minutes, base.max_seconds, 60.0),
+        max_kept=pick(args.max_kept_runs, base.max_kept),
+    )
 
 
 def auth_from_env() -> list[tuple[str, str]] | None:
@@ -122,30 +173,40 @@ def loose_runs(runs_dir: Path) -> int:
     return sum(1 for p in runs_dir.glob("*.safetensors") if not p.name.startswith(".")) if runs_dir.is_dir() else 0
 
 
-def max_runs(args: argparse.Namespace) -> int:
+def max_runs(args: argparse.Namespace, device_type: str) -> int:
     """--max-runs, else the default for the training device (CPU_MAX_RUNS, GPU_MAX_RUNS)."""
     if args.max_runs is not None:
         if args.max_runs < 1:
             sys.exit("error: --max-runs must be at least 1")
         return args.max_runs
-    return CPU_MAX_RUNS if pick_device(args.device).type == "cpu" else GPU_MAX_RUNS
+    return CPU_MAX_RUNS if device_type == "cpu" else GPU_MAX_RUNS
+
+
+def executor(args: argparse.Namespace):
+    """What trains each run: this machine (cnn.runs.LocalExecutor), or with --ray a Ray cluster."""
+    where = (args.data_dir, args.allow_any_path, args.device, (args.mnist_checkpoint, args.cifar_checkpoint))
+    if not args.ray:
+        return LocalExecutor(*where)
+    try:
+        return RayExecutor(args.ray, *where, ray_cpus=args.ray_cpus)
+    except RayUnavailable as exc:
+        sys.exit(f"error: {exc}")
 
 
 def run_manager(args: argparse.Namespace) -> RunManager:
-    """The scheduler of the app's runs: trained here, or with --ray on a Ray cluster (max_runs'
-    default then follows the cluster's GPUs, not this machine's)."""
-    common = dict(protected=(args.mnist_checkpoint, args.cifar_checkpoint), max_runs=max_runs(args))
-    where = (args.runs_dir, args.data_dir, args.allow_any_path, args.device)
-    if not args.ray:
-        return RunManager(*where, **common)
-    try:
-        runs = RayRunManager(args.ray, *where, ray_cpus=args.ray_cpus, **common)
-    except RayUnavailable as exc:
-        sys.exit(f"error: {exc}")
-    if args.max_runs is None:
-        runs.max_runs = CPU_MAX_RUNS if runs.device_type() == "cpu" else GPU_MAX_RUNS
-    log.info("runs train on %s, each asking for %s", runs.device_name(), runs.resources())
-    return runs
+    """The scheduler of the app's runs, every setting from the flags: max_runs' default follows the
+    executor's device (with --ray, the cluster's GPUs, not this machine's)."""
+    ex = executor(args)
+    return RunManager(
+        args.runs_dir,
+        args.data_dir,
+        args.allow_any_path,
+        args.device,
+        stop_unwatched_after=UNWATCHED_S,  # the app's pages ask about their run every TICK_S s
+        max_runs=max_runs(args, ex.device_type()),
+        executor=ex,
+        limits=run_limits(args),
+    )
 
 
 def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:

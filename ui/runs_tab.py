@@ -48,7 +48,7 @@ def shipped(ctx: AppContext) -> tuple[str, str]:
 
 
 def _protected(ctx: AppContext) -> tuple:
-    return (*shipped(ctx), *ctx.runs.protected)
+    return (*shipped(ctx), *ctx.runs.executor.protected)
 
 
 def _pct(x) -> str:

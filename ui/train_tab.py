@@ -372,7 +372,6 @@ def build(
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
         out = TrainOutputs.build()
-    ctx.runs.stop_unwatched_after = UNWATCHED_S  # the app turns it on: its pages ask every TICK_S s
     start_btn.click(
         bind(start, ctx),
         [*settings, owner, editor.design],

@@ -17,6 +17,7 @@ NAMED_SOURCES = ("mnist", "fashion-mnist", "cifar10")
 # The (C, H, W) of each named data set's images, known before loading it.
 NAMED_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 NAMED_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10}
+NAMED_TRAIN_IMAGES = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}  # each training split
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
 
 

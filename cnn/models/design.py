@@ -46,7 +46,7 @@ MAX_MACS = 1_000_000_000
 # Training keeps every layer's output for the backward pass and a gradient of the same size:
 # 8 bytes per value (float32), times the batch. cifar10_fast with its recipe's batch of 1024 needs
 # 2.7 GiB by this count; 4 GiB lets it train and leaves a 16 GiB server room for a few runs at once
-# (the scheduler, cnn.runs.manager, bounds how many) and the app.
+# (the scheduler, cnn.runs.scheduler, bounds how many) and the app.
 MAX_ACTIVATION_BYTES = 4 * 1024**3
 BYTES_PER_VALUE = 8
 DEFAULT_BATCH = 64  # the default recipe's (cnn.training.recipes: 'design')

@@ -1,26 +1,23 @@
-"""Runs on a Ray cluster: with `--ray ADDRESS` each run's `_execute` happens in a Ray actor on some
-node of the cluster, asking for its share of a GPU (or its CPUs), while the app's scheduler (queue,
-places, one run per person, stop) stays the same.
+"""Runs on a Ray cluster: with `--ray ADDRESS` the scheduler (cnn.runs.scheduler) hands each run to
+`RayExecutor`, which trains it in a Ray actor on some node of the cluster, asking for its share of a
+GPU (or its CPUs). The queue, places, one run per person and Stop stay the scheduler's.
 
-The worker's side (`RemoteRun`) is a RunManager of its own over a scratch folder that trains the run
-with the very `_execute` the app uses without Ray. The app's side (`RayRunManager._execute`) asks
-it, every POLL_S seconds, for what changed (`RemoteRun.take`: new steps and epochs, the live
-panel, the status, the new bytes of its log) and puts that into the app's Run, so pages show the
-run live; Stop reaches the worker as a call that sets the run's stop flag. The log is appended to
-the runs folder as it grows; the checkpoint comes back as bytes at the end and is written there
-atomically. A worker that dies (its process killed, its node gone) makes the next call fail: the
-run ends FAILED with a message and its log says so, so no page waits for it forever.
+The worker's side (`RemoteRun`) trains the run with the app's own executor (cnn.runs.executor
+LocalExecutor) over a scratch folder, with the thread count and priority the scheduler chose. The
+app's side asks it, every POLL_S seconds, for what changed (`RemoteRun.take`: new steps and epochs,
+the live panel, the status, the new bytes of its log) and puts that into the app's Run, so pages show
+the run live; Stop reaches the worker as a call that sets the run's stop flag. The checkpoint and
+the TensorBoard files come back as bytes at the end and are written atomically beside the log.
 
-Named data sets, image folders and Teach projects are read on the worker, at the same path as on
-the app's machine (a shared or copied data directory); a checkpoint a run starts from is sent.
-Ray is imported only here, and only when a RayRunManager is made (`pip install .[ray]`).
-"""
+A run never hangs: a worker that cannot be placed within `place_timeout` seconds, or that stops
+answering for `answer_timeout`, ends the run FAILED with a message (and a dead worker at once);
+Stop ends a run still waiting for its worker. Named data sets, image folders and Teach projects are
+read on the worker, at the same path as on the app's machine; a checkpoint a run starts from is
+sent. Ray is imported only here, and only when a RayExecutor is made (`pip install .[ray]`)."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import logging
 import os
 import shutil
@@ -29,20 +26,20 @@ import threading
 import time
 from pathlib import Path
 
-import torch
-
 from ..atomic import atomic_path
-from ..cpu_share import run_threads
-from ..data import Dataset
-from ..errors import CnnError, DataError
+from ..cpu_share import PROCESS_THREADS
+from ..errors import CnnError
 from ..training import RunStatus
-from .manager import RunManager
+from .executor import LocalExecutor, end_failed, refuse_protected
+from .ray_mirror import LocalLog, apply_delta, delta_of, land_files
 from .run import Run
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.25  # how often the app asks a worker what changed (a Step comes every few ms: batched)
 LOCAL_CPUS = 2  # `--ray local`: the CPUs the local Ray instance may use (override with ray_cpus)
+PLACE_TIMEOUT_S = 120.0  # a run whose worker is not placed and started by then fails, saying why
+ANSWER_TIMEOUT_S = 60.0  # a started worker that does not answer for this long is taken for dead
 INSTALL = "Ray is not installed: pip install '.[ray]' (or pip install 'ray>=2.50'), or start without --ray."
 
 
@@ -68,10 +65,11 @@ def connect(address: str, cpus: int | None = None):
         if address == "local":
             here = str(Path(__file__).resolve().parents[2])  # the folder that holds cnn/
             path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+            env = {"env_vars": {"PYTHONPATH": path}}  # its workers import this copy of cnn
             ray.init(
                 num_cpus=cpus or LOCAL_CPUS,
                 include_dashboard=False,
-                runtime_env={"env_vars": {"PYTHONPATH": path}},  # its workers import this copy of cnn
+                runtime_env=env,
                 logging_level=logging.WARNING,
                 log_to_driver=False,
             )
@@ -85,83 +83,37 @@ def connect(address: str, cpus: int | None = None):
     return ray
 
 
-# ---------------------------------------------------------------- the worker's side
-
-
 class RemoteRun:
-    """A Ray worker that trains the app's runs, one at a time (a Ray actor, made by RayRunManager
-    and kept for the next run: its process has imported torch and set up its device once). Each run
-    is trained by a RunManager of its own over a scratch folder, with the app's `_execute`; `take`
-    and `stop` are called meanwhile (the actor serves several calls at once)."""
+    """A Ray worker that trains the app's runs, one at a time, with the app's executor (a Ray actor
+    kept for the next run: its process has imported torch and set up its device once). `take` and
+    `stop` are called while it trains (the actor serves several calls at once)."""
 
-    def __init__(self, data_dir, allow_any_path: bool, device: str | None, threads: int):
+    def __init__(self, data_dir, allow_any_path: bool, device: str | None):
         self.root = Path(tempfile.mkdtemp(prefix="cnn-ray-runs-"))
-        self.data_dir, self.allow_any_path, self.device, self.threads = data_dir, allow_any_path, device, threads
-        self.manager: RunManager | None = None
+        self.executor = LocalExecutor(data_dir, allow_any_path, device)
+        self.folder: Path | None = None
         self.run: Run | None = None
 
     def pid(self) -> int:
         return os.getpid()
 
-    def execute(self, run_id: str, config, recipe, init: bytes | None) -> bytes | None:
+    def execute(self, run_id: str, config, recipe, init: bytes | None, threads: int) -> bytes | None:
         """Train the run; the checkpoint's bytes (None when it has none: it failed)."""
-        scratch = self.root / run_id
-        self.manager = RunManager(scratch, self.data_dir, self.allow_any_path, self.device)
+        import dataclasses
+
+        self.folder = scratch = self.root / run_id
         if init is not None:  # the checkpoint it starts from, sent from the app's machine
             start = scratch / "init" / "start.safetensors"
             start.parent.mkdir(parents=True)
             start.write_bytes(init)
             config = dataclasses.replace(config, init_from=str(start))
-        self.run = run = Run(run_id, config, None, self.manager.device_name(), recipe=recipe)
-        cpu = self.manager.device_type() == "cpu"
-        with run_threads(self.threads) if cpu else contextlib.nullcontext():
-            self.manager._execute(run, recipe)
+        self.run = run = Run(run_id, config, None, self.executor.device_name(threads), recipe=recipe)
+        self.executor.execute(run, recipe, scratch, threads)
         return run.checkpoint.read_bytes() if run.checkpoint is not None else None
 
     def take(self, seen: dict) -> dict:
-        """What changed since `seen` (counts of what the app has): a dict `_apply` reads."""
-        run = self.run
-        if run is None:
-            return {"started": False}
-        done = run.done  # read first: what follows is then at least as new
-        out = {
-            "started": True,
-            "status": run.status,
-            "note": run.note,
-            "recipe": run.recipe,
-            "start": run.start if not seen["start"] else None,
-            "steps": run.steps[seen["steps"] :],
-            "epochs": run.epochs[seen["epochs"] :],
-            "warnings": run.warnings[seen["warnings"] :],
-            "log": self._log_bytes(seen["log"]),
-        }
-        if run.data is not None and not seen["data"]:  # the test split and classes; not the training images
-            out["data"] = Dataset(run.data.name, run.data.classes, None, _on_cpu(run.data.test), run.data.skipped)
-        if run.panel_images is not None and not seen["panel"]:
-            out["panel"] = (run.panel_images.cpu(), run.panel_labels)
-        if run.snapshots != seen["snapshots"]:
-            out["snapshot"], out["snapshots"] = _on_cpu(run.snapshot), run.snapshots
-        if done:
-            end = (
-                _on_cpu(dataclasses.replace(run.end, model=None)) if run.end is not None else None
-            )  # weights: execute's
-            out.update(
-                done=True,
-                end=end,
-                final_step=run.final_step,
-                message=run.message,
-                checkpoint=str(run.checkpoint) if run.checkpoint else None,
-            )
-        return out
-
-    def _log_bytes(self, offset: int) -> tuple[str, bytes] | None:
-        """(the log's name, its bytes from offset), once the run has one."""
-        logs = sorted(self.manager.runs_dir.glob("*.jsonl"))
-        if not logs:
-            return None
-        with open(logs[0], "rb") as f:
-            f.seek(offset)
-            return logs[0].name, f.read()
+        """What changed since `seen` (counts of what the app has): cnn.runs.ray_mirror reads it."""
+        return delta_of(self.run, seen, self.folder)
 
     def stop(self, note: str = "") -> None:
         if self.run is not None:
@@ -170,58 +122,57 @@ class RemoteRun:
 
     def finish(self) -> None:
         """The app has the run's checkpoint and log: remove its scratch folder, ready for the next."""
-        if self.manager is not None:
-            shutil.rmtree(self.manager.runs_dir, ignore_errors=True)
-        self.manager, self.run = None, None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder, self.run = None, None
 
 
-# ---------------------------------------------------------------- the app's side
-
-
-class RayRunManager(RunManager):
-    """The app's scheduler, each run executed on a Ray cluster (see the module docstring).
+class RayExecutor:
+    """Executes each run on a Ray worker, mirrored into the app's Run live (see the module docstring).
     address: a Ray address, 'auto', or 'local' (a local Ray of `ray_cpus` CPUs)."""
 
-    def __init__(self, address: str, *args, ray_cpus: int | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.address = address
+    def __init__(self, address: str, data_dir=None, allow_any_path=False, device=None, protected=(), ray_cpus=None):
+        self.address, self.data_dir, self.allow_any_path, self.device = address, data_dir, allow_any_path, device
+        self.protected = tuple(Path(p).resolve() for p in protected)
         self.ray = connect(address, ray_cpus)
+        self.place_timeout, self.answer_timeout = PLACE_TIMEOUT_S, ANSWER_TIMEOUT_S
         self.actors: dict[str, object] = {}  # run id -> the RemoteRun actor training it
         self._idle: list = []  # workers between runs, kept for the next (up to max_runs of them)
         self._pool = threading.Lock()
+        self.max_runs = 1
         resources = self.ray.cluster_resources()
         self.cluster_gpus, self.cluster_cpus = float(resources.get("GPU", 0)), float(resources.get("CPU", 1))
         self._remote = self.ray.remote(max_concurrency=4)(RemoteRun)
 
-    def warm_up_in_background(self, *args, **kwargs) -> None:
+    def warm_up_in_background(self, max_runs: int = 1) -> None:
         """Start max_runs workers now, while nobody waits: a worker's start (a Python process that
         imports torch, on a GPU its CUDA set-up) is then paid before the first runs, not by them."""
+        self.max_runs = max_runs
         with self._pool:
-            while len(self._idle) < self.max_runs:
+            while len(self._idle) < max_runs:
                 self._idle.append(self._new_worker())
 
     def _new_worker(self):
-        opts = self.resources()
-        return self._remote.options(**opts).remote(self.data_dir, self.allow_any_path, self.device, opts["num_cpus"])
+        return self._remote.options(**self.resources()).remote(self.data_dir, self.allow_any_path, self.device)
 
     def _worker(self):
         """An idle worker, or a new one (Ray places it where the cluster has its share free)."""
         with self._pool:
             return self._idle.pop() if self._idle else self._new_worker()
 
-    def _release(self, actor) -> None:
+    def _release(self, actor, alive: bool) -> None:
         """A run ended: its worker, if alive, cleans up and waits for the next run; else it goes."""
-        try:
-            self.ray.get(actor.finish.remote(), timeout=30)
-        except Exception:  # dead, or stuck: let Ray end it
-            with contextlib.suppress(Exception):
-                self.ray.kill(actor, no_restart=True)
-            return
-        with self._pool:
-            if len(self._idle) < self.max_runs:
-                self._idle.append(actor)
-                return
-        self.ray.kill(actor, no_restart=True)
+        if alive:
+            try:
+                self.ray.get(actor.finish.remote(), timeout=30)
+                with self._pool:
+                    if len(self._idle) < self.max_runs:
+                        self._idle.append(actor)
+                        return
+            except Exception:  # dead, or stuck: let Ray end it
+                pass
+        with contextlib.suppress(Exception):
+            self.ray.kill(actor, no_restart=True)
 
     def shutdown(self) -> None:
         """End the idle workers (runs still training end with their workers when they stop)."""
@@ -234,7 +185,7 @@ class RayRunManager(RunManager):
     def device_type(self) -> str:
         return "cpu" if self.device == "cpu" or not self.cluster_gpus else "cuda"
 
-    def device_name(self) -> str:
+    def device_name(self, threads: int = PROCESS_THREADS) -> str:
         gpus = f"{self.cluster_gpus:g} GPU(s), " if self.cluster_gpus and self.device != "cpu" else ""
         return f"Ray cluster ({gpus}{self.cluster_cpus:g} CPUs) at {self.address}"
 
@@ -245,149 +196,97 @@ class RayRunManager(RunManager):
             return {"num_gpus": min(1.0, self.cluster_gpus / self.max_runs), "num_cpus": 1}
         return {"num_gpus": 0, "num_cpus": max(1, int(self.cluster_cpus // self.max_runs))}
 
-    def _execute(self, run: Run, recipe) -> None:
-        """Execute the run on a Ray worker, mirrored into `run` live; its log and checkpoint land in
-        the owner's runs folder. Any failure, a dead worker included, ends it FAILED with a message."""
-        folder = self.runs_dir_for(run.owner)
-        record = _LocalLog(folder)
-        actor = None
+    def execute(self, run: Run, recipe, folder: Path, threads: int) -> None:
+        """Execute the run on a Ray worker (on `threads` threads there, or its CPU share), mirrored
+        into `run` live; its log, checkpoint and TensorBoard files land in `folder`."""
+        record, actor, alive = LocalLog(folder), None, False
         try:
             init = Path(run.config.init_from).read_bytes() if run.config.init_from else None
             actor = self._worker()
             self.actors[run.id] = actor
-            result = actor.execute.remote(run.id, run.config, recipe, init)
+            cpus = self.resources()["num_cpus"] if self.device_type() == "cpu" else threads
+            result = actor.execute.remote(run.id, run.config, recipe, init, cpus)
             run.note = "Waiting for a Ray worker with a free share of the cluster ..."
             run._touch()
-            final, seen = self._follow(run, actor, record)
-            data = self.ray.get(result)
-            tail = self.ray.get(actor.take.remote(seen))  # the log's last line, written after `done`
-            if tail.get("log"):
-                record.append(*tail["log"])
-            self._land(run, final, data, folder, record)
+            final, alive = self._follow(run, actor, record), True
+            if final is None:  # stopped before a worker took it
+                run.message, run.status, alive = (
+                    "Cancelled: it was stopped before a Ray worker took it.",
+                    RunStatus.CANCELLED,
+                    False,
+                )
+                return
+            data = self.ray.get(result, timeout=self.answer_timeout)
+            self._land(run, final, data, folder)
         except Exception as exc:
-            self._fail(run, _ray_failure(self.ray, exc))
-            record.fail(run.message)
+            end_failed(run, exc, record, _ray_failure(self.ray, exc, self))
         finally:
             self.actors.pop(run.id, None)
             if actor is not None:
-                self._release(actor)
+                self._release(actor, alive)
             record.close()
             if not run.done:
                 run.status = RunStatus.FAILED
             run._touch()
 
-    def _follow(self, run: Run, actor, record: _LocalLog) -> tuple[dict, dict]:
-        """Mirror the worker's run into `run` until it is done: (its last `take` answer, what the app
-        has of it)."""
+    def _follow(self, run: Run, actor, record: LocalLog) -> dict | None:
+        """Mirror the worker's run into `run` until it is done: its last `take` answer (None: stopped
+        before the worker started it). Raises TimeoutError past the placement or answer timeout."""
         seen = dict(start=False, steps=0, epochs=0, warnings=0, log=0, data=False, panel=False, snapshots=0)
-        stopped = False
+        stopped, asked, placed = False, time.monotonic(), False
         while True:
-            if run.stop_event.is_set() and not stopped:
-                actor.stop.remote(run.note)
-                stopped = True
             ref = actor.take.remote(seen)
-            while not self.ray.wait([ref], timeout=POLL_S)[0]:  # a worker still being found or started
+            while not self.ray.wait([ref], timeout=POLL_S)[0]:
+                if run.stop_event.is_set() and not placed:
+                    return None
                 if run.stop_event.is_set() and not stopped:
                     actor.stop.remote(run.note)
                     stopped = True
+                waited = time.monotonic() - asked
+                if waited > (self.answer_timeout if placed else self.place_timeout):
+                    raise TimeoutError("placed" if placed else "not placed")
             delta = self.ray.get(ref)  # raises when the worker died
-            _apply(run, delta, seen, record)
+            placed, asked = placed or delta.get("started", False), time.monotonic()
+            if run.stop_event.is_set() and not stopped and placed:
+                actor.stop.remote(run.note)
+                stopped = True
+            apply_delta(run, delta, seen, record)
             if delta.get("done"):
-                return delta, seen
+                return delta
+            if not placed and time.monotonic() - run.started_at > self.place_timeout:
+                raise TimeoutError("not placed")
             time.sleep(POLL_S)
 
-    def _land(self, run: Run, final: dict, data: bytes | None, folder: Path, record: _LocalLog) -> None:
-        """The worker's result in the app: its checkpoint written atomically beside its log."""
+    def _land(self, run: Run, final: dict, data: bytes | None, folder: Path) -> None:
+        """The worker's result in the app: its checkpoint and TensorBoard files written atomically."""
         run.end, run.final_step = final["end"], final["final_step"]
         message = final["message"]
         if data is not None and final["checkpoint"]:
             path = folder / Path(final["checkpoint"]).name
-            if path.resolve() in self.protected:  # cannot happen with these names; belt and braces
-                raise DataError(f"Refusing to overwrite the shipped checkpoint {path}.")
+            refuse_protected(path, self.protected)
             with atomic_path(path) as tmp:
                 Path(tmp).write_bytes(data)
             run.checkpoint = path
             message = message.replace(final["checkpoint"], str(path))
+        land_files(folder / "tensorboard", final.get("tensorboard") or {})
         run.message, run.status = message, final["status"]
 
 
-def _apply(run: Run, d: dict, seen: dict, record: _LocalLog) -> None:
-    """One `take` answer into the app's Run (and its log's new bytes into the runs folder)."""
-    if not d.get("started"):
-        return
-    if d["log"] is not None:
-        name, chunk = d["log"]
-        record.append(name, chunk)
-        seen["log"] += len(chunk)
-    if d["start"] is not None:
-        run.start, seen["start"] = d["start"], True
-    run.steps.extend(d["steps"])
-    run.epochs.extend(d["epochs"])
-    run.warnings.extend(d["warnings"])
-    seen["steps"] += len(d["steps"])
-    seen["epochs"] += len(d["epochs"])
-    seen["warnings"] += len(d["warnings"])
-    if "data" in d:
-        run.data, seen["data"] = d["data"], True
-    if "panel" in d:
-        (run.panel_images, run.panel_labels), seen["panel"] = d["panel"], True
-    if "snapshot" in d:
-        run.snapshot, run.snapshots = d["snapshot"], d["snapshots"]
-        seen["snapshots"] = d["snapshots"]
-    run.recipe = d["recipe"] or run.recipe
-    if not d.get("done"):  # the final status only once the checkpoint is here (`_land`)
-        run.status = d["status"]
-    if d.get("done") or not run.stop_event.is_set():  # a stop's note (why it stopped) goes to the worker first
-        run.note = d["note"]
-    run._touch()
-
-
-def _on_cpu(obj):
-    """An event, result or split with its tensors (and its dataclass fields' tensors) on the CPU: the
-    app's machine may have no GPU."""
-    if isinstance(obj, torch.Tensor):
-        return obj.cpu()
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        moved = {
-            f.name: _on_cpu(v)
-            for f in dataclasses.fields(obj)
-            if isinstance(v := getattr(obj, f.name), torch.Tensor) or dataclasses.is_dataclass(v)
-        }
-        return dataclasses.replace(obj, **moved) if moved else obj
-    return obj
-
-
-class _LocalLog:
-    """The run's log in the app's runs folder, appended with the worker's bytes as they come."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.path, self._file = folder, None, None
-
-    def append(self, name: str, chunk: bytes) -> None:
-        if self._file is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.path = self.folder / Path(name).name
-            self._file = open(self.path, "ab")
-        if chunk:
-            self._file.write(chunk)
-            self._file.flush()
-
-    def fail(self, message: str) -> None:
-        """The run failed on the app's side (a dead worker): the log's last line says so."""
-        if self._file is not None:
-            self._file.write((json.dumps({"kind": "failed", "message": message}) + "\n").encode())
-            self._file.flush()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-def _ray_failure(ray, exc: Exception) -> str:
+def _ray_failure(ray, exc: Exception, executor: RayExecutor) -> str:
     """What a run whose execution on Ray failed says."""
     if isinstance(exc, CnnError):
         return str(exc)
+    if isinstance(exc, TimeoutError) and str(exc) == "not placed":
+        return (
+            f"No Ray worker could start this run within {executor.place_timeout:g} s: the cluster has no "
+            f"free share of {executor.resources()} for it. Start it again later, or ask for fewer runs at "
+            f"once (--max-runs)."
+        )
+    if isinstance(exc, TimeoutError | getattr(ray.exceptions, "GetTimeoutError", TimeoutError)):
+        return (
+            f"The Ray worker training this run stopped answering for {executor.answer_timeout:g} s, so the run "
+            f"failed; what it logged so far is kept. Start it again to train it on another worker."
+        )
     if isinstance(exc, ray.exceptions.RayActorError):
         return (
             "The Ray worker training this run died (its process ended, or its node left the cluster), "

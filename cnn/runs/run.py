@@ -14,7 +14,7 @@ from ..training import End, EpochEnd, Recipe, RunStatus, Snapshot, Start, Step
 from .config import RunConfig
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: `in` and `remove` compare identity, not tensors and locks
 class Run:
     id: str
     config: RunConfig
@@ -63,8 +63,11 @@ class Run:
         self.stop_event.set()
 
     def belongs_to(self, session: str | None, owner: str | None) -> bool:
-        """Whether this is the run of the person on `session` (a page or API client) or login `owner`."""
-        return (session is not None and self.session == session) or (owner is not None and self.owner == owner)
+        """Whether this is the run of login `owner` (with logins, a run belongs to the login alone: the
+        next user of a shared browser does not get it), else of the person on `session`."""
+        if owner is not None:
+            return self.owner == owner
+        return session is not None and self.owner is None and self.session == session
 
     @property
     def name(self) -> str:
