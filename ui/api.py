@@ -12,6 +12,7 @@ One client session (or one login) is one person: one run waiting or training at 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import math
@@ -36,6 +37,7 @@ API_BLANK = {
     DOT_MESSAGE: "The image holds only a dot, not a digit.",
 }
 UPDATE_EVERY_S = 0.5  # /train streams an update at most this often
+POLL_S = 0.1  # and looks at its run this often (on the event loop: a waiting job costs no thread)
 
 
 def checkpoint_of(ctx: AppContext, run: str, request: gr.Request | None, what: str) -> str:
@@ -165,7 +167,7 @@ def result(run: Run) -> dict:
 
 
 @friendly
-def train(
+async def train(
     ctx: AppContext,
     dataset: str = "mnist",
     model: str = "",
@@ -179,17 +181,24 @@ def train(
     request: gr.Request = None,
 ):
     """/train: queue a run (the Train tab's queue), stream its place and progress, then
-    (result dict, the checkpoint file)."""
+    (result dict, the checkpoint file). It waits on the event loop, holding no worker thread however
+    long the run waits; a client that cancels its job (or goes away) takes its run out of the queue,
+    or stops it."""
     cfg = api_config(ctx, dataset, model, layers, recipe, epochs, batch_size, lr, train_subset, test_subset)
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
-    run = ctx.runs.start(cfg, session=session, owner=ctx.owner(request))
-    version, last = -1, 0.0
-    while not run.done:
-        run.viewed()  # this client waits for it (one that went away loses it: train_tab.UNWATCHED_S)
-        if time.time() - last >= UPDATE_EVERY_S and run.version != version:
-            version, last = run.version, time.time()
-            yield progress(ctx, run), None
-        run.wait(run.version, UPDATE_EVERY_S)
+    who = dict(session=session, owner=ctx.owner(request), person=ctx.person(request))
+    run = await asyncio.to_thread(ctx.runs.start, cfg, **who)
+    try:
+        version, last = -1, 0.0
+        while not run.done:
+            run.viewed()  # this client waits for it
+            if time.time() - last >= UPDATE_EVERY_S and run.version != version:
+                version, last = run.version, time.time()
+                yield progress(ctx, run), None
+            await asyncio.sleep(POLL_S)
+    finally:
+        if not run.done:  # the job was cancelled, or its client went away
+            ctx.runs.stop_run(run, "Cancelled: its /train job was cancelled before its turn.")
     if run.checkpoint is None:
         raise CnnError(run.message or f"The run {run.status}.")
     yield result(run), servable(Path(run.checkpoint))

@@ -12,6 +12,7 @@ from cnn.runs import RunManager
 from . import api, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, train_tab
 from .common import AppContext
 from .gradio_internals import attach
+from .identity import Identity
 from .refusals import refuse_gently
 
 TITLE = "# CNN Playground\nDraw a digit, classify a photo, train a CNN, and look inside it."
@@ -63,11 +64,14 @@ def build_app(
     runs: RunManager,
     upload_ttl: int = 120,
     logins: bool = False,
+    identity: Identity | None = None,
+    admins=(),
 ) -> gr.Blocks:
     """The whole app. Uploaded files are deleted from Gradio's cache upload_ttl seconds after
     they arrive (not at once: identical uploads share one cached file). logins: the app asks for
-    a login, and each user's runs and projects are their own (AppContext)."""
-    ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint), logins)
+    a login, and each user's runs and projects are their own (AppContext); identity: per-browser
+    mode (ui.identity); admins: the logins that see and stop every run (ui.teacher_tab)."""
+    ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint), logins, identity, frozenset(admins))
     with gr.Blocks(title="CNN Playground", delete_cache=(max(1, upload_ttl // 2), upload_ttl)) as demo:
         draw_model = gr.State(ctx.shipped("draw"))
         photo_model = gr.State(ctx.shipped("photo"))

@@ -26,6 +26,7 @@ from cnn.serving.onnx_runtime import checkpoint_onnx
 from cnn.serving.predictor import Predictor, cached_predictor
 
 from .gradio_internals import replace_preprocess, set_label_headline, wrap_postprocess
+from .identity import Identity
 
 ROOT = Path(__file__).resolve().parents[1]
 # The Train tab's data set choices: what each names (None: an image folder's path, typed in).
@@ -55,20 +56,37 @@ class AppContext:
     draw_checkpoint: str
     photo_checkpoint: str
     logins: bool = False
+    identity: Identity | None = None  # per-browser mode: others reach the app without logins (ui.identity)
+    admins: frozenset = frozenset()  # logins that see and stop every run (the teacher's panel)
 
     def shipped(self, where: str) -> str:
         """The shipped checkpoint of the 'draw' or 'photo' tab."""
         return self.draw_checkpoint if where == "draw" else self.photo_checkpoint
 
     def owner(self, request: gr.Request | None) -> str | None:
-        """The logged-in user who made the request (None without logins). With logins a request
-        without a user is refused: Gradio asks everyone to log in, so only a bug could send one."""
+        """Whose work the request may read or change, as the server knows it: the logged-in user;
+        in per-browser mode the browser's verified identity (ui.identity); None on an app only this
+        computer reaches, one person's machine. With logins a request without a user is refused:
+        Gradio asks everyone to log in, so only a bug could send one."""
+        if self.identity is not None and not self.logins:
+            return self.identity.owner_of(request)
         if not self.logins:
             return None
         name = getattr(request, "username", None)
         if not name:
             raise CnnError("Log in first: this app keeps each person's runs and projects apart.")
         return name
+
+    def person(self, request: gr.Request | None) -> str | None:
+        """Who holds a place in the queue beyond a session or login: in per-browser mode the
+        client's address (one script with many sessions is one person), else None."""
+        if self.identity is None or self.logins:
+            return None
+        return self.identity.person_of(request)
+
+    def is_admin(self, request: gr.Request | None) -> bool:
+        """Whether the request comes from a login named by --admins (a teacher)."""
+        return bool(self.logins and getattr(request, "username", None) in self.admins)
 
     def runs_dir_for(self, request: gr.Request | None) -> Path:
         """The folder of the requesting user's runs (the runs folder itself without logins)."""
@@ -127,12 +145,6 @@ def current_request() -> gr.Request | None:
     return LocalContext.request.get(None)
 
 
-def login(request: gr.Request | None) -> str | None:
-    """The user name a request logged in with (Gradio's auth), or None without logins: the owner of
-    the runs it starts (cnn.runs: one run per person)."""
-    return getattr(request, "username", None) or None
-
-
 ERROR_SECONDS = 8  # an error's toast goes after this long, so old ones do not pile up
 
 
@@ -172,6 +184,19 @@ def friendly(fn):
                 raise _page_error(fn, exc) from None
 
         return stream
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def astream(*args, **kwargs):
+            try:
+                async for item in fn(*args, **kwargs):
+                    yield item
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise _page_error(fn, exc) from None
+
+        return astream
 
     @functools.wraps(fn)
     def inner(*args, **kwargs):
@@ -194,6 +219,11 @@ def bind(fn, *args):
 
         def call(*a, **kw):
             yield from bound(*a, **kw)
+    elif inspect.isasyncgenfunction(fn):
+
+        async def call(*a, **kw):
+            async for item in bound(*a, **kw):
+                yield item
     else:
 
         def call(*a, **kw):

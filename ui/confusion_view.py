@@ -20,7 +20,7 @@ from cnn.serving.mistakes import TestPredictions, grad_cams, predictions_of
 from cnn.serving.predictor import cached_predictor
 from cnn.serving.render import confusion_cell, confusion_image, enlarge, overlay, to_pil
 
-from .common import AppContext, bind, friendly, login, md
+from .common import AppContext, bind, friendly, md
 
 CAMS = ("Images", "Grad-CAM for the true class", "Grad-CAM for the predicted class")
 RUNS_TEST_IMAGES = 2000  # a kept run without a recorded test subset is scored on this many test images
@@ -113,7 +113,7 @@ def pick_train_cell(
     ctx: AppContext, cam: str, owner: str | None, evt: gr.SelectData, request: gr.Request = None
 ) -> tuple:
     """A click on the Train tab's matrix: (the cell, note, gallery)."""
-    preds, path = train_source(ctx, owner, login(request))
+    preds, path = train_source(ctx, owner, ctx.owner(request))
     cell = clicked(preds, evt)
     return (cell, *cell_view(preds, path, cell, cam))
 
@@ -123,7 +123,7 @@ def show_train_cell(ctx: AppContext, cell, cam: str, owner: str | None, request:
     """The Grad-CAM choice changed: (note, gallery) of the same cell."""
     if cell is None:
         return HINT, []
-    return cell_view(*train_source(ctx, owner, login(request)), cell, cam)
+    return cell_view(*train_source(ctx, owner, ctx.owner(request)), cell, cam)
 
 
 # ---------------------------------------------------------------- a kept run (the Runs tab)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from cnn.owners import USERS_FOLDER
 from cnn.runs import CLASS_LIMITS, LocalExecutor, RunLimits, RunManager
@@ -20,6 +21,7 @@ from cnn.runs.ray_executor import RayExecutor, RayUnavailable  # imports Ray its
 from .app import CSS, HEAD, build_app
 from .common import ROOT
 from .gradio_internals import skip_missing_matplotlib
+from .identity import Identity, IdentityMiddleware
 from .logins import LoginError, logins_from_env
 from .train_tab import UNWATCHED_S
 
@@ -89,7 +91,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--ray-cpus", type=int, default=None, help="with --ray local: the CPUs it may use (default 2)")
     limits_flags(p)
+    people_flags(p)
     return p.parse_args(argv)
+
+
+def people_flags(p: argparse.ArgumentParser) -> None:
+    """Who is who: the teacher's logins, per-browser identities without logins (ui.identity)."""
+    p.add_argument(
+        "--admins",
+        default=os.environ.get("CNN_ADMINS", ""),
+        metavar="LOGINS",
+        help="comma-separated logins (of CNN_AUTH) that see and stop every run in the Teacher tab "
+        "(default: $CNN_ADMINS)",
+    )
+    p.add_argument(
+        "--per-browser",
+        action="store_true",
+        help="without logins, give each browser its own runs and projects and count each client address "
+        "as one person (the default when others can reach the app: --host not loopback, or --share)",
+    )
+    p.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        help="behind a reverse proxy: take the client's address from the X-Forwarded-For entry it appends",
+    )
 
 
 def limits_flags(p: argparse.ArgumentParser) -> None:
@@ -193,6 +218,22 @@ def executor(args: argparse.Namespace):
         sys.exit(f"error: {exc}")
 
 
+def identity(args: argparse.Namespace, has_auth: bool) -> Identity | None:
+    """Per-browser identities, on an app others can reach without logins (or with --per-browser)."""
+    if has_auth or not (args.per_browser or reachable(args)):
+        return None
+    return Identity(Path(args.runs_dir) / ".identity-secret", trust_proxy=args.trust_proxy)
+
+
+def admins(args: argparse.Namespace, auth) -> frozenset:
+    """--admins, each a login of CNN_AUTH (a name that is not one ends the program with a message)."""
+    names = frozenset(n.strip() for n in str(args.admins or "").split(",") if n.strip())
+    unknown = names - {user for user, _ in auth or ()}
+    if unknown:
+        sys.exit(f"error: --admins names {', '.join(sorted(unknown))}, not a login of CNN_AUTH")
+    return names
+
+
 def run_manager(args: argparse.Namespace) -> RunManager:
     """The scheduler of the app's runs, every setting from the flags: max_runs' default follows the
     executor's device (with --ray, the cluster's GPUs, not this machine's)."""
@@ -231,7 +272,16 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
                 unowned,
                 runs.runs_dir,
             )
-    demo = build_app(args.mnist_checkpoint, args.cifar_checkpoint, runs, args.upload_ttl, logins=auth is not None)
+    people = identity(args, auth is not None)
+    demo = build_app(
+        args.mnist_checkpoint,
+        args.cifar_checkpoint,
+        runs,
+        args.upload_ttl,
+        logins=auth is not None,
+        identity=people,
+        admins=admins(args, auth),
+    )
     for name, value in QUEUE_SUMMARY.items():  # read when the queue is made
         os.environ.setdefault(name, value)
     skip_missing_matplotlib()
@@ -246,6 +296,7 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
         head=HEAD,
         footer_links=["api"],
         run_history=False,
+        app_kwargs={"middleware": [Middleware(IdentityMiddleware, identity=people)]} if people else None,
         show_error=False,
         prevent_thread_lock=not block,
         quiet=not block,

@@ -232,7 +232,9 @@ def teach(ctx: AppContext, path, start_from: str, owner: str | None = None, requ
     init = ctx.shipped("draw" if kind == "drawings" else "photo") if start_from == START[0] else None
     cfg = RunConfig.for_project(str(project.path), project.name, kind, init)
     try:
-        run = ctx.runs.start(cfg, session=owner or uuid.uuid4().hex, owner=ctx.owner(request))
+        run = ctx.runs.start(
+            cfg, session=owner or uuid.uuid4().hex, owner=ctx.owner(request), person=ctx.person(request)
+        )
     except RunBusy as exc:  # a message, not an error: this person's run goes on (Train tab: Stop)
         gr.Warning(str(exc), duration=6)
         yield _result(status=f"⚠️ {exc}")

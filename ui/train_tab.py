@@ -33,7 +33,7 @@ from cnn.training import RunStatus
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
 from . import confusion_view, design_editor, design_views, words
-from .common import DATASETS, AppContext, bind, friendly, login
+from .common import DATASETS, AppContext, bind, friendly
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
 __all__ = [
@@ -97,7 +97,7 @@ def tick(ctx: AppContext, shown: Shown | None, owner: str | None = None, request
 
 def _run_of(ctx: AppContext, owner: str | None, request: gr.Request | None):
     """The run this page's person is shown (waiting, going, or their last), or None."""
-    return ctx.runs.run_for(owner, login(request)) if owner or login(request) else None
+    return ctx.runs.run_for(owner, ctx.owner(request)) if owner or ctx.owner(request) else None
 
 
 def _refreshed(ctx: AppContext, run, shown: Shown | None) -> tuple:
@@ -182,7 +182,7 @@ def start(
         return (*values(), gr.skip())
     owner = token(owner)
     try:
-        run = ctx.runs.start(cfg, session=owner, owner=ctx.owner(request))
+        run = ctx.runs.start(cfg, session=owner, owner=ctx.owner(request), person=ctx.person(request))
     except RunBusy as exc:
         gr.Warning(str(exc), duration=6)
         return (*values(), owner)
@@ -192,12 +192,12 @@ def start(
 @friendly
 def stop(ctx: AppContext, owner: str | None = None, request: gr.Request = None) -> None:
     """Stop this person's training run, or take their waiting run out of the queue; nobody else's."""
-    run = ctx.runs.run_for(owner, login(request)) if owner or login(request) else None
+    run = ctx.runs.run_for(owner, ctx.owner(request)) if owner or ctx.owner(request) else None
     if run is None or run.done:
         gr.Info("You have no run waiting or training (Stop touches only your own).", duration=4)
         return
     queued = run.status == RunStatus.QUEUED
-    if not ctx.runs.stop(owner, login(request)):
+    if not ctx.runs.stop(owner, ctx.owner(request)):
         gr.Info("Your run has already ended.", duration=3)
     elif queued:
         gr.Info("Cancelled: your run left the queue.", duration=3)

@@ -21,7 +21,8 @@ class Run:
     session: str | None
     device: str
     status: RunStatus = RunStatus.LOADING
-    owner: str | None = None  # the login (user name) that started it; None without logins
+    owner: str | None = None  # whose folder it lives in: a login, a browser's identity; None on one person's machine
+    person: str | None = None  # who holds its place when more than a session or owner: a client address
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     start: Start | None = None

@@ -90,24 +90,27 @@ class RunManager:
 
     # ------------------------------------------------------------ asking, cancelling, stopping
 
-    def start(self, config: RunConfig, session: str | None = None, owner: str | None = None) -> Run:
+    def start(
+        self, config: RunConfig, session: str | None = None, owner: str | None = None, person: str | None = None
+    ) -> Run:
         """Queue a run for the person on `session` (a page or API client) or login `owner`: it
         trains at once when fewer than max_runs train, else it waits (RunStatus.QUEUED) and starts
         by itself at its turn. Bad settings, or settings beyond the limits, raise ConfigError or
         DataError before anything is queued; a second run of the same person, or a full queue,
-        raises RunBusy."""
+        raises RunBusy. person: who holds the place beyond the session or owner (a client address:
+        one address, one run, however many sessions it opens)."""
         recipe = config.checked()  # bad settings are refused before anything starts
         self.limits.check(config)
         self._check_data(config, owner)
         self.limits.check_kept(len(list(self.runs_dir_for(owner).glob("*.safetensors"))))
         with self._lock:
-            mine = self._active_of(session, owner)
+            mine = self._active_of(session, owner) or self._active_of_person(person)
             if mine is not None:
                 raise RunBusy(_busy_message(mine, self._place(mine)))
             if len(self._training) >= self.max_runs and len(self._waiting) >= MAX_WAITING:
                 raise RunBusy(f"{MAX_WAITING} runs are already waiting; try again when some have ended.")
             device = self.executor.device_name(self._threads_of(config))
-            run = Run(uuid.uuid4().hex[:8], config, session, device, recipe=recipe, owner=owner)
+            run = Run(uuid.uuid4().hex[:8], config, session, device, recipe=recipe, owner=owner, person=person)
             if self._current is not None and self._current.done:
                 _release(self._current)
             self._current = run
@@ -219,6 +222,11 @@ class RunManager:
             if not run.done and run.belongs_to(session, owner):  # (an ended run leaves _training next)
                 return run
         return None
+
+    def _active_of_person(self, person: str | None) -> Run | None:
+        if person is None:
+            return None
+        return next((r for r in [*self._training, *(r for r, _ in self._waiting)] if r.person == person and not r.done), None)
 
     def _place(self, run: Run) -> int:
         for i, (r, _) in enumerate(self._waiting):

@@ -1,0 +1,107 @@
+"""An app others can reach without logins (--per-browser, the default off loopback): each browser's
+work is its own, by an identity the server issues in a signed cookie, on every route, private
+events included (called here by fn_index over HTTP, as a script would: tests/page_client.py). A
+client cannot claim another's identity, and one address holds one place in the queue (issue 31)."""
+
+from __future__ import annotations
+
+import shutil
+from types import SimpleNamespace
+
+import pytest
+from app_helpers import checkpoint, launch
+from page_client import Page, fn_index
+
+from ui.identity import COOKIE, Identity
+
+START = ["MNIST", "", "mnist_fast", "mnist_fast", 50, 64, 0.01, "adam", "2000", "200", False, ""]  # until stopped
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, data_dir):
+    tmp = tmp_path_factory.mktemp("per-browser")
+    demo, url = launch(tmp / "runs", "--per-browser", "--data-dir", str(data_dir))
+    ana, eve = Page(url), Page(url)
+    yield SimpleNamespace(demo=demo, url=url, runs=tmp / "runs", ana=ana, eve=eve)
+    ana.close()
+    eve.close()
+    demo.runs.stop()
+    demo.runs.wait_idle(60)
+    demo.close()
+
+
+def ev(server, module, name) -> int:
+    return fn_index(server.demo, f"ui.{module}", name)
+
+
+def listed(server, page) -> list[str]:
+    ok, out = page.call(ev(server, "runs_tab", "refresh"), [], None)
+    assert ok, out
+    return [row[0] for row in out[0]["data"]]
+
+
+def identity_of(page) -> str:
+    value = page.http.cookies.get(COOKIE)
+    assert value, "the server issued no identity"
+    return value.partition(".")[0]
+
+
+@pytest.fixture(scope="module")
+def anas_run(server):
+    listed(server, server.ana)  # her first request: the server issues her identity
+    folder = server.runs / "users" / identity_of(server.ana)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(checkpoint("mnist"), folder / "ana-digits.safetensors")
+    return "ana-digits"
+
+
+def test_each_browser_gets_its_own_signed_identity(server):
+    listed(server, server.ana)
+    listed(server, server.eve)
+    a, e = server.ana.http.cookies.get(COOKIE), server.eve.http.cookies.get(COOKIE)
+    assert a and e and a != e
+    assert server.demo.ctx.identity.verify(a) == identity_of(server.ana)
+    forged = identity_of(server.ana) + "." + "0" * 32  # her id, without the server's signature
+    assert server.demo.ctx.identity.verify(forged) is None and Identity().verify(a) is None  # another secret
+
+
+def test_a_stranger_neither_sees_nor_deletes_nor_downloads_anothers_run(server, anas_run):
+    assert anas_run in listed(server, server.ana)
+    assert anas_run not in listed(server, server.eve)
+    for name, args in (("delete", (anas_run, True, [])), ("download", (anas_run,)), ("use_run", (anas_run,))):
+        ok, out = server.eve.call(ev(server, "runs_tab", name), *args)
+        assert not ok and anas_run in str(out), (name, out)
+    assert (server.runs / "users" / identity_of(server.ana) / f"{anas_run}.safetensors").is_file()
+    ok, out = server.ana.call(ev(server, "runs_tab", "download"), anas_run)
+    assert ok and server.ana.file(out[0]["value"]["url"]) == checkpoint("mnist").read_bytes()
+
+
+def test_a_forged_or_missing_cookie_is_not_anas(server, anas_run):
+    script = Page(server.url)
+    try:
+        script.http.cookies.set(COOKIE, identity_of(server.ana) + "." + "f" * 32)  # her id, a made-up signature
+        assert anas_run not in listed(server, script)
+        ok, out = script.call(ev(server, "runs_tab", "delete"), anas_run, True, [])
+        assert not ok
+        script.http.cookies.clear()  # a client that keeps no cookies is its address
+        assert server.demo.ctx.owner(SimpleNamespace(cookies={}, client=SimpleNamespace(host="10.1.2.3"))) == (
+            "a10.1.2.3"
+        )
+    finally:
+        script.close()
+    assert (server.runs / "users" / identity_of(server.ana) / f"{anas_run}.safetensors").is_file()
+
+
+def test_one_address_holds_one_place_however_many_sessions(server):
+    start = ev(server, "train_tab", "start")
+    ok, out = server.ana.call(start, *START, "ana-token", None)
+    assert ok, out
+    try:
+        first = server.demo.runs.active()
+        assert len(first) == 1 and first[0].person == "127.0.0.1"
+        for page, token in ((server.eve, "eve-token"), (server.ana, "another-tab")):  # the same address
+            page.call(start, *START, token, None)  # (refused with a warning: "You already have a run")
+            assert server.demo.runs.active() == first  # nothing more queued
+    finally:
+        server.demo.runs.stop()
+        assert server.demo.runs.wait_idle(120)
