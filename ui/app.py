@@ -9,7 +9,7 @@ import gradio as gr
 
 from cnn.runs import RunManager
 
-from . import api, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, train_tab
+from . import api, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, teacher_tab, train_tab
 from .common import AppContext
 from .gradio_internals import attach
 from .identity import Identity
@@ -85,6 +85,7 @@ def build_app(
             teach_tab.build(ctx, tabs, draw, photo, owner)
             inside_tab.build(ctx, draw.sketch, photo.image, draw_model, photo_model)
             runs_tab.build(ctx, tabs, draw, photo, train_settings, editor)
+            teacher_tab.build(ctx, demo)
         api.build(ctx)
         train_tab.on_load(demo, ctx, train, owner, timer)  # a (re)loaded page shows its run
         demo.load(None, None, None, js=PICK_BRUSH)

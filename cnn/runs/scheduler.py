@@ -226,7 +226,8 @@ class RunManager:
     def _active_of_person(self, person: str | None) -> Run | None:
         if person is None:
             return None
-        return next((r for r in [*self._training, *(r for r, _ in self._waiting)] if r.person == person and not r.done), None)
+        runs = [*self._training, *(r for r, _ in self._waiting)]
+        return next((r for r in runs if r.person == person and not r.done), None)
 
     def _place(self, run: Run) -> int:
         for i, (r, _) in enumerate(self._waiting):
