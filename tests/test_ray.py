@@ -126,3 +126,28 @@ def test_without_ray_the_app_says_how_to_install_it(monkeypatch, tmp_path):
     assert ui_launch.parse_args([]).ray == "auto"
     monkeypatch.delenv("CNN_RAY_ADDRESS")
     assert ui_launch.parse_args([]).ray is None  # without it the app runs as before, no Ray imported
+
+
+def test_a_run_no_worker_can_take_fails_after_the_placement_timeout_and_stop_reaches_it(ray_runs, monkeypatch):
+    """A run asking for more than the cluster has never hangs: it fails after place_timeout with a
+    message, and Stop ends one still waiting for its worker (issue 31)."""
+    ex = ray_runs.executor
+    monkeypatch.setattr(ex, "resources", lambda: {"num_gpus": 0, "num_cpus": 64})  # the local Ray has 2
+    monkeypatch.setattr(ex, "_idle", [])
+    monkeypatch.setattr(ex, "place_timeout", 3.0)
+    run = ray_runs.start(QUICK, session="page-6")
+    assert wait_for(lambda: run.done, 30), (run.status, run.note)
+    assert run.status == "failed" and "No Ray worker could start this run within 3 s" in run.message
+    monkeypatch.setattr(ex, "place_timeout", 60.0)
+    waiting = ray_runs.start(QUICK, session="page-7")
+    time.sleep(1.0)
+    assert ray_runs.stop("page-7")
+    assert wait_for(lambda: waiting.done, 10) and waiting.status == "cancelled", waiting.message
+
+
+def test_a_ray_run_brings_back_its_tensorboard_files_and_trains_on_its_share(ray_runs):
+    run = ray_runs.start(dataclasses.replace(QUICK, tensorboard=True), session="page-8", owner="cy")
+    assert wait_for(lambda: run.done, 150) and run.status == "finished", run.message
+    board = ray_runs.runs_dir / "users" / "cy" / "tensorboard" / run.checkpoint.stem
+    assert list(board.glob("events.out.tfevents.*")), list(board.parent.rglob("*"))
+    assert {s.threads for s in run.steps if s.threads} == {1}  # the worker's share: 1 of the 2 CPUs
