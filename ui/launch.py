@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from cnn.owners import USERS_FOLDER
 from cnn.runs import CLASS_LIMITS, LocalExecutor, RunLimits, RunManager
 from cnn.runs.ray_executor import RayExecutor, RayUnavailable  # imports Ray itself only when one is made
+from cnn.runs.scheduler import MAX_WAITING
 
 from .app import CSS, HEAD, build_app
 from .common import ROOT
@@ -37,6 +38,7 @@ GPU_MAX_RUNS = 3
 # page, which this app does not turn on. Under 16 clients that took about a fifth of a core, and the
 # cost grows with the events kept (tests/test_load.py; docs/performance-load.md).
 log = logging.getLogger("cnn-playground")
+GRADIO_SLOTS = 40  # Gradio's default max_threads: the events at once, beside the /train jobs (event_slots)
 QUEUE_SUMMARY = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_MAX_EVENTS": "2000"}
 
 
@@ -250,6 +252,15 @@ def run_manager(args: argparse.Namespace) -> RunManager:
     )
 
 
+def event_slots(runs: RunManager) -> int:
+    """Gradio's queue handles at most max_threads events at once, threads or not. Each /train job
+    holds one for as long as its run waits and trains (on the event loop: no thread), so the app
+    gives them a slot each beyond Gradio's usual 40: 45 waiting jobs must not hold up a prediction.
+    Every other event has its own concurrency limit (default_concurrency_limit), so the threads
+    they use stay as few as before."""
+    return GRADIO_SLOTS + MAX_WAITING + runs.max_runs
+
+
 def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
     """Build and launch the app; with block=False return at once (for tests)."""
     auth = auth_from_env()
@@ -296,6 +307,7 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
         head=HEAD,
         footer_links=["api"],
         run_history=False,
+        max_threads=event_slots(runs),
         app_kwargs={"middleware": [Middleware(IdentityMiddleware, identity=people)]} if people else None,
         show_error=False,
         prevent_thread_lock=not block,
