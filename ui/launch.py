@@ -149,8 +149,8 @@ def limits_flags(p: argparse.ArgumentParser) -> None:
 
 
 def reachable(args: argparse.Namespace) -> bool:
-    """Whether computers other than this one can reach the app."""
-    return bool(args.share) or args.host not in ("127.0.0.1", "localhost", "::1")
+    """Whether computers other than this one can reach the app (through a proxy: --trust-proxy)."""
+    return bool(args.share or args.trust_proxy) or args.host not in ("127.0.0.1", "localhost", "::1")
 
 
 def run_limits(args: argparse.Namespace) -> RunLimits:
