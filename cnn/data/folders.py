@@ -18,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..atomic import atomic_path
+from ..cpu_count import usable_cpus
 from ..errors import DataError
 from .splits import Dataset, Split
 
@@ -122,7 +123,7 @@ def _decode_folder(root: Path, classes: list[str], size: int, files: list[_File]
         except Exception:
             pass  # a broken cache is rebuilt below
     paths = [path for path, *_ in files]
-    workers = min(os.cpu_count() or 1, 8)
+    workers = min(usable_cpus(), 8)
     chunk = max(64, len(paths) // (workers * 4) + 1)
     if len(paths) < 2000 or workers == 1:
         arrays = [_decode_one(p, size) for p in paths]
