@@ -20,7 +20,7 @@ from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
 from . import run_view, teach_view, train_tab
-from .common import AppContext, bind, friendly, md, raw_upload
+from .common import AppContext, bind, checked_editor, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
 
 START = ("Fine-tune the shipped model", "From scratch")
@@ -298,14 +298,16 @@ def _layout(ctx: AppContext) -> dict:
         c["add_class"] = gr.Button("Add class", elem_id="teach-add-class")
     with gr.Row():
         with gr.Column():
-            c["sketch"] = gr.Sketchpad(
-                label="Draw an example",
-                type="pil",
-                image_mode="RGBA",
-                canvas_size=(420, 420),
-                height=460,
-                elem_id="teach-sketch",
-                brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+            c["sketch"] = checked_editor(
+                gr.Sketchpad(
+                    label="Draw an example",
+                    type="pil",
+                    image_mode="RGBA",
+                    canvas_size=(420, 420),
+                    height=460,
+                    elem_id="teach-sketch",
+                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                )
             )
             c["add_btn"] = gr.Button("Add to the class", variant="primary", interactive=False, elem_id="teach-add")
             c["look"] = gr.Button("Look", visible="hidden", elem_id="teach-look")  # clicked by HOLD_CANVAS
