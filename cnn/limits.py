@@ -135,8 +135,10 @@ def read_layers_text(path: str | os.PathLike) -> str:
 
 def check_layers_text(text) -> None:
     """Refuse layers JSON text (or bytes) over MAX_LAYERS_JSON_BYTES before it is parsed."""
-    if isinstance(text, str):
-        size = len(text) if len(text) * 4 <= MAX_LAYERS_JSON_BYTES else len(text.encode("utf-8", "replace"))
+    if isinstance(text, str):  # a character is 1 to 4 bytes: encode only when that decides it
+        size = len(text)
+        if MAX_LAYERS_JSON_BYTES // 4 < size <= MAX_LAYERS_JSON_BYTES:
+            size = len(text.encode("utf-8", "replace"))
     elif isinstance(text, (bytes, bytearray, memoryview)):
         size = len(text)
     else:
