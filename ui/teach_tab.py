@@ -5,7 +5,6 @@ them in seconds; the result is scored on held-out examples and can go into the D
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +19,7 @@ from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
 from . import run_view, teach_view, train_tab
-from .common import AppContext, bind, checked_editor, friendly, md, raw_upload
+from .common import AppContext, bind, checked_editor, download_folder, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
 
 START = ("Fine-tune the shipped model", "From scratch")
@@ -211,7 +210,7 @@ def seen(ctx: AppContext, path, sketch, request: gr.Request = None):
 @friendly
 def export(ctx: AppContext, path, request: gr.Request = None) -> str:
     project = open_project_at(ctx, path, request)
-    folder = Path(tempfile.mkdtemp(prefix="teach-export-"))
+    folder = download_folder("teach-export-")  # removed after a while (ui/downloads.py)
     return str(export_zip(project, folder / f"{project.path.name}.zip"))
 
 
