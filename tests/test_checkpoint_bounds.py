@@ -37,7 +37,7 @@ CRAFTED = {  # name -> (metadata, what the refusal says)
     "classes": ({"architecture": "mnist_fast", "classes": [str(i) for i in range(5000)]}, "at most 1,000 classes"),
     "ready_made": (
         {"architecture": "seed004_cnn", "input_shape": [3, 256, 256]},
-        "seed004_cnn model for 3 x 256 x 256 images and 10 classes has 487,950,346 parameters; the limit is 10,000",
+        "seed004_cnn model for 3 x 256 x 256 images and 10 classes has 487,950,346 parameters; the limit is 40,000,000",
     ),
     "design": (
         {"architecture": "design", "input_shape": [3, 32, 32], "design": HUGE_LINEAR},
@@ -191,3 +191,10 @@ def test_the_cli_and_the_editor_refuse_an_oversized_layers_json(tmp_path):
 
     out = design_editor.on_text([], None, path.read_text(), "MNIST", 64)
     assert any("refused unread" in str(x) for x in out)  # the message line; nothing else changes
+
+
+def test_every_ready_made_model_still_builds_at_the_folder_default_size():
+    from cnn.models import MODELS, build_model, count_parameters
+
+    sizes = {name: count_parameters(build_model(name, 3, 10, 64)) for name in MODELS}
+    assert max(sizes.values()) == sizes["seed004_cnn"] > 20_000_000  # over a design's limit, within this one
