@@ -1,8 +1,8 @@
 """A checkpoint, a folder or a layers JSON cannot make the server allocate what the limits do not
 allow: crafted 1 KB checkpoints that name a huge design, input shape or class count are refused
 with a message, quickly, before anything is allocated (measured in a fresh process by its peak
-memory, resource.getrusage), wherever a checkpoint builds a model (load, prediction, fine-tuning
-and continuing). A checkpoint's tensors are checked by the shapes its header declares before they
+memory, resource.getrusage), wherever a checkpoint builds a model (load, prediction, fine-tuning,
+which continuing uses, and import). A checkpoint's tensors are checked by the shapes its header declares before they
 are read. A layers JSON over the stated size is refused unread (file, text, the editor's box)."""
 
 from __future__ import annotations
@@ -74,15 +74,17 @@ def test_a_crafted_checkpoint_is_refused_with_a_message(tmp_path, case):
 
 
 PROBE = """
-import json, resource, sys, time
+import json, resource, sys, tempfile, time
 from cnn.checkpoint import load_checkpoint
+from cnn.run_index import import_checkpoint
 from cnn.serving.predictor import Predictor
 from cnn.transfer import starting_weights
 from ui import design_editor
 out = {}
 for path in sys.argv[1:]:
     for route, call in (("load", load_checkpoint), ("predict", Predictor.from_checkpoint),
-                        ("fine-tune", lambda p: starting_weights(p, channels=1, num_classes=10, image_size=28))):
+                        ("fine-tune", lambda p: starting_weights(p, channels=1, num_classes=10, image_size=28)),
+                        ("import", lambda p: import_checkpoint(p, tempfile.mkdtemp()))):
         before, t = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
         try:
             call(path)
@@ -97,14 +99,15 @@ print(json.dumps(out))
 
 def test_crafted_checkpoints_allocate_nothing_on_any_route_in_a_fresh_process(tmp_path):
     """In a process of its own (its peak memory is then this test's alone), every crafted checkpoint
-    is refused by loading, the Predictor and fine-tuning, each within a second and without its peak
-    memory growing 100 MB (the design alone would take 800 MB, the input shape 40 GB)."""
+    is refused by loading, the Predictor, fine-tuning and the Runs tab's import, each within a
+    second and without its peak memory growing 100 MB (the design alone would take 800 MB, the
+    input shape 40 GB)."""
     paths = [str(crafted(tmp_path / f"{c}.safetensors", **CRAFTED[c][0])) for c in ("input_shape", "design")]
     paths.append(str(crafted(tmp_path / "ready_made.safetensors", **CRAFTED["ready_made"][0])))
     run = subprocess.run([sys.executable, "-c", PROBE, *paths], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     results = json.loads(run.stdout.splitlines()[-1])
-    assert len(results) == 9
+    assert len(results) == 12
     for where, (said, seconds, grew_mb) in results.items():
         assert said and said.startswith(("CheckpointError", "ConfigError")), (where, said)
         assert seconds < 1.0 and grew_mb < 100, (where, seconds, grew_mb)
