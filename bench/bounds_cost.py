@@ -1,7 +1,8 @@
 """What the size checks before a model is built cost (cnn.models.registry: a ready-made model is
-first built on the meta device to count its parameters; a design is parsed and checked), side by
-side with building it unchecked, alternating, in one process; and loading the shipped checkpoints
-(header shapes checked before the weights are read) against building and reading them unchecked.
+first built on the meta device to count its parameters, once per shape; that count alone, uncached,
+is timed too), side by side with building it unchecked, alternating, in one process; and loading
+the shipped checkpoints (metadata and header shapes checked before the weights are read) against
+building and reading them unchecked.
 
     python bench/bounds_cost.py [--repeats 15]
 """
@@ -22,6 +23,7 @@ from safetensors.torch import load_file  # noqa: E402
 
 from cnn.checkpoint import load_checkpoint, read_metadata  # noqa: E402
 from cnn.models import MODELS, build_model, get_spec  # noqa: E402
+from cnn.models.registry import ready_made_parameters  # noqa: E402
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -65,6 +67,8 @@ def main() -> None:
             lambda spec=spec, c=c, h=h: spec.builder(c, 10, h, **dict(spec.kwargs)),
             args.repeats,
         )
+        count = median_ms(lambda name=name, c=c, h=h: ready_made_parameters.__wrapped__(name, c, h, 10), args.repeats)
+        print(f"{'':<34} its parameters counted on the meta device, uncached: {count:6.2f} ms", flush=True)
     for ckpt in ("mnist", "cifar10"):
         path = ROOT / "checkpoints" / f"{ckpt}.safetensors"
         side_by_side(

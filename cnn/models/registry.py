@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,14 +49,22 @@ class ModelSpec:
         c, h, k = check_input(in_channels or c, image_size or h, num_classes, f"The {self.name} model")
         if self.name == DESIGN:
             return self.builder(c, k, h, design=design, batch_size=batch_size)
-        with torch.device("meta"):
-            n = sum(p.numel() for p in self.builder(c, k, h, **dict(self.kwargs)).parameters())
+        n = ready_made_parameters(self.name, c, h, k)
         if n > MAX_READY_MADE_PARAMETERS:
             raise ConfigError(
                 f"A {self.name} model for {c} x {h} x {h} images and {k} classes has {n:,} parameters; "
                 f"the limit is {MAX_READY_MADE_PARAMETERS:,}. Use smaller images or fewer classes."
             )
         return self.builder(c, k, h, **dict(self.kwargs))
+
+
+@functools.lru_cache(maxsize=256)
+def ready_made_parameters(name: str, channels: int, side: int, classes: int) -> int:
+    """A ready-made model's parameter count, from a build on the meta device (nothing allocated;
+    about 10 ms, so it is kept per shape: the app builds the same few models again and again)."""
+    spec = MODELS[name]
+    with torch.device("meta"):
+        return sum(p.numel() for p in spec.builder(channels, classes, side, **dict(spec.kwargs)).parameters())
 
 
 def _build_design(in_channels, num_classes, image_size, design=None, batch_size=1) -> nn.Module:
