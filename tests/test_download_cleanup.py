@@ -104,3 +104,25 @@ def test_the_background_sweep_removes_files_nobody_asks_for_again(folder, monkey
     while f.exists() and time.time() < deadline:
         time.sleep(0.05)
     assert not f.exists()
+
+
+def test_the_onnx_export_cache_keeps_only_the_most_recently_used(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    from app_helpers import ROOT
+
+    from cnn.serving import onnx_runtime
+
+    monkeypatch.setenv("CNN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(onnx_runtime, "MAX_CACHED_EXPORTS", 3)
+    cache = tmp_path / "onnx"
+    cache.mkdir()
+    old = []
+    for k in range(4):  # exports of checkpoints used k+10 minutes ago
+        f = cache / f"{k:032d}-v1.onnx"
+        f.write_bytes(b"an older export")
+        age(f, 600 + 60 * k)
+        old.append(f)
+    age(old[3], 10)  # the least old: used again a moment ago
+    new = onnx_runtime.checkpoint_onnx(ROOT / "checkpoints" / "mnist.safetensors")
+    assert new.is_file() and new.stat().st_size > 10_000
+    assert sorted(cache.glob("*.onnx")) == sorted([new, old[3], old[0]])

@@ -3,7 +3,9 @@
 onnxruntime (and onnx, which the export needs) are optional: without them everything runs in
 PyTorch. A checkpoint is exported once and cached in the cache directory ($CNN_CACHE_DIR, else
 ~/.cache/cnn-playground) under onnx/, keyed by the SHA-256 of the checkpoint file, so a changed
-file (new weights, a new temperature) is exported again and an unchanged one never is.
+file (new weights, a new temperature) is exported again and an unchanged one never is. The cache
+keeps the MAX_CACHED_EXPORTS most recently used exports: every run and every imported checkpoint
+adds one, so without a bound it would grow for as long as the app serves.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..errors import ConfigError
 from .onnx_export import EXPORT_VERSION, export_model, file_sha256
 
 BACKENDS = ("auto", "pytorch", "onnxruntime")
+MAX_CACHED_EXPORTS = 64  # a few MB each at most (the largest preset's weights are 9 MB)
 
 
 def onnxruntime_or_none():
@@ -44,9 +47,25 @@ def _export_once(checkpoint: str | os.PathLike, loaded) -> Path:
     metadata) to export from, called only when the file is not there yet (written atomically)."""
     sha = file_sha256(checkpoint)
     out = _cached(sha)
-    if not out.is_file():
+    if out.is_file():
+        try:
+            os.utime(out)  # used now: the last to go
+        except OSError:
+            pass
+    else:
         export_model(*loaded(), out, sha)
+        _prune(out)
     return out
+
+
+def _prune(keep: Path) -> None:
+    """Remove the least recently used exports beyond MAX_CACHED_EXPORTS (never `keep`)."""
+    try:
+        files = sorted(keep.parent.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:  # one removed meanwhile: the next export prunes
+        return
+    for old in [p for p in files if p != keep][MAX_CACHED_EXPORTS - 1 :]:
+        old.unlink(missing_ok=True)
 
 
 def cached_export(checkpoint: str | os.PathLike, model: nn.Module, metadata: dict) -> Path:
