@@ -4,8 +4,9 @@ onnxruntime (and onnx, which the export needs) are optional: without them everyt
 PyTorch. A checkpoint is exported once and cached in the cache directory ($CNN_CACHE_DIR, else
 ~/.cache/cnn-playground) under onnx/, keyed by the SHA-256 of the checkpoint file, so a changed
 file (new weights, a new temperature) is exported again and an unchanged one never is. The cache
-keeps the MAX_CACHED_EXPORTS most recently used exports: every run and every imported checkpoint
-adds one, so without a bound it would grow for as long as the app serves.
+keeps the MAX_CACHED_EXPORTS latest exports: every run and every imported checkpoint adds one, so
+without a bound it would grow for as long as the app serves (one pruned is exported again when
+it is next asked for).
 """
 
 from __future__ import annotations
@@ -47,19 +48,14 @@ def _export_once(checkpoint: str | os.PathLike, loaded) -> Path:
     metadata) to export from, called only when the file is not there yet (written atomically)."""
     sha = file_sha256(checkpoint)
     out = _cached(sha)
-    if out.is_file():
-        try:
-            os.utime(out)  # used now: the last to go
-        except OSError:
-            pass
-    else:
+    if not out.is_file():
         export_model(*loaded(), out, sha)
         _prune(out)
     return out
 
 
 def _prune(keep: Path) -> None:
-    """Remove the least recently used exports beyond MAX_CACHED_EXPORTS (never `keep`)."""
+    """Remove the oldest exports beyond MAX_CACHED_EXPORTS (never `keep`, the one just written)."""
     try:
         files = sorted(keep.parent.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
     except OSError:  # one removed meanwhile: the next export prunes
