@@ -18,7 +18,8 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from ui import gradio_internals
-from ui.common import UNSURE_BELOW, checked_editor, headlined, raw_upload
+from ui.common import UNSURE_BELOW, headlined, raw_upload
+from ui.uploads import checked_editor
 
 UNSURE = "Not sure: maybe {} or {}"
 

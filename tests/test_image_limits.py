@@ -25,7 +25,7 @@ from cnn.data import load_image_folder
 from cnn.errors import ImageError
 from cnn.projects import Project, import_zip
 from cnn.serving.decode import load_image
-from ui.common import checked_editor
+from ui.uploads import checked_editor
 
 CLAIMS_50MP = claimed_png(10_000, 5_000)
 

@@ -18,8 +18,7 @@ from pathlib import Path
 import gradio as gr
 
 from cnn.atomic import atomic_path
-from cnn.errors import CnnError, ImageError
-from cnn.limits import check_image_header
+from cnn.errors import CnnError
 from cnn.projects import projects_root
 from cnn.run_index import RunEntry, find_run
 from cnn.runs import RunManager
@@ -27,7 +26,7 @@ from cnn.serving.onnx_runtime import checkpoint_onnx
 from cnn.serving.predictor import Predictor, cached_predictor
 
 from . import downloads
-from .gradio_internals import replace_preprocess, set_label_headline, wrap_postprocess, wrap_preprocess
+from .gradio_internals import replace_preprocess, set_label_headline, wrap_postprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 # The Train tab's data set choices: what each names (None: an image folder's path, typed in).
@@ -222,23 +221,6 @@ def raw_upload(component: gr.Image) -> gr.Image:
         return payload.path
 
     replace_preprocess(component, preprocess)
-    return component
-
-
-def checked_editor(component: gr.Sketchpad) -> gr.Sketchpad:
-    """Make a Sketchpad refuse, from their headers, drawings over the image limit (cnn.limits)
-    before Gradio decodes them: a client can send any file as a layer."""
-
-    def check(payload):
-        files = [getattr(payload, "background", None), getattr(payload, "composite", None)]
-        for f in files + list(getattr(payload, "layers", None) or []):
-            if getattr(f, "path", None):
-                try:
-                    check_image_header(f.path, "The drawing")
-                except ImageError as exc:
-                    raise error(str(exc)) from None
-
-    wrap_preprocess(component, check)
     return component
 
 

@@ -14,7 +14,8 @@ from cnn.serving.digits import prepare_digit
 from cnn.serving.render import enlarge
 
 from . import words
-from .common import PREDICT, AppContext, checked_editor, friendly, headlined
+from .common import PREDICT, AppContext, friendly, headlined
+from .uploads import checked_editor
 
 EMPTY = words.DIGIT_EMPTY  # what the label says while the canvas is empty (a digit model)
 UNSURE = words.DIGIT_UNSURE  # the headline when no digit stands out

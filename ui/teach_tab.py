@@ -19,8 +19,9 @@ from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
 from . import run_view, teach_view, train_tab
-from .common import AppContext, bind, checked_editor, download_folder, friendly, md, raw_upload
+from .common import AppContext, bind, download_folder, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
+from .uploads import checked_editor
 
 START = ("Fine-tune the shipped model", "From scratch")
 RESULT = ("status", "result", "confusion", "wrong", "last_model", "download", "to_draw", "to_photo")
