@@ -2,6 +2,8 @@
 
 One place decides a CPU run's thread count (`TrainingThreads`, one per run):
 
+- **A container.** torch counts the host's cores; the process starts on the CPUs it may use
+  (`cnn.cpu_count.usable_cpus`: its CPU set, capped by a cgroup quota) instead.
 - **Other processes.** OpenMP's threads wait for each other at every operation, so a run with as
   many threads as cores, beside another busy process (a software-rendered browser), loses a core's
   timeslices at every barrier: on the 2-core VM, mnist_fast trained in 25 s on 2 threads against
@@ -40,6 +42,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .cpu_count import usable_cpus
+
 DROP_BELOW = 0.5  # fewer threads when the free cores are this far below the thread count ...
 RAISE_ABOVE = 0.75  # ... more when they are this far above it (the band between is the hysteresis)
 RAISE_WINDOWS = 2  # and more only after this many windows in a row say so (one says fewer: a run
@@ -47,7 +51,9 @@ RAISE_WINDOWS = 2  # and more only after this many windows in a row say so (one 
 WINDOW_SECONDS = 0.8  # the shortest window the decision is made on (the ticks are 10 ms)
 SETTLE_SECONDS = 0.15  # the shortest window for the first decision, before the run's first step
 YIELD_SECONDS = 0.05  # the longest a step waits for predictions in flight, so training still moves
-PROCESS_THREADS = torch.get_num_threads()  # the process's count, before any run set its own
+PROCESS_THREADS = min(torch.get_num_threads(), usable_cpus())  # the process's count, before any run set its own
+if torch.get_num_threads() > PROCESS_THREADS:  # a container's CPU set or quota: no more threads than may run
+    torch.set_num_threads(PROCESS_THREADS)
 PRIORITIES = ("both", "yield", "threads", "none")  # what a run does while predictions are in flight
 # bench/serving_under_training.py: the same p95 for 16 clients as the others (within noise), and
 # about twice "yield"'s training while they are served (docs/performance-load.md)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,13 @@ def screenshot_dir() -> Path:
     folder = SCRATCH / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def claimed_png(width: int, height: int) -> bytes:
+    """A PNG whose header says width x height and that holds no pixels: tiny on disk (57 bytes)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")

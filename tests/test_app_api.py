@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import ROOT, launch
+from app_helpers import ROOT, claimed_png, launch
 from PIL import Image, ImageDraw
 
 CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -125,7 +125,8 @@ BAD_INPUTS = {
     "truncated.png": (GOOD_PNG[: len(GOOD_PNG) // 2], "damaged or truncated"),
     "zero.png": (b"", r"empty \(0 bytes\)"),
     "pixel.png": (_png(Image.new("RGB", (1, 1), "red")), "only 1 x 1 pixels"),
-    "bomb.png": (_png(Image.new("1", (10_000, 6_000), 0)), "over 50 megapixels are refused"),
+    "bomb.png": (_png(Image.new("1", (10_000, 6_000), 0)), "over 16 megapixels are refused"),
+    "claims.png": (claimed_png(10_000, 5_000), r"too large \(50 megapixels\); images over 16 megapixels"),
 }
 
 

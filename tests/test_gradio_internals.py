@@ -13,12 +13,13 @@ import sys
 
 import gradio as gr
 import pytest
-from app_helpers import free_port
+from app_helpers import claimed_png, free_port
 from gradio_client import Client, handle_file
 from PIL import Image
 
 from ui import gradio_internals
 from ui.common import UNSURE_BELOW, headlined, raw_upload
+from ui.uploads import checked_editor
 
 UNSURE = "Not sure: maybe {} or {}"
 
@@ -50,6 +51,8 @@ def served(tmp_path_factory):
         text = gr.Textbox()
         label = headlined(gr.Label(), UNSURE, "photo")
         text.submit(probabilities, text, label, api_name="probabilities")
+        pad = checked_editor(gr.Sketchpad(type="pil"))
+        pad.change(lambda v: f"{v['composite'].size}", pad, gr.Textbox(), api_name="drawing_size")
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
@@ -65,6 +68,18 @@ def test_a_replaced_preprocess_hands_the_handler_the_uploaded_file_itself(served
     Image.new("L", (40, 30), 90).save(photo)
     got = served.predict(handle_file(str(photo)), api_name="/upload_seen")
     assert got == f"str:{hashlib.sha256(photo.read_bytes()).hexdigest()}"
+
+
+def test_a_wrapped_sketchpad_preprocess_checks_the_drawing_before_gradio_decodes_it(served, tmp_path):
+    """Gradio calls the instance's preprocess with the editor's files: a composite whose header claims
+    50 megapixels is refused with the limit's message; a small drawing reaches the handler."""
+    bomb, small = tmp_path / "bomb.png", tmp_path / "small.png"
+    bomb.write_bytes(claimed_png(10_000, 5_000))
+    Image.new("RGBA", (60, 50)).save(small)
+    value = lambda p: {"background": None, "layers": [], "composite": handle_file(str(p))}
+    assert served.predict(value(small), api_name="/drawing_size") == "(60, 50)"
+    with pytest.raises(Exception, match="over 16 megapixels are refused"):
+        served.predict(value(bomb), api_name="/drawing_size")
 
 
 def test_a_wrapped_label_postprocess_puts_its_headline_on_the_page(served):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from app_helpers import ROOT
+from app_helpers import ROOT, claimed_png
 from page_helpers import (
     app_page,
     box,
@@ -63,6 +63,21 @@ def test_a_bad_photo_is_refused_and_the_next_one_is_read(page, tmp_path):
     refused(page, "words.png")
     page.locator("#photo-in button[aria-label='Remove Image']").first.click()
     page.locator("#photo-in input[type=file]").set_input_files(str(ROOT / "examples" / "truck.png"))
+    page.wait_for_function("() => document.querySelector('#photo-label').innerText.includes('%')")
+    assert error_badges(page) == 0
+
+
+def test_a_photo_over_the_pixel_limit_is_refused_from_its_header(page, tmp_path):
+    open_tab(page, "Photo")
+    remove = page.locator("#photo-in button[aria-label='Remove Image']")
+    if remove.count():  # a photo from an earlier test
+        remove.first.click()
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(claimed_png(10_000, 5_000))  # 57 bytes that claim 50 megapixels
+    page.locator("#photo-in input[type=file]").set_input_files(str(huge))
+    refused(page, "images over 16 megapixels are refused before they are decoded")
+    remove.first.click()
+    page.locator("#photo-in input[type=file]").set_input_files(str(ROOT / "examples" / "cat.png"))
     page.wait_for_function("() => document.querySelector('#photo-label').innerText.includes('%')")
     assert error_badges(page) == 0
 

@@ -9,7 +9,7 @@ import gradio as gr
 
 from cnn.runs import RunManager
 
-from . import api, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, teacher_tab, train_tab
+from . import api, common, downloads, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, teacher_tab, train_tab
 from .common import AppContext
 from .gradio_internals import attach
 from .identity import Identity
@@ -92,5 +92,6 @@ def build_app(
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
     refuse_gently(demo)  # a refusal is a warning that leaves the page as it was (ui/refusals.py)
     threading.Thread(target=inside_tab.warm, args=(ctx,), name="inside-warm-up", daemon=True).start()
+    downloads.start_sweeping(lambda: common.DOWNLOADS)  # downloads and exports removed after a while
     attach(demo, ctx)  # demo.ctx and demo.runs (ui/gradio_internals.py)
     return demo

@@ -25,6 +25,7 @@ from cnn.runs import RunManager
 from cnn.serving.onnx_runtime import checkpoint_onnx
 from cnn.serving.predictor import Predictor, cached_predictor
 
+from . import downloads
 from .gradio_internals import replace_preprocess, set_label_headline, wrap_postprocess
 from .identity import Identity
 
@@ -289,13 +290,14 @@ def servable(path: str | os.PathLike) -> str:
     """A path Gradio will serve: the file itself when under the working or temp directory, else a copy
     under DOWNLOADS, in a folder of its own for each checkpoint file (named by a hash of its full
     path), so that two runs with one name never share a download, written atomically, so that a
-    page never serves a half-copied file."""
+    page never serves a half-copied file. Copies are removed after a while (ui/downloads.py)."""
     real = Path(path).resolve()
     for root in (os.getcwd(), tempfile.gettempdir()):
         if real.is_relative_to(Path(root).resolve()):
             return str(real)
+    downloads.sweep(DOWNLOADS)
     dest = DOWNLOADS / hashlib.sha256(str(real).encode()).hexdigest()[:16] / real.name
-    with atomic_path(dest) as tmp:
+    with downloads.LOCK, atomic_path(dest) as tmp:
         shutil.copyfile(real, tmp)
     return str(dest)
 
@@ -305,10 +307,17 @@ def onnx_download(checkpoint: str | os.PathLike) -> str:
     checkpoint content, the file the Predictor serves from) as a file named after the checkpoint,
     <name>.onnx, in a folder named by the export's hash so that two checkpoints never collide."""
     src = checkpoint_onnx(checkpoint)
+    downloads.sweep(DOWNLOADS)
     dest = DOWNLOADS / src.stem / f"{Path(checkpoint).stem}.onnx"
-    if not dest.is_file():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{uuid.uuid4().hex}.part")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)  # two pages asking at once each write whole files
-    return str(dest)
+    with downloads.LOCK:
+        if not dest.is_file():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{uuid.uuid4().hex}.part")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)  # two pages asking at once each write whole files
+        return downloads.handed_out(dest)
+
+
+def download_folder(prefix: str) -> Path:
+    """A new folder under DOWNLOADS for one download or export (removed after a while)."""
+    return downloads.fresh_folder(DOWNLOADS, prefix)

@@ -30,6 +30,7 @@ from cnn.cpu_share import SERVING
 from cnn.data.sources import NAMED_CLASSES, NAMED_SHAPES
 from cnn.errors import CnnError, ConfigError
 from cnn.hardware import pick_device
+from cnn.limits import check_layers_text
 from cnn.models import MODELS, design_layers, design_presets
 from cnn.models import design as core
 from cnn.runs import RunConfig
@@ -220,6 +221,7 @@ def _move(by: int):
 @_guarded
 def on_text(design, index, text, dataset_choice, batch):
     """The JSON view applied: the list follows it (malformed JSON: a message, nothing changes)."""
+    check_layers_text(text)  # over cnn.limits' size: refused unread
     try:
         new = json.loads(text or "[]")
     except json.JSONDecodeError as exc:

@@ -15,6 +15,7 @@ from cnn.serving.render import enlarge
 
 from . import words
 from .common import PREDICT, AppContext, friendly, headlined
+from .uploads import checked_editor
 
 EMPTY = words.DIGIT_EMPTY  # what the label says while the canvas is empty (a digit model)
 UNSURE = words.DIGIT_UNSURE  # the headline when no digit stands out
@@ -79,14 +80,16 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
     with gr.Tab("Draw", id="draw"):
         about = gr.Markdown(ctx.about(ctx.shipped("draw"), "digit"), elem_id="draw-about")
         with gr.Row():
-            sketch = gr.Sketchpad(
-                label=words.DIGIT_PROMPT,
-                type="pil",
-                image_mode="RGBA",
-                canvas_size=(CANVAS, CANVAS),
-                elem_id="sketch",
-                height=560,
-                brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
+            sketch = checked_editor(
+                gr.Sketchpad(
+                    label=words.DIGIT_PROMPT,
+                    type="pil",
+                    image_mode="RGBA",
+                    canvas_size=(CANVAS, CANVAS),
+                    elem_id="sketch",
+                    height=560,
+                    brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
+                )
             )
             with gr.Column():
                 label = headlined(

@@ -53,6 +53,22 @@ def replace_preprocess(component: gr.components.Component, preprocess: Callable[
     component.preprocess = preprocess
 
 
+def wrap_preprocess(component: gr.components.Component, before: Callable[[Any], None]) -> None:
+    """Make Gradio call `before(payload)` ahead of a component's own preprocess (which may raise).
+
+    Why: a Sketchpad decodes its files with PIL itself; the app checks their headers first
+    (cnn.limits) so that an oversized image is refused with a message, not decoded. Relies on:
+    Gradio calling `block.preprocess(payload)` on the instance, with an EditorData payload
+    (`background`, `layers`, `composite`: FileData with `.path`, or None)."""
+    base = component.preprocess
+
+    def preprocess(payload):
+        before(payload)
+        return base(payload)
+
+    component.preprocess = preprocess
+
+
 def wrap_postprocess(component: gr.components.Component, after: Callable[[Any, Any], Any]) -> None:
     """Make Gradio send `after(value, out)` to the page, where `out` is the component's own
     `postprocess(value)`. Relies on: Gradio calling `block.postprocess(value)` on the instance."""

@@ -1,6 +1,7 @@
 """The command line: python app.py [flags], or the cnn-playground console script.
 
 cnn-playground [--host 127.0.0.1] [--port 7860] [--data-dir D] [--share] [--allow-any-path] [--max-runs N]
+               [--queue-size N] [--max-image-megapixels MP]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
+from cnn import limits
 from cnn.owners import USERS_FOLDER
 from cnn.runs import CLASS_LIMITS, LocalExecutor, RunLimits, RunManager
 from cnn.runs.ray_executor import RayExecutor, RayUnavailable  # imports Ray itself only when one is made
@@ -40,6 +42,10 @@ GPU_MAX_RUNS = 3
 log = logging.getLogger("cnn-playground")
 GRADIO_SLOTS = 40  # Gradio's default max_threads: the events at once, beside the /train jobs (event_slots)
 QUEUE_SUMMARY = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_MAX_EVENTS": "2000"}
+# Events waiting in Gradio's queue, for everyone together; one more is refused ("the queue is full")
+# instead of growing the server's memory. A class of 30 with a few events each waiting (a drawing's
+# prediction, a tick, a click) fits.
+QUEUE_SIZE = 100
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -92,6 +98,22 @@ def parse_args(argv=None) -> argparse.Namespace:
         "'local' (a local Ray, to try it); needs pip install '.[ray]' (default: $CNN_RAY_ADDRESS)",
     )
     p.add_argument("--ray-cpus", type=int, default=None, help="with --ray local: the CPUs it may use (default 2)")
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=int(os.environ.get("CNN_QUEUE_SIZE") or QUEUE_SIZE),
+        metavar="N",
+        help=f"events that may wait in the queue, for everyone together; more are refused (default {QUEUE_SIZE}, "
+        f"$CNN_QUEUE_SIZE)",
+    )
+    p.add_argument(
+        "--max-image-megapixels",
+        type=float,
+        default=limits.MAX_IMAGE_PIXELS / 1e6,
+        metavar="MP",
+        help=f"larger images are refused from their header, before they are decoded (default "
+        f"{limits.DEFAULT_IMAGE_MEGAPIXELS}, $CNN_MAX_IMAGE_MEGAPIXELS)",
+    )
     limits_flags(p)
     people_flags(p)
     return p.parse_args(argv)
@@ -264,6 +286,9 @@ def event_slots(runs: RunManager) -> int:
 def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
     """Build and launch the app; with block=False return at once (for tests)."""
     auth = auth_from_env()
+    if args.queue_size < 1 or args.max_image_megapixels <= 0:
+        sys.exit("error: --queue-size must be at least 1 and --max-image-megapixels above 0")
+    limits.set_max_image_pixels(int(args.max_image_megapixels * 1_000_000))
     for warning in exposure_warnings(args.host, args.share, auth is not None):
         print(f"warning: {warning}", file=sys.stderr)
     for path in (args.mnist_checkpoint, args.cifar_checkpoint):
@@ -296,7 +321,7 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
     for name, value in QUEUE_SUMMARY.items():  # read when the queue is made
         os.environ.setdefault(name, value)
     skip_missing_matplotlib()
-    demo.queue(default_concurrency_limit=4)
+    demo.queue(default_concurrency_limit=4, max_size=args.queue_size)
     demo.launch(
         server_name=args.host,
         server_port=args.port,

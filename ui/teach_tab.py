@@ -5,7 +5,6 @@ them in seconds; the result is scored on held-out examples and can go into the D
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -20,8 +19,9 @@ from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
 from . import run_view, teach_view, train_tab
-from .common import AppContext, bind, friendly, md, raw_upload
+from .common import AppContext, bind, download_folder, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
+from .uploads import checked_editor
 
 START = ("Fine-tune the shipped model", "From scratch")
 RESULT = ("status", "result", "confusion", "wrong", "last_model", "download", "to_draw", "to_photo")
@@ -211,7 +211,7 @@ def seen(ctx: AppContext, path, sketch, request: gr.Request = None):
 @friendly
 def export(ctx: AppContext, path, request: gr.Request = None) -> str:
     project = open_project_at(ctx, path, request)
-    folder = Path(tempfile.mkdtemp(prefix="teach-export-"))
+    folder = download_folder("teach-export-")  # removed after a while (ui/downloads.py)
     return str(export_zip(project, folder / f"{project.path.name}.zip"))
 
 
@@ -300,14 +300,16 @@ def _layout(ctx: AppContext) -> dict:
         c["add_class"] = gr.Button("Add class", elem_id="teach-add-class")
     with gr.Row():
         with gr.Column():
-            c["sketch"] = gr.Sketchpad(
-                label="Draw an example",
-                type="pil",
-                image_mode="RGBA",
-                canvas_size=(420, 420),
-                height=460,
-                elem_id="teach-sketch",
-                brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+            c["sketch"] = checked_editor(
+                gr.Sketchpad(
+                    label="Draw an example",
+                    type="pil",
+                    image_mode="RGBA",
+                    canvas_size=(420, 420),
+                    height=460,
+                    elem_id="teach-sketch",
+                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                )
             )
             c["add_btn"] = gr.Button("Add to the class", variant="primary", interactive=False, elem_id="teach-add")
             c["look"] = gr.Button("Look", visible="hidden", elem_id="teach-look")  # clicked by HOLD_CANVAS

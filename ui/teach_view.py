@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -16,7 +15,7 @@ from cnn.runs import Run
 from cnn.serving.decode import load_image
 from cnn.serving.render import confusion_image, enlarge, to_pil
 
-from .common import AppContext, md
+from .common import AppContext, download_folder, md
 from .run_view import calibration_text
 
 THUMB = 112
@@ -160,8 +159,8 @@ def progress(ev) -> str:
 
 
 def download_copy(path: Path) -> str:
-    """A copy of the checkpoint in a fresh temporary folder, for the download button."""
-    copy = Path(tempfile.mkdtemp(prefix="teach-")) / path.name
+    """A copy of the checkpoint in a fresh download folder (removed after a while), for the button."""
+    copy = download_folder("teach-") / path.name
     shutil.copyfile(path, copy)
     return str(copy)
 

@@ -18,7 +18,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..atomic import atomic_path
+from ..cpu_count import usable_cpus
 from ..errors import DataError
+from ..limits import check_image_size, check_input
 from .splits import Dataset, Split
 
 DEFAULT_FOLDER_SIZE = 64  # side length for folders whose images differ in size (the Keras seed's 64x64)
@@ -45,6 +47,7 @@ def load_image_folder(root: str | os.PathLike, *, train: bool = True, image_size
     classes = _classes(base)
     base_files = _list_files(base, classes)  # listed once: for the image size and for decoding
     size = image_size or _common_size(base_files)
+    check_input(1, size, len(classes), f"The image folder {root.name}")  # before anything is decoded
     if has_splits:
         test = _decode_folder(root / "test", classes, size)
         tr = _decode_folder(base, classes, size, base_files) if train else None
@@ -122,7 +125,7 @@ def _decode_folder(root: Path, classes: list[str], size: int, files: list[_File]
         except Exception:
             pass  # a broken cache is rebuilt below
     paths = [path for path, *_ in files]
-    workers = min(os.cpu_count() or 1, 8)
+    workers = min(usable_cpus(), 8)
     chunk = max(64, len(paths) // (workers * 4) + 1)
     if len(paths) < 2000 or workers == 1:
         arrays = [_decode_one(p, size) for p in paths]
@@ -164,9 +167,11 @@ def _common_size(files) -> int:
 
 
 def _decode_one(path: str, size: int) -> np.ndarray | None:
-    """An RGB uint8 array of size x size (centre crop to square, then resize), or None if unreadable."""
+    """An RGB uint8 array of size x size (centre crop to square, then resize), or None if unreadable
+    or over the image limit."""
     try:
         with Image.open(path) as im:
+            check_image_size(*im.size)  # over the limit: skipped, from its header (cnn.limits)
             im.seek(0)
             im = ImageOps.exif_transpose(im).convert("RGB")
             if im.size != (size, size):

@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
+from ..limits import MAX_LAYERS_JSON_BYTES, check_layers_text, read_layers_text
 from .design_layers import ARGS, CLASSES, RESIDUAL, Layer, check_args, unknown_layer, work_out
 
 # by name: `from . import design_view` would import the cnn.models package, which imports this module
@@ -51,7 +52,7 @@ MAX_ACTIVATION_BYTES = 4 * 1024**3
 BYTES_PER_VALUE = 8
 DEFAULT_BATCH = 64  # the default recipe's (cnn.training.recipes: 'design')
 # Also bounded, so that checking a design stays instant: its text, its layers, nested Residuals.
-MAX_JSON_CHARS = 200_000
+MAX_JSON_CHARS = MAX_LAYERS_JSON_BYTES  # cnn.limits: a layers JSON over it is refused unread
 MAX_LAYERS = 300
 MAX_DEPTH = 4
 
@@ -163,11 +164,10 @@ def _module(node: Node) -> nn.Module:
 
 def load_layers(design) -> list:
     """A design's layer list from JSON text (or the list itself), refusing what is not a list."""
+    check_layers_text(design)  # before it is decoded or parsed
     if isinstance(design, (bytes, bytearray)):
         design = design.decode("utf-8", errors="replace")
     if isinstance(design, str):
-        if len(design) > MAX_JSON_CHARS:
-            raise ConfigError(f"The design is {len(design):,} characters long; the limit is {MAX_JSON_CHARS:,}.")
         if not design.strip():
             raise ConfigError('The design is empty; it is a JSON list of layers, e.g. [{"layer": "Conv2d", ...}].')
         try:
@@ -186,16 +186,10 @@ def load_layers(design) -> list:
 
 
 def load_design_file(path: str | os.PathLike) -> list:
-    """The layer list of a design file (JSON), refusing a missing, unreadable or oversized file."""
+    """The layer list of a design file (JSON), refusing a missing or unreadable file, and one over
+    cnn.limits.MAX_LAYERS_JSON_BYTES unread."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"No design file at {path}; give a JSON file with a list of layers (docs/design.md).")
-    if path.stat().st_size > 4 * MAX_JSON_CHARS:
-        raise ConfigError(f"{path} is {path.stat().st_size:,} bytes; a design file is at most {MAX_JSON_CHARS:,}.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} cannot be read as text ({exc}).") from None
+    text = read_layers_text(path)
     try:
         return load_layers(text)
     except ConfigError as exc:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
-from .design import DESIGN, parse
+from ..limits import check_input
+from .design import DESIGN, MAX_PARAMETERS, parse
 from .fast import FastNet, MnistFastNet
 from .seeds import (
     Seed000Keras,
@@ -21,6 +24,12 @@ from .seeds import (
     Seed004SimpleCNN,
 )
 
+# A ready-made model's parameters, counted before it is built: the seeds grow with the image size
+# (their first Linear takes the flattened maps), and seed004_cnn on a 64x64 folder has 22 M. Four
+# designs' worth (160 MB of float32 weights) lets every model train on the folder default size and
+# refuses a checkpoint that names 256x256 images for it (488 M).
+MAX_READY_MADE_PARAMETERS = 4 * MAX_PARAMETERS
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -32,16 +41,38 @@ class ModelSpec:
     about: str
     kwargs: tuple = ()  # extra builder arguments, as (key, value) pairs
 
-    def build(self, in_channels=None, num_classes=10, image_size=None, design=None) -> nn.Module:
+    def build(self, in_channels=None, num_classes=10, image_size=None, design=None, batch_size=1) -> nn.Module:
+        """The model, once its size is known to be within the limits (cnn.limits' input shape and
+        classes; a design's limits at `batch_size`; a ready-made model's parameters, counted on
+        the meta device, which allocates nothing): nothing is allocated for a model over them."""
         c, h, _ = self.input_shape
-        extra = {"design": design} if self.name == DESIGN else {}
-        return self.builder(in_channels or c, num_classes, image_size or h, **dict(self.kwargs), **extra)
+        c, h, k = check_input(in_channels or c, image_size or h, num_classes, f"The {self.name} model")
+        if self.name == DESIGN:
+            return self.builder(c, k, h, design=design, batch_size=batch_size)
+        n = ready_made_parameters(self.name, c, h, k)
+        if n > MAX_READY_MADE_PARAMETERS:
+            raise ConfigError(
+                f"A {self.name} model for {c} x {h} x {h} images and {k} classes has {n:,} parameters; "
+                f"the limit is {MAX_READY_MADE_PARAMETERS:,}. Use smaller images or fewer classes."
+            )
+        return self.builder(c, k, h, **dict(self.kwargs))
 
 
-def _build_design(in_channels, num_classes, image_size, design=None) -> nn.Module:
+@functools.lru_cache(maxsize=256)
+def ready_made_parameters(name: str, channels: int, side: int, classes: int) -> int:
+    """A ready-made model's parameter count, from a build on the meta device (nothing allocated;
+    about 10 ms, so it is kept per shape: the app builds the same few models again and again)."""
+    spec = MODELS[name]
+    with torch.device("meta"):
+        return sum(p.numel() for p in spec.builder(channels, classes, side, **dict(spec.kwargs)).parameters())
+
+
+def _build_design(in_channels, num_classes, image_size, design=None, batch_size=1) -> nn.Module:
+    """A design checked against the size limits (cnn.models.design) for `batch_size` images at once
+    (1: a model loaded to predict; training checks its own batch) before it is built."""
     if design is None:
         raise ConfigError(f"The model {DESIGN!r} needs its layers: give a design (a JSON list of layers).")
-    return parse(design, (in_channels, image_size, image_size), num_classes, batch_size=None).build()
+    return parse(design, (in_channels, image_size, image_size), num_classes, batch_size=batch_size).build()
 
 
 # A designed network (cnn.models.design): not in MODELS, which lists the ready-made models, since
@@ -143,10 +174,11 @@ def get_spec(name: str) -> ModelSpec:
         raise ConfigError(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.") from None
 
 
-def build_model(name: str, in_channels=None, num_classes=10, image_size=None, design=None) -> nn.Module:
+def build_model(name: str, in_channels=None, num_classes=10, image_size=None, design=None, batch_size=1) -> nn.Module:
     """Model `name` for in_channels x image_size x image_size images and num_classes classes; the
-    model 'design' is built from `design` (a list of layers, cnn.models.design)."""
-    return get_spec(name).build(in_channels, num_classes, image_size, design)
+    model 'design' is built from `design` (a list of layers, cnn.models.design). Refused with a
+    ConfigError, before anything is allocated, when it is over the limits (ModelSpec.build)."""
+    return get_spec(name).build(in_channels, num_classes, image_size, design, batch_size)
 
 
 def count_parameters(model: nn.Module) -> int:

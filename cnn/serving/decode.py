@@ -2,7 +2,9 @@
 
 `load_image` accepts a path, bytes, a PIL image, a numpy array or an image-editor value (a dict
 with 'composite', 'layers' and 'background') and returns a decoded PIL image (mode L, RGB or RGBA),
-upright, first frame only, refusing with a clear `ImageError` what is not a usable image.
+upright, first frame only, refusing with a clear `ImageError` what is not a usable image. An image
+over cnn.limits.MAX_IMAGE_PIXELS (16 megapixels by default) is refused from its header, before it
+is decoded.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .. import limits
 from ..errors import ImageError
-
-MAX_PIXELS = 50_000_000  # larger images are refused from their header, before decoding
-
 
 MIN_SIDE = 8  # smaller images carry too little to classify
 
@@ -98,10 +98,10 @@ def _open(fp, name: str, head: bytes) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(fp)
-    except Image.DecompressionBombError as exc:
-        raise ImageError(
-            f"{name} is far too large ({exc}). Images over {MAX_PIXELS // 1_000_000} megapixels are refused."
-        ) from None
+    except Image.DecompressionBombError:  # PIL's own check (cnn.limits keeps it at the limit)
+        fp.seek(0)
+        limits.check_image_header(fp, name)  # says how large, in the limit's words
+        raise ImageError(f"{name} is too large; images over {limits.megapixels()} megapixels are refused.") from None
     except UnidentifiedImageError:
         raise ImageError(
             f"{name} is {_describe_non_image(head)}, not an image. Upload a PNG, JPEG, GIF, BMP or WebP image."
@@ -112,13 +112,7 @@ def _open(fp, name: str, head: bytes) -> Image.Image:
             f"({type(exc).__name__}). Upload a PNG, JPEG, GIF, BMP or WebP image."
         ) from None
     with im:
-        w, h = im.size
-        if w * h > MAX_PIXELS:
-            raise ImageError(
-                f"{name} is {w} x {h} pixels ({w * h / 1e6:.0f} megapixels); images over "
-                f"{MAX_PIXELS // 1_000_000} megapixels are refused (it could be a "
-                f"decompression bomb). Resize it and try again."
-            )
+        limits.check_image_size(*im.size, name)
         try:
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)  # an animated image: its first frame
@@ -140,8 +134,7 @@ def _open(fp, name: str, head: bytes) -> Image.Image:
 def _normalise(im: Image.Image, name: str) -> Image.Image:
     """Upright, 8-bit, and in mode L, RGB or RGBA (RGBA only when it has any transparency)."""
     w, h = im.size
-    if w * h > MAX_PIXELS:
-        raise ImageError(f"{name} is {w} x {h} pixels; images over {MAX_PIXELS // 1_000_000} megapixels are refused.")
+    limits.check_image_size(w, h, name)
     if min(w, h) < MIN_SIDE:
         raise ImageError(
             f"{name} is only {w} x {h} pixels; it needs at least {MIN_SIDE} x {MIN_SIDE} pixels to be classified."

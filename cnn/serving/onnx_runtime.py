@@ -3,7 +3,10 @@
 onnxruntime (and onnx, which the export needs) are optional: without them everything runs in
 PyTorch. A checkpoint is exported once and cached in the cache directory ($CNN_CACHE_DIR, else
 ~/.cache/cnn-playground) under onnx/, keyed by the SHA-256 of the checkpoint file, so a changed
-file (new weights, a new temperature) is exported again and an unchanged one never is.
+file (new weights, a new temperature) is exported again and an unchanged one never is. The cache
+keeps the MAX_CACHED_EXPORTS latest exports: every run and every imported checkpoint adds one, so
+without a bound it would grow for as long as the app serves (one pruned is exported again when
+it is next asked for).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ..errors import ConfigError
 from .onnx_export import EXPORT_VERSION, export_model, file_sha256
 
 BACKENDS = ("auto", "pytorch", "onnxruntime")
+MAX_CACHED_EXPORTS = 64  # a few MB each at most (the largest preset's weights are 9 MB)
 
 
 def onnxruntime_or_none():
@@ -46,7 +50,18 @@ def _export_once(checkpoint: str | os.PathLike, loaded) -> Path:
     out = _cached(sha)
     if not out.is_file():
         export_model(*loaded(), out, sha)
+        _prune(out)
     return out
+
+
+def _prune(keep: Path) -> None:
+    """Remove the oldest exports beyond MAX_CACHED_EXPORTS (never `keep`, the one just written)."""
+    try:
+        files = sorted(keep.parent.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:  # one removed meanwhile: the next export prunes
+        return
+    for old in [p for p in files if p != keep][MAX_CACHED_EXPORTS - 1 :]:
+        old.unlink(missing_ok=True)
 
 
 def cached_export(checkpoint: str | os.PathLike, model: nn.Module, metadata: dict) -> Path:
