@@ -326,3 +326,18 @@ def test_a_run_is_saved_in_its_owners_folder(both, data_dir):
     key = run.checkpoint.stem
     assert ctx.kept_run(key, ada).usable
     assert key not in [row[0] for row in runs_tab.refresh(ctx, [], None, bob)[0].values.tolist()]
+
+
+def test_a_checkpoint_naming_adas_project_shows_bob_no_confusion_matrix(both):
+    """A checkpoint's metadata may name any data set: bob's own upload naming ada's project folder
+    gets the words of a folder that is not there, as training on it would (issue 31)."""
+    from cnn.checkpoint import load_checkpoint, save_checkpoint
+
+    ctx, _, project, ada, bob = both
+    model, meta = load_checkpoint(checkpoint("mnist"))
+    meta["dataset"] = str(project.path)
+    folder = ctx.runs.runs_dir / "users" / "bob"
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model, meta, folder / "peek.safetensors")
+    with pytest.raises(gr.Error, match="does not exist"):
+        confusion_view.runs_matrix(ctx, "peek", bob)

@@ -150,6 +150,7 @@ def runs_source(
     dataset = str(header.get("dataset") or e.dataset)
     subset, seed = header.get("test_subset") or RUNS_TEST_IMAGES, int(header.get("seed") or 0)
     r = ctx.runs
+    r.check_readable(dataset, ctx.owner(request))  # a checkpoint may name another user's folder
     preds = _scored(
         str(e.checkpoint),
         Path(e.checkpoint).stat().st_mtime_ns,

@@ -5,6 +5,7 @@ there, so that their names do not leak)."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from ..data import resolve_data_dir
 from ..data.sources import NAMED_SOURCES, checked_folder, named_source
@@ -29,6 +30,11 @@ def check_data(config, owner: str | None, data_dir, allow_any_path: bool, runs_d
         raise DataError(
             f"The folder {folder} does not exist. Check the path, or use one of {', '.join(NAMED_SOURCES)}."
         )
+
+
+def check_dataset(dataset: str, owner: str | None, data_dir, allow_any_path: bool, runs_dir: Path) -> None:
+    """The same check for a data set a run or a checkpoint names (its confusion view, continuing it)."""
+    check_data(SimpleNamespace(dataset=dataset, project=None), owner, data_dir, allow_any_path, runs_dir)
 
 
 def foreign_folder(folder: Path, owner: str | None, data_dir, runs_dir: Path) -> bool:

@@ -15,7 +15,7 @@ from ..cpu_share import thread_share
 from ..errors import CnnError
 from ..owners import owner_folder
 from ..training import RunStatus
-from .access import check_data
+from .access import check_data, check_dataset
 from .config import RunConfig
 from .estimates import estimated_length, wait_before
 from .executor import LocalExecutor
@@ -206,6 +206,11 @@ class RunManager:
 
     def _check_data(self, config: RunConfig, owner: str | None = None) -> None:
         check_data(config, owner, self.data_dir, self.allow_any_path, self.runs_dir)
+
+    def check_readable(self, dataset: str, owner: str | None) -> None:
+        """Refuse a data set a run or checkpoint names that this owner may not train on either
+        (another user's folder, in the words of one that is not there)."""
+        check_dataset(dataset, owner, self.data_dir, self.allow_any_path, self.runs_dir)
 
     def _remember(self, run: Run) -> None:
         """The person's latest run, for their page; the oldest people's go past LATEST_KEPT (hold the lock)."""
