@@ -102,8 +102,6 @@ def api_config(ctx: AppContext, dataset, model, layers, recipe, epochs, batch_si
     if recipe and recipe not in RECIPES:
         raise ConfigError(f"Unknown recipe {recipe!r}. Choose one of: {', '.join(RECIPES)}.")
     if layers and str(layers).strip():
-        if "layers" not in {f.name for f in dataclasses.fields(RunConfig)}:
-            raise ConfigError("This app cannot train a design (layers) yet: name a model instead.")
         try:
             design = json.loads(layers) if isinstance(layers, str) else layers
         except ValueError as exc:

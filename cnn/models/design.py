@@ -26,8 +26,6 @@ import torch.nn as nn
 from ..errors import ConfigError
 from ..limits import MAX_LAYERS_JSON_BYTES, check_layers_text, read_layers_text
 from .design_layers import ARGS, CLASSES, RESIDUAL, Layer, check_args, unknown_layer, work_out
-
-# by name: `from . import design_view` would import the cnn.models package, which imports this module
 from .design_view import diff, format_table, model_name, picture, pytorch_code, summary, table_rows, to_json
 
 __all__ = ["DESIGN", "Design", "diff", "load_design_file", "load_layers", "model_name", "parse", "summary"]
