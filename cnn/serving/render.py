@@ -50,6 +50,15 @@ def overlay(image: torch.Tensor, heat: np.ndarray, side: int = 224, alpha: float
     return im.resize((side, side), Image.Resampling.NEAREST)
 
 
+def amplified_change(seen: torch.Tensor, changed: torch.Tensor, side: int = 224) -> Image.Image:
+    """changed - seen (uint8 C x H x W each) for the eye: grey is no change, lighter and darker the
+    change stretched so that the largest reaches white or black; enlarged for display."""
+    d = changed.int() - seen.int()
+    peak = max(1, int(d.abs().max()))
+    a = (128 + d.float() * (127.0 / peak)).round().clamp(0, 255).to(torch.uint8)
+    return enlarge(to_pil(a), side)
+
+
 def feature_grid(maps: torch.Tensor, max_channels: int = 16, cell: int = 56) -> Image.Image:
     """Up to max_channels channels of a C x h x w feature map, each scaled to [0, 1], as a grid."""
     maps = maps[:max_channels]
