@@ -59,6 +59,14 @@ def amplified_change(seen: torch.Tensor, changed: torch.Tensor, side: int = 224)
     return enlarge(to_pil(a), side)
 
 
+def side_by_side(left: Image.Image, right: Image.Image, gap: int = 4) -> Image.Image:
+    """Two pictures of one height in a row, a white gap between them."""
+    im = Image.new("RGB", (left.width + gap + right.width, max(left.height, right.height)), "white")
+    im.paste(left.convert("RGB"), (0, 0))
+    im.paste(right.convert("RGB"), (left.width + gap, 0))
+    return im
+
+
 def feature_grid(maps: torch.Tensor, max_channels: int = 16, cell: int = 56) -> Image.Image:
     """Up to max_channels channels of a C x h x w feature map, each scaled to [0, 1], as a grid."""
     maps = maps[:max_channels]
