@@ -15,6 +15,7 @@ import torch
 from cnn.cpu_share import serving
 from cnn.errors import CnnError
 from cnn.serving.attack import AttackResult, make_it_say, target_index
+from cnn.serving.decode import is_empty_editor
 from cnn.serving.digits import prepare_digit
 from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
@@ -58,7 +59,8 @@ def verdict(pred: Predictor, r: AttackResult, epsilon: float) -> str:
     if r.success:
         return (
             f"**It says {n} now** (it said {was}). The largest change of any pixel is **{r.linf:.3f}** "
-            f"(of 1; ε = {epsilon:.3f}), found in {r.steps} steps, {r.seconds:.2f} s."
+            f"(of 1; ε = {epsilon:.3f}), found in {r.steps} steps, {r.seconds:.2f} s. The changed image's "
+            "download is the PNG the model reads as it is."
         )
     return (
         f"**It held**: no change of at most ε = {epsilon:.3f} per pixel that we found makes it say {n} "
@@ -103,16 +105,10 @@ def result_view(pred: Predictor, r: AttackResult, epsilon: float) -> dict:
 
 @friendly
 def attack(ctx: AppContext, kind: str, panel: AttackPanel, image, model_path, target, epsilon) -> dict:
-    if image is None or (kind == "digit" and _blank(image)):
+    if image is None or (kind == "digit" and is_empty_editor(image)):
         raise CnnError("Draw a digit first." if kind == "digit" else "Give it a photo first.")
     pred, r = attack_image(ctx, kind, image, model_path, target, epsilon)
     return panel.shown(**result_view(pred, r, float(epsilon)))
-
-
-def _blank(sketch) -> bool:
-    from cnn.serving.decode import is_empty_editor
-
-    return is_empty_editor(sketch)
 
 
 def classes_of(ctx: AppContext, kind: str, model_path: str | None) -> list[str]:
@@ -146,9 +142,9 @@ def build(ctx: AppContext, kind: str, source, model: gr.State) -> AttackPanel:
             button = gr.Button(f"Make it say {first}", variant="primary", elem_id=f"{pid}-go", scale=1)
         note = gr.Markdown("", elem_id=f"{pid}-note")
         with gr.Row():
-            pics = dict(interactive=False, height=180, elem_classes="pixelated", format="png")
-            seen = gr.Image(label="What the model saw", elem_id=f"{pid}-seen", **pics)
-            changed = gr.Image(label="The changed image (download: the PNG it sees)", elem_id=f"{pid}-changed", **pics)
+            pics = dict(interactive=False, height=180, elem_classes=["pixelated", "fill-pic"], format="png")
+            seen = gr.Image(label="What it saw", elem_id=f"{pid}-seen", **pics)
+            changed = gr.Image(label="Changed", elem_id=f"{pid}-changed", **pics)
             change = gr.Image(label="The change, amplified", elem_id=f"{pid}-change", **pics)
         with gr.Row():
             before = gr.Label(num_top_classes=TOP, label="Before", elem_id=f"{pid}-before")
