@@ -62,3 +62,46 @@ def test_make_it_say_on_a_phone(tmp_path_factory):
         assert error_badges(phone) == 0
         phone.locator("#digit-attack-note").scroll_into_view_if_needed()
         phone.screenshot(path=str(screenshot_dir() / "probe_attack_phone.png"))
+
+
+def click_cell(page, elem: str, true: int, pred: int) -> None:
+    """Click the middle of the cell (true, pred) of the confusion picture shown in #elem."""
+    img = page.locator(f"#{elem} img")
+    page.wait_for_function(f"() => document.querySelector('#{elem} img')?.naturalWidth > 0")
+    box, natural = img.bounding_box(), img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    scale = min(box["width"] / natural[0], box["height"] / natural[1], 1)
+    x0 = (box["width"] - natural[0] * scale) / 2
+    y0 = (box["height"] - natural[1] * scale) / 2
+    img.click(position={"x": x0 + (80 + 36 * pred + 18) * scale, "y": y0 + (80 + 36 * true + 18) * scale})
+
+
+def test_why_the_photo_model_failed(page):
+    """Runs tab, the shipped photo model: its worst cell's mistakes each beside their Grad-CAM, with
+    the top two answers (screenshot probe_mistakes.png)."""
+    from conftest import DATA_DIR
+
+    from ui import confusion_view as cv
+
+    (page.data_dir / "cifar10").symlink_to(DATA_DIR / "cifar10", target_is_directory=True)
+    preds, _, _ = cv.runs_source(page.demo.ctx, "shipped/cifar10")  # (scored once: the page's click reuses it)
+    conf = preds.confusion.clone()
+    conf.fill_diagonal_(-1)
+    true, pred = divmod(int(conf.argmax()), 10)
+    page.get_by_role("tab", name="Runs").click()
+    page.locator("#runs-refresh").click()
+    page.locator("#runs-chosen input").click()
+    page.get_by_role("option", name="shipped/cifar10", exact=True).click()
+    page.get_by_text("Confusion matrix of the chosen run (click a cell)").click()
+    page.locator("#runs-confusion-btn").click()
+    click_cell(page, "runs-confusion", true, pred)
+    names = preds.classes
+    page.wait_for_function(
+        f"() => document.querySelector('#runs-cell-note').innerText.includes('Beside each, Grad-CAM for {names[pred]}')"
+    )
+    page.wait_for_function("() => document.querySelectorAll('#runs-cell-gallery img').length >= 2")
+    gallery = page.locator("#runs-cell-gallery").inner_text()
+    assert f"true {names[true]}, predicted {names[pred]} · {names[pred]} " in gallery, gallery
+    assert error_badges(page) == 0
+    top = page.evaluate("() => document.querySelector('#runs-confusion').getBoundingClientRect().top + scrollY")
+    clip = dict(x=0, y=max(0, top - 60), width=1280, height=800)
+    page.screenshot(path=str(screenshot_dir() / "probe_mistakes.png"), full_page=True, clip=clip)
