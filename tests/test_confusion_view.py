@@ -98,8 +98,9 @@ def test_each_mistake_shows_its_grad_cam_and_top_two_answers(ctx, sample):
     assert f"Grad-CAM for **{pred}**" in note and len(items) == min(48, int(conf[true, pred]))
     for i, (picture, caption) in zip(preds.cell(true, pred), items):
         a = np.asarray(picture)
-        assert a.shape == (112, 112 + 4 + 112, 3)
-        plain, cam = a[:, :112], a[:, -112:]
+        assert a.shape == (112 + 22, 112 + 4 + 112, 3)  # the two, and the top two written under them
+        plain, cam = a[:112, :112], a[:112, -112:]
+        assert (a[112:] < 128).any()  # the words
         assert np.array_equal(plain, np.asarray(enlarge(to_pil(preds.images[i]), 112).convert("RGB")))
         assert np.abs(cam.astype(int) - plain.astype(int)).mean() > 10  # the overlay is not the plain image
         one = grad_cams(predictor, preds.images[i], true, pred)[1]  # the one-image Grad-CAM, for comparison

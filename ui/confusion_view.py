@@ -92,13 +92,12 @@ def pictures(preds: TestPredictions, predictor, idx: list[int], true: int, pred:
     items = []
     for k, (i, img) in enumerate(zip(idx, batch)):
         plain = enlarge(to_pil(img), 112)
+        answers = "" if tops is None else ", ".join(f"{names[c]} {p:.0%}" for c, p in tops[k])
         if which:
             picture = overlay(img, grad_cams(predictor, img, true, pred)[which - 1], side=112)
         else:
-            picture = plain if cams is None else side_by_side(plain, overlay(img, cams[k], side=112))
-        caption = f"#{i}: true {names[true]}, predicted {names[pred]}"
-        if tops is not None:
-            caption += " · " + ", ".join(f"{names[c]} {p:.0%}" for c, p in tops[k])
+            picture = plain if cams is None else side_by_side(plain, overlay(img, cams[k], side=112), caption=answers)
+        caption = f"#{i}: true {names[true]}, predicted {names[pred]}" + (f" · {answers}" if answers else "")
         items.append((picture, caption))
     return items
 

@@ -59,11 +59,16 @@ def amplified_change(seen: torch.Tensor, changed: torch.Tensor, side: int = 224)
     return enlarge(to_pil(a), side)
 
 
-def side_by_side(left: Image.Image, right: Image.Image, gap: int = 4) -> Image.Image:
-    """Two pictures of one height in a row, a white gap between them."""
-    im = Image.new("RGB", (left.width + gap + right.width, max(left.height, right.height)), "white")
+def side_by_side(left: Image.Image, right: Image.Image, gap: int = 4, caption: str = "") -> Image.Image:
+    """Two pictures of one height in a row, a white gap between them; a caption under them (a
+    gallery's own caption is cut to a thumbnail's width)."""
+    strip = 22 if caption else 0
+    height = max(left.height, right.height)
+    im = Image.new("RGB", (left.width + gap + right.width, height + strip), "white")
     im.paste(left.convert("RGB"), (0, 0))
     im.paste(right.convert("RGB"), (left.width + gap, 0))
+    if caption:
+        ImageDraw.Draw(im).text((4, height + 3), caption, fill="black", font=ImageFont.load_default(size=15))
     return im
 
 
