@@ -98,10 +98,34 @@ def test_why_the_photo_model_failed(page):
     page.wait_for_function(
         f"() => document.querySelector('#runs-cell-note').innerText.includes('Beside each, Grad-CAM for {names[pred]}')"
     )
-    page.wait_for_function("() => document.querySelectorAll('#runs-cell-gallery img').length >= 2")
+    page.wait_for_function(
+        "() => { const im = [...document.querySelectorAll('#runs-cell-gallery img')]; "
+        "return im.length >= 2 && im.every(i => i.complete && i.naturalWidth > 0); }"
+    )  # every picture loaded (for the screenshot)
     gallery = page.locator("#runs-cell-gallery").inner_text()
     assert f"true {names[true]}, predicted {names[pred]} · {names[pred]} " in gallery, gallery
     assert error_badges(page) == 0
     top = page.evaluate("() => document.querySelector('#runs-confusion').getBoundingClientRect().top + scrollY")
     clip = dict(x=0, y=max(0, top - 60), width=1280, height=800)
     page.screenshot(path=str(screenshot_dir() / "probe_mistakes.png"), full_page=True, clip=clip)
+
+
+def test_make_a_photo_say_frog(page):
+    """The Photo tab's panel (closed at first): a truck made to say frog within 8/255 (screenshot in
+    .scratch/, looked at)."""
+    from app_helpers import ROOT
+
+    page.get_by_role("tab", name="Photo").click()
+    page.locator("#photo-in input[type=file]").set_input_files(str(ROOT / "examples" / "truck.png"))
+    page.wait_for_function("() => document.querySelector('#photo-label .output-class')?.innerText.trim() === 'truck'")
+    page.get_by_text("Make it say N: the smallest change that fools the model").last.click()
+    page.locator("#photo-attack-target input").click()
+    page.get_by_role("option", name="frog", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#photo-attack-go').innerText.trim() === 'Make it say frog'")
+    page.locator("#photo-attack-go").click()
+    page.wait_for_function("() => /It says frog now/.test(document.querySelector('#photo-attack-note').innerText)")
+    assert "it said truck" in text(page, "#photo-attack-note")
+    assert error_badges(page) == 0
+    top = page.evaluate("() => document.querySelector('#photo-attack-note').getBoundingClientRect().top + scrollY")
+    clip = dict(x=0, y=max(0, top - 150), width=1280, height=800)
+    page.screenshot(path=str(screenshot_dir() / "probe_attack_photo.png"), full_page=True, clip=clip)

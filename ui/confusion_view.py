@@ -42,7 +42,7 @@ class CellPanel:
         cam = gr.Radio(list(CAMS), value=CAMS[0], show_label=False, elem_id=f"{prefix}-cell-cam")
         gallery = gr.Gallery(
             show_label=False,
-            columns=6,
+            columns=3,  # a mistake is two pictures wide, its top two written under them: legible at 3
             height=300,
             fit_columns=False,
             object_fit="contain",
