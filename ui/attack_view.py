@@ -23,8 +23,15 @@ from cnn.serving.render import amplified_change, to_pil
 
 from .common import PREDICT, AppContext, friendly, md
 
-EPSILON = {"digit": 0.3, "photo": 8 / 255}  # the slider's start (the defaults)
-EPSILON_MAX = {"digit": 0.5, "photo": 32 / 255}  # the slider's end (the API takes up to 1)
+# The slider's start (0.3 for digits; 8/255 for photos, shown rounded: 0.0314 is still 8 levels of
+# 255), its end (the API takes up to 1) and its step.
+EPSILON = {"digit": 0.3, "photo": 0.0314}
+EPSILON_MAX = {"digit": 0.5, "photo": 0.125}
+EPSILON_STEP = {"digit": 0.01, "photo": 0.001}
+EPSILON_WORDS = {
+    "digit": "ε: the largest change of a pixel (0-1)",
+    "photo": "ε: the largest change of a pixel (0-1; 8/255 = 0.0314)",
+}
 TOP = 3  # classes shown before and after
 
 
@@ -136,7 +143,7 @@ def build(ctx: AppContext, kind: str, source, model: gr.State) -> AttackPanel:
         with gr.Row(equal_height=True):
             target = gr.Dropdown(classes, value=first, label="Make it say", elem_id=f"{pid}-target", scale=1)
             epsilon = gr.Slider(
-                0, EPSILON_MAX[kind], EPSILON[kind], step=1 / 255, label="ε: the largest change of a pixel (0-1)",
+                0, EPSILON_MAX[kind], EPSILON[kind], step=EPSILON_STEP[kind], label=EPSILON_WORDS[kind],
                 elem_id=f"{pid}-eps", scale=2,
             )  # fmt: skip
             button = gr.Button(f"Make it say {first}", variant="primary", elem_id=f"{pid}-go", scale=1)
