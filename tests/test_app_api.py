@@ -84,10 +84,18 @@ def digit_canvas(a: np.ndarray, k: int, offset: tuple[int, int], size=(900, 700)
 
 def test_named_endpoints(client):
     named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(named) == {"/predict_digit", "/predict_photo", "/train"}  # the page's own events are private
+    assert set(named) == {
+        "/predict_digit",
+        "/predict_photo",
+        "/train",
+        "/attack_digit",
+        "/attack_photo",
+    }  # the page's own events are private
     params = {p["parameter_name"] for p in named["/train"]["parameters"]}
     assert {"dataset", "model", "layers", "recipe", "epochs", "batch_size", "lr", "train_subset"} <= params
     assert [p["parameter_name"] for p in named["/predict_digit"]["parameters"]] == ["image", "run"]
+    for attack in ("/attack_digit", "/attack_photo"):  # Make it say N (ui/probe_api.py)
+        assert [p["parameter_name"] for p in named[attack]["parameters"]] == ["image", "target", "epsilon", "run"]
 
 
 def test_predict_digit_reads_mnist_digits(client, files, mnist):

@@ -13,7 +13,7 @@ from test_runs import finish, quick
 
 from cnn.serving.mistakes import grad_cams
 from cnn.serving.predictor import cached_predictor
-from cnn.serving.render import confusion_cell, overlay
+from cnn.serving.render import confusion_cell, enlarge, overlay, to_pil
 from ui import confusion_view as cv
 
 
@@ -86,3 +86,29 @@ def test_the_train_tab_matrix_of_the_last_run(ctx):
     with pytest.raises(gr.Error, match="no finished run"):  # another person's page: not theirs to look into
         cv.pick_train_cell(ctx, cv.CAMS[0], "someone else", click(true, pred))
     assert len(cams) == len(items) and f"predicted class ({pred})" in note
+
+
+def test_each_mistake_shows_its_grad_cam_and_top_two_answers(ctx, sample):
+    preds, path, _ = cv.runs_source(ctx, "shipped/mnist")
+    predictor = cached_predictor(path)
+    conf = preds.confusion.clone()
+    conf.fill_diagonal_(-1)
+    true, pred = divmod(int(conf.argmax()), 10)  # the cell with the most mistakes
+    note, items = cv.show_runs_cell(ctx, "shipped/mnist", [true, pred], cv.CAMS[0])
+    assert f"Grad-CAM for **{pred}**" in note and len(items) == min(48, int(conf[true, pred]))
+    for i, (picture, caption) in zip(preds.cell(true, pred), items):
+        a = np.asarray(picture)
+        assert a.shape == (112 + 22, 112 + 4 + 112, 3)  # the two, and the top two written under them
+        plain, cam = a[:112, :112], a[:112, -112:]
+        assert (a[112:] < 128).any()  # the words
+        assert np.array_equal(plain, np.asarray(enlarge(to_pil(preds.images[i]), 112).convert("RGB")))
+        assert np.abs(cam.astype(int) - plain.astype(int)).mean() > 10  # the overlay is not the plain image
+        one = grad_cams(predictor, preds.images[i], true, pred)[1]  # the one-image Grad-CAM, for comparison
+        want = np.asarray(overlay(preds.images[i], one, side=112)).astype(int)
+        assert np.abs(cam.astype(int) - want).max() <= 2  # the batched maps are the same maps
+        probs = predictor.predict(preds.images[i])
+        first, second = sorted(probs, key=probs.get, reverse=True)[:2]
+        assert caption.endswith(f" · {first} {probs[first]:.0%}, {second} {probs[second]:.0%}")
+        assert first == str(pred)
+    _, right = cv.show_runs_cell(ctx, "shipped/mnist", [true, true], cv.CAMS[0])
+    assert np.asarray(right[0][0]).shape[:2] == (112, 112) and "·" not in right[0][1]  # right ones plain

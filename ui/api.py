@@ -29,7 +29,7 @@ from cnn.serving.digits import DOT_MESSAGE
 from cnn.training import RunStatus
 from cnn.training.recipes import RECIPES, default_recipe, fast_default, get_recipe
 
-from . import draw_tab, photo_tab
+from . import draw_tab, photo_tab, probe_api
 from .common import PREDICT, AppContext, bind, friendly, raw_upload, servable
 
 API_BLANK = {
@@ -229,3 +229,4 @@ def build(ctx: AppContext) -> None:
         concurrency_limit=None,  # the app's queue of runs orders them (cnn.runs)
         show_progress="hidden",
     )
+    probe_api.build(ctx, checkpoint_of)  # /attack_digit, /attack_photo (ui/probe_api.py)

@@ -24,6 +24,7 @@ PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
 CSS = """
 .pixelated img, #photo-in img { image-rendering: pixelated; }
 #photo-in img { width: 100%; height: 100%; object-fit: contain; }
+.fill-pic img { width: 100%; height: 100%; object-fit: contain; }
 #train-progress progress { width: 100%; height: 14px; }
 #live-panel .live-grid { display: grid; grid-template-columns: repeat(8, 1fr); gap: 6px; }
 #live-panel .live-cell { margin: 0; border: 3px solid; border-radius: 6px; text-align: center; font-size: 12px; }

@@ -16,9 +16,9 @@ from cnn.data import load_dataset
 from cnn.data.sources import named_source
 from cnn.errors import CnnError
 from cnn.run_index import load_history
-from cnn.serving.mistakes import TestPredictions, grad_cams, predictions_of
+from cnn.serving.mistakes import TestPredictions, grad_cams, predictions_of, top_two, why_wrong
 from cnn.serving.predictor import cached_predictor
-from cnn.serving.render import confusion_cell, confusion_image, enlarge, overlay, to_pil
+from cnn.serving.render import confusion_cell, confusion_image, enlarge, overlay, side_by_side, to_pil
 
 from .common import AppContext, bind, friendly, md
 
@@ -42,7 +42,7 @@ class CellPanel:
         cam = gr.Radio(list(CAMS), value=CAMS[0], show_label=False, elem_id=f"{prefix}-cell-cam")
         gallery = gr.Gallery(
             show_label=False,
-            columns=6,
+            columns=3,  # a mistake is two pictures wide, its top two written under them: legible at 3
             height=300,
             fit_columns=False,
             object_fit="contain",
@@ -68,21 +68,38 @@ def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: in
     if not idx:
         return note, []
     which = CAMS.index(cam) if cam in CAMS else 0
-    predictor = cached_predictor(checkpoint) if which else None
-    items = []
-    for i in idx:
-        img = preds.images[i]
-        if predictor is None:
-            picture = enlarge(to_pil(img), 112)
-        else:
-            with serving():  # a person is waiting: a training run in this process waits
-                maps = grad_cams(predictor, img, true, pred)
-            picture = overlay(img, maps[which - 1], side=112)
-        items.append((picture, f"#{i}: true {names[true]}, predicted {names[pred]}"))
+    predictor = cached_predictor(checkpoint) if which or true != pred else None
+    with serving():  # a person is waiting: a training run in this process waits
+        items = pictures(preds, predictor, idx, true, pred, which)
     if which:
         cam_class = names[true if which == 1 else pred]
         note += f" Grad-CAM for the {'true' if which == 1 else 'predicted'} class ({md(cam_class)})."
+    elif true != pred:
+        note += f" Beside each, Grad-CAM for **{md(names[pred])}**: where the model looked when it said so."
     return note, items
+
+
+def pictures(preds: TestPredictions, predictor, idx: list[int], true: int, pred: int, which: int) -> list:
+    """The gallery items of a cell's images: plain (a right cell), each beside its Grad-CAM for the
+    predicted class (a mistake), or one Grad-CAM map each (which: 1 true, 2 predicted class). A
+    mistake's caption gives the model's top two answers."""
+    names, batch = preds.classes, preds.images[idx]
+    cams, tops = None, None
+    if true != pred and not which:
+        cams, tops = why_wrong(predictor, batch, pred)
+    elif true != pred:
+        tops = top_two(predictor, batch)
+    items = []
+    for k, (i, img) in enumerate(zip(idx, batch)):
+        plain = enlarge(to_pil(img), 112)
+        answers = "" if tops is None else ", ".join(f"{names[c]} {p:.0%}" for c, p in tops[k])
+        if which:
+            picture = overlay(img, grad_cams(predictor, img, true, pred)[which - 1], side=112)
+        else:
+            picture = plain if cams is None else side_by_side(plain, overlay(img, cams[k], side=112), caption=answers)
+        caption = f"#{i}: true {names[true]}, predicted {names[pred]}" + (f" · {answers}" if answers else "")
+        items.append((picture, caption))
+    return items
 
 
 def clicked(preds: TestPredictions, evt: gr.SelectData) -> list[int]:

@@ -13,7 +13,7 @@ from cnn.serving.decode import is_empty_editor
 from cnn.serving.digits import prepare_digit
 from cnn.serving.render import enlarge
 
-from . import words
+from . import attack_view, words
 from .common import PREDICT, AppContext, friendly, headlined
 from .uploads import checked_editor
 
@@ -105,6 +105,7 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
                     elem_id="digit-seen",
                 )
                 shipped = gr.Button("Use the shipped model", size="sm")
+        attack_view.build(ctx, "digit", sketch, model)
     shipped.click(functools.partial(use_shipped, ctx), None, [model, about], api_visibility="private")
     # a new model: the canvas asks for its classes, and the drawing is read again by it
     model.change(functools.partial(model_words, ctx), model, sketch, api_visibility="private").then(

@@ -16,6 +16,7 @@ from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
 from cnn.serving.render import enlarge
 
+from . import attack_view
 from .common import PREDICT, ROOT, AppContext, friendly, headlined, raw_upload
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.png"))  # CIFAR-10 test images, named by their class
@@ -137,6 +138,7 @@ def build(ctx: AppContext, model: gr.State) -> PhotoTab:
                 )
                 seen = gr.Image(label=seen0, interactive=False, height=180, elem_classes="pixelated")
                 shipped = gr.Button("Use the shipped model", size="sm")
+        attack_view.build(ctx, "photo", image, model)
     private = dict(api_visibility="private")
     shipped.click(functools.partial(use_shipped, ctx), None, [model, about], **private)
     # a new model (shipped, or loaded from the Train tab): its classes, and the photo classified again

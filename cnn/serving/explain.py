@@ -90,6 +90,24 @@ class Explainer:
         )[0, 0]
         return unit_range(cam.cpu().numpy())
 
+    def grad_cams(self, xs: torch.Tensor, targets: list[int]) -> np.ndarray:
+        """grad_cam for a batch (uint8 N x C x H x W) at once, each image for its own target class:
+        N x H x W, each in [0, 1]. In eval mode the images do not mix, so one backward pass gives
+        every image's gradient (a cell of mistakes in one go, not one pass per image)."""
+        if not self.cam_layer:
+            return np.stack([self.saliency(x, t) for x, t in zip(xs, targets)])
+        with torch.enable_grad(), one_thread():
+            b = self.predictor.normalizer(xs.to(self.predictor.device)).detach().requires_grad_(True)
+            out, maps = self._forward_collecting(b)
+            act = maps[self.cam_layer]
+            picked = out.gather(1, torch.as_tensor(targets, device=out.device).view(-1, 1))
+            (grad,) = torch.autograd.grad(picked.sum(), act)
+        cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * act).sum(1, keepdim=True)).detach()
+        cam = torch.nn.functional.interpolate(
+            cam, size=self.predictor.input_shape[1:], mode="bilinear", align_corners=False
+        )[:, 0]
+        return np.stack([unit_range(c) for c in cam.cpu().numpy()])
+
     def summary_rows(self) -> list[list]:
         """[layer, type, output shape, parameters] for each leaf layer (worked out once: it copies
         the model and runs it, a quarter of a second of every Inside view on a 2-core CPU)."""

@@ -50,6 +50,28 @@ def overlay(image: torch.Tensor, heat: np.ndarray, side: int = 224, alpha: float
     return im.resize((side, side), Image.Resampling.NEAREST)
 
 
+def amplified_change(seen: torch.Tensor, changed: torch.Tensor, side: int = 224) -> Image.Image:
+    """changed - seen (uint8 C x H x W each) for the eye: grey is no change, lighter and darker the
+    change stretched so that the largest reaches white or black; enlarged for display."""
+    d = changed.int() - seen.int()
+    peak = max(1, int(d.abs().max()))
+    a = (128 + d.float() * (127.0 / peak)).round().clamp(0, 255).to(torch.uint8)
+    return enlarge(to_pil(a), side)
+
+
+def side_by_side(left: Image.Image, right: Image.Image, gap: int = 4, caption: str = "") -> Image.Image:
+    """Two pictures of one height in a row, a white gap between them; a caption under them (a
+    gallery's own caption is cut to a thumbnail's width)."""
+    strip = 22 if caption else 0
+    height = max(left.height, right.height)
+    im = Image.new("RGB", (left.width + gap + right.width, height + strip), "white")
+    im.paste(left.convert("RGB"), (0, 0))
+    im.paste(right.convert("RGB"), (left.width + gap, 0))
+    if caption:
+        ImageDraw.Draw(im).text((4, height + 3), caption, fill="black", font=ImageFont.load_default(size=15))
+    return im
+
+
 def feature_grid(maps: torch.Tensor, max_channels: int = 16, cell: int = 56) -> Image.Image:
     """Up to max_channels channels of a C x h x w feature map, each scaled to [0, 1], as a grid."""
     maps = maps[:max_channels]
