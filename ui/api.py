@@ -28,7 +28,7 @@ from cnn.serving.digits import DOT_MESSAGE
 from cnn.training import RunStatus
 from cnn.training.recipes import RECIPES, default_recipe, fast_default, get_recipe
 
-from . import draw_tab, photo_tab
+from . import draw_tab, map_api, photo_tab
 from .common import PREDICT, AppContext, bind, friendly, raw_upload, servable
 
 API_BLANK = {
@@ -222,3 +222,4 @@ def build(ctx: AppContext) -> None:
         concurrency_limit=None,  # the app's queue of runs orders them (cnn.runs)
         show_progress="hidden",
     )
+    map_api.build(ctx)  # /embedding
