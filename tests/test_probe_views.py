@@ -69,13 +69,11 @@ def test_the_map_rings_the_mistakes_and_a_click_opens_the_point(both):
     assert out["map"].count('stroke="#000"') == int(m.mistakes.sum())
     assert "data:image/png;base64," in out["map"]  # the hover images, one sheet
     wrong = int(m.mistakes.nonzero()[0][0]) if m.mistakes.any() else 0
-    clicked = named(
-        map_view.CLICKED, map_view.open_point(ctx, run, "PCA (fast)", N, SimpleNamespace(_data={"index": wrong}), ada)
-    )
+    clicked = named(map_view.CLICKED, map_view.open_point(ctx, run, "PCA (fast)", N, SimpleNamespace(index=wrong), ada))
     assert f"Test image #{wrong}: a **{m.classes[m.labels[wrong]]}**" in clicked["about"]
     assert clicked["point"].size == (224, 224) and clicked["cam"].size == (224, 224)
     with pytest.raises(gr.Error, match="Click a point"):
-        map_view.open_point(ctx, run, "PCA (fast)", N, SimpleNamespace(_data={"index": N}), ada)
+        map_view.open_point(ctx, run, "PCA (fast)", N, SimpleNamespace(index=N), ada)
 
 
 def test_bob_cannot_map_adas_run(both):

@@ -12,6 +12,7 @@ import html
 import io
 import json
 import math
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -44,7 +45,7 @@ def values(names: tuple = OUTPUTS, **by_name) -> tuple:
 def map_of(ctx: AppContext, key: str, n, method: str, request) -> tuple[FeatureMap, object, Predictor, str]:
     """(the map, its test images, the predictor, the run's key) for the asking person's run `key`
     ('' for the shipped digit model), n test images (a fixed sample), by 'pca' or 'tsne'."""
-    key = str(key or "").strip() or f"{SHIPPED}{ctx.draw_checkpoint.rsplit('/', 1)[-1].removesuffix('.safetensors')}"
+    key = str(key or "").strip() or f"{SHIPPED}{Path(ctx.draw_checkpoint).stem}"
     try:
         n = int(n)
     except (TypeError, ValueError):
@@ -104,6 +105,7 @@ MAP_CSS = f"""
 .map-wrap {{ position: relative; max-width: 640px; }}
 .map-svg {{ width: 100%; height: auto; background: #fff; border: 1px solid #ddd; }}
 .map-svg circle {{ cursor: pointer; }}
+@media (pointer: coarse) {{ .map-svg circle {{ r: 5px; }} }}  /* a finger needs a bigger dot */
 .map-tip {{ position: absolute; pointer-events: none; background: #fff; border: 1px solid #888;
   padding: 4px; font-size: 12px; z-index: 10; }}
 .map-thumb {{ width: {THUMB}px; height: {THUMB}px; image-rendering: pixelated; }}
@@ -155,8 +157,7 @@ def draw_map(ctx: AppContext, key, method_name, n, request: gr.Request = None) -
 @friendly
 def open_point(ctx: AppContext, key, method_name, n, evt: gr.EventData, request: gr.Request = None) -> dict:
     """A clicked point: its image, Grad-CAM for the predicted class, and the model's answer."""
-    index = getattr(evt, "_data", {}) or {}
-    index = index.get("index") if isinstance(index, dict) else None
+    index = getattr(evt, "index", None)  # what MAP_JS sent: the point's number, checked below
     m, split, pred, _key = map_of(ctx, key, n, METHOD_NAMES.get(method_name, "pca"), request)
     if not isinstance(index, int) or not 0 <= index < len(m.labels):
         raise CnnError("Click a point of the map.")
@@ -183,8 +184,8 @@ def build(ctx: AppContext, chosen: gr.Dropdown) -> None:
             go = gr.Button("Draw the map of the chosen run", variant="primary", elem_id="map-draw")
         note = gr.Markdown(elem_id="map-note")
         with gr.Row():
-            shown = gr.HTML("", js_on_load=MAP_JS, css_template=MAP_CSS, elem_id="map-plot")
-            with gr.Column(scale=0, min_width=240):
+            shown = gr.HTML("", js_on_load=MAP_JS, css_template=MAP_CSS, min_width=320, elem_id="map-plot")
+            with gr.Column(scale=0, min_width=240):  # (on a phone: below the map, which keeps its 320 px)
                 point = gr.Image(label="Clicked image", interactive=False, height=224, elem_classes="pixelated")
                 cam = gr.Image(label="Grad-CAM", interactive=False, height=224, elem_classes="pixelated")
                 about = gr.Markdown(elem_id="map-about")
