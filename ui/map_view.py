@@ -184,8 +184,9 @@ def build(ctx: AppContext, chosen: gr.Dropdown) -> None:
             go = gr.Button("Draw the map of the chosen run", variant="primary", elem_id="map-draw")
         note = gr.Markdown(elem_id="map-note")
         with gr.Row():
-            shown = gr.HTML("", js_on_load=MAP_JS, css_template=MAP_CSS, min_width=320, elem_id="map-plot")
-            with gr.Column(scale=0, min_width=240):  # (on a phone: below the map, which keeps its 320 px)
+            with gr.Column(scale=3, min_width=330):  # a phone's row wraps: the clicked image goes below
+                shown = gr.HTML("", js_on_load=MAP_JS, css_template=MAP_CSS, elem_id="map-plot")
+            with gr.Column(scale=1, min_width=240):
                 point = gr.Image(label="Clicked image", interactive=False, height=224, elem_classes="pixelated")
                 cam = gr.Image(label="Grad-CAM", interactive=False, height=224, elem_classes="pixelated")
                 about = gr.Markdown(elem_id="map-about")
