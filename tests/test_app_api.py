@@ -84,10 +84,16 @@ def digit_canvas(a: np.ndarray, k: int, offset: tuple[int, int], size=(900, 700)
 
 def test_named_endpoints(client):
     named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(named) == {"/predict_digit", "/predict_photo", "/train"}  # the page's own events are private
+    assert set(named) == {
+        "/predict_digit",
+        "/predict_photo",
+        "/train",
+        "/embedding",
+    }  # the page's own events are private
     params = {p["parameter_name"] for p in named["/train"]["parameters"]}
     assert {"dataset", "model", "layers", "recipe", "epochs", "batch_size", "lr", "train_subset"} <= params
     assert [p["parameter_name"] for p in named["/predict_digit"]["parameters"]] == ["image", "run"]
+    assert [p["parameter_name"] for p in named["/embedding"]["parameters"]] == ["run", "n", "method"]
 
 
 def test_predict_digit_reads_mnist_digits(client, files, mnist):
