@@ -90,12 +90,14 @@ def test_named_endpoints(client):
         "/train",
         "/attack_digit",
         "/attack_photo",
+        "/embedding",
     }  # the page's own events are private
     params = {p["parameter_name"] for p in named["/train"]["parameters"]}
     assert {"dataset", "model", "layers", "recipe", "epochs", "batch_size", "lr", "train_subset"} <= params
     assert [p["parameter_name"] for p in named["/predict_digit"]["parameters"]] == ["image", "run"]
     for attack in ("/attack_digit", "/attack_photo"):  # Make it say N (ui/probe_api.py)
         assert [p["parameter_name"] for p in named[attack]["parameters"]] == ["image", "target", "epsilon", "run"]
+    assert [p["parameter_name"] for p in named["/embedding"]["parameters"]] == ["run", "n", "method"]
 
 
 def test_predict_digit_reads_mnist_digits(client, files, mnist):

@@ -29,7 +29,7 @@ from cnn.serving.digits import DOT_MESSAGE
 from cnn.training import RunStatus
 from cnn.training.recipes import RECIPES, default_recipe, fast_default, get_recipe
 
-from . import draw_tab, photo_tab, probe_api
+from . import draw_tab, map_api, photo_tab, probe_api
 from .common import PREDICT, AppContext, bind, friendly, raw_upload, servable
 
 API_BLANK = {
@@ -230,3 +230,4 @@ def build(ctx: AppContext) -> None:
         show_progress="hidden",
     )
     probe_api.build(ctx, checkpoint_of)  # /attack_digit, /attack_photo (ui/probe_api.py)
+    map_api.build(ctx)  # /embedding

@@ -17,6 +17,7 @@ from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
 from cnn.serving.render import enlarge, feature_grid, overlay, to_pil
 
+from . import channels_view
 from .common import PREDICT, AppContext, best_guesses, friendly, log, md
 
 SUMMARY_COLUMNS = ["Layer", "Type", "Output shape", "Param #"]
@@ -133,6 +134,7 @@ def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr
             elem_id="inside-maps",
         )
         summary = gr.Dataframe(label="Model summary", interactive=False, wrap=True)
+        channels_view.build(ctx, which, draw_model, photo_model, tab)
     event = dict(
         fn=functools.partial(inside, ctx),
         inputs=[which, sketch, photo, draw_model, photo_model],

@@ -12,7 +12,7 @@ import pandas as pd
 from cnn.errors import CnnError
 from cnn.run_index import NOT_SETTINGS, RunEntry, delete_run, import_checkpoint, list_runs, load_history
 
-from . import confusion_view, design_views, train_tab
+from . import confusion_view, design_views, map_view, train_tab
 from .common import AppContext, bind, current_request, friendly, onnx_download, servable
 from .run_words import legend_names, setting_name, setting_words, value_words
 
@@ -356,6 +356,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings: list | No
             confirm = gr.Checkbox(False, label="Yes, delete it", elem_id="runs-confirm")
             delete_btn = gr.Button("Delete run", variant="stop", elem_id="runs-delete")
         confusion_view.build_for_runs(ctx, chosen)
+        map_view.build(ctx, chosen)
         uploaded = gr.File(
             label="Upload a .safetensors checkpoint to use it",
             file_types=[".safetensors"],
