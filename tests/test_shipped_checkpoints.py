@@ -2,8 +2,7 @@
 fitted temperatures bring the expected calibration error (15 bins) of the probabilities the app shows
 to 1% or less. MNIST is checked on its full test set; CIFAR-10, whose test pass (flips and shifts)
 took 150 s of the suite, on a fixed, stratified part (the first 200 test images of each class), with
-bounds measured on that part; its full-set figures are bench/shipped_accuracy.py's
-(docs/benchmarks/cpu/shipped_accuracy.log)."""
+bounds measured on that part; `python bench/shipped_accuracy.py` gives the full-set figures."""
 
 from pathlib import Path
 
