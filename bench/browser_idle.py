@@ -1,14 +1,15 @@
 """What the page costs the browser while nobody touches it: headless chromium's CPU seconds over
 a quiet spell, on each tab.
 
-    python bench/browser_idle.py [--seconds 20] [--settle 5] [--tabs Train,Draw] [--after-stroke]
+    python bench/browser_idle.py [--seconds 20] [--settle 5] [--tabs Train,Draw] [--after-stroke] [--every-tab]
 
 For each tab a fresh app (in this process) and a fresh chromium: the page opens (on the Draw
 tab, as every visitor's does), the tab is clicked, and after `--settle` seconds the CPU time of
 every chromium process is read from /proc before and after `--seconds` seconds. A blank page in
 the same browser is the floor. --after-stroke first draws one stroke on the Draw tab and waits for
-its answer, as a visitor who drew a digit and moved on; the requests the idle page sends are
-counted too. (docs/performance-cpu.md, "The idle page", has its figures.) The browser is
+its answer, as a visitor who drew a digit and moved on; --every-tab then opens every tab of the
+page once (a visitor who looked around) before the measured one; the requests the idle page sends
+are counted too. (docs/performance-cpu.md, "The idle page", has its figures.) The browser is
 software-rendered (--disable-gpu), as on a machine with
 no GPU; its CPU time hardly depends on other load, its wall clock does.
 """
@@ -45,6 +46,16 @@ def stroke(page) -> None:
     page.wait_for_function("() => /%/.test(document.querySelector('#digit-label')?.innerText || '')")
 
 
+TABS = ("Draw", "Photo", "Train", "Teach", "Inside", "Runs")
+
+
+def open_every_tab(page) -> None:
+    """Each tab clicked once, in the page's order, a second on each (its first render)."""
+    for name in TABS:
+        page.get_by_role("tab", name=name).click()
+        page.wait_for_timeout(1000)
+
+
 def measure(pw, exe: str, tab: str | None, args) -> tuple[float, int]:
     """(CPU cores the browser keeps busy on `tab` (None: a blank page), requests the page sent)."""
     demo, url = launch(Path(tempfile.mkdtemp(prefix="browser-idle-")) / "runs")
@@ -58,6 +69,8 @@ def measure(pw, exe: str, tab: str | None, args) -> tuple[float, int]:
             page.locator("#sketch canvas").first.wait_for(timeout=60_000)
             if args.after_stroke:
                 stroke(page)
+            if args.every_tab:
+                open_every_tab(page)
             page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(args.settle * 1000)
         sent = []
@@ -75,6 +88,7 @@ def main(argv=None) -> None:
     p.add_argument("--settle", type=float, default=5)
     p.add_argument("--tabs", default="Train,Draw")
     p.add_argument("--after-stroke", action="store_true", help="draw one stroke on the Draw tab first")
+    p.add_argument("--every-tab", action="store_true", help="open every tab once before the measured one")
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -93,6 +107,7 @@ def main(argv=None) -> None:
                 }
             )
     drawn = ", after one stroke on the Draw tab" if args.after_stroke else ""
+    drawn += ", with every tab opened once" if args.every_tab else ""
     print(f"idle {args.seconds:g} s after {args.settle:g} s on the tab{drawn}; chromium {CHROMIUM_ARGS}")
     print(table(rows, list(rows[0])))
 

@@ -2,9 +2,11 @@
 checkpoint's metadata and rebuilt from it (a tampered design refused), evaluated, exported to
 ONNX, served, explained, fine-tuned from, and named by its summary in the Runs table."""
 
+import itertools
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from cnn.run_index import list_runs
 from cnn.runs.config import RunConfig
 from cnn.serving.explain import Explainer
 from cnn.serving.predictor import Predictor
-from cnn.training import get_recipe, train
+from cnn.training import design_speed, get_recipe, train
 from cnn.training.design_speed import seconds_per_epoch, seconds_per_step
 from cnn.transfer import starting_weights
 
@@ -200,11 +202,15 @@ def test_the_engine_keeps_the_normalised_design(mnist_small):
     assert end.metadata["design"][0]["in_channels"] == 1  # as stated: the design round-trips
 
 
-def test_seconds_per_epoch_is_timed_from_real_steps():
+def test_seconds_per_epoch_is_timed_from_real_steps(monkeypatch):
     recipe = get_recipe("design").replace(design=TINY, batch_size=32)
-    per_step = seconds_per_step(recipe, (1, 28, 28), 10, device="cpu", steps=2)
-    assert 0 < per_step < 5
-    assert 0 < seconds_per_epoch(recipe, (1, 28, 28), 10, 60_000, device="cpu", steps=2) < 5 * 1875
+    assert seconds_per_step(recipe, (1, 28, 28), 10, device="cpu", steps=2) > 0  # real steps ran
+    # the arithmetic, on a clock whose steps take 10 s (the untimed first), then 1, 3 and 2 s: the
+    # median of the timed ones (2 s), times the 1,875 steps of 60,000 images in batches of 32
+    clock = itertools.accumulate(d for step in (10, 1, 3, 2) for d in (0, step))  # each step's start, end
+    monkeypatch.setattr(design_speed, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    assert seconds_per_epoch(recipe, (1, 28, 28), 10, 60_000, device="cpu", steps=3) == 2 * 1875
+    monkeypatch.undo()
     wide = [{"layer": "Conv2d", "out_channels": 512, "kernel_size": 3, "padding": 1}] * 2
     wide += [{"layer": "AdaptiveAvgPool2d", "output_size": 1}, *TINY[-3:]]
     with pytest.raises(ConfigError, match="multiply-adds per image; the limit"):

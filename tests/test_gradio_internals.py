@@ -135,10 +135,11 @@ def test_blocks_have_no_attribute_of_the_names_attach_uses():
     assert demo.ctx is ctx and demo.runs is ctx.runs
 
 
-def test_wrapped_page_events_are_the_ones_gradio_calls(served):
+def test_wrapped_page_events_are_the_ones_gradio_calls():
     """wrap_page_events reaches the handler Gradio calls for a page event, and leaves the named
-    endpoints alone: a private event's wrapped handler answers, over HTTP."""
-    import gradio as gr
+    endpoints alone: served, the private event answers through the wrapper over HTTP (as a page
+    calls it), the named endpoint with its own handler (through gradio_client)."""
+    from page_client import Page
 
     from ui.gradio_internals import wrap_page_events
 
@@ -151,10 +152,20 @@ def test_wrapped_page_events_are_the_ones_gradio_calls(served):
     def wrap(fn):
         def call(*a):
             calls.append(a)
-            return "wrapped"
+            return f"wrapped {fn(*a)}"
 
         return call
 
     assert wrap_page_events(demo, wrap) == 1
-    fns = list(demo.fns.values())
-    assert fns[0].fn("x") == "x" and fns[1].fn("x") == "wrapped" and calls == [("x",)]
+    private = next(i for i, f in demo.fns.items() if f.api_visibility == "private")
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    page = Page(f"http://127.0.0.1:{port}/")
+    try:
+        assert Client(f"http://127.0.0.1:{port}/", verbose=False).predict("x", api_name="/echo") == "x"
+        assert calls == []  # the endpoint's handler is its own
+        assert page.call(private, "y") == (True, ["wrapped y"])
+        assert calls == [("y",)]
+    finally:
+        page.close()
+        demo.close()

@@ -1,6 +1,5 @@
-"""The Train tab's handlers (ui/train_tab.py) called directly, without a server, on real short
-training runs; and how a run looks on the page (ui/run_view.py). The browser side of the same is
-in test_browser.py."""
+"""The Train tab's handlers (ui/train_tab.py) called directly, without a server, on real short training
+runs; and how a run looks on the page (ui/run_view.py). The browser side is in test_browser.py."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ from app_helpers import make_ctx
 from PIL import Image
 from test_runs import make_folder
 
+from cnn.errors import ConfigError
 from cnn.runs import Run, RunConfig
 from cnn.training import EpochEnd, Start, Step, get_recipe
 from ui import run_view, train_tab
@@ -96,7 +96,7 @@ def test_bad_settings_give_a_clear_message_and_start_nothing(ctx):
 def test_the_quick_run_boxes_are_empty_for_all():
     assert train_tab._count("", "x") is None and train_tab._count(None, "x") is None
     assert train_tab._count(" 1,000 ", "x") == 1000 and train_tab._count(500, "x") == 500
-    with pytest.raises(Exception, match="whole number"):
+    with pytest.raises(ConfigError, match="x must be a whole number of images"):
         train_tab._count("2.5", "x")
 
 

@@ -68,11 +68,13 @@ def _run(model, meta: dict, split: Split, device) -> EvalResult:
     return evaluate(model, split, norm, len(meta["classes"]), plan)
 
 
-def evaluate_checkpoint(path, data_dir=None, device=None) -> tuple[EvalResult, dict, list[str]]:
-    """(evaluation on the full test split, metadata, class names)."""
+def evaluate_checkpoint(path, data_dir=None, device=None, rows=None) -> tuple[EvalResult, dict, list[str]]:
+    """(evaluation on the test split, metadata, class names); rows (indices into the test split) picks
+    a part of it (the suite's quick check), default all of it."""
     device = pick_device(device)
     model, meta, data = _load(path, data_dir, device, train=False)
-    return _run(model, meta, data.test, device), meta, data.classes
+    test = data.test if rows is None else Split(data.test.images[rows], data.test.labels[rows])
+    return _run(model, meta, test, device), meta, data.classes
 
 
 def fit_checkpoint_temperature(
