@@ -17,14 +17,15 @@ from starlette.middleware import Middleware
 
 from cnn import limits
 from cnn.owners import USERS_FOLDER
-from cnn.runs import CLASS_LIMITS, LocalExecutor, RunLimits, RunManager
+from cnn.runs import LocalExecutor, RunManager
 from cnn.runs.ray_executor import RayExecutor, RayUnavailable  # imports Ray itself only when one is made
 from cnn.runs.scheduler import MAX_WAITING
 
+from . import class_flags
 from .app import CSS, HEAD, build_app
 from .common import ROOT
 from .gradio_internals import skip_missing_matplotlib
-from .identity import Identity, IdentityMiddleware
+from .identity import IdentityMiddleware
 from .logins import LoginError, logins_from_env
 from .train_tab import UNWATCHED_S
 
@@ -98,6 +99,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "'local' (a local Ray, to try it); needs pip install '.[ray]' (default: $CNN_RAY_ADDRESS)",
     )
     p.add_argument("--ray-cpus", type=int, default=None, help="with --ray local: the CPUs it may use (default 2)")
+    input_flags(p)
+    class_flags.limits_flags(p)
+    class_flags.people_flags(p)
+    return p.parse_args(argv)
+
+
+def input_flags(p: argparse.ArgumentParser) -> None:
+    """What the server accepts at its door: queued events, image sizes (cnn.limits)."""
     p.add_argument(
         "--queue-size",
         type=int,
@@ -113,81 +122,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="MP",
         help=f"larger images are refused from their header, before they are decoded (default "
         f"{limits.DEFAULT_IMAGE_MEGAPIXELS}, $CNN_MAX_IMAGE_MEGAPIXELS)",
-    )
-    limits_flags(p)
-    people_flags(p)
-    return p.parse_args(argv)
-
-
-def people_flags(p: argparse.ArgumentParser) -> None:
-    """Who is who: the teacher's logins, per-browser identities without logins (ui.identity)."""
-    p.add_argument(
-        "--admins",
-        default=os.environ.get("CNN_ADMINS", ""),
-        metavar="LOGINS",
-        help="comma-separated logins (of CNN_AUTH) that see and stop every run in the Teacher tab "
-        "(default: $CNN_ADMINS)",
-    )
-    p.add_argument(
-        "--per-browser",
-        action="store_true",
-        help="without logins, give each browser its own runs and projects and count each client address "
-        "as one person (the default when others can reach the app: --host not loopback, or --share)",
-    )
-    p.add_argument(
-        "--trust-proxy",
-        action="store_true",
-        help="behind a reverse proxy: take the client's address from the X-Forwarded-For entry it appends",
-    )
-
-
-def limits_flags(p: argparse.ArgumentParser) -> None:
-    """What one run may ask (cnn.runs.limits): unlimited on an app only this computer reaches,
-    CLASS_LIMITS on one others can reach (--host not loopback, or --share); 0 turns one off."""
-    c = CLASS_LIMITS
-    p.add_argument(
-        "--max-train-images",
-        type=float,
-        default=None,
-        metavar="N",
-        help=f"epochs x training images one run may ask for (default {c.max_train_images:,.0f} when others can "
-        f"reach the app, else no limit; 0: none)",
-    )
-    p.add_argument(
-        "--max-run-minutes",
-        type=float,
-        default=None,
-        metavar="M",
-        help=f"a run stops, keeping its weights, after this long (default {c.max_seconds / 60:g} when others "
-        f"can reach the app, else no limit; 0: none)",
-    )
-    p.add_argument(
-        "--max-kept-runs",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"runs one person keeps (default {c.max_kept} when others can reach the app, else no limit; 0: none)",
-    )
-
-
-def reachable(args: argparse.Namespace) -> bool:
-    """Whether computers other than this one can reach the app (through a proxy: --trust-proxy)."""
-    return bool(args.share or args.trust_proxy) or args.host not in ("127.0.0.1", "localhost", "::1")
-
-
-def run_limits(args: argparse.Namespace) -> RunLimits:
-    """The limits from the flags, with CLASS_LIMITS's where a flag is not given and others can reach the app."""
-    base = CLASS_LIMITS if reachable(args) else RunLimits()
-
-    def pick(flag, default, scale=1.0):
-        if flag is None:
-            return default
-        return flag * scale if flag > 0 else None
-
-    return RunLimits(
-        max_train_images=pick(args.max_train_images, base.max_train_images),
-        max_seconds=pick(args.max_run_minutes, base.max_seconds, 60.0),
-        max_kept=pick(args.max_kept_runs, base.max_kept),
     )
 
 
@@ -242,22 +176,6 @@ def executor(args: argparse.Namespace):
         sys.exit(f"error: {exc}")
 
 
-def identity(args: argparse.Namespace, has_auth: bool) -> Identity | None:
-    """Per-browser identities, on an app others can reach without logins (or with --per-browser)."""
-    if has_auth or not (args.per_browser or reachable(args)):
-        return None
-    return Identity(Path(args.runs_dir) / ".identity-secret", trust_proxy=args.trust_proxy)
-
-
-def admins(args: argparse.Namespace, auth) -> frozenset:
-    """--admins, each a login of CNN_AUTH (a name that is not one ends the program with a message)."""
-    names = frozenset(n.strip() for n in str(args.admins or "").split(",") if n.strip())
-    unknown = names - {user for user, _ in auth or ()}
-    if unknown:
-        sys.exit(f"error: --admins names {', '.join(sorted(unknown))}, not a login of CNN_AUTH")
-    return names
-
-
 def run_manager(args: argparse.Namespace) -> RunManager:
     """The scheduler of the app's runs, every setting from the flags: max_runs' default follows the
     executor's device (with --ray, the cluster's GPUs, not this machine's)."""
@@ -270,7 +188,7 @@ def run_manager(args: argparse.Namespace) -> RunManager:
         stop_unwatched_after=UNWATCHED_S,  # the app's pages ask about their run every TICK_S s
         max_runs=max_runs(args, ex.device_type()),
         executor=ex,
-        limits=run_limits(args),
+        limits=class_flags.run_limits(args),
     )
 
 
@@ -308,7 +226,7 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
                 unowned,
                 runs.runs_dir,
             )
-    people = identity(args, auth is not None)
+    people = class_flags.identity(args, auth is not None)
     demo = build_app(
         args.mnist_checkpoint,
         args.cifar_checkpoint,
@@ -316,7 +234,7 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
         args.upload_ttl,
         logins=auth is not None,
         identity=people,
-        admins=admins(args, auth),
+        admins=class_flags.admins(args, auth),
     )
     for name, value in QUEUE_SUMMARY.items():  # read when the queue is made
         os.environ.setdefault(name, value)
