@@ -30,7 +30,8 @@ from cnn.models import MODELS
 from cnn.run_index import load_history
 from cnn.runs import RunBusy, RunConfig
 from cnn.training import RunStatus
-from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
+from cnn.training.defaults import fast_default
+from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, get_recipe
 
 from . import confusion_view, design_editor, design_views, words
 from .common import DATASETS, AppContext, bind, friendly, login
