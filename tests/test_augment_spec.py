@@ -116,3 +116,39 @@ def test_a_checkpoint_and_its_log_record_the_augmentation(tmp_path, data_dir):
     meta = read_metadata(out)
     assert meta["augment"] == "elastic=0.3,blur=1,erase=0.25" and meta["recipe"]["elastic"] == 0.3
     assert read_log(out.with_suffix(".jsonl")).header["augment"] == meta["augment"]
+
+
+# ---------------------------------------------------------------- the preview
+
+
+def test_the_preview_shows_each_image_beside_its_augmented_self(mnist):
+    from cnn.data.augment_preview import preview, sample
+
+    images = sample(mnist.train.images)
+    off = preview(images, get_recipe("mnist_best").with_augment("none"))
+    assert off.changed == 0 and "16 of 16 unchanged" in off.caption("none")
+    pixels = torch.from_numpy(__import__("numpy").asarray(off.picture))
+    side = 28 * 4  # each pair: the image, 2 px, its augmented copy
+    assert torch.equal(pixels[:side, :side], pixels[:side, side + 2 : 2 * side + 2])
+    bent = get_recipe("mnist_best").with_augment("elastic=0.5,rotate=10")
+    a, b, again = preview(images, bent, 1), preview(images, bent, 2), preview(images, bent, 1)
+    assert a.changed == 16 and a.picture.tobytes() == again.picture.tobytes()  # a draw is repeatable
+    assert a.picture.tobytes() != b.picture.tobytes()  # another draw shows other augmentations
+
+
+def test_python_m_cnn_augment_writes_the_grid(tmp_path, data_dir):
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    r = subprocess.run(
+        [sys.executable, "-m", "cnn.augment", "--dataset", "mnist", "--augment", "blur=1.5,blocky=2",
+         "--data-dir", str(data_dir), "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "Augmentation blur=1.5,blocky=2" in r.stdout and Image.open(out).size == (4 * 226 + 3 * 14, 4 * 112 + 3 * 14)
+    bad = subprocess.run(
+        [sys.executable, "-m", "cnn.augment", "--dataset", "mnist", "--augment", "blur=9", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "blur must be a number from 0 to 3 pixels (got 9)" in bad.stderr
