@@ -16,10 +16,11 @@ import torch
 from cnn.data.augment_preview import preview, sample
 from cnn.data.augment_spec import KNOBS, OFF
 from cnn.errors import CnnError, ConfigError
-from cnn.projects import load_training_data
+from cnn.projects import load_project, load_training_data
 from cnn.training.recipes import get_recipe
 
 from .common import DATASETS
+from .teach_view import open_project_at
 
 QUIET = dict(api_visibility="private", show_progress="hidden")
 _SAMPLES: dict[tuple, torch.Tensor] = {}  # (data set, data dir) -> its 16 images: named sets only
@@ -67,7 +68,7 @@ def training_images(dataset: str, data_dir, allow_any_path: bool) -> torch.Tenso
     return images
 
 
-def page_images(ctx, dataset_choice: str, folder: str | None) -> torch.Tensor:
+def page_images(ctx, dataset_choice: str, folder: str | None, request: gr.Request | None = None) -> torch.Tensor:
     """The Train tab's data set (or image folder) as the preview shows it."""
     dataset = DATASETS.get(dataset_choice) or str(folder or "").strip()
     if not dataset:
@@ -124,9 +125,9 @@ def wire(panel: AugmentPanel, images: Callable, image_inputs: list, recipe: gr.D
     preset (its augmentation fills the knobs) redraw the preview. images(*image_inputs) gives the
     images to show. Returns the redraw event's arguments, for other events to chain with .then."""
 
-    def redraw(*args):
+    def redraw(*args, request: gr.Request = None):  # the images' reader checks who asks
         *inputs, spec, draw = args
-        return draw_preview(functools.partial(images, *inputs), spec, draw)
+        return draw_preview(functools.partial(images, *inputs, request=request), spec, draw)
 
     show = dict(fn=redraw, inputs=[*image_inputs, panel.spec, panel.draw], outputs=[panel.picture, panel.caption])
     show.update(QUIET)
@@ -139,3 +140,23 @@ def wire(panel: AugmentPanel, images: Callable, image_inputs: list, recipe: gr.D
             lambda n: [*(v := knob_values(n)), spec_of(*v)], recipe, [*panel.knobs, panel.spec], **QUIET
         ).then(**show)
     return show
+
+
+def project_images(ctx, path, request: gr.Request | None = None) -> torch.Tensor:
+    """The open project's training examples, as the preview shows them (its owner's only)."""
+    if not path:
+        raise ConfigError("Open or create a project to see its examples augmented.")
+    return sample(load_project(open_project_at(ctx, path, request).path).train.images)
+
+
+def wire_project(ctx, panel: AugmentPanel, project: gr.State) -> None:
+    """The Teach tab's panel: as `wire`, on the open project's examples; a project opened (or made)
+    fills the knobs from its kind's teach preset."""
+    show = wire(panel, functools.partial(project_images, ctx), [project])
+
+    def fill(path, request: gr.Request = None):
+        kind = open_project_at(ctx, path, request).kind if path else "drawings"
+        values = knob_values(f"teach_{kind}")
+        return [*values, spec_of(*values)]
+
+    project.change(fill, project, [*panel.knobs, panel.spec], **QUIET).then(**show)
