@@ -376,6 +376,13 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+# mnist_best with the augmentation chosen for drawings on the tune half of the drawing styles
+# (bench/augment_drawings.py; docs/augmentation.md). Not yet what checkpoints/mnist.safetensors was trained with.
+RECIPES["mnist_drawings"] = RECIPES["mnist_best"].replace(
+    name="mnist_drawings", blur=1.0, blocky=2, reported="project: mnist_best for drawings"
+)
+
+
 def get_recipe(name: str) -> Recipe:
     try:
         return RECIPES[name]
