@@ -115,7 +115,8 @@ def build(recipe_name: str, prefix: str) -> AugmentPanel:
             )
             redraw = gr.Button("Redraw", elem_id=f"{prefix}-augment-redraw", scale=0)
             all_off = gr.Button("All off", elem_id=f"{prefix}-augment-off", scale=0)
-        picture = gr.Image(label="Preview", interactive=False, format="png", elem_id=f"{prefix}-augment-preview")
+        # no label: its badge covered the first image on a phone; the caption below says what it is
+        picture = gr.Image(show_label=False, interactive=False, format="png", elem_id=f"{prefix}-augment-preview")
         caption = gr.Markdown(elem_id=f"{prefix}-augment-caption")
     return AugmentPanel(knobs, spec, picture, caption, gr.State(0), redraw, all_off)
 
