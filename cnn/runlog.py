@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .data.augment_spec import FIELDS as AUGMENT_FIELDS
+from .data.augment_spec import format_spec
 from .errors import CnnError
 from .training.events import End, EpochEnd, Start, Step
 
@@ -48,6 +50,7 @@ def run_header(recipe: dict, dataset: str, source: str, **extra) -> dict:
         "source": source,
         "dataset": dataset,
         "recipe": recipe,
+        **({"augment": format_spec(recipe)} if any(f in recipe for f in AUGMENT_FIELDS) else {}),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         **extra,
     }

@@ -8,7 +8,7 @@ import pytest
 
 from cnn.checkpoint import load_checkpoint, read_metadata
 from cnn.errors import ConfigError
-from cnn.training.recipes import fast_default
+from cnn.training.defaults import fast_default
 
 
 def cli(*args, **kw):

@@ -45,7 +45,7 @@ LAYERS = {
     "ui": 9,
 }
 # `python -m` entry points: they may import anything, and nothing imports them.
-ENTRY_POINTS = {"cnn.train", "cnn.evaluate", "cnn.export", "cnn.models.__main__"}
+ENTRY_POINTS = {"cnn.train", "cnn.evaluate", "cnn.export", "cnn.augment", "cnn.models.__main__"}
 ENTRY_LAYER = 10
 # Packages of one layer that must not import each other.
 SEPARATE = {"cnn.data": "cnn.models", "cnn.models": "cnn.data"}

@@ -12,6 +12,7 @@ import torch
 from app_helpers import checkpoint
 
 from cnn.checkpoint import save_checkpoint
+from cnn.data.augment_spec import recipe_changes
 from cnn.errors import CheckpointError
 from cnn.models import get_spec
 from cnn.run_index import RunIndexError, delete_run, import_checkpoint, list_runs, recipe_overrides
@@ -286,8 +287,8 @@ def test_the_app_has_the_runs_tab_wired(runs_dir):
 
     cont = by_fn[train_tab.continue_settings]
     start = next(f for f in demo.fns.values() if f.name == "start")
-    # every setting, in order (start also takes the owner and the editor's design)
-    assert [o._id for o in cont.outputs[:-1]] == [i._id for i in start.inputs[:-2]]
+    # every setting, in order (start also takes the owner, the editor's design and the augmentation)
+    assert [o._id for o in cont.outputs[:-1]] == [i._id for i in start.inputs[:-3]]
     assert type(cont.outputs[-1]).__name__ == "Tabs"
 
 
@@ -339,3 +340,13 @@ def test_two_sessions_deleting_the_same_run_at_once(ctx, runs_dir):
         "deleted",
     ]
     assert not list(runs_dir.iterdir())
+
+
+def test_compare_shows_how_two_runs_augmentations_differ(ctx, runs_dir):
+    fake_run(runs_dir, "plain")  # mnist_fast's own: crop=1
+    fake_run(runs_dir, "bent", **recipe_changes("crop=1,elastic=0.3,blur=1"))
+    _, _, text = runs_tab.compare(ctx, ["plain", "bent"])
+    assert "| augmentation | crop=1 | crop=1,elastic=0.3,blur=1 |" in text
+    assert "| elastic |" not in text and "| blur |" not in text  # one spec, not field by field
+    _, _, same = runs_tab.compare(ctx, ["plain", "plain"])
+    assert "augmentation" not in same

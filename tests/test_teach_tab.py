@@ -232,3 +232,25 @@ def test_teaching_leaves_the_thread_count_as_it_was(ctx, monkeypatch):
     t.start()
     t.join()
     assert torch.get_num_threads() == before and seen == [PROCESS_THREADS] and PROCESS_THREADS > 1
+
+
+def test_the_augmentation_panel_on_the_project_and_its_run(ctx, tmp_path):
+    """The Teach tab's preview is of the project's own examples, only for its owner; a run taught
+    with the panel's spec keeps it."""
+    from cnn.checkpoint import read_metadata
+    from ui import augment_panel
+
+    path = made(ctx)
+    images = augment_panel.project_images(ctx, path)
+    assert images.shape[1:] == (1, 28, 28) and 2 <= len(images) <= 10  # the held-out ones are not shown
+    picture, caption = augment_panel.draw_preview(lambda: images, "none", 0)
+    assert f"{len(images)} of {len(images)} unchanged" in caption
+    _, bent = augment_panel.draw_preview(lambda: images, "elastic=0.5,rotate=20", 0)
+    assert "all changed" in bent
+    _, bad = augment_panel.draw_preview(lambda: images, "rotate=500", 0)
+    assert bad.startswith("**Not drawn**: rotate must be")
+    with pytest.raises(Exception, match="project"):  # a folder outside the projects: not read
+        augment_panel.project_images(ctx, str(tmp_path))
+    outs = list(teach_tab.teach(ctx, path, teach_tab.START[0], None, "stroke=1,blur=1"))
+    final = dict(zip(teach_tab.RESULT, outs[-1]))
+    assert read_metadata(final["last_model"])["augment"] == "stroke=1,blur=1"

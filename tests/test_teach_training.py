@@ -100,9 +100,20 @@ def test_head_only_epochs_freeze_the_body_bit_for_bit_then_all_layers_learn(mnis
 
 
 def test_only_the_teach_recipes_augment_for_small_data():
-    teach = {"teach_drawings", "teach_photos"}
+    teach = {"teach_drawings", "teach_photos", "mnist_drawings"}  # (mnist_drawings: for drawings, issue 32)
     for name, r in RECIPES.items():
-        extra = (r.rotate, r.scale, r.shift, r.stroke, r.colour, r.head_only_epochs)
+        extra = (
+            r.rotate,
+            r.scale,
+            r.shift,
+            r.stroke,
+            r.colour,
+            r.elastic,
+            r.blur,
+            r.blocky,
+            r.erase,
+            r.head_only_epochs,
+        )
         assert any(extra) if name in teach else not any(extra), name
 
 

@@ -40,7 +40,7 @@ def test_train_then_predict_with_the_run(served, mnist, tmp_path):
     from gradio_client.exceptions import AppError
 
     demo, _, client = served
-    job = client.submit(**TINY, api_name="/train")
+    job = client.submit(**TINY, augment="crop=1,blur=1", api_name="/train")
     t0 = time.time()
     while not job.done():
         assert time.time() - t0 < 300, "the run did not end in time"
@@ -53,6 +53,7 @@ def test_train_then_predict_with_the_run(served, mnist, tmp_path):
     assert result["checkpoint"] == f"{result['run']}.safetensors" and Path(checkpoint).name == result["checkpoint"]
     kept = demo.runs.runs_dir / result["checkpoint"]
     assert read_metadata(kept)["test_accuracy"] == pytest.approx(result["test_accuracy"])
+    assert result["augment"] == read_metadata(kept)["augment"] == "crop=1,blur=1"  # the run's augmentation
     assert kept.is_file() and Path(checkpoint).read_bytes() == kept.read_bytes()
 
     image = digit_file(mnist, 0, tmp_path / "digit.png")
@@ -79,6 +80,8 @@ def test_train_then_predict_with_the_run(served, mnist, tmp_path):
         (dict(dataset=""), "Name a data set"),
         (dict(batch_size=2.5), "batch_size must be a whole number"),
         (dict(model="cifar10_small"), "written for colour 32x32 images"),
+        (dict(augment="rotate=15,wobble=2"), "Unknown augmentation 'wobble'"),
+        (dict(augment="rotate=200"), "rotate must be a number from 0 to 180 degrees"),
     ],
 )
 def test_unknown_settings_get_a_message(served, changes, message):

@@ -22,12 +22,15 @@ from pathlib import Path
 
 import gradio as gr
 
+from cnn.data.augment_spec import format_spec
+from cnn.data.augment_spec import parse as parse_augment
 from cnn.errors import CnnError, ConfigError
 from cnn.runs import Run, RunConfig
 from cnn.serving.decode import BLANK_MESSAGE
 from cnn.serving.digits import DOT_MESSAGE
 from cnn.training import RunStatus
-from cnn.training.recipes import RECIPES, default_recipe, fast_default, get_recipe
+from cnn.training.defaults import fast_default
+from cnn.training.recipes import RECIPES, default_recipe, get_recipe
 
 from . import draw_tab, map_api, photo_tab, probe_api
 from .common import PREDICT, AppContext, bind, friendly, raw_upload, servable
@@ -92,7 +95,9 @@ def _number(value, name: str, whole: bool = False):
     return v
 
 
-def api_config(ctx: AppContext, dataset, model, layers, recipe, epochs, batch_size, lr, train_subset, test_subset):
+def api_config(
+    ctx: AppContext, dataset, model, layers, recipe, epochs, batch_size, lr, train_subset, test_subset, augment=""
+):
     """The RunConfig the /train arguments ask for: the data set's fast model and recipe where none is
     named, the recipe's own numbers where none is given; a setting it does not know is refused."""
     dataset = str(dataset or "").strip()
@@ -128,6 +133,9 @@ def api_config(ctx: AppContext, dataset, model, layers, recipe, epochs, batch_si
         _number(train_subset, "train_subset", whole=True),
         _number(test_subset, "test_subset", whole=True),
     )
+    augment = str(augment or "").strip() or None  # empty: the recipe's own
+    if augment is not None:
+        cfg = dataclasses.replace(cfg, augment=format_spec(parse_augment(augment)))  # refused here if bad
     return dataclasses.replace(cfg, layers=design) if design is not None else cfg
 
 
@@ -159,6 +167,7 @@ def result(run: Run) -> dict:
         "dataset": run.config.dataset,
         "recipe": run.recipe.name if run.recipe is not None else run.config.recipe,
         "epochs": float(run.config.epochs),
+        "augment": run.recipe.augment if run.recipe is not None else run.config.augment,
         "train_seconds": round(end.elapsed, 2) if end is not None else None,
         "message": run.message,
     }
@@ -176,13 +185,14 @@ async def train(
     lr: float | None = None,
     train_subset: float | None = None,
     test_subset: float | None = None,
+    augment: str = "",
     request: gr.Request = None,
 ):
     """/train: queue a run (the Train tab's queue), stream its place and progress, then
     (result dict, the checkpoint file). It waits on the event loop, holding no worker thread however
     long the run waits; a client that cancels its job (or goes away) takes its run out of the queue,
     or stops it."""
-    cfg = api_config(ctx, dataset, model, layers, recipe, epochs, batch_size, lr, train_subset, test_subset)
+    cfg = api_config(ctx, dataset, model, layers, recipe, epochs, batch_size, lr, train_subset, test_subset, augment)
     session = getattr(request, "session_hash", None) or uuid.uuid4().hex
     who = dict(session=session, owner=ctx.owner(request), person=ctx.person(request))
     run = await asyncio.to_thread(ctx.runs.start, cfg, **who)
@@ -215,6 +225,7 @@ def build(ctx: AppContext) -> None:
             gr.Textbox("", label="layers"),
             gr.Textbox("", label="recipe"),
             *(gr.Number(None, label=n) for n in ("epochs", "batch_size", "lr", "train_subset", "test_subset")),
+            gr.Textbox("", label="augment"),  # name=value pairs (cnn.data.augment_spec); empty: the recipe's
         ]
         train_out = [gr.JSON(label="result"), gr.File(label="checkpoint")]
         train_btn = gr.Button("train")

@@ -9,6 +9,8 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from cnn.data.augment_spec import FIELDS as AUGMENT_FIELDS
+from cnn.data.augment_spec import format_spec
 from cnn.errors import CnnError
 from cnn.run_index import NOT_SETTINGS, RunEntry, delete_run, import_checkpoint, list_runs, load_history
 
@@ -161,8 +163,10 @@ def _settings(e: RunEntry) -> dict:
         "train images": e.n_train,
         "test images": e.n_test,
     }  # (the image counts each run used: a quick run's among them)
-    # (a design is compared layer by layer below the table: design_views.design_differences)
-    out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS and k != "design"})
+    # (a design is compared layer by layer below the table: design_views.design_differences; the
+    # augmentation as one spec, rotate=15,zoom=0.1 against crop=2, not field by field)
+    out["augmentation"] = format_spec(e.recipe) if e.recipe else None
+    out.update({k: v for k, v in e.recipe.items() if k not in NOT_SETTINGS + AUGMENT_FIELDS + ("design",)})
     return out
 
 

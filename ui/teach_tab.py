@@ -5,6 +5,7 @@ them in seconds; the result is scored on held-out examples and can go into the D
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +19,7 @@ from cnn.serving.decode import is_empty_editor
 from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
-from . import run_view, teach_view, train_tab
+from . import augment_panel, run_view, teach_view, train_tab
 from .common import AppContext, bind, download_folder, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
 from .uploads import checked_editor
@@ -223,14 +224,15 @@ def _result(**by_name) -> tuple:
 
 
 @friendly
-def teach(ctx: AppContext, path, start_from: str, owner: str | None = None, request: gr.Request = None):
+def teach(ctx: AppContext, path, start_from: str, owner=None, augment=None, request: gr.Request = None):
     """Queue a Teach run of the project (cnn.runs: the app's one queue of runs, shared with the Train
     tab), show its place while it waits and its progress while it trains (a few seconds), then the
-    result. `owner` is this browser's token (the Train tab's too: one run per person)."""
+    result. `owner` is this browser's token (the Train tab's too: one run per person); `augment` the
+    Augmentation panel's spec."""
     project = open_project_at(ctx, path, request)
     kind = project.kind
     init = ctx.shipped("draw" if kind == "drawings" else "photo") if start_from == START[0] else None
-    cfg = RunConfig.for_project(str(project.path), project.name, kind, init)
+    cfg = dataclasses.replace(RunConfig.for_project(str(project.path), project.name, kind, init), augment=augment)
     try:
         run = ctx.runs.start(
             cfg, session=owner or uuid.uuid4().hex, owner=ctx.owner(request), person=ctx.person(request)
@@ -352,6 +354,7 @@ def _layout(ctx: AppContext) -> dict:
         c["rename"] = gr.Button("Rename", size="sm")
         c["sure_class"] = gr.Checkbox(label="Yes, delete")
         c["delete_class"] = gr.Button("Delete the class", size="sm", variant="stop")
+    c["augment"] = augment_panel.build("teach_drawings", "teach")  # on the project's own examples
     with gr.Row():
         c["start_from"] = gr.Radio(list(START), value=START[0], label="Start from", elem_id="teach-start-from")
         c["train"] = gr.Button("Train", variant="primary", elem_id="teach-train")
@@ -417,13 +420,14 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     c["export"].click(b(export, ctx), prj, c["export_file"], **private)
     c["train"].click(
         bind(teach, ctx),
-        [prj, c["start_from"], owner],
+        [prj, c["start_from"], owner, c["augment"].spec],
         [c[k] for k in RESULT],
         concurrency_id="teach",
         concurrency_limit=None,  # the app's queue of runs orders them (cnn.runs)
         show_progress="hidden",
         **private,
     )
+    augment_panel.wire_project(ctx, c["augment"], prj)
     for where, button, tab in (("draw", c["to_draw"], draw), ("photo", c["to_photo"], photo)):
         button.click(b(train_tab.use_in, ctx, where), c["last_model"], [tab.model, tab.about, tabs], **private)
     return c

@@ -30,9 +30,10 @@ from cnn.models import MODELS
 from cnn.run_index import load_history
 from cnn.runs import RunBusy, RunConfig
 from cnn.training import RunStatus
-from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
+from cnn.training.defaults import fast_default
+from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, get_recipe
 
-from . import confusion_view, design_editor, design_views, words
+from . import augment_panel, confusion_view, design_editor, design_views, words
 from .common import DATASETS, AppContext, bind, friendly
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
@@ -164,6 +165,7 @@ def start(
     continue_from: str | None = None,
     owner: str | None = None,
     design: list | None = None,
+    augment: str | None = None,
     request: gr.Request = None,
 ) -> tuple:
     """Check the settings and queue a run; then the tab shows it from scratch (waiting or training).
@@ -174,7 +176,7 @@ def start(
     can stop the run. With logins the run is the logged-in user's (saved in their folder;
     continue_from names one of their runs)."""
     cfg = run_config(dataset_choice, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n, tensorboard)
-    cfg = continued(ctx, cfg, continue_from, request)
+    cfg = dataclasses.replace(continued(ctx, cfg, continue_from, request), augment=augment)  # the panel's
     cfg = design_editor.configured(cfg, design)  # the model "design": the editor's layers
     refusal = design_editor.refusal(cfg)
     if refusal:  # a broken or too big design: said, nothing starts, the page stays as it was
@@ -366,7 +368,9 @@ def build(
             f"using this app; the others wait for their turn (one per person). Runs are saved under "
             f"`{where}`."
         )
-        settings = _settings(ctx) + _keeping()
+        settings = _settings(ctx)
+        panel = augment_panel.build(settings[3].value, "train")  # beside the recipe, which fills it
+        settings += _keeping()
         editor = design_editor.build(ctx, settings)
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
@@ -374,7 +378,7 @@ def build(
         out = TrainOutputs.build()
     start_btn.click(
         bind(start, ctx),
-        [*settings, owner, editor.design],
+        [*settings, owner, editor.design, panel.spec],
         [*out.components(), owner],
         concurrency_id="train",
         concurrency_limit=None,
@@ -383,6 +387,9 @@ def build(
     # a run started elsewhere (the Teach tab, another page of this person) shows when the tab opens
     tab.select(bind(tick, ctx), [out.shown, owner], [*out.components(), timer], queue=False, **QUIET)
     stop_btn.click(bind(stop, ctx), owner, None, concurrency_id="stop", concurrency_limit=None, **QUIET)
+    show = augment_panel.wire(panel, functools.partial(augment_panel.page_images, ctx), settings[:2], settings[3])
+    tab.select(**show)  # the preview of the data set's images, drawn when the tab opens
+    settings[0].change(**show)
     confusion_view.wire_train(ctx, out.confusion, out.cell_panel(), owner)
     for where, button, tab in (("draw", out.to_draw, draw), ("photo", out.to_photo, photo)):
         button.click(

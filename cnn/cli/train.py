@@ -1,6 +1,6 @@
 """Command-line trainer: python -m cnn.train --dataset mnist [--model NAME] [--recipe NAME] [--epochs N] --out PATH
 
-With neither --model nor --recipe it trains the data set's fast default (cnn.training.recipes.fast_default)
+With neither --model nor --recipe it trains the data set's fast default (cnn.training.defaults.fast_default)
 and says which one it picked.
 
 Runs unchanged under torchrun (torchrun --nproc_per_node=N -m cnn.train ...): only rank 0 prints,
@@ -19,13 +19,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..checkpoint import save_checkpoint
+from ..data.augment_spec import parse as parse_augment
 from ..evaluation import format_confusion
 from ..hardware import pick_device
 from ..models import DESIGN, MODELS
 from ..projects import load_training_data
 from ..runlog import RunRecorder, run_header
 from ..training import RECIPES, RunStatus, default_recipe, distributed, get_recipe, train
-from ..training.recipes import fast_default
+from ..training.defaults import fast_default
 from .common import add_data_flags, friendly_errors
 from .design import checked_design, design_flag
 from .fine_tune import fine_tune, init_image_size, init_name, teach_default
@@ -78,6 +79,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "min(5000, 10%%); a training set under 1,000 images uses its test split); 0: train on "
         "every image and fit none",
     )
+    p.add_argument(
+        "--augment",
+        metavar="SPEC",
+        help="the run's whole augmentation as name=value pairs, e.g. rotate=15,zoom=0.1,stroke=1,elastic=0.3,"
+        "erase=0.25 (names left out are off; 'none': all off; default: the recipe's own; docs/augmentation.md)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_flags(p)
     args = p.parse_args(argv)
@@ -94,6 +101,8 @@ def main(argv=None) -> int:
     with friendly_errors():
         data = None
         design = design_flag(args)  # a bad design ends the program before any data loads
+        if args.augment is not None:
+            parse_augment(args.augment)  # so does a bad augmentation
         if design is not None:
             recipe = get_recipe(args.recipe or DESIGN).replace(model=DESIGN, design=design)
         elif args.recipe or args.model:
@@ -129,7 +138,7 @@ def main(argv=None) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             optimizer=args.optimizer,
-        )
+        ).with_augment(args.augment)
         recipe.validate()
         if data is None:
             data = load_training_data(
@@ -195,8 +204,8 @@ def _train(recipe, data, args, ctx, record):
         if ev.kind == "start" and ctx.is_main:
             print(
                 f"training {ev.model} ({ev.parameters:,} parameters) on {data.name}: {ev.n_train} train / "
-                f"{ev.n_test} test images, recipe {recipe.name}, device {ev.device} in {ev.precision}"
-                + (f", {ctx.world_size} processes" if ctx.enabled else ""),
+                f"{ev.n_test} test images, recipe {recipe.name}, augmentation {recipe.augment}, "
+                f"device {ev.device} in {ev.precision}" + (f", {ctx.world_size} processes" if ctx.enabled else ""),
                 flush=True,
             )
             bar = tqdm(total=ev.total_steps, unit="step", disable=not show, dynamic_ncols=True)

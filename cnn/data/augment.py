@@ -1,8 +1,48 @@
-"""Training-time augmentations that run on the training device, on whole uint8 batches at once."""
+"""Training-time augmentations that run on the training device, on whole uint8 batches at once,
+each image with its own random parameters. `augment_batch` is the one path training and the preview
+take. Elastic distortion, blur and erasing are kornia's (faster than torchvision's per-image v2
+transforms here; bench/augment_speed.py, docs/augmentation.md); the rest are hand-written because
+they were faster than both libraries' (or, stroke width and the coarse grid, in neither)."""
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
+import kornia.augmentation as K
 import torch
+
+ELASTIC_ALPHA = 5.0  # kornia's displacement (in half-sides) per unit of strength: 1 moves pixels ~3 px
+ELASTIC_SIGMA = 1 / 7  # the displacement field's smoothness, as a share of the side (4 px on MNIST)
+
+
+def augment_batch(x: torch.Tensor, r) -> torch.Tensor:
+    """x (N, C, H, W; uint8 or float) augmented as the recipe `r` says (any object with the recipe's
+    augmentation fields), except the alternating flip, which the training step draws itself."""
+    if r.rotate or r.scale or r.shift:  # no draws for a recipe without them
+        x = random_affine(x, r.rotate, r.scale, r.shift)
+    if r.elastic:
+        x = random_elastic(x, r.elastic)
+    if r.stroke:
+        x = random_stroke(x, r.stroke)
+    if r.blocky:
+        x = random_blocky(x, r.blocky)
+    if r.blur:
+        x = random_blur(x, r.blur)
+    if r.colour:
+        x = random_colour(x, r.colour)
+    if r.erase:
+        x = random_erase(x, r.erase)
+    x = random_translate(x, r.crop_pad)
+    if r.flip and not r.alternate_flip:
+        x = random_flip(x)
+    return x
+
+
+def graph_safe(r) -> bool:
+    """Whether the recipe's augmentation can be recorded in a CUDA graph: kornia's transforms draw
+    their parameters on the host, which a recorded graph would replay unchanged."""
+    return not (r.elastic or r.blur or r.erase)
 
 
 def random_translate(x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -77,6 +117,52 @@ def random_colour(x: torch.Tensor, amount: float) -> torch.Tensor:
         grey = 0.299 * f[:, 0:1] + 0.587 * f[:, 1:2] + 0.114 * f[:, 2:3]
         f = (f - grey) * s + grey
     return _like(f, x)
+
+
+def elastic_args(strength: float, side: int) -> dict:
+    sigma = max(1.0, side * ELASTIC_SIGMA)
+    k = 2 * math.ceil(2 * sigma) + 1
+    return dict(kernel_size=(k, k), sigma=(sigma, sigma), alpha=(strength * ELASTIC_ALPHA,) * 2)
+
+
+@lru_cache(maxsize=32)
+def _kornia(kind: str, amount: float, side: int) -> torch.nn.Module:
+    """One kornia transform per setting (they are plain modules with no state between calls)."""
+    if kind == "elastic":
+        return K.RandomElasticTransform(**elastic_args(amount, side), p=1.0)
+    if kind == "blur":
+        k = min(2 * math.ceil(2 * amount) + 1, side - 1 + side % 2)
+        return K.RandomGaussianBlur((k, k), (0.1, amount), p=1.0)
+    return K.RandomErasing(scale=(0.02, 0.2), ratio=(0.3, 3.3), value=0.0, p=amount)
+
+
+def random_elastic(x: torch.Tensor, strength: float) -> torch.Tensor:
+    """Bend each image by its own smooth random displacement field (Simard et al. 2003)."""
+    return _like(_kornia("elastic", float(strength), x.shape[-1])(x.float()), x)
+
+
+def random_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur each image by a Gaussian of its own sigma, from 0.1 to `sigma` pixels."""
+    return _like(_kornia("blur", float(sigma), x.shape[-1])(x.float()), x)
+
+
+def random_erase(x: torch.Tensor, chance: float) -> torch.Tensor:
+    """Blank out (to 0) a random rectangle of 2% to 20% of the image, in each image with this chance."""
+    return _like(_kornia("erase", float(chance), x.shape[-1])(x.float()), x)
+
+
+def random_blocky(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """Coarsen each image's pixel grid by its own factor from 1 (as it is) to 1 + `steps`: averaged
+    down, then scaled back up with square pixels, as a low-resolution drawing scaled up looks."""
+    if steps <= 0:
+        return x
+    f, (h, w) = x.float(), x.shape[-2:]
+    pick = torch.randint(1, steps + 2, (x.shape[0], 1, 1, 1), device=x.device)
+    out = f
+    for k in range(2, steps + 2):
+        small = torch.nn.functional.interpolate(f, size=(max(1, h // k), max(1, w // k)), mode="area")
+        out = torch.where(pick == k, torch.nn.functional.interpolate(small, size=(h, w), mode="nearest"), out)
+    return _like(out, x)
 
 
 def _like(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

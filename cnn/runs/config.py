@@ -31,6 +31,7 @@ class RunConfig:
     layers: list | None = None  # a design's layers (cnn.models.design): the model is then 'design'
     project: str | None = None  # a Teach run: the project's name (dataset is its folder, recipe its
     # teach preset, scaled to the project's size when it starts; init_from the checkpoint it fine-tunes)
+    augment: str | None = None  # the run's whole augmentation (cnn.data.augment_spec); None: the recipe's
 
     @classmethod
     def for_project(cls, folder: str, name: str, kind: str, init_from: str | None = None) -> RunConfig:
@@ -54,7 +55,7 @@ class RunConfig:
         """The recipe these settings make, refused with a clear message when out of range (a Teach
         run's: its preset, which the run scales to the project once it has loaded it)."""
         if self.project is not None:
-            recipe = get_recipe(self.recipe)
+            recipe = get_recipe(self.recipe).with_augment(self.augment)
             recipe.validate()
             return recipe
         get_spec(self.model)
@@ -67,14 +68,18 @@ class RunConfig:
         if not str(self.dataset or "").strip():
             raise ConfigError("Choose a data set, or give the path of an image folder.")
         design = self._design()
-        recipe = get_recipe(self.recipe).replace(
-            model=DESIGN if design is not None else self.model,
-            design=design,
-            dataset=self.dataset,
-            epochs=float(self.epochs),
-            batch_size=int(self.batch_size) if float(self.batch_size).is_integer() else self.batch_size,
-            lr=float(self.lr),
-            optimizer=self.optimizer,
+        recipe = (
+            get_recipe(self.recipe)
+            .replace(
+                model=DESIGN if design is not None else self.model,
+                design=design,
+                dataset=self.dataset,
+                epochs=float(self.epochs),
+                batch_size=int(self.batch_size) if float(self.batch_size).is_integer() else self.batch_size,
+                lr=float(self.lr),
+                optimizer=self.optimizer,
+            )
+            .with_augment(self.augment)
         )
         recipe.validate()
         if design is None:

@@ -129,7 +129,7 @@ class LocalExecutor:
             self._ready(run)
             meta = {"project": {"name": p.project_name, "kind": p.kind}}
             meta["init_from"] = Path(p.init.path).name if p.init is not None else None
-            return p.data, p.recipe, p.init_state, meta
+            return p.data, p.recipe.with_augment(c.augment), p.init_state, meta  # the panel's augmentation
         data = self._load(run, recipe)
         init_state = None
         if c.init_from:

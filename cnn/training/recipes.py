@@ -1,5 +1,5 @@
 """Training recipes: each seed tutorial's original settings as a named preset, plus the project's
-fast ones, and `fast_default`: what a data set trains with when nobody names a model or a recipe.
+fast ones (`cnn.training.defaults.fast_default`: what a data set trains with when nobody names one).
 A recipe is plain data; the engine (cnn.training.engine.train) carries it out."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from ..data.augment_spec import check as check_augment
+from ..data.augment_spec import format_spec, recipe_changes
 from ..errors import ConfigError
 from ..models import DESIGN, get_spec
 
@@ -47,12 +49,16 @@ class Recipe:
     whiten_bias_epochs: float = 0  # with whiten: the stem's bias learns only this many epochs (0: all)
     norm_bias_lr_scale: float = 1.0  # batch-norm parameters get this times the learning rate, same decay
     lookahead: bool = False  # every 5 steps pull the weights to their moving average (airbench)
-    # Small-data augmentation (the teach_* presets; 0 everywhere else, so no other recipe draws them):
-    rotate: float = 0.0  # random rotation by up to this many degrees either way
-    scale: float = 0.0  # random zoom by up to this share either way (0.15: 85% to 115%)
-    shift: float = 0.0  # random shift by up to this share of the side, each way
-    stroke: int = 0  # grey drawings: strokes randomly thickened or thinned by up to this many px
-    colour: float = 0.0  # colour images: brightness, contrast, saturation changed by up to this share
+    # Augmentation beside crop_pad and flip (0: off; their names, ranges and meaning: cnn.data.augment_spec):
+    rotate: float = 0.0  # degrees either way
+    scale: float = 0.0  # zoom share either way (0.15: 85% to 115%)
+    shift: float = 0.0  # share of the side, each way
+    stroke: int = 0  # grey drawings: strokes thickened or thinned by up to this many px
+    colour: float = 0.0  # brightness, contrast (colour images: saturation) by up to this share
+    elastic: float = 0.0  # elastic distortion's strength
+    blur: float = 0.0  # Gaussian blur's largest sigma, px
+    blocky: int = 0  # pixel grid coarsened by 1 to 1 + this many times
+    erase: float = 0.0  # chance of a blanked rectangle (cutout)
     head_only_epochs: float = 0.0  # fine-tuning: only the final classifier learns for this many epochs
     mixed_precision: bool = (
         False  # CUDA: bf16 (or cuda_dtype) autocast; CPU: the fastest of fp32/bf16 (cnn.training.cpu_mode)
@@ -105,16 +111,17 @@ class Recipe:
             raise ConfigError(f"cuda_dtype must be 'bf16' or 'fp16' (got {self.cuda_dtype!r}).")
         if not 0 <= self.momentum < 1 or self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
             raise ConfigError("Momentum and label smoothing must be in [0, 1) and weight decay at least 0.")
-        if (
-            min(self.rotate, self.shift, self.stroke, self.colour, self.head_only_epochs) < 0
-            or not 0 <= self.scale < 1
-            or self.shift > 0.5
-            or self.rotate > 180
-        ):
-            raise ConfigError(
-                "Augmentation settings out of range: rotate 0-180 degrees, scale in [0, 1), "
-                "shift 0-0.5, stroke, colour and head_only_epochs at least 0."
-            )
+        if self.head_only_epochs < 0:
+            raise ConfigError(f"head_only_epochs must be at least 0 (got {self.head_only_epochs}).")
+        check_augment(self.as_dict())
+
+    def with_augment(self, spec: str | None) -> Recipe:
+        """A copy with the augmentation `spec` names (cnn.data.augment_spec); None: its own."""
+        return self if spec is None else self.replace(**recipe_changes(spec))
+
+    @property
+    def augment(self) -> str:
+        return format_spec(self.as_dict())
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -369,6 +376,13 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+# mnist_best with the augmentation chosen for drawings on the tune half of the drawing styles
+# (bench/augment_drawings.py; docs/augmentation.md). Not yet what checkpoints/mnist.safetensors was trained with.
+RECIPES["mnist_drawings"] = RECIPES["mnist_best"].replace(
+    name="mnist_drawings", blur=1.0, blocky=2, reported="project: mnist_best for drawings"
+)
+
+
 def get_recipe(name: str) -> Recipe:
     try:
         return RECIPES[name]
@@ -379,41 +393,3 @@ def get_recipe(name: str) -> Recipe:
 def default_recipe(model: str) -> Recipe:
     """The model's own preset (its tutorial's recipe for a seed model)."""
     return get_recipe(get_spec(model).recipe)
-
-
-# What a data set trains with when no --model or --recipe is named (the CLI; the app): the
-# project's fast preset for it. airbench94's net (cifar10_fast) pays off only on a GPU; on a CPU
-# its narrower twin (cifar10_small) gets further in the same time.
-FAST_DEFAULTS = {"mnist": "mnist_fast", "fashion-mnist": "mnist_fast"}
-_CIFAR10_FAST_DEFAULT = {"cuda": "cifar10_fast"}  # device type -> recipe; anything else: cifar10_small
-_DATASET_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
-FOLDER_MAX_SIDE = 64  # image folders with larger images get no default: name a model
-
-
-def fast_default(dataset: str, device_type: str = "cpu", input_shape: tuple | None = None) -> Recipe:
-    """The fast recipe for `dataset` ('mnist', 'fashion-mnist', 'cifar10' or an image folder's path)
-    on a device of type `device_type` ('cuda', 'mps', 'cpu'; cnn.hardware.pick_device().type), with
-    its data set set to `dataset`. An image folder is picked for by its images' (C, H, W),
-    `input_shape` (cnn.data.Dataset.input_shape): grey images up to 64 pixels a side get
-    mnist_fast, colour ones CIFAR-10's default; otherwise a ConfigError says to name a model."""
-    key = dataset.strip().lower()
-    key = _DATASET_ALIASES.get(key, key)
-    if key in FAST_DEFAULTS:
-        name = FAST_DEFAULTS[key]
-    elif key == "cifar10":
-        name = _CIFAR10_FAST_DEFAULT.get(device_type, "cifar10_small")
-    elif input_shape is None:
-        raise ConfigError(
-            f"No fast default for {dataset!r} without its images' shape; name a --model "
-            f"(e.g. mnist_fast for grey images, cifar10_small for colour ones) or a --recipe."
-        )
-    else:
-        c, h, w = input_shape
-        if max(h, w) > FOLDER_MAX_SIDE or c not in (1, 3):
-            raise ConfigError(
-                f"No fast default for {dataset!r}: its images are {c}x{h}x{w} (channels x height "
-                f"x width), and the fast presets are for up to {FOLDER_MAX_SIDE}x{FOLDER_MAX_SIDE} "
-                f"grey or colour images. Name a --model (e.g. cifar10_small) or a --recipe."
-            )
-        name = "mnist_fast" if c == 1 else _CIFAR10_FAST_DEFAULT.get(device_type, "cifar10_small")
-    return get_recipe(name).replace(dataset=dataset)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..data.augment import random_affine, random_colour, random_flip, random_stroke, random_translate
+from ..data.augment import augment_batch
 from ..data.normalize import Normalizer
 from .distributed import DistContext
 from .precision import Precision
@@ -73,18 +73,9 @@ class StepState:
 def train_step(s: StepState, x: torch.Tensor, y: torch.Tensor, flip: torch.Tensor | None, *, in_graph: bool) -> None:
     """One training step on a uint8 batch: augment, forward, backward, update, totals. The
     same code runs eagerly or recorded in a CUDA graph (no Python numbers from the device)."""
-    r = s.recipe
-    if r.rotate or r.scale or r.shift:  # small-data augmentation (teach recipes only): no draws otherwise
-        x = random_affine(x, r.rotate, r.scale, r.shift)
-    if r.stroke:
-        x = random_stroke(x, r.stroke)
-    if r.colour:
-        x = random_colour(x, r.colour)
-    x = random_translate(x, s.recipe.crop_pad)
-    if flip is not None:
+    x = augment_batch(x, s.recipe)  # the same function the preview shows (cnn.data.augment)
+    if flip is not None:  # the alternating flip: each image's own, flipped every other epoch
         x = torch.where((flip ^ s.totals.odd_epoch).view(-1, 1, 1, 1), x.flip(3), x)
-    elif s.recipe.flip:
-        x = random_flip(x)
     if s.ctx.enabled:  # every rank drew the same augmentation for the global batch; keep its shard
         keep = s.ctx.shard(torch.arange(len(y), device=s.precision.device))
         x, y = x[keep], y[keep]

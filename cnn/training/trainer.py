@@ -22,6 +22,7 @@ import torch._dynamo
 
 from ..cpu_share import TrainingThreads
 from ..data import Dataset
+from ..data.augment import graph_safe
 from ..data.normalize import Normalizer
 from ..errors import ConfigError
 from ..evaluation import Augmentation, EvalPlan, EvalResult, EvaluationStopped, evaluate
@@ -179,6 +180,7 @@ class Trainer:
             and not self.ctx.enabled
             and r.optimizer == "sgd"
             and not r.head_only_epochs
+            and graph_safe(r)
         )
         if use_graph:  # the torch optimizer reads the rate as a Python number, which a graph would freeze
             self.optimizer = capturable_sgd(r, self.optimizer, self.total_steps, device)
@@ -387,6 +389,7 @@ class Trainer:
             "tta_flip": r.flip,
             "tta_translate": r.tta_translate,
             "recipe": r.as_dict(),
+            "augment": r.augment,  # the recipe's augmentation as a spec (cnn.data.augment_spec)
             "seed": self.seed,
             "epochs_completed": round(self.steps_done / self.steps_per_epoch, 3),
             "status": self.status.value,
