@@ -9,7 +9,7 @@ import gradio as gr
 
 from cnn.runs import RunManager
 
-from . import api, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, train_tab
+from . import api, downloads, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, train_tab
 from .common import AppContext
 from .gradio_internals import attach
 from .refusals import refuse_gently
@@ -65,9 +65,11 @@ def build_app(
     logins: bool = False,
 ) -> gr.Blocks:
     """The whole app. Uploaded files are deleted from Gradio's cache upload_ttl seconds after
-    they arrive (not at once: identical uploads share one cached file). logins: the app asks for
+    they arrive (not at once: identical uploads share one cached file); the files the app offers for
+    download are not in that cache (ui/downloads.py). logins: the app asks for
     a login, and each user's runs and projects are their own (AppContext)."""
     ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint), logins)
+    downloads.serve_in_place()  # downloads outlive the upload TTL: the run's life, or an hour for exports
     with gr.Blocks(title="CNN Playground", delete_cache=(max(1, upload_ttl // 2), upload_ttl)) as demo:
         draw_model = gr.State(ctx.shipped("draw"))
         photo_model = gr.State(ctx.shipped("photo"))

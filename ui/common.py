@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import html
 import inspect
 import logging
 import os
-import shutil
-import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from cnn.atomic import atomic_path
 from cnn.errors import CnnError
 from cnn.projects import projects_root
 from cnn.run_index import RunEntry, find_run
@@ -25,6 +20,7 @@ from cnn.runs import RunManager
 from cnn.serving.onnx_runtime import checkpoint_onnx
 from cnn.serving.predictor import Predictor, cached_predictor
 
+from . import downloads
 from .gradio_internals import replace_preprocess, set_label_headline, wrap_postprocess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,33 +248,13 @@ def headlined(label: gr.Label, unsure, kind: str) -> gr.Label:
     return label
 
 
-DOWNLOADS = Path(tempfile.gettempdir()) / "cnn-playground-downloads"  # Gradio serves files under the temp dir
-
-
 def servable(path: str | os.PathLike) -> str:
-    """A path Gradio will serve: the file itself when under the working or temp directory, else a copy
-    under DOWNLOADS, in a folder of its own for each checkpoint file (named by a hash of its full
-    path), so that two runs with one name never share a download, written atomically, so that a
-    page never serves a half-copied file."""
-    real = Path(path).resolve()
-    for root in (os.getcwd(), tempfile.gettempdir()):
-        if real.is_relative_to(Path(root).resolve()):
-            return str(real)
-    dest = DOWNLOADS / hashlib.sha256(str(real).encode()).hexdigest()[:16] / real.name
-    with atomic_path(dest) as tmp:
-        shutil.copyfile(real, tmp)
-    return str(dest)
+    """A run's checkpoint as a file to offer for download: kept while the run is (ui/downloads.py)."""
+    return downloads.offer_run_file(path)
 
 
 def onnx_download(checkpoint: str | os.PathLike) -> str:
     """The checkpoint's ONNX export (cnn.serving.onnx_runtime.checkpoint_onnx: exported once per
     checkpoint content, the file the Predictor serves from) as a file named after the checkpoint,
-    <name>.onnx, in a folder named by the export's hash so that two checkpoints never collide."""
-    src = checkpoint_onnx(checkpoint)
-    dest = DOWNLOADS / src.stem / f"{Path(checkpoint).stem}.onnx"
-    if not dest.is_file():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{uuid.uuid4().hex}.part")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)  # two pages asking at once each write whole files
-    return str(dest)
+    <name>.onnx, kept for download while the checkpoint is (ui/downloads.py)."""
+    return downloads.offer_run_file(checkpoint_onnx(checkpoint), run=checkpoint, name=f"{Path(checkpoint).stem}.onnx")

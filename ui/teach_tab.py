@@ -19,7 +19,7 @@ from cnn.serving.decode import is_empty_editor
 from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
-from . import run_view, teach_view, train_tab
+from . import downloads, run_view, teach_view, train_tab
 from .common import AppContext, bind, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
 
@@ -212,7 +212,7 @@ def seen(ctx: AppContext, path, sketch, request: gr.Request = None):
 def export(ctx: AppContext, path, request: gr.Request = None) -> str:
     project = open_project_at(ctx, path, request)
     folder = Path(tempfile.mkdtemp(prefix="teach-export-"))
-    return str(export_zip(project, folder / f"{project.path.name}.zip"))
+    return downloads.offer_export(export_zip(project, folder / f"{project.path.name}.zip"))
 
 
 # ---------------------------------------------------------------- training
@@ -369,7 +369,7 @@ def _layout(ctx: AppContext) -> dict:
     with gr.Accordion("Project file: export, delete", open=False):
         with gr.Row():
             c["export"] = gr.Button("Export as .zip")
-            c["export_file"] = gr.File(label="Project .zip", interactive=False)
+            c["export_file"] = gr.File(label="Project .zip (kept for an hour)", interactive=False)
             c["sure_project"] = gr.Checkbox(label="Yes, delete this project and all its examples")
             c["delete_project"] = gr.Button("Delete project", variant="stop")
     return c

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +14,7 @@ from cnn.runs import Run
 from cnn.serving.decode import load_image
 from cnn.serving.render import confusion_image, enlarge, to_pil
 
+from . import downloads
 from .common import AppContext, md
 from .run_view import calibration_text
 
@@ -160,10 +159,8 @@ def progress(ev) -> str:
 
 
 def download_copy(path: Path) -> str:
-    """A copy of the checkpoint in a fresh temporary folder, for the download button."""
-    copy = Path(tempfile.mkdtemp(prefix="teach-")) / path.name
-    shutil.copyfile(path, copy)
-    return str(copy)
+    """A copy of the checkpoint for the download button, kept while the run is (ui/downloads.py)."""
+    return downloads.offer_run_file(path)
 
 
 def how(run: Run) -> str:
