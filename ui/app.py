@@ -30,6 +30,9 @@ CSS = """
 #live-panel .live-cell.wrong { border-color: #dc2626; background: #fee2e2; }
 #live-panel .live-cell img { width: 100%; image-rendering: pixelated; display: block; }
 #live-panel .live-head { font-weight: 600; margin-bottom: 4px; }
+/* a design that does not build: the picture and code it can no longer show, greyed (ui/design_outputs.py) */
+.design-stale #design-picture, .design-stale #design-code { opacity: 0.35; filter: grayscale(1); }
+#design-stale { border-left: 4px solid #d97706; padding-left: 8px; }
 #inside-maps .grid-wrap { max-height: none; overflow-y: auto; padding-top: var(--size-8); }
 #inside-maps .thumbnail-item { aspect-ratio: auto; height: auto; display: flex; flex-direction: column; }
 #inside-maps .thumbnail-item > img { aspect-ratio: 1; height: auto; flex: none; }

@@ -32,7 +32,7 @@ from cnn.runs import RunBusy, RunConfig
 from cnn.training import RunStatus
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
-from . import confusion_view, design_editor, design_views, words
+from . import confusion_view, design_editor, design_outputs, design_views, words
 from .common import DATASETS, AppContext, bind, friendly, login
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
@@ -259,8 +259,8 @@ def continue_design(ctx: AppContext, key: str | None, dataset_choice, batch, req
     editor as it is."""
     design = design_views.design_of(ctx.usable_run(key, " to continue from", request=request))
     if design is None:
-        return (gr.skip(),) * len(design_editor.DesignEditor.__dataclass_fields__)
-    return design_editor.answer(design, 0 if design else None, dataset_choice, batch)
+        return design_outputs.values()
+    return design_outputs.values(**design_editor.answer(design, 0 if design else None, dataset_choice, batch))
 
 
 @friendly
@@ -367,7 +367,7 @@ def build(
             f"`{where}`."
         )
         settings = _settings(ctx) + _keeping()
-        editor = design_editor.build(ctx, settings)
+        editor = design_editor.build(ctx, settings, tabs)
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
