@@ -32,7 +32,7 @@ from cnn.runs import RunBusy, RunConfig
 from cnn.training import RunStatus
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, fast_default, get_recipe
 
-from . import confusion_view, design_editor, design_outputs, design_views, words
+from . import confusion_view, design_editor, design_outputs, design_views, train_runs, words
 from .common import DATASETS, AppContext, bind, friendly, login
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
@@ -97,7 +97,7 @@ def tick(ctx: AppContext, shown: Shown | None, owner: str | None = None, request
 
 def _run_of(ctx: AppContext, owner: str | None, request: gr.Request | None):
     """The run this page's person is shown (waiting, going, or their last), or None."""
-    return ctx.runs.run_for(owner, login(request)) if owner or login(request) else None
+    return train_runs.train_run_for(ctx.runs, owner, login(request)) if owner or login(request) else None
 
 
 def _refreshed(ctx: AppContext, run, shown: Shown | None) -> tuple:
@@ -186,6 +186,7 @@ def start(
     except RunBusy as exc:
         gr.Warning(str(exc), duration=6)
         return (*values(), owner)
+    train_runs.remember(ctx.runs, run, owner, login(request))  # (the Train tab shows Train runs only)
     return (*show(ctx, run, None), owner)
 
 
@@ -381,7 +382,7 @@ def build(
         concurrency_limit=None,
         **QUIET,
     ).success(lambda: gr.Timer(active=True), None, timer, queue=False, **QUIET)
-    # a run started elsewhere (the Teach tab, another page of this person) shows when the tab opens
+    # a run started on another page of this person shows when the tab opens (Train runs only: train_runs)
     tab.select(bind(tick, ctx), [out.shown, owner], [*out.components(), timer], queue=False, **QUIET)
     stop_btn.click(bind(stop, ctx), owner, None, concurrency_id="stop", concurrency_limit=None, **QUIET)
     confusion_view.wire_train(ctx, out.confusion, out.cell_panel(), owner)
