@@ -5,6 +5,7 @@ handlers expect. (The Train tab's handlers: tests/test_train_tab.py.)"""
 from __future__ import annotations
 
 import re
+import shutil
 
 import gradio as gr
 import numpy as np
@@ -70,12 +71,29 @@ def test_an_empty_canvas_asks_for_a_digit(ctx):
 
 
 def test_a_missing_checkpoint_is_named_with_what_to_do(ctx, mnist, tmp_path):
+    import dataclasses
+
     missing = str(tmp_path / "none.safetensors")
+    unshipped = dataclasses.replace(ctx, draw_checkpoint=missing)  # the app started without its digit model
     with pytest.raises(gr.Error) as info:
-        draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), missing)
+        draw(unshipped, sketch_of(mnist.test.images[0, 0].numpy()), missing)
     assert "No digit model checkpoint at" in message_of(info) and "--mnist-checkpoint" in message_of(info)
-    assert ctx.about(missing, "digit").startswith("⚠️ No digit model checkpoint")
+    assert unshipped.about(missing, "digit").startswith("⚠️ No digit model checkpoint")
     assert ctx.about(ctx.shipped("draw"), "digit").startswith("Model: **")
+
+
+def test_a_run_deleted_meanwhile_says_so(ctx, mnist, tmp_path):
+    """Issue 36: a run deleted while a tab used it said "No digit model checkpoint at <path> ...
+    start the app with --mnist-checkpoint", which misleads."""
+    run = tmp_path / "runs" / "mine.safetensors"
+    run.parent.mkdir()
+    shutil.copyfile(ctx.shipped("draw"), run)
+    assert isinstance(draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), str(run))[0], dict)
+    run.unlink()  # deleted on another page
+    with pytest.raises(gr.Error) as info:
+        draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), str(run))
+    assert message_of(info) == "This run was deleted; choose another in the Runs tab."
+    assert ctx.about(str(run), "digit") == "⚠️ This run was deleted; choose another in the Runs tab."
 
 
 def test_photo_gives_ten_class_probabilities(ctx):

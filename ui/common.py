@@ -25,6 +25,10 @@ from .gradio_internals import replace_preprocess, set_label_headline, wrap_postp
 
 ROOT = Path(__file__).resolve().parents[1]
 # The Train tab's data set choices: what each names (None: an image folder's path, typed in).
+RUN_GONE = "This run was deleted; choose another in the Runs tab."
+# A tab's model changed: its old answer goes at once, in the page, before any request (a slow page
+# showed it for seconds under the new model's name and classes); the new model's answer follows.
+CLEAR_ANSWER = "() => [{label: 'Reading it again with the new model…', confidences: []}, null]"
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist", "CIFAR-10": "cifar10", "Image folder": None}
 PREDICT = dict(concurrency_id="predict", concurrency_limit=8)  # the events that run a model
 # A prediction whose best calibrated probability (softmax(logits / T), the checkpoint's temperature)
@@ -93,6 +97,8 @@ class AppContext:
 
     def predictor(self, path: str | None, what: str) -> Predictor:
         """The model at path ('digit' or 'photo'), or a CnnError that says how to get one."""
+        if path and path not in (self.draw_checkpoint, self.photo_checkpoint) and not Path(path).is_file():
+            raise CnnError(RUN_GONE)  # a kept run deleted meanwhile (by this person on another page, or a cleanup)
         if not path or not Path(path).is_file():
             flag = "mnist" if what == "digit" else "cifar"
             raise CnnError(

@@ -14,7 +14,7 @@ from cnn.serving.digits import prepare_digit
 from cnn.serving.render import enlarge
 
 from . import words
-from .common import PREDICT, AppContext, friendly, headlined
+from .common import CLEAR_ANSWER, PREDICT, AppContext, friendly, headlined
 
 EMPTY = words.DIGIT_EMPTY  # what the label says while the canvas is empty (a digit model)
 UNSURE = words.DIGIT_UNSURE  # the headline when no digit stands out
@@ -103,7 +103,8 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
                 )
                 shipped = gr.Button("Use the shipped model", size="sm")
     shipped.click(functools.partial(use_shipped, ctx), None, [model, about], api_visibility="private")
-    # a new model: the canvas asks for its classes, and the drawing is read again by it
+    # a new model: the old answer goes at once; the canvas asks for its classes, and the drawing is read again by it
+    model.change(None, None, [label, seen], js=CLEAR_ANSWER, queue=False, api_visibility="private")
     model.change(functools.partial(model_words, ctx), model, sketch, api_visibility="private").then(
         functools.partial(draw, ctx), [sketch, model], [label, seen], show_progress="hidden", api_visibility="private"
     )
