@@ -12,8 +12,9 @@ from test_teach_tab import made
 from ui import teach_tab
 
 # Every 30 ms: what the Draw tab says its model is, and what its answer shows.
-SAMPLE = """() => { window.__states = []; window.__sampler = setInterval(() => window.__states.push([
-  document.querySelector('#draw-about')?.innerText || '', document.querySelector('#digit-label')?.innerText || '']), 30); }"""
+SAMPLE = """() => { const text = (id) => document.querySelector(id)?.innerText || '';
+  window.__states = [];
+  window.__sampler = setInterval(() => window.__states.push([text('#draw-about'), text('#digit-label')]), 30); }"""
 DIGITS = r"(^|\n)[0-9]\n\d+%"  # a digit class with its probability, as the Label shows it
 
 
