@@ -20,8 +20,14 @@ from ui import inside_tab, train_tab
 from ui.api import predict_digit, predict_photo
 from ui.app import build_app
 from ui.common import error, friendly
-from ui.draw_tab import draw
+from ui.draw_tab import ANSWER, draw
 from ui.photo_tab import photo
+
+
+def shown(out: tuple) -> dict:
+    """The Draw tab's answer by output name."""
+    return dict(zip(ANSWER, out, strict=True))
+
 
 CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 DIGITS = [str(i) for i in range(10)]
@@ -54,7 +60,8 @@ def top(probs: dict) -> str:
 def test_draw_reads_real_mnist_digits(ctx, mnist):
     right = 0
     for i in range(10):
-        probs, seen = draw(ctx, sketch_of(mnist.test.images[i, 0].numpy()), ctx.shipped("draw"))
+        out = shown(draw(ctx, sketch_of(mnist.test.images[i, 0].numpy()), ctx.shipped("draw")))
+        probs, seen = out["label"], out["seen"]
         assert sorted(probs) == DIGITS and abs(sum(probs.values()) - 1) < 1e-3
         assert isinstance(seen, Image.Image) and seen.size == (224, 224)  # the 28x28, enlarged
         right += top(probs) == str(int(mnist.test.labels[i]))
@@ -63,10 +70,11 @@ def test_draw_reads_real_mnist_digits(ctx, mnist):
 
 def test_an_empty_canvas_asks_for_a_digit(ctx):
     path = ctx.shipped("draw")
-    assert draw(ctx, None, path) == ("Draw a digit", None)
-    assert draw(ctx, {"background": None, "layers": [], "composite": None}, path) == ("Draw a digit", None)
+    assert shown(draw(ctx, None, path)) == {"label": "Draw a digit", "seen": None, "strokes": ""}
+    empty = {"background": None, "layers": [], "composite": None}
+    assert shown(draw(ctx, empty, path)) == {"label": "Draw a digit", "seen": None, "strokes": ""}
     blank = sketch_of(np.zeros((28, 28), np.uint8))  # a white canvas with nothing drawn on it
-    assert draw(ctx, blank, path) == (BLANK_MESSAGE, None)
+    assert shown(draw(ctx, blank, path))["label"] == BLANK_MESSAGE
     assert BLANK_MESSAGE.startswith("Draw a digit")
 
 
@@ -88,7 +96,7 @@ def test_a_run_deleted_meanwhile_says_so(ctx, mnist, tmp_path):
     run = tmp_path / "runs" / "mine.safetensors"
     run.parent.mkdir()
     shutil.copyfile(ctx.shipped("draw"), run)
-    assert isinstance(draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), str(run))[0], dict)
+    assert isinstance(shown(draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), str(run)))["label"], dict)
     run.unlink()  # deleted on another page
     with pytest.raises(gr.Error) as info:
         draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), str(run))
@@ -347,7 +355,7 @@ def test_an_off_topic_photo_is_headlined_as_unsure(ctx, built_app, tmp_path, mon
 def test_an_unsure_drawing_says_it_may_not_be_a_digit(ctx, built_app, mnist, monkeypatch):
     from ui import common
 
-    probs, _ = draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), ctx.shipped("draw"))
+    probs = shown(draw(ctx, sketch_of(mnist.test.images[0, 0].numpy()), ctx.shipped("draw")))["label"]
     first, second = sorted(probs, key=probs.get, reverse=True)[:2]
     monkeypatch.setattr(common, "UNSURE_BELOW", {"digit": 1.01, "photo": 0.5})  # as if unsure of every drawing
     assert shown_label(built_app, "digit-label", probs).label == f"Not sure this is a digit: maybe {first} or {second}"
@@ -387,3 +395,20 @@ def test_a_new_photo_model_updates_the_tab(built_app):
     # then the photo is classified again by the new model
     again = [f for f in fns if getattr(f.fn, "func", None) is photo_tab.photo and f.trigger_after == view._id]
     assert len(again) == 1
+
+
+def test_what_the_model_saw_says_when_the_strokes_were_thinned_or_thickened(ctx):
+    """Issue 36: "What the model saw" showed a thin, open 8 for a thick, filled one, and only a code
+    comment said why."""
+    from thick_drawings import digit
+
+    from cnn.serving.digits import THICKENED, THINNED
+
+    def strokes(image) -> str:
+        return shown(draw(ctx, {"background": None, "layers": [image], "composite": None}, ctx.shipped("draw")))[
+            "strokes"
+        ]
+
+    assert strokes(digit("8", width_share=0.5, stroke_px=90)) == THINNED  # a thick, nearly filled 8
+    assert strokes(digit("8", width_share=0.5, stroke_px=6)) == THICKENED  # a fine pen
+    assert strokes(digit("8", width_share=0.33, stroke_px=38)) == ""  # MNIST's own width: left as drawn
