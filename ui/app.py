@@ -38,6 +38,14 @@ CSS = """
 #inside-maps .thumbnail-item > img { aspect-ratio: 1; height: auto; flex: none; }
 #inside-maps .caption-label { position: static; max-width: none; white-space: normal; overflow: visible;
   border: none; border-top: 1px solid var(--border-color-primary); border-radius: 0; text-align: center; }
+/* the galleries of test images: a caption ("#369: true 4, taken for 9") whole, under its image */
+:is(#wrong-gallery, #teach-wrong, [id$=-cell-gallery]) .thumbnail-item { aspect-ratio: auto; height: auto;
+  display: flex; flex-direction: column; }
+:is(#wrong-gallery, #teach-wrong, [id$=-cell-gallery]) .thumbnail-item > img { aspect-ratio: 1; height: auto;
+  flex: none; }
+:is(#wrong-gallery, #teach-wrong, [id$=-cell-gallery]) .caption-label { position: static; max-width: none;
+  white-space: normal; overflow: visible; text-overflow: clip; border: none; border-radius: 0; text-align: center;
+  font-size: 12px; line-height: 1.25; }
 """
 # A phone (tests/test_page_phone.py): the editor is shorter and the words above it smaller, so that
 # the prediction shows on the first screen with the drawing (the tabs wrap onto a second row:
@@ -58,6 +66,8 @@ HEAD = """<style>
   .gradio-container .main.app { padding-left: 4px !important; padding-right: 4px !important; }
 }
 </style>"""
+# The Teach tab's canvas script (ui/teach_tab.py), loaded once with the page.
+HEAD += f"<script>{(Path(__file__).parent / 'static' / 'teach.js').read_text()}</script>"
 
 
 def build_app(

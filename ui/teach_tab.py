@@ -26,55 +26,11 @@ from .teach_view import VIEW, choices, open_project_at, view
 START = ("Fine-tune the shipped model", "From scratch")
 RESULT = ("status", "result", "confusion", "wrong", "last_model", "download", "to_draw", "to_photo")
 UPDATES_EVERY = 0.3  # s between progress updates
-PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
-  const b = document.querySelector('#teach-sketch button[aria-label="Brush"]');
-  if (b) { b.click(); } else if (Date.now() - t0 < 5000) { setTimeout(pick, 200); } }; pick(); }"""
-
-# "Add" stores exactly the drawing on the canvas at the click. The editor composes its layers into
-# pictures asynchronously (several awaits), so strokes drawn meanwhile would slip into the picture, and
-# a value it uploaded for a "change" listener may be older than the last stroke (Gradio sends that
-# instead). And a Clear clicked on the page is itself asynchronous: a drawing begun at once could be
-# wiped by it. So: the sketch has no change/input listener (its value is always composed afresh; the
-# preview of what the model sees is asked for by a hidden button after each stroke); HOLD_CANVAS
-# veils the canvas at the click, before Gradio reads its value, so that no stroke lands; once the
-# answer is in, RELEASE_CANVAS clears the canvas, waits until the editor says it is clear (its Undo
-# goes off), picks the brush again and lifts the veil. A second click sends the same drawing (refused
-# by the project as identical) or, once cleared, an empty canvas (refused).
-HOLD_CANVAS = """() => { if (window.cnnTeachHold) return; window.cnnTeachHold = true;
-  let look = null;
-  document.addEventListener('click', (e) => {
-    const sketch = document.querySelector('#teach-sketch');
-    if (!e.target.closest?.('#teach-add') || !sketch || sketch.querySelector('.teach-taking')) return;
-    const veil = document.createElement('div');
-    veil.className = 'teach-taking';
-    veil.textContent = 'Adding the drawing…';
-    veil.style.cssText = 'position:absolute;inset:0;z-index:1000;display:flex;align-items:center;' +
-      'justify-content:center;background:rgba(255,255,255,0.6);font-size:1.1em;touch-action:none';
-    sketch.appendChild(veil);
-    setTimeout(() => veil.remove(), 60000);  // never stuck
-  }, true);
-  document.addEventListener('pointerup', (e) => {
-    if (!e.target.closest?.('#teach-sketch')) return;
-    clearTimeout(look);
-    look = setTimeout(() => document.querySelector('#teach-look')?.click(), 250);
-  }, true); }"""
-RELEASE_CANVAS = """() => {
-  const root = document.querySelector('#teach-sketch');
-  const button = (label) => root?.querySelector(`button[aria-label="${label}"]`);
-  button('Clear canvas')?.click();
-  const t0 = Date.now();
-  const ready = () => {  // cleared (the editor's history emptied: Undo off), then the brush picked
-    const cleared = !button('Undo') || button('Undo').disabled;
-    if (cleared) button('Brush')?.click();
-    if (root && (!cleared || root.innerText.includes('select the draw tool')) && Date.now() - t0 < 10000) {
-      setTimeout(ready, 50);
-    } else {
-      // a settle: the editor makes its new layer after the clear asynchronously, and strokes before it
-      // are lost (tests/test_page_teach.py draws at once after each Add, at 4x CPU throttling)
-      setTimeout(() => root?.querySelectorAll('.teach-taking').forEach((v) => v.remove()), 600);
-    }
-  };
-  setTimeout(ready, 50); }"""
+# The canvas's JavaScript lives in ui/static/teach.js, loaded once with the page (ui/app.py HEAD):
+# why the canvas is veiled while a drawing is added, and how it is cleared, is said there.
+PICK_BRUSH = "() => window.cnnTeach?.pickBrush()"
+HOLD_CANVAS = "() => window.cnnTeach?.hold()"
+RELEASE_CANVAS = "() => window.cnnTeach?.release()"
 
 
 # ---------------------------------------------------------------- handlers: projects and classes
