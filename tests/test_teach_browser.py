@@ -12,6 +12,7 @@ import time
 import pytest
 from app_helpers import launch, playwright_and_chromium, screenshot_dir
 from PIL import Image, ImageDraw
+from test_browser import shot
 from test_projects import png, stroke
 
 from cnn.projects import Project
@@ -135,4 +136,4 @@ def test_the_teach_tab_screenshot(page):
     page.get_by_text("bar, taken for ring").wait_for()  # the mislabelled bar, in the gallery
     SHOTS.mkdir(parents=True, exist_ok=True)
     time.sleep(0.5)  # let the images finish painting
-    page.screenshot(path=str(SHOTS / "teach.png"), full_page=True)
+    shot(page, "teach", "#teach-summary")
