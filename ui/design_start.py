@@ -105,8 +105,5 @@ PRESET_WORDS = {
 
 def preset_choices() -> list[tuple[str, str]]:
     """(label, name) for the "Start from" list: each preset with a few words on what it is."""
-    return [
-        (f"{n}: {PRESET_WORDS[n]}", n) if n in PRESET_WORDS else choice
-        for choice in words.model_choices(list(presets()))
-        for n in [choice[1]]
-    ]
+    labelled = dict(words.model_choices(list(presets())))  # (the models' own words, ui/words.py)
+    return [(f"{n}: {PRESET_WORDS[n]}" if n in PRESET_WORDS else label, n) for label, n in labelled.items()]
