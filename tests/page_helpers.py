@@ -28,13 +28,13 @@ def data_dir_with_mnist(tmp: Path) -> Path:
 
 
 @contextmanager
-def app_page(tmp_path_factory, *, throttle: float = 1.0, screen: dict = DESKTOP):
+def app_page(tmp_path_factory, *, throttle: float = 1.0, screen: dict = DESKTOP, flags: tuple = ()):
     """The app and a page on it, Draw tab loaded; throttle > 1 slows the page's CPU that many times
-    (Chromium's Emulation.setCPUThrottlingRate), as page.throttle(rate) does later. page.demo is the
-    app, page.data_dir its data directory."""
+    (Chromium's Emulation.setCPUThrottlingRate), as page.throttle(rate) does later; flags are more
+    command-line flags for the app. page.demo is the app, page.data_dir its data directory."""
     sync_playwright, exe = playwright_and_chromium()
     data = data_dir_with_mnist(tmp_path_factory.mktemp("data"))
-    demo, url = launch(tmp_path_factory.mktemp("runs"), "--data-dir", str(data))
+    demo, url = launch(tmp_path_factory.mktemp("runs"), "--data-dir", str(data), *flags)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)

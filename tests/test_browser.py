@@ -18,16 +18,10 @@ import pytest
 from app_helpers import ROOT, SCRATCH, launch, playwright_and_chromium, screenshot_dir
 
 SHOTS = screenshot_dir()  # .scratch/screenshots/; docs/screenshots/ with CNN_UPDATE_SCREENSHOTS=1
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = (
+    "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
+    "--disable-component-update --disable-sync"
+).split()
 SLOW = 60_000  # ms: the machine running the tests may be busy
 
 
@@ -71,10 +65,18 @@ def page(tmp_path_factory):
     yield from app_page(tmp_path_factory)
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, top: str | None = None) -> None:
+    """A README screenshot: a 1280x800 crop of the page (legible at half width), from the top of the
+    element `top` (None: the page's top), so that it shows the point of its tab and no paths."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     time.sleep(0.5)  # let plots and images finish painting
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    y = 0 if top is None else page.evaluate(TOP, top)
+    page.screenshot(
+        path=str(SHOTS / f"{name}.png"), full_page=True, clip=dict(x=0, y=max(0, y - 8), width=1280, height=800)
+    )
+
+
+TOP = "(sel) => document.querySelector(sel).getBoundingClientRect().top + window.scrollY"
 
 
 def open_tab(page, name: str) -> None:
@@ -225,6 +227,7 @@ def test_train_watch_the_loss_reload_and_stop(page):
 
 
 def test_train_to_the_end_and_use_the_model(page):
+    open_tab(page, "Train")  # (bench/update_screenshots.sh runs this test after the Inside tab's)
     # choosing a model picks its recipe preset, which fills in the settings
     _pick(page, "model", "seed002_net")
     _wait_value(page, "recipe", "seed002")
@@ -250,7 +253,7 @@ def test_train_to_the_end_and_use_the_model(page):
         and "Calibration:" in page.locator("#train-result").inner_text()
     )
     assert page.locator("#train-get-checkpoint").is_visible() and page.locator("#train-get-onnx").is_visible()
-    shot(page, "train")
+    shot(page, "train", "#train-status")
     page.locator("#to-draw").click()
     page.get_by_text("Model:").first.wait_for()
     page.wait_for_function("() => document.querySelector('#draw-about').innerText.includes('seed002_net-mnist-')")

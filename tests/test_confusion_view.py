@@ -112,3 +112,22 @@ def test_each_mistake_shows_its_grad_cam_and_top_two_answers(ctx, sample):
         assert first == str(pred)
     _, right = cv.show_runs_cell(ctx, "shipped/mnist", [true, true], cv.CAMS[0])
     assert np.asarray(right[0][0]).shape[:2] == (112, 112) and "·" not in right[0][1]  # right ones plain
+
+
+def test_class_names_are_written_whole_on_the_confusion_matrix():
+    """Issue 36: Teach's matrix cut its column labels to five letters ("circl", "trian")."""
+    import torch
+    from PIL import ImageDraw
+
+    from cnn.serving.render import CONFUSION_MARGIN, confusion_image
+
+    im = confusion_image(torch.tensor([[3, 1], [0, 4]]), ["circle", "triangle"])
+    ink = np.asarray(im.convert("L")) < 128
+    cell = 36
+    above = ink[: CONFUSION_MARGIN - 2, CONFUSION_MARGIN + cell : CONFUSION_MARGIN + 2 * cell]  # over column 2
+    rows = np.nonzero(above.any(1))[0]
+    whole = ImageDraw.Draw(im).textlength("triangle")
+    assert rows.max() - rows.min() + 1 >= whole - 2, (rows.min(), rows.max(), whole)  # all 8 letters, upwards
+    left = ink[CONFUSION_MARGIN + cell : CONFUSION_MARGIN + 2 * cell, : CONFUSION_MARGIN - 2]  # row 2's name
+    cols = np.nonzero(left.any(0))[0]
+    assert cols.max() - cols.min() + 1 >= whole - 2

@@ -16,8 +16,11 @@ from cnn.errors import ConfigError
 from cnn.runs import RunConfig
 from ui import design_editor as de
 from ui import design_edits as edits
+from ui import design_link_open as link_open
+from ui import design_outputs as mo
 from ui import design_share as share
 from ui import design_views as views
+from ui.design_outputs import named
 
 MNIST = views.Target.of("MNIST", 64)
 
@@ -97,30 +100,61 @@ def test_a_design_too_big_shows_its_table_and_says_its_size_and_the_limit():
 
 def test_the_edit_handlers_show_a_message_and_change_nothing_on_a_bad_edit():
     d = lenet()
-    out = de.on_apply(d, 0, "Conv2d", "kernel_size=", "MNIST", 64)
-    assert "Could not read" in out[3] and all(isinstance(x, type(gr.skip())) for x in out[:3] + out[4:])
-    out = de.on_text(d, 0, '[{"layer": "ReLU"', "MNIST", 64)
-    assert "could not be read" in out[3]
-    out = de.on_text(d, 0, '{"layer": "ReLU"}', "MNIST", 64)
-    assert "must be a list of layers" in out[3]
+    out = named(de.on_apply(d, 0, "Conv2d", "kernel_size=", "MNIST", 64))
+    assert "Could not read" in out["message"]
+    assert all(isinstance(v, type(gr.skip())) for k, v in out.items() if k != "message")
+    assert "could not be read" in named(de.on_text(d, 0, '[{"layer": "ReLU"', "MNIST", 64))["message"]
+    assert "must be a list of layers" in named(de.on_text(d, 0, '{"layer": "ReLU"}', "MNIST", 64))["message"]
     # a good edit: the design follows, and the JSON view round-trips
-    out = de.on_apply(d, 3, "Conv2d", "out_channels=16, kernel_size=3", "MNIST", 64)
-    new, views = out[0], de.DesignEditor.__dataclass_fields__
-    assert new[3] == {"layer": "Conv2d", "out_channels": 16, "kernel_size": 3} and len(views) == len(out)
-    again = de.on_text([], None, out[6], "MNIST", 64)
-    assert again[0] == new and again[3] == out[3]
+    out = named(de.on_apply(d, 3, "Conv2d", "out_channels=16, kernel_size=3", "MNIST", 64))
+    new = out["design"]
+    assert new[3] == {"layer": "Conv2d", "out_channels": 16, "kernel_size": 3}
+    again = named(de.on_text([], None, out["text"], "MNIST", 64))
+    assert again["design"] == new and again["message"] == out["message"]
+    assert out["stale"].visible is False and out["views_box"].elem_classes == []
+
+
+def test_a_broken_edit_greys_out_the_picture_and_code_and_names_the_layer():
+    """Issue 36: after kernel_size=20 the table showed 20 and the picture and code still showed 3."""
+    out = named(de.on_apply(lenet(), 3, "Conv2d", "out_channels=16, kernel_size=20", "MNIST", 64))
+    assert "kernel_size=20" in out["table"].iloc[3]["Arguments"] and "layer 4, Conv2d" in out["message"]
+    assert isinstance(out["picture"], type(gr.skip())) and isinstance(out["code"], type(gr.skip()))
+    assert out["views_box"].elem_classes == [mo.STALE_CLASS]
+    assert out["stale"].visible and "Out of date: fix layer 4" in out["stale"].value
+    fixed = named(de.on_apply(out["design"], 3, "Conv2d", "out_channels=16, kernel_size=5", "MNIST", 64))
+    assert "kernel_size=5" in fixed["code"] and fixed["views_box"].elem_classes == [] and not fixed["stale"].visible
+
+
+def test_every_preset_in_start_from_says_what_it_is():
+    labels = dict((v, label) for label, v in de.preset_choices())
+    assert set(labels) == set(de.presets())
+    assert all(len(label) > len(v) + 10 for v, label in labels.items()), labels
+    assert "PyTorch tutorial" in labels["seed000_net"]
 
 
 def test_a_share_link_round_trips_and_bad_parts_are_named():
     d = lenet()
-    q = share.share_query(d, "Fashion-MNIST", "design", 2.0, 64, 0.003, "adam")
+    q = share.share_query(d, "Fashion-MNIST", "design", 2.0, 64, 0.003, "adam", "1,500", "300")
     link = share.read_link(dict(parse_qsl(q[1:])))
     assert link.design == d and link.dataset_choice == "Fashion-MNIST" and link.recipe == "design"
     assert (link.epochs, link.batch, link.lr, link.optimizer, link.problems) == (2.0, 64, 0.003, "adam", ())
+    assert (link.train_n, link.test_n) == (1500, 300)  # the quick run's sizes travel too (issue 36)
+    opened = link_open.from_link(dict(parse_qsl(q[1:])))
+    assert opened["tabs"].selected == "train" and opened["model"] == de.MODEL and opened["box"].open
+    assert (opened["train_n"], opened["test_n"], opened["epochs"], opened["batch"]) == ("1500", "300", 2.0, 64)
+    assert opened["design"] == d and opened["dataset"] == "Fashion-MNIST" and link_open.from_link({}) == {}
     bad = share.read_link(
-        {"design": "%%%", "dataset": "imagenet", "recipe": "x", "epochs": "nan", "batch": "1.5", "lr": "0"}
+        {
+            "design": "%%%",
+            "dataset": "imagenet",
+            "recipe": "x",
+            "epochs": "nan",
+            "batch": "1.5",
+            "lr": "0",
+            "train": "-5",
+        }
     )
-    assert bad.design is None and bad.dataset_choice is None and bad.epochs is None and len(bad.problems) == 6
+    assert bad.design is None and bad.dataset_choice is None and bad.epochs is None and len(bad.problems) == 7
     not_a_list = share.read_link({"design": share.encode_design({"layer": "ReLU"})}).problems
     assert len(not_a_list) == 1 and "list of layers" in not_a_list[0]
     assert "damaged" in share.read_link({"design": "A" * 30_000}).problems[0]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 import ui.common as common
+import ui.downloads as downloads
 
 
 @pytest.fixture()
@@ -20,7 +22,7 @@ def outside(tmp_path, monkeypatch):
     temp.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(temp))
-    monkeypatch.setattr(common, "DOWNLOADS", temp / "cnn-playground-downloads")
+    monkeypatch.setattr(downloads, "DOWNLOADS", temp / "cnn-playground-downloads")
     return tmp_path
 
 
@@ -51,3 +53,30 @@ def test_a_copy_that_fails_part_way_leaves_no_half_file(outside, monkeypatch):
         common.servable(src)
     assert first.read_bytes() == b"x" * 1000  # the page that had it still serves a whole file
     assert [p.name for p in first.parent.iterdir()] == ["m.safetensors"]  # no temporary left behind
+
+
+def test_a_runs_download_lasts_as_long_as_the_run_and_an_export_its_time(outside):
+    """Issue 36: downloads are swept by what they belong to, never by the upload time-to-live."""
+    run, other = outside / "runs" / "a.safetensors", outside / "runs" / "b.safetensors"
+    run.parent.mkdir()
+    run.write_bytes(b"a")
+    other.write_bytes(b"b")
+    kept, stays = Path(common.servable(run)), Path(common.servable(other))
+    made = outside / "made.zip"
+    made.write_bytes(b"zip")
+    export = Path(downloads.offer_export(made, ttl_s=60))
+    assert export.read_bytes() == b"zip" and not made.exists()
+    assert downloads.sweep() == 0 and kept.is_file() and export.is_file()
+    run.unlink()  # the run is deleted: its download goes
+    assert downloads.sweep() == 1 and not kept.exists() and stays.is_file() and export.is_file()
+    assert downloads.sweep(now=time.time() + 61) == 1 and not export.exists() and stays.is_file()
+
+
+def test_a_download_address_cannot_be_worked_out_from_the_runs_path(outside):
+    import hashlib
+
+    run = outside / "alice" / "mnist_fast-1.safetensors"
+    run.parent.mkdir()
+    run.write_bytes(b"w")
+    folder = Path(common.servable(run)).parent.name
+    assert len(folder) == 32 and folder not in hashlib.sha256(str(run.resolve()).encode()).hexdigest()

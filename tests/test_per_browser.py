@@ -94,13 +94,13 @@ def test_a_forged_or_missing_cookie_is_not_anas(server, anas_run):
 
 def test_one_address_holds_one_place_however_many_sessions(server):
     start = ev(server, "train_tab", "start")
-    ok, out = server.ana.call(start, *START, "ana-token", None)
+    ok, out = server.ana.call(start, *START, "ana-token", None, None)
     assert ok, out
     try:
         first = server.demo.runs.active()
         assert len(first) == 1 and first[0].person == "127.0.0.1"
         for page, token in ((server.eve, "eve-token"), (server.ana, "another-tab")):  # the same address
-            page.call(start, *START, token, None)  # (refused with a warning: "You already have a run")
+            page.call(start, *START, token, None, None)  # (refused with a warning: "You already have a run")
             assert server.demo.runs.active() == first  # nothing more queued
     finally:
         server.demo.runs.stop()

@@ -92,7 +92,7 @@ def test_two_runs_watched_compared_and_one_used(page):
     page.locator("#runs-diff").click()  # close the compare list
     page.wait_for_function("() => !document.querySelector('#runs-compare [role=option]')")
     _pick(page, "runs-chosen", first)
-    shot(page, "runs")
+    shot(page, "runs", "#runs-table")
     page.locator("#runs-use").click()
     page.wait_for_function(f"() => document.querySelector('#draw-about').innerText.includes({first!r})")
     assert page.locator("#draw-about").is_visible()  # the Draw tab is shown

@@ -10,8 +10,9 @@ import math
 import time
 
 import pytest
-from app_helpers import launch, playwright_and_chromium, screenshot_dir
+from app_helpers import ROOT, launch, playwright_and_chromium, screenshot_dir
 from PIL import Image, ImageDraw
+from test_browser import shot
 from test_projects import png, stroke
 
 from cnn.projects import Project
@@ -19,6 +20,7 @@ from cnn.projects.loading import held_out
 
 SLOW = 120_000  # ms: training on a busy CPU
 SHOTS = screenshot_dir()  # as tests/test_browser.py
+SCRATCH_SHOTS = ROOT / ".scratch" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -135,4 +137,7 @@ def test_the_teach_tab_screenshot(page):
     page.get_by_text("bar, taken for ring").wait_for()  # the mislabelled bar, in the gallery
     SHOTS.mkdir(parents=True, exist_ok=True)
     time.sleep(0.5)  # let the images finish painting
-    page.screenshot(path=str(SHOTS / "teach.png"), full_page=True)
+    shot(page, "teach", "#teach-summary")
+    page.locator("#teach-status").screenshot(path=str(SCRATCH_SHOTS / "teach-status.png"))
+    page.locator("#teach-confusion").screenshot(path=str(SCRATCH_SHOTS / "teach-confusion.png"))
+    page.locator("#teach-wrong").screenshot(path=str(SCRATCH_SHOTS / "teach-wrong.png"))

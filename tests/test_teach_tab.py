@@ -25,7 +25,7 @@ from cnn.runs import RunConfig, RunManager
 from ui import runs_tab, teach_tab, words
 from ui.app import build_app
 from ui.common import AppContext, headline, md
-from ui.draw_tab import draw, model_words
+from ui.draw_tab import ANSWER, draw, model_words
 from ui.teach_view import VIEW
 
 warnings.filterwarnings("ignore", message=".*outside of a gradio.*")
@@ -88,7 +88,7 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     inside_data.parent.mkdir()
     shutil.copyfile(model, inside_data)
     assert f"; checkpoint models/{Path(model).name}** · served by" in ctx.about(str(inside_data), "digit")
-    probs, seen = draw(ctx, sketch(stroke("ring", 3)), model)
+    probs, seen = (dict(zip(ANSWER, draw(ctx, sketch(stroke("ring", 3)), model)))[k] for k in ("label", "seen"))
     assert set(probs) == {"ring", "bar"} and probs["ring"] > 0.5
     # the Runs tab lists it without a "no log" problem (a Teach run keeps none), its data its project
     (entry,) = [e for e in list_runs(ctx.runs.runs_dir) if e.key == Path(model).stem]
@@ -96,10 +96,12 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     assert runs_tab.row(entry)[2] == "project Rings & bars"
     # the Draw tab speaks the taught model's words, and a digit model's again after it
     assert model_words(ctx, model).label == "Draw a ring or bar"
-    assert draw(ctx, sketch(Image.new("RGBA", (420, 420))), model)[0] == "Draw a ring or bar"
+    blank = dict(zip(ANSWER, draw(ctx, sketch(Image.new("RGBA", (420, 420))), model)))
+    assert blank["label"] == "Draw a ring or bar"
     assert headline({"ring": 0.6, "bar": 0.4}, words.unsure, "digit") == "Not sure: maybe ring or bar"
     assert model_words(ctx, ctx.shipped("draw")).label == "Draw a digit (0-9)"
-    assert draw(ctx, sketch(Image.new("RGBA", (420, 420))), ctx.shipped("draw"))[0].startswith("Draw a digit")
+    blank = dict(zip(ANSWER, draw(ctx, sketch(Image.new("RGBA", (420, 420))), ctx.shipped("draw"))))
+    assert blank["label"].startswith("Draw a digit")
 
 
 def test_remove_rename_and_delete_with_confirmation(ctx):

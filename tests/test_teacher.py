@@ -36,7 +36,7 @@ def ev(server, module, name) -> int:
 
 
 def test_a_teacher_sees_and_stops_a_learners_run_and_a_learner_cannot(server):
-    ok, out = server.bob.call(ev(server, "train_tab", "start"), *LONG, "bob-page", None)
+    ok, out = server.bob.call(ev(server, "train_tab", "start"), *LONG, "bob-page", None, None)
     assert ok, out
     bobs = server.demo.runs.active()[0]
     for attempt in (("refresh",), ("stop_pressed", bobs.id)):

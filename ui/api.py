@@ -60,7 +60,7 @@ def predict_digit(ctx: AppContext, image, run: str = "", request: gr.Request = N
     path = checkpoint_of(ctx, run, request, "digit") if run else ctx.shipped("draw")
     if run and ctx.predictor(path, "digit").input_shape[0] != 1:
         raise CnnError(f"The run {run} takes colour photos: predict with it through /predict_photo.")
-    probs, _ = draw_tab.digit_prediction(ctx, image, path)
+    probs, _, _ = draw_tab.digit_prediction(ctx, image, path)
     if isinstance(probs, str):
         raise CnnError(API_BLANK.get(probs, probs))
     return probs

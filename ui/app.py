@@ -9,7 +9,7 @@ import gradio as gr
 
 from cnn.runs import RunManager
 
-from . import api, common, downloads, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, teacher_tab, train_tab
+from . import api, downloads, draw_tab, inside_tab, photo_tab, runs_tab, teach_tab, teacher_tab, train_tab
 from .common import AppContext
 from .gradio_internals import attach
 from .identity import Identity
@@ -32,11 +32,22 @@ CSS = """
 #live-panel .live-cell.wrong { border-color: #dc2626; background: #fee2e2; }
 #live-panel .live-cell img { width: 100%; image-rendering: pixelated; display: block; }
 #live-panel .live-head { font-weight: 600; margin-bottom: 4px; }
+/* a design that does not build: the picture and code it can no longer show, greyed (ui/design_outputs.py) */
+.design-stale #design-picture, .design-stale #design-code { opacity: 0.35; filter: grayscale(1); }
+#design-stale { border-left: 4px solid #d97706; padding-left: 8px; }
 #inside-maps .grid-wrap { max-height: none; overflow-y: auto; padding-top: var(--size-8); }
 #inside-maps .thumbnail-item { aspect-ratio: auto; height: auto; display: flex; flex-direction: column; }
 #inside-maps .thumbnail-item > img { aspect-ratio: 1; height: auto; flex: none; }
 #inside-maps .caption-label { position: static; max-width: none; white-space: normal; overflow: visible;
   border: none; border-top: 1px solid var(--border-color-primary); border-radius: 0; text-align: center; }
+/* the galleries of test images: a caption ("#369: true 4, taken for 9") whole, under its image */
+:is(#wrong-gallery, #teach-wrong, [id$=-cell-gallery]) .thumbnail-item { aspect-ratio: auto; height: auto;
+  display: flex; flex-direction: column; }
+:is(#wrong-gallery, #teach-wrong, [id$=-cell-gallery]) .thumbnail-item > img { aspect-ratio: 1; height: auto;
+  flex: none; }
+:is(#wrong-gallery, #teach-wrong, [id$=-cell-gallery]) .caption-label { position: static; max-width: none;
+  white-space: normal; overflow: visible; text-overflow: clip; border: none; border-radius: 0; text-align: center;
+  font-size: 12px; line-height: 1.25; }
 """
 # A phone (tests/test_page_phone.py): the editor is shorter and the words above it smaller, so that
 # the prediction shows on the first screen with the drawing (the tabs wrap onto a second row:
@@ -57,6 +68,8 @@ HEAD = """<style>
   .gradio-container .main.app { padding-left: 4px !important; padding-right: 4px !important; }
 }
 </style>"""
+# The Teach tab's canvas script (ui/teach_tab.py), loaded once with the page.
+HEAD += f"<script>{(Path(__file__).parent / 'static' / 'teach.js').read_text()}</script>"
 
 
 def build_app(
@@ -69,10 +82,12 @@ def build_app(
     admins=(),
 ) -> gr.Blocks:
     """The whole app. Uploaded files are deleted from Gradio's cache upload_ttl seconds after
-    they arrive (not at once: identical uploads share one cached file). logins: the app asks for
-    a login, and each user's runs and projects are their own (AppContext); identity: per-browser
-    mode (ui.identity); admins: the logins that see and stop every run (ui.teacher_tab)."""
+    they arrive (not at once: identical uploads share one cached file); the files the app offers for
+    download are not in that cache (ui/downloads.py). logins: the app asks for a login, and each
+    user's runs and projects are their own (AppContext); identity: per-browser mode (ui.identity);
+    admins: the logins that see and stop every run (ui.teacher_tab)."""
     ctx = AppContext(runs, str(mnist_checkpoint), str(cifar_checkpoint), logins, identity, frozenset(admins))
+    downloads.serve_in_place()  # downloads outlive the upload TTL: the run's life, or an hour for exports
     with gr.Blocks(title="CNN Playground", delete_cache=(max(1, upload_ttl // 2), upload_ttl)) as demo:
         draw_model = gr.State(ctx.shipped("draw"))
         photo_model = gr.State(ctx.shipped("photo"))
@@ -93,6 +108,5 @@ def build_app(
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
     refuse_gently(demo)  # a refusal is a warning that leaves the page as it was (ui/refusals.py)
     threading.Thread(target=inside_tab.warm, args=(ctx,), name="inside-warm-up", daemon=True).start()
-    downloads.start_sweeping(lambda: common.DOWNLOADS)  # downloads and exports removed after a while
     attach(demo, ctx)  # demo.ctx and demo.runs (ui/gradio_internals.py)
     return demo

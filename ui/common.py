@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import html
 import inspect
 import logging
 import os
-import shutil
-import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from cnn.atomic import atomic_path
 from cnn.errors import CnnError
 from cnn.projects import projects_root
 from cnn.run_index import RunEntry, find_run
@@ -31,6 +26,10 @@ from .identity import Identity
 
 ROOT = Path(__file__).resolve().parents[1]
 # The Train tab's data set choices: what each names (None: an image folder's path, typed in).
+RUN_GONE = "This run was deleted; choose another in the Runs tab."
+# A tab's model changed: its old answer goes at once, in the page, before any request (a slow page
+# showed it for seconds under the new model's name and classes); the new model's answer follows.
+CLEAR_ANSWER = "() => [{label: 'Reading it again with the new model…', confidences: []}, null]"
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist", "CIFAR-10": "cifar10", "Image folder": None}
 PREDICT = dict(concurrency_id="predict", concurrency_limit=8)  # the events that run a model
 # A prediction whose best calibrated probability (softmax(logits / T), the checkpoint's temperature)
@@ -116,6 +115,8 @@ class AppContext:
 
     def predictor(self, path: str | None, what: str) -> Predictor:
         """The model at path ('digit' or 'photo'), or a CnnError that says how to get one."""
+        if path and path not in (self.draw_checkpoint, self.photo_checkpoint) and not Path(path).is_file():
+            raise CnnError(RUN_GONE)  # a kept run deleted meanwhile (by this person on another page, or a cleanup)
         if not path or not Path(path).is_file():
             flag = "mnist" if what == "digit" else "cifar"
             raise CnnError(
@@ -283,41 +284,13 @@ def headlined(label: gr.Label, unsure, kind: str) -> gr.Label:
     return label
 
 
-DOWNLOADS = Path(tempfile.gettempdir()) / "cnn-playground-downloads"  # Gradio serves files under the temp dir
-
-
 def servable(path: str | os.PathLike) -> str:
-    """A path Gradio will serve: the file itself when under the working or temp directory, else a copy
-    under DOWNLOADS, in a folder of its own for each checkpoint file (named by a hash of its full
-    path), so that two runs with one name never share a download, written atomically, so that a
-    page never serves a half-copied file. Copies are removed after a while (ui/downloads.py)."""
-    real = Path(path).resolve()
-    for root in (os.getcwd(), tempfile.gettempdir()):
-        if real.is_relative_to(Path(root).resolve()):
-            return str(real)
-    downloads.sweep(DOWNLOADS)
-    dest = DOWNLOADS / hashlib.sha256(str(real).encode()).hexdigest()[:16] / real.name
-    with downloads.LOCK, atomic_path(dest) as tmp:
-        shutil.copyfile(real, tmp)
-    return str(dest)
+    """A run's checkpoint as a file to offer for download: kept while the run is (ui/downloads.py)."""
+    return downloads.offer_run_file(path)
 
 
 def onnx_download(checkpoint: str | os.PathLike) -> str:
     """The checkpoint's ONNX export (cnn.serving.onnx_runtime.checkpoint_onnx: exported once per
     checkpoint content, the file the Predictor serves from) as a file named after the checkpoint,
-    <name>.onnx, in a folder named by the export's hash so that two checkpoints never collide."""
-    src = checkpoint_onnx(checkpoint)
-    downloads.sweep(DOWNLOADS)
-    dest = DOWNLOADS / src.stem / f"{Path(checkpoint).stem}.onnx"
-    with downloads.LOCK:
-        if not dest.is_file():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{uuid.uuid4().hex}.part")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)  # two pages asking at once each write whole files
-        return downloads.handed_out(dest)
-
-
-def download_folder(prefix: str) -> Path:
-    """A new folder under DOWNLOADS for one download or export (removed after a while)."""
-    return downloads.fresh_folder(DOWNLOADS, prefix)
+    <name>.onnx, kept for download while the checkpoint is (ui/downloads.py)."""
+    return downloads.offer_run_file(checkpoint_onnx(checkpoint), run=checkpoint, name=f"{Path(checkpoint).stem}.onnx")

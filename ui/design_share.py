@@ -15,6 +15,8 @@ from cnn.training.recipes import OPTIMIZERS, RECIPES
 from .common import DATASETS
 from .design_edits import as_layers
 
+MAX_IMAGES = 10_000_000  # a quick run's sizes in a link (a run takes at most its data set's own)
+
 
 def encode_design(design: list) -> str:
     """A design as a link's `design=` token (cnn.models.design_link: compressed, base64url)."""
@@ -26,12 +28,19 @@ def decode_design(text: str) -> list:
     return design_link.design_from_token(str(text or "").strip())
 
 
-def share_query(design, dataset_choice, recipe, epochs, batch, lr, optimizer) -> str:
-    """The query that opens the page with this design, data set and recipe: `?design=...&...`."""
+# The link's names for Start's settings, in share_query's order (the design and data set before them).
+SETTINGS = ("recipe", "epochs", "batch", "lr", "optimizer", "train", "test")
+LINK_KEYS = {"design", "dataset", *SETTINGS}
+
+
+def share_query(design, dataset_choice, recipe, epochs, batch, lr, optimizer, train_n="", test_n="") -> str:
+    """The query that opens the page with this design, data set and every setting Start uses (the
+    quick run's training and test images too): `?design=...&...`."""
     q = {"design": encode_design(as_layers(design))}
     if DATASETS.get(dataset_choice):
         q["dataset"] = DATASETS[dataset_choice]
-    for name, v in (("recipe", recipe), ("epochs", epochs), ("batch", batch), ("lr", lr), ("optimizer", optimizer)):
+    for name, v in zip(SETTINGS, (recipe, epochs, batch, lr, optimizer, train_n, test_n), strict=True):
+        v = v.strip().replace(",", "") if isinstance(v, str) else v
         if v not in (None, ""):
             q[name] = f"{v:g}" if isinstance(v, float) else str(v)
     return "?" + urlencode(q)
@@ -48,6 +57,8 @@ class Link:
     batch: int | None = None
     lr: float | None = None
     optimizer: str | None = None
+    train_n: int | None = None  # the quick run's training images (None: all, or as it is)
+    test_n: int | None = None  # and its test images
     problems: tuple = ()
 
 
@@ -90,6 +101,8 @@ def read_link(query) -> Link:
         ("epochs", "epochs", 0, 1000, False),
         ("batch", "batch", 0, 65536, True),
         ("lr", "lr", 0, 10, False),
+        ("train", "train_n", 0, MAX_IMAGES, True),
+        ("test", "test_n", 0, MAX_IMAGES, True),
     ):
         try:
             v = _number(query, name, low, high, whole)

@@ -1,112 +1,108 @@
-"""The files the app makes for downloads and exports (checkpoint copies, ONNX files, project zips,
-Teach's checkpoints) live in one folder under the temp directory, one sub-folder each, and are
-removed DOWNLOAD_TTL seconds after they were last handed out, and oldest first while the folder
-holds more than MAX_DOWNLOAD_BYTES. Gradio copies a file it serves into its own cache (removed by
-the app's delete_cache), so removing ours never breaks a download the page already offers.
+"""The files the app offers for download, kept as long as a page can show their button.
 
-Sweeps run whenever a new download is made, and every SWEEP_SECONDS in a background thread
-(`start_sweeping`), so the folder empties when nobody downloads anything more.
-"""
+Gradio copies a file a handler returns into its cache, and the app's `delete_cache` (ui/app.py)
+deletes that copy after the upload time-to-live: a download button shown two minutes earlier then
+answered 403 (issue 36). So the app puts its downloads in a folder of its own, DOWNLOADS, which
+Gradio serves in place (gr.set_static_paths: no cache copy, nothing for delete_cache to delete):
+
+- a kept run's files (its checkpoint, its ONNX export) stay while the run's checkpoint exists;
+- an export (a Teach project's .zip) stays EXPORT_TTL_S seconds, which the page states.
+
+Each file lies in a folder named by an HMAC under a key made at start-up, so that nobody can
+guess another person's download address from a run's name; who may ask for which run is checked
+by the handlers before they offer a file (AppContext.kept_run)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import os
+import secrets
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-DOWNLOAD_TTL = int(os.environ.get("CNN_DOWNLOAD_TTL") or 600)  # seconds
-MAX_DOWNLOAD_BYTES = 2 * 1024**3
-SWEEP_SECONDS = 60
-LOCK = threading.RLock()  # a sweep, and a reused download being written, one at a time
+import gradio as gr
+
+from cnn.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+DOWNLOADS = Path(tempfile.gettempdir()) / "cnn-playground-downloads"
+EXPORT_TTL_S = 3600  # an export's lifetime; the Teach tab's label says "kept for an hour"
+SWEEP_EVERY_S = 60.0
+_KEY = secrets.token_bytes(32)
+_lock = threading.Lock()
+_kept: dict[Path, Path] = {}  # a download's folder -> the run checkpoint it belongs to
+_exports: dict[Path, float] = {}  # an export's folder -> when it goes (time.time())
 
 
-def _entries(root: Path) -> list[tuple[float, int, Path]]:
-    """(last handed out, bytes, path) of every top-level entry: a folder's newest file counts."""
-    out = []
-    for e in os.scandir(root):
-        p = Path(e.path)
-        try:
-            if e.is_dir(follow_symlinks=False):
-                stats = [f.stat() for f in p.rglob("*") if f.is_file() and not f.is_symlink()]
-                newest = max([s.st_mtime for s in stats] + [e.stat().st_mtime])
-                out.append((newest, sum(s.st_size for s in stats), p))
-            else:
-                st = e.stat(follow_symlinks=False)
-                out.append((st.st_mtime, st.st_size, p))
-        except OSError:  # removed meanwhile
-            continue
-    return out
+def _folder(tag: str) -> Path:
+    return DOWNLOADS / hmac.new(_KEY, tag.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
+def offer_run_file(path: str | os.PathLike, *, run: str | os.PathLike | None = None, name: str = "") -> str:
+    """A copy of `path` (a run's checkpoint, or a file made from it) to offer for download, kept
+    while the run's checkpoint `run` (default: `path` itself) exists. One folder per run file and
+    name, so two runs with one name never share a download; written atomically, so that a page
+    never serves a half-copied file."""
+    src = Path(path).resolve()
+    owner = Path(run).resolve() if run else src
+    name = name or src.name
+    dest = _folder(f"{owner}\n{name}") / name
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
+    with _lock:
+        _kept[dest.parent] = owner
+    return str(dest)
 
 
-def sweep(root: str | os.PathLike, ttl: float | None = None, max_bytes: int | None = None, now=None) -> list[Path]:
-    """Remove what was handed out over `ttl` seconds ago, then the oldest while the rest is over
-    `max_bytes`; the paths removed."""
-    root = Path(root)
-    ttl = DOWNLOAD_TTL if ttl is None else ttl
-    max_bytes = MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes
+def offer_export(path: str | os.PathLike, ttl_s: float = EXPORT_TTL_S) -> str:
+    """Move an export (a file made for this one download) into a folder of its own, kept ttl_s
+    seconds."""
+    src = Path(path)
+    dest = _folder(f"export\n{secrets.token_hex(16)}") / src.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(src, dest)
+    with _lock:
+        _exports[dest.parent] = time.time() + ttl_s
+    return str(dest)
+
+
+def sweep(now: float | None = None) -> int:
+    """Delete the downloads of runs that are gone and the exports past their time; how many."""
     now = time.time() if now is None else now
-    if not root.is_dir():
-        return []
-    with LOCK:
-        entries = sorted(_entries(root), key=lambda e: e[0])
-        gone = [p for t, _, p in entries if now - t > ttl]
-        kept = [(t, n, p) for t, n, p in entries if now - t <= ttl]
-        total = sum(n for _, n, _ in kept)
-        for _, n, p in kept[:-1]:  # never the newest: it is being handed out now
-            if total <= max_bytes:
-                break
-            gone.append(p)
-            total -= n
-        for p in gone:
-            _remove(p)
-    return gone
+    with _lock:
+        gone = [f for f, run in _kept.items() if not run.exists()]
+        gone += [f for f, until in _exports.items() if until <= now]
+        for f in gone:
+            _kept.pop(f, None)
+            _exports.pop(f, None)
+    for f in gone:
+        shutil.rmtree(f, ignore_errors=True)
+    return len(gone)
 
 
-def fresh_folder(root: str | os.PathLike, prefix: str) -> Path:
-    """A new, empty folder for one download under `root` (swept first)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    sweep(root)
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
-
-
-def handed_out(path: str | os.PathLike) -> str:
-    """Mark a reused download as handed out now (its age starts again), and return it."""
-    try:
-        os.utime(path)
-    except OSError:
-        pass
-    return str(path)
+def _sweep_forever() -> None:
+    while True:
+        time.sleep(SWEEP_EVERY_S)
+        try:
+            sweep()
+        except Exception:  # a sweep that failed tries again next time
+            log.warning("sweeping the downloads failed", exc_info=True)
 
 
 _sweeper: threading.Thread | None = None
 
 
-def start_sweeping(root_of, interval: float = SWEEP_SECONDS) -> threading.Thread:
-    """A daemon thread that sweeps root_of() (a function: tests move the folder) every `interval`;
-    one per process (later calls return it)."""
+def serve_in_place() -> None:
+    """Have Gradio serve DOWNLOADS where it is (not copied into its cache), and sweep it."""
     global _sweeper
-    if _sweeper is not None and _sweeper.is_alive():
-        return _sweeper
-
-    def loop():
-        while True:
-            time.sleep(interval)
-            try:
-                sweep(root_of())
-            except OSError:
-                pass
-
-    _sweeper = threading.Thread(target=loop, name="downloads-sweeper", daemon=True)
-    _sweeper.start()
-    return _sweeper
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    gr.set_static_paths([DOWNLOADS])
+    with _lock:
+        if _sweeper is None:
+            _sweeper = threading.Thread(target=_sweep_forever, name="downloads-sweep", daemon=True)
+            _sweeper.start()

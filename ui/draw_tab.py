@@ -6,7 +6,6 @@ import functools
 from dataclasses import dataclass
 
 import gradio as gr
-from PIL import Image
 
 from cnn.cpu_share import serving
 from cnn.serving.decode import is_empty_editor
@@ -14,7 +13,7 @@ from cnn.serving.digits import prepare_digit
 from cnn.serving.render import enlarge
 
 from . import attack_view, words
-from .common import PREDICT, AppContext, friendly, headlined
+from .common import CLEAR_ANSWER, PREDICT, AppContext, friendly, headlined
 from .uploads import checked_editor
 
 EMPTY = words.DIGIT_EMPTY  # what the label says while the canvas is empty (a digit model)
@@ -35,24 +34,34 @@ class DrawTab:
 
 
 def digit_prediction(ctx: AppContext, image, model_path: str | None):
-    """(label -> probability, or a message when there is no digit; the 28x28 the model saw or None)."""
+    """(label -> probability, or a message when there is no digit; the 28x28 the model saw or None;
+    what the preparation did to the strokes, in words, or "")."""
     with serving():  # a training run in this process waits (cnn.cpu_share)
         pred = ctx.predictor(model_path, "digit")
         r = prepare_digit(image)
         if r.image is None:
-            return r.message, None
-        return pred.predict(pred.fit(r.image)), r.preview
+            return r.message, None, ""
+        return pred.predict(pred.fit(r.image)), r.preview, r.strokes
+
+
+ANSWER = ("label", "seen", "strokes")  # what `draw` answers, in its outputs' order
+
+
+def answer(label, seen=None, strokes: str = "") -> tuple:
+    """`draw`'s outputs by name: the prediction (or a message), the enlarged 28x28 the model saw,
+    and the line under it on what the preparation did to the strokes."""
+    return label, seen, strokes
 
 
 @friendly
-def draw(ctx: AppContext, sketch, model_path: str | None) -> tuple[dict | str, Image.Image | None]:
-    """The sketchpad changed: (probabilities or a message, the enlarged 28x28 the model saw)."""
+def draw(ctx: AppContext, sketch, model_path: str | None) -> tuple:
+    """The sketchpad changed: `answer(label=, seen=, strokes=)`."""
     if is_empty_editor(sketch):
-        return words.empty(_classes(ctx, model_path)), None
-    probs, seen = digit_prediction(ctx, sketch, model_path)
+        return answer(label=words.empty(_classes(ctx, model_path)))
+    probs, seen, strokes = digit_prediction(ctx, sketch, model_path)
     if isinstance(probs, str) and not words.is_digits(classes := _classes(ctx, model_path)):
-        return words.empty(classes), None  # a blank canvas, in a taught model's words
-    return probs, enlarge(seen) if seen is not None else None
+        return answer(label=words.empty(classes))  # a blank canvas, in a taught model's words
+    return answer(label=probs, seen=enlarge(seen) if seen is not None else None, strokes=strokes)
 
 
 def _classes(ctx: AppContext, model_path: str | None) -> list[str]:
@@ -104,17 +113,23 @@ def build(ctx: AppContext, model: gr.State) -> DrawTab:
                     elem_classes="pixelated",
                     elem_id="digit-seen",
                 )
+                strokes = gr.Markdown("", elem_id="digit-strokes")  # thinned or thickened, and why
                 shipped = gr.Button("Use the shipped model", size="sm")
         attack_view.build(ctx, "digit", sketch, model)
     shipped.click(functools.partial(use_shipped, ctx), None, [model, about], api_visibility="private")
-    # a new model: the canvas asks for its classes, and the drawing is read again by it
+    # a new model: the old answer goes at once; the canvas asks for its classes, and the drawing is read again by it
+    model.change(None, None, [label, seen], js=CLEAR_ANSWER, queue=False, api_visibility="private")
     model.change(functools.partial(model_words, ctx), model, sketch, api_visibility="private").then(
-        functools.partial(draw, ctx), [sketch, model], [label, seen], show_progress="hidden", api_visibility="private"
+        functools.partial(draw, ctx),
+        [sketch, model],
+        [label, seen, strokes],
+        show_progress="hidden",
+        api_visibility="private",
     )
     sketch.change(
         functools.partial(draw, ctx),
         [sketch, model],
-        [label, seen],
+        [label, seen, strokes],
         trigger_mode="always_last",
         show_progress="hidden",
         api_visibility="private",

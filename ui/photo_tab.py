@@ -17,7 +17,7 @@ from cnn.serving.predictor import Predictor
 from cnn.serving.render import enlarge
 
 from . import attack_view
-from .common import PREDICT, ROOT, AppContext, friendly, headlined, raw_upload
+from .common import CLEAR_ANSWER, PREDICT, ROOT, AppContext, friendly, headlined, raw_upload
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.png"))  # CIFAR-10 test images, named by their class
 UNSURE = "Not sure what this is: maybe {} or {}"  # the headline when no class stands out
@@ -141,7 +141,9 @@ def build(ctx: AppContext, model: gr.State) -> PhotoTab:
         attack_view.build(ctx, "photo", image, model)
     private = dict(api_visibility="private")
     shipped.click(functools.partial(use_shipped, ctx), None, [model, about], **private)
-    # a new model (shipped, or loaded from the Train tab): its classes, and the photo classified again
+    # a new model (shipped, or loaded from the Train tab): the old answer goes at once, then its
+    # classes, and the photo classified again
+    model.change(None, None, [label, seen], js=CLEAR_ANSWER, queue=False, **private)
     model.change(functools.partial(model_view, ctx), model, [note, examples, seen], **private).then(
         functools.partial(photo, ctx), [image, model], [label, seen], show_progress="hidden", **private, **PREDICT
     )

@@ -6,6 +6,7 @@ them in seconds; the result is scored on held-out examples and can go into the D
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -19,63 +20,19 @@ from cnn.serving.decode import is_empty_editor
 from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
-from . import augment_panel, run_view, teach_view, train_tab
-from .common import AppContext, bind, download_folder, friendly, md, raw_upload
+from . import augment_panel, downloads, run_view, teach_view, train_tab
+from .common import AppContext, bind, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
 from .uploads import checked_editor
 
 START = ("Fine-tune the shipped model", "From scratch")
 RESULT = ("status", "result", "confusion", "wrong", "last_model", "download", "to_draw", "to_photo")
 UPDATES_EVERY = 0.3  # s between progress updates
-PICK_BRUSH = """() => { const t0 = Date.now(); const pick = () => {
-  const b = document.querySelector('#teach-sketch button[aria-label="Brush"]');
-  if (b) { b.click(); } else if (Date.now() - t0 < 5000) { setTimeout(pick, 200); } }; pick(); }"""
-
-# "Add" stores exactly the drawing on the canvas at the click. The editor composes its layers into
-# pictures asynchronously (several awaits), so strokes drawn meanwhile would slip into the picture, and
-# a value it uploaded for a "change" listener may be older than the last stroke (Gradio sends that
-# instead). And a Clear clicked on the page is itself asynchronous: a drawing begun at once could be
-# wiped by it. So: the sketch has no change/input listener (its value is always composed afresh; the
-# preview of what the model sees is asked for by a hidden button after each stroke); HOLD_CANVAS
-# veils the canvas at the click, before Gradio reads its value, so that no stroke lands; once the
-# answer is in, RELEASE_CANVAS clears the canvas, waits until the editor says it is clear (its Undo
-# goes off), picks the brush again and lifts the veil. A second click sends the same drawing (refused
-# by the project as identical) or, once cleared, an empty canvas (refused).
-HOLD_CANVAS = """() => { if (window.cnnTeachHold) return; window.cnnTeachHold = true;
-  let look = null;
-  document.addEventListener('click', (e) => {
-    const sketch = document.querySelector('#teach-sketch');
-    if (!e.target.closest?.('#teach-add') || !sketch || sketch.querySelector('.teach-taking')) return;
-    const veil = document.createElement('div');
-    veil.className = 'teach-taking';
-    veil.textContent = 'Adding the drawing…';
-    veil.style.cssText = 'position:absolute;inset:0;z-index:1000;display:flex;align-items:center;' +
-      'justify-content:center;background:rgba(255,255,255,0.6);font-size:1.1em;touch-action:none';
-    sketch.appendChild(veil);
-    setTimeout(() => veil.remove(), 60000);  // never stuck
-  }, true);
-  document.addEventListener('pointerup', (e) => {
-    if (!e.target.closest?.('#teach-sketch')) return;
-    clearTimeout(look);
-    look = setTimeout(() => document.querySelector('#teach-look')?.click(), 250);
-  }, true); }"""
-RELEASE_CANVAS = """() => {
-  const root = document.querySelector('#teach-sketch');
-  const button = (label) => root?.querySelector(`button[aria-label="${label}"]`);
-  button('Clear canvas')?.click();
-  const t0 = Date.now();
-  const ready = () => {  // cleared (the editor's history emptied: Undo off), then the brush picked
-    const cleared = !button('Undo') || button('Undo').disabled;
-    if (cleared) button('Brush')?.click();
-    if (root && (!cleared || root.innerText.includes('select the draw tool')) && Date.now() - t0 < 10000) {
-      setTimeout(ready, 50);
-    } else {
-      // a settle: the editor makes its new layer after the clear asynchronously, and strokes before it
-      // are lost (tests/test_page_teach.py draws at once after each Add, at 4x CPU throttling)
-      setTimeout(() => root?.querySelectorAll('.teach-taking').forEach((v) => v.remove()), 600);
-    }
-  };
-  setTimeout(ready, 50); }"""
+# The canvas's JavaScript lives in ui/static/teach.js, loaded once with the page (ui/app.py HEAD):
+# why the canvas is veiled while a drawing is added, and how it is cleared, is said there.
+PICK_BRUSH = "() => window.cnnTeach?.pickBrush()"
+HOLD_CANVAS = "() => window.cnnTeach?.hold()"
+RELEASE_CANVAS = "() => window.cnnTeach?.release()"
 
 
 # ---------------------------------------------------------------- handlers: projects and classes
@@ -212,8 +169,8 @@ def seen(ctx: AppContext, path, sketch, request: gr.Request = None):
 @friendly
 def export(ctx: AppContext, path, request: gr.Request = None) -> str:
     project = open_project_at(ctx, path, request)
-    folder = download_folder("teach-export-")  # removed after a while (ui/downloads.py)
-    return str(export_zip(project, folder / f"{project.path.name}.zip"))
+    with tempfile.TemporaryDirectory(prefix="teach-export-") as folder:  # the zip moves out; the folder goes
+        return downloads.offer_export(export_zip(project, Path(folder) / f"{project.path.name}.zip"))
 
 
 # ---------------------------------------------------------------- training
@@ -376,7 +333,7 @@ def _layout(ctx: AppContext) -> dict:
     with gr.Accordion("Project file: export, delete", open=False):
         with gr.Row():
             c["export"] = gr.Button("Export as .zip")
-            c["export_file"] = gr.File(label="Project .zip", interactive=False)
+            c["export_file"] = gr.File(label="Project .zip (kept for an hour)", interactive=False)
             c["sure_project"] = gr.Checkbox(label="Yes, delete this project and all its examples")
             c["delete_project"] = gr.Button("Delete project", variant="stop")
     return c

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import gradio as gr
@@ -15,7 +14,8 @@ from cnn.runs import Run
 from cnn.serving.decode import load_image
 from cnn.serving.render import confusion_image, enlarge, to_pil
 
-from .common import AppContext, download_folder, md
+from . import downloads
+from .common import AppContext, md
 from .run_view import calibration_text
 
 THUMB = 112
@@ -159,10 +159,8 @@ def progress(ev) -> str:
 
 
 def download_copy(path: Path) -> str:
-    """A copy of the checkpoint in a fresh download folder (removed after a while), for the button."""
-    copy = download_folder("teach-") / path.name
-    shutil.copyfile(path, copy)
-    return str(copy)
+    """A copy of the checkpoint for the download button, kept while the run is (ui/downloads.py)."""
+    return downloads.offer_run_file(path)
 
 
 def how(run: Run) -> str:

@@ -33,7 +33,7 @@ from cnn.training import RunStatus
 from cnn.training.defaults import fast_default
 from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, get_recipe
 
-from . import augment_panel, confusion_view, design_editor, design_views, words
+from . import augment_panel, confusion_view, design_editor, design_outputs, design_views, words
 from .common import DATASETS, AppContext, bind, friendly
 from .train_view import OUTPUTS, Shown, TrainOutputs, values, view_update
 
@@ -98,7 +98,7 @@ def tick(ctx: AppContext, shown: Shown | None, owner: str | None = None, request
 
 def _run_of(ctx: AppContext, owner: str | None, request: gr.Request | None):
     """The run this page's person is shown (waiting, going, or their last), or None."""
-    return ctx.runs.run_for(owner, ctx.owner(request)) if owner or ctx.owner(request) else None
+    return ctx.runs.run_for(owner, ctx.owner(request), teach=False) if owner or ctx.owner(request) else None
 
 
 def _refreshed(ctx: AppContext, run, shown: Shown | None) -> tuple:
@@ -261,8 +261,8 @@ def continue_design(ctx: AppContext, key: str | None, dataset_choice, batch, req
     editor as it is."""
     design = design_views.design_of(ctx.usable_run(key, " to continue from", request=request))
     if design is None:
-        return (gr.skip(),) * len(design_editor.DesignEditor.__dataclass_fields__)
-    return design_editor.answer(design, 0 if design else None, dataset_choice, batch)
+        return design_outputs.values()
+    return design_outputs.values(**design_editor.answer(design, 0 if design else None, dataset_choice, batch))
 
 
 @friendly
@@ -371,7 +371,7 @@ def build(
         settings = _settings(ctx)
         panel = augment_panel.build(settings[3].value, "train")  # beside the recipe, which fills it
         settings += _keeping()
-        editor = design_editor.build(ctx, settings)
+        editor = design_editor.build(ctx, settings, tabs)
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
@@ -384,7 +384,7 @@ def build(
         concurrency_limit=None,
         **QUIET,
     ).success(lambda: gr.Timer(active=True), None, timer, queue=False, **QUIET)
-    # a run started elsewhere (the Teach tab, another page of this person) shows when the tab opens
+    # a run started on another page of this person shows when the tab opens (Train runs only: run_for's teach=False)
     tab.select(bind(tick, ctx), [out.shown, owner], [*out.components(), timer], queue=False, **QUIET)
     stop_btn.click(bind(stop, ctx), owner, None, concurrency_id="stop", concurrency_limit=None, **QUIET)
     show = augment_panel.wire(panel, functools.partial(augment_panel.page_images, ctx), settings[:2], settings[3])

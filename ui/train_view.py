@@ -18,6 +18,11 @@ from .common import log, onnx_download, servable
 LOSS_EVERY_S = 3.0  # the loss plot is redrawn at most this often while a run goes
 
 
+# Epoch ticks as people write numbers: 100, 120, 1,000, 0.25. Vega gives a format without a precision
+# the ticks' own ("~g" became "~.2g": 1e+2, 1.2e+2); "r" rounds to that many digits in decimal notation.
+EPOCH_TICKS = ",~r"
+
+
 @dataclass(frozen=True)
 class TrainOutputs:
     """The Train tab's outputs, defined once: `build` lays out these components, and every handler
@@ -58,7 +63,7 @@ class TrainOutputs:
                     title="Training loss",
                     elem_id="loss-plot",
                     height=260,
-                    x_axis_format="~g",
+                    x_axis_format=EPOCH_TICKS,
                     y_axis_format=".3~g",  # ticks of 3 digits, not 1.835559
                 )
                 loss_note = gr.Markdown("", elem_id="loss-note")
@@ -71,7 +76,7 @@ class TrainOutputs:
                 height=260,
                 y_lim=[0, 1.05],  # room above 100%: points at the top stay clear of the edge
                 y_axis_format=".0%",
-                x_axis_format="~g",
+                x_axis_format=EPOCH_TICKS,
                 color_map={"train": "#1f77b4", "test": "#ff7f0e"},
             )
         with gr.Row(elem_id="train-live"):

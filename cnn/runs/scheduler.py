@@ -66,7 +66,7 @@ class RunManager:
         self._current: Run | None = None  # the run asked for last (any person's)
         self._training: list[Run] = []
         self._waiting: deque[tuple[Run, object]] = deque()  # (run, its checked recipe), first come first
-        self._latest: OrderedDict[tuple[str, str], Run] = OrderedDict()  # (kind, who) -> their latest run
+        self._latest: OrderedDict[tuple, Run] = OrderedDict()  # (kind, who, teach?) -> their latest run
         self._rates: dict[str, float] = {}  # model -> images/s its last finished run trained at here
 
     def warm_up_in_background(self) -> None:
@@ -157,15 +157,18 @@ class RunManager:
             r.stop()
         return bool(waiting or training)
 
-    def run_for(self, session: str | None = None, owner: str | None = None) -> Run | None:
-        """The run a page of this person shows: the one waiting or training, else their latest."""
+    def run_for(self, session: str | None = None, owner: str | None = None, teach: bool | None = None) -> Run | None:
+        """The run a page of this person shows: the one waiting or training, else their latest;
+        teach False or True: of the Train tab's runs or the Teach tab's only (None: either)."""
         with self._lock:
             mine = self._active_of(session, owner)
-            if mine is not None:
+            if mine is not None and (teach is None or _is_teach(mine) == teach):
                 return mine
-            keys = [("owner", owner)] if owner is not None else [("session", session)]
-            latest = [self._latest[k] for k in keys if k[1] is not None and k in self._latest]
-            return latest[0] if latest else None
+            who = ("owner", owner) if owner is not None else ("session", session)
+            kinds = (False, True) if teach is None else (teach,)
+            latest = [self._latest.get((*who, t)) for t in kinds] if who[1] is not None else []
+            latest = [r for r in latest if r is not None]
+            return max(latest, key=lambda r: r.started_at) if latest else None
 
     def active(self) -> list[Run]:
         """The runs training, then those waiting in their order."""
@@ -213,10 +216,12 @@ class RunManager:
         check_dataset(dataset, owner, self.data_dir, self.allow_any_path, self.runs_dir)
 
     def _remember(self, run: Run) -> None:
-        """The person's latest run, for their page; the oldest people's go past LATEST_KEPT (hold the lock)."""
-        key = ("owner", run.owner) if run.owner is not None else ("session", run.session)
-        if key[1] is None:
+        """The person's latest run of its tab (Train or Teach), for their page; the oldest people's
+        go past LATEST_KEPT (hold the lock)."""
+        who = ("owner", run.owner) if run.owner is not None else ("session", run.session)
+        if who[1] is None:
             return
+        key = (*who, _is_teach(run))
         self._latest.pop(key, None)
         self._latest[key] = run
         while len(self._latest) > LATEST_KEPT:
@@ -317,6 +322,10 @@ class RunManager:
                 run.stop()
                 return
             time.sleep(0.25 if limit is None else min(1.0, limit / 4))
+
+
+def _is_teach(run: Run) -> bool:
+    return run.config.project is not None
 
 
 def _release(run: Run) -> None:

@@ -43,6 +43,16 @@ class DigitResult:
     image: torch.Tensor | None  # uint8 1 x 28 x 28, white ink on black (as MNIST), or None
     preview: Image.Image | None  # the same 28 x 28, as a PIL image
     message: str = ""  # why there is no image (blank canvas, a dot)
+    strokes: str = ""  # what the preparation did to the strokes, and why ("" when it left them)
+
+
+# What the preparation did to a drawing's strokes, in a line for the person who drew it.
+THICKENED = "Your strokes were thickened to the width of MNIST's pen strokes, the digits this model learned from."
+THINNED = (
+    "Your strokes were thinned to the width of MNIST's pen strokes, the digits this model learned from: "
+    "a thick or filled drawing shows thinner here."
+)
+OPENED = "Your strokes were thinned so that the gaps between them still show at 28x28."
 
 
 def prepare_digit(image) -> DigitResult:
@@ -58,10 +68,10 @@ def prepare_digit(image) -> DigitResult:
     crop = ink[top:bottom, left:right]
     if _is_dot(crop, min(ink.shape)):
         return DigitResult(None, None, DOT_MESSAGE)
-    x = _normalise_strokes(torch.from_numpy(np.ascontiguousarray(crop)))
+    x, strokes = _normalise_strokes(torch.from_numpy(np.ascontiguousarray(crop)))
     digit = _centre_by_mass(x)
     u8 = (digit * 255).round().clamp(0, 255).to(torch.uint8)
-    return DigitResult(u8.unsqueeze(0), Image.fromarray(u8.numpy(), "L"))
+    return DigitResult(u8.unsqueeze(0), Image.fromarray(u8.numpy(), "L"), strokes=strokes)
 
 
 def ink_map(im: Image.Image) -> np.ndarray | None:
@@ -137,9 +147,10 @@ def _morph(mask: torch.Tensor, r: int, grow: bool) -> torch.Tensor:
     return out[0, 0] > 0.5
 
 
-def _normalise_strokes(crop: torch.Tensor) -> torch.Tensor:
+def _normalise_strokes(crop: torch.Tensor) -> tuple[torch.Tensor, str]:
     """The cropped ink at the working resolution (longer side _WORK px), with its strokes
-    thickened or thinned into MNIST's range, as a binary mask. A dense drawing (a spiral, a tight
+    thickened or thinned into MNIST's range, as a binary mask; and what was done, in words
+    (THICKENED, THINNED, OPENED, or ""). A dense drawing (a spiral, a tight
     zigzag) keeps its gaps: it is never thickened so far that they close, and its strokes are
     thinned until the gaps show in the 28x28."""
     h, w = crop.shape
@@ -152,19 +163,21 @@ def _normalise_strokes(crop: torch.Tensor) -> torch.Tensor:
     width = _stroke_width(mask)
     gap = _typical_gap(mask)
     lo, mid, hi = _MNIST_WIDTH
+    said = ""
     if width < lo:
         r = round((mid - width) / 2)
         if gap is not None:  # growing by r narrows every gap by 2r: keep them open
             r = min(r, int((gap - _MIN_GAP) // 2))
         mask = _morph(mask, r, grow=True)
+        said = THICKENED if r > 0 else ""
     elif width > hi or (gap is not None and gap < _MIN_GAP):
         r = round((width - mid) / 2) if width > hi else 0
         if gap is not None and gap < _MIN_GAP:  # open the gaps, leaving strokes of at least _MIN_STROKE
             r = max(r, min(math.ceil((_MIN_GAP - gap) / 2), int((width - _MIN_STROKE) // 2)))
         thinner = _morph(mask, r, grow=False)
-        if thinner.sum() > 0.25 * mask.sum():  # never erode a drawing away
-            mask = thinner
-    return mask.float()
+        if r > 0 and thinner.sum() > 0.25 * mask.sum():  # never erode a drawing away
+            mask, said = thinner, (THINNED if width > hi else OPENED)
+    return mask.float(), said
 
 
 # At the working resolution: the gap between strokes that still shows in the 28x28 (1.6 px there),

@@ -95,8 +95,8 @@ def confusion_image(confusion: torch.Tensor, classes: list[str], cell: int = 36)
     im = Image.new("RGB", (margin + n * cell, margin + n * cell), "white")
     d = ImageDraw.Draw(im)
     for i in range(n):
-        d.text((2, margin + i * cell + cell // 3), classes[i][:10], fill="black")
-        d.text((margin + i * cell + 2, margin - 14), classes[i][:5], fill="black")  # 5 characters fit a cell
+        d.text((2, margin + i * cell + cell // 3), _fit(d, classes[i], margin - 4), fill="black")
+        _column_label(im, _fit(d, classes[i], margin - 30), margin + i * cell + cell // 3, margin - 4)
         for j in range(n):
             v = float(rows[i, j])
             shade = int(255 - 200 * v)
@@ -104,8 +104,28 @@ def confusion_image(confusion: torch.Tensor, classes: list[str], cell: int = 36)
             x0, y0 = margin + j * cell, margin + i * cell
             d.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=colour, outline=(220, 220, 220))
             d.text((x0 + 3, y0 + cell // 3), str(int(c[i, j])), fill="black" if v < 0.6 else "white")
-    d.text((2, 2), "rows: true class\ncolumns: predicted", fill="black")
+    d.text((2, 2), "rows: true\ncolumns:\npredicted", fill="black")
     return im
+
+
+def _fit(d: ImageDraw.ImageDraw, text: str, width: int) -> str:
+    """text, cut with '..' only where it is wider than width pixels (a class name stays whole when it fits)."""
+    text = str(text)
+    if d.textlength(text) <= width:
+        return text
+    while text and d.textlength(text + "..") > width:
+        text = text[:-1]
+    return text + ".."
+
+
+def _column_label(im: Image.Image, text: str, x: int, bottom: int) -> None:
+    """A column's label written upwards, its foot at (x, bottom): a whole word fits a narrow cell."""
+    probe = ImageDraw.Draw(im)
+    w = int(probe.textlength(text)) + 2
+    label = Image.new("RGB", (w, 12), "white")
+    ImageDraw.Draw(label).text((0, 0), text, fill="black")
+    up = label.rotate(90, expand=True)
+    im.paste(up, (x, bottom - up.height))
 
 
 def filter_grid(weights: torch.Tensor, max_filters: int = 32, cell: int = 48) -> Image.Image:
