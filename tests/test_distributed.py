@@ -92,10 +92,8 @@ def test_two_cpu_processes_match_one(tmp_path, data_dir):
     # only rank 0 prints, evaluates and saves: one start line, one final line, one checkpoint and its
     # event log, no temp files
     assert ddp.stdout.count("training mnist_fast") == 1
-    assert (
-        "7200 train / 2000 test images, recipe mnist_fast, device cpu (1 thread) in fp32 channels-last, 2 processes"
-        in ddp.stdout
-    )
+    assert "7200 train / 2000 test images, recipe mnist_fast, augmentation " in ddp.stdout
+    assert "device cpu (1 thread) in fp32 channels-last, 2 processes" in ddp.stdout
     assert ddp.stdout.count("test accuracy:") == 1 and ddp.stdout.count("saved ") == 1
     assert sorted(p.name for p in two_dir.iterdir()) == ["m.jsonl", "m.safetensors"]
 
