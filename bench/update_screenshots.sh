@@ -12,5 +12,5 @@ python -m pytest -q -p no:cacheprovider \
   tests/test_browser.py::test_look_inside_the_network \
   tests/test_browser.py::test_train_to_the_end_and_use_the_model \
   tests/test_runs_browser.py tests/test_teach_browser.py::test_the_teach_tab_screenshot \
-  tests/test_probe_browser.py "$@"
+  tests/test_probe_browser.py tests/test_attack_browser.py "$@"
 git status --short docs/screenshots

@@ -18,7 +18,7 @@ from cnn.runs import RunConfig
 from cnn.training import RunStatus
 
 WAITING = 45
-LONG = RunConfig("mnist", "mnist_fast", "mnist_fast", 50, 64, 0.01, "adam", 2000, 200)
+LONG = RunConfig("mnist", "mnist_fast", "mnist_fast", 500, 64, 0.01, "adam", 2000, 200)  # trains until stopped
 
 
 @pytest.fixture()
@@ -34,7 +34,7 @@ def join_and_listen(url: str, index: int, stop: threading.Event) -> None:
     """One person's /train job: joined, then its session's event stream read until `stop`."""
     session = uuid.uuid4().hex[:11]
     with httpx.Client(base_url=url, timeout=None) as http:
-        data = ["mnist", "", "", "", 1, None, None, 600, 100]
+        data = ["mnist", "", "", "", 50, None, None, 600, 100, ""]  # (they wait: the holder never ends by itself)
         http.post("gradio_api/queue/join", json={"data": data, "fn_index": index, "session_hash": session})
         with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as s:
             for _ in s.iter_lines():
