@@ -90,11 +90,10 @@ def canvas_box(page, elem: str) -> dict:
 
 
 def wait_brush(page, elem: str) -> None:
-    """The canvas takes strokes: the app picked the brush, and no veil is over it (Teach's "Add" veils
-    the canvas until the drawing is taken and the canvas cleared: ui/teach_tab.py HOLD_CANVAS)."""
+    """The canvas takes strokes: its Brush is shown and picked (the Draw tab's editor asks to "select
+    the draw tool" until the app has picked it)."""
     page.locator(f"#{elem} button[aria-label='Brush']").wait_for()
     page.wait_for_function(f"() => !document.querySelector('#{elem}').innerText.includes('select the draw tool')")
-    page.locator(f"#{elem} .teach-taking").wait_for(state="detached")
 
 
 def image_box(page, elem: str, side: int) -> dict:

@@ -14,7 +14,19 @@ import time
 
 import pytest
 from app_helpers import screenshot_dir
-from test_browser import SLOW, _box, _pick, _quick_run, _shown, _toast, _wait_value, app_page, draw_stroke, open_tab
+from test_browser import (
+    SLOW,
+    _box,
+    _pick,
+    _quick_run,
+    _shown,
+    _toast,
+    _wait_value,
+    app_page,
+    draw_stroke,
+    open_tab,
+    shot,
+)
 
 from ui.design_editor import MODEL_LABEL
 
@@ -112,8 +124,7 @@ def test_build_train_draw_and_share_a_design(page):
     page.locator("#design-estimate-btn").click()
     page.get_by_text("s per epoch").first.wait_for()
     assert _error_badges(page) == 0
-    time.sleep(0.5)
-    page.locator("#design-editor").screenshot(path=str(screenshot_dir() / "design.png"))
+    shot(page, "design", "#design-editor")  # (a 1280x800 crop, as every README screenshot)
 
     # train it briefly, with the live curve and the results like any model
     _quick_run(page, "1500", "300")

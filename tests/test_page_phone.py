@@ -11,7 +11,7 @@ import time
 
 import pytest
 from app_helpers import ROOT
-from page_helpers import PHONE, app_page, draw_shape, image_box, open_tab, wait_brush
+from page_helpers import PHONE, app_page, box, draw_shape, image_box, open_tab, wait_brush
 
 SCRATCH = ROOT / ".scratch" / "screenshots"
 TABS = ["Draw", "Photo", "Train", "Teach", "Inside", "Runs"]
@@ -27,11 +27,11 @@ def page(tmp_path_factory):
 def test_draw_on_a_phone(page):
     wait_brush(page, "sketch")
     width = page.viewport_size["width"]
-    box = image_box(page, "sketch", 600)
+    drawing = image_box(page, "sketch", 600)
     # a line across the drawing, edge to edge (a finger dragged on past the editor scrolls the page)
     draw_shape(page, "sketch", [[(0.02, 0.85), (0.98, 0.85)]], side=600)  # (below the tool bar)
     page.wait_for_function("() => document.querySelector('#digit-label').innerText.includes('%')")
-    ink = ink_span(page, box)
+    ink = ink_span(page, drawing)
     # the page keeps 4 px a side on a phone (ui/app.py HEAD) and the editor spans the screen; Gradio's
     # editor fits the drawing 30 px inside its own box, so the drawing takes about 83% of the width
     assert page.locator("#sketch").bounding_box()["width"] >= 0.95 * width
@@ -85,3 +85,43 @@ def test_train_settings_fold_into_groups(page):
     time.sleep(0.5)
     assert page.evaluate("() => document.body.scrollHeight") < before
     open_tab(page, "Draw")
+
+
+def test_teach_on_a_phone(page):
+    """Two drawings made with a finger, the second begun right after the first's Add: both kept, each
+    where it was drawn; the canvas spans the screen and nothing on the tab is wider than it."""
+    from cnn.projects import Project, list_projects
+
+    open_tab(page, "Teach")
+    box(page, "teach-new-name").fill("On the bus")
+    page.locator("#teach-create").click()
+    page.wait_for_function("() => document.querySelector('#teach-summary').innerText.includes('On the bus')")
+    box(page, "teach-new-class").fill("bar")
+    page.locator("#teach-add-class").click()
+    page.wait_for_function("() => document.querySelector('#teach-add').innerText.includes('Add to bar')")
+    width = page.viewport_size["width"]
+    assert page.locator("#teach-sketch canvas").bounding_box()["width"] >= 0.9 * width
+    for y in (0.25, 0.75):
+        draw_shape(page, "teach-sketch", [[(0.2, y), (0.8, y)]])
+        time.sleep(0.3)  # a finger's way from the canvas to the button (a tap within ms of the stroke's
+        page.locator("#teach-add").tap()  # end is not always a tap to Chromium's gesture detection)
+    page.wait_for_function("() => document.querySelector('#teach-summary').innerText.includes('bar: 2')")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width, "the tab scrolls sideways"
+    assert not page.locator("#teach-look").is_visible() and not page.locator("#teach-drawing").is_visible()
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    page.locator("#teach-sketch").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCRATCH / "phone-teach.png"))
+    (found,) = [p for p in list_projects(page.data_dir) if p.name == "On the bus"]
+    tops = [ink_top(f) for f in Project.open(found.path).examples("bar")]  # oldest first
+    assert abs(tops[0] - 0.25) < 0.05 and abs(tops[1] - 0.75) < 0.05, f"the bars' ink at {tops}"
+    open_tab(page, "Draw")
+
+
+def ink_top(path) -> float:
+    """Where a stored bar's ink is, down the drawing (0..1): the middle of its dark opaque rows."""
+    import numpy as np
+    from PIL import Image
+
+    rgba = np.asarray(Image.open(path).convert("RGBA"))
+    rows = np.flatnonzero(((rgba[..., 3] > 128) & (rgba[..., :3].mean(-1) < 128)).any(1))
+    return float((rows[0] + rows[-1] + 1) / 2 / rgba.shape[0])

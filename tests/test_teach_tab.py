@@ -4,6 +4,8 @@ zips; what a page cannot do (another folder, a project deleted meanwhile)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import shutil
 import threading
@@ -45,6 +47,13 @@ def sketch(im) -> dict:
     return {"background": None, "layers": [im], "composite": None}
 
 
+def drawn(im) -> str:
+    """What the Teach canvas sends (ui/static/teach.js): its drawing as a PNG data URL."""
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
 def shown(values: tuple) -> dict:
     return dict(zip(VIEW, values))
 
@@ -55,7 +64,7 @@ def made(ctx, per_class: int = 5) -> str:
     for name in ("ring", "bar"):
         teach_tab.add_class(ctx, path, name)
         for k in range(per_class):
-            v = shown(teach_tab.add_drawing(ctx, path, name, sketch(stroke(name, k))))
+            v = shown(teach_tab.add_drawing(ctx, drawn(stroke(name, k)), path, name))
     return path
 
 
@@ -67,7 +76,7 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
         and v["overview"].width == 2 * (112 + 8) + 8
         and len(v["examples"]) == 5
     )
-    assert teach_tab.seen(ctx, path, sketch(stroke("ring"))).size == (168, 168)
+    assert teach_tab.seen(ctx, drawn(stroke("ring")), path).size == (168, 168)
     outs = list(teach_tab.teach(ctx, path, teach_tab.START[0]))
     final = dict(zip(teach_tab.RESULT, outs[-1]))
     assert final["status"].startswith("Done: saved `teach-rings-bars-")
@@ -168,6 +177,24 @@ def test_what_a_page_cannot_do(ctx, tmp_path):
     assert shown(teach_tab.open_project(ctx, None))["summary"] == "No project open."
 
 
+def test_what_the_canvas_sends_is_checked_before_it_is_decoded(ctx):
+    """The drawing is whatever a client puts in the hidden box: an empty one, another format, a
+    damaged one, or one far over the size of a canvas, each refused with what to do, nothing stored."""
+    path = made(ctx, per_class=1)
+    refusals = {
+        "": "The canvas is empty: draw an example first",
+        "data:text/html;base64,PGI+": "did not come as a PNG from the page's canvas",
+        "data:image/png;base64,***": "arrived damaged",
+        "data:image/png;base64," + "A" * (4 * 2**20): "is over 4 MB",
+        drawn(Image.new("RGBA", (5000, 4000))): "too large|megapixels",
+    }
+    for sent, says in refusals.items():
+        with pytest.raises(gr.Error, match=says):
+            teach_tab.add_drawing(ctx, sent, path, "ring")
+    assert len(Project.open(Path(path)).examples("ring")) == 1
+    assert teach_tab.seen(ctx, "data:image/png;base64,***", path) is None  # the preview stays quiet
+
+
 def test_class_names_are_shown_as_typed(ctx):
     """Slashes, dots, spaces and other scripts: stored in safe folders, shown as typed."""
     path = shown(teach_tab.create_project(ctx, "Names", "drawings"))["project"]
@@ -187,7 +214,7 @@ def test_two_sessions_editing_one_project(ctx):
     path = made(ctx, per_class=2)
     teach_tab.delete_class(ctx, path, "bar", True)  # session A
     with pytest.raises(gr.Error, match="has no class &#x27;bar&#x27; \\(any more\\)|has no class 'bar' \\(any more\\)"):
-        teach_tab.add_drawing(ctx, path, "bar", sketch(stroke("bar")))  # session B, still on 'bar'
+        teach_tab.add_drawing(ctx, drawn(stroke("bar")), path, "bar")  # session B, still on 'bar'
     teach_tab.rename_class(ctx, path, "ring", "circle")  # session A
     v = shown(teach_tab.pick_class(ctx, path, "ring"))  # session B picks the old name
     assert v["class_pick"].choices == [("circle", "circle")] and v["class_pick"].value == "circle"

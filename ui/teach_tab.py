@@ -16,23 +16,17 @@ import gradio as gr
 from cnn.errors import CnnError
 from cnn.projects import KINDS, Project, export_zip, import_zip, prepare
 from cnn.runs import RunBusy, RunConfig
-from cnn.serving.decode import is_empty_editor
+from cnn.serving.decode import from_data_url
 from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
-from . import augment_panel, downloads, run_view, teach_view, train_tab
+from . import augment_panel, downloads, run_view, teach_canvas, teach_view, train_tab
 from .common import AppContext, bind, friendly, md, raw_upload
 from .teach_view import VIEW, choices, open_project_at, view
-from .uploads import checked_editor
 
 START = ("Fine-tune the shipped model", "From scratch")
 RESULT = ("status", "result", "confusion", "wrong", "last_model", "download", "to_draw", "to_photo")
 UPDATES_EVERY = 0.3  # s between progress updates
-# The canvas's JavaScript lives in ui/static/teach.js, loaded once with the page (ui/app.py HEAD):
-# why the canvas is veiled while a drawing is added, and how it is cleared, is said there.
-PICK_BRUSH = "() => window.cnnTeach?.pickBrush()"
-HOLD_CANVAS = "() => window.cnnTeach?.hold()"
-RELEASE_CANVAS = "() => window.cnnTeach?.release()"
 
 
 # ---------------------------------------------------------------- handlers: projects and classes
@@ -98,12 +92,15 @@ def delete_class(ctx: AppContext, path, cls: str, sure: bool, request: gr.Reques
 
 
 @friendly
-def add_drawing(ctx: AppContext, path, cls: str, sketch, request: gr.Request = None) -> tuple:
+def add_drawing(ctx: AppContext, drawing: str, path, cls: str, request: gr.Request = None) -> tuple:
+    """Store the canvas's drawing (a PNG data URL the page took at the click: ui/teach_canvas.py) in
+    class `cls`, the class picked at the click."""
     project = open_project_at(ctx, path, request)
-    if is_empty_editor(sketch):
+    image = from_data_url(drawing)
+    if image is None:
         raise CnnError("The canvas is empty: draw an example first.")
-    project.add_example(cls, sketch)
-    return view(ctx, project, cls, request=request)  # (the page clears the canvas: RELEASE_CANVAS)
+    project.add_example(cls, image)
+    return view(ctx, project, cls, request=request)
 
 
 @friendly
@@ -155,12 +152,14 @@ def remove_example(ctx: AppContext, path, cls: str, picked: str | None, request:
 
 
 @friendly
-def seen(ctx: AppContext, path, sketch, request: gr.Request = None):
-    """What the model would see of the canvas or picture (nothing while empty or unusable)."""
-    if is_empty_editor(sketch) or not path:
+def seen(ctx: AppContext, image, path, request: gr.Request = None):
+    """What the model would see of the canvas's drawing (a PNG data URL) or of a picture (a file):
+    nothing while empty or unusable."""
+    if not image or not path:
         return None
     try:
-        _, preview = prepare(open_project_at(ctx, path, request).kind, sketch)
+        image = from_data_url(image) if str(image).startswith("data:") else image
+        _, preview = prepare(open_project_at(ctx, path, request).kind, image)
     except CnnError:
         return None
     return enlarge(preview, 168)
@@ -259,19 +258,9 @@ def _layout(ctx: AppContext) -> dict:
         c["add_class"] = gr.Button("Add class", elem_id="teach-add-class")
     with gr.Row():
         with gr.Column():
-            c["sketch"] = checked_editor(
-                gr.Sketchpad(
-                    label="Draw an example",
-                    type="pil",
-                    image_mode="RGBA",
-                    canvas_size=(420, 420),
-                    height=460,
-                    elem_id="teach-sketch",
-                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
-                )
-            )
-            c["add_btn"] = gr.Button("Add to the class", variant="primary", interactive=False, elem_id="teach-add")
-            c["look"] = gr.Button("Look", visible="hidden", elem_id="teach-look")  # clicked by HOLD_CANVAS
+            with gr.Column() as c["drawing_area"]:  # shown for a drawings project
+                c["canvas"] = teach_canvas.build()
+                c["add_btn"] = gr.Button("Add to the class", variant="primary", interactive=False, elem_id="teach-add")
         with gr.Column():
             c["seen"] = gr.Image(
                 label="What the model sees",
@@ -330,6 +319,7 @@ def _layout(ctx: AppContext) -> dict:
             c["wrong"] = gr.Gallery(
                 show_label=False, columns=4, height=260, fit_columns=False, object_fit="contain", elem_id="teach-wrong"
             )  # one stays a thumbnail
+    c.update(teach_canvas.carriers())
     with gr.Accordion("Project file: export, delete", open=False):
         with gr.Row():
             c["export"] = gr.Button("Export as .zip")
@@ -349,8 +339,6 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     out = [c[k] for k in VIEW]
     prj, cls = c["project"], c["class_pick"]
     private = dict(api_visibility="private")
-    tab.select(None, None, None, js=PICK_BRUSH)  # the canvas takes strokes at once
-    tab.select(None, None, None, js=HOLD_CANVAS)
     tab.select(bind(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
     b = bind
     c["choose"].input(b(open_project, ctx), c["choose"], out, **private)
@@ -360,20 +348,31 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)
     c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
     c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **private)
-    # (its progress shows on the examples, not over the canvas: Gradio's overlay there took the first
-    # press of the next drawing after the veil lifted, and that stroke was lost)
+    # the page takes the drawing and empties the canvas in the click (teach_canvas.TAKE); adds queue up
+    # behind it, each with the class picked at its click, and show their progress on the examples
     c["add_btn"].click(
-        b(add_drawing, ctx), [prj, cls, c["sketch"]], out, show_progress_on=[c["examples"]], **private
-    ).then(None, None, None, js=RELEASE_CANVAS, **private)
+        b(add_drawing, ctx),
+        [c["drawing"], prj, cls],
+        out,
+        js=teach_canvas.TAKE,
+        trigger_mode="multiple",
+        show_progress_on=[c["examples"]],
+        **private,
+    ).then(None, None, None, js=teach_canvas.SAVED, **private)
     c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **private)
     c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
     c["examples"].select(pick_example, c["files"], c["picked"], **private)
     c["remove"].click(b(remove_example, ctx), [prj, cls, c["picked"]], out, **private)
     c["look"].click(
-        b(seen, ctx), [prj, c["sketch"]], c["seen"], trigger_mode="always_last", show_progress="hidden", **private
+        b(seen, ctx),
+        [c["drawing"], prj],
+        c["seen"],
+        js=teach_canvas.PEEK,
+        trigger_mode="always_last",
+        show_progress="hidden",
+        **private,
     )
-    c["sketch"].clear(lambda: None, None, c["seen"], show_progress="hidden", **private)
-    c["picture"].change(b(seen, ctx), [prj, c["picture"]], c["seen"], show_progress="hidden", **private)
+    c["picture"].change(b(seen, ctx), [c["picture"], prj], c["seen"], show_progress="hidden", **private)
     c["export"].click(b(export, ctx), prj, c["export_file"], **private)
     c["train"].click(
         bind(teach, ctx),

@@ -29,7 +29,7 @@ VIEW = (
     "files",
     "picked",
     "add_btn",
-    "sketch",
+    "drawing_area",
     "seen",
 )  # the Teach tab's outputs that show a project (`view`), in this order
 
@@ -126,7 +126,7 @@ def view(
             files=[],
             picked=None,
             add_btn=gr.Button("Add to the class", interactive=False),
-            sketch=gr.Sketchpad(visible=True),
+            drawing_area=gr.Column(visible=True),
             seen=gr.Image(value=None),
         )
         return tuple({**v, **extra}[k] for k in VIEW)
@@ -144,7 +144,7 @@ def view(
         files=files,
         picked=None,
         add_btn=gr.Button(f"Add to {cls}" if cls else "Add a class first", interactive=bool(cls)),
-        sketch=gr.Sketchpad(visible=kind == "drawings"),
+        drawing_area=gr.Column(visible=kind == "drawings"),
         seen=gr.Image(label=f"What the model sees ({SIDE[kind]}x{SIDE[kind]})"),
     )
     return tuple({**v, **extra}[k] for k in VIEW)

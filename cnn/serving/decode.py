@@ -9,6 +9,7 @@ is decoded.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import warnings
@@ -224,3 +225,23 @@ def is_empty_editor(value) -> bool:
             and not any(layer is not None for layer in value.get("layers") or [])
         )
     return False
+
+
+DATA_URL_PREFIX = "data:image/png;base64,"
+MAX_DATA_URL_CHARS = 4 * 2**20  # a 420x420 drawing is ~30 KB; anything this long is not one
+
+
+def from_data_url(text: str | None, name: str = "The drawing") -> Image.Image | None:
+    """A page canvas's PNG data URL (`canvas.toDataURL()`) decoded as load_image does; None for ''.
+    Its length is checked before it is decoded, and the PNG's header before its pixels."""
+    if not text:
+        return None
+    if not isinstance(text, str) or not text.startswith(DATA_URL_PREFIX):
+        raise ImageError(f"{name} did not come as a PNG from the page's canvas. Reload the page and draw again.")
+    if len(text) > MAX_DATA_URL_CHARS:
+        raise ImageError(f"{name} is over {MAX_DATA_URL_CHARS // 2**20} MB; a canvas drawing is far smaller.")
+    try:
+        data = base64.b64decode(text[len(DATA_URL_PREFIX) :], validate=True)
+    except ValueError:
+        raise ImageError(f"{name} arrived damaged (not base64). Reload the page and draw again.") from None
+    return load_image(data)

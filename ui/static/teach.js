@@ -1,69 +1,129 @@
-// The Teach tab's canvas (ui/teach_tab.py), loaded once with the page (ui/app.py HEAD).
+// The Teach tab's canvas (ui/teach_canvas.py), loaded once with the page (ui/app.py HEAD).
 //
-// "Add" stores exactly the drawing on the canvas at the click. The editor composes its layers into
-// pictures asynchronously (several awaits), so strokes drawn meanwhile would slip into the picture,
-// and a value it uploaded for a "change" listener may be older than the last stroke (Gradio sends
-// that instead). And a Clear clicked on the page is itself asynchronous: a drawing begun at once
-// could be wiped by it. So: the sketch has no change/input listener (its value is always composed
-// afresh; the preview of what the model sees is asked for by a hidden button after each stroke);
-// hold() veils the canvas at the click, before Gradio reads its value, so that no stroke lands;
-// once the answer is in, release() clears the canvas, waits until the editor says it is clear (its
-// Undo goes off), picks the brush again and lifts the veil. A second click sends the same drawing
-// (refused by the project as identical) or, once cleared, an empty canvas (refused).
+// A plain <canvas>, drawn here, so that "Add" can take the drawing in the very moment of the click:
+// take() copies the canvas into a PNG and empties it synchronously, before the next pointer event can
+// land, and the add event (ui/teach_tab.py) sends that PNG through its js hook. Saving then happens
+// behind the person's back: the canvas is never veiled, reset or redrawn under the pen, and a
+// drawing begun at once goes on the fresh canvas, never merged into the one on its way to the server.
+// (Gradio's image editor composes its value asynchronously, and its Clear too: quick hands lost
+// drawings, issue 36.) Events are delegated from the document, so a re-rendered canvas still works.
 window.cnnTeach = (() => {
-  const root = () => document.querySelector('#teach-sketch');
-  const button = (label) => root()?.querySelector(`button[aria-label="${label}"]`);
+  const SIDE = 420;  // the drawing's pixels (the canvas is shown smaller on a phone)
+  const BRUSH = 18;  // px of SIDE: a pen stroke as thick as the digit model's training strokes
+  const pads = new WeakMap();  // canvas -> {strokes: [[x, y], ...][], pointer}
+  const find = (e) => e.target.closest?.('#teach-sketch canvas');
+  const canvasNow = () => document.querySelector('#teach-sketch canvas');
+  let saving = 0;
+  let look = null;
 
-  // the canvas takes strokes at once: the brush picked as soon as the editor shows it
-  function pickBrush() {
-    const t0 = Date.now();
-    const pick = () => {
-      const b = button('Brush');
-      if (b) b.click();
-      else if (Date.now() - t0 < 5000) setTimeout(pick, 200);
-    };
-    pick();
+  function pad(canvas) {
+    if (!pads.has(canvas)) pads.set(canvas, { strokes: [], pointer: null });
+    return pads.get(canvas);
   }
 
-  let holding = false;
-  function hold() {
-    if (holding) return;
-    holding = true;
-    let look = null;
-    document.addEventListener('click', (e) => {
-      const sketch = root();
-      if (!e.target.closest?.('#teach-add') || !sketch || sketch.querySelector('.teach-taking')) return;
-      const veil = document.createElement('div');
-      veil.className = 'teach-taking';
-      veil.textContent = 'Adding the drawing…';
-      veil.style.cssText = 'position:absolute;inset:0;z-index:1000;display:flex;align-items:center;' +
-        'justify-content:center;background:rgba(255,255,255,0.6);font-size:1.1em;touch-action:none';
-      sketch.appendChild(veil);
-      setTimeout(() => veil.remove(), 60000);  // never stuck
-    }, true);
-    document.addEventListener('pointerup', (e) => {
-      if (!e.target.closest?.('#teach-sketch')) return;
-      clearTimeout(look);
-      look = setTimeout(() => document.querySelector('#teach-look')?.click(), 250);
-    }, true);
+  function at(canvas, e) {
+    const r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * SIDE / r.width, (e.clientY - r.top) * SIDE / r.height];
   }
 
-  function release() {
-    button('Clear canvas')?.click();
-    const t0 = Date.now();
-    const ready = () => {  // cleared (the editor's history emptied: Undo off), then the brush picked
-      const cleared = !button('Undo') || button('Undo').disabled;
-      if (cleared) button('Brush')?.click();
-      if (root() && (!cleared || root().innerText.includes('select the draw tool')) && Date.now() - t0 < 10000) {
-        setTimeout(ready, 50);
-      } else {
-        // a settle: the editor makes its new layer after the clear asynchronously, and strokes before
-        // it are lost (tests/test_page_teach.py draws at once after each Add, at 4x CPU throttling)
-        setTimeout(() => root()?.querySelectorAll('.teach-taking').forEach((v) => v.remove()), 600);
-      }
-    };
-    setTimeout(ready, 50);
+  function paint(canvas, stroke, from) {  // stroke[from-1..] onto the canvas (a dot for one point)
+    const g = canvas.getContext('2d');
+    Object.assign(g, { lineWidth: BRUSH, lineCap: 'round', lineJoin: 'round', strokeStyle: '#000', fillStyle: '#000' });
+    if (stroke.length === 1) {
+      g.beginPath();
+      g.arc(stroke[0][0], stroke[0][1], BRUSH / 2, 0, 2 * Math.PI);
+      g.fill();
+      return;
+    }
+    g.beginPath();
+    g.moveTo(...stroke[Math.max(from - 1, 0)]);
+    for (let i = Math.max(from, 1); i < stroke.length; i++) g.lineTo(...stroke[i]);
+    g.stroke();
   }
 
-  return { pickBrush, hold, release };
+  function redraw(canvas) {
+    canvas.getContext('2d').clearRect(0, 0, SIDE, SIDE);
+    for (const s of pad(canvas).strokes) paint(canvas, s, 0);
+  }
+
+  function lookSoon() {  // what the model sees, once the hand rests (a hidden button asks the server)
+    clearTimeout(look);
+    look = setTimeout(() => document.querySelector('#teach-look')?.click(), 250);
+  }
+
+  document.addEventListener('pointerdown', (e) => {
+    const canvas = find(e);
+    if (!canvas || e.button > 0) return;
+    e.preventDefault();
+    canvas.setPointerCapture?.(e.pointerId);
+    const p = pad(canvas);
+    const stroke = [at(canvas, e)];
+    p.strokes.push(stroke);
+    p.pointer = { id: e.pointerId, stroke };
+    paint(canvas, stroke, 0);
+  });
+
+  document.addEventListener('pointermove', (e) => {
+    const canvas = find(e);
+    const p = canvas && pad(canvas);
+    if (!p?.pointer || p.pointer.id !== e.pointerId) return;
+    const stroke = p.pointer.stroke;
+    const from = stroke.length;
+    for (const c of e.getCoalescedEvents?.() || [e]) stroke.push(at(canvas, c));
+    paint(canvas, stroke, from);
+  });
+
+  function end(e) {
+    const canvas = find(e);
+    const p = canvas && pad(canvas);
+    if (!p?.pointer || p.pointer.id !== e.pointerId) return;
+    p.pointer = null;
+    lookSoon();
+  }
+  document.addEventListener('pointerup', end);
+  document.addEventListener('pointercancel', end);
+
+  document.addEventListener('click', (e) => {  // the canvas's own buttons
+    const tool = e.target.closest?.('#teach-sketch [data-tool]');
+    const canvas = canvasNow();
+    if (!tool || !canvas) return;
+    const p = pad(canvas);
+    if (tool.dataset.tool === 'undo') p.strokes.pop();
+    if (tool.dataset.tool === 'clear') p.strokes.length = 0;
+    p.pointer = null;
+    redraw(canvas);
+    lookSoon();
+  });
+
+  function png(canvas) {
+    return canvas && pad(canvas).strokes.length ? canvas.toDataURL('image/png') : '';
+  }
+
+  // The drawing as a PNG data URL ('' when empty), and the canvas emptied at once for the next one.
+  // A stroke still under the pen goes with this drawing; its rest starts the next.
+  function take() {
+    const canvas = canvasNow();
+    const drawing = png(canvas);
+    if (!drawing) return '';
+    const p = pad(canvas);
+    p.strokes.length = 0;
+    if (p.pointer) p.strokes.push((p.pointer.stroke = [p.pointer.stroke.at(-1)]));
+    redraw(canvas);
+    saving += 1;
+    note();
+    lookSoon();
+    return drawing;
+  }
+
+  function saved() {  // one add answered (kept or refused: a refusal says so in a message)
+    saving = Math.max(saving - 1, 0);
+    note();
+  }
+
+  function note() {
+    const el = document.querySelector('#teach-sketch .teach-saving');
+    if (el) el.textContent = saving ? `Saving ${saving} drawing${saving > 1 ? 's' : ''}… keep drawing.` : '';
+  }
+
+  return { take, peek: () => png(canvasNow()), saved };
 })();
