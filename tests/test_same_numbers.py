@@ -21,7 +21,7 @@ def runs(request, data_dir, tmp_path_factory):
     set before torch is imported), so on two cores they overlap instead of waiting in turn. Output
     goes to files, so that no full pipe can hold a run up. {name: (process, stdout file, stderr file)}."""
     tmp, env = tmp_path_factory.mktemp("same-numbers"), {**os.environ, "CNN_DATA_DIR": str(data_dir)}
-    chosen = {i.callspec.params["name"] for i in request.session.items if i.module is request.module}
+    chosen = {i.callspec.params["name"] for i in request.session.items if getattr(i, "module", None) is request.module}
     started = {}
     for name in sorted(chosen):  # (only those this pytest run will check: `-k cifar` starts one)
         out, err = (open(tmp / f"{name}.{kind}", "w+") for kind in ("out", "err"))
