@@ -8,7 +8,9 @@ import shutil
 import socket
 import struct
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -71,6 +73,34 @@ def launch(runs_dir: Path, *extra: str):
     )
     demo = serve(args, block=False)
     return demo, f"http://127.0.0.1:{port}/"
+
+
+@contextmanager
+def served_to(runs_dir: Path, *flags: str, logins: str | None = None, people: dict | None = None):
+    """The app launched with these flags (and these logins: $CNN_AUTH's value, set for the launch
+    only) and a page-without-browser (tests/page_client.py) for each person: {name: (user, password),
+    or None without logins}. Yields SimpleNamespace(demo, url, runs, one attribute per person, and
+    ev(module, name): the fn_index of ui.module.name); stops every run and closes all afterwards."""
+    from page_client import Page, fn_index
+
+    mp = pytest.MonkeyPatch()
+    if logins is not None:
+        mp.setenv("CNN_AUTH", logins)
+    try:
+        demo, url = launch(runs_dir, *flags)
+    finally:
+        mp.undo()
+    pages = {}
+    try:
+        pages.update((name, Page(url, auth)) for name, auth in (people or {}).items())
+        ev = lambda module, name: fn_index(demo, f"ui.{module}", name)
+        yield SimpleNamespace(demo=demo, url=url, runs=runs_dir, ev=ev, **pages)
+    finally:
+        for page in pages.values():
+            page.close()
+        demo.runs.stop()
+        demo.runs.wait_idle(60)
+        demo.close()
 
 
 def make_ctx(runs_dir: Path, data_dir: Path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 from app_helpers import launch, playwright_and_chromium
 from conftest import DATA_DIR
@@ -31,7 +32,17 @@ def data_dir_with_mnist(tmp: Path) -> Path:
 def app_page(tmp_path_factory, *, throttle: float = 1.0, screen: dict = DESKTOP, flags: tuple = ()):
     """The app and a page on it, Draw tab loaded; throttle > 1 slows the page's CPU that many times
     (Chromium's Emulation.setCPUThrottlingRate), as page.throttle(rate) does later; flags are more
-    command-line flags for the app. page.demo is the app, page.data_dir its data directory."""
+    command-line flags for the app. page.demo is the app, page.app_url its address, page.data_dir its
+    data directory."""
+    with app_browser(tmp_path_factory, flags=flags) as pages, pages.page(throttle=throttle, screen=screen) as page:
+        yield page
+
+
+@contextmanager
+def app_browser(tmp_path_factory, *, flags: tuple = ()):
+    """The app and one chromium on it, for tests that want a fresh page each without an app and a
+    browser each (a module fixture): `with pages.page(screen=PHONE) as page:` opens one (as app_page's)
+    in a context of its own, closed afterwards. Stops the app's runs and closes both at the end."""
     sync_playwright, exe = playwright_and_chromium()
     data = data_dir_with_mnist(tmp_path_factory.mktemp("data"))
     demo, url = launch(tmp_path_factory.mktemp("runs"), "--data-dir", str(data), *flags)
@@ -39,23 +50,33 @@ def app_page(tmp_path_factory, *, throttle: float = 1.0, screen: dict = DESKTOP,
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
             try:
-                ctx = browser.new_context(**screen)
-                page = ctx.new_page()
-                page.set_default_timeout(SLOW)
-                page.goto(url)
-                page.locator("#sketch button[aria-label='Brush']").wait_for()
-                cdp = page.context.new_cdp_session(page)
-                page.throttle = lambda rate: cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
-                page.cdp, page.touch = cdp, bool(screen.get("has_touch"))
-                page.throttle(throttle)
-                page.data_dir, page.demo = data, demo
-                yield page
+                page = lambda **kw: _page_on(browser, url, demo, data, **kw)
+                yield SimpleNamespace(demo=demo, url=url, data_dir=data, page=page)
             finally:
                 browser.close()
     finally:
         demo.runs.stop()
         demo.runs.wait_idle(30)
         demo.close()
+
+
+@contextmanager
+def _page_on(browser, url: str, demo, data: Path, *, throttle: float = 1.0, screen: dict = DESKTOP):
+    """A page of a new browser context on the app at url, Draw tab loaded (see app_page)."""
+    ctx = browser.new_context(**screen)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(SLOW)
+        page.goto(url)
+        page.locator("#sketch button[aria-label='Brush']").wait_for()
+        cdp = page.context.new_cdp_session(page)
+        page.throttle = lambda rate: cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+        page.cdp, page.touch = cdp, bool(screen.get("has_touch"))
+        page.throttle(throttle)
+        page.data_dir, page.demo, page.app_url = data, demo, url
+        yield page
+    finally:
+        ctx.close()
 
 
 def error_badges(page) -> int:

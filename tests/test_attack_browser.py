@@ -2,7 +2,7 @@
 7, pick 8, press, and see it say 8 with the 28x28 it saw, the changed 28x28, the change amplified and
 the probabilities before and after (probe_attack.png when retaken: bench/update_screenshots.sh); the
 same on a phone and for a photo; a confusion cell's mistakes each beside its Grad-CAM. Each test opens
-a page of its own (one playwright at a time: the phone test opens its own)."""
+a page of its own, in a browser context of its own, on the module's one app and chromium."""
 
 from __future__ import annotations
 
@@ -10,14 +10,20 @@ import re
 
 import pytest
 from app_helpers import screenshot_dir
-from page_helpers import PHONE, app_page, draw_shape, error_badges, wait_brush
+from page_helpers import PHONE, app_browser, draw_shape, error_badges, wait_brush
 
 SHOTS = screenshot_dir()
 
 
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    with app_browser(tmp_path_factory) as pages:
+        yield pages
+
+
 @pytest.fixture()
-def page(tmp_path_factory):
-    with app_page(tmp_path_factory) as pg:
+def page(pages):
+    with pages.page() as pg:
         yield pg
 
 
@@ -54,9 +60,9 @@ def test_make_the_drawn_7_say_8(page):
     page.screenshot(path=str(screenshot_dir() / "probe_attack.png"), full_page=True, clip=clip)
 
 
-def test_make_it_say_on_a_phone(tmp_path_factory):
+def test_make_it_say_on_a_phone(pages):
     """On a 390 px phone the panel's parts stack and the verdict is readable (screenshot, looked at)."""
-    with app_page(tmp_path_factory, screen=PHONE) as phone:
+    with pages.page(screen=PHONE) as phone:
         wait_brush(phone, "sketch")
         draw_shape(phone, "sketch", SEVEN, side=600)
         phone.wait_for_function("() => document.querySelector('#digit-label .output-class')?.innerText.trim() === '7'")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from app_helpers import launch
 from page_helpers import app_page, open_tab
 from test_browser import _box, _quick_run
 
@@ -17,33 +16,34 @@ TTL = 2
 PAST_TTL = 3 * TTL + 2  # Gradio's cache sweep runs every TTL/2 s: two sweeps and more have gone by
 
 
-def test_the_checkpoint_train_returns_outlives_the_upload_ttl(tmp_path, monkeypatch):
-    from gradio_client import Client
-
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
-    demo, url = launch(tmp_path / "runs", "--upload-ttl", str(TTL))
-    try:
-        client = Client(url, verbose=False, download_files=False)
-        tiny = dict(dataset="mnist", model="mnist_fast", epochs=1, batch_size=64, train_subset=1000, test_subset=100)
-        result, checkpoint = client.predict(**tiny, api_name="/train")
-        up = httpx.post(url + "gradio_api/upload", files={"files": ("private-up.png", b"x" * 100)}, timeout=30)
-        uploaded = Path(up.json()[0])
-        assert uploaded.is_file()
-        time.sleep(PAST_TTL)
-        got = httpx.get(checkpoint["url"], timeout=30)
-        assert got.status_code == 200, got.text
-        assert got.content == (demo.runs.runs_dir / result["checkpoint"]).read_bytes()
-        assert not uploaded.exists()  # while uploads still go after their time
-    finally:
-        demo.runs.stop()
-        demo.runs.wait_idle(30)
-        demo.close()
-
-
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    with app_page(tmp_path_factory, flags=("--upload-ttl", str(TTL))) as p:
-        yield p
+    """The app with the short time-to-live, its uploads in a folder of the test's, and a page on it:
+    one app for both tests (the /train one first: the page's test reads the app's latest run)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("uploads")))
+    try:
+        with app_page(tmp_path_factory, flags=("--upload-ttl", str(TTL))) as p:
+            yield p
+    finally:
+        mp.undo()
+
+
+def test_the_checkpoint_train_returns_outlives_the_upload_ttl(page):
+    from gradio_client import Client
+
+    demo, url = page.demo, page.app_url
+    client = Client(url, verbose=False, download_files=False)
+    tiny = dict(dataset="mnist", model="mnist_fast", epochs=1, batch_size=64, train_subset=1000, test_subset=100)
+    result, checkpoint = client.predict(**tiny, api_name="/train")
+    up = httpx.post(url + "gradio_api/upload", files={"files": ("private-up.png", b"x" * 100)}, timeout=30)
+    uploaded = Path(up.json()[0])
+    assert uploaded.is_file()
+    time.sleep(PAST_TTL)
+    got = httpx.get(checkpoint["url"], timeout=30)
+    assert got.status_code == 200, got.text
+    assert got.content == (demo.runs.runs_dir / result["checkpoint"]).read_bytes()
+    assert not uploaded.exists()  # while uploads still go after their time
 
 
 def test_the_train_tabs_download_button_works_after_the_upload_ttl(page, tmp_path):

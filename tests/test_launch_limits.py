@@ -20,10 +20,11 @@ def test_the_defaults_fit_a_class():
     assert args.max_image_megapixels == 16
 
 
-@pytest.fixture()
-def served(tmp_path):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One app for the module's tests (the first changes nothing; the second fills its queue last)."""
     before = limits.MAX_IMAGE_PIXELS
-    demo, url = launch(tmp_path / "runs", "--queue-size", "1", "--max-image-megapixels", "2")
+    demo, url = launch(tmp_path_factory.mktemp("runs"), "--queue-size", "1", "--max-image-megapixels", "2")
     try:
         yield demo, url
     finally:

@@ -9,8 +9,8 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-from app_helpers import checkpoint, launch
-from page_client import Page, fn_index
+from app_helpers import checkpoint, served_to
+from page_client import Page
 
 from ui.identity import COOKIE, Identity
 
@@ -19,23 +19,13 @@ START = ["MNIST", "", "mnist_fast", "mnist_fast", 50, 64, 0.01, "adam", "2000", 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, data_dir):
-    tmp = tmp_path_factory.mktemp("per-browser")
-    demo, url = launch(tmp / "runs", "--per-browser", "--data-dir", str(data_dir))
-    ana, eve = Page(url), Page(url)
-    yield SimpleNamespace(demo=demo, url=url, runs=tmp / "runs", ana=ana, eve=eve)
-    ana.close()
-    eve.close()
-    demo.runs.stop()
-    demo.runs.wait_idle(60)
-    demo.close()
-
-
-def ev(server, module, name) -> int:
-    return fn_index(server.demo, f"ui.{module}", name)
+    runs = tmp_path_factory.mktemp("per-browser") / "runs"
+    with served_to(runs, "--per-browser", "--data-dir", str(data_dir), people=dict(ana=None, eve=None)) as s:
+        yield s
 
 
 def listed(server, page) -> list[str]:
-    ok, out = page.call(ev(server, "runs_tab", "refresh"), [], None)
+    ok, out = page.call(server.ev("runs_tab", "refresh"), [], None)
     assert ok, out
     return [row[0] for row in out[0]["data"]]
 
@@ -69,10 +59,10 @@ def test_a_stranger_neither_sees_nor_deletes_nor_downloads_anothers_run(server, 
     assert anas_run in listed(server, server.ana)
     assert anas_run not in listed(server, server.eve)
     for name, args in (("delete", (anas_run, True, [])), ("download", (anas_run,)), ("use_run", (anas_run,))):
-        ok, out = server.eve.call(ev(server, "runs_tab", name), *args)
+        ok, out = server.eve.call(server.ev("runs_tab", name), *args)
         assert not ok and anas_run in str(out), (name, out)
     assert (server.runs / "users" / identity_of(server.ana) / f"{anas_run}.safetensors").is_file()
-    ok, out = server.ana.call(ev(server, "runs_tab", "download"), anas_run)
+    ok, out = server.ana.call(server.ev("runs_tab", "download"), anas_run)
     assert ok and server.ana.file(out[0]["value"]["url"]) == checkpoint("mnist").read_bytes()
 
 
@@ -81,7 +71,7 @@ def test_a_forged_or_missing_cookie_is_not_anas(server, anas_run):
     try:
         script.http.cookies.set(COOKIE, identity_of(server.ana) + "." + "f" * 32)  # her id, a made-up signature
         assert anas_run not in listed(server, script)
-        ok, out = script.call(ev(server, "runs_tab", "delete"), anas_run, True, [])
+        ok, out = script.call(server.ev("runs_tab", "delete"), anas_run, True, [])
         assert not ok
         script.http.cookies.clear()  # a client that keeps no cookies is its address
         assert server.demo.ctx.owner(SimpleNamespace(cookies={}, client=SimpleNamespace(host="10.1.2.3"))) == (
@@ -93,7 +83,7 @@ def test_a_forged_or_missing_cookie_is_not_anas(server, anas_run):
 
 
 def test_one_address_holds_one_place_however_many_sessions(server):
-    start = ev(server, "train_tab", "start")
+    start = server.ev("train_tab", "start")
     ok, out = server.ana.call(start, *START, "ana-token", None, None)
     assert ok, out
     try:

@@ -15,18 +15,40 @@ FIXTURES = Path(__file__).with_name("fixtures")
 RECORDED = json.loads((FIXTURES / "step_losses.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def runs(request, data_dir, tmp_path_factory):
+    """The three runs, started together: each is a fresh process on one thread (the ISA limits must be
+    set before torch is imported), so on two cores they overlap instead of waiting in turn. Output
+    goes to files, so that no full pipe can hold a run up. {name: (process, stdout file, stderr file)}."""
+    tmp, env = tmp_path_factory.mktemp("same-numbers"), {**os.environ, "CNN_DATA_DIR": str(data_dir)}
+    chosen = {i.callspec.params["name"] for i in request.session.items if getattr(i, "module", None) is request.module}
+    started = {}
+    for name in sorted(chosen):  # (only those this pytest run will check: `-k cifar` starts one)
+        out, err = (open(tmp / f"{name}.{kind}", "w+") for kind in ("out", "err"))
+        cmd = [sys.executable, str(FIXTURES / "record_step_losses.py"), "--one", name]
+        started[name] = (subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env), out, err)
+    yield started
+    for proc, out, err in started.values():
+        proc.kill()
+        proc.wait()
+        out.close()
+        err.close()
+
+
+def finished(started, name) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of one of the runs, once it has ended."""
+    proc, out, err = started[name]
+    code = proc.wait(timeout=600)
+    out.seek(0)
+    err.seek(0)
+    return code, out.read(), err.read()
+
+
 @pytest.mark.parametrize("name", sorted(RECORDED))
-def test_training_reproduces_the_recorded_losses(name, data_dir):
-    # A fresh process each: the ISA limits must be set before torch is imported.
-    out = subprocess.run(
-        [sys.executable, str(FIXTURES / "record_step_losses.py"), "--one", name],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "CNN_DATA_DIR": str(data_dir)},
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    now, then = json.loads(out.stdout.strip().splitlines()[-1]), RECORDED[name]
+def test_training_reproduces_the_recorded_losses(name, runs):
+    code, stdout, stderr = finished(runs, name)
+    assert code == 0, stderr[-2000:]
+    now, then = json.loads(stdout.strip().splitlines()[-1]), RECORDED[name]
     assert now["status"] == then["status"] == "finished"
     assert len(now["losses"]) == len(then["losses"]) > 10
     assert now["losses"] == pytest.approx(then["losses"], rel=1e-6, abs=1e-6)

@@ -7,12 +7,9 @@ directly with bob's request, so that the check does not rest on Gradio's own cho
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import onnx
 import pytest
-from app_helpers import checkpoint, launch
-from page_client import Page, fn_index
+from app_helpers import checkpoint, served_to
 
 from cnn.projects import Project
 from cnn.run_index import import_checkpoint
@@ -37,24 +34,14 @@ def server(tmp_path_factory, data_dir):
     run = import_checkpoint(checkpoint("mnist"), ada_runs, "ada-digits.safetensors").stem
     project = Project.create("Ada's shapes", "drawings", data, owner="ada")
     project.add_class("ring")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CNN_AUTH", f"@{logins}")
-    demo, url = launch(runs, "--data-dir", str(data))
-    mp.undo()
-    ada, bob = Page(url, ADA), Page(url, BOB)
-    yield SimpleNamespace(demo=demo, url=url, runs=runs, data=data, run=run, project=project, ada=ada, bob=bob)
-    ada.close()
-    bob.close()
-    demo.close()
-
-
-def ev(server, module, name) -> int:
-    return fn_index(server.demo, f"ui.{module}", name)
+    with served_to(runs, "--data-dir", str(data), logins=f"@{logins}", people=dict(ada=ADA, bob=BOB)) as s:
+        s.data, s.run, s.project = data, run, project
+        yield s
 
 
 def listed(server, page) -> list[str]:
     """The runs a page's Runs tab lists (its Refresh)."""
-    ok, out = page.call(ev(server, "runs_tab", "refresh"), [], None)
+    ok, out = page.call(server.ev("runs_tab", "refresh"), [], None)
     assert ok, out
     return [row[0] for row in out[0]["data"]]
 
@@ -75,19 +62,19 @@ def test_bob_lists_runs_and_sees_only_his_own_and_the_shipped(server):
 
 def test_bob_loads_adas_run_into_draw(server):
     listed(server, server.bob)  # his page has its list, as after opening the tab
-    ok, out = server.bob.call(ev(server, "runs_tab", "use_run"), server.run)
+    ok, out = server.bob.call(server.ev("runs_tab", "use_run"), server.run)
     assert not ok and server.run in out  # refused: not one of his
     listed(server, server.ada)
-    ok, out = server.ada.call(ev(server, "runs_tab", "use_run"), server.run)
+    ok, out = server.ada.call(server.ev("runs_tab", "use_run"), server.run)
     assert ok and out[1].startswith("Model: **") and "ada-digits" in out[1]
 
 
 def test_bob_downloads_adas_checkpoint(server):
     listed(server, server.bob)
-    ok, out = server.bob.call(ev(server, "runs_tab", "download"), server.run)
+    ok, out = server.bob.call(server.ev("runs_tab", "download"), server.run)
     assert not ok and NOT_LISTED in out and server.run in out, out
     listed(server, server.ada)
-    ok, out = server.ada.call(ev(server, "runs_tab", "download"), server.run)
+    ok, out = server.ada.call(server.ev("runs_tab", "download"), server.run)
     assert ok and out[0]["value"]["url"]
     assert server.ada.file(out[0]["value"]["url"]) == checkpoint("mnist").read_bytes()
     ada_file = server.runs / "users" / "ada" / f"{server.run}.safetensors"
@@ -97,17 +84,17 @@ def test_bob_downloads_adas_checkpoint(server):
 
 def test_bob_downloads_adas_onnx(server):
     listed(server, server.bob)
-    ok, out = server.bob.call(ev(server, "runs_tab", "download_onnx"), server.run)
+    ok, out = server.bob.call(server.ev("runs_tab", "download_onnx"), server.run)
     assert not ok and NOT_LISTED in out and server.run in out, out
     listed(server, server.ada)
-    ok, out = server.ada.call(ev(server, "runs_tab", "download_onnx"), server.run)
+    ok, out = server.ada.call(server.ev("runs_tab", "download_onnx"), server.run)
     assert ok, out
     exported = onnx.load_model_from_string(server.ada.file(out[0]["value"]["url"]))
     assert [d.dim_value for d in exported.graph.output[0].type.tensor_type.shape.dim][1:] == [10]  # her 10 digits
 
 
 def test_bob_continues_adas_run_from_the_runs_tab(server):
-    cont = ev(server, "train_tab", "continue_settings")
+    cont = server.ev("train_tab", "continue_settings")
     listed(server, server.bob)
     ok, out = server.bob.call(cont, server.run, 1)
     assert not ok and NOT_LISTED in out and server.run in out, out
@@ -118,7 +105,7 @@ def test_bob_continues_adas_run_from_the_runs_tab(server):
 
 def test_bob_starts_a_run_continuing_adas_by_typing_its_name(server):
     """'Continue from run' is a text box: the name reaches the server as typed."""
-    start = ev(server, "train_tab", "start")
+    start = server.ev("train_tab", "start")
     settings = ["MNIST", "", "mnist_fast", "mnist_fast", 0.1, 64, 0.01, "adam", "300", "200", False]
     ok, out = server.bob.call(start, *settings, server.run, None, None, None)  # ..., token, design, augment
     assert not ok and NOT_THERE in out and server.run in out
@@ -127,7 +114,7 @@ def test_bob_starts_a_run_continuing_adas_by_typing_its_name(server):
 
 def test_bob_deletes_adas_run(server):
     listed(server, server.bob)
-    ok, out = server.bob.call(ev(server, "runs_tab", "delete"), server.run, True, [])
+    ok, out = server.bob.call(server.ev("runs_tab", "delete"), server.run, True, [])
     assert not ok and NOT_LISTED in out and server.run in out, out
     ada_still_has_her_run(server)
 
@@ -145,10 +132,10 @@ def test_bob_compares_adas_run(server):
 
 def test_bob_shows_the_confusion_matrix_of_adas_run(server):
     listed(server, server.bob)
-    ok, out = server.bob.call(ev(server, "confusion_view", "runs_matrix"), server.run)
+    ok, out = server.bob.call(server.ev("confusion_view", "runs_matrix"), server.run)
     assert not ok and NOT_LISTED in out and server.run in out, out
     listed(server, server.ada)
-    ok, out = server.ada.call(ev(server, "confusion_view", "runs_matrix"), server.run)
+    ok, out = server.ada.call(server.ev("confusion_view", "runs_matrix"), server.run)
     assert ok, out
     note = next(o for o in out if isinstance(o, str) and o.startswith(f"**{server.run}**"))
     assert float(note.split(": ")[1].split("%")[0]) > 98  # the shipped MNIST net's test accuracy, hers
@@ -186,7 +173,7 @@ def test_bob_trains_through_the_api_on_adas_project_folder(server):
 
 
 def projects(server, page) -> list:
-    ok, out = page.call(ev(server, "teach_tab", "project_list"), None)
+    ok, out = page.call(server.ev("teach_tab", "project_list"), None)
     assert ok, out
     return out[0]["choices"]
 
@@ -198,25 +185,25 @@ def test_bob_lists_projects_and_sees_none_of_adas(server):
 
 def test_bob_opens_adas_project(server):
     projects(server, server.bob)
-    ok, out = server.bob.call(ev(server, "teach_tab", "open_project"), str(server.project.path))
+    ok, out = server.bob.call(server.ev("teach_tab", "open_project"), str(server.project.path))
     assert not ok and "Ada" not in out, out
     projects(server, server.ada)
-    ok, out = server.ada.call(ev(server, "teach_tab", "open_project"), str(server.project.path))
+    ok, out = server.ada.call(server.ev("teach_tab", "open_project"), str(server.project.path))
     assert ok and "Ada" in out[2]
 
 
 def test_bob_exports_and_deletes_adas_project(server):
     """His page has no project open (he could not open hers): export and delete have nothing to act on."""
     projects(server, server.bob)
-    ok, out = server.bob.call(ev(server, "teach_tab", "export"), None)
+    ok, out = server.bob.call(server.ev("teach_tab", "export"), None)
     assert not ok and "Open a project first" in out
-    ok, out = server.bob.call(ev(server, "teach_tab", "delete_project"), None, True)
+    ok, out = server.bob.call(server.ev("teach_tab", "delete_project"), None, True)
     assert not ok and "Open a project first" in out
     assert (server.project.path / "project.json").is_file()
 
 
 def test_bobs_new_project_is_his(server):
-    ok, out = server.bob.call(ev(server, "teach_tab", "create_project"), "Bob's birds", "photos")
+    ok, out = server.bob.call(server.ev("teach_tab", "create_project"), "Bob's birds", "photos")
     assert ok, out
     assert (server.data / "projects" / "users" / "bob" / "bob-s-birds" / "project.json").is_file()
     assert [c[0] for c in projects(server, server.ada)] == ["Ada's shapes (drawings)"]
@@ -224,7 +211,7 @@ def test_bobs_new_project_is_his(server):
 
 def test_bob_trains_on_adas_project_folder_as_an_image_folder(server):
     """The Train tab's image folder is a path a person types: another user's folder is not one."""
-    start = ev(server, "train_tab", "start")
+    start = server.ev("train_tab", "start")
     folder = f"projects/users/ada/{server.project.path.name}"
     settings = ["Image folder", folder, "mnist_fast", "mnist_fast", 0.1, 8, 0.01, "adam", "", "", False, ""]
     ok, out = server.bob.call(start, *settings, None, None, None)  # ..., owner token, design, augment
