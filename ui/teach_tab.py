@@ -14,17 +14,17 @@ from pathlib import Path
 import gradio as gr
 
 from cnn.errors import CnnError
-from cnn.projects import KINDS, Project, export_zip, import_zip, prepare
+from cnn.projects import Project, export_zip, import_zip, prepare
 from cnn.runs import RunBusy, RunConfig
 from cnn.serving.decode import from_data_url
 from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
-from . import augment_panel, downloads, run_view, teach_canvas, teach_view, train_tab
-from .common import AppContext, bind, friendly, md, raw_upload
+from . import augment_panel, downloads, run_view, teach_canvas, teach_layout, teach_view, train_tab
+from .common import AppContext, bind, friendly, md
+from .teach_layout import START
 from .teach_view import VIEW, choices, open_project_at, view
 
-START = ("Fine-tune the shipped model", "From scratch")
 RESULT = ("status", "result", "confusion", "wrong", "last_model", "download", "to_draw", "to_photo")
 UPDATES_EVERY = 0.3  # s between progress updates
 
@@ -231,109 +231,11 @@ def teach(ctx: AppContext, path, start_from: str, owner=None, augment=None, requ
     )
 
 
-# ---------------------------------------------------------------- layout
-
-
-def _layout(ctx: AppContext) -> dict:
-    """The tab's components by name, top to bottom as the page shows them (over 60 lines: one flat
-    list, which split up would only scatter the page's order)."""
-    c = {}
-    gr.Markdown(
-        "Teach a model your own classes: a few examples of each (10 are plenty to start), then "
-        "Train. Drawings fine-tune the digit model, photos the CIFAR-10 model, in seconds."
-    )
-    with gr.Row():
-        mine = [] if ctx.logins else choices(ctx)  # with logins each page gets its user's list (tab.select)
-        c["choose"] = gr.Dropdown(mine, value=None, label="Open a project", elem_id="teach-project")
-        c["new_name"] = gr.Textbox(label="New project name", placeholder="e.g. My shapes", elem_id="teach-new-name")
-        c["kind"] = gr.Radio(list(KINDS), value="drawings", label="It holds", elem_id="teach-kind")
-        c["create"] = gr.Button("Create project", elem_id="teach-create")
-    c["summary"] = gr.Markdown("No project open.", elem_id="teach-summary")
-    c["overview"] = gr.Image(
-        label="Classes (newest example, count)", interactive=False, height=170, buttons=[], elem_id="teach-overview"
-    )
-    with gr.Row():
-        c["class_pick"] = gr.Dropdown([], label="Class", elem_id="teach-class")
-        c["new_class"] = gr.Textbox(label="New class", placeholder="any name", elem_id="teach-new-class")
-        c["add_class"] = gr.Button("Add class", elem_id="teach-add-class")
-    with gr.Row():
-        with gr.Column():
-            with gr.Column() as c["drawing_area"]:  # shown for a drawings project
-                c["canvas"] = teach_canvas.build()
-                c["add_btn"] = gr.Button("Add to the class", variant="primary", interactive=False, elem_id="teach-add")
-        with gr.Column():
-            c["seen"] = gr.Image(
-                label="What the model sees",
-                interactive=False,
-                height=180,
-                elem_classes="pixelated",
-                elem_id="teach-seen",
-            )
-            c["picture"] = raw_upload(
-                gr.Image(
-                    label="Or a picture (upload, webcam or paste)",
-                    type="filepath",
-                    image_mode=None,
-                    sources=["upload", "webcam", "clipboard"],
-                    height=200,
-                    elem_id="teach-picture",
-                )
-            )
-            c["add_picture"] = gr.Button("Add the picture", elem_id="teach-add-picture")
-            c["upload"] = gr.File(
-                label="Add many images to the class, or a .zip of class folders",
-                file_count="multiple",
-                file_types=["image", ".zip"],
-                elem_id="teach-files",
-            )
-    c["examples"] = gr.Gallery(
-        label="The class's examples (click one to remove it)",
-        columns=10,
-        height=220,
-        object_fit="contain",
-        allow_preview=False,
-        elem_id="teach-examples",
-    )
-    with gr.Row():
-        c["remove"] = gr.Button("Remove the clicked example", size="sm")
-        c["rename_to"] = gr.Textbox(label="Rename the class to", scale=2)
-        c["rename"] = gr.Button("Rename", size="sm")
-        c["sure_class"] = gr.Checkbox(label="Yes, delete")
-        c["delete_class"] = gr.Button("Delete the class", size="sm", variant="stop")
-    c["augment"] = augment_panel.build("teach_drawings", "teach")  # on the project's own examples
-    with gr.Row():
-        c["start_from"] = gr.Radio(list(START), value=START[0], label="Start from", elem_id="teach-start-from")
-        c["train"] = gr.Button("Train", variant="primary", elem_id="teach-train")
-    c["status"] = gr.Markdown("", elem_id="teach-status")
-    c["result"] = gr.Markdown("", elem_id="teach-result")
-    with gr.Row():
-        c["to_draw"] = gr.Button("Use in the Draw tab", visible=False, elem_id="teach-to-draw")
-        c["to_photo"] = gr.Button("Use in the Photo tab", visible=False, elem_id="teach-to-photo")
-        c["download"] = gr.File(label="The trained checkpoint", interactive=False, elem_id="teach-download")
-    with gr.Row():  # headings above, as the Train tab's: a label badge would hide the matrix's own
-        with gr.Column():
-            gr.Markdown("**Held-out examples**: rows are the true class, columns the predicted one.")
-            c["confusion"] = gr.Image(show_label=False, interactive=False, elem_id="teach-confusion")
-        with gr.Column():
-            gr.Markdown("**Held-out examples it got wrong**: true class, taken for the predicted one.")
-            c["wrong"] = gr.Gallery(
-                show_label=False, columns=4, height=260, fit_columns=False, object_fit="contain", elem_id="teach-wrong"
-            )  # one stays a thumbnail
-    c.update(teach_canvas.carriers())
-    with gr.Accordion("Project file: export, delete", open=False):
-        with gr.Row():
-            c["export"] = gr.Button("Export as .zip")
-            c["export_file"] = gr.File(label="Project .zip (kept for an hour)", interactive=False)
-            c["sure_project"] = gr.Checkbox(label="Yes, delete this project and all its examples")
-            c["delete_project"] = gr.Button("Delete project", variant="stop")
-    return c
-
-
 def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -> dict:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
     its "Use in" buttons load a trained model into; owner is the browser's token (train_tab.owner_state)."""
     with gr.Tab("Teach", id="teach") as tab:
-        c = _layout(ctx)
+        c = teach_layout.layout(ctx)
         for name in ("project", "files", "picked", "last_model"):
             c[name] = gr.State(None)
     out = [c[k] for k in VIEW]
