@@ -22,7 +22,7 @@ from cnn.cpu_share import PROCESS_THREADS
 from cnn.projects import Project
 from cnn.run_index import list_runs
 from cnn.runs import RunConfig, RunManager
-from ui import runs_tab, teach_tab, words
+from ui import runs_table, teach_tab, words
 from ui.app import build_app
 from ui.common import AppContext, headline, md
 from ui.draw_tab import ANSWER, draw, model_words
@@ -93,7 +93,7 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     # the Runs tab lists it without a "no log" problem (a Teach run keeps none), its data its project
     (entry,) = [e for e in list_runs(ctx.runs.runs_dir) if e.key == Path(model).stem]
     assert entry.problems == [] and entry.project == "Rings & bars"
-    assert runs_tab.row(entry)[2] == "project Rings & bars"
+    assert runs_table.row(entry)[2] == "project Rings & bars"
     # the Draw tab speaks the taught model's words, and a digit model's again after it
     assert model_words(ctx, model).label == "Draw a ring or bar"
     blank = dict(zip(ANSWER, draw(ctx, sketch(Image.new("RGBA", (420, 420))), model)))

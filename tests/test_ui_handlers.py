@@ -241,7 +241,7 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
     by_name = {f.name: f for f in fns}
     start = by_name["start"]
     # settings, owner, the layer editor's design
-    assert len(start.inputs) == 15 and len(start.outputs) == len(train_tab.OUTPUTS) + 1
+    assert len(start.inputs) == 15 and len(start.outputs) == len(train_tab.STARTED)
     assert type(start.inputs[-3]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-3]
     assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-3]]
     # the page pulls its run: a timer's tick, the Train tab opened and, once the load gave it its

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import math
 import time
 import uuid
 from pathlib import Path
@@ -34,6 +33,7 @@ from cnn.training.recipes import RECIPES, default_recipe, get_recipe
 
 from . import draw_tab, map_api, photo_tab, probe_api
 from .common import PREDICT, AppContext, bind, friendly, raw_upload, servable
+from .numbers import parse_number
 
 API_BLANK = {
     BLANK_MESSAGE: "The image is blank: there is no digit in it to classify.",
@@ -80,19 +80,10 @@ def predict_photo(ctx: AppContext, image, run: str = "", request: gr.Request = N
 
 def _number(value, name: str, whole: bool = False):
     """A setting given as a number (or empty: None, the recipe's own), refused in words otherwise."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
     try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number (got {value!r}).") from None
-    if not math.isfinite(v):
-        raise ConfigError(f"{name} must be a finite number (got {value!r}).")
-    if whole:
-        if not v.is_integer():
-            raise ConfigError(f"{name} must be a whole number (got {value!r}).")
-        return int(v)
-    return v
+        return parse_number(value, whole)
+    except ValueError:
+        raise ConfigError(f"{name} must be a {'whole ' if whole else 'finite '}number (got {value!r}).") from None
 
 
 def api_config(

@@ -208,11 +208,21 @@ BUTTONS = (
 )
 
 
-def build(ctx: AppContext, settings: list, tabs: gr.Tabs | None = None) -> DesignEditor:
-    """The editor's layout and events (call in the Train tab, after the settings; settings in
-    `train_tab.start`'s order; tabs: the page's, which a share link turns to the Train tab). Opens
-    when the model "Your design" is chosen."""
-    dataset, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n = settings[:10]
+def build(ctx: AppContext, settings, tabs: gr.Tabs | None = None) -> DesignEditor:
+    """The editor's layout and events (call in the Train tab, after the settings, a
+    train_settings.TrainSettings; tabs: the page's, which a share link turns to the Train tab).
+    Opens when the model "Your design" is chosen."""
+    s = settings
+    dataset, model, recipe, epochs, batch, lr, optimizer = (
+        s.dataset,
+        s.model,
+        s.recipe,
+        s.epochs,
+        s.batch,
+        s.lr,
+        s.optimizer,
+    )
+    train_n, test_n = s.train_n, s.test_n
     start = presets().get(START_PRESET) or next(iter(presets().values()))
     with gr.Accordion("Your design: build your own network", open=False, elem_id="design-editor") as box:
         c, ed = _layout(start)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from cnn.cpu_share import SERVING
+from cnn.data.sources import train_images_about
 from cnn.errors import CnnError
 from cnn.hardware import pick_device
 from cnn.training import design_speed
@@ -15,8 +16,7 @@ from .common import AppContext, friendly, md
 from .design_edits import as_layers
 from .design_start import DESIGN_RECIPE, MODEL
 from .design_views import Target, analysed
-
-TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}
+from .numbers import parse_number
 
 
 @friendly
@@ -36,11 +36,11 @@ def estimate(ctx: AppContext, design, dataset_choice, batch, recipe, optimizer, 
         r = r.replace(lr=float(lr)) if lr not in (None, "") else r
     except (CnnError, ValueError) as exc:
         return f"⚠️ No estimate: {md(str(exc))}"
-    n = TRAIN_SIZES.get(target.dataset or "", 10_000)
+    n = train_images_about(target.dataset or "")
     try:
-        n = min(n, int(str(train_n).replace(",", ""))) if str(train_n or "").strip() else n
+        n = min(n, parse_number(train_n, whole=True) or n)
     except ValueError:
-        pass
+        pass  # (Start says what is wrong with the box; the estimate is for all the images)
     device = pick_device(getattr(ctx.runs, "device", None) or "cpu")
     with SERVING.serving():  # a training run in this process gives way for the second it takes
         per_step = design_speed.seconds_per_step(r, target.input_shape, target.num_classes, device=device)

@@ -12,7 +12,7 @@ import gradio as gr
 
 from cnn.runs import Run
 
-from . import confusion_view, run_view
+from . import confusion_view, outputs, run_view
 from .common import log, onnx_download, servable
 
 LOSS_EVERY_S = 3.0  # the loss plot is redrawn at most this often while a run goes
@@ -160,10 +160,7 @@ OUTPUTS = tuple(f.name for f in fields(TrainOutputs))
 
 def values(**by_name) -> tuple:
     """Values for the Train tab's outputs, in their order; an output not named is left as it is."""
-    unknown = set(by_name) - set(OUTPUTS)
-    if unknown:
-        raise TypeError(f"not a Train tab output: {', '.join(sorted(unknown))}")
-    return tuple(by_name[name] if name in by_name else gr.skip() for name in OUTPUTS)
+    return outputs.values(OUTPUTS, "Train tab", **by_name)
 
 
 @dataclass(frozen=True)
@@ -266,8 +263,13 @@ def parts(run: Run, waiting: tuple[int, float] | None = None) -> dict[str, tuple
 
 
 def view_update(run: Run, seen: Shown | None, now: float | None = None, waiting=None) -> tuple:
-    """The Train tab's outputs that change what a page showing `seen` shows of `run` (the others
-    are skipped), with the new `shown` (skipped too when nothing changed); waiting: (place,
+    """`changes` as the Train tab's outputs, in their order."""
+    return values(**changes(run, seen, now, waiting))
+
+
+def changes(run: Run, seen: Shown | None, now: float | None = None, waiting=None) -> dict:
+    """The Train tab's outputs that change what a page showing `seen` shows of `run`, by name (the
+    others are left out), with the new `shown` (left out too when nothing changed); waiting: (place,
     estimated wait) of a run that waits for its turn."""
     now = time.time() if now is None else now
     out: dict = {}
@@ -275,13 +277,14 @@ def view_update(run: Run, seen: Shown | None, now: float | None = None, waiting=
         out.update(_clean(run))
         seen = Shown(run.id, dict(CLEAN_KEYS), {})
     keys, sent_at = dict(seen.keys), dict(seen.sent_at)
-    for name, (key, outputs) in parts(run, waiting).items():
+    for name, (key, send) in parts(run, waiting).items():
         if keys.get(name) == key:
             continue
         every = THROTTLED.get(name)
         if every and not run.done and keys.get(name) and now - sent_at.get(name, 0.0) < every:
             continue
-        out.update(outputs())
+        out.update(send())
         keys[name], sent_at[name] = key, now
-    changed = out or keys != seen.keys
-    return values(**out, shown=Shown(run.id, keys, sent_at) if changed else gr.skip())
+    if out or keys != seen.keys:
+        out["shown"] = Shown(run.id, keys, sent_at)
+    return out
