@@ -19,7 +19,7 @@ import torch
 from .checkpoint import load_checkpoint, read_metadata
 from .errors import CheckpointError
 from .models import DESIGN, build_model, classifier_name
-from .training.recipes import Recipe
+from .training.recipe import Recipe
 
 _KIND = {1: "grey", 3: "colour"}
 

@@ -10,7 +10,8 @@ from cnn.data.sources import train_images_about
 from cnn.errors import CnnError
 from cnn.hardware import pick_device
 from cnn.training import design_speed
-from cnn.training.recipes import OPTIMIZERS, RECIPES, get_recipe
+from cnn.training.recipe import OPTIMIZERS
+from cnn.training.recipes import RECIPES, get_recipe
 
 from .common import AppContext, friendly, md
 from .design_edits import as_layers

@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 from cnn.errors import ConfigError
 from cnn.models import design_link
-from cnn.training.recipes import OPTIMIZERS, RECIPES
+from cnn.training.recipe import OPTIMIZERS
+from cnn.training.recipes import RECIPES
 
 from .common import DATASET_CHOICES, DATASETS
 from .design_edits import as_layers

@@ -14,7 +14,8 @@ from cnn.errors import ConfigError
 from cnn.models import MODELS
 from cnn.runs import RunConfig
 from cnn.training.defaults import fast_default
-from cnn.training.recipes import OPTIMIZERS, RECIPES, default_recipe, get_recipe
+from cnn.training.recipe import OPTIMIZERS
+from cnn.training.recipes import RECIPES, default_recipe, get_recipe
 
 from . import design_start, outputs, words
 from .common import DATASETS, AppContext, friendly
