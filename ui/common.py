@@ -140,14 +140,6 @@ class AppContext:
             return f"⚠️ {exc}"
 
 
-def current_request() -> gr.Request | None:
-    """The request of the event being handled, where Gradio hands a function no gr.Request (a
-    gr.render function): Gradio keeps it in a context variable for the event's thread."""
-    from gradio.context import LocalContext
-
-    return LocalContext.request.get(None)
-
-
 ERROR_SECONDS = 8  # an error's toast goes after this long, so old ones do not pile up
 
 

@@ -20,13 +20,12 @@ import functools
 import json
 
 import gradio as gr
-from gradio.context import Context
 
 from cnn.errors import CnnError, ConfigError
 from cnn.limits import check_layers_text
 
-from . import design_estimate, design_link_open
-from .common import AppContext, friendly, md
+from . import design_estimate, design_link_open, gradio_internals
+from .common import AppContext, bind, friendly, md
 from .design_edits import added, as_layers, edited, moved, removed
 from .design_outputs import DesignEditor, answer, selection, values
 from .design_share import share_query
@@ -240,7 +239,7 @@ def build(ctx: AppContext, settings, tabs: gr.Tabs | None = None) -> DesignEdito
     batch.change(on_target, [*state, *target], out, **QUIET)
     model.change(lambda m: gr.Accordion(open=True) if m == MODEL else gr.skip(), model, box, **QUIET)
     c["estimate"].click(
-        design_estimate.bound(ctx),
+        bind(design_estimate.estimate, ctx),
         [ed.design, dataset, batch, recipe, optimizer, lr, train_n],
         c["estimate_md"],
         concurrency_id="design-estimate",
@@ -251,7 +250,7 @@ def build(ctx: AppContext, settings, tabs: gr.Tabs | None = None) -> DesignEdito
     c["share"].click(share_query, shared, c["link"], **QUIET).then(
         None, c["link"], c["link"], js="(q) => q ? location.origin + location.pathname + q : q", **QUIET
     )
-    page = Context.root_block  # the page (gr.Blocks) being built: fill a shared link in when it opens
+    page = gradio_internals.page_being_built()  # the page (gr.Blocks) being built: fill a shared link in when it opens
     if page is not None:
         design_link_open.wire(page, ed, settings, box, tabs)
     return ed

@@ -57,10 +57,3 @@ def estimate(ctx: AppContext, design, dataset_choice, batch, recipe, optimizer, 
 def _training(ctx: AppContext) -> bool:
     run = ctx.runs.current
     return run is not None and not run.done
-
-
-def bound(ctx: AppContext):
-    def call(design, dataset_choice, batch, recipe, optimizer, lr, train_n):
-        return estimate(ctx, design, dataset_choice, batch, recipe, optimizer, lr, train_n)
-
-    return call

@@ -13,7 +13,8 @@ from cnn.errors import CnnError
 from cnn.run_index import delete_run, import_checkpoint, list_runs
 
 from . import confusion_view, map_view, outputs, train_continue
-from .common import AppContext, bind, current_request, friendly, onnx_download, servable
+from .common import AppContext, bind, friendly, onnx_download, servable
+from .gradio_internals import current_request
 from .runs_compare import compare_plots
 from .runs_table import COLUMNS, WIDTHS, runs_frame
 
