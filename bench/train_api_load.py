@@ -83,12 +83,13 @@ def percentiles(latencies: list) -> tuple[str, str]:
     return f"{statistics.median(latencies) * 1000:.0f}", f"{q[18]:.0f}"
 
 
-def drawing_person(url: str, digit: str, stop, answers) -> None:
+def drawing_person(url: str, digit: str, stop, answers, auth=None) -> None:
     """The person who draws (a process of their own): asks /predict_digit every 0.25 s until `stop`,
-    putting (asked at, time.time(); seconds to the answer or None; error or "") on `answers`."""
+    putting (asked at, time.time(); seconds to the answer or None; error or "") on `answers`;
+    auth: their (login, password) on an app with logins."""
     from gradio_client import Client, handle_file
 
-    client = Client(url, verbose=False)
+    client = Client(url, auth=auth, verbose=False)
     while not stop.is_set():
         t, start = time.time(), time.perf_counter()
         try:
