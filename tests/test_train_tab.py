@@ -101,12 +101,15 @@ def test_the_quick_run_boxes_are_empty_for_all():
 
 
 def test_choosing_a_data_set_picks_its_fast_model(ctx):
-    box, model, recipe = train_settings.pick_for_dataset(ctx, "CIFAR-10")
-    assert (model, recipe) == ("cifar10_small", "cifar10_small") and box.visible is False  # on a CPU
-    assert train_settings.pick_for_dataset(ctx, "Fashion-MNIST")[1:] == ("mnist_fast", "mnist_fast")
-    box, model, recipe = train_settings.pick_for_dataset(ctx, "Image folder")
-    assert box.visible is True and model == SKIP and recipe == SKIP  # the person picks the model
-    assert train_settings.fill_from_recipe("cifar10_small") == (12, 256, 0.5, "sgd")
+    picked = lambda choice: outputs.named(train_settings.FOR_DATASET, train_settings.pick_for_dataset(ctx, choice))
+    got = picked("CIFAR-10")
+    assert (got["model"], got["recipe"]) == ("cifar10_small", "cifar10_small") and got["folder"].visible is False
+    got = picked("Fashion-MNIST")  # on a CPU
+    assert (got["model"], got["recipe"]) == ("mnist_fast", "mnist_fast")
+    got = picked("Image folder")
+    assert got["folder"].visible is True and got["model"] == SKIP and got["recipe"] == SKIP  # the person picks
+    filled = outputs.named(train_settings.FROM_RECIPE, train_settings.fill_from_recipe("cifar10_small"))
+    assert filled == dict(epochs=12, batch=256, lr=0.5, optimizer="sgd")
 
 
 def test_a_model_for_other_images_is_refused_at_start(ctx):

@@ -46,6 +46,8 @@ class TrainSettings:
 
 
 SETTINGS = tuple(f.name for f in fields(TrainSettings))
+FOR_DATASET = ("folder", "model", "recipe")  # what choosing a data set fills
+FROM_RECIPE = ("epochs", "batch", "lr", "optimizer")  # what choosing a recipe fills
 
 
 def values(**by_name) -> tuple:
@@ -82,9 +84,11 @@ def run_config(
 
 @friendly
 def fill_from_recipe(name: str) -> tuple:
-    """A recipe preset's (epochs, batch size, learning rate, optimizer)."""
+    """A recipe preset's numbers: FROM_RECIPE."""
     r = get_recipe(name)
-    return r.epochs, r.batch_size, r.lr, r.optimizer
+    return outputs.values(
+        FROM_RECIPE, "fill_from_recipe", epochs=r.epochs, batch=r.batch_size, lr=r.lr, optimizer=r.optimizer
+    )
 
 
 @friendly
@@ -94,13 +98,15 @@ def recipe_for_model(model: str) -> str:
 
 @friendly
 def pick_for_dataset(ctx: AppContext, dataset_choice: str) -> tuple:
-    """(the folder box, model, recipe) for a data set: a named one gets its fast model and recipe
-    for this app's device; 'Image folder' shows the folder box and keeps the model."""
+    """FOR_DATASET: a named data set gets its fast model and recipe for this app's device (the folder
+    box hidden); 'Image folder' shows the folder box and keeps the model."""
     key = DATASETS.get(dataset_choice)
     if key is None:
-        return gr.Textbox(visible=True), gr.skip(), gr.skip()
+        return outputs.values(FOR_DATASET, "pick_for_dataset", folder=gr.Textbox(visible=True))
     r = fast_default(key, ctx.runs.device_type())
-    return gr.Textbox(visible=False), r.model, r.name
+    return outputs.values(
+        FOR_DATASET, "pick_for_dataset", folder=gr.Textbox(visible=False), model=r.model, recipe=r.name
+    )
 
 
 # ---------------------------------------------------------------- layout: one builder a panel
@@ -160,8 +166,8 @@ def keeping() -> dict:
 def wire(ctx: AppContext, s: TrainSettings) -> None:
     """Only a person's choice fills the settings from a preset (.input, then fill): the Runs tab's
     "Continue training" sets them all at once and must not be overwritten."""
-    fill = dict(fn=fill_from_recipe, inputs=s.recipe, outputs=[s.epochs, s.batch, s.lr, s.optimizer], **QUIET)
+    fill = dict(fn=fill_from_recipe, inputs=s.recipe, outputs=[getattr(s, n) for n in FROM_RECIPE], **QUIET)
     picked = functools.partial(pick_for_dataset, ctx)
-    s.dataset.input(picked, s.dataset, [s.folder, s.model, s.recipe], **QUIET).then(**fill)
+    s.dataset.input(picked, s.dataset, [getattr(s, n) for n in FOR_DATASET], **QUIET).then(**fill)
     s.model.input(recipe_for_model, s.model, s.recipe, **QUIET).then(**fill)
     s.recipe.input(**fill)
