@@ -26,6 +26,7 @@ from ui import runs_table, teach_tab, words
 from ui.app import build_app
 from ui.common import AppContext, headline, md
 from ui.draw_tab import ANSWER, draw, model_words
+from ui.outputs import named
 from ui.teach_view import VIEW
 
 warnings.filterwarnings("ignore", message=".*outside of a gradio.*")
@@ -245,12 +246,10 @@ def test_the_augmentation_panel_on_the_project_and_its_run(ctx, tmp_path):
     path = made(ctx)
     images = augment_panel.project_images(ctx, path)
     assert images.shape[1:] == (1, 28, 28) and 2 <= len(images) <= 10  # the held-out ones are not shown
-    picture, caption = augment_panel.draw_preview(lambda: images, "none", 0)
-    assert f"{len(images)} of {len(images)} unchanged" in caption
-    _, bent = augment_panel.draw_preview(lambda: images, "elastic=0.5,rotate=20", 0)
-    assert "all changed" in bent
-    _, bad = augment_panel.draw_preview(lambda: images, "rotate=500", 0)
-    assert bad.startswith("**Not drawn**: rotate must be")
+    caption = lambda spec: named(augment_panel.PREVIEW, augment_panel.draw_preview(lambda: images, spec, 0))["caption"]
+    assert f"{len(images)} of {len(images)} unchanged" in caption("none")
+    assert "all changed" in caption("elastic=0.5,rotate=20")
+    assert caption("rotate=500").startswith("**Not drawn**: rotate must be")
     with pytest.raises(Exception, match="project"):  # a folder outside the projects: not read
         augment_panel.project_images(ctx, str(tmp_path))
     outs = list(teach_tab.teach(ctx, path, teach_tab.START[0], None, "stroke=1,blur=1"))
