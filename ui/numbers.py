@@ -7,11 +7,13 @@ import math
 
 
 def parse_number(value, whole: bool = False) -> float | int | None:
-    """'1,000', '1_000', ' 2.5 ' or 3 as a number; None when empty (the caller's default). Raises
-    ValueError for anything else: not a number, not finite, or not whole where `whole` asks."""
+    """' 2.5 ', 3, and for a whole number '1,000' or '1_000', as a number; None when empty (the
+    caller's default). Raises ValueError for anything else: not a number, not finite, not whole where
+    `whole` asks, or a comma in a fraction ('1,5' may mean 1.5 or 15: said, not guessed)."""
     if value is None:
         return None
-    text = str(value).strip().replace(",", "").replace("_", "")
+    text = str(value).strip().replace("_", "")
+    text = text.replace(",", "") if whole else text
     if not text:
         return None
     try:
