@@ -201,7 +201,7 @@ def app_run(args, page, demo) -> dict:
     }
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--recipe", default="mnist_fast")
     p.add_argument("--train-subset", type=int, default=None)
@@ -219,7 +219,11 @@ def main(argv=None) -> None:
         help="adaptive (cnn.cpu_share's governor), fixed ($CNN_ADAPT_THREADS=0), or both: adaptive,fixed",
     )
     p.add_argument("--busy-loop", action="store_true", help="a busy-looping process beside every run")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     if args.pin_fp32:  # the app's runs, in this process, as PIN does for the CLI's
         cpu_mode.candidates = lambda: [cpu_mode.DEFAULT]
     from playwright.sync_api import sync_playwright
@@ -268,12 +272,16 @@ def main(argv=None) -> None:
             ],
         )
     )
-    app = [r for (v, side), rs in results.items() if side == "app" for r in rs]
+    print(page_costs([r for (v, side), rs in results.items() if side == "app" for r in rs]))
+
+
+def page_costs(app: list[dict]) -> str:
+    """The page's live updates, per app run: the browser's CPU and the server's outside training."""
 
     def each(key: str, fmt: str) -> str:
         return ", ".join(format(r[key], fmt) for r in app)
 
-    print(
+    return (
         f"the page's live updates, per app run: browser CPU s {each('browser', '.1f')}; server CPU s "
         f"outside the training thread {each('server', '.1f')} (over {each('wall', '.0f')} s)"
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import common  # noqa: F401  (sets the data directory)
 from common import header
-from train_api_load import free_port, percentiles
+from train_api_load import drawing_person, free_port, percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -66,21 +66,6 @@ def memory_kib(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
-
-
-def drawing_learner(url: str, digit: str, stop, answers, auth) -> None:
-    """The learner who draws (a process of their own): /predict_digit every 0.25 s until `stop`."""
-    from gradio_client import Client, handle_file
-
-    client = Client(url, auth=auth, verbose=False)
-    while not stop.is_set():
-        t, begin = time.time(), time.perf_counter()
-        try:
-            client.predict(handle_file(digit), "", api_name="/predict_digit")
-            answers.put((t, time.perf_counter() - begin, ""))
-        except Exception as exc:
-            answers.put((t, None, f"/predict_digit: {exc}"))
-        time.sleep(0.25)
 
 
 def learner(url, auth, settings, results, errors):
@@ -162,7 +147,7 @@ def run_class(args, settings, tmp, proc, url, logins) -> dict:
     drawn_digit(digit)
     mp = multiprocessing.get_context("spawn")
     stop, answers = mp.Event(), mp.Queue()
-    drawing = mp.Process(target=drawing_learner, args=(url, str(digit), stop, answers, ("drawer", logins["drawer"])))
+    drawing = mp.Process(target=drawing_person, args=(url, str(digit), stop, answers, ("drawer", logins["drawer"])))
     drawing.start()
     answers.get(timeout=120)  # the first answer: the server is warm
     idle = memory_kib(proc.pid, "VmRSS")

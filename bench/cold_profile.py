@@ -26,7 +26,7 @@ from cnn.training import train  # noqa: E402
 from cnn.training.recipes import get_recipe  # noqa: E402
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--recipe", default="cifar10_fast")
     p.add_argument("--synthetic", action="store_true")
@@ -37,7 +37,22 @@ def main() -> None:
         action="store_true",
         help="pay the context, cuBLAS, LAPACK and cuDNN costs one by one before Start",
     )
-    args = p.parse_args()
+    return p.parse_args()
+
+
+def pay_one_by_one(phase) -> None:
+    """The CUDA context, cuBLAS, LAPACK and cuDNN costs, each timed by `phase(name, fn)`."""
+    phase("CUDA context", lambda: torch.empty(1, device="cuda"))
+    a = torch.randn(64, 64, device="cuda")
+    phase("cuBLAS (fp32 matmul)", lambda: a @ a)
+    phase("cuBLAS (fp16 matmul)", lambda: a.half() @ a.half())
+    phase("LAPACK (eigh)", lambda: torch.linalg.eigh(torch.eye(4, dtype=torch.float64)))
+    conv = torch.nn.Conv2d(3, 8, 3).cuda()
+    phase("cuDNN (first conv, no autotune)", lambda: conv(torch.randn(2, 3, 8, 8, device="cuda")))
+
+
+def main() -> None:
+    args = parse_args()
     times = {"imports": time.perf_counter() - t_process}
 
     def phase(name, fn):
@@ -49,13 +64,7 @@ def main() -> None:
 
     t_start = time.perf_counter()
     if args.separate:
-        phase("CUDA context", lambda: torch.empty(1, device="cuda"))
-        a = torch.randn(64, 64, device="cuda")
-        phase("cuBLAS (fp32 matmul)", lambda: a @ a)
-        phase("cuBLAS (fp16 matmul)", lambda: a.half() @ a.half())
-        phase("LAPACK (eigh)", lambda: torch.linalg.eigh(torch.eye(4, dtype=torch.float64)))
-        conv = torch.nn.Conv2d(3, 8, 3).cuda()
-        phase("cuDNN (first conv, no autotune)", lambda: conv(torch.randn(2, 3, 8, 8, device="cuda")))
+        pay_one_by_one(phase)
     recipe = get_recipe(args.recipe)
     t = time.perf_counter()
     data = (

@@ -83,12 +83,13 @@ def percentiles(latencies: list) -> tuple[str, str]:
     return f"{statistics.median(latencies) * 1000:.0f}", f"{q[18]:.0f}"
 
 
-def drawing_person(url: str, digit: str, stop, answers) -> None:
+def drawing_person(url: str, digit: str, stop, answers, auth=None) -> None:
     """The person who draws (a process of their own): asks /predict_digit every 0.25 s until `stop`,
-    putting (asked at, time.time(); seconds to the answer or None; error or "") on `answers`."""
+    putting (asked at, time.time(); seconds to the answer or None; error or "") on `answers`;
+    auth: their (login, password) on an app with logins."""
     from gradio_client import Client, handle_file
 
-    client = Client(url, verbose=False)
+    client = Client(url, auth=auth, verbose=False)
     while not stop.is_set():
         t, start = time.time(), time.perf_counter()
         try:
@@ -97,6 +98,29 @@ def drawing_person(url: str, digit: str, stop, answers) -> None:
         except Exception as exc:
             answers.put((t, None, f"/predict_digit: {exc}"))
         time.sleep(0.25)
+
+
+def train_all(clients: list, settings: dict, runs_dir: Path) -> tuple[list, list]:
+    """Each client asks /train for a run at once and waits for its end: (results with a checkpoint,
+    errors)."""
+    results, errors = [], []
+
+    def person(client):
+        try:
+            result, _ = client.submit(**settings, api_name="/train").result(timeout=3600)
+            if (runs_dir / result["checkpoint"]).is_file():
+                results.append(result)
+            else:
+                errors.append(f"no checkpoint: {result}")
+        except Exception as exc:  # counted, not raised: the figure is how many failed
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=person, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
 
 
 def app_part(args, max_runs: int, digit: Path, nice: str = "") -> dict:
@@ -115,18 +139,6 @@ def app_part(args, max_runs: int, digit: Path, nice: str = "") -> dict:
         proc, url = start_app(max_runs, args.device, runs_dir, nice)
         try:
             clients = [Client(url, verbose=False) for _ in range(args.people)]  # one session each
-            results, errors = [], []
-
-            def person(client):
-                try:
-                    result, _ = client.submit(**settings, api_name="/train").result(timeout=3600)
-                    if (runs_dir / result["checkpoint"]).is_file():
-                        results.append(result)
-                    else:
-                        errors.append(f"no checkpoint: {result}")
-                except Exception as exc:  # counted, not raised: the figure is how many failed
-                    errors.append(f"{type(exc).__name__}: {exc}")
-
             # the person who draws is another person: a process of their own, so that what is timed is
             # the app's answer, not this process's eight clients starting at once beside it
             mp = multiprocessing.get_context("spawn")
@@ -135,12 +147,8 @@ def app_part(args, max_runs: int, digit: Path, nice: str = "") -> dict:
             drawing.start()
             first = answers.get(timeout=120)  # first alone: the baseline, with nothing training
             time.sleep(args.alone)
-            threads = [threading.Thread(target=person, args=(c,)) for c in clients]
             t0 = time.time()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            results, errors = train_all(clients, settings, runs_dir)
             wall = time.time() - t0
             stop.set()
             drawing.join(60)
@@ -202,7 +210,7 @@ def cli_part(args) -> dict:
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--people", type=int, default=8)
     p.add_argument("--max-runs", default="2", help="the app's --max-runs; a list (1,2,3) runs the app part for each")
@@ -220,7 +228,11 @@ def main() -> None:
     p.add_argument(
         "--order", default="app,cli", help="which part runs first (app,cli or cli,app); 'app' alone skips the CLI"
     )
-    args = p.parse_args()
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     header("many people training at once: /train over HTTP against the CLI one after another")
     print(
         f"{args.people} people, each mnist_fast for {args.epochs:g} epoch(s) on {args.train_subset:,} MNIST images "

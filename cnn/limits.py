@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -115,17 +116,29 @@ def check_input(channels, side, classes, name: str = "The model") -> tuple[int, 
     return c, s, k
 
 
+def check_file_size(path: Path, limit: int, missing: str, over: Callable[[int], str], error=ConfigError) -> int:
+    """The size of the file at `path`, refused with `error` before anything reads it: `missing` when
+    it is not there, `over(size)` when it is over `limit` bytes."""
+    if not path.is_file():
+        raise error(missing)
+    size = path.stat().st_size
+    if size > limit:
+        raise error(over(size))
+    return size
+
+
 def read_layers_text(path: str | os.PathLike) -> str:
     """A layers JSON file's text, refused unread when it is over MAX_LAYERS_JSON_BYTES."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"No design file at {path}; give a JSON file with a list of layers (docs/design.md).")
-    size = path.stat().st_size
-    if size > MAX_LAYERS_JSON_BYTES:
-        raise ConfigError(
+    check_file_size(
+        path,
+        MAX_LAYERS_JSON_BYTES,
+        f"No design file at {path}; give a JSON file with a list of layers (docs/design.md).",
+        lambda size: (
             f"{path.name} is {size:,} bytes; a layers JSON is at most {MAX_LAYERS_JSON_BYTES:,} bytes. "
             f"It is refused unread."
-        )
+        ),
+    )
     try:
         with open(path, encoding="utf-8") as f:
             return f.read(MAX_LAYERS_JSON_BYTES + 1)[:MAX_LAYERS_JSON_BYTES]

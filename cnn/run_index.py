@@ -23,6 +23,7 @@ from pathlib import Path
 from .atomic import atomic_path
 from .checkpoint import load_checkpoint, read_metadata
 from .errors import CheckpointError, CnnError, ConfigError
+from .limits import check_file_size
 from .models import model_name
 from .runlog import RunHistory, RunLogError, log_path, read_log, run_header
 from .training.recipes import get_recipe
@@ -297,13 +298,13 @@ def import_checkpoint(
     checking it like any other: a size cap, no pickles, weights that fit the model it names."""
     upload = Path(upload)
     shown = original_name or upload.name
-    if not upload.is_file():
-        raise RunIndexError(f"The upload {shown} is not there any more; upload it again.")
-    size = upload.stat().st_size
-    if size > max_bytes:
-        raise RunIndexError(
-            f"{shown} is {size / 1e6:.1f} MB; checkpoints of up to {max_bytes / 1e6:.0f} MB can be imported."
-        )
+    check_file_size(
+        upload,
+        max_bytes,
+        f"The upload {shown} is not there any more; upload it again.",
+        lambda size: f"{shown} is {size / 1e6:.1f} MB; checkpoints of up to {max_bytes / 1e6:.0f} MB can be imported.",
+        RunIndexError,
+    )
     try:
         _, meta = load_checkpoint(upload)
     except CheckpointError as exc:

@@ -19,7 +19,7 @@ import torch
 from .checkpoint import load_checkpoint, read_metadata
 from .errors import CheckpointError
 from .models import DESIGN, build_model, classifier_name
-from .training.recipes import Recipe
+from .training.recipe import Recipe
 
 _KIND = {1: "grey", 3: "colour"}
 
@@ -65,18 +65,7 @@ def starting_weights(
     path = Path(path)
     meta = read_metadata(path)
     arch, shape = meta["architecture"], [int(v) for v in meta["input_shape"]]
-    if architecture and architecture != arch:
-        raise CheckpointError(
-            f"{path.name} holds a {arch} model, so it cannot start a {architecture} model. Leave out "
-            f"the model (the checkpoint's {arch} is fine-tuned) or train from scratch without it."
-        )
-    if shape[0] != channels:
-        raise CheckpointError(
-            f"{path.name} was trained on {shape[0]}-channel ({_KIND.get(shape[0], '?')}) images, but "
-            f"these are {channels}-channel ({_KIND.get(channels, '?')}) ones. Start from a checkpoint "
-            f"trained on {_KIND.get(channels, f'{channels}-channel')} images (the shipped MNIST one for "
-            f"drawings, CIFAR-10 for photos), or train from scratch."
-        )
+    _check_source(path, arch, shape[0], architecture, channels)
     source, meta = load_checkpoint(path)  # refuses weights (or a design) that do not fit the architecture
     own = meta.get("design") if arch == DESIGN else None
     if design is not None and own is not None and _without_classes(design) != _without_classes(own):
@@ -109,6 +98,22 @@ def starting_weights(
         sorted(set(target) - set(state)),
         own,
     )
+
+
+def _check_source(path: Path, arch: str, had: int, architecture: str | None, channels: int) -> None:
+    """Refuse a checkpoint of another architecture, or trained on another number of channels."""
+    if architecture and architecture != arch:
+        raise CheckpointError(
+            f"{path.name} holds a {arch} model, so it cannot start a {architecture} model. Leave out "
+            f"the model (the checkpoint's {arch} is fine-tuned) or train from scratch without it."
+        )
+    if had != channels:
+        raise CheckpointError(
+            f"{path.name} was trained on {had}-channel ({_KIND.get(had, '?')}) images, but "
+            f"these are {channels}-channel ({_KIND.get(channels, '?')}) ones. Start from a checkpoint "
+            f"trained on {_KIND.get(channels, f'{channels}-channel')} images (the shipped MNIST one for "
+            f"drawings, CIFAR-10 for photos), or train from scratch."
+        )
 
 
 def _without_classes(design: list) -> list:

@@ -316,42 +316,6 @@ def test_predictions_answer_while_training(served, files):
     assert run.status == "stopped"
 
 
-def test_starts_without_checkpoints_and_says_so(tmp_path):
-    from app_helpers import free_port
-    from gradio_client import Client
-
-    from ui import launch as ui_launch
-
-    port = free_port()
-    args = ui_launch.parse_args(
-        [
-            "--port",
-            str(port),
-            "--mnist-checkpoint",
-            str(tmp_path / "none.safetensors"),
-            "--cifar-checkpoint",
-            str(tmp_path / "pickle.pt"),
-            "--runs-dir",
-            str(tmp_path / "runs"),
-        ]
-    )
-    (tmp_path / "pickle.pt").write_bytes(b"\x80\x04\x95" + bytes(64))  # a torch.save pickle, never unpickled
-    demo = ui_launch.serve(args, block=False)
-    try:
-        c = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        path = tmp_path / "seven.png"
-        seven().save(path)
-        from gradio_client import handle_file
-        from gradio_client.exceptions import AppError
-
-        with pytest.raises(AppError, match="No digit model checkpoint at .*none.safetensors"):
-            c.predict(handle_file(str(path)), api_name="/predict_digit")
-        with pytest.raises(AppError, match="PyTorch pickle .* refused"):
-            c.predict(handle_file(str(path)), api_name="/predict_photo")
-    finally:
-        demo.close()
-
-
 def test_a_request_cannot_read_server_files(served):
     """A client naming a server path instead of uploading a file gets an error, not a prediction:
     Gradio only hands over files that were uploaded."""

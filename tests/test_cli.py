@@ -17,29 +17,10 @@ def cli(*args, **kw):
 
 def test_train_then_evaluate(tmp_path, data_dir):
     out = tmp_path / "m.safetensors"
-    r = cli(
-        "cnn.train",
-        "--dataset",
-        "mnist",
-        "--model",
-        "mnist_fast",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "64",
-        "--lr",
-        "0.02",
-        "--train-subset",
-        "4000",
-        "--test-subset",
-        "1000",
-        "--data-dir",
-        str(data_dir),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",  # the assertions below are the CPU's ("device cpu"), on a machine with a GPU too
-    )
+    flags = "--dataset mnist --model mnist_fast --epochs 1 --batch-size 64 --lr 0.02 --train-subset 4000"
+    # --device cpu: the assertions below are the CPU's ("device cpu"), on a machine with a GPU too
+    flags += " --test-subset 1000 --device cpu"
+    r = cli("cnn.train", *flags.split(), "--data-dir", str(data_dir), "--out", str(out))
     assert r.returncode == 0, r.stderr
     acc = float(re.search(r"^test accuracy: (0\.\d{4})$", r.stdout, re.M).group(1))
     assert acc > 0.8 and out.exists()

@@ -15,6 +15,7 @@ from cnn.serving.mistakes import grad_cams
 from cnn.serving.predictor import cached_predictor
 from cnn.serving.render import confusion_cell, enlarge, overlay, to_pil
 from ui import confusion_view as cv
+from ui.outputs import named
 
 
 def click(true: int, pred: int) -> gr.SelectData:
@@ -27,6 +28,18 @@ def test_cell_geometry():
     assert confusion_cell(79, 100, 10) is None and confusion_cell(100, 80 + 360, 10) is None
 
 
+def picked(answer) -> tuple:
+    """A click's answer, read by name: (the cell, its note, its gallery)."""
+    got = named(cv.PICKED, answer)
+    return got["cell"], got["note"], got["gallery"]
+
+
+def shown_cell(answer) -> tuple:
+    """A Grad-CAM choice's answer, read by name: (the note, the gallery)."""
+    got = named(cv.SHOWN, answer)
+    return got["note"], got["gallery"]
+
+
 @pytest.fixture()
 def sample(monkeypatch):
     """The shipped MNIST model scored on a fixed 4,000 of the test images (its 40 mistakes in
@@ -35,20 +48,20 @@ def sample(monkeypatch):
 
 
 def test_clicking_cell_4_9_of_a_kept_run_shows_the_4s_taken_for_9s(ctx, sample):
-    image, note, cell, gallery = cv.runs_matrix(ctx, "shipped/mnist")
-    assert image.size == (80 + 36 * 10, 80 + 36 * 10) and cell is None and gallery == []
-    assert "4,000 of the mnist test images" in note
+    shown = named(cv.MATRIX, cv.runs_matrix(ctx, "shipped/mnist"))
+    assert shown["matrix"].size == (80 + 36 * 10, 80 + 36 * 10) and shown["cell"] is None and shown["gallery"] == []
+    assert "4,000 of the mnist test images" in shown["note"]
     preds, path, _ = cv.runs_source(ctx, "shipped/mnist")
     want = int(preds.confusion[4, 9])
     assert want >= 1  # this sample holds some: the test would say nothing otherwise
-    cell, note, items = cv.pick_runs_cell(ctx, "shipped/mnist", cv.CAMS[0], click(4, 9))
+    cell, note, items = picked(cv.pick_runs_cell(ctx, "shipped/mnist", cv.CAMS[0], click(4, 9)))
     assert cell == [4, 9] and f"True **4**, taken for **9**: {want} test image(s)" in note
     assert len(items) == want and all("true 4, predicted 9" in caption for _, caption in items)
     predictor = cached_predictor(path)
     for i in preds.cell(4, 9):  # each image, asked of the model again: a 4 that it reads as a 9
         probs = predictor.predict(preds.images[i])
         assert int(preds.labels[i]) == 4 and max(probs, key=probs.get) == "9"
-    _, diagonal = cv.pick_runs_cell(ctx, "shipped/mnist", cv.CAMS[0], click(4, 4))[1:]
+    diagonal = named(cv.PICKED, cv.pick_runs_cell(ctx, "shipped/mnist", cv.CAMS[0], click(4, 4)))["gallery"]
     assert len(diagonal) == 48  # right ones too, the first 48
     with pytest.raises(gr.Error, match="outside the matrix"):
         cv.pick_runs_cell(ctx, "shipped/mnist", cv.CAMS[0], gr.SelectData(None, {"index": [5, 5], "value": None}))
@@ -62,12 +75,12 @@ def test_the_grad_cam_choice_shows_the_true_and_the_predicted_class_maps(ctx, sa
     assert cam_true.shape == cam_pred.shape == (28, 28) and not np.allclose(cam_true, cam_pred)
     pictures = {}
     for which, cam in ((1, cam_true), (2, cam_pred)):
-        note, items = cv.show_runs_cell(ctx, "shipped/mnist", [4, 9], cv.CAMS[which])
+        note, items = shown_cell(cv.show_runs_cell(ctx, "shipped/mnist", [4, 9], cv.CAMS[which]))
         assert ("true class (4)" if which == 1 else "predicted class (9)") in note
         pictures[which] = np.asarray(items[0][0])
         assert np.array_equal(pictures[which], np.asarray(overlay(preds.images[first], cam, side=112)))
     assert not np.array_equal(pictures[1], pictures[2])
-    assert cv.show_runs_cell(ctx, "shipped/mnist", None, cv.CAMS[1]) == (cv.HINT, [])
+    assert shown_cell(cv.show_runs_cell(ctx, "shipped/mnist", None, cv.CAMS[1])) == (cv.HINT, [])
 
 
 def test_the_train_tab_matrix_of_the_last_run(ctx):
@@ -77,12 +90,12 @@ def test_the_train_tab_matrix_of_the_last_run(ctx):
     conf = run.end.evaluation.confusion.clone()
     conf.fill_diagonal_(-1)
     true, pred = divmod(int(conf.argmax()), 10)
-    cell, note, items = cv.pick_train_cell(ctx, cv.CAMS[0], "me", click(true, pred))
+    cell, note, items = picked(cv.pick_train_cell(ctx, cv.CAMS[0], "me", click(true, pred)))
     assert cell == [true, pred] and len(items) == min(48, int(conf[true, pred])) >= 1
     ev, labels = run.end.evaluation, run.data.test.labels
     shown = [int(c.split("#")[1].split(":")[0]) for _, c in items]
     assert all(int(labels[i]) == true and int(ev.predictions[i]) == pred for i in shown)
-    note, cams = cv.show_train_cell(ctx, cell, cv.CAMS[2], "me")
+    note, cams = shown_cell(cv.show_train_cell(ctx, cell, cv.CAMS[2], "me"))
     with pytest.raises(gr.Error, match="no finished run"):  # another person's page: not theirs to look into
         cv.pick_train_cell(ctx, cv.CAMS[0], "someone else", click(true, pred))
     assert len(cams) == len(items) and f"predicted class ({pred})" in note
@@ -94,7 +107,7 @@ def test_each_mistake_shows_its_grad_cam_and_top_two_answers(ctx, sample):
     conf = preds.confusion.clone()
     conf.fill_diagonal_(-1)
     true, pred = divmod(int(conf.argmax()), 10)  # the cell with the most mistakes
-    note, items = cv.show_runs_cell(ctx, "shipped/mnist", [true, pred], cv.CAMS[0])
+    note, items = shown_cell(cv.show_runs_cell(ctx, "shipped/mnist", [true, pred], cv.CAMS[0]))
     assert f"Grad-CAM for **{pred}**" in note and len(items) == min(48, int(conf[true, pred]))
     for i, (picture, caption) in zip(preds.cell(true, pred), items):
         a = np.asarray(picture)
@@ -110,7 +123,7 @@ def test_each_mistake_shows_its_grad_cam_and_top_two_answers(ctx, sample):
         first, second = sorted(probs, key=probs.get, reverse=True)[:2]
         assert caption.endswith(f" · {first} {probs[first]:.0%}, {second} {probs[second]:.0%}")
         assert first == str(pred)
-    _, right = cv.show_runs_cell(ctx, "shipped/mnist", [true, true], cv.CAMS[0])
+    right = named(cv.SHOWN, cv.show_runs_cell(ctx, "shipped/mnist", [true, true], cv.CAMS[0]))["gallery"]
     assert np.asarray(right[0][0]).shape[:2] == (112, 112) and "·" not in right[0][1]  # right ones plain
 
 

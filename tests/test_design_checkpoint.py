@@ -224,16 +224,16 @@ def test_continuing_a_designed_run_opens_its_design_in_the_editor(trained, data_
     import gradio as gr
     from app_helpers import make_ctx
 
-    from ui import train_tab
+    from ui import outputs, train_continue
     from ui.design_outputs import named
 
     ctx = make_ctx(trained[0].parent, data_dir)
-    filled = train_tab.continue_settings(ctx, "tiny-design", 1)
-    assert filled[2] == "design" and filled[11] == "tiny-design"
-    shown = named(train_tab.continue_design(ctx, "tiny-design", filled[0], filled[5]))
+    filled = outputs.named(train_continue.FILLED, train_continue.continue_settings(ctx, "tiny-design", 1))
+    assert filled["model"] == "design" and filled["continue_from"] == "tiny-design"
+    shown = named(train_continue.continue_design(ctx, "tiny-design", filled["dataset"], filled["batch"]))
     design = shown["design"]
     assert design == read_metadata(trained[0])["design"] and shown["selected"] == 0
     assert f"**{parse(design, (1, 28, 28), 10).params:,}** parameters" in shown["message"]
     assert list(shown["table"]["Layer"])[:2] == ["Conv2d", "BatchNorm2d"]
-    left = named(train_tab.continue_design(ctx, "shipped/mnist", "MNIST", 128))
+    left = named(train_continue.continue_design(ctx, "shipped/mnist", "MNIST", 128))
     assert all(isinstance(v, type(gr.skip())) for v in left.values())

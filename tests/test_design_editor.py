@@ -13,6 +13,7 @@ import gradio as gr
 import pytest
 
 from cnn.errors import ConfigError
+from cnn.models import design_link
 from cnn.runs import RunConfig
 from ui import design_editor as de
 from ui import design_edits as edits
@@ -155,7 +156,7 @@ def test_a_share_link_round_trips_and_bad_parts_are_named():
         }
     )
     assert bad.design is None and bad.dataset_choice is None and bad.epochs is None and len(bad.problems) == 7
-    not_a_list = share.read_link({"design": share.encode_design({"layer": "ReLU"})}).problems
+    not_a_list = share.read_link({"design": design_link.design_to_token({"layer": "ReLU"})}).problems
     assert len(not_a_list) == 1 and "list of layers" in not_a_list[0]
     assert "damaged" in share.read_link({"design": "A" * 30_000}).problems[0]
 

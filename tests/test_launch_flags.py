@@ -1,5 +1,5 @@
-"""The launcher's logins from the environment and its warnings when others can reach the app
-(moved from test_app_api.py, which grew past the file limit)."""
+"""The launcher's logins from the environment, its warnings when others can reach the app, and an app
+started without usable checkpoints (moved from test_app_api.py, which grew past the file limit)."""
 
 from __future__ import annotations
 
@@ -49,3 +49,39 @@ def test_exposure():
             ui_launch.auth_from_env()
     finally:
         del os.environ["CNN_AUTH"]
+
+
+def test_starts_without_checkpoints_and_says_so(tmp_path):
+    from app_helpers import free_port
+    from gradio_client import Client
+
+    from ui import launch as ui_launch
+
+    port = free_port()
+    args = ui_launch.parse_args(
+        [
+            "--port",
+            str(port),
+            "--mnist-checkpoint",
+            str(tmp_path / "none.safetensors"),
+            "--cifar-checkpoint",
+            str(tmp_path / "pickle.pt"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
+    (tmp_path / "pickle.pt").write_bytes(b"\x80\x04\x95" + bytes(64))  # a torch.save pickle, never unpickled
+    demo = ui_launch.serve(args, block=False)
+    try:
+        c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        path = tmp_path / "seven.png"
+        seven().save(path)
+        from gradio_client import handle_file
+        from gradio_client.exceptions import AppError
+
+        with pytest.raises(AppError, match="No digit model checkpoint at .*none.safetensors"):
+            c.predict(handle_file(str(path)), api_name="/predict_digit")
+        with pytest.raises(AppError, match="PyTorch pickle .* refused"):
+            c.predict(handle_file(str(path)), api_name="/predict_photo")
+    finally:
+        demo.close()

@@ -15,6 +15,7 @@ from cnn.runs import RunManager
 from cnn.serving.onnx_export import read_onnx_metadata
 from ui import draw_tab, photo_tab, runs_tab
 from ui.common import AppContext
+from ui.outputs import named
 
 
 @pytest.fixture()
@@ -33,7 +34,7 @@ def test_without_onnxruntime_the_tabs_say_they_use_pytorch(copies, monkeypatch):
     path, about = draw_tab.use_shipped(copies)
     assert path == copies.draw_checkpoint
     assert "served by **PyTorch (onnxruntime not installed)**" in about and "mnist-copy.safetensors" in about
-    _, about = photo_tab.use_shipped(copies)
+    about = named(photo_tab.SHIPPED, photo_tab.use_shipped(copies))["about"]
     assert "served by **PyTorch (onnxruntime not installed)**" in about
     assert "calibrated: T = 0.519" in about  # the shipped CIFAR-10 model's temperature
 

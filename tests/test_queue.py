@@ -209,11 +209,11 @@ def test_teach_runs_wait_in_the_same_queue(tmp_path, data_dir):
 def test_the_pages_timer_goes_only_while_its_persons_run_waits_or_trains(one):
     """The Train tab's timer (ui/train_tab.tick): kept going while the person's run waits or
     trains, stopped with none and once it ended, so an idle page sends no requests."""
-    from ui import train_tab
+    from ui import outputs, train_tab
     from ui.common import AppContext
 
     ctx = AppContext(one, "", "")  # one person's machine: no logins
-    going = lambda owner: train_tab.tick(ctx, None, owner)[-1].active
+    going = lambda owner: outputs.named(train_tab.TICKED, train_tab.tick(ctx, None, owner))["timer"].active
     assert going("a") is False  # nobody's run: the timer stops
     a = one.start(quick(**LONG), session="a")
     b = one.start(quick(**LONG), session="b")

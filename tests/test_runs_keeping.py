@@ -14,7 +14,7 @@ from test_runs import finish, quick
 from cnn.run_index import list_runs
 from cnn.runlog import log_path, read_log
 from cnn.runs.keeping import panel_indices
-from ui import run_view, train_tab, train_view
+from ui import outputs, run_view, train_continue, train_tab, train_view
 
 
 def by_key(entries):
@@ -52,12 +52,12 @@ def test_an_app_run_keeps_its_log_tensorboard_and_live_panel(manager):
 
 def test_the_page_gets_the_panel_when_a_snapshot_is_new(manager):
     run = finish(manager.start(quick(epochs=1), session="s1"))
-    first = dict(zip(train_view.OUTPUTS, train_view.view_update(run, None)))
+    first = train_view.changes(run, None)
     assert "right</div>" in first["live_panel"] and first["filters"] is not None
     seen = first["shown"]  # what the page's gr.State now holds
     assert isinstance(seen, train_view.Shown) and seen.run == run.id
-    again = dict(zip(train_view.OUTPUTS, train_view.view_update(run, seen)))
-    assert again["live_panel"] == again["filters"] == train_view.gr.skip()  # nothing new: nothing sent
+    again = train_view.changes(run, seen)
+    assert "live_panel" not in again and "filters" not in again  # nothing new: nothing sent
 
 
 def test_an_unwritable_tensorboard_folder_warns_and_training_goes_on(manager):
@@ -108,19 +108,21 @@ QUICK = dict(
 
 
 def test_a_continued_run_starts_from_the_old_weights_and_names_its_parent(ctx):
-    fill = train_tab.continue_settings(ctx, "shipped/mnist", 2)
-    assert fill[1].visible is False and fill[:1] + fill[2:10] == (
-        "MNIST",
-        "mnist_fast",
-        "mnist_best",
-        2.0,
-        128,
-        0.05,
-        "sgd",
-        "",
-        "",
+    fill = outputs.named(train_continue.FILLED, train_continue.continue_settings(ctx, "shipped/mnist", 2))
+    assert fill["folder"].visible is False and fill["tabs"].selected == "train"
+    assert fill["tensorboard"] == train_tab.gr.skip()  # the TensorBoard box is left as it is
+    assert {k: v for k, v in fill.items() if k not in ("folder", "tensorboard", "tabs")} == dict(
+        dataset="MNIST",
+        model="mnist_fast",
+        recipe="mnist_best",
+        epochs=2.0,
+        batch=128,
+        lr=0.05,
+        optimizer="sgd",
+        train_n="",
+        test_n="",
+        continue_from="shipped/mnist",
     )
-    assert fill[11] == "shipped/mnist" and fill[12].selected == "train"
     results = {}
     for parent in ("shipped/mnist", ""):
         train_tab.start(ctx, **QUICK, continue_from=parent, owner="me")

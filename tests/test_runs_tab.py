@@ -12,14 +12,13 @@ import torch
 from app_helpers import checkpoint
 
 from cnn.checkpoint import save_checkpoint
-from cnn.data.augment_spec import recipe_changes
 from cnn.errors import CheckpointError
 from cnn.models import get_spec
 from cnn.run_index import RunIndexError, delete_run, import_checkpoint, list_runs, recipe_overrides
 from cnn.runlog import RunLog, read_log, run_header
 from cnn.runs import RunManager
 from cnn.training import End, EpochEnd, RunStatus, Start, Step, get_recipe
-from ui import runs_tab
+from ui import outputs, runs_compare, runs_tab, runs_table
 from ui.common import AppContext
 
 MNIST_META = {
@@ -179,8 +178,9 @@ def test_imports_are_checked_like_any_checkpoint(runs_dir, tmp_path):
 def test_the_table_and_its_refresh(ctx, runs_dir):
     fake_run(runs_dir, "old", date="2026-11-20T10:00:00+00:00")
     fake_run(runs_dir, "new", lr=0.02, accuracy=0.95, quick=True, normalize=((0.1308,), (0.3083,)))
-    frame, notes, compare, chosen = runs_tab.refresh(ctx, ["new", "deleted-meanwhile"], "old")
-    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == runs_tab.COLUMNS
+    got = outputs.named(runs_tab.REFRESHED, runs_tab.refresh(ctx, ["new", "deleted-meanwhile"], "old"))
+    frame, notes, compare, chosen = got["table"], got["notes"], got["compare"], got["chosen"]
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == runs_table.COLUMNS
     assert list(frame["Run"]) == ["shipped/mnist", "shipped/cifar10", "new", "old"]
     new = frame.set_index("Run").loc["new"]
     # the settings in words: a quick run's image counts, no raw normalize=[[0.1308]]
@@ -192,39 +192,19 @@ def test_the_table_and_its_refresh(ctx, runs_dir):
         "2 epochs · 3.5 s · cpu (2 threads)",
     )
     # model, data, accuracy, status and problems come first: they fit a 1280 px screen
-    assert runs_tab.COLUMNS[:6] == ["Run", "Model", "Data", "Test accuracy", "Status", "Problems"]
+    assert runs_table.COLUMNS[:6] == ["Run", "Model", "Data", "Test accuracy", "Status", "Problems"]
     assert "4 run(s)" in notes and "⚠️" not in notes
     assert compare.value == ["new"] and chosen.value == "old" and ("old", "old") in compare.choices
 
 
-def test_overlaid_curves_and_the_settings_that_differ(ctx, runs_dir):
-    fake_run(runs_dir, "a", lr=0.1)
-    fake_run(runs_dir, "b", lr=0.02)
-    fake_run(runs_dir, "c", log=False)
-    loss, acc, text = runs_tab.compare(ctx, ["a", "b", "c"])
-    assert set(loss["run"]) == {"a", "b"} and len(loss) == 64
-    a = loss[loss["run"] == "a"]
-    assert list(a["epoch"])[:2] == [0.0625, 0.125] and list(a["loss"])[:2] == [2.0, 1.0]
-    assert set(acc["run"]) == {"a train", "a test", "b train", "b test"}
-    assert acc[(acc["run"] == "b test") & (acc["epoch"] == 2)]["accuracy"].item() == pytest.approx(0.9)
-    assert "| learning rate | 0.1 | 0.02 | 0.1 |" in text and "| epochs |" not in text
-    assert "train images" not in text  # c has no log: unknown is no difference
-    assert "No curves for c" in text
-    assert runs_tab.compare(ctx, []) == (None, None, "")
-    loss_plot, acc_plot, _ = runs_tab.compare_plots(ctx, ["a", "b"])  # each line its own colour, every time
-    assert loss_plot.color_map == {"a": runs_tab.PALETTE[0], "b": runs_tab.PALETTE[1]}
-    assert list(acc_plot.color_map) == ["a train", "a test", "b train", "b test"]
-    _, _, one = runs_tab.compare(ctx, ["b"])
-    assert one == "**b**: changed from the preset: learning rate 0.02, 2 epochs"
-
-
 def test_use_a_run_in_the_draw_or_photo_tab(ctx, runs_dir):
     path = fake_run(runs_dir, "digits")
-    draw_model, about, photo_model, photo_about, tabs = runs_tab.use_run(ctx, "digits")
-    assert draw_model == str(path) and "digits.safetensors" in about and tabs.selected == "draw"
-    assert isinstance(photo_model, type(gr.skip())) and isinstance(photo_about, type(gr.skip()))
-    draw_model, _, photo_model, about, tabs = runs_tab.use_run(ctx, "shipped/cifar10")
-    assert photo_model == ctx.photo_checkpoint and tabs.selected == "photo"
+    used = outputs.named(runs_tab.USED, runs_tab.use_run(ctx, "digits"))
+    assert used["draw_model"] == str(path) and "digits.safetensors" in used["draw_about"]
+    assert used["tabs"].selected == "draw" and used["photo_model"] == used["photo_about"] == gr.skip()
+    used = outputs.named(runs_tab.USED, runs_tab.use_run(ctx, "shipped/cifar10"))
+    assert used["photo_model"] == ctx.photo_checkpoint and used["tabs"].selected == "photo"
+    assert used["draw_model"] == used["draw_about"] == gr.skip()
     fake_run(runs_dir, "nockpt", ckpt=False)
     with pytest.raises(gr.Error, match="nockpt has no usable checkpoint"):
         runs_tab.use_run(ctx, "nockpt")
@@ -238,15 +218,15 @@ def test_delete_needs_confirming_and_upload_adds_a_run(ctx, runs_dir):
     fake_run(runs_dir, "x")
     with pytest.raises(gr.Error, match="Tick 'Yes, delete it' first"):
         runs_tab.delete(ctx, "x", False)
-    frame, _, _, chosen, confirm = runs_tab.delete(ctx, "x", True)
-    assert "x" not in list(frame["Run"]) and confirm is False and not list(runs_dir.iterdir())
+    got = outputs.named(runs_tab.DELETED, runs_tab.delete(ctx, "x", True))
+    assert "x" not in list(got["table"]["Run"]) and got["confirm"] is False and not list(runs_dir.iterdir())
     with pytest.raises(gr.Error, match="already gone"):
         runs_tab.delete(ctx, "x", True)
     with pytest.raises(gr.Error, match="shipped checkpoint"):
         runs_tab.delete(ctx, "shipped/mnist", True)
-    frame, _, _, chosen, cleared = runs_tab.upload(ctx, str(checkpoint("cifar10")))
-    assert chosen.value == "cifar10" and "cifar10" in list(frame["Run"]) and cleared is None
-    assert runs_tab.use_run(ctx, "cifar10")[-1].selected == "photo"
+    got = outputs.named(runs_tab.UPLOADED, runs_tab.upload(ctx, str(checkpoint("cifar10"))))
+    assert got["chosen"].value == "cifar10" and "cifar10" in list(got["table"]["Run"]) and got["uploaded"] is None
+    assert outputs.named(runs_tab.USED, runs_tab.use_run(ctx, "cifar10"))["tabs"].selected == "photo"
 
 
 def handler(f):
@@ -280,24 +260,26 @@ def test_the_app_has_the_runs_tab_wired(runs_dir):
     by_fn = {handler(f): f for f in demo.fns.values()}
     use = by_fn[runs_tab.use_run]
     assert [type(o).__name__ for o in use.outputs] == ["State", "Markdown", "State", "Markdown", "Tabs"]
-    assert len(by_fn[runs_tab.refresh].outputs) == 4 and len(by_fn[runs_tab.delete].outputs) == 5
+    assert len(by_fn[runs_tab.refresh].outputs) == len(runs_tab.REFRESHED)
+    assert len(by_fn[runs_tab.delete].outputs) == len(runs_tab.DELETED)
     triggers = {t[1] for f in demo.fns.values() if handler(f) is runs_tab.refresh for t in f.targets}
     assert triggers == {"select", "click"}  # when the tab opens, and by the Refresh button
-    from ui import train_tab
+    from ui import train_continue
 
-    cont = by_fn[train_tab.continue_settings]
+    cont = by_fn[train_continue.continue_settings]
     start = next(f for f in demo.fns.values() if f.name == "start")
-    # every setting, in order (start also takes the owner, the editor's design and the augmentation)
-    assert [o._id for o in cont.outputs[:-1]] == [i._id for i in start.inputs[:-3]]
-    assert type(cont.outputs[-1]).__name__ == "Tabs"
+    # every setting by its name, then the tabs (start also takes the owner, the design and the augmentation)
+    filled = dict(zip(train_continue.FILLED, cont.outputs, strict=True))
+    assert [filled[n]._id for n in train_continue.SETTINGS] == [i._id for i in start.inputs[:-3]]
+    assert type(filled["tabs"]).__name__ == "Tabs"
 
 
 def test_a_run_deleted_from_disk_while_the_tab_is_open(ctx, runs_dir):
-    from ui import confusion_view, train_tab
+    from ui import confusion_view, train_continue
 
     fake_run(runs_dir, "gone")
-    frame, _, compare, chosen = runs_tab.refresh(ctx, ["gone"], "gone")
-    assert "gone" in list(frame["Run"]) and chosen.value == "gone"
+    got = outputs.named(runs_tab.REFRESHED, runs_tab.refresh(ctx, ["gone"], "gone"))
+    assert "gone" in list(got["table"]["Run"]) and got["chosen"].value == "gone"
     for f in list(runs_dir.iterdir()):  # another program (or page) removes its files
         f.unlink()
     message = "The run gone is not there any more (deleted from another page?). Refresh the table."
@@ -305,15 +287,15 @@ def test_a_run_deleted_from_disk_while_the_tab_is_open(ctx, runs_dir):
         (runs_tab.use_run, ()),
         (runs_tab.download, ()),
         (confusion_view.runs_matrix, ()),
-        (train_tab.continue_settings, (1,)),
+        (train_continue.continue_settings, (1,)),
     ):
         with pytest.raises(gr.Error) as err:
             handler(ctx, "gone", *args)
         assert err.value.message == message, handler.__name__
-    _, _, text = runs_tab.compare(ctx, ["gone"])
+    _, _, text = runs_compare.compare(ctx, ["gone"])
     assert text.endswith("gone: not there any more (deleted?); press Refresh.")
-    frame, _, compare, chosen = runs_tab.refresh(ctx, ["gone"], "gone")
-    assert "gone" not in list(frame["Run"]) and compare.value == [] and chosen.value is None
+    got = outputs.named(runs_tab.REFRESHED, runs_tab.refresh(ctx, ["gone"], "gone"))
+    assert "gone" not in list(got["table"]["Run"]) and got["compare"].value == [] and got["chosen"].value is None
 
 
 def test_two_sessions_deleting_the_same_run_at_once(ctx, runs_dir):
@@ -340,12 +322,3 @@ def test_two_sessions_deleting_the_same_run_at_once(ctx, runs_dir):
         "deleted",
     ]
     assert not list(runs_dir.iterdir())
-
-
-def test_compare_shows_how_two_runs_augmentations_differ(ctx, runs_dir):
-    fake_run(runs_dir, "plain")  # mnist_fast's own: crop=1
-    fake_run(runs_dir, "bent", **recipe_changes("crop=1,elastic=0.3,blur=1"))
-    _, _, text = runs_tab.compare(ctx, ["plain", "bent"])
-    assert "| augmentation | crop=1 | crop=1,elastic=0.3,blur=1 |" in text
-    assert "| elastic |" not in text and "| blur |" not in text  # one spec, not field by field
-    assert "augmentation" not in runs_tab.compare(ctx, ["plain", "plain"])[2]

@@ -24,10 +24,11 @@ from cnn.cpu_share import PROCESS_THREADS
 from cnn.projects import Project
 from cnn.run_index import list_runs
 from cnn.runs import RunConfig, RunManager
-from ui import runs_tab, teach_tab, words
+from ui import runs_table, teach_tab, words
 from ui.app import build_app
 from ui.common import AppContext, headline, md
 from ui.draw_tab import ANSWER, draw, model_words
+from ui.outputs import named
 from ui.teach_view import VIEW
 
 warnings.filterwarnings("ignore", message=".*outside of a gradio.*")
@@ -102,7 +103,7 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     # the Runs tab lists it without a "no log" problem (a Teach run keeps none), its data its project
     (entry,) = [e for e in list_runs(ctx.runs.runs_dir) if e.key == Path(model).stem]
     assert entry.problems == [] and entry.project == "Rings & bars"
-    assert runs_tab.row(entry)[2] == "project Rings & bars"
+    assert runs_table.row(entry)[2] == "project Rings & bars"
     # the Draw tab speaks the taught model's words, and a digit model's again after it
     assert model_words(ctx, model).label == "Draw a ring or bar"
     blank = dict(zip(ANSWER, draw(ctx, sketch(Image.new("RGBA", (420, 420))), model)))
@@ -272,12 +273,10 @@ def test_the_augmentation_panel_on_the_project_and_its_run(ctx, tmp_path):
     path = made(ctx)
     images = augment_panel.project_images(ctx, path)
     assert images.shape[1:] == (1, 28, 28) and 2 <= len(images) <= 10  # the held-out ones are not shown
-    picture, caption = augment_panel.draw_preview(lambda: images, "none", 0)
-    assert f"{len(images)} of {len(images)} unchanged" in caption
-    _, bent = augment_panel.draw_preview(lambda: images, "elastic=0.5,rotate=20", 0)
-    assert "all changed" in bent
-    _, bad = augment_panel.draw_preview(lambda: images, "rotate=500", 0)
-    assert bad.startswith("**Not drawn**: rotate must be")
+    caption = lambda spec: named(augment_panel.PREVIEW, augment_panel.draw_preview(lambda: images, spec, 0))["caption"]
+    assert f"{len(images)} of {len(images)} unchanged" in caption("none")
+    assert "all changed" in caption("elastic=0.5,rotate=20")
+    assert caption("rotate=500").startswith("**Not drawn**: rotate must be")
     with pytest.raises(Exception, match="project"):  # a folder outside the projects: not read
         augment_panel.project_images(ctx, str(tmp_path))
     outs = list(teach_tab.teach(ctx, path, teach_tab.START[0], None, "stroke=1,blur=1"))

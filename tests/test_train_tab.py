@@ -15,9 +15,7 @@ from PIL import Image
 from test_runs import make_folder
 
 from cnn.errors import ConfigError
-from cnn.runs import Run, RunConfig
-from cnn.training import EpochEnd, Start, Step, get_recipe
-from ui import run_view, train_tab
+from ui import outputs, run_view, train_settings, train_tab, train_view
 from ui.common import md
 
 # the settings of the Train tab, in the order `start` takes them: 1,000 MNIST images for one epoch
@@ -37,19 +35,20 @@ LONG = {**QUICK, "epochs": 30, "train_n": "4000"}  # long enough that it cannot 
 SKIP = gr.skip()
 
 
-def named(answer) -> dict:
-    return dict(zip(train_tab.OUTPUTS, answer))
+def named(answer, names=train_tab.TICKED) -> dict:
+    """An answer of `tick` (or of `start`: names=STARTED) by output name."""
+    return outputs.named(names, answer)
 
 
 def sent(view: dict) -> set[str]:
     """The outputs an answer changes (the page's `shown` state aside)."""
-    return {k for k, v in view.items() if k != "shown" and not (isinstance(v, dict) and v == SKIP)}
+    return {k for k, v in view.items() if k not in ("shown", "timer") and not (isinstance(v, dict) and v == SKIP)}
 
 
 def start(ctx, owner="me", **settings) -> dict:
-    *answer, got = train_tab.start(ctx, **{**QUICK, **settings}, owner=owner)
-    assert got == owner
-    return named(answer)
+    answer = named(train_tab.start(ctx, **{**QUICK, **settings}, owner=owner), train_tab.STARTED)
+    assert answer.pop("owner") == owner
+    return answer
 
 
 def pull(ctx, view: dict, timeout: float = 120, owner: str = "me") -> list[dict]:
@@ -59,7 +58,7 @@ def pull(ctx, view: dict, timeout: float = 120, owner: str = "me") -> list[dict]
     while "result" not in sent(answers[-1]) or answers[-1]["result"] == "":
         assert time.time() - t0 < timeout, "no result in time"
         time.sleep(0.2)
-        answers.append(named(train_tab.refresh(ctx, shown_after(answers), owner)))
+        answers.append(named(train_tab.tick(ctx, shown_after(answers), owner)))
     return answers
 
 
@@ -94,19 +93,23 @@ def test_bad_settings_give_a_clear_message_and_start_nothing(ctx):
 
 
 def test_the_quick_run_boxes_are_empty_for_all():
-    assert train_tab._count("", "x") is None and train_tab._count(None, "x") is None
-    assert train_tab._count(" 1,000 ", "x") == 1000 and train_tab._count(500, "x") == 500
-    with pytest.raises(ConfigError, match="x must be a whole number of images"):
-        train_tab._count("2.5", "x")
+    assert train_settings.count("", "x") is None and train_settings.count(None, "x") is None
+    assert train_settings.count(" 1,000 ", "x") == 1000 and train_settings.count(500, "x") == 500
+    for bad in ("2.5", "lots", "inf", "1e999"):
+        with pytest.raises(ConfigError, match="x must be a whole number of images"):
+            train_settings.count(bad, "x")
 
 
 def test_choosing_a_data_set_picks_its_fast_model(ctx):
-    box, model, recipe = train_tab.pick_for_dataset(ctx, "CIFAR-10")
-    assert (model, recipe) == ("cifar10_small", "cifar10_small") and box.visible is False  # on a CPU
-    assert train_tab.pick_for_dataset(ctx, "Fashion-MNIST")[1:] == ("mnist_fast", "mnist_fast")
-    box, model, recipe = train_tab.pick_for_dataset(ctx, "Image folder")
-    assert box.visible is True and model == SKIP and recipe == SKIP  # the person picks the model
-    assert train_tab.fill_from_recipe("cifar10_small") == (12, 256, 0.5, "sgd")
+    picked = lambda choice: outputs.named(train_settings.FOR_DATASET, train_settings.pick_for_dataset(ctx, choice))
+    got = picked("CIFAR-10")
+    assert (got["model"], got["recipe"]) == ("cifar10_small", "cifar10_small") and got["folder"].visible is False
+    got = picked("Fashion-MNIST")  # on a CPU
+    assert (got["model"], got["recipe"]) == ("mnist_fast", "mnist_fast")
+    got = picked("Image folder")
+    assert got["folder"].visible is True and got["model"] == SKIP and got["recipe"] == SKIP  # the person picks
+    filled = outputs.named(train_settings.FROM_RECIPE, train_settings.fill_from_recipe("cifar10_small"))
+    assert filled == dict(epochs=12, batch=256, lr=0.5, optimizer="sgd")
 
 
 def test_a_model_for_other_images_is_refused_at_start(ctx):
@@ -227,9 +230,9 @@ def test_the_result_shows_the_reliability_diagram_and_offers_the_checkpoint_and_
 
 def test_each_answer_sends_only_what_the_page_lacks(trained):
     ctx, answers = trained
-    final = named(train_tab.refresh(ctx, shown_after(answers), "me"))
+    final = named(train_tab.tick(ctx, shown_after(answers), "me"))
     assert sent(final) == set() and final["shown"] == SKIP  # the page has it all: nothing to redraw
-    reloaded = named(train_tab.refresh(ctx, None, "me"))  # a page that (re)loads gets the whole run
+    reloaded = named(train_tab.tick(ctx, None, "me"))  # a page that (re)loads gets the whole run
     assert {
         "status",
         "progress",
@@ -243,11 +246,11 @@ def test_each_answer_sends_only_what_the_page_lacks(trained):
     } <= sent(reloaded) and "Test accuracy:" in reloaded["result"]
     # an answer the page never applied leaves its `shown` as it was: the next answer sends it again
     before = shown_after(answers[:-1])
-    assert "result" in sent(named(train_tab.refresh(ctx, before, "me")))
+    assert "result" in sent(named(train_tab.tick(ctx, before, "me")))
     assert set(shown_after(answers).keys) == {"status", "progress", "loss_note", "loss", "acc", "panel", "result"}
     # another person's page shows nothing of this run, and a page with no token yet nothing at all
-    assert sent(named(train_tab.refresh(ctx, None, "someone else"))) == set()
-    assert sent(named(train_tab.refresh(ctx, None, None))) == set()
+    assert sent(named(train_tab.tick(ctx, None, "someone else"))) == set()
+    assert sent(named(train_tab.tick(ctx, None, None))) == set()
 
 
 def test_an_invalid_start_keeps_the_results(trained):
@@ -258,7 +261,7 @@ def test_an_invalid_start_keeps_the_results(trained):
     with pytest.raises(gr.Error, match="written for grey 28x28"):
         start(ctx, dataset_choice="CIFAR-10")
     assert ctx.runs.current is run  # and the page, which got no answer, keeps showing it
-    assert sent(named(train_tab.refresh(ctx, shown_after(answers), "me"))) == set()
+    assert sent(named(train_tab.tick(ctx, shown_after(answers), "me"))) == set()
 
 
 def test_run_view_of_a_finished_run(trained):
@@ -283,15 +286,15 @@ def test_use_the_trained_model(trained):
     path = answers[-1]["last_run"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gr.Info outside a page
-        got, about, tabs = train_tab.use_in(ctx, "draw", path)
-    assert got == path and about.startswith("Model: **") and md(Path(path).name) in about
-    assert tabs.selected == "draw"
+        used = outputs.named(train_tab.USED, train_tab.use_in(ctx, "draw", path))
+    assert used["model"] == path and used["about"].startswith("Model: **") and md(Path(path).name) in used["about"]
+    assert used["tabs"].selected == "draw"
     with pytest.raises(gr.Error, match="no trained model yet"):
         train_tab.use_in(ctx, "draw", None)
     with pytest.raises(gr.Error, match="only go in the Photo tab"):
         train_tab.use_in(ctx, "draw", ctx.shipped("photo"))  # a colour model
     with pytest.raises(TypeError, match="not a Train tab output: loss"):
-        train_tab.values(loss=1)
+        train_view.values(loss=1)
 
 
 # ---------------------------------------------------------------- stop
@@ -320,44 +323,5 @@ def test_only_the_browser_that_started_a_run_stops_it_and_its_weights_are_tested
     assert "**Test accuracy of the kept weights: " in last["result"] and "No test-set" not in last["result"]
     assert last["panels"].visible and last["confusion"] is not None and last["wrong_gallery"]
     # the kept weights' test accuracy is a dot on the accuracy plot, where the run stopped
-    dots = named(train_tab.refresh(ctx, None, "a"))["acc_plot"].value["data"]
+    dots = named(train_tab.tick(ctx, None, "a"))["acc_plot"].value["data"]
     assert dots[-1][2] == "test" and dots[-1][1] == pytest.approx(run.end.test_accuracy) and dots[-1][0] < 30
-
-
-# ---------------------------------------------------------------- plots
-
-
-def fake_run(epochs: float, steps: int, recipe="mnist_fast") -> Run:
-    """A run that went `steps` steps of a recipe set to `epochs` epochs of 100 steps (no training)."""
-    r = get_recipe(recipe).replace(epochs=epochs)
-    run = Run("fake", RunConfig("mnist", r.model, r.name, epochs, 64, 0.1, "sgd"), None, "cpu", recipe=r)
-    run.start = Start("cpu", r.model, 1, 6400, 100, epochs, 64, 100, int(epochs * 100))
-    run.steps = [
-        Step(s, run.start.total_steps, s / 100, 2.0 / s, 0.1, 1000.0, s / 10, 1.0) for s in range(1, steps + 1)
-    ]
-    run.epochs = [EpochEnd(e, 0.5, 0.9, 0.4, 0.95, 1.0, 1.0) for e in range(1, int(steps / 100 + 0.999) + 1)]
-    return run
-
-
-def test_plots_have_sensible_axes_and_explain_the_loss_floor():
-    short = fake_run(0.8, 80)
-    acc = run_view.accuracy_frame(short)
-    assert acc["epoch"].tolist() == [0.8, 0.8]  # the 0.8-epoch run's accuracy sits at 0.8, not at 1
-    lo, hi = run_view.accuracy_x_range(short)
-    assert lo < 0 and 1 < hi < 1.2 and run_view.loss_x_range(short) == [0.0, 0.8]
-    three = fake_run(3, 300)
-    lo, hi = run_view.accuracy_x_range(three)
-    assert lo < 1 - 0.1 and hi > 3 + 0.1  # the first and last dots are not cut at the edges
-    assert abs(run_view.smoothing_floor(0.1, 10) - 0.5003) < 1e-3 and run_view.smoothing_floor(0, 10) == 0
-    assert "label smoothing 0.1" in run_view.loss_caption(
-        three
-    ) and "loss is 0.50 here (10 classes)" in run_view.loss_caption(three)
-    assert "label smoothing" not in run_view.loss_caption(fake_run(1, 10, recipe="seed002"))
-
-
-def test_a_long_loss_curve_is_drawn_from_a_few_hundred_points():
-    run = fake_run(30, 3000)
-    frame = run_view.loss_frame(run)
-    assert len(frame) <= run_view.LOSS_POINTS and frame["step"].iloc[-1] == 3000
-    assert frame["epoch"].is_monotonic_increasing and list(frame.columns) == ["epoch", "step", "loss"]
-    assert len(run_view.loss_frame(fake_run(1, 50))) == 50  # a short curve as it is

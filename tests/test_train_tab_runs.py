@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 
+import gradio as gr
 import pytest
 from app_helpers import checkpoint
 from page_helpers import app_page, data_dir_with_mnist, open_tab
@@ -13,7 +14,7 @@ from test_browser import _box, _quick_run
 from test_teach_tab import made
 
 from cnn.runs import RunManager
-from ui import teach_tab, train_tab, train_view
+from ui import outputs, teach_tab, train_tab
 from ui.common import AppContext
 
 
@@ -34,11 +35,11 @@ def test_the_train_tab_keeps_showing_the_train_run_after_a_teach_run(tmp_path):
     list(teach_tab.teach(ctx, made(ctx, per_class=3), teach_tab.START[0], owner="me"))
     taught = ctx.runs.run_for("me")
     assert taught is not trained and taught.config.project is not None  # the scheduler's latest: Teach's
-    shown = dict(zip(train_view.OUTPUTS, train_tab.tick(ctx, None, "me")))
+    shown = outputs.named(train_tab.TICKED, train_tab.tick(ctx, None, "me"))
     assert trained.checkpoint.stem in shown["result"] and taught.checkpoint.stem not in shown["result"]
-    assert dict(zip(train_view.OUTPUTS, train_tab.tick(ctx, None, "someone-else"))) == dict(
-        zip(train_view.OUTPUTS, train_view.values())
-    )  # nobody else's run either
+    nobody = outputs.named(train_tab.TICKED, train_tab.tick(ctx, None, "someone-else"))
+    assert all(v == gr.skip() for k, v in nobody.items() if k != "timer")  # nobody else's run either
+    assert nobody["timer"].active is False
 
 
 @pytest.fixture(scope="module")

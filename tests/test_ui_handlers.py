@@ -16,11 +16,12 @@ from PIL import Image
 
 from cnn.runs import RunManager
 from cnn.serving.decode import BLANK_MESSAGE
-from ui import inside_tab, train_tab
+from ui import inside_tab, photo_tab, train_tab
 from ui.api import predict_digit, predict_photo
 from ui.app import build_app
 from ui.common import error, friendly
 from ui.draw_tab import ANSWER, draw
+from ui.outputs import named
 from ui.photo_tab import photo
 
 
@@ -105,12 +106,13 @@ def test_a_run_deleted_meanwhile_says_so(ctx, mnist, tmp_path):
 
 
 def test_photo_gives_ten_class_probabilities(ctx):
-    probs, seen = photo(ctx, TRUCK, ctx.shipped("photo"))
+    answer = named(photo_tab.ANSWERED, photo(ctx, TRUCK, ctx.shipped("photo")))
+    probs, seen = answer["label"], answer["seen"]
     assert sorted(probs) == sorted(CIFAR) and abs(sum(probs.values()) - 1) < 1e-3
     assert all(0 <= p <= 1 for p in probs.values())
     assert max(probs, key=probs.get) == "truck" and probs["truck"] > 0.9  # examples/truck.png, read right
     assert seen.size == (224, 224)
-    assert photo(ctx, None, ctx.shipped("photo")) == (None, None)  # the photo was removed
+    assert named(photo_tab.ANSWERED, photo(ctx, None, ctx.shipped("photo"))) == dict(label=None, seen=None)  # removed
 
 
 def test_a_bad_file_gets_a_clear_escaped_message(ctx, tmp_path):
@@ -241,7 +243,7 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
     by_name = {f.name: f for f in fns}
     start = by_name["start"]
     # settings, owner, the layer editor's design
-    assert len(start.inputs) == 15 and len(start.outputs) == len(train_tab.OUTPUTS) + 1
+    assert len(start.inputs) == 15 and len(start.outputs) == len(train_tab.STARTED)
     assert type(start.inputs[-3]).__name__ == "BrowserState" and start.outputs[-1] is start.inputs[-3]
     assert start.show_progress == "hidden" and by_name["stop"].inputs == [start.inputs[-3]]
     # the page pulls its run: a timer's tick, the Train tab opened and, once the load gave it its

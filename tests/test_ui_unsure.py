@@ -12,6 +12,7 @@ from cnn.runs import RunManager
 from ui import inside_tab
 from ui.app import build_app
 from ui.draw_tab import draw
+from ui.outputs import named
 from ui.photo_tab import photo
 
 
@@ -102,10 +103,10 @@ def test_the_photo_tab_names_the_models_classes(ctx):
     note, examples, seen = photo_tab.view_of(ctx, ctx.shipped("draw"))
     assert "trained on grey 28x28 images (mnist)" in note and "10 classes:** 0, 1, 2, 3, 4, 5, 6, 7, 8 and 9." in note
     assert not examples and seen == "What the model saw (28x28, grey)"
-    probs, im = photo(ctx, TRUCK, ctx.shipped("draw"))
-    assert sorted(probs) == DIGITS and im.size == (224, 224)
-    shown_note, column, image = photo_tab.model_view(ctx, ctx.shipped("draw"))
-    assert shown_note == note and column.visible is False and image.label == seen
+    answer = named(photo_tab.ANSWERED, photo(ctx, TRUCK, ctx.shipped("draw")))
+    assert sorted(answer["label"]) == DIGITS and answer["seen"].size == (224, 224)
+    viewed = named(photo_tab.VIEWED, photo_tab.model_view(ctx, ctx.shipped("draw")))
+    assert viewed["note"] == note and viewed["examples"].visible is False and viewed["seen"].label == seen
     assert photo_tab.view_of(ctx, "/no/such.safetensors") == ("", False, "What the model saw")
     assert photo_tab.class_list([f"c{i}" for i in range(30)]).endswith("c19 and 10 more")
 

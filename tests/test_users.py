@@ -125,7 +125,9 @@ def test_bob_compares_adas_run(server):
     ok, out = server.bob.call(overlay, [server.run])
     assert not ok, out  # not one of his runs to choose
     listed(server, server.ada)
-    ok, out = server.ada.call(overlay, [server.run])  # hers: the render knows who asks (ui.common.current_request)
+    ok, out = server.ada.call(
+        overlay, [server.run]
+    )  # hers: the render knows who asks (ui.gradio_internals.current_request)
     rendered = str(server.ada.last["output"])  # what the render made: her run found (an import has no curves)
     assert ok and f"No curves for {server.run}: no training log" in rendered and NOT_THERE not in rendered
 

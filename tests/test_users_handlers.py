@@ -14,7 +14,7 @@ from app_helpers import checkpoint
 from cnn.errors import CnnError
 from cnn.projects import Project
 from cnn.run_index import import_checkpoint
-from ui import confusion_view, runs_tab, teach_tab, train_tab
+from ui import confusion_view, outputs, runs_compare, runs_tab, teach_tab, train_continue
 from ui.common import AppContext
 
 ADA, BOB = ("ada", "ada-pass-1815"), ("bob", "bob:pass,x")  # a password may hold ':'
@@ -53,7 +53,7 @@ def both(tmp_path, data_dir):
         lambda ctx, run, bob: runs_tab.download(ctx, run, bob),
         lambda ctx, run, bob: runs_tab.download_onnx(ctx, run, bob),
         lambda ctx, run, bob: runs_tab.delete(ctx, run, True, [], bob),
-        lambda ctx, run, bob: train_tab.continue_settings(ctx, run, 1, bob),
+        lambda ctx, run, bob: train_continue.continue_settings(ctx, run, 1, bob),
         lambda ctx, run, bob: confusion_view.runs_matrix(ctx, run, bob),
     ],
     ids=["load into Draw", "download checkpoint", "download ONNX", "delete", "continue", "confusion matrix"],
@@ -80,7 +80,7 @@ def test_a_handler_given_bobs_request_refuses_adas_project(both):
 
 def test_the_compare_overlay_of_bob_leaves_out_adas_run(both):
     ctx, run, _, _, bob = both
-    loss, acc, text = runs_tab.compare(ctx, [run], bob)
+    loss, acc, text = runs_compare.compare(ctx, [run], bob)
     assert loss is None and acc is None and f"{run}: not there any more" in text
 
 
@@ -126,7 +126,8 @@ def test_a_run_is_saved_in_its_owners_folder(both, data_dir):
     assert run.checkpoint.parent == ctx.runs.runs_dir / "users" / "ada"
     key = run.checkpoint.stem
     assert ctx.kept_run(key, ada).usable
-    assert key not in [row[0] for row in runs_tab.refresh(ctx, [], None, bob)[0].values.tolist()]
+    table = outputs.named(runs_tab.REFRESHED, runs_tab.refresh(ctx, [], None, bob))["table"]
+    assert key not in list(table["Run"])
 
 
 def test_a_checkpoint_naming_adas_project_shows_bob_no_confusion_matrix(both):

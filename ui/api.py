@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import math
 import time
 import uuid
 from pathlib import Path
@@ -32,8 +31,9 @@ from cnn.training import RunStatus
 from cnn.training.defaults import fast_default
 from cnn.training.recipes import RECIPES, default_recipe, get_recipe
 
-from . import draw_tab, map_api, photo_tab, probe_api
+from . import draw_tab, map_api, outputs, photo_tab, probe_api
 from .common import PREDICT, AppContext, bind, friendly, raw_upload, servable
+from .numbers import parse_number
 
 API_BLANK = {
     BLANK_MESSAGE: "The image is blank: there is no digit in it to classify.",
@@ -41,6 +41,7 @@ API_BLANK = {
 }
 UPDATE_EVERY_S = 0.5  # /train streams an update at most this often
 POLL_S = 0.1  # and looks at its run this often (on the event loop: a waiting job costs no thread)
+TRAINED = ("result", "checkpoint")  # what /train answers: its progress or result, then the file
 
 
 def checkpoint_of(ctx: AppContext, run: str, request: gr.Request | None, what: str) -> str:
@@ -80,19 +81,10 @@ def predict_photo(ctx: AppContext, image, run: str = "", request: gr.Request = N
 
 def _number(value, name: str, whole: bool = False):
     """A setting given as a number (or empty: None, the recipe's own), refused in words otherwise."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
     try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number (got {value!r}).") from None
-    if not math.isfinite(v):
-        raise ConfigError(f"{name} must be a finite number (got {value!r}).")
-    if whole:
-        if not v.is_integer():
-            raise ConfigError(f"{name} must be a whole number (got {value!r}).")
-        return int(v)
-    return v
+        return parse_number(value, whole)
+    except ValueError:
+        raise ConfigError(f"{name} must be a {'whole ' if whole else 'finite '}number (got {value!r}).") from None
 
 
 def api_config(
@@ -188,8 +180,8 @@ async def train(
     augment: str = "",
     request: gr.Request = None,
 ):
-    """/train: queue a run (the Train tab's queue), stream its place and progress, then
-    (result dict, the checkpoint file). It waits on the event loop, holding no worker thread however
+    """/train: queue a run (the Train tab's queue), stream its place and progress, then TRAINED
+    (the result dict, the checkpoint file). It waits on the event loop, holding no worker thread however
     long the run waits; a client that cancels its job (or goes away) takes its run out of the queue,
     or stops it."""
     cfg = api_config(ctx, dataset, model, layers, recipe, epochs, batch_size, lr, train_subset, test_subset, augment)
@@ -202,14 +194,14 @@ async def train(
             run.viewed()  # this client waits for it
             if time.time() - last >= UPDATE_EVERY_S and run.version != version:
                 version, last = run.version, time.time()
-                yield progress(ctx, run), None
+                yield outputs.values(TRAINED, "/train", result=progress(ctx, run), checkpoint=None)
             await asyncio.sleep(POLL_S)
     finally:
         if not run.done:  # the job was cancelled, or its client went away
             ctx.runs.stop_run(run, "Cancelled: its /train job was cancelled before its turn.")
     if run.checkpoint is None:
         raise CnnError(run.message or f"The run {run.status}.")
-    yield result(run), servable(Path(run.checkpoint))
+    yield outputs.values(TRAINED, "/train", result=result(run), checkpoint=servable(Path(run.checkpoint)))
 
 
 def build(ctx: AppContext) -> None:
@@ -227,7 +219,7 @@ def build(ctx: AppContext) -> None:
             *(gr.Number(None, label=n) for n in ("epochs", "batch_size", "lr", "train_subset", "test_subset")),
             gr.Textbox("", label="augment"),  # name=value pairs (cnn.data.augment_spec); empty: the recipe's
         ]
-        train_out = [gr.JSON(label="result"), gr.File(label="checkpoint")]
+        train_out = [gr.JSON(label="result"), gr.File(label="checkpoint")]  # TRAINED
         train_btn = gr.Button("train")
     digit_in.change(bind(predict_digit, ctx), [digit_in, run_in], out, api_name="predict_digit", **PREDICT)
     photo_in.change(bind(predict_photo, ctx), [photo_in, run_in], out, api_name="predict_photo", **PREDICT)

@@ -19,10 +19,12 @@ from cnn.errors import CnnError, ConfigError
 from cnn.projects import load_project, load_training_data
 from cnn.training.recipes import get_recipe
 
+from . import outputs
 from .common import DATASETS
 from .teach_view import open_project_at
 
 QUIET = dict(api_visibility="private", show_progress="hidden")
+PREVIEW = ("picture", "caption")  # what drawing the preview answers
 _SAMPLES: dict[tuple, torch.Tensor] = {}  # (data set, data dir) -> its 16 images: named sets only
 
 
@@ -77,14 +79,14 @@ def page_images(ctx, dataset_choice: str, folder: str | None, request: gr.Reques
 
 
 def draw_preview(images: Callable[[], torch.Tensor], spec: str, draw: int) -> tuple:
-    """(picture, caption) of the spec's augmentation on images(); a bad spec or unreadable data: the
-    picture left as it was and the caption says what to change."""
+    """PREVIEW (the picture and its caption) of the spec's augmentation on images(); a bad spec or
+    unreadable data: the picture left as it was and the caption says what to change."""
     try:
         recipe = get_recipe("mnist_best").with_augment(spec)  # only its augmentation fields are read
         shown = preview(images(), recipe, int(draw or 0))
     except CnnError as exc:
-        return gr.skip(), f"**Not drawn**: {exc}"
-    return shown.picture, shown.caption(recipe.augment)
+        return outputs.values(PREVIEW, "draw_preview", caption=f"**Not drawn**: {exc}")
+    return outputs.values(PREVIEW, "draw_preview", picture=shown.picture, caption=shown.caption(recipe.augment))
 
 
 def build(recipe_name: str, prefix: str) -> AugmentPanel:
@@ -130,7 +132,9 @@ def wire(panel: AugmentPanel, images: Callable, image_inputs: list, recipe: gr.D
         *inputs, spec, draw = args
         return draw_preview(functools.partial(images, *inputs, request=request), spec, draw)
 
-    show = dict(fn=redraw, inputs=[*image_inputs, panel.spec, panel.draw], outputs=[panel.picture, panel.caption])
+    show = dict(
+        fn=redraw, inputs=[*image_inputs, panel.spec, panel.draw], outputs=[panel.picture, panel.caption]
+    )  # PREVIEW
     show.update(QUIET)
     for knob in panel.knobs:
         knob.input(spec_of, panel.knobs, panel.spec, queue=False, **QUIET).then(**show)

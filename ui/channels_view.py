@@ -14,6 +14,7 @@ from cnn.serving.feature_vis import MAX_CHANNELS, conv_layers, top_images, visua
 from cnn.serving.predictor import Predictor
 from cnn.serving.render import to_pil
 
+from . import outputs
 from .common import PREDICT, AppContext, bind, friendly, md
 from .probe_data import test_sample
 
@@ -25,7 +26,7 @@ CELL = 120  # display size of a picture; the 9 test images share one cell of the
 
 def values(**by_name) -> tuple:
     """Values for the panel's outputs, in OUTPUTS' order; an output not named is left as it is."""
-    return tuple(by_name.get(k, gr.skip()) for k in OUTPUTS)
+    return outputs.values(OUTPUTS, "channel panel", **by_name)
 
 
 def model_for(ctx: AppContext, which: str, draw_path: str | None, photo_path: str | None) -> Predictor:

@@ -25,12 +25,13 @@ from .gradio_internals import replace_preprocess, set_label_headline, wrap_postp
 from .identity import Identity
 
 ROOT = Path(__file__).resolve().parents[1]
-# The Train tab's data set choices: what each names (None: an image folder's path, typed in).
 RUN_GONE = "This run was deleted; choose another in the Runs tab."
 # A tab's model changed: its old answer goes at once, in the page, before any request (a slow page
 # showed it for seconds under the new model's name and classes); the new model's answer follows.
 CLEAR_ANSWER = "() => [{label: 'Reading it again with the new model…', confidences: []}, null]"
+# The Train tab's data set choices: what each names (None: an image folder's path, typed in).
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist", "CIFAR-10": "cifar10", "Image folder": None}
+DATASET_CHOICES = {v: k for k, v in DATASETS.items() if v}  # "mnist" -> "MNIST": the names back to the choices
 PREDICT = dict(concurrency_id="predict", concurrency_limit=8)  # the events that run a model
 # A prediction whose best calibrated probability (softmax(logits / T), the checkpoint's temperature)
 # is below its tab's threshold is headlined as unsure, with the two best guesses. Chosen on held-out
@@ -137,14 +138,6 @@ class AppContext:
             )
         except CnnError as exc:
             return f"⚠️ {exc}"
-
-
-def current_request() -> gr.Request | None:
-    """The request of the event being handled, where Gradio hands a function no gr.Request (a
-    gr.render function): Gradio keeps it in a context variable for the event's thread."""
-    from gradio.context import LocalContext
-
-    return LocalContext.request.get(None)
 
 
 ERROR_SECONDS = 8  # an error's toast goes after this long, so old ones do not pile up

@@ -20,11 +20,15 @@ from cnn.serving.mistakes import TestPredictions, grad_cams, predictions_of, top
 from cnn.serving.predictor import cached_predictor
 from cnn.serving.render import confusion_cell, confusion_image, enlarge, overlay, side_by_side, to_pil
 
+from . import outputs
 from .common import AppContext, bind, friendly, md
 
 CAMS = ("Images", "Grad-CAM for the true class", "Grad-CAM for the predicted class")
 RUNS_TEST_IMAGES = 2000  # a kept run without a recorded test subset is scored on this many test images
 HINT = "Click a cell of the confusion matrix to see its test images."
+PICKED = ("cell", "note", "gallery")  # what a click on a matrix answers
+SHOWN = ("note", "gallery")  # what a new Grad-CAM choice answers
+MATRIX = ("matrix", "note", "cell", "gallery")  # what the Runs tab's "Show" answers
 
 
 @dataclass
@@ -51,11 +55,11 @@ class CellPanel:
         return cls(note, cam, gallery, gr.State(None))
 
 
-def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: int = 48) -> tuple[str, list]:
-    """(note, gallery items) of a cell (true, predicted): its test images, or their Grad-CAM maps for
-    the true or the predicted class."""
+def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: int = 48) -> dict:
+    """The note and gallery items, by name (SHOWN), of a cell (true, predicted): its test images, or
+    their Grad-CAM maps for the true or the predicted class."""
     if cell is None:
-        return HINT, []
+        return dict(note=HINT, gallery=[])
     true, pred = int(cell[0]), int(cell[1])
     idx, names = preds.cell(true, pred, limit), preds.classes
     total = int(preds.confusion[true, pred])
@@ -66,7 +70,7 @@ def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: in
         + "."
     )
     if not idx:
-        return note, []
+        return dict(note=note, gallery=[])
     which = CAMS.index(cam) if cam in CAMS else 0
     predictor = cached_predictor(checkpoint) if which or true != pred else None
     with serving():  # a person is waiting: a training run in this process waits
@@ -76,7 +80,7 @@ def cell_view(preds: TestPredictions, checkpoint: str, cell, cam: str, limit: in
         note += f" Grad-CAM for the {'true' if which == 1 else 'predicted'} class ({md(cam_class)})."
     elif true != pred:
         note += f" Beside each, Grad-CAM for **{md(names[pred])}**: where the model looked when it said so."
-    return note, items
+    return dict(note=note, gallery=items)
 
 
 def pictures(preds: TestPredictions, predictor, idx: list[int], true: int, pred: int, which: int) -> list:
@@ -129,18 +133,20 @@ def train_source(ctx: AppContext, owner: str | None, user: str | None = None) ->
 def pick_train_cell(
     ctx: AppContext, cam: str, owner: str | None, evt: gr.SelectData, request: gr.Request = None
 ) -> tuple:
-    """A click on the Train tab's matrix: (the cell, note, gallery)."""
+    """A click on the Train tab's matrix: PICKED (the cell, its note and gallery)."""
     preds, path = train_source(ctx, owner, ctx.owner(request))
     cell = clicked(preds, evt)
-    return (cell, *cell_view(preds, path, cell, cam))
+    return outputs.values(PICKED, "pick_train_cell", cell=cell, **cell_view(preds, path, cell, cam))
 
 
 @friendly
 def show_train_cell(ctx: AppContext, cell, cam: str, owner: str | None, request: gr.Request = None) -> tuple:
-    """The Grad-CAM choice changed: (note, gallery) of the same cell."""
+    """The Grad-CAM choice changed: SHOWN (the note and gallery) of the same cell."""
     if cell is None:
-        return HINT, []
-    return cell_view(*train_source(ctx, owner, ctx.owner(request)), cell, cam)
+        return outputs.values(SHOWN, "show_train_cell", note=HINT, gallery=[])
+    return outputs.values(
+        SHOWN, "show_train_cell", **cell_view(*train_source(ctx, owner, ctx.owner(request)), cell, cam)
+    )
 
 
 # ---------------------------------------------------------------- a kept run (the Runs tab)
@@ -187,26 +193,30 @@ def runs_source(
 
 @friendly
 def runs_matrix(ctx: AppContext, key: str | None, request: gr.Request = None) -> tuple:
-    """(the chosen run's confusion matrix, a note, no cell, no images)."""
+    """MATRIX: the chosen run's confusion matrix, a note, no cell, no images."""
     preds, _, which = runs_source(ctx, key, request)
     acc = float((preds.labels.cpu() == preds.predictions).float().mean())
     note = f"**{key}** on {which}: {acc:.2%} right. {HINT}"
-    return confusion_image(preds.confusion, preds.classes), note, None, []
+    return outputs.values(
+        MATRIX, "runs_matrix", matrix=confusion_image(preds.confusion, preds.classes), note=note, cell=None, gallery=[]
+    )
 
 
 @friendly
 def pick_runs_cell(ctx: AppContext, key: str | None, cam: str, evt: gr.SelectData, request: gr.Request = None) -> tuple:
+    """A click on the Runs tab's matrix: PICKED."""
     preds, path, _ = runs_source(ctx, key, request)
     cell = clicked(preds, evt)
-    return (cell, *cell_view(preds, path, cell, cam))
+    return outputs.values(PICKED, "pick_runs_cell", cell=cell, **cell_view(preds, path, cell, cam))
 
 
 @friendly
 def show_runs_cell(ctx: AppContext, key: str | None, cell, cam: str, request: gr.Request = None) -> tuple:
+    """The Grad-CAM choice changed in the Runs tab: SHOWN."""
     if cell is None:
-        return HINT, []
+        return outputs.values(SHOWN, "show_runs_cell", note=HINT, gallery=[])
     preds, path, _ = runs_source(ctx, key, request)
-    return cell_view(preds, path, cell, cam)
+    return outputs.values(SHOWN, "show_runs_cell", **cell_view(preds, path, cell, cam))
 
 
 def wire_train(ctx: AppContext, matrix: gr.Image, panel: CellPanel, owner: gr.BrowserState) -> None:

@@ -20,13 +20,12 @@ import functools
 import json
 
 import gradio as gr
-from gradio.context import Context
 
 from cnn.errors import CnnError, ConfigError
 from cnn.limits import check_layers_text
 
-from . import design_estimate, design_link_open
-from .common import AppContext, friendly, md
+from . import design_estimate, design_link_open, gradio_internals
+from .common import AppContext, bind, friendly, md
 from .design_edits import added, as_layers, edited, moved, removed
 from .design_outputs import DesignEditor, answer, selection, values
 from .design_share import share_query
@@ -208,11 +207,21 @@ BUTTONS = (
 )
 
 
-def build(ctx: AppContext, settings: list, tabs: gr.Tabs | None = None) -> DesignEditor:
-    """The editor's layout and events (call in the Train tab, after the settings; settings in
-    `train_tab.start`'s order; tabs: the page's, which a share link turns to the Train tab). Opens
-    when the model "Your design" is chosen."""
-    dataset, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n = settings[:10]
+def build(ctx: AppContext, settings, tabs: gr.Tabs | None = None) -> DesignEditor:
+    """The editor's layout and events (call in the Train tab, after the settings, a
+    train_settings.TrainSettings; tabs: the page's, which a share link turns to the Train tab).
+    Opens when the model "Your design" is chosen."""
+    s = settings
+    dataset, model, recipe, epochs, batch, lr, optimizer = (
+        s.dataset,
+        s.model,
+        s.recipe,
+        s.epochs,
+        s.batch,
+        s.lr,
+        s.optimizer,
+    )
+    train_n, test_n = s.train_n, s.test_n
     start = presets().get(START_PRESET) or next(iter(presets().values()))
     with gr.Accordion("Your design: build your own network", open=False, elem_id="design-editor") as box:
         c, ed = _layout(start)
@@ -230,7 +239,7 @@ def build(ctx: AppContext, settings: list, tabs: gr.Tabs | None = None) -> Desig
     batch.change(on_target, [*state, *target], out, **QUIET)
     model.change(lambda m: gr.Accordion(open=True) if m == MODEL else gr.skip(), model, box, **QUIET)
     c["estimate"].click(
-        design_estimate.bound(ctx),
+        bind(design_estimate.estimate, ctx),
         [ed.design, dataset, batch, recipe, optimizer, lr, train_n],
         c["estimate_md"],
         concurrency_id="design-estimate",
@@ -241,7 +250,7 @@ def build(ctx: AppContext, settings: list, tabs: gr.Tabs | None = None) -> Desig
     c["share"].click(share_query, shared, c["link"], **QUIET).then(
         None, c["link"], c["link"], js="(q) => q ? location.origin + location.pathname + q : q", **QUIET
     )
-    page = Context.root_block  # the page (gr.Blocks) being built: fill a shared link in when it opens
+    page = gradio_internals.page_being_built()  # the page (gr.Blocks) being built: fill a shared link in when it opens
     if page is not None:
         design_link_open.wire(page, ed, settings, box, tabs)
     return ed

@@ -6,17 +6,18 @@ from __future__ import annotations
 import math
 
 from cnn.cpu_share import SERVING
+from cnn.data.sources import train_images_about
 from cnn.errors import CnnError
 from cnn.hardware import pick_device
 from cnn.training import design_speed
-from cnn.training.recipes import OPTIMIZERS, RECIPES, get_recipe
+from cnn.training.recipe import OPTIMIZERS
+from cnn.training.recipes import RECIPES, get_recipe
 
 from .common import AppContext, friendly, md
 from .design_edits import as_layers
 from .design_start import DESIGN_RECIPE, MODEL
 from .design_views import Target, analysed
-
-TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}
+from .numbers import parse_number
 
 
 @friendly
@@ -36,11 +37,11 @@ def estimate(ctx: AppContext, design, dataset_choice, batch, recipe, optimizer, 
         r = r.replace(lr=float(lr)) if lr not in (None, "") else r
     except (CnnError, ValueError) as exc:
         return f"⚠️ No estimate: {md(str(exc))}"
-    n = TRAIN_SIZES.get(target.dataset or "", 10_000)
+    n = train_images_about(target.dataset or "")
     try:
-        n = min(n, int(str(train_n).replace(",", ""))) if str(train_n or "").strip() else n
+        n = min(n, parse_number(train_n, whole=True) or n)
     except ValueError:
-        pass
+        pass  # (Start says what is wrong with the box; the estimate is for all the images)
     device = pick_device(getattr(ctx.runs, "device", None) or "cpu")
     with SERVING.serving():  # a training run in this process gives way for the second it takes
         per_step = design_speed.seconds_per_step(r, target.input_shape, target.num_classes, device=device)
@@ -56,10 +57,3 @@ def estimate(ctx: AppContext, design, dataset_choice, batch, recipe, optimizer, 
 def _training(ctx: AppContext) -> bool:
     run = ctx.runs.current
     return run is not None and not run.done
-
-
-def bound(ctx: AppContext):
-    def call(design, dataset_choice, batch, recipe, optimizer, lr, train_n):
-        return estimate(ctx, design, dataset_choice, batch, recipe, optimizer, lr, train_n)
-
-    return call

@@ -13,7 +13,7 @@ from .design_outputs import OUTPUTS, answer
 from .design_share import LINK_KEYS, read_link
 from .design_start import MODEL
 
-# What a link fills besides the editor: Start's settings (train_tab's order), the editor's box, the tabs.
+# What a link fills besides the editor: Start's settings (train_settings' names), the editor's box, the tabs.
 FILLED = ("dataset", "folder", "model", "recipe", "epochs", "batch", "lr", "optimizer", "train_n", "test_n")
 
 
@@ -45,9 +45,10 @@ def from_link(query: dict) -> dict:
     return out
 
 
-def wire(page: gr.Blocks, editor, settings: list, box: gr.Accordion, tabs: gr.Tabs | None) -> None:
-    """Fill a share link in when the page opens (call while the page is built)."""
-    by_name = dict(zip(FILLED, settings, strict=False)) | {"box": box}
+def wire(page: gr.Blocks, editor, settings, box: gr.Accordion, tabs: gr.Tabs | None) -> None:
+    """Fill a share link in when the page opens (call while the page is built; settings: the Train
+    tab's, a train_settings.TrainSettings)."""
+    by_name = {name: getattr(settings, name) for name in FILLED} | {"box": box}
     by_name |= {name: c for name, c in zip(OUTPUTS, editor.outputs(), strict=True)}
     if tabs is not None:
         by_name["tabs"] = tabs

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 
 import gradio as gr
 
+from . import outputs
 from .design_edits import arguments_text, layer_index
 from .design_views import Target, show
 
@@ -39,15 +40,12 @@ OUTPUTS = tuple(f.name for f in fields(DesignEditor))
 
 def values(**by_name) -> tuple:
     """Values for the editor's outputs, in their order; an output not named is left as it is."""
-    unknown = set(by_name) - set(OUTPUTS)
-    if unknown:
-        raise TypeError(f"not a layer editor output: {', '.join(sorted(unknown))}")
-    return tuple(by_name[name] if name in by_name else gr.skip() for name in OUTPUTS)
+    return outputs.values(OUTPUTS, "layer editor", **by_name)
 
 
 def named(out) -> dict:
     """A handler's answer by output name (tests read answers so, never by position)."""
-    return dict(zip(OUTPUTS, out, strict=True))
+    return outputs.named(OUTPUTS, out)
 
 
 def selection(design: list, index) -> dict:

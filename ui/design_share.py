@@ -4,28 +4,19 @@ each bad part and keeps the rest, so a damaged link still opens the page."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from cnn.errors import ConfigError
 from cnn.models import design_link
-from cnn.training.recipes import OPTIMIZERS, RECIPES
+from cnn.training.recipe import OPTIMIZERS
+from cnn.training.recipes import RECIPES
 
-from .common import DATASETS
+from .common import DATASET_CHOICES, DATASETS
 from .design_edits import as_layers
+from .numbers import parse_number
 
 MAX_IMAGES = 10_000_000  # a quick run's sizes in a link (a run takes at most its data set's own)
-
-
-def encode_design(design: list) -> str:
-    """A design as a link's `design=` token (cnn.models.design_link: compressed, base64url)."""
-    return design_link.design_to_token(design)
-
-
-def decode_design(text: str) -> list:
-    """A link's `design=` token back to a list of layers; a ConfigError says what is wrong with it."""
-    return design_link.design_from_token(str(text or "").strip())
 
 
 # The link's names for Start's settings, in share_query's order (the design and data set before them).
@@ -36,7 +27,7 @@ LINK_KEYS = {"design", "dataset", *SETTINGS}
 def share_query(design, dataset_choice, recipe, epochs, batch, lr, optimizer, train_n="", test_n="") -> str:
     """The query that opens the page with this design, data set and every setting Start uses (the
     quick run's training and test images too): `?design=...&...`."""
-    q = {"design": encode_design(as_layers(design))}
+    q = {"design": design_link.design_to_token(as_layers(design))}
     if DATASETS.get(dataset_choice):
         q["dataset"] = DATASETS[dataset_choice]
     for name, v in zip(SETTINGS, (recipe, epochs, batch, lr, optimizer, train_n, test_n), strict=True):
@@ -67,12 +58,12 @@ def _number(query, name: str, low: float, high: float, whole: bool = False) -> f
     if v is None:
         return None
     try:
-        x = float(v)
+        x = parse_number(v, whole)
     except ValueError:
-        x = math.nan
-    if not (math.isfinite(x) and low < x <= high) or (whole and not x.is_integer()):
+        x = None
+    if x is None or not low < x <= high:
         raise ConfigError(f"{name}={v!r} is not a {'whole ' if whole else ''}number above {low:g} and at most {high:g}")
-    return int(x) if whole else x
+    return x
 
 
 def read_link(query) -> Link:
@@ -81,14 +72,13 @@ def read_link(query) -> Link:
     found, problems = {}, []
     if "design" in query:
         try:
-            found["design"] = decode_design(query["design"])
+            found["design"] = design_link.design_from_token(str(query["design"]).strip())
         except ConfigError as exc:
             problems.append(str(exc).rstrip("."))
     if "dataset" in query:
-        named = {v: k for k, v in DATASETS.items() if v}
-        choice = named.get(str(query["dataset"]).strip().lower())
+        choice = DATASET_CHOICES.get(str(query["dataset"]).strip().lower())
         if choice is None:
-            problems.append(f"unknown data set {str(query['dataset'])[:40]!r} (one of {', '.join(named)})")
+            problems.append(f"unknown data set {str(query['dataset'])[:40]!r} (one of {', '.join(DATASET_CHOICES)})")
         else:
             found["dataset_choice"] = choice
     for name, allowed in (("recipe", RECIPES), ("optimizer", OPTIMIZERS)):

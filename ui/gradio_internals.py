@@ -11,6 +11,11 @@ when a Gradio release changes it: run that test first when the lock file moves G
 - `attach`: the app's context and run manager kept on the Blocks object (`demo.ctx`, `demo.runs`).
 - `wrap_page_events`: every page event's handler wrapped after the app is built (`demo.fns`,
   `BlockFunction.fn`, `.api_visibility`), for the refusals that leave the page as it was.
+- `current_request`: the request of the event being handled, from Gradio's `LocalContext` (a
+  gr.render function is handed none).
+- `page_being_built`: the gr.Blocks being built, from Gradio's `Context.root_block`.
+- Gradio's own labels and DOM in the page's JavaScript (ui/static/*.js) and the browser tests are
+  the other reliance on its internals, checked by those tests.
 - `WORKAROUNDS`: the places that work around a Gradio 6.31 behaviour, checked by hand when Gradio
   moves (the test pins the version they were written for).
 """
@@ -24,13 +29,14 @@ from typing import Any
 
 import gradio as gr
 from gradio.components.label import LabelData  # internal: the model a Label's postprocess returns
+from gradio.context import Context, LocalContext  # internal: what Gradio is building and serving now
 
 # The Gradio release the workarounds below were written for and checked against.
 WRITTEN_FOR = "6.31"
 
 # Each: where it is, what Gradio did, and how to see whether a new release still needs it.
 WORKAROUNDS = {
-    "ui/runs_tab.py compare_plots": (
+    "ui/runs_compare.py compare_plots": (
         "New LinePlots for each choice of runs (a gr.render), not new data for the old ones: Gradio 6.31's "
         "LinePlot, given data with new colour categories, kept drawing only the first run's lines. Check: "
         "Runs tab, choose two runs, then three; every run's line must show."
@@ -40,6 +46,18 @@ WORKAROUNDS = {
         "coloured LinePlot blank for good. Check: start a run; the accuracy curve must appear after epoch 1."
     ),
 }
+
+
+def current_request() -> gr.Request | None:
+    """The request of the event being handled, where Gradio hands a function no gr.Request (a
+    gr.render function). Relies on: Gradio keeping it in `LocalContext.request`, a context variable
+    set for the event's thread."""
+    return LocalContext.request.get(None)
+
+
+def page_being_built() -> gr.Blocks | None:
+    """The page (gr.Blocks) whose `with` block is open, or None. Relies on: `Context.root_block`."""
+    return Context.root_block
 
 
 def replace_preprocess(component: gr.components.Component, preprocess: Callable[[Any], Any]) -> None:

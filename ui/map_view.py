@@ -26,6 +26,7 @@ from cnn.serving.explain import explainer_for
 from cnn.serving.predictor import Predictor, cached_predictor
 from cnn.serving.render import enlarge, overlay, to_pil
 
+from . import outputs
 from .common import PREDICT, AppContext, bind, friendly, md
 from .probe_data import test_sample
 
@@ -39,7 +40,7 @@ CLICKED = ("point", "cam", "about")  # what clicking a point updates
 
 def values(names: tuple = OUTPUTS, **by_name) -> tuple:
     """Values for the outputs `names`, in their order; an output not named is left as it is."""
-    return tuple(by_name.get(k, gr.skip()) for k in names)
+    return outputs.values(names, "map", **by_name)
 
 
 def map_of(ctx: AppContext, key: str, n, method: str, request) -> tuple[FeatureMap, object, Predictor, str]:

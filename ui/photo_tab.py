@@ -16,12 +16,16 @@ from cnn.serving.photos import prepare_photo
 from cnn.serving.predictor import Predictor
 from cnn.serving.render import enlarge
 
-from . import attack_view
+from . import attack_view, outputs
 from .common import CLEAR_ANSWER, PREDICT, ROOT, AppContext, friendly, headlined, raw_upload
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.png"))  # CIFAR-10 test images, named by their class
 UNSURE = "Not sure what this is: maybe {} or {}"  # the headline when no class stands out
 MAX_NAMED = 20  # a model with more classes has the first ones named and the rest counted
+
+ANSWERED = ("label", "seen")  # what a photo (or its removal) answers
+VIEWED = ("note", "examples", "seen")  # what a new model in the tab answers
+SHIPPED = ("model", "about")  # what "use the shipped model" answers
 
 
 @dataclass
@@ -41,12 +45,12 @@ def photo_prediction(ctx: AppContext, image, model_path: str | None) -> tuple[di
 
 
 @friendly
-def photo(ctx: AppContext, image, model_path: str | None) -> tuple[dict | None, Image.Image | None]:
-    """A photo arrived (or was removed): (probabilities, the enlarged image the model saw)."""
+def photo(ctx: AppContext, image, model_path: str | None) -> tuple:
+    """A photo arrived (or was removed): ANSWERED (the probabilities, the enlarged image the model saw)."""
     if image is None:
-        return None, None
+        return outputs.values(ANSWERED, "photo", label=None, seen=None)
     probs, seen = photo_prediction(ctx, image, model_path)
-    return probs, enlarge(seen)
+    return outputs.values(ANSWERED, "photo", label=probs, seen=enlarge(seen))
 
 
 def class_list(classes: list[str]) -> str:
@@ -96,17 +100,19 @@ def view_of(ctx: AppContext, model_path: str | None) -> tuple[str, bool, str]:
 
 
 @friendly
-def model_view(ctx: AppContext, model_path: str | None) -> tuple[str, gr.Column, gr.Image]:
-    """The tab's model changed: its note, the examples shown or hidden, the seen image's label."""
+def model_view(ctx: AppContext, model_path: str | None) -> tuple:
+    """The tab's model changed: VIEWED (its note, the examples shown or hidden, the seen image's label)."""
     note, examples, seen = view_of(ctx, model_path)
-    return note, gr.Column(visible=examples), gr.Image(label=seen)
+    return outputs.values(
+        VIEWED, "model_view", note=note, examples=gr.Column(visible=examples), seen=gr.Image(label=seen)
+    )
 
 
 @friendly
-def use_shipped(ctx: AppContext) -> tuple[str, str]:
-    """Back to the shipped photo model: (its path, the line about it)."""
+def use_shipped(ctx: AppContext) -> tuple:
+    """Back to the shipped photo model: SHIPPED (its path, the line about it)."""
     path = ctx.shipped("photo")
-    return path, ctx.about(path, "photo")
+    return outputs.values(SHIPPED, "use_shipped", model=path, about=ctx.about(path, "photo"))
 
 
 def build(ctx: AppContext, model: gr.State) -> PhotoTab:

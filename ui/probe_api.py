@@ -19,12 +19,15 @@ from cnn.serving.attack import AttackResult, checked_epsilon
 from cnn.serving.predictor import Predictor
 from cnn.serving.render import to_pil
 
+from . import outputs
 from .attack_view import EPSILON, attack_image, probabilities, verdict
 from .common import PREDICT, AppContext, bind, friendly, raw_upload
 
+ATTACKED = ("result", "seen", "changed")  # what /attack_digit and /attack_photo answer
+
 
 def answer(pred: Predictor, r: AttackResult, epsilon: float) -> tuple:
-    """(the result dict, the image the model saw, the changed image) of one attack."""
+    """ATTACKED (the result dict, the image the model saw, the changed image) of one attack."""
     result = {
         "target": pred.classes[r.target],
         "target_index": r.target,
@@ -37,7 +40,7 @@ def answer(pred: Predictor, r: AttackResult, epsilon: float) -> tuple:
         "seconds": round(r.seconds, 3),
         "message": verdict(pred, r, epsilon).replace("**", ""),
     }
-    return result, to_pil(r.seen), to_pil(r.changed)
+    return outputs.values(ATTACKED, "attack", result=result, seen=to_pil(r.seen), changed=to_pil(r.changed))
 
 
 def _attack(ctx: AppContext, checkpoint_of, kind: str, image, target, epsilon, run: str, request) -> tuple:
@@ -83,7 +86,7 @@ def build(ctx: AppContext, checkpoint_of) -> None:
             ]
             for kind in ("digit", "photo")
         }
-        outputs = [
+        answered = [  # ATTACKED
             gr.JSON(label="result"),
             gr.Image(type="pil", format="png", label="seen"),
             gr.Image(type="pil", format="png", label="changed"),
@@ -91,4 +94,4 @@ def build(ctx: AppContext, checkpoint_of) -> None:
         buttons = {kind: gr.Button(f"attack_{kind}") for kind in inputs}
 
     for kind, fn in (("digit", attack_digit), ("photo", attack_photo)):
-        buttons[kind].click(bind(fn, ctx, checkpoint_of), inputs[kind], outputs, api_name=fn.__name__, **PREDICT)
+        buttons[kind].click(bind(fn, ctx, checkpoint_of), inputs[kind], answered, api_name=fn.__name__, **PREDICT)

@@ -12,7 +12,7 @@ import gradio as gr
 
 from cnn.runs import Run
 
-from . import confusion_view, run_view
+from . import confusion_view, outputs, run_view
 from .common import log, onnx_download, servable
 
 LOSS_EVERY_S = 3.0  # the loss plot is redrawn at most this often while a run goes
@@ -53,96 +53,18 @@ class TrainOutputs:
 
     @classmethod
     def build(cls) -> TrainOutputs:
+        """The tab's outputs, laid out panel by panel."""
         status = gr.Markdown("", elem_id="train-status")
         progress = gr.HTML("", elem_id="train-progress")
-        with gr.Row():
-            with gr.Column():
-                loss_plot = gr.LinePlot(
-                    x="epoch",
-                    y="loss",
-                    title="Training loss",
-                    elem_id="loss-plot",
-                    height=260,
-                    x_axis_format=EPOCH_TICKS,
-                    y_axis_format=".3~g",  # ticks of 3 digits, not 1.835559
-                )
-                loss_note = gr.Markdown("", elem_id="loss-note")
-            acc_plot = gr.ScatterPlot(
-                x="epoch",
-                y="accuracy",
-                color="split",
-                title="Accuracy per epoch",
-                elem_id="acc-plot",
-                height=260,
-                y_lim=[0, 1.05],  # room above 100%: points at the top stay clear of the edge
-                y_axis_format=".0%",
-                x_axis_format=EPOCH_TICKS,
-                color_map={"train": "#1f77b4", "test": "#ff7f0e"},
-            )
-        with gr.Row(elem_id="train-live"):
-            with gr.Column(scale=3):
-                gr.Markdown(
-                    "**Watch it learn**: fixed test images with the model's current top guess "
-                    "(green right, red wrong), at every epoch end and every few seconds."
-                )
-                live_panel = gr.HTML("", elem_id="live-panel")
-            with gr.Column(scale=2):
-                gr.Markdown("**First convolution's filters**, updating the same way.")
-                filters = gr.Image(
-                    show_label=False, interactive=False, elem_id="live-filters", elem_classes=["pixelated"], height=220
-                )
-        result = gr.Markdown("", elem_id="train-result")
-        with gr.Row():
-            to_draw = gr.Button("Use this model in the Draw tab", visible=False, elem_id="to-draw")
-            to_photo = gr.Button("Use this model in the Photo tab", visible=False, elem_id="to-photo")
-            get_checkpoint = gr.DownloadButton(
-                "Download checkpoint (.safetensors)", visible=False, elem_id="train-get-checkpoint"
-            )
-            get_onnx = gr.DownloadButton("Download ONNX (.onnx)", visible=False, elem_id="train-get-onnx")
-        with gr.Row(visible=False, elem_id="train-panels") as panels:
-            with gr.Column():
-                gr.Markdown(
-                    "**Confusion matrix** on the test images: rows are the true class, columns "
-                    "the predicted one; the diagonal is right. Click a cell to see its images."
-                )
-                confusion = gr.Image(show_label=False, interactive=False, elem_id="confusion")
-                cells = confusion_view.CellPanel.build("train")
-            with gr.Column():
-                gr.Markdown(
-                    "**Misclassified test images**, the most confidently wrong first: "
-                    "true class, taken for the predicted one."
-                )
-                wrong_gallery = gr.Gallery(
-                    show_label=False,
-                    columns=4,
-                    height=360,
-                    fit_columns=False,
-                    object_fit="contain",
-                    elem_id="wrong-gallery",
-                )  # one wrong image stays a thumbnail
+        parts = {**_curves(), **_live(), "result": gr.Markdown("", elem_id="train-result"), **_buttons()}
+        parts |= _mistakes()
         reliability = gr.Image(
             label="Reliability diagram", interactive=False, visible=False, elem_id="reliability", width=600
         )
         return cls(
             status=status,
             progress=progress,
-            loss_plot=loss_plot,
-            loss_note=loss_note,
-            acc_plot=acc_plot,
-            live_panel=live_panel,
-            filters=filters,
-            result=result,
-            to_draw=to_draw,
-            to_photo=to_photo,
-            get_checkpoint=get_checkpoint,
-            get_onnx=get_onnx,
-            panels=panels,
-            confusion=confusion,
-            cell_note=cells.note,
-            cell_cam=cells.cam,
-            cell_gallery=cells.gallery,
-            cell=cells.cell,
-            wrong_gallery=wrong_gallery,
+            **parts,
             reliability=reliability,
             last_run=gr.State(None),
             shown=gr.State(None),
@@ -160,10 +82,102 @@ OUTPUTS = tuple(f.name for f in fields(TrainOutputs))
 
 def values(**by_name) -> tuple:
     """Values for the Train tab's outputs, in their order; an output not named is left as it is."""
-    unknown = set(by_name) - set(OUTPUTS)
-    if unknown:
-        raise TypeError(f"not a Train tab output: {', '.join(sorted(unknown))}")
-    return tuple(by_name[name] if name in by_name else gr.skip() for name in OUTPUTS)
+    return outputs.values(OUTPUTS, "Train tab", **by_name)
+
+
+# ---------------------------------------------------------------- layout: one builder a panel
+
+
+def _curves() -> dict:
+    """The loss curve with its note, beside the accuracy per epoch."""
+    with gr.Row():
+        with gr.Column():
+            loss_plot = gr.LinePlot(
+                x="epoch",
+                y="loss",
+                title="Training loss",
+                elem_id="loss-plot",
+                height=260,
+                x_axis_format=EPOCH_TICKS,
+                y_axis_format=".3~g",  # ticks of 3 digits, not 1.835559
+            )
+            loss_note = gr.Markdown("", elem_id="loss-note")
+        acc_plot = gr.ScatterPlot(
+            x="epoch",
+            y="accuracy",
+            color="split",
+            title="Accuracy per epoch",
+            elem_id="acc-plot",
+            height=260,
+            y_lim=[0, 1.05],  # room above 100%: points at the top stay clear of the edge
+            y_axis_format=".0%",
+            x_axis_format=EPOCH_TICKS,
+            color_map={"train": "#1f77b4", "test": "#ff7f0e"},
+        )
+    return dict(loss_plot=loss_plot, loss_note=loss_note, acc_plot=acc_plot)
+
+
+def _live() -> dict:
+    """Watch it learn: the fixed test images and the first convolution's filters, as it trains."""
+    with gr.Row(elem_id="train-live"):
+        with gr.Column(scale=3):
+            gr.Markdown(
+                "**Watch it learn**: fixed test images with the model's current top guess "
+                "(green right, red wrong), at every epoch end and every few seconds."
+            )
+            live_panel = gr.HTML("", elem_id="live-panel")
+        with gr.Column(scale=2):
+            gr.Markdown("**First convolution's filters**, updating the same way.")
+            filters = gr.Image(
+                show_label=False, interactive=False, elem_id="live-filters", elem_classes=["pixelated"], height=220
+            )
+    return dict(live_panel=live_panel, filters=filters)
+
+
+def _buttons() -> dict:
+    """What a finished run offers: its model in the Draw or Photo tab, its checkpoint and ONNX."""
+    with gr.Row():
+        to_draw = gr.Button("Use this model in the Draw tab", visible=False, elem_id="to-draw")
+        to_photo = gr.Button("Use this model in the Photo tab", visible=False, elem_id="to-photo")
+        get_checkpoint = gr.DownloadButton(
+            "Download checkpoint (.safetensors)", visible=False, elem_id="train-get-checkpoint"
+        )
+        get_onnx = gr.DownloadButton("Download ONNX (.onnx)", visible=False, elem_id="train-get-onnx")
+    return dict(to_draw=to_draw, to_photo=to_photo, get_checkpoint=get_checkpoint, get_onnx=get_onnx)
+
+
+def _mistakes() -> dict:
+    """The confusion matrix with a clicked cell's images, beside the misclassified test images."""
+    with gr.Row(visible=False, elem_id="train-panels") as panels:
+        with gr.Column():
+            gr.Markdown(
+                "**Confusion matrix** on the test images: rows are the true class, columns "
+                "the predicted one; the diagonal is right. Click a cell to see its images."
+            )
+            confusion = gr.Image(show_label=False, interactive=False, elem_id="confusion")
+            cells = confusion_view.CellPanel.build("train")
+        with gr.Column():
+            gr.Markdown(
+                "**Misclassified test images**, the most confidently wrong first: "
+                "true class, taken for the predicted one."
+            )
+            wrong_gallery = gr.Gallery(
+                show_label=False,
+                columns=4,
+                height=360,
+                fit_columns=False,
+                object_fit="contain",
+                elem_id="wrong-gallery",
+            )  # one wrong image stays a thumbnail
+    return dict(
+        panels=panels,
+        confusion=confusion,
+        cell_note=cells.note,
+        cell_cam=cells.cam,
+        cell_gallery=cells.gallery,
+        cell=cells.cell,
+        wrong_gallery=wrong_gallery,
+    )
 
 
 @dataclass(frozen=True)
@@ -266,8 +280,13 @@ def parts(run: Run, waiting: tuple[int, float] | None = None) -> dict[str, tuple
 
 
 def view_update(run: Run, seen: Shown | None, now: float | None = None, waiting=None) -> tuple:
-    """The Train tab's outputs that change what a page showing `seen` shows of `run` (the others
-    are skipped), with the new `shown` (skipped too when nothing changed); waiting: (place,
+    """`changes` as the Train tab's outputs, in their order."""
+    return values(**changes(run, seen, now, waiting))
+
+
+def changes(run: Run, seen: Shown | None, now: float | None = None, waiting=None) -> dict:
+    """The Train tab's outputs that change what a page showing `seen` shows of `run`, by name (the
+    others are left out), with the new `shown` (left out too when nothing changed); waiting: (place,
     estimated wait) of a run that waits for its turn."""
     now = time.time() if now is None else now
     out: dict = {}
@@ -275,13 +294,14 @@ def view_update(run: Run, seen: Shown | None, now: float | None = None, waiting=
         out.update(_clean(run))
         seen = Shown(run.id, dict(CLEAN_KEYS), {})
     keys, sent_at = dict(seen.keys), dict(seen.sent_at)
-    for name, (key, outputs) in parts(run, waiting).items():
+    for name, (key, send) in parts(run, waiting).items():
         if keys.get(name) == key:
             continue
         every = THROTTLED.get(name)
         if every and not run.done and keys.get(name) and now - sent_at.get(name, 0.0) < every:
             continue
-        out.update(outputs())
+        out.update(send())
         keys[name], sent_at[name] = key, now
-    changed = out or keys != seen.keys
-    return values(**out, shown=Shown(run.id, keys, sent_at) if changed else gr.skip())
+    if out or keys != seen.keys:
+        out["shown"] = Shown(run.id, keys, sent_at)
+    return out

@@ -27,13 +27,14 @@ from ..projects import load_training_data
 from ..runlog import RunRecorder, run_header
 from ..training import RECIPES, RunStatus, default_recipe, distributed, get_recipe, train
 from ..training.defaults import fast_default
+from ..training.recipe import OPTIMIZERS
 from .common import add_data_flags, friendly_errors
 from .design import checked_design, design_flag
 from .fine_tune import fine_tune, init_image_size, init_name, teach_default
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m cnn.train", description=__doc__.split("\n")[0])
+def _what_to_train(p: argparse.ArgumentParser) -> None:
+    """The data, model and recipe, and the settings that change the recipe's."""
     p.add_argument("--dataset", help="mnist, fashion-mnist, cifar10 or an image folder (default: the recipe's)")
     p.add_argument(
         "--model",
@@ -49,10 +50,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-subset", type=int, help="train on a fixed random sample of this many images")
     p.add_argument("--test-subset", type=int, help="evaluate on a fixed random sample of this many images")
+
+
+def _how_to_train(p: argparse.ArgumentParser) -> None:
+    """Evaluation, where the checkpoint and logs go, fine-tuning, calibration and augmentation."""
     p.add_argument(
         "--final-eval-only",
         action="store_true",
@@ -85,6 +90,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="the run's whole augmentation as name=value pairs, e.g. rotate=15,zoom=0.1,stroke=1,elastic=0.3,"
         "erase=0.25 (names left out are off; 'none': all off; default: the recipe's own; docs/augmentation.md)",
     )
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m cnn.train", description=__doc__.split("\n")[0])
+    _what_to_train(p)
+    _how_to_train(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_flags(p)
     args = p.parse_args(argv)
@@ -108,29 +119,7 @@ def main(argv=None) -> int:
         elif args.recipe or args.model:
             recipe = get_recipe(args.recipe) if args.recipe else default_recipe(args.model)
         else:
-            data = load_training_data(
-                args.dataset,
-                args.data_dir,
-                allow_any_path=True,  # a folder's shape picks
-                image_size=init_image_size(args),
-            )
-            device_type = pick_device(args.device).type
-            teach = teach_default(args, data)  # a project folder, or a folder to fine-tune on
-            if teach is not None:
-                recipe = teach[0]
-                if ctx.is_main:
-                    print(f"no --model or --recipe given: training recipe {recipe.name}, {teach[1]}", flush=True)
-            else:
-                recipe = fast_default(args.dataset, device_type, data.input_shape)
-            on = (
-                "" if recipe.name == fast_default(args.dataset, "cuda", data.input_shape).name else f" on {device_type}"
-            )
-            if ctx.is_main and teach is None:
-                print(
-                    f"no --model or --recipe given: training {recipe.model} (recipe {recipe.name}), "
-                    f"the fast default for {args.dataset}{on}",
-                    flush=True,
-                )
+            recipe, data = _data_default(args, ctx)
         recipe = recipe.replace(
             model=args.model,
             dataset=args.dataset,
@@ -158,6 +147,33 @@ def main(argv=None) -> int:
             print(line, flush=True)
         out = Path(args.out or f"checkpoints/runs/{recipe.model}-{dt.datetime.now():%Y%m%d-%H%M%S}.safetensors")
         return _run(recipe, data, args, out, ctx)
+
+
+def _data_default(args, ctx):
+    """(recipe, data) with no --model or --recipe: a project's or fine-tuning's teach recipe, else the
+    data set's fast default for this device, said on the console."""
+    data = load_training_data(
+        args.dataset,
+        args.data_dir,
+        allow_any_path=True,  # a folder's shape picks
+        image_size=init_image_size(args),
+    )
+    device_type = pick_device(args.device).type
+    teach = teach_default(args, data)  # a project folder, or a folder to fine-tune on
+    if teach is not None:
+        recipe = teach[0]
+        if ctx.is_main:
+            print(f"no --model or --recipe given: training recipe {recipe.name}, {teach[1]}", flush=True)
+    else:
+        recipe = fast_default(args.dataset, device_type, data.input_shape)
+    on = "" if recipe.name == fast_default(args.dataset, "cuda", data.input_shape).name else f" on {device_type}"
+    if ctx.is_main and teach is None:
+        print(
+            f"no --model or --recipe given: training {recipe.model} (recipe {recipe.name}), "
+            f"the fast default for {args.dataset}{on}",
+            flush=True,
+        )
+    return recipe, data
 
 
 def _run(recipe, data, args, out: Path, ctx) -> int:

@@ -18,6 +18,7 @@ NAMED_SOURCES = ("mnist", "fashion-mnist", "cifar10")
 NAMED_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 NAMED_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10}
 NAMED_TRAIN_IMAGES = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}  # each training split
+FOLDER_TRAIN_IMAGES = 5000  # an image folder's training images, about, before it is read (waits, limits)
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
 
 
@@ -26,6 +27,12 @@ def named_source(name: str) -> str | None:
     key = str(name or "").strip().lower()
     key = _ALIASES.get(key, key)
     return key if key in NAMED_SHAPES else None
+
+
+def train_images_about(name: str) -> int:
+    """The training images of data set `name` before it is loaded: a named set's training split, a
+    folder's about FOLDER_TRAIN_IMAGES (the one figure the queue's limits and the editor's estimate use)."""
+    return NAMED_TRAIN_IMAGES.get(named_source(name) or "", FOLDER_TRAIN_IMAGES)
 
 
 def resolve_data_dir(flag: str | os.PathLike | None = None) -> Path:

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.sources import NAMED_TRAIN_IMAGES, named_source
+from ..data.sources import train_images_about
 from ..errors import ConfigError
 from ..models import get_spec
 from ..models.design import BYTES_PER_VALUE, MAX_ACTIVATION_BYTES
-
-FOLDER_IMAGES = 5000  # an image folder's training images, about, before it is read (waits, limits)
 
 
 @dataclass(frozen=True)
@@ -54,8 +52,8 @@ NO_LIMITS = RunLimits()
 
 
 def train_images(config) -> int:
-    """The training images a run of these settings sees per epoch (a folder's: about FOLDER_IMAGES)."""
-    full = NAMED_TRAIN_IMAGES.get(named_source(config.dataset) or "", FOLDER_IMAGES)
+    """The training images a run of these settings sees per epoch (a folder's: about so many)."""
+    full = train_images_about(config.dataset)
     return min(int(config.train_subset), full) if config.train_subset else full
 
 

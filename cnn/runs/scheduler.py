@@ -101,7 +101,7 @@ class RunManager:
         one address, one run, however many sessions it opens)."""
         recipe = config.checked()  # bad settings are refused before anything starts
         self.limits.check(config)
-        self._check_data(config, owner)
+        check_data(config, owner, self.data_dir, self.allow_any_path, self.runs_dir)
         self.limits.check_kept(len(list(self.runs_dir_for(owner).glob("*.safetensors"))))
         with self._lock:
             mine = self._active_of(session, owner) or self._active_of_person(person)
@@ -206,9 +206,6 @@ class RunManager:
         return False
 
     # ------------------------------------------------------------ the queue
-
-    def _check_data(self, config: RunConfig, owner: str | None = None) -> None:
-        check_data(config, owner, self.data_dir, self.allow_any_path, self.runs_dir)
 
     def check_readable(self, dataset: str, owner: str | None) -> None:
         """Refuse a data set a run or checkpoint names that this owner may not train on either

@@ -2,7 +2,8 @@
 
 from .engine import train
 from .events import End, EpochEnd, RunStatus, Snapshot, Start, Step
-from .recipes import RECIPES, Recipe, default_recipe, get_recipe
+from .recipe import Recipe
+from .recipes import RECIPES, default_recipe, get_recipe
 from .watch import Watch
 
 __all__ = [

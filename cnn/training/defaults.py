@@ -4,7 +4,8 @@ project's fast preset for it."""
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .recipes import Recipe, get_recipe
+from .recipe import Recipe
+from .recipes import get_recipe
 
 # What a data set trains with when no --model or --recipe is named (the CLI; the app): the
 # project's fast preset for it. airbench94's net (cifar10_fast) pays off only on a GPU; on a CPU

@@ -16,7 +16,7 @@ import torch
 from ..hardware import pick_device
 from ..models import parse
 from .optim import make_optimizer
-from .recipes import Recipe
+from .recipe import Recipe
 from .step import loss_function
 
 

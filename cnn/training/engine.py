@@ -18,8 +18,9 @@ from collections.abc import Iterator
 import torch
 
 from ..data import Dataset
+from . import run_end
 from .events import End, EpochEnd, RunStatus, Snapshot, Start, Step, StopFlag
-from .recipes import Recipe
+from .recipe import Recipe
 from .trainer import Trainer
 from .watch import Watch
 
@@ -88,4 +89,4 @@ def _events(
         yield run.end_epoch(epoch)
         if watching:
             yield watch.take(run)
-    yield run.finish()
+    yield run_end.finish(run)

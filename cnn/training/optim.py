@@ -8,7 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..models import classifier_name
 from .graphed import CapturableSGD
-from .recipes import Recipe
+from .recipe import Recipe
 
 
 def lr_factor(recipe: Recipe, step: int, total: int) -> float:

@@ -14,7 +14,7 @@ from ..hardware import autocast
 from .cpu_mode import DEFAULT as DEFAULT_CPU_MODE
 from .cpu_mode import CpuMode
 from .distributed import DistContext
-from .recipes import Recipe
+from .recipe import Recipe
 
 
 def configure_backends(device: torch.device) -> None:

@@ -18,7 +18,7 @@ from ..data.augment import augment_batch
 from ..data.normalize import Normalizer
 from .distributed import DistContext
 from .precision import Precision
-from .recipes import Recipe
+from .recipe import Recipe
 
 
 def loss_function(recipe: Recipe) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -9,7 +9,6 @@ scale) is cnn.training.precision; the CPU thread count is cnn.cpu_share.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 import math
 import time
@@ -28,19 +27,17 @@ from ..errors import ConfigError
 from ..evaluation import Augmentation, EvalPlan, EvalResult, EvaluationStopped, evaluate
 from ..hardware import describe, pick_device
 from ..models import DESIGN, build_model, count_parameters, load_partial_state, parse
-from .calibrate import calibration_line, fit_on_holdout, split_holdout
+from .calibrate import split_holdout
 from .cpu_mode import CpuMode, fastest_cpu_mode
-from .distributed import all_sum, barrier, from_env
+from .distributed import all_sum, from_env
 from .distributed import setup as join_ranks
-from .events import End, EpochEnd, RunStatus, Start, Step, StopFlag
+from .events import EpochEnd, RunStatus, Start, Step, StopFlag
 from .graphed import GraphedStep
 from .lookahead import Lookahead
 from .optim import HeadOnly, capturable_sgd, lr_factor, make_optimizer, set_lr, set_lr_scale
 from .precision import Precision, configure_backends, cpu_mode_for
-from .recipes import Recipe
+from .recipe import Recipe
 from .step import StepState, Totals, WeightGuard, loss_function, train_step
-
-CHECKPOINT_FORMAT = 1
 
 
 def normalization(recipe: Recipe, data: Dataset) -> tuple[list[float], list[float]]:
@@ -346,56 +343,3 @@ class Trainer:
         )
         self.history.append(ev)
         return ev
-
-    def finish(self) -> End:
-        self.precision.synchronize()
-        elapsed = time.perf_counter() - self.t0
-        finished = self.status is RunStatus.FINISHED
-        final = self.last_eval if finished else None
-        test_acc = self.history[-1].test_accuracy if self.history else None
-        if finished and test_acc is not None:
-            self.message = f"Finished: test accuracy {test_acc:.4f} in {elapsed:.1f} s on {describe(self.device)}."
-        meta = self.metadata(test_acc, elapsed)
-        # the temperature, on images it never trained on; not for a diverged run (its kept weights are
-        # the last good ones of a run gone wrong, and a fit on them says nothing)
-        if self.ctx.is_main and self.steps_done > 0 and self.status is not RunStatus.DIVERGED:
-            meta.update(
-                fit_on_holdout(
-                    self.model,
-                    self.holdout,
-                    self.normalize,
-                    len(self.data.classes),
-                    tta_flip=self.recipe.flip,
-                )
-                or {}
-            )
-            self.message = " ".join(filter(None, [self.message, calibration_line(meta)]))
-        self.model = self.precision.release(self.model)
-        barrier(self.ctx)
-        return End(self.status, self.message, self.model, meta, test_acc, elapsed, self.history, final)
-
-    def metadata(self, test_acc: float | None, elapsed: float) -> dict:
-        r, data = self.recipe, self.data
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "architecture": r.model,
-            **({"design": r.design} if r.design is not None else {}),
-            "dataset": data.name,
-            "classes": list(data.classes),
-            "input_shape": list(data.input_shape),
-            "preparation": data.preparation,  # how the app (and the ONNX export) prepares an image for it
-            "normalization": {"mean": self.mean, "std": self.std},
-            "test_accuracy": test_acc,
-            "tta_flip": r.flip,
-            "tta_translate": r.tta_translate,
-            "recipe": r.as_dict(),
-            "augment": r.augment,  # the recipe's augmentation as a spec (cnn.data.augment_spec)
-            "seed": self.seed,
-            "epochs_completed": round(self.steps_done / self.steps_per_epoch, 3),
-            "status": self.status.value,
-            "train_seconds": round(elapsed, 2),
-            "device": describe(self.device),
-            "precision": self.precision.label,
-            "cpu_threads": {str(k): v for k, v in sorted(self.cpu.steps_on.items())},  # threads -> steps
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        }
