@@ -208,10 +208,10 @@ BUTTONS = (
 )
 
 
-def build(ctx: AppContext, settings: list, tabs: gr.Tabs | None = None) -> DesignEditor:
+def build(ctx: AppContext, settings: list) -> DesignEditor:
     """The editor's layout and events (call in the Train tab, after the settings; settings in
-    `train_tab.start`'s order; tabs: the page's, which a share link turns to the Train tab). Opens
-    when the model "Your design" is chosen."""
+    `train_tab.start`'s order; a share link opens the Train tab: design_link_open). Opens when the
+    model "Your design" is chosen."""
     dataset, folder, model, recipe, epochs, batch, lr, optimizer, train_n, test_n = settings[:10]
     start = presets().get(START_PRESET) or next(iter(presets().values()))
     with gr.Accordion("Your design: build your own network", open=False, elem_id="design-editor") as box:
@@ -243,5 +243,5 @@ def build(ctx: AppContext, settings: list, tabs: gr.Tabs | None = None) -> Desig
     )
     page = Context.root_block  # the page (gr.Blocks) being built: fill a shared link in when it opens
     if page is not None:
-        design_link_open.wire(page, ed, settings, box, tabs)
+        design_link_open.wire(page, ed, settings, box)
     return ed

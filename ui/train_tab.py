@@ -371,7 +371,7 @@ def build(
         settings = _settings(ctx)
         panel = augment_panel.build(settings[3].value, "train")  # beside the recipe, which fills it
         settings += _keeping()
-        editor = design_editor.build(ctx, settings, tabs)
+        editor = design_editor.build(ctx, settings)
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
