@@ -12,7 +12,8 @@ its answer, as a visitor who drew a digit and moved on; --every-tab then opens e
 page once (a visitor who looked around) before the measured one; the requests the idle page sends
 are counted too, uploads apart (a drawing sent again), and the CPU is split by chromium's process
 kind (the renderer runs the page's script, the GPU process draws it). --baseline measures each tab
-also as before commit 1e05b4a (the page's load event outputs the Tabs again), just before it.
+also as before issue 34's idle work (the page's load event outputs the Tabs again, and PixiJS's
+ticker is never paused: ui/static/page.js), just before it.
 (docs/performance-cpu.md, "The idle page", has its figures.) The browser is software-rendered
 (--disable-gpu), as on a machine with no GPU; its CPU time hardly depends on other load, its wall
 clock does (events still running when the quiet spell starts are measured in it).
@@ -93,9 +94,14 @@ def open_every_tab(page) -> None:
         page.wait_for_timeout(1000)
 
 
+# The baseline's page: ui/static/page.js cannot set PixiJS's init hook, so nothing pauses its ticker.
+NO_TICKER_PAUSE = "Object.defineProperty(window, '__PIXI_APP_INIT__', {get: () => undefined, set: () => {}})"
+
+
 def old_share_link_tab(on: bool) -> None:
-    """The baseline before 1e05b4a: the page's load event outputs the Tabs again (gr.Tabs(selected=)
-    for a share link, skipped without one), which kept them among Gradio's loading statuses."""
+    """The baseline before issue 34's idle work: the page's load event outputs the Tabs again
+    (gr.Tabs(selected=) for a share link, skipped without one), which kept them among Gradio's
+    loading statuses (and `measure` keeps page.js from pausing PixiJS's ticker)."""
     import gradio as gr
 
     from ui import design_link_open
@@ -121,6 +127,8 @@ def measure(pw, exe: str, tab: str | None, args) -> dict:
     try:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        if args.baseline_now:
+            page.add_init_script(NO_TICKER_PAUSE)
         if tab is None:
             page.goto("about:blank")
         else:
@@ -149,7 +157,7 @@ def main(argv=None) -> None:
     p.add_argument("--tabs", default="Train,Draw")
     p.add_argument("--after-stroke", action="store_true", help="draw one stroke on the Draw tab first")
     p.add_argument("--every-tab", action="store_true", help="open every tab once before the measured one")
-    p.add_argument("--baseline", action="store_true", help="each tab also as before 1e05b4a, just before it")
+    p.add_argument("--baseline", action="store_true", help="each tab also as before the idle work, just before it")
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -160,10 +168,11 @@ def main(argv=None) -> None:
         cases = [("about:blank (floor)", None, False)]
         for t in args.tabs.split(","):
             if args.baseline:
-                cases.append((f"the app, {t} tab, before 1e05b4a (load outputs the Tabs)", t, True))
+                cases.append((f"the app, {t} tab, before (load outputs the Tabs, no ticker pause)", t, True))
             cases.append((f"the app, {t} tab", t, False))
         for page, tab, old in cases:
             old_share_link_tab(old)
+            args.baseline_now = old
             m = measure(pw, exe, tab, args)
             kinds = ("renderer", "gpu-process", "browser")
             rows.append(

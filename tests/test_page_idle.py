@@ -1,8 +1,9 @@
 """An idle page costs nothing (issue 34): no event the page runs by itself (its load) outputs a
 container that holds a drawing editor, which made Gradio 6.31 read every component again, and the
 Draw tab re-render and re-upload its drawing, at every later event (ui/static/page.js says why);
-the Gradio DOM page.js relies on is still there; and after every tab was opened and the Draw tab
-shown again, a new drawing still gets its own answer and 28x28."""
+the Gradio DOM and PixiJS ticker page.js relies on are still there, the ticker pauses when no
+pointer moves and wakes with one; and after every tab was opened and the Draw tab shown again (the
+ticker paused meanwhile), a new drawing still gets its own answer and 28x28."""
 
 from __future__ import annotations
 
@@ -59,6 +60,17 @@ def test_the_gradio_dom_page_js_names_is_there(page):
     open_tab(page, "Draw")
 
 
+def test_the_editors_idle_ticker_is_found_paused_and_woken(page):
+    """page.js found PixiJS's system ticker through its init hook, pauses it when no pointer moves,
+    and a pointer over the page starts it again (fails when PixiJS or Gradio changes either)."""
+    assert page.evaluate("() => window.cnnPage.tickers.size") >= 1, "PixiJS's init hook never called"
+    page.wait_for_function("() => [...window.cnnPage.tickers].every(t => !t.started)", timeout=10_000)
+    b = page.locator("#sketch canvas").first.bounding_box()
+    page.mouse.move(b["x"] + 5, b["y"] + 5)
+    page.wait_for_function("() => [...window.cnnPage.tickers].every(t => t.started)", timeout=5_000)
+    page.wait_for_function("() => [...window.cnnPage.tickers].every(t => !t.started)", timeout=10_000)
+
+
 def test_a_drawing_after_every_tab_and_back_gets_its_own_answer(page):
     wait_brush(page, "sketch")
     draw_shape(page, "sketch", ONE, side=600)
@@ -72,7 +84,8 @@ def test_a_drawing_after_every_tab_and_back_gets_its_own_answer(page):
     page.wait_for_function("() => !document.querySelector('#digit-seen img')")
     page.wait_for_timeout(1000)  # the app picks the brush again after a clear
     wait_brush(page, "sketch")
-    draw_shape(page, "sketch", SEVEN, side=600)
+    page.wait_for_function("() => [...window.cnnPage.tickers].every(t => !t.started)", timeout=10_000)
+    draw_shape(page, "sketch", SEVEN, side=600)  # drawn on a paused editor: its first move wakes it
     label2, picture2 = settled(page)
     assert label2 == "7", label2
     assert abs(as_28x28(page, picture) - as_28x28(page, picture2)).mean() > 0.05  # its own 28x28
