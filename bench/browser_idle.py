@@ -89,8 +89,8 @@ TABS = ("Draw", "Photo", "Train", "Teach", "Inside", "Runs")
 
 def open_every_tab(page) -> None:
     """Each tab clicked once, in the page's order, a second on each (its first render)."""
-    for name in TABS:
-        page.get_by_role("tab", name=name).click()
+    for name in TABS:  # (no_wait_after: a busy page's click need not wait for its navigation check)
+        page.get_by_role("tab", name=name).click(no_wait_after=True)
         page.wait_for_timeout(1000)
 
 
@@ -127,6 +127,7 @@ def measure(pw, exe: str, tab: str | None, args) -> dict:
     try:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(120_000)  # (the machine may be shared and slow)
         if args.baseline_now:
             page.add_init_script(NO_TICKER_PAUSE)
         if tab is None:
@@ -138,7 +139,7 @@ def measure(pw, exe: str, tab: str | None, args) -> dict:
                 stroke(page)
             if args.every_tab:
                 open_every_tab(page)
-            page.get_by_role("tab", name=tab).click()
+            page.get_by_role("tab", name=tab).click(no_wait_after=True)
         page.wait_for_timeout(args.settle * 1000)
         sent = []
         page.on("request", lambda r: sent.append(r.url))
