@@ -2,6 +2,7 @@
 a quiet spell, on each tab.
 
     python bench/browser_idle.py [--seconds 20] [--settle 5] [--tabs Train,Draw] [--after-stroke] [--every-tab]
+                                 [--baseline]
 
 For each tab a fresh app (in this process) and a fresh chromium: the page opens (on the Draw
 tab, as every visitor's does), the tab is clicked, and after `--settle` seconds the CPU time of
@@ -9,29 +10,66 @@ every chromium process is read from /proc before and after `--seconds` seconds. 
 the same browser is the floor. --after-stroke first draws one stroke on the Draw tab and waits for
 its answer, as a visitor who drew a digit and moved on; --every-tab then opens every tab of the
 page once (a visitor who looked around) before the measured one; the requests the idle page sends
-are counted too. (docs/performance-cpu.md, "The idle page", has its figures.) The browser is
-software-rendered (--disable-gpu), as on a machine with
-no GPU; its CPU time hardly depends on other load, its wall clock does.
+are counted too, uploads apart (a drawing sent again), and the CPU is split by chromium's process
+kind (the renderer runs the page's script, the GPU process draws it). --baseline measures each tab
+also as before issue 34's idle work (the page's load event outputs the Tabs again, and PixiJS's
+ticker is never paused: ui/static/page.js), just before it.
+(docs/performance-cpu.md, "The idle page", has its figures.) The browser is software-rendered
+(--disable-gpu), as on a machine with no GPU; its CPU time hardly depends on other load, its wall
+clock does (events still running when the quiet spell starts are measured in it).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import common  # noqa: F401
-from app_vs_cli import CHROMIUM_ARGS, browser_cpu, launch
+from app_vs_cli import CHROMIUM_ARGS, _cpu, browser_cpu, launch
 from common import header, table
 
 
-def idle_cpu(page, seconds: float) -> float:
-    """Chromium's CPU seconds over `seconds` of wall time, per second."""
-    c0, t0 = browser_cpu(), time.perf_counter()
+def cpu_by_kind() -> dict[str, float]:
+    """CPU seconds of this process's chromium processes, by kind (browser, renderer, gpu-process, ...)."""
+    parent = {}
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent[d] = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            pass
+
+    def mine(pid: str) -> bool:  # started under this process (Playwright's driver starts chromium)
+        while pid not in ("0", "1") and pid in parent:
+            pid = parent[pid]
+            if pid == str(os.getpid()):
+                return True
+        return False
+
+    kinds: dict[str, float] = {}
+    for pid in parent:
+        try:
+            if "chrom" not in open(f"/proc/{pid}/comm").read() or not mine(pid):
+                continue
+            m = re.search(r"--type=(\S+)", open(f"/proc/{pid}/cmdline").read().replace("\0", " "))
+        except OSError:
+            continue
+        kind = m.group(1) if m else "browser"
+        kinds[kind] = kinds.get(kind, 0.0) + _cpu(f"/proc/{pid}/stat")
+    return kinds
+
+
+def idle_cpu(page, seconds: float) -> tuple[float, dict[str, float]]:
+    """Chromium's CPU seconds over `seconds` of wall time, per second: all its processes (this
+    process's), and by kind."""
+    c0, k0, t0 = browser_cpu(), cpu_by_kind(), time.perf_counter()
     page.wait_for_timeout(seconds * 1000)
-    return (browser_cpu() - c0) / (time.perf_counter() - t0)
+    c1, k1, dt = browser_cpu(), cpu_by_kind(), time.perf_counter() - t0
+    return (c1 - c0) / dt, {k: (v - k0.get(k, 0.0)) / dt for k, v in k1.items()}
 
 
 def stroke(page) -> None:
@@ -51,17 +89,47 @@ TABS = ("Draw", "Photo", "Train", "Teach", "Inside", "Runs")
 
 def open_every_tab(page) -> None:
     """Each tab clicked once, in the page's order, a second on each (its first render)."""
-    for name in TABS:
-        page.get_by_role("tab", name=name).click()
+    for name in TABS:  # (no_wait_after: a busy page's click need not wait for its navigation check)
+        page.get_by_role("tab", name=name).click(no_wait_after=True)
         page.wait_for_timeout(1000)
 
 
-def measure(pw, exe: str, tab: str | None, args) -> tuple[float, int]:
-    """(CPU cores the browser keeps busy on `tab` (None: a blank page), requests the page sent)."""
+# The baseline's page: ui/static/page.js cannot set PixiJS's init hook, so nothing pauses its ticker.
+NO_TICKER_PAUSE = "Object.defineProperty(window, '__PIXI_APP_INIT__', {get: () => undefined, set: () => {}})"
+
+
+def old_share_link_tab(on: bool) -> None:
+    """The baseline before issue 34's idle work: the page's load event outputs the Tabs again
+    (gr.Tabs(selected=) for a share link, skipped without one), which kept them among Gradio's
+    loading statuses (and `measure` keeps page.js from pausing PixiJS's ticker)."""
+    import gradio as gr
+
+    from ui import design_link_open
+
+    wire = getattr(design_link_open, "_new_wire", design_link_open.wire)
+    design_link_open._new_wire = wire
+    if not on:
+        design_link_open.wire = wire
+        return
+
+    def old_wire(page, editor, settings, box):
+        wire(page, editor, settings, box)
+        tabs = next(b for b in page.blocks.values() if isinstance(b, gr.Tabs))
+        page.load(lambda: gr.skip(), None, tabs, api_visibility="private", show_progress="hidden")
+
+    design_link_open.wire = old_wire
+
+
+def measure(pw, exe: str, tab: str | None, args) -> dict:
+    """CPU cores the browser keeps busy on `tab` (None: a blank page), by process kind, the requests
+    the page sent and how many of them were uploads."""
     demo, url = launch(Path(tempfile.mkdtemp(prefix="browser-idle-")) / "runs")
     try:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(120_000)  # (the machine may be shared and slow)
+        if args.baseline_now:
+            page.add_init_script(NO_TICKER_PAUSE)
         if tab is None:
             page.goto("about:blank")
         else:
@@ -71,15 +139,16 @@ def measure(pw, exe: str, tab: str | None, args) -> tuple[float, int]:
                 stroke(page)
             if args.every_tab:
                 open_every_tab(page)
-            page.get_by_role("tab", name=tab).click()
+            page.get_by_role("tab", name=tab).click(no_wait_after=True)
         page.wait_for_timeout(args.settle * 1000)
         sent = []
         page.on("request", lambda r: sent.append(r.url))
-        cores = idle_cpu(page, args.seconds)
+        cores, kinds = idle_cpu(page, args.seconds)
         browser.close()
     finally:
         demo.close()
-    return cores, len(sent)
+    uploads = sum("/upload" in u for u in sent)
+    return {"cores": cores, "kinds": kinds, "sent": len(sent), "uploads": uploads}
 
 
 def main(argv=None) -> None:
@@ -89,6 +158,7 @@ def main(argv=None) -> None:
     p.add_argument("--tabs", default="Train,Draw")
     p.add_argument("--after-stroke", action="store_true", help="draw one stroke on the Draw tab first")
     p.add_argument("--every-tab", action="store_true", help="open every tab once before the measured one")
+    p.add_argument("--baseline", action="store_true", help="each tab also as before the idle work, just before it")
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -96,14 +166,26 @@ def main(argv=None) -> None:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     rows = []
     with sync_playwright() as pw:
-        for page, tab in [("about:blank (floor)", None)] + [(f"the app, {t} tab", t) for t in args.tabs.split(",")]:
-            cores, sent = measure(pw, exe, tab, args)
+        cases = [("about:blank (floor)", None, False)]
+        for t in args.tabs.split(","):
+            if args.baseline:
+                cases.append((f"the app, {t} tab, before (load outputs the Tabs, no ticker pause)", t, True))
+            cases.append((f"the app, {t} tab", t, False))
+        for page, tab, old in cases:
+            old_share_link_tab(old)
+            args.baseline_now = old
+            m = measure(pw, exe, tab, args)
+            kinds = ("renderer", "gpu-process", "browser")
             rows.append(
                 {
                     "page": page,
-                    "browser CPU (cores)": f"{cores:.3f}",
-                    f"CPU s per {args.seconds:g} s": f"{cores * args.seconds:.1f}",
-                    "requests sent": sent,
+                    "browser CPU (cores)": f"{m['cores']:.3f}",
+                    f"CPU s per {args.seconds:g} s": f"{m['cores'] * args.seconds:.1f}",
+                    "renderer / GPU process / browser (cores)": " / ".join(
+                        f"{m['kinds'].get(k, 0.0):.3f}" for k in kinds
+                    ),
+                    "requests sent": m["sent"],
+                    "of them uploads": m["uploads"],
                 }
             )
     drawn = ", after one stroke on the Draw tab" if args.after_stroke else ""

@@ -68,8 +68,10 @@ HEAD = """<style>
   .gradio-container .main.app { padding-left: 4px !important; padding-right: 4px !important; }
 }
 </style>"""
-# The Teach tab's canvas script (ui/teach_tab.py), loaded once with the page.
+# The Teach tab's canvas script (ui/teach_tab.py) and the page's tab switching (ui/static/page.js),
+# loaded once with the page.
 HEAD += f"<script>{(Path(__file__).parent / 'static' / 'teach.js').read_text()}</script>"
+HEAD += f"<script>{(Path(__file__).parent / 'static' / 'page.js').read_text()}</script>"
 
 
 def build_app(

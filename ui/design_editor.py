@@ -207,9 +207,9 @@ BUTTONS = (
 )
 
 
-def build(ctx: AppContext, settings, tabs: gr.Tabs | None = None) -> DesignEditor:
+def build(ctx: AppContext, settings) -> DesignEditor:
     """The editor's layout and events (call in the Train tab, after the settings, a
-    train_settings.TrainSettings; tabs: the page's, which a share link turns to the Train tab).
+    train_settings.TrainSettings; a share link opens the Train tab: design_link_open).
     Opens when the model "Your design" is chosen."""
     s = settings
     dataset, model, recipe, epochs, batch, lr, optimizer = (
@@ -252,5 +252,5 @@ def build(ctx: AppContext, settings, tabs: gr.Tabs | None = None) -> DesignEdito
     )
     page = gradio_internals.page_being_built()  # the page (gr.Blocks) being built: fill a shared link in when it opens
     if page is not None:
-        design_link_open.wire(page, ed, settings, box, tabs)
+        design_link_open.wire(page, ed, settings, box)
     return ed

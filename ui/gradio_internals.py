@@ -18,6 +18,9 @@ when a Gradio release changes it: run that test first when the lock file moves G
   the other reliance on its internals, checked by those tests.
 - `WORKAROUNDS`: the places that work around a Gradio 6.31 behaviour, checked by hand when Gradio
   moves (the test pins the version they were written for).
+
+The page's JavaScript reaches Gradio's DOM (its tab buttons) and the PixiJS inside its drawing
+editors in ui/static/page.js, named there (GRADIO_DOM, PIXI) and checked by tests/test_page_idle.py.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ WORKAROUNDS = {
         "New LinePlots for each choice of runs (a gr.render), not new data for the old ones: Gradio 6.31's "
         "LinePlot, given data with new colour categories, kept drawing only the first run's lines. Check: "
         "Runs tab, choose two runs, then three; every run's line must show."
+    ),
+    "ui/design_link_open.py OPEN_TRAIN_TAB": (
+        "A share link's Train tab is clicked by the page (ui/static/page.js), not sent as gr.Tabs(selected=) by "
+        "the load event: Gradio 6.31 re-reads every component inside an event's outputs at every later event, "
+        "and the Draw tab's drawing was rendered and uploaded again each time. Check: draw a digit, open every "
+        "tab, sit idle: bench/browser_idle.py --after-stroke --every-tab counts no uploads."
     ),
     "ui/train_view.py (acc_plot)": (
         "The accuracy plot is sent only once it has points: given an empty frame first, Gradio 6.31 left a "

@@ -187,7 +187,7 @@ def build(
         panel = augment_panel.build(chosen["recipe"].value, "train")  # beside the recipe, which fills it
         chosen |= train_settings.training(ctx)
         settings = TrainSettings(**chosen, **train_settings.keeping())
-        editor = design_editor.build(ctx, settings, tabs)
+        editor = design_editor.build(ctx, settings)
         with gr.Row():
             start_btn = gr.Button("Start", variant="primary", elem_id="start-btn")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop-btn")
