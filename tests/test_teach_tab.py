@@ -24,7 +24,7 @@ from cnn.cpu_share import PROCESS_THREADS
 from cnn.projects import Project
 from cnn.run_index import list_runs
 from cnn.runs import RunConfig, RunManager
-from ui import runs_table, teach_tab, words
+from ui import outputs, runs_table, teach_tab, train_tab, words
 from ui.app import build_app
 from ui.common import AppContext, headline, md
 from ui.draw_tab import ANSWER, draw, model_words
@@ -83,7 +83,8 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     assert final["status"].startswith("Done: saved `teach-rings-bars-")
     assert "**Held-out accuracy: 2 of 2 (100%)**, fine-tuned from mnist.safetensors" in final["result"]
     assert final["to_draw"].visible and not final["to_photo"].visible and Path(final["download"]).is_file()
-    model, about, tabs = teach_tab.train_tab.use_in(ctx, "draw", final["last_model"])
+    used = outputs.named(train_tab.USED, train_tab.use_in(ctx, "draw", final["last_model"]))
+    model, about = used["model"], used["about"]
     assert model == final["last_model"]
     # where it comes from: the project by name and folder (under the data directory), the checkpoint
     project_folder = Path(path).relative_to(ctx.runs.data_dir).as_posix()

@@ -96,13 +96,13 @@ def build_app(
         gr.Markdown(TITLE, elem_id="title")
         owner = train_tab.owner_state()  # this browser's token: whose runs the page shows
         timer = train_tab.page_timer()  # the Train tab's pull, outside the tabs (it ticks on any tab)
-        with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab one tap away on a phone, no "..." menu
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab one tap away on a phone, no "..." menu
             draw = draw_tab.build(ctx, draw_model)
             photo = photo_tab.build(ctx, photo_model)
-            train, train_settings, editor = train_tab.build(ctx, tabs, draw, photo, owner, timer)
-            teach_tab.build(ctx, tabs, draw, photo, owner)
+            train, train_settings, editor = train_tab.build(ctx, draw, photo, owner, timer)
+            teach_tab.build(ctx, draw, photo, owner)
             inside_tab.build(ctx, draw.sketch, photo.image, draw_model, photo_model)
-            runs_tab.build(ctx, tabs, draw, photo, train_settings, editor)
+            runs_tab.build(ctx, draw, photo, train_settings, editor)
             teacher_tab.build(ctx, demo)
         api.build(ctx)
         train_tab.on_load(demo, ctx, train, owner, timer)  # a (re)loaded page shows its run

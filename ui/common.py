@@ -146,6 +146,15 @@ ERROR_SECONDS = 8  # an error's toast goes after this long, so old ones do not p
 MARKDOWN_SPECIAL = "\\`*_[]<>|~#"
 
 
+def opens_tab(tab_id: str | None = None) -> str:
+    """An event's js that opens the page's tab `tab_id` (None: the tab its one input names) as a click
+    on the tab's button would. Never `gr.Tabs(selected=)` as an output: Gradio 6.31 would then re-read
+    every component of the page at every later event (ui/static/page.js says why)."""
+    if tab_id is None:
+        return "(tab) => { if (tab) window.cnnPage?.openTab(tab); }"
+    return f"() => window.cnnPage?.openTab({tab_id!r})"
+
+
 def md(text: str) -> str:
     """A name a person typed (a class, a project), shown as typed inside Markdown: its characters that
     Markdown or HTML would read (** emphasis, [links], <tags>, | table cells) backslash-escaped."""

@@ -13,7 +13,7 @@ from cnn.errors import CnnError
 from cnn.run_index import delete_run, import_checkpoint, list_runs
 
 from . import confusion_view, map_view, outputs, train_continue
-from .common import AppContext, bind, friendly, onnx_download, servable
+from .common import AppContext, bind, friendly, onnx_download, opens_tab, servable
 from .gradio_internals import current_request
 from .runs_compare import compare_plots
 from .runs_table import COLUMNS, WIDTHS, runs_frame
@@ -35,7 +35,7 @@ class RunsTab:
 REFRESHED = tuple(f.name for f in fields(RunsTab))  # what `refresh` answers
 DELETED = (*REFRESHED, "confirm")  # `delete`: the refreshed tab and its confirm box, cleared
 UPLOADED = (*REFRESHED, "uploaded")  # `upload`: the refreshed tab and its upload box, cleared
-USED = ("draw_model", "draw_about", "photo_model", "photo_about", "tabs")  # `use_run`
+USED = ("draw_model", "draw_about", "photo_model", "photo_about", "tab")  # `use_run`; tab: the one to open
 
 
 def shipped(ctx: AppContext) -> tuple[str, str]:
@@ -80,7 +80,7 @@ def _refreshed(ctx: AppContext, compared: list | None, chosen: str | None, reque
 @friendly
 def use_run(ctx: AppContext, key: str | None, request: gr.Request = None) -> tuple:
     """Put a run's model into the Draw tab (1-channel models) or the Photo tab (3-channel models):
-    USED (that tab's model and its words, the tab shown)."""
+    USED (that tab's model and its words, and the tab's id, which the page then opens)."""
     e = ctx.usable_run(key, request=request)
     if e.channels not in (1, 3):
         raise CnnError(f"{e.key} takes {e.channels}-channel images; the Draw tab needs 1 and the Photo tab 3.")
@@ -89,7 +89,7 @@ def use_run(ctx: AppContext, key: str | None, request: gr.Request = None) -> tup
     ctx.predictor(path, what)  # loads it now: a damaged file is refused here, with its message
     gr.Info(f"The {where.capitalize()} tab now uses {Path(path).name}.")
     model = {f"{where}_model": path, f"{where}_about": ctx.about(path, what)}
-    return outputs.values(USED, "use_run", **model, tabs=gr.Tabs(selected=where))
+    return outputs.values(USED, "use_run", **model, tab=where)
 
 
 @friendly
@@ -201,7 +201,7 @@ def _upload() -> gr.File:
     )
 
 
-def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings=None, editor=None) -> RunsTab:
+def build(ctx: AppContext, draw, photo, train_settings=None, editor=None) -> RunsTab:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab;
     train_settings and editor: the Train tab's settings (a TrainSettings) and layer editor
     (train_tab.build), which "Continue training" fills."""
@@ -218,20 +218,22 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, train_settings=None, edit
     refresh_btn.click(show, [compared, chosen], out.refreshed(), **PRIVATE)
     chosen.change(bind(download, ctx), chosen, a["get"], **PRIVATE)
     chosen.change(bind(download_onnx, ctx), chosen, a["get_onnx"], **PRIVATE)
-    used = [draw.model, draw.about, photo.model, photo.about, tabs]  # USED
-    a["use"].click(bind(use_run, ctx), chosen, used, **PRIVATE)
+    opened = gr.Textbox(visible="hidden", elem_id="runs-open-tab")  # (outside the tab's containers)
+    used = [draw.model, draw.about, photo.model, photo.about, opened]  # USED
+    a["use"].click(bind(use_run, ctx), chosen, used, **PRIVATE).success(None, opened, None, js=opens_tab(), **PRIVATE)
     if train_settings is not None:
-        _wire_continue(ctx, a, train_settings, editor, tabs)
+        _wire_continue(ctx, a, train_settings, editor)
     a["delete"].click(bind(delete, ctx), [chosen, a["confirm"], compared], [*out.refreshed(), a["confirm"]], **PRIVATE)
     uploaded.upload(bind(upload, ctx), [uploaded, compared], [*out.refreshed(), uploaded], **PRIVATE)
     return out
 
 
-def _wire_continue(ctx: AppContext, a: dict, settings, editor, tabs: gr.Tabs) -> None:
+def _wire_continue(ctx: AppContext, a: dict, settings, editor) -> None:
     """ "Continue training": the Train tab's settings (train_continue.FILLED), then a designed run's
     design in the editor (the data set and batch: the filled ones)."""
     cont = bind(train_continue.continue_settings, ctx)
-    filled = a["go_on"].click(cont, [a["chosen"], a["more"]], [*settings.components(), tabs], **PRIVATE)
+    filled = a["go_on"].click(cont, [a["chosen"], a["more"]], settings.components(), **PRIVATE)
+    filled.success(None, None, None, js=opens_tab("train"), **PRIVATE)
     if editor is not None:
         design = bind(train_continue.continue_design, ctx)
         filled.success(design, [a["chosen"], settings.dataset, settings.batch], editor.outputs(), **PRIVATE)

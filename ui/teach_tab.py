@@ -21,7 +21,7 @@ from cnn.serving.render import enlarge
 from cnn.training import RunStatus
 
 from . import augment_panel, downloads, run_view, teach_canvas, teach_layout, teach_view, train_tab
-from .common import AppContext, bind, friendly, md
+from .common import AppContext, bind, friendly, md, opens_tab
 from .teach_layout import START
 from .teach_view import VIEW, choices, open_project_at, view
 
@@ -231,7 +231,7 @@ def teach(ctx: AppContext, path, start_from: str, owner=None, augment=None, requ
     )
 
 
-def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -> dict:
+def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
     its "Use in" buttons load a trained model into; owner is the browser's token (train_tab.owner_state)."""
     with gr.Tab("Teach", id="teach") as tab:
@@ -287,5 +287,7 @@ def build(ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState) -
     )
     augment_panel.wire_project(ctx, c["augment"], prj)
     for where, button, tab in (("draw", c["to_draw"], draw), ("photo", c["to_photo"], photo)):
-        button.click(b(train_tab.use_in, ctx, where), c["last_model"], [tab.model, tab.about, tabs], **private)
+        button.click(b(train_tab.use_in, ctx, where), c["last_model"], [tab.model, tab.about], **private).success(
+            None, None, None, js=opens_tab(where), **private
+        )
     return c

@@ -17,7 +17,7 @@ from . import design_editor, design_outputs, design_views, outputs
 from .common import DATASET_CHOICES, AppContext, friendly
 from .train_settings import SETTINGS
 
-FILLED = (*SETTINGS, "tabs")  # what continue_settings answers: every setting, then the page's tabs
+FILLED = SETTINGS  # what continue_settings answers: every setting (the page then opens the Train tab)
 
 
 def continued(ctx: AppContext, cfg: RunConfig, key: str | None, request: gr.Request | None = None) -> RunConfig:
@@ -59,7 +59,6 @@ def continue_settings(ctx: AppContext, key: str | None, epochs, request: gr.Requ
         train_n=subset("train_subset"),
         test_n=subset("test_subset"),
         continue_from=e.key,
-        tabs=gr.Tabs(selected="train"),
     )
 
 

@@ -29,7 +29,7 @@ from cnn.runs import RunBusy
 from cnn.training import RunStatus
 
 from . import augment_panel, confusion_view, design_editor, outputs, train_settings
-from .common import AppContext, bind, friendly
+from .common import AppContext, bind, friendly, opens_tab
 from .train_continue import continued
 from .train_settings import TrainSettings, run_config
 from .train_view import OUTPUTS, Shown, TrainOutputs, changes
@@ -53,7 +53,7 @@ UNWATCHED_S = 15.0  # a run no page has asked about for this long stops (RunMana
 QUIET = dict(api_visibility="private", show_progress="hidden")
 STARTED = (*OUTPUTS, "owner")  # what `start` answers: the tab's outputs and this browser's token
 TICKED = (*OUTPUTS, "timer")  # what `tick` answers: the tab's outputs and the page's timer
-USED = ("model", "about", "tabs")  # what `use_in` answers: the Draw or Photo tab's model, its words, the tabs
+USED = ("model", "about")  # what `use_in` answers: the Draw or Photo tab's model and its words
 
 
 # ---------------------------------------------------------------- handlers
@@ -154,7 +154,7 @@ def stop(ctx: AppContext, owner: str | None = None, request: gr.Request = None) 
 @friendly
 def use_in(ctx: AppContext, where: str, path: str | None) -> tuple:
     """Load the last run's model into the 'draw' or 'photo' tab: USED (the tab's model and its about
-    line, the tab shown)."""
+    line; the page then opens the tab: common.opens_tab)."""
     if not path:
         raise CnnError("There is no trained model yet: start a run first.")
     what = "digit" if where == "draw" else "photo"
@@ -162,7 +162,7 @@ def use_in(ctx: AppContext, where: str, path: str | None) -> tuple:
     if where == "draw" and pred.input_shape[0] != 1:
         raise CnnError("This model takes colour images; it can only go in the Photo tab.")
     gr.Info(f"The {where.capitalize()} tab now uses {Path(path).name}.", duration=4)
-    return outputs.values(USED, "use_in", model=path, about=ctx.about(path, what), tabs=gr.Tabs(selected=where))
+    return outputs.values(USED, "use_in", model=path, about=ctx.about(path, what))
 
 
 # ---------------------------------------------------------------- layout
@@ -175,7 +175,7 @@ def page_timer() -> gr.Timer:
 
 
 def build(
-    ctx: AppContext, tabs: gr.Tabs, draw, photo, owner: gr.BrowserState, timer: gr.Timer
+    ctx: AppContext, draw, photo, owner: gr.BrowserState, timer: gr.Timer
 ) -> tuple[TrainOutputs, TrainSettings, design_editor.DesignEditor]:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
     its "Use this model" buttons load a trained model into; owner is the browser's token
@@ -212,8 +212,8 @@ def build(
     confusion_view.wire_train(ctx, out.confusion, out.cell_panel(), owner)
     for where, button, tab in (("draw", out.to_draw, draw), ("photo", out.to_photo, photo)):
         button.click(
-            functools.partial(use_in, ctx, where), out.last_run, [tab.model, tab.about, tabs], api_visibility="private"
-        )
+            functools.partial(use_in, ctx, where), out.last_run, [tab.model, tab.about], api_visibility="private"
+        ).success(None, None, None, js=opens_tab(where), api_visibility="private")
     return out, settings, editor
 
 
