@@ -387,7 +387,7 @@ def build(
     # a run started on another page of this person shows when the tab opens (Train runs only: run_for's teach=False)
     tab.select(bind(tick, ctx), [out.shown, owner], [*out.components(), timer], queue=False, **QUIET)
     stop_btn.click(bind(stop, ctx), owner, None, concurrency_id="stop", concurrency_limit=None, **QUIET)
-    show = augment_panel.wire(panel, functools.partial(augment_panel.page_images, ctx), settings[:2], settings[3])
+    show = augment_panel.wire_train(ctx, panel, settings[:2], settings[3], settings[11])  # data, recipe, continue
     tab.select(**show)  # the preview of the data set's images, drawn when the tab opens
     settings[0].change(**show)
     confusion_view.wire_train(ctx, out.confusion, out.cell_panel(), owner)
