@@ -17,7 +17,7 @@ from cnn.data.augment_preview import preview, sample
 from cnn.data.augment_spec import KNOBS, OFF
 from cnn.errors import CnnError, ConfigError
 from cnn.projects import load_project, load_training_data
-from cnn.training.recipes import get_recipe
+from cnn.training.recipes import RECIPES, default_recipe, get_recipe
 
 from . import outputs
 from .common import DATASETS
@@ -55,6 +55,23 @@ def knob_values(recipe_name: str) -> list:
     """A recipe preset's augmentation, one value per knob (numbers: a flip is 0 or 1)."""
     r = get_recipe(recipe_name)
     return [float(getattr(r, k.field)) for k in KNOBS]
+
+
+def continued_values(ctx, recipe_name: str, key: str | None, request: gr.Request | None = None) -> list:
+    """The knobs for recipe_name while the Train tab continues the kept run `key` (the Runs tab's
+    "Continue training"): that run's own augmentation, as its checkpoint or run log recorded it,
+    when recipe_name is the recipe it is continued with (as continue_settings picks it); else, or
+    for no run, one the requester may not use or one gone, the preset's (Start says why)."""
+    key = str(key or "").strip()
+    try:
+        e = ctx.usable_run(key, request=request) if key else None  # only the requester's own runs
+    except CnnError:
+        e = None
+    if e is not None and e.recipe:
+        own = e.recipe.get("name") if e.recipe.get("name") in RECIPES else default_recipe(e.model).name
+        if recipe_name == own:
+            return [float(e.recipe.get(k.field) or 0) for k in KNOBS]
+    return knob_values(recipe_name)
 
 
 def training_images(dataset: str, data_dir, allow_any_path: bool) -> torch.Tensor:
@@ -123,10 +140,18 @@ def build(recipe_name: str, prefix: str) -> AugmentPanel:
     return AugmentPanel(knobs, spec, picture, caption, gr.State(0), redraw, all_off)
 
 
-def wire(panel: AugmentPanel, images: Callable, image_inputs: list, recipe: gr.Dropdown | None = None) -> dict:
+def wire(
+    panel: AugmentPanel,
+    images: Callable,
+    image_inputs: list,
+    recipe: gr.Dropdown | None = None,
+    continued: tuple | None = None,
+) -> dict:
     """The panel's events: every knob change (a person's), Redraw, All off and, given `recipe`, a new
     preset (its augmentation fills the knobs) redraw the preview. images(*image_inputs) gives the
-    images to show. Returns the redraw event's arguments, for other events to chain with .then."""
+    images to show. continued, (ctx, the "Continue from run" box): while it names a run, the run's
+    own augmentation fills the knobs instead, for its own recipe (`continued_values`). Returns the
+    redraw event's arguments, for other events to chain with .then."""
 
     def redraw(*args, request: gr.Request = None):  # the images' reader checks who asks
         *inputs, spec, draw = args
@@ -140,11 +165,35 @@ def wire(panel: AugmentPanel, images: Callable, image_inputs: list, recipe: gr.D
         knob.input(spec_of, panel.knobs, panel.spec, queue=False, **QUIET).then(**show)
     panel.redraw.click(lambda d: int(d or 0) + 1, panel.draw, panel.draw, queue=False, **QUIET).then(**show)
     panel.all_off.click(lambda: [0.0] * len(KNOBS) + [OFF], None, [*panel.knobs, panel.spec], **QUIET).then(**show)
-    if recipe is not None:
+    if recipe is not None and continued is None:
         recipe.change(
             lambda n: [*(v := knob_values(n)), spec_of(*v)], recipe, [*panel.knobs, panel.spec], **QUIET
         ).then(**show)
+    elif recipe is not None:
+        wire_continued(panel, recipe, *continued, show)
     return show
+
+
+def wire_continued(panel: AugmentPanel, recipe: gr.Dropdown, ctx, key_box: gr.Textbox, show: dict) -> None:
+    """A new preset, or a run to continue in key_box, fills the knobs by `continued_values`. "Continue
+    training" may set both the recipe and the box at once: both events then fill the same values,
+    whichever ends last (filling from the recipe alone would undo the run's own augmentation)."""
+
+    def fill(name, key, request: gr.Request = None):
+        return [*(v := continued_values(ctx, name, key, request)), spec_of(*v)]
+
+    def fill_for_run(name, key, request: gr.Request = None):  # a box emptied keeps what a person set
+        return fill(name, key, request) if str(key or "").strip() else [gr.skip()] * (len(KNOBS) + 1)
+
+    outputs = [*panel.knobs, panel.spec]
+    recipe.change(fill, [recipe, key_box], outputs, **QUIET).then(**show)
+    key_box.change(fill_for_run, [recipe, key_box], outputs, trigger_mode="always_last", **QUIET).then(**show)
+
+
+def wire_train(ctx, panel: AugmentPanel, data: list, recipe: gr.Dropdown, continue_from: gr.Textbox) -> dict:
+    """The Train tab's panel: as `wire`, on the chosen data set's images (data: its data set and folder
+    boxes), filled from the recipe or from the run "Continue from run" names."""
+    return wire(panel, functools.partial(page_images, ctx), data, recipe, continued=(ctx, continue_from))
 
 
 def project_images(ctx, path, request: gr.Request | None = None) -> torch.Tensor:

@@ -204,9 +204,9 @@ def build(
     # a run started on another page of this person shows when the tab opens (Train runs only: run_for's teach=False)
     tab.select(bind(tick, ctx), [out.shown, owner], [*out.components(), timer], queue=False, **QUIET)
     stop_btn.click(bind(stop, ctx), owner, None, concurrency_id="stop", concurrency_limit=None, **QUIET)
-    show = augment_panel.wire(
-        panel, functools.partial(augment_panel.page_images, ctx), [settings.dataset, settings.folder], settings.recipe
-    )
+    show = augment_panel.wire_train(
+        ctx, panel, [settings.dataset, settings.folder], settings.recipe, settings.continue_from
+    )  # the data set's images, filled from the recipe or from the run continued
     tab.select(**show)  # the preview of the data set's images, drawn when the tab opens
     settings.dataset.change(**show)
     confusion_view.wire_train(ctx, out.confusion, out.cell_panel(), owner)

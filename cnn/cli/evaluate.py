@@ -55,7 +55,7 @@ def _load(path, data_dir, device, train: bool):
     return model, meta, data
 
 
-def _run(model, meta: dict, split: Split, device) -> EvalResult:
+def evaluate_split(model, meta: dict, split: Split, device) -> EvalResult:
     """The evaluation the checkpoint was made for: its normalisation, its run's test pass (test-time
     augmentation, and on CUDA its training arithmetic), and the logits the app serves beside."""
     norm = Normalizer(meta["normalization"]["mean"], meta["normalization"]["std"], device, meta["input_shape"][0])
@@ -74,7 +74,7 @@ def evaluate_checkpoint(path, data_dir=None, device=None, rows=None) -> tuple[Ev
     device = pick_device(device)
     model, meta, data = _load(path, data_dir, device, train=False)
     test = data.test if rows is None else Split(data.test.images[rows], data.test.labels[rows])
-    return _run(model, meta, test, device), meta, data.classes
+    return evaluate_split(model, meta, test, device), meta, data.classes
 
 
 def fit_checkpoint_temperature(
@@ -87,7 +87,7 @@ def fit_checkpoint_temperature(
         if data.train is None or len(data.train) == 0:
             raise DataError("This data set has no training split to fit a temperature on; use --fit-on test-half.")
         sample = data.train.subset(FIT_SAMPLE, seed=SEED)
-        fitted = _run(model, meta, sample, device)
+        fitted = evaluate_split(model, meta, sample, device)
         logits, fit_labels, held_out = fitted.served_logits, sample.labels, torch.arange(len(labels))
         where = f"a fixed sample of {len(sample)} training images (seed {SEED})"
         if fitted.accuracy - test.accuracy > 0.01:
@@ -172,7 +172,7 @@ def main(argv=None) -> int:
         model, meta, data = _load(
             args.checkpoint, args.data_dir, device, train=args.fit_temperature and args.fit_on == "train"
         )
-        result = _run(model, meta, data.test, device)
+        result = evaluate_split(model, meta, data.test, device)
         print(
             f"{meta['architecture']} on {meta['dataset']} ({len(result.predictions)} test images, {describe(device)})"
         )
