@@ -10,15 +10,15 @@ import pytest
 from test_runs_tab import fake_run
 
 from cnn.run_index import import_checkpoint
-from ui import train_tab
+from ui import outputs, train_continue
 from ui.augment_panel import continued_values, spec_of
 
 
 def test_continuing_a_run_fills_the_knobs_with_its_own_augmentation(ctx):
     # mnist_fast's preset is crop=1; this run trained with rotate and erase besides
     fake_run(ctx.runs.runs_dir, "bent", rotate=20.0, erase=0.5)
-    filled = train_tab.continue_settings(ctx, "bent", 1)
-    assert "mnist_fast" in filled  # the recipe it is continued with (the settings are positional: shape's)
+    filled = outputs.named(train_continue.FILLED, train_continue.continue_settings(ctx, "bent", 1))
+    assert filled["recipe"] == "mnist_fast" and filled["continue_from"] == "bent"  # what fills the panel
     assert spec_of(*continued_values(ctx, "mnist_fast", "bent")) == "crop=1,rotate=20,erase=0.5"
     assert spec_of(*continued_values(ctx, "mnist_best", "bent")) == "crop=2"  # another preset: its own
     assert spec_of(*continued_values(ctx, "mnist_fast", "")) == "crop=1"  # nothing continued
