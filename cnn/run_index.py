@@ -29,6 +29,7 @@ from .runlog import RunHistory, RunLogError, log_path, read_log, run_header
 from .training.recipes import get_recipe
 
 SHIPPED = "shipped/"  # the key prefix of a shipped checkpoint ('/' is in no run's name)
+SHARED = "shared/"  # the key prefix of a run of the app's own folder, read-only to each browser (ui: per-browser mode)
 MAX_IMPORT_BYTES = 50_000_000  # an uploaded checkpoint larger than this is refused
 # recipe fields that are labels, not settings; and a design's layers, which the model column names
 NOT_SETTINGS = ("name", "reported", "notes", "design")
@@ -88,10 +89,15 @@ def _plain(d: dict) -> dict:
     return json.loads(json.dumps(d, default=str))
 
 
-def list_runs(runs_dir: str | os.PathLike, shipped: tuple = ()) -> list[RunEntry]:
-    """The shipped checkpoints first, then every run in runs_dir, newest first."""
+def list_runs(runs_dir: str | os.PathLike, shipped: tuple = (), shared_dir=None) -> list[RunEntry]:
+    """The shipped checkpoints first, then every run in runs_dir, newest first, then (given a
+    shared_dir) the runs there, read-only, as 'shared/<name>'."""
     entries = [_entry(f"{SHIPPED}{Path(p).stem}", Path(p), shipped=True) for p in shipped]
-    runs_dir = Path(runs_dir)
+    shared = [] if shared_dir is None else _folder_runs(Path(shared_dir), SHARED)
+    return entries + _folder_runs(Path(runs_dir)) + shared
+
+
+def _folder_runs(runs_dir: Path, prefix: str = "") -> list[RunEntry]:
     stems = (
         sorted(
             {
@@ -104,15 +110,21 @@ def list_runs(runs_dir: str | os.PathLike, shipped: tuple = ()) -> list[RunEntry
         if runs_dir.is_dir()
         else []
     )
-    runs = [_entry(stem, runs_dir / f"{stem}.safetensors") for stem in stems]
+    runs = [_entry(prefix + stem, runs_dir / f"{stem}.safetensors") for stem in stems]
     runs.sort(key=lambda e: e.date, reverse=True)
-    return entries + runs
+    return runs
 
 
-def find_run(runs_dir: str | os.PathLike, key: str, shipped: tuple = ()) -> RunEntry:
+def find_run(runs_dir: str | os.PathLike, key: str, shipped: tuple = (), shared_dir=None) -> RunEntry:
     """The run named key (as list_runs names it), or a message that it is not there."""
     if not key:
         raise RunIndexError("Choose a run first.")
+    if key.startswith(SHARED) and shared_dir is not None:
+        runs_dir, key = shared_dir, key[len(SHARED) :]
+        ckpt = Path(runs_dir) / f"{_checked_name(key)}.safetensors"
+        if not ckpt.exists() and not log_path(ckpt).exists():
+            raise RunIndexError(f"There is no shared run {key} (any more). Refresh the table.")
+        return _entry(SHARED + key, ckpt)
     if key.startswith(SHIPPED):
         for p in shipped:
             if f"{SHIPPED}{Path(p).stem}" == key:
@@ -251,6 +263,8 @@ def delete_run(runs_dir: str | os.PathLike, key: str, protected: tuple = ()) -> 
     refused. A run already gone (deleted from another page) gives a message."""
     if key.startswith(SHIPPED):
         raise RunIndexError(f"{key[len(SHIPPED) :]} is a shipped checkpoint; it cannot be deleted.")
+    if key.startswith(SHARED):
+        raise RunIndexError(f"{key} belongs to the app's shared runs, read-only here; it cannot be deleted.")
     ckpt = Path(runs_dir) / f"{_checked_name(key)}.safetensors"
     files = (ckpt, log_path(ckpt))
     guarded = {Path(p).resolve() for p in protected}

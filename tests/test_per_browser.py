@@ -95,3 +95,22 @@ def test_one_address_holds_one_place_however_many_sessions(server):
     finally:
         server.demo.runs.stop()
         assert server.demo.runs.wait_idle(120)
+
+
+def test_runs_already_in_the_shared_folder_are_read_only_to_each_browser(server):
+    """A run made by the command line (in the app's own runs folder) shows to every browser as
+    'shared/<name>': usable in the Draw tab and downloadable, never deletable."""
+    shutil.copyfile(checkpoint("mnist"), server.runs / "class-digits.safetensors")
+    key = "shared/class-digits"
+    for page in (server.ana, server.eve):
+        assert key in listed(server, page)
+        ok, out = page.call(server.ev("runs_tab", "use_run"), key)
+        assert ok, out
+        ok, out = page.call(server.ev("runs_tab", "download"), key)
+        assert ok and page.file(out[0]["value"]["url"]) == checkpoint("mnist").read_bytes()
+        ok, out = page.call(server.ev("runs_tab", "delete"), key, True, [])
+        assert not ok and "read-only" in str(out), out
+    assert (server.runs / "class-digits.safetensors").is_file()
+    for sneaky in ("shared/../class-digits", "shared/users"):  # nothing but a run of that one folder
+        ok, out = server.eve.call(server.ev("runs_tab", "use_run"), sneaky)
+        assert not ok, (sneaky, out)

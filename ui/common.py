@@ -97,10 +97,16 @@ class AppContext:
         """The folder of the requesting user's Teach projects (<data dir>/projects/users/<user>/)."""
         return projects_root(self.runs.data_dir, self.owner(request))
 
+    def shared_runs_dir(self) -> Path | None:
+        """In per-browser mode, the app's own runs folder (runs made by the command line, or before the
+        app was shared): every browser sees its runs, read-only ('shared/<name>'). None otherwise."""
+        return self.runs.runs_dir if self.identity is not None and not self.logins else None
+
     def kept_run(self, key: str | None, request: gr.Request | None = None) -> RunEntry:
         """The requesting user's kept run named key, as the Runs tab lists it (the shipped
-        checkpoints included, shared by all)."""
-        return find_run(self.runs_dir_for(request), key or "", (self.draw_checkpoint, self.photo_checkpoint))
+        checkpoints included, shared by all, and the shared runs in per-browser mode)."""
+        shipped = (self.draw_checkpoint, self.photo_checkpoint)
+        return find_run(self.runs_dir_for(request), key or "", shipped, self.shared_runs_dir())
 
     def usable_run(
         self, key: str | None, purpose: str = "", advice: str = "", request: gr.Request | None = None

@@ -61,11 +61,13 @@ def refresh(
 
 def _refreshed(ctx: AppContext, compared: list | None, chosen: str | None, request: gr.Request | None) -> dict:
     folder = ctx.runs_dir_for(request)
-    entries = list_runs(folder, shipped(ctx))
+    shared = ctx.shared_runs_dir()
+    entries = list_runs(folder, shipped(ctx), shared)
     keys = [e.key for e in entries]
     damaged = sum(bool(e.problems) for e in entries)
-    whose = "your " if ctx.logins else ""
-    notes = f"{len(entries)} run(s): {whose}runs under `{folder}` and the shipped ones." + (
+    whose = "your " if ctx.logins or shared else ""
+    also = ", the shipped ones and the app's shared runs (`shared/`: read-only)" if shared else " and the shipped ones"
+    notes = f"{len(entries)} run(s): {whose}runs under `{folder}`{also}." + (
         f" ⚠️ {damaged} with something missing or damaged: see *Problems*." if damaged else ""
     )
     kept = [k for k in (compared or []) if k in keys]
