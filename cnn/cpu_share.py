@@ -230,6 +230,26 @@ class TrainingThreads:
             self._apply(self.ceiling)
 
 
+@contextlib.contextmanager
+def free_threads(window: float = 0.1):
+    """For a few seconds of serving work beyond one image (a probe: cnn.serving.feature_vis), the cores
+    no other process used over a short window: at least one, at most the process's count; set in this
+    thread and put back after. (Training in this process yields to it: call it inside `serving()`.)
+    On the quiet 2-core VM two threads draw 16 channels 1.9x faster than one; beside busy processes,
+    one is faster (bench/feature_vis_speed.py)."""
+    a = read_sample()
+    time.sleep(window)
+    b = read_sample()
+    free = PROCESS_THREADS - (others_cores(a, b) if a is not None and b is not None else 0.0)
+    n = max(1, min(PROCESS_THREADS, int(free + 0.5)))
+    prev = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(prev)
+
+
 def thread_share(runs: int, cores: int = PROCESS_THREADS) -> int:
     """The threads of one CPU run while `runs` train at once: an equal share of the cores, at least one."""
     return max(1, cores // max(1, runs))

@@ -20,8 +20,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..cpu_share import free_threads
 from ..errors import CnnError
-from .predictor import Predictor, one_thread
+from .predictor import Predictor
 
 STEPS = 48  # optimisation steps per picture (bench/feature_vis_speed.py: 16 channels within 5 s)
 LR = 0.01  # Adam's step (lucent: 0.05; at 48 steps on these small nets 0.05 saturates every pixel)
@@ -52,7 +53,8 @@ class LayerProbe:
             )
         self.channels = names[layer]
         self.normalizer = predictor.normalizer
-        self.model = copy.deepcopy(predictor.model).cpu().eval()
+        # channels-last: oneDNN's convolutions run faster so on this CPU (bench/feature_vis_speed.py)
+        self.model = copy.deepcopy(predictor.model).cpu().eval().to(memory_format=torch.channels_last)
         self._out: torch.Tensor | None = None
         dict(self.model.named_modules())[layer].register_forward_hook(self._catch)
 
@@ -63,7 +65,7 @@ class LayerProbe:
     def __call__(self, unit: torch.Tensor) -> torch.Tensor:
         """The layer's output (N x C x h x w) for images with values in [0, 1] (N x c x H x W)."""
         try:
-            self.model(self.normalizer(unit * 255.0))
+            self.model(self.normalizer(unit * 255.0).contiguous(memory_format=torch.channels_last))
         except _Stop:
             pass
         out, self._out = self._out, None
@@ -137,8 +139,8 @@ def visualise(
     scale = spectrum_scale(h, w)
     opt = torch.optim.Adam([params], lr=LR)
     pick = torch.arange(len(channels)), torch.tensor(channels)
-    # one thread: on this 2-core machine, shared, two threads' barriers cost 10x (feature_vis_speed)
-    with torch.enable_grad(), one_thread():
+    # the cores free now: on a quiet machine all of them (1.9x), beside busy processes one (feature_vis_speed)
+    with torch.enable_grad(), free_threads():
         for i in range(steps):
             opt.zero_grad(set_to_none=True)
             act = probe(transform(to_image(params, scale, shape), gen))
@@ -150,11 +152,11 @@ def visualise(
         return (to_image(params, scale, shape) * 255).round().to(torch.uint8)
 
 
-def top_images(predictor: Predictor, layer: str, images: torch.Tensor, k: int = 9, batch: int = 500) -> torch.Tensor:
+def top_images(predictor: Predictor, layer: str, images: torch.Tensor, k: int = 9, batch: int = 100) -> torch.Tensor:
     """For each channel of the layer, the indices (C x k) of the images (uint8 N x c x H x W) whose
     map of that channel has the highest mean: the test images that excite it most."""
     probe = LayerProbe(predictor, layer)
-    with torch.inference_mode(), one_thread():
+    with torch.inference_mode(), free_threads():
         means = torch.cat(
             [probe(images[i : i + batch].float() / 255.0).mean(dim=(2, 3)) for i in range(0, len(images), batch)]
         )
