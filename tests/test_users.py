@@ -94,13 +94,16 @@ def test_bob_downloads_adas_onnx(server):
 
 
 def test_bob_continues_adas_run_from_the_runs_tab(server):
-    cont = server.ev("train_tab", "continue_settings")
+    from ui.train_continue import FILLED
+
+    cont = server.ev("train_continue", "continue_settings")
     listed(server, server.bob)
     ok, out = server.bob.call(cont, server.run, 1)
     assert not ok and NOT_LISTED in out and server.run in out, out
     listed(server, server.ada)
     ok, out = server.ada.call(cont, server.run, 1)
-    assert ok and out[11] == server.run  # the Train tab's 'Continue from run', filled
+    filled = dict(zip(FILLED, out, strict=True))  # (the raw answer over HTTP, named)
+    assert ok and filled["continue_from"] == server.run  # the Train tab's 'Continue from run', filled
 
 
 def test_bob_starts_a_run_continuing_adas_by_typing_its_name(server):
