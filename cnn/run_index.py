@@ -119,21 +119,20 @@ def find_run(runs_dir: str | os.PathLike, key: str, shipped: tuple = (), shared_
     """The run named key (as list_runs names it), or a message that it is not there."""
     if not key:
         raise RunIndexError("Choose a run first.")
-    if key.startswith(SHARED) and shared_dir is not None:
-        runs_dir, key = shared_dir, key[len(SHARED) :]
-        ckpt = Path(runs_dir) / f"{_checked_name(key)}.safetensors"
-        if not ckpt.exists() and not log_path(ckpt).exists():
-            raise RunIndexError(f"There is no shared run {key} (any more). Refresh the table.")
-        return _entry(SHARED + key, ckpt)
     if key.startswith(SHIPPED):
         for p in shipped:
             if f"{SHIPPED}{Path(p).stem}" == key:
                 return _entry(key, Path(p), shipped=True)
         raise RunIndexError(f"There is no shipped checkpoint called {key[len(SHIPPED) :]}.")
+    prefix = ""
+    if key.startswith(SHARED) and shared_dir is not None:  # a run of the shared folder, looked up there alone
+        prefix, runs_dir, key = SHARED, shared_dir, key[len(SHARED) :]
     ckpt = Path(runs_dir) / f"{_checked_name(key)}.safetensors"
     if not ckpt.exists() and not log_path(ckpt).exists():
-        raise RunIndexError(f"The run {key} is not there any more (deleted from another page?). Refresh the table.")
-    return _entry(key, ckpt)
+        raise RunIndexError(
+            f"The run {prefix}{key} is not there any more (deleted from another page?). Refresh the table."
+        )
+    return _entry(prefix + key, ckpt)
 
 
 def _checked_name(key: str) -> str:
