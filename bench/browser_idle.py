@@ -2,7 +2,7 @@
 a quiet spell, on each tab.
 
     python bench/browser_idle.py [--seconds 20] [--settle 5] [--tabs Train,Draw] [--after-stroke] [--every-tab]
-                                 [--baseline]
+                                 [--baseline] [--loader-timer]
 
 For each tab a fresh app (in this process) and a fresh chromium: the page opens (on the Draw
 tab, as every visitor's does), the tab is clicked, and after `--settle` seconds the CPU time of
@@ -10,8 +10,10 @@ every chromium process is read from /proc before and after `--seconds` seconds. 
 the same browser is the floor. --after-stroke first draws one stroke on the Draw tab and waits for
 its answer, as a visitor who drew a digit and moved on; --every-tab then opens every tab of the
 page once (a visitor who looked around) before the measured one; the requests the idle page sends
-are counted too, uploads apart (a drawing sent again), and the CPU is split by chromium's process
-kind (the renderer runs the page's script, the GPU process draws it). --baseline measures each tab
+are counted too, uploads apart (a drawing sent again), and the animation frames it asks for a second;
+the CPU is split by chromium's process kind (the renderer runs the page's script, the GPU process
+draws it). --loader-timer measures each tab also without ui/static/frames.js, just before it: the
+timer loop of the status tracker over Gradio's loading page then runs for the page's life. --baseline measures each tab
 also as before issue 34's idle work (the page's load event outputs the Tabs again, and PixiJS's
 ticker is never paused: ui/static/page.js), just before it.
 (docs/performance-cpu.md, "The idle page", has its figures.) The browser is software-rendered
@@ -94,6 +96,11 @@ def open_every_tab(page) -> None:
         page.wait_for_timeout(1000)
 
 
+# Counts the page's requestAnimationFrame calls: a page that asks for frames makes chromium draw ~60
+# a second even when nothing changes (Gradio's page loader leaves one such loop running: the docs).
+COUNT_FRAMES = """(() => { window.__frames = 0; const ask = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (f) => { window.__frames++; return ask(f); }; })()"""
+
 # The baseline's page: ui/static/page.js cannot set PixiJS's init hook, so nothing pauses its ticker.
 NO_TICKER_PAUSE = "Object.defineProperty(window, '__PIXI_APP_INIT__', {get: () => undefined, set: () => {}})"
 
@@ -123,11 +130,19 @@ def old_share_link_tab(on: bool) -> None:
 def measure(pw, exe: str, tab: str | None, args) -> dict:
     """CPU cores the browser keeps busy on `tab` (None: a blank page), by process kind, the requests
     the page sent and how many of them were uploads."""
-    demo, url = launch(Path(tempfile.mkdtemp(prefix="browser-idle-")) / "runs")
+    import ui.launch
+
+    frames_js = ui.launch.FRAMES_JS
+    ui.launch.FRAMES_JS = "" if args.no_frames_js_now else frames_js  # the baseline: the loader's timer runs
+    try:
+        demo, url = launch(Path(tempfile.mkdtemp(prefix="browser-idle-")) / "runs")
+    finally:
+        ui.launch.FRAMES_JS = frames_js
     try:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.set_default_timeout(120_000)  # (the machine may be shared and slow)
+        page.add_init_script(COUNT_FRAMES)
         if args.baseline_now:
             page.add_init_script(NO_TICKER_PAUSE)
         if tab is None:
@@ -143,12 +158,14 @@ def measure(pw, exe: str, tab: str | None, args) -> dict:
         page.wait_for_timeout(args.settle * 1000)
         sent = []
         page.on("request", lambda r: sent.append(r.url))
+        frames0 = page.evaluate("window.__frames")
         cores, kinds = idle_cpu(page, args.seconds)
+        frames = (page.evaluate("window.__frames") - frames0) / args.seconds
         browser.close()
     finally:
         demo.close()
     uploads = sum("/upload" in u for u in sent)
-    return {"cores": cores, "kinds": kinds, "sent": len(sent), "uploads": uploads}
+    return {"cores": cores, "kinds": kinds, "sent": len(sent), "uploads": uploads, "frames": frames}
 
 
 def main(argv=None) -> None:
@@ -159,6 +176,9 @@ def main(argv=None) -> None:
     p.add_argument("--after-stroke", action="store_true", help="draw one stroke on the Draw tab first")
     p.add_argument("--every-tab", action="store_true", help="open every tab once before the measured one")
     p.add_argument("--baseline", action="store_true", help="each tab also as before the idle work, just before it")
+    p.add_argument(
+        "--loader-timer", action="store_true", help="each tab also without ui/static/frames.js, just before it"
+    )
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -166,14 +186,16 @@ def main(argv=None) -> None:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     rows = []
     with sync_playwright() as pw:
-        cases = [("about:blank (floor)", None, False)]
+        cases = [("about:blank (floor)", None, False, False)]
         for t in args.tabs.split(","):
             if args.baseline:
-                cases.append((f"the app, {t} tab, before (load outputs the Tabs, no ticker pause)", t, True))
-            cases.append((f"the app, {t} tab", t, False))
-        for page, tab, old in cases:
+                cases.append((f"the app, {t} tab, before (load outputs the Tabs, no ticker pause)", t, True, False))
+            if args.loader_timer:
+                cases.append((f"the app, {t} tab, before (the loader's timer runs: no frames.js)", t, False, True))
+            cases.append((f"the app, {t} tab", t, False, False))
+        for page, tab, old, no_frames_js in cases:
             old_share_link_tab(old)
-            args.baseline_now = old
+            args.baseline_now, args.no_frames_js_now = old, no_frames_js
             m = measure(pw, exe, tab, args)
             kinds = ("renderer", "gpu-process", "browser")
             rows.append(
@@ -184,6 +206,7 @@ def main(argv=None) -> None:
                     "renderer / GPU process / browser (cores)": " / ".join(
                         f"{m['kinds'].get(k, 0.0):.3f}" for k in kinds
                     ),
+                    "frames asked /s": f"{m['frames']:.0f}",
                     "requests sent": m["sent"],
                     "of them uploads": m["uploads"],
                 }

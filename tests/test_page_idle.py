@@ -2,7 +2,8 @@
 container that holds a drawing editor, which made Gradio 6.31 read every component again, and the
 Draw tab re-render and re-upload its drawing, at every later event (ui/static/page.js says why);
 the Gradio DOM and PixiJS ticker page.js relies on are still there, the ticker pauses when no
-pointer moves and wakes with one; and after every tab was opened and the Draw tab shown again (the
+pointer moves and wakes with one; the loading page's status-tracker timer is ended (frames.js), so
+an idle page asks for no animation frame; and after every tab was opened and the Draw tab shown again (the
 ticker paused meanwhile), a new drawing still gets its own answer and 28x28."""
 
 from __future__ import annotations
@@ -69,6 +70,23 @@ def test_the_editors_idle_ticker_is_found_paused_and_woken(page):
     page.mouse.move(b["x"] + 5, b["y"] + 5)
     page.wait_for_function("() => [...window.cnnPage.tickers].every(t => t.started)", timeout=5_000)
     page.wait_for_function("() => [...window.cnnPage.tickers].every(t => !t.started)", timeout=10_000)
+
+
+def test_the_loaders_timer_loop_is_ended_and_an_idle_page_asks_no_frames(page):
+    """frames.js ran before Gradio's scripts (first in the head), found the timer loop of the status
+    tracker over the loading page and ended it once the app was there; with the editor's ticker
+    paused, the idle page then asks the browser for no animation frame at all (fails when Gradio
+    changes its tracker's timer, or the page's HTML no longer takes the script first)."""
+    assert page.evaluate("() => document.head.firstElementChild.textContent.includes('window.cnnFrames')")
+    count = page.evaluate("() => window.cnnFrames.count")
+    assert (count["loaderLoops"], count["loaderEnded"]) == (1, 1), count
+    page.wait_for_function("() => [...window.cnnPage.tickers].every(t => !t.started)", timeout=10_000)
+    asked = []  # frames asked in each 2 s, until the page's own events (its load) have all ended
+    while not asked or (asked[-1] and len(asked) < 20):
+        before = page.evaluate("() => window.cnnFrames.count.asked")  # (every frame asked goes through it)
+        page.wait_for_timeout(2000)
+        asked.append(page.evaluate("() => window.cnnFrames.count.asked") - before)
+    assert asked[-1] == 0, f"the idle page kept asking for animation frames: {asked} in each 2 s"
 
 
 def test_a_drawing_after_every_tab_and_back_gets_its_own_answer(page):

@@ -52,10 +52,14 @@ def test_a_second_page_waits_its_turn_and_cannot_touch_the_first_run(page):
         other.locator("#stop-btn").click()
         assert "left the queue" in _toast(other, "Cancelled")
         assert second.status == RunStatus.CANCELLED and not first.stop_event.is_set() and not first.done
+        # the page shows it left (the status follows on the next tick, so "waiting" must go first:
+        # otherwise the old line would pass for the new run's)
+        other.wait_for_function("() => !document.querySelector('#train-status').innerText.includes('waiting:')")
         # asked again, it waits again; the first person's page still shows their own run, training
         other.locator("#start-btn").click()
         other.wait_for_function("() => document.querySelector('#train-status').innerText.includes('waiting: 1 ahead')")
         third = demo.runs.current
+        assert third is not second
         assert third.status == RunStatus.QUEUED and "training on" in _shown(page, "train-status")
         # the first run ends (its person stops it): the waiting one starts by itself and trains to the end
         page.locator("#stop-btn").click()

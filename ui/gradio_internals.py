@@ -16,11 +16,14 @@ when a Gradio release changes it: run that test first when the lock file moves G
 - `page_being_built`: the gr.Blocks being built, from Gradio's `Context.root_block`.
 - Gradio's own labels and DOM in the page's JavaScript (ui/static/*.js) and the browser tests are
   the other reliance on its internals, checked by those tests.
+- `ScriptFirst`: a script put at the top of the page's <head>, before Gradio's own (the page's HTML
+  from Gradio's template, which has no place for it: launch(head=) is added by Gradio's script later).
 - `WORKAROUNDS`: the places that work around a Gradio 6.31 behaviour, checked by hand when Gradio
   moves (the test pins the version they were written for).
 
 The page's JavaScript reaches Gradio's DOM (its tab buttons) and the PixiJS inside its drawing
-editors in ui/static/page.js, named there (GRADIO_DOM, PIXI) and checked by tests/test_page_idle.py.
+editors in ui/static/page.js, named there (GRADIO_DOM, PIXI), and its status trackers' timer in
+ui/static/frames.js (GRADIO); tests/test_page_idle.py checks both.
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ WORKAROUNDS = {
         "the load event: Gradio 6.31 re-reads every component inside an event's outputs at every later event, "
         "and the Draw tab's drawing was rendered and uploaded again each time. Check: draw a digit, open every "
         "tab, sit idle: bench/browser_idle.py --after-stroke --every-tab counts no uploads."
+    ),
+    "ui/static/frames.js": (
+        "The timer loop of the status tracker over the loading page is ended once the app is on the page: "
+        "Gradio 6.31 takes that tracker off the page while still pending, and its loop asked for 60 frames a "
+        "second for the page's life. Check: bench/browser_idle.py --without-loader-timer; the app's own row "
+        "must ask no frames, and with frames.js taken out (ui/launch.py) the page must still ask none."
     ),
     "ui/train_view.py (acc_plot)": (
         "The accuracy plot is sent only once it has points: given an empty frame first, Gradio 6.31 left a "
@@ -151,3 +160,40 @@ def wrap_page_events(demo: gr.Blocks, wrap: Callable[[Callable], Callable]) -> i
             block_fn.fn = wrap(block_fn.fn)
             wrapped += 1
     return wrapped
+
+
+class ScriptFirst:
+    """ASGI middleware: the page (a GET of "/" answered with HTML) gets `<script>{script}</script>`
+    as the first thing in its <head>, before Gradio's own scripts. Why: Gradio's modules keep their
+    own reference to browser functions they load with (its status tracker's requestAnimationFrame),
+    so a script that wraps one must run first (ui/static/frames.js); launch(head=) is added by
+    Gradio's page script, after them. Relies on: Gradio's index.html template having one plain
+    `<head>` and the page answered uncompressed (a compressed one is passed on unchanged)."""
+
+    def __init__(self, app, script: str):
+        self.app, self.tag = app, f"<script>{script}</script>".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "GET" or scope.get("path") != "/":
+            return await self.app(scope, receive, send)
+        held: dict = {}
+        body: list[bytes] = []
+
+        async def hold(message):
+            if message["type"] == "http.response.start":
+                held.update(message)
+                return
+            if message["type"] != "http.response.body":
+                return await send(message)
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+            kind = dict((k.lower(), v) for k, v in headers)
+            page = b"".join(body)
+            if b"text/html" in kind.get(b"content-type", b"") and b"content-encoding" not in kind:
+                page = page.replace(b"<head>", b"<head>" + self.tag, 1)
+            await send({**held, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
+            await send({"type": "http.response.body", "body": page})
+
+        return await self.app(scope, receive, hold)

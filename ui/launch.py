@@ -24,7 +24,7 @@ from cnn.runs.scheduler import MAX_WAITING
 from . import class_flags
 from .app import CSS, HEAD, build_app
 from .common import ROOT
-from .gradio_internals import skip_missing_matplotlib
+from .gradio_internals import ScriptFirst, skip_missing_matplotlib
 from .identity import IdentityMiddleware
 from .logins import LoginError, logins_from_env
 from .train_tab import UNWATCHED_S
@@ -251,12 +251,22 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
         footer_links=["api"],
         run_history=False,
         max_threads=event_slots(runs),
-        app_kwargs={"middleware": [Middleware(IdentityMiddleware, identity=people)]} if people else None,
+        app_kwargs={"middleware": page_middleware(people)},
         show_error=False,
         prevent_thread_lock=not block,
         quiet=not block,
     )
     return demo
+
+
+# Run before Gradio's own scripts (ui/static/frames.js says why).
+FRAMES_JS = (Path(__file__).parent / "static" / "frames.js").read_text()
+
+
+def page_middleware(people) -> list[Middleware]:
+    """The frames script first in the page's head; with per-browser identities, their cookie."""
+    first = [Middleware(ScriptFirst, script=FRAMES_JS)]
+    return [*first, Middleware(IdentityMiddleware, identity=people)] if people else first
 
 
 def main(argv=None) -> None:

@@ -214,13 +214,13 @@ def build(ctx: AppContext, draw, photo, train_settings=None, editor=None) -> Run
         confusion_view.build_for_runs(ctx, a["chosen"])
         map_view.build(ctx, a["chosen"])
         uploaded = _upload()
+        opened = gr.Textbox(visible="hidden", elem_id="runs-open-tab")  # the tab "Use" opens (js)
     out, chosen = RunsTab(table, notes, compared, a["chosen"]), a["chosen"]
     show = bind(refresh, ctx)
     tab.select(show, [compared, chosen], out.refreshed(), **PRIVATE)
     refresh_btn.click(show, [compared, chosen], out.refreshed(), **PRIVATE)
     chosen.change(bind(download, ctx), chosen, a["get"], **PRIVATE)
     chosen.change(bind(download_onnx, ctx), chosen, a["get_onnx"], **PRIVATE)
-    opened = gr.Textbox(visible="hidden", elem_id="runs-open-tab")  # (outside the tab's containers)
     used = [draw.model, draw.about, photo.model, photo.about, opened]  # USED
     a["use"].click(bind(use_run, ctx), chosen, used, **PRIVATE).success(None, opened, None, js=opens_tab(), **PRIVATE)
     if train_settings is not None:
