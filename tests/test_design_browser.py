@@ -96,6 +96,15 @@ def _open_editor(page) -> None:
 
 
 def test_build_train_draw_and_share_a_design(page):
+    design = _edit_a_preset(page)
+    run = _train_it_briefly(page, design)
+    _draw_with_it(page)
+    _share_link_opens_it(page, design)
+    _continue_opens_it(page, run, design)
+
+
+def _edit_a_preset(page) -> list:
+    """A preset opened, a layer removed and another changed; its code, picture and estimate; the design."""
     _open_editor(page)
     _pick(page, "design-preset", "seed002_net")  # a small MNIST net: 4 channels, 2 convolutions
     page.locator("#design-open").click()
@@ -125,8 +134,11 @@ def test_build_train_draw_and_share_a_design(page):
     page.get_by_text("s per epoch").first.wait_for()
     assert _error_badges(page) == 0
     shot(page, "design", "#design-editor")  # (a 1280x800 crop, as every README screenshot)
+    return design
 
-    # train it briefly, with the live curve and the results like any model
+
+def _train_it_briefly(page, design: list):
+    """Trained briefly, with the live curve and the results like any model: the run."""
     _quick_run(page, "1500", "300")
     _box(page, "epochs").fill("1")
     before = page.demo.runs.current
@@ -135,8 +147,11 @@ def test_build_train_draw_and_share_a_design(page):
     run = page.demo.runs.current
     assert run is not before and run.status == "finished" and run.config.layers == design
     page.locator("#loss-plot").locator("canvas, svg").first.wait_for()
+    return run
 
-    # use it in the Draw tab: its checkpoint rebuilds the design
+
+def _draw_with_it(page) -> None:
+    """Used in the Draw tab: its checkpoint rebuilds the design, and a stroke gets an answer."""
     page.locator("#to-draw").click()
     page.get_by_text("The Draw tab now uses").first.wait_for()
     open_tab(page, "Draw")
@@ -154,7 +169,9 @@ def test_build_train_draw_and_share_a_design(page):
     assert page.locator("#digit-label").get_by_text("%").count() >= 10
     assert "Conv4-MaxPool-Conv4-MaxPool-Linear10 trained on mnist" in page.locator("#draw-about").inner_text()
 
-    # the share link opens the same design, data set and recipe in a fresh browser
+
+def _share_link_opens_it(page, design: list) -> None:
+    """The share link opens the same design, data set and recipe in a fresh browser."""
     open_tab(page, "Train")
     page.locator("#design-share-btn").click()
     page.wait_for_function(
@@ -177,7 +194,9 @@ def test_build_train_draw_and_share_a_design(page):
     finally:
         other.close()
 
-    # Runs' "Continue training" opens the run's own design in the editor, whatever was open there
+
+def _continue_opens_it(page, run, design: list) -> None:
+    """Runs' "Continue training" opens the run's own design in the editor, whatever was open there."""
     _pick(page, "design-preset", "LeNet-5")
     page.locator("#design-open").click()
     _wait_message(page, "61,706 parameters")

@@ -3,7 +3,9 @@ the hidden parts that carry its drawing to the server.
 
 Why not Gradio's Sketchpad: its value is composed asynchronously and its Clear is asynchronous too,
 so a drawing begun right after "Add" was lost or merged (issue 36). Here the page copies and empties
-the canvas in the click itself (TAKE, the add event's js hook), sends the PNG as a data URL, and the
+the canvas in the click itself (teach.js, in the click's capture phase: Gradio runs an event's js hook
+only after awaiting its own work, and on a slowed page the next stroke could land first), the add
+event's js hook (TAKE) collects the drawings in click order and sends each PNG as a data URL, and the
 server decodes it within cnn.serving.decode's limits. Saving happens behind the person: several adds
 may be on their way at once (trigger_mode="multiple"), each with the class picked at its click."""
 
@@ -32,7 +34,7 @@ CSS = """
 .teach-saving { min-height: 1.4em; font-size: 0.9em; color: var(--body-text-color-subdued); }
 """
 # js hooks of the events (their first input is the hidden drawing box; the page fills it)
-TAKE = "(drawing, ...rest) => [window.cnnTeach ? window.cnnTeach.take() : '', ...rest]"
+TAKE = "(drawing, ...rest) => [window.cnnTeach ? window.cnnTeach.collect() : '', ...rest]"
 PEEK = "(drawing, ...rest) => [window.cnnTeach ? window.cnnTeach.peek() : '', ...rest]"
 SAVED = "() => { window.cnnTeach && window.cnnTeach.saved(); }"
 

@@ -1,8 +1,9 @@
 // The Teach tab's canvas (ui/teach_canvas.py), loaded once with the page (ui/app.py HEAD).
 //
 // A plain <canvas>, drawn here, so that "Add" can take the drawing in the very moment of the click:
-// take() copies the canvas into a PNG and empties it synchronously, before the next pointer event can
-// land, and the add event (ui/teach_tab.py) sends that PNG through its js hook. Saving then happens
+// take() copies the canvas into a PNG and empties it synchronously, in the click's own capture phase,
+// before the next pointer event can land, and the add event (ui/teach_tab.py) sends that PNG through
+// its js hook (collect()). Saving then happens
 // behind the person's back: the canvas is never veiled, reset or redrawn under the pen, and a
 // drawing begun at once goes on the fresh canvas, never merged into the one on its way to the server.
 // (Gradio's image editor composes its value asynchronously, and its Clear too: quick hands lost
@@ -115,6 +116,18 @@ window.cnnTeach = (() => {
     return drawing;
   }
 
+  // "Add" takes the drawing in its own click, in the capture phase: Gradio runs the add event's js hook
+  // (TAKE) only after awaiting its own work, and on a slow page the next stroke's pointer events could
+  // land first and merge into this drawing. The hook then collects the drawings in click order.
+  const taken = [];
+  document.addEventListener('click', (e) => {
+    if (e.target.closest?.('#teach-add')) taken.push(take());
+  }, { capture: true });
+
+  function collect() {  // the oldest drawing an Add click took ('' for an empty canvas)
+    return taken.length ? taken.shift() : take();
+  }
+
   function saved() {  // one add answered (kept or refused: a refusal says so in a message)
     saving = Math.max(saving - 1, 0);
     note();
@@ -125,5 +138,5 @@ window.cnnTeach = (() => {
     if (el) el.textContent = saving ? `Saving ${saving} drawing${saving > 1 ? 's' : ''}… keep drawing.` : '';
   }
 
-  return { take, peek: () => png(canvasNow()), saved };
+  return { take, collect, peek: () => png(canvasNow()), saved };
 })();
