@@ -106,7 +106,7 @@ def build_app(
             teacher_tab.build(ctx, demo)
         api.build(ctx)
         train_tab.on_load(demo, ctx, train, owner, timer)  # a (re)loaded page shows its run
-        demo.load(None, None, None, js=PICK_BRUSH, show_progress="hidden")
+        demo.load(None, None, None, js=PICK_BRUSH)
         draw.sketch.clear(None, None, None, js=PICK_BRUSH, api_visibility="private")
     refuse_gently(demo)  # a refusal is a warning that leaves the page as it was (ui/refusals.py)
     threading.Thread(target=inside_tab.warm, args=(ctx,), name="inside-warm-up", daemon=True).start()

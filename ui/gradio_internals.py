@@ -56,8 +56,8 @@ WORKAROUNDS = {
     "ui/static/frames.js": (
         "The timer loop of the status tracker over the loading page is ended once the app is on the page: "
         "Gradio 6.31 takes that tracker off the page while still pending, and its loop asked for 60 frames a "
-        "second for the page's life. Check: bench/browser_idle.py --without-loader-timer; the app's own row "
-        "must ask no frames, and with frames.js taken out (ui/launch.py) the page must still ask none."
+        "second for the page's life. Check: bench/browser_idle.py --loader-timer; when the row without frames.js "
+        "also asks no frames a second, Gradio has mended it and frames.js (and ScriptFirst) can go."
     ),
     "ui/train_view.py (acc_plot)": (
         "The accuracy plot is sent only once it has points: given an empty frame first, Gradio 6.31 left a "

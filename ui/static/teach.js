@@ -3,9 +3,9 @@
 // A plain <canvas>, drawn here, so that "Add" can take the drawing in the very moment of the click:
 // take() copies the canvas into a PNG and empties it synchronously, in the click's own capture phase,
 // before the next pointer event can land, and the add event (ui/teach_tab.py) sends that PNG through
-// its js hook (collect()). Saving then happens
-// behind the person's back: the canvas is never veiled, reset or redrawn under the pen, and a
-// drawing begun at once goes on the fresh canvas, never merged into the one on its way to the server.
+// its js hook (collect()). Saving then happens behind the person's back: the canvas is never veiled,
+// reset or redrawn under the pen, and a drawing begun at once goes on the fresh canvas, never merged
+// into the one on its way to the server.
 // (Gradio's image editor composes its value asynchronously, and its Clear too: quick hands lost
 // drawings, issue 36.) Events are delegated from the document, so a re-rendered canvas still works.
 window.cnnTeach = (() => {
@@ -138,5 +138,5 @@ window.cnnTeach = (() => {
     if (el) el.textContent = saving ? `Saving ${saving} drawing${saving > 1 ? 's' : ''}… keep drawing.` : '';
   }
 
-  return { take, collect, peek: () => png(canvasNow()), saved };
+  return { collect, peek: () => png(canvasNow()), saved };
 })();
