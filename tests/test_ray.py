@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -151,3 +153,60 @@ def test_a_ray_run_brings_back_its_tensorboard_files_and_trains_on_its_share(ray
     board = ray_runs.runs_dir / "users" / "cy" / "tensorboard" / run.checkpoint.stem
     assert list(board.glob("events.out.tfevents.*")), list(board.parent.rglob("*"))
     assert {s.threads for s in run.steps if s.threads} == {1}  # the worker's share: 1 of the 2 CPUs
+
+
+def test_a_worker_asked_directly_applies_the_apps_limits_and_owner_checks(ray_runs, tmp_path, data_dir):
+    """Past the scheduler (as a client of the cluster could be), a worker still refuses a run over the
+    app's limits and one on another login's project, in the app's own words (issue 31)."""
+    from cnn.projects import Project
+    from cnn.runs.limits import RunLimits
+    from cnn.runs.ray_executor import RayExecutor
+    from cnn.runs.run import Run
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "MNIST").symlink_to(data_dir / "MNIST")
+    ada = Project.create("Ada's shapes", "drawings", data, owner="ada")
+    for label in ("ring", "line"):
+        ada.add_class(label)
+    limits = RunLimits(max_train_images=500)  # QUICK sees 0.5 x 2,000 = 1,000
+    ray_runs.executor.shutdown()  # its idle workers hold the local Ray's 2 CPUs; later runs start new ones
+    ex = RayExecutor("local", data, device="cpu", limits=limits, runs_dir=tmp_path / "runs")
+    adas = RunConfig.for_project(f"projects/users/ada/{ada.path.name}", ada.name, "drawings")
+    try:
+        for k, (config, says) in enumerate(((QUICK, "--max-train-images"), (adas, "There is no project at"))):
+            run = Run(f"direct{k}", config, None, "ray", owner="bob")
+            ex.execute(run, config.checked(), tmp_path / "runs", 1)
+            assert run.status == "failed" and says in run.message, run.message
+            assert run.checkpoint is None and not run.steps
+    finally:
+        ex.shutdown()
+
+
+JOIN = "import ray, sys; ray.init(address=sys.argv[1]); print('joined', flush=True)"
+
+
+def join(address: str, **env) -> str:
+    """'joined', 'refused' (the cluster said its token is missing or wrong) or 'no answer': another
+    process's attempt to join the cluster at address, with env on top of ours, Ray's auth unset."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    cmd = [sys.executable, "-c", JOIN, address]
+    with subprocess.Popen(cmd, env={**clean, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
+        try:
+            for line in p.stdout:  # Ray retries a refused join for 20 s: the first refusal is enough
+                if "InvalidAuthToken" in line:
+                    return "refused"
+                if line.startswith("joined"):
+                    return "joined"
+            return "no answer"
+        finally:
+            p.kill()
+
+
+def test_the_local_ray_lets_in_only_a_process_with_its_token(ray_runs, tmp_path):
+    """`--ray local` runs with Ray's token authentication (Ray 2.59 and later turn it on for a local
+    cluster; the lock file has 2.60): a process without the token, or with another, cannot join it."""
+    address = ray_runs.executor.ray.get_runtime_context().gcs_address
+    assert join(address, HOME=str(tmp_path)) == "refused"  # no ~/.ray/auth_token there
+    assert join(address, HOME=str(tmp_path), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN="0" * 32) == "refused"
+    assert join(address, RAY_AUTH_MODE="token") == "joined"  # ours: the token Ray keeps in ~/.ray

@@ -171,7 +171,8 @@ def executor(args: argparse.Namespace):
     if not args.ray:
         return LocalExecutor(*where)
     try:
-        return RayExecutor(args.ray, *where, ray_cpus=args.ray_cpus)
+        limits = class_flags.run_limits(args)  # each worker checks them again (cnn.runs.access.admit)
+        return RayExecutor(args.ray, *where, ray_cpus=args.ray_cpus, limits=limits, runs_dir=args.runs_dir)
     except RayUnavailable as exc:
         sys.exit(f"error: {exc}")
 

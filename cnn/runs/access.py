@@ -15,6 +15,14 @@ from ..projects import project_folder
 from ..projects.store import PROJECTS_FOLDER
 
 
+def admit(config, owner: str | None, limits, data_dir, allow_any_path: bool, runs_dir: Path) -> None:
+    """Every check a run's settings pass before it trains: the limits (cnn.runs.limits.RunLimits),
+    then whose data it names. The scheduler applies it before a run is queued, and a Ray worker again
+    before it trains, so a worker asked directly (not through this app) refuses the same runs."""
+    limits.check(config)
+    check_data(config, owner, data_dir, allow_any_path, runs_dir)
+
+
 def check_data(config, owner: str | None, data_dir, allow_any_path: bool, runs_dir: Path) -> None:
     """Refuse, before the run is queued, a folder that is not there or is another user's."""
     if named_source(config.dataset) is not None:

@@ -10,10 +10,12 @@ the run live; Stop reaches the worker as a call that sets the run's stop flag. T
 the TensorBoard files come back as bytes at the end and are written atomically beside the log.
 
 A run never hangs: a worker that cannot be placed within `place_timeout` seconds, or that stops
-answering for `answer_timeout`, ends the run FAILED with a message (and a dead worker at once);
-Stop ends a run still waiting for its worker. Named data sets, image folders and Teach projects are
-read on the worker, at the same path as on the app's machine; a checkpoint a run starts from is
-sent. Ray is imported only here, and only when a RayExecutor is made (`pip install .[ray]`)."""
+answering for `answer_timeout`, ends the run FAILED with a message (and a dead worker at once); Stop
+ends a run still waiting for its worker. A worker applies the app's limits and owner checks itself
+(cnn.runs.access.admit) before it trains: one asked directly refuses what the app would. Named data
+sets, image folders and Teach projects are read on the worker, at the same path as on the app's
+machine; a checkpoint a run starts from is sent. Ray is imported only here, and only when a
+RayExecutor is made (`pip install .[ray]`)."""
 
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ from ..atomic import atomic_path
 from ..cpu_share import PROCESS_THREADS
 from ..errors import CnnError
 from ..training import RunStatus
+from .access import admit
 from .executor import LocalExecutor, end_failed, refuse_protected
+from .limits import NO_LIMITS
 from .ray_mirror import LocalLog, apply_delta, delta_of, land_files
 from .run import Run
 
@@ -88,26 +92,32 @@ class RemoteRun:
     kept for the next run: its process has imported torch and set up its device once). `take` and
     `stop` are called while it trains (the actor serves several calls at once)."""
 
-    def __init__(self, data_dir, allow_any_path: bool, device: str | None):
+    def __init__(self, data_dir, allow_any_path: bool, device: str | None, limits=NO_LIMITS, runs_dir=None):
         self.root = Path(tempfile.mkdtemp(prefix="cnn-ray-runs-"))
         self.executor = LocalExecutor(data_dir, allow_any_path, device)
+        self.limits, self.runs_dir = limits, Path(runs_dir) if runs_dir is not None else self.root
         self.folder: Path | None = None
         self.run: Run | None = None
 
     def pid(self) -> int:
         return os.getpid()
 
-    def execute(self, run_id: str, config, recipe, init: bytes | None, threads: int) -> bytes | None:
-        """Train the run; the checkpoint's bytes (None when it has none: it failed)."""
+    def execute(self, run_id: str, config, recipe, init: bytes | None, threads: int, owner=None) -> bytes | None:
+        """Train owner's run; the checkpoint's bytes (None when it has none: it failed, or was refused)."""
         import dataclasses
 
         self.folder = scratch = self.root / run_id
+        self.run = run = Run(run_id, config, None, self.executor.device_name(threads), recipe=recipe, owner=owner)
+        try:
+            admit(config, owner, self.limits, self.executor.data_dir, self.executor.allow_any_path, self.runs_dir)
+        except CnnError as exc:
+            end_failed(run, exc)
+            return None
         if init is not None:  # the checkpoint it starts from, sent from the app's machine
             start = scratch / "init" / "start.safetensors"
             start.parent.mkdir(parents=True)
             start.write_bytes(init)
-            config = dataclasses.replace(config, init_from=str(start))
-        self.run = run = Run(run_id, config, None, self.executor.device_name(threads), recipe=recipe)
+            run.config = dataclasses.replace(config, init_from=str(start))
         self.executor.execute(run, recipe, scratch, threads)
         return run.checkpoint.read_bytes() if run.checkpoint is not None else None
 
@@ -131,8 +141,21 @@ class RayExecutor:
     """Executes each run on a Ray worker, mirrored into the app's Run live (see the module docstring).
     address: a Ray address, 'auto', or 'local' (a local Ray of `ray_cpus` CPUs)."""
 
-    def __init__(self, address: str, data_dir=None, allow_any_path=False, device=None, protected=(), ray_cpus=None):
+    def __init__(
+        self,
+        address: str,
+        data_dir=None,
+        allow_any_path=False,
+        device=None,
+        protected=(),
+        ray_cpus=None,
+        limits=NO_LIMITS,
+        runs_dir=None,
+    ):
+        """limits and runs_dir: the app's (cnn.runs.limits, its runs folder), which each worker
+        checks a run against again before it trains."""
         self.address, self.data_dir, self.allow_any_path, self.device = address, data_dir, allow_any_path, device
+        self.limits, self.runs_dir = limits, runs_dir
         self.protected = tuple(Path(p).resolve() for p in protected)
         self.ray = connect(address, ray_cpus)
         self.place_timeout, self.answer_timeout = PLACE_TIMEOUT_S, ANSWER_TIMEOUT_S
@@ -153,7 +176,8 @@ class RayExecutor:
                 self._idle.append(self._new_worker())
 
     def _new_worker(self):
-        return self._remote.options(**self.resources()).remote(self.data_dir, self.allow_any_path, self.device)
+        options = self._remote.options(**self.resources())
+        return options.remote(self.data_dir, self.allow_any_path, self.device, self.limits, self.runs_dir)
 
     def _worker(self):
         """An idle worker, or a new one (Ray places it where the cluster has its share free)."""
@@ -205,7 +229,7 @@ class RayExecutor:
             actor = self._worker()
             self.actors[run.id] = actor
             cpus = self.resources()["num_cpus"] if self.device_type() == "cpu" else threads
-            result = actor.execute.remote(run.id, run.config, recipe, init, cpus)
+            result = actor.execute.remote(run.id, run.config, recipe, init, cpus, run.owner)
             run.note = "Waiting for a Ray worker with a free share of the cluster ..."
             run._touch()
             final, alive = self._follow(run, actor, record), True

@@ -15,7 +15,7 @@ from ..cpu_share import thread_share
 from ..errors import CnnError
 from ..owners import owner_folder
 from ..training import RunStatus
-from .access import check_data, check_dataset
+from .access import admit, check_dataset
 from .config import RunConfig
 from .estimates import estimated_length, wait_before
 from .executor import LocalExecutor
@@ -100,8 +100,7 @@ class RunManager:
         raises RunBusy. person: who holds the place beyond the session or owner (a client address:
         one address, one run, however many sessions it opens)."""
         recipe = config.checked()  # bad settings are refused before anything starts
-        self.limits.check(config)
-        check_data(config, owner, self.data_dir, self.allow_any_path, self.runs_dir)
+        admit(config, owner, self.limits, self.data_dir, self.allow_any_path, self.runs_dir)
         self.limits.check_kept(len(list(self.runs_dir_for(owner).glob("*.safetensors"))))
         with self._lock:
             mine = self._active_of(session, owner) or self._active_of_person(person)
