@@ -28,6 +28,7 @@ LAYERS = {
     "cnn.owners": 1,  # whose a run or project is: the per-user folders of logins
     "cnn.cpu_share": 1,  # training threads that fit the free CPU; predictions before training
     "cnn.cpu_count": 1,  # the CPUs this process may use (CPU set, cgroup quota)
+    "cnn.memory": 1,  # the heap: how many malloc arenas a server keeps
     "cnn.limits": 1,  # what a person may send: image pixels, input shapes, classes, layers JSON
     "cnn.data": 2,
     "cnn.models": 2,

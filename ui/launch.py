@@ -16,6 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from cnn import limits
+from cnn.memory import limit_malloc_arenas
 from cnn.owners import USERS_FOLDER
 from cnn.runs import LocalExecutor, RunManager
 from cnn.runs.ray_executor import RayExecutor, RayUnavailable  # imports Ray itself only when one is made
@@ -208,6 +209,7 @@ def serve(args: argparse.Namespace, *, block: bool = True) -> gr.Blocks:
     if args.queue_size < 1 or args.max_image_megapixels <= 0:
         sys.exit("error: --queue-size must be at least 1 and --max-image-megapixels above 0")
     limits.set_max_image_pixels(int(args.max_image_megapixels * 1_000_000))
+    limit_malloc_arenas()  # a server's threads would otherwise each keep a heap (cnn.memory)
     for warning in exposure_warnings(args.host, args.share, auth is not None):
         print(f"warning: {warning}", file=sys.stderr)
     for path in (args.mnist_checkpoint, args.cifar_checkpoint):
