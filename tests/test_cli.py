@@ -161,7 +161,7 @@ def test_fast_default_for_each_data_set():
 @pytest.mark.parametrize("device_type", ["cpu", "mps", "xpu", "cuda"])
 def test_fast_default_picks_by_device_type(device_type):
     """CUDA keeps the full-width nets; any other device gets their narrower twins, which train
-    about twice as fast on a CPU (docs/performance-cpu.md)."""
+    faster on a CPU (docs/performance-cpu.md)."""
     on_cuda = device_type == "cuda"
     for dataset, shape in [("mnist", None), ("fashion-mnist", None), ("my/digits", (1, 28, 28))]:
         r = fast_default(dataset, device_type, shape)
