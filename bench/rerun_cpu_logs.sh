@@ -31,12 +31,16 @@ declare -A RUNS=(
   [seed_results]="python bench/seed_results.py"
   [fresh_clone]="bash bench/fresh_clone.sh"
   [checkpoint_record]="python bench/checkpoint_record.py"
+  [mnist_small]="python bench/mnist_widths.py mnist_small '{\"recipe\": \"mnist_small\", \"epochs\": 0.9}' --seeds 0 1 2"
+  [mnist_small_seeds345]="python bench/mnist_widths.py mnist_small --seeds 3 4 5"
+  [cli_default_mnist_small]="python -m cnn.train --dataset mnist --quiet --out .scratch/cli_default_small.safetensors"
+  [cli_mnist_fast_after_small]="python -m cnn.train --dataset mnist --recipe mnist_fast --quiet --out .scratch/cli_fast.safetensors"
 )
 ORDER=(load_test inference_latency cpu_modes stream_overhead watch_overhead browser_idle app_vs_cli app_vs_cli_busy
   teach_drawings teach_drawings_variants teach_photos_cat_dog teach_photos_horse_ship
   teach_photos_variants_cat_dog teach_photos_variants_horse_ship teach_photos_cifar_fast teach_photos_digits_fast
   train_speed_mnist_seed0 train_speed_mnist_seed1 train_speed_mnist_seed2 train_speed_cifar seed_results
-  fresh_clone checkpoint_record)
+  fresh_clone checkpoint_record mnist_small mnist_small_seeds345 cli_default_mnist_small cli_mnist_fast_after_small)
 [ "$#" -gt 0 ] && ORDER=("$@")
 for name in "${ORDER[@]}"; do
   echo "== $name: ${RUNS[$name]}"

@@ -120,6 +120,8 @@ def test_no_model_or_recipe_trains_the_data_sets_fast_default(tmp_path, data_dir
         "--epochs",
         "0.3",
         "--quiet",
+        "--device",  # the CPU's default (on CUDA it is mnist_fast), on a machine with a GPU too
+        "cpu",
         "--data-dir",
         str(data_dir),
         "--out",
@@ -127,28 +129,43 @@ def test_no_model_or_recipe_trains_the_data_sets_fast_default(tmp_path, data_dir
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == (
-        "no --model or --recipe given: training mnist_fast (recipe mnist_fast), the fast default for mnist"
+        "no --model or --recipe given: training mnist_small (recipe mnist_small), the fast default for mnist on cpu"
     )
-    assert "recipe mnist_fast" in r.stdout.splitlines()[1]
+    assert "recipe mnist_small" in r.stdout.splitlines()[1]
     model, meta = load_checkpoint(out)
-    assert meta["architecture"] == "mnist_fast" and meta["input_shape"] == [1, 28, 28]
+    assert meta["architecture"] == "mnist_small" and meta["input_shape"] == [1, 28, 28]
+    assert meta["recipe"]["name"] == "mnist_small" and meta["recipe"]["epochs"] == 0.3  # --epochs still counts
 
 
 def test_fast_default_for_each_data_set():
-    assert fast_default("mnist", "cpu").name == "mnist_fast"
+    assert fast_default("mnist", "cpu").name == "mnist_small"
     assert fast_default("mnist", "cuda").name == "mnist_fast"
     fashion = fast_default("fashion-mnist", "cpu")
-    assert (fashion.name, fashion.model, fashion.dataset) == ("mnist_fast", "mnist_fast", "fashion-mnist")
+    assert (fashion.name, fashion.model, fashion.dataset) == ("mnist_small", "mnist_small", "fashion-mnist")
     assert fast_default("Fashion_MNIST", "cuda").name == "mnist_fast"
     assert fast_default("cifar10", "cuda").name == "cifar10_fast"
     assert fast_default("cifar10", "cpu").name == "cifar10_small"
     assert fast_default("cifar-10", "mps").name == "cifar10_small"
     # an image folder: picked by its images' (C, H, W)
-    assert fast_default("my/digits", "cpu", (1, 28, 28)).name == "mnist_fast"
+    assert fast_default("my/digits", "cpu", (1, 28, 28)).name == "mnist_small"
     assert fast_default("my/digits", "cpu", (1, 28, 28)).dataset == "my/digits"
+    assert fast_default("my/digits", "cuda", (1, 64, 64)).name == "mnist_fast"
     assert fast_default("my/pets", "cpu", (3, 32, 32)).name == "cifar10_small"
     assert fast_default("my/pets", "cuda", (3, 64, 64)).name == "cifar10_fast"
     with pytest.raises(ConfigError, match="3x224x224.*Name a --model"):
         fast_default("my/photos", "cuda", (3, 224, 224))
     with pytest.raises(ConfigError, match="name a --model"):
         fast_default("my/pets", "cpu")  # no shape: nothing to pick by
+
+
+@pytest.mark.parametrize("device_type", ["cpu", "mps", "xpu", "cuda"])
+def test_fast_default_picks_by_device_type(device_type):
+    """CUDA keeps the full-width nets; any other device gets their narrower twins, which train
+    faster on a CPU (docs/performance-cpu.md)."""
+    on_cuda = device_type == "cuda"
+    for dataset, shape in [("mnist", None), ("fashion-mnist", None), ("my/digits", (1, 28, 28))]:
+        r = fast_default(dataset, device_type, shape)
+        assert (r.name, r.model) == (("mnist_fast",) * 2 if on_cuda else ("mnist_small",) * 2)
+    for dataset, shape in [("cifar10", None), ("my/pets", (3, 32, 32))]:
+        r = fast_default(dataset, device_type, shape)
+        assert (r.name, r.model) == (("cifar10_fast",) * 2 if on_cuda else ("cifar10_small",) * 2)

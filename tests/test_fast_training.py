@@ -173,3 +173,34 @@ def test_stacked_flip_scores_like_two_passes(cifar_small):
             two = tta_logits(photo.model, x, Augmentation(flip=True))[0]
             torch.testing.assert_close(photo.logits(image), two, rtol=1e-4, atol=1e-4)
             assert not torch.allclose(two, photo.model(x)[0])  # the mirror did change the average
+
+
+def test_mnist_small_is_mnist_fast_narrower_with_its_recipe():
+    """mnist_small: mnist_fast's net at widths 16/32/64 (a quarter of the weights), trained by
+    mnist_fast's recipe but for its own number of epochs (chosen by bench/mnist_widths.py)."""
+    from cnn.models import count_parameters, get_spec
+
+    small, fast = build_model("mnist_small"), build_model("mnist_fast")
+    assert type(small) is type(fast) and dict(get_spec("mnist_small").kwargs) == {"widths": (16, 32, 64)}
+    convs = [m.out_channels for m in small.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [16, 32, 64] and small.head_scale == fast.head_scale
+    assert count_parameters(small) == 24_058 < count_parameters(fast) / 3
+    r, f = get_recipe("mnist_small").as_dict(), get_recipe("mnist_fast").as_dict()
+    differ = {k for k in r if r[k] != f[k]}
+    assert differ <= {"name", "model", "epochs", "reported", "notes"} and r["model"] == "mnist_small"
+
+
+def test_mnist_small_learns_a_small_subset(mnist):
+    """mnist_small's recipe for 8 epochs of 2,000 training images (256 steps of up to 64, no temperature
+    slice) on 500 test images: far above chance (10%). Not timed."""
+    from cnn.data import Dataset
+    from cnn.training import train
+
+    data = Dataset("mnist", mnist.classes, mnist.train.subset(2000), mnist.test.subset(500))
+    recipe = get_recipe("mnist_small").replace(epochs=8)
+    events = list(train(recipe, data, device="cpu", evaluate_each_epoch=False, calibration_holdout=0, log_every=1))
+    losses = [e.loss for e in events if e.kind == "step"]
+    end = events[-1]
+    assert len(losses) == 256 and sum(losses[-10:]) < sum(losses[:10]) / 2.5
+    assert end.status == "finished" and end.metadata["architecture"] == "mnist_small"
+    assert end.test_accuracy > 0.9

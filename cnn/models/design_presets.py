@@ -45,6 +45,18 @@ def _fast_blocks(widths, stem) -> list:
     return layers
 
 
+def _mnist_fast_layers(widths) -> list:
+    """MnistFastNet's layers (cnn.models.fast) with its three widths, its logits' scale aside."""
+    a, b, c = widths
+    return [
+        *[x for w in (a, b) for x in (_conv(w, 3, padding=1, bias=False), _pool(2), _l("BatchNorm2d"), RELU)],
+        *_bn_block(c, padding=1, bias=False),
+        _l("AdaptiveMaxPool2d", output_size=1),
+        FLAT,
+        _linear(),
+    ]
+
+
 EXACT: dict[str, list] = {
     "seed000_keras": [_conv(32, 5), RELU, _pool(2), _l("Dropout", p=0.2), FLAT, _linear(128), RELU, _linear()],
     "seed001_convnet": [
@@ -102,20 +114,11 @@ CLOSE: dict[str, tuple[str, list]] = {
     ),
     "mnist_fast": (
         "it scales its logits by head_scale 0.5 after the last Linear; this design leaves them unscaled",
-        [
-            _conv(16, 3, padding=1, bias=False),
-            _pool(2),
-            _l("BatchNorm2d"),
-            RELU,
-            _conv(64, 3, padding=1, bias=False),
-            _pool(2),
-            _l("BatchNorm2d"),
-            RELU,
-            *_bn_block(128, padding=1, bias=False),
-            _l("AdaptiveMaxPool2d", output_size=1),
-            FLAT,
-            _linear(),
-        ],
+        _mnist_fast_layers((16, 64, 128)),
+    ),
+    "mnist_small": (
+        "it scales its logits by head_scale 0.5 after the last Linear; this design leaves them unscaled",
+        _mnist_fast_layers((16, 32, 64)),
     ),
     "cifar10_fast": (
         "airbench94's net: its stem is set from the data (whitening) and frozen, its batch norms learn "

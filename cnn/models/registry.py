@@ -144,6 +144,15 @@ MODELS: dict[str, ModelSpec] = {
             "project: small BN net for MNIST, fast on a CPU",
         ),
         ModelSpec(
+            "mnist_small",
+            MnistFastNet,
+            "mnist",
+            (1, 28, 28),
+            "mnist_small",
+            "project: a narrower mnist_fast, the CPU default for MNIST",
+            kwargs=(("widths", (16, 32, 64)),),
+        ),
+        ModelSpec(
             "cifar10_fast",
             FastNet,
             "cifar10",
