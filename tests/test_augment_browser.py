@@ -60,7 +60,7 @@ def _train(page) -> str:
 
 def test_the_preview_follows_the_values_and_the_run_keeps_them(page):
     open_tab(page, "Train")
-    _caption(page, "Augmentation crop=1:")  # the CPU default's own (mnist_small), drawn when the tab opens
+    _caption(page, "Augmentation crop=1:")  # mnist_fast's own, drawn when the tab opens
     page.locator("#train-augment-preview img").wait_for()
     first = _src(page)
     _box(page, "train-aug-rotate").fill("30")

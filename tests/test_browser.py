@@ -145,7 +145,7 @@ def test_train_watch_the_loss_reload_and_stop(page):
     assert _box(page, "train-subset").input_value() == ""  # empty, as its label says: all images
     assert _box(page, "test-subset").get_attribute("placeholder") == "all"
     _quick_run(page, "4000", "500")
-    _box(page, "epochs").fill("60")  # long enough that it cannot finish before Stop (mnist_small: 2x mnist_fast's pace)
+    _box(page, "epochs").fill("30")  # long enough that it cannot finish before Stop
     page.locator("#start-btn").click()
     page.get_by_text("images/s").first.wait_for()
     _wait_step_past(page, 2)
@@ -178,7 +178,7 @@ def test_train_to_the_end_and_use_the_model(page):
     # choosing a model picks its recipe preset, which fills in the settings
     _pick(page, "model", "seed002_net")
     _wait_value(page, "recipe", "seed002")
-    # wait for the values that differ from the CPU default's own (mnist_small: batch 64 is both presets')
+    # wait for the values that differ from mnist_fast's own (batch 64 is both presets')
     _wait_value(page, "lr", "0.01")
     _wait_value(page, "optimizer", "adam")
     assert _box(page, "batch").input_value() == "64"
@@ -238,7 +238,7 @@ def test_bad_starts_say_why_and_keep_the_results(page):
     assert _shown(page, "train-progress") == progress and "Preparing" not in progress
     assert page.locator("#wrong-gallery img").count() >= 1
     _pick(page, "dataset", "MNIST")
-    _wait_value(page, "model", "mnist_small")  # the app trains on the CPU here: MNIST's CPU default
+    _wait_value(page, "model", "mnist_fast")
 
 
 BUSY = "ms => { const t = Date.now(); while (Date.now() - t < ms) {} }"
@@ -281,7 +281,7 @@ def test_another_browser_waits_and_a_run_nobody_looks_at_stops(page):
         other.goto(page.url)
         open_tab(other, "Train")
         _quick_run(other, "4000", "500")
-        _box(other, "epochs").fill("100")  # (mnist_small, the CPU default: 2x mnist_fast's pace)
+        _box(other, "epochs").fill("50")
         before = demo.runs.current  # (the page shows the last run at once: wait for the new one)
         other.locator("#start-btn").click()
         while demo.runs.current is before:

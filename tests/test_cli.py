@@ -120,7 +120,7 @@ def test_no_model_or_recipe_trains_the_data_sets_fast_default(tmp_path, data_dir
         "--epochs",
         "0.3",
         "--quiet",
-        "--device",  # the CPU's default (on CUDA it is mnist_fast), on a machine with a GPU too
+        "--device",  # the CPU's default, on a machine with a GPU too
         "cpu",
         "--data-dir",
         str(data_dir),
@@ -129,25 +129,25 @@ def test_no_model_or_recipe_trains_the_data_sets_fast_default(tmp_path, data_dir
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == (
-        "no --model or --recipe given: training mnist_small (recipe mnist_small), the fast default for mnist on cpu"
+        "no --model or --recipe given: training mnist_fast (recipe mnist_fast), the fast default for mnist"
     )
-    assert "recipe mnist_small" in r.stdout.splitlines()[1]
+    assert "recipe mnist_fast" in r.stdout.splitlines()[1]
     model, meta = load_checkpoint(out)
-    assert meta["architecture"] == "mnist_small" and meta["input_shape"] == [1, 28, 28]
-    assert meta["recipe"]["name"] == "mnist_small" and meta["recipe"]["epochs"] == 0.3  # --epochs still counts
+    assert meta["architecture"] == "mnist_fast" and meta["input_shape"] == [1, 28, 28]
+    assert meta["recipe"]["name"] == "mnist_fast" and meta["recipe"]["epochs"] == 0.3  # --epochs still counts
 
 
 def test_fast_default_for_each_data_set():
-    assert fast_default("mnist", "cpu").name == "mnist_small"
+    assert fast_default("mnist", "cpu").name == "mnist_fast"
     assert fast_default("mnist", "cuda").name == "mnist_fast"
     fashion = fast_default("fashion-mnist", "cpu")
-    assert (fashion.name, fashion.model, fashion.dataset) == ("mnist_small", "mnist_small", "fashion-mnist")
+    assert (fashion.name, fashion.model, fashion.dataset) == ("mnist_fast", "mnist_fast", "fashion-mnist")
     assert fast_default("Fashion_MNIST", "cuda").name == "mnist_fast"
     assert fast_default("cifar10", "cuda").name == "cifar10_fast"
     assert fast_default("cifar10", "cpu").name == "cifar10_small"
     assert fast_default("cifar-10", "mps").name == "cifar10_small"
     # an image folder: picked by its images' (C, H, W)
-    assert fast_default("my/digits", "cpu", (1, 28, 28)).name == "mnist_small"
+    assert fast_default("my/digits", "cpu", (1, 28, 28)).name == "mnist_fast"
     assert fast_default("my/digits", "cpu", (1, 28, 28)).dataset == "my/digits"
     assert fast_default("my/digits", "cuda", (1, 64, 64)).name == "mnist_fast"
     assert fast_default("my/pets", "cpu", (3, 32, 32)).name == "cifar10_small"
@@ -160,12 +160,13 @@ def test_fast_default_for_each_data_set():
 
 @pytest.mark.parametrize("device_type", ["cpu", "mps", "xpu", "cuda"])
 def test_fast_default_picks_by_device_type(device_type):
-    """CUDA keeps the full-width nets; any other device gets their narrower twins, which train
-    faster on a CPU (docs/performance-cpu.md)."""
+    """CUDA keeps airbench94's net for colour images, any other device its narrower twin; grey
+    images get mnist_fast everywhere (mnist_small, 1.5x faster on a CPU, ended one seed in nine under
+    99%: docs/performance-cpu.md)."""
     on_cuda = device_type == "cuda"
     for dataset, shape in [("mnist", None), ("fashion-mnist", None), ("my/digits", (1, 28, 28))]:
         r = fast_default(dataset, device_type, shape)
-        assert (r.name, r.model) == (("mnist_fast",) * 2 if on_cuda else ("mnist_small",) * 2)
+        assert (r.name, r.model) == ("mnist_fast", "mnist_fast")
     for dataset, shape in [("cifar10", None), ("my/pets", (3, 32, 32))]:
         r = fast_default(dataset, device_type, shape)
         assert (r.name, r.model) == (("cifar10_fast",) * 2 if on_cuda else ("cifar10_small",) * 2)

@@ -32,7 +32,7 @@ def _start(page, train: str, epochs: str) -> None:
 def test_a_second_page_waits_its_turn_and_cannot_touch_the_first_run(page):
     demo = page.demo
     assert demo.runs.max_runs == 1
-    _start(page, "4000", "60")  # the first person: a run long enough to outlast the waiting (mnist_small)
+    _start(page, "4000", "30")  # the first person: a run long enough to outlast the waiting
     page.get_by_text("images/s").first.wait_for()
     first = demo.runs.current
     other_browser = page.other_browser()  # a second person, in a browser of their own

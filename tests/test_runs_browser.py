@@ -67,7 +67,7 @@ def _click_worst_cell(page) -> tuple[int, int]:
 
 def test_two_runs_watched_compared_and_one_used(page):
     open_tab(page, "Train")
-    _quick_run(page, "16000", "500")  # long enough to be seen mid-run (the panel's 3 s; mnist_small's pace)
+    _quick_run(page, "8000", "500")  # long enough to be seen mid-run (the panel's 3 s)
     first = _train(page, "0.05", "2", live_shot=True)
     live = page.locator("#live-panel").inner_text()
     assert "of 16 right" in live and "epoch 2.00" in live

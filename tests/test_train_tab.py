@@ -104,10 +104,10 @@ def test_choosing_a_data_set_picks_its_fast_model(ctx):
     picked = lambda choice: outputs.named(train_settings.FOR_DATASET, train_settings.pick_for_dataset(ctx, choice))
     got = picked("CIFAR-10")
     assert (got["model"], got["recipe"]) == ("cifar10_small", "cifar10_small") and got["folder"].visible is False
-    got = picked("Fashion-MNIST")  # on a CPU: mnist_fast's narrower twin (on CUDA: mnist_fast)
-    assert (got["model"], got["recipe"]) == ("mnist_small", "mnist_small")
+    got = picked("Fashion-MNIST")  # on a CPU
+    assert (got["model"], got["recipe"]) == ("mnist_fast", "mnist_fast")
     got = picked("MNIST")
-    assert (got["model"], got["recipe"]) == ("mnist_small", "mnist_small") and got["folder"].visible is False
+    assert (got["model"], got["recipe"]) == ("mnist_fast", "mnist_fast") and got["folder"].visible is False
     got = picked("Image folder")
     assert got["folder"].visible is True and got["model"] == SKIP and got["recipe"] == SKIP  # the person picks
     filled = outputs.named(train_settings.FROM_RECIPE, train_settings.fill_from_recipe("cifar10_small"))
@@ -117,9 +117,9 @@ def test_choosing_a_data_set_picks_its_fast_model(ctx):
 def test_the_tab_opens_on_the_cpus_mnist_default(ctx):
     with gr.Blocks():
         got = {**train_settings.data_and_model(ctx), **train_settings.training(ctx)}
-    assert (got["dataset"].value, got["model"].value, got["recipe"].value) == ("MNIST", "mnist_small", "mnist_small")
+    assert (got["dataset"].value, got["model"].value, got["recipe"].value) == ("MNIST", "mnist_fast", "mnist_fast")
     numbers = (got["epochs"].value, got["batch"].value, got["lr"].value, got["optimizer"].value)
-    assert numbers == (1.0, 64, 0.1, "sgd")  # mnist_small's own (ctx trains on the CPU)
+    assert numbers == (0.8, 64, 0.1, "sgd")  # mnist_fast's own (ctx trains on the CPU)
 
 
 def test_a_model_for_other_images_is_refused_at_start(ctx):
