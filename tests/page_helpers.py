@@ -128,9 +128,10 @@ def image_box(page, elem: str, side: int) -> dict:
     return {"x": b["x"] + (b["width"] - s) / 2, "y": b["y"] + (b["height"] - s) / 2, "width": s, "height": s}
 
 
-def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps: int = 4, side: int = 0) -> None:
+def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps: int = 1, side: int = 0) -> None:
     """Draw strokes given in fractions (0..1 across and down) of the canvas element, or of the
-    drawing itself when its side (px) is given; `steps` pointer moves a segment."""
+    drawing itself when its side (px) is given; `steps` pointer moves a segment (the editor joins
+    them with straight lines; each move costs headless chromium about 0.9 CPU-s: test_browser.draw_stroke)."""
     page.locator(f"#{elem} canvas").first.scroll_into_view_if_needed()  # (strokes off the screen draw nothing)
     b = image_box(page, elem, side) if side else canvas_box(page, elem)
     for s in strokes:

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from cnn.data.augment import augment_batch, random_blocky, random_blur, random_elastic, random_erase
+from cnn.data.augment import augment_batch, random_blocky, random_blur, random_elastic, random_erase, random_stroke
 from cnn.data.augment_spec import KNOBS, format_spec, parse
 from cnn.errors import ConfigError
 from cnn.training.recipes import RECIPES, get_recipe
@@ -86,6 +86,18 @@ def test_each_new_augmentation_changes_real_digits_and_keeps_their_shape(digits,
         assert (out <= digits).all() and out.sum() < digits.sum()
     if fn is random_blur:  # blur spreads the ink: more pixels lit, the brightest ones dimmer
         assert (out > 0).sum() > (digits > 0).sum()
+
+
+def test_thicken_only_adds_ink_where_stroke_also_takes_it_away(digits):
+    """thicken=1 grows strokes or leaves them, never thins: no pixel darker, some images inkier;
+    stroke=1 also thins some (a pixel darker somewhere)."""
+    torch.manual_seed(0)
+    thick = random_stroke(digits, 1, thin=False)
+    assert (thick >= digits).all()
+    grew = (thick.int() - digits.int()).sum((1, 2, 3)) > 0
+    assert 0.3 < grew.float().mean() < 0.7  # about half grow (0 or 1 px, equal chance)
+    torch.manual_seed(0)
+    assert (random_stroke(digits, 1) < digits).any()
 
 
 def test_every_knob_reaches_the_batch(digits):

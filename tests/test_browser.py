@@ -85,11 +85,13 @@ def open_tab(page, name: str) -> None:
 
 
 def draw_stroke(page, points) -> None:
+    """A stroke through points, one pointer move a point: the editor joins them with straight lines.
+    Each move costs headless chromium's software-rendered editor about 0.9 CPU-seconds (measured:
+    a 7 drawn with 45 moves took 41 CPU-s and 23 s, with 2 moves 3 CPU-s; the same digit and answer)."""
     page.mouse.move(*points[0])
     page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
-        for k in range(1, 16):
-            page.mouse.move(x0 + (x1 - x0) * k / 15, y0 + (y1 - y0) * k / 15)
+    for x, y in points[1:]:
+        page.mouse.move(x, y)
     page.mouse.up()
 
 

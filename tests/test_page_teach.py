@@ -108,7 +108,7 @@ def test_quick_hands_on_a_slow_page_store_each_drawing_once_as_drawn(page, monke
         page.throttle(4)
         saves.gate.clear()
         for i in range(PER_CLASS):  # drawn and added at once: the next stroke starts right after the click
-            draw_shape(page, "teach-sketch", shape(i), steps=2)
+            draw_shape(page, "teach-sketch", shape(i))
             page.locator("#teach-add").click()
             print(name, i, "drawn and added", flush=True)
         saves.gate.set()

@@ -32,6 +32,7 @@ KNOBS = (
     Knob("zoom", "scale", float, 0.9, "either way", "zoom in or out by up to this share (0.1: 90% to 110%)"),
     Knob("flip", "flip", bool, 1, "0 or 1", "mirror a random half of the images left to right"),
     Knob("stroke", "stroke", int, 3, "pixels", "thicken or thin strokes by up to this many pixels"),
+    Knob("thicken", "thicken", int, 3, "pixels", "thicken strokes by 0 to this many pixels (never thin them)"),
     Knob("elastic", "elastic", float, 1, "strength", "bend the image like rubber (elastic distortion)"),
     Knob("blur", "blur", float, 3, "pixels", "blur by a Gaussian of up to this many pixels (sigma)"),
     Knob("blocky", "blocky", int, 3, "steps", "coarsen the pixel grid 1 + up to this many times (low resolution)"),

