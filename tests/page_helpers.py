@@ -136,8 +136,8 @@ def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps:
     b = image_box(page, elem, side) if side else canvas_box(page, elem)
     for s in strokes:
         pts = [(b["x"] + fx * b["width"], b["y"] + fy * b["height"]) for fx, fy in s]
-        if getattr(page, "touch", False):
-            touch_stroke(page, pts, steps)
+        if getattr(page, "touch", False):  # (a finger's stroke in fewer than 4 moves a segment can be
+            touch_stroke(page, pts, max(steps, 4))  # taken for a swipe: test_teach_on_a_phone lost one)
             continue
         page.mouse.move(*pts[0])
         page.mouse.down()
