@@ -103,12 +103,7 @@ def _line_across(page) -> float:
     (the ink stops at the drawing's edges). Returns its height in the canvas element."""
     box = page.locator("#sketch canvas").first.bounding_box()
     cx, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.7
-    page.mouse.move(cx, y)
-    page.mouse.down()
-    # few moves: each one repaints the canvas (about 0.9 CPU-s in headless chromium: draw_stroke)
-    page.mouse.move(cx - (box["width"] / 2 - 3), y)
-    page.mouse.move(box["x"] + 3 + (box["width"] - 6), y)
-    page.mouse.up()
+    draw_stroke(page, [(cx, y), (cx - (box["width"] / 2 - 3), y), (box["x"] + 3 + (box["width"] - 6), y)])
     page.wait_for_function("() => document.querySelector('#digit-label').innerText.includes('%')")
     return y - box["y"]
 

@@ -12,7 +12,7 @@ import time
 import pytest
 from app_helpers import ROOT, launch, playwright_and_chromium, screenshot_dir
 from PIL import Image, ImageDraw
-from test_browser import shot
+from test_browser import draw_stroke, shot
 from test_projects import png, stroke
 
 from cnn.projects import Project
@@ -73,11 +73,7 @@ def test_teach_two_classes_in_the_browser(page, tmp_path):
     canvas.scroll_into_view_if_needed()  # (a stroke off the screen draws nothing)
     box = canvas.bounding_box()  # the tab picked the brush
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx, cy - 100)
-    page.mouse.down()
-    for i in (10, 19):  # (few moves: draw_stroke in test_browser.py says why)
-        page.mouse.move(cx + i, cy - 100 + i * 10)
-    page.mouse.up()
+    draw_stroke(page, [(cx, cy - 100), (cx + 19, cy + 90)])
     page.locator("#teach-seen img").wait_for()  # what the model sees, beside the canvas
     page.locator("#teach-add").click()
     summary_has(page, "bar: 5")
@@ -124,12 +120,8 @@ def test_the_teach_tab_screenshot(page):
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx + 80, cy)
-    page.mouse.down()
-    for i in range(1, 13):  # a ring, for the preview beside the canvas
-        a = i / 12 * 6.4
-        page.mouse.move(cx + 80 * math.cos(a), cy + 80 * math.sin(a))
-    page.mouse.up()
+    ring = [(cx + 80 * math.cos(i / 12 * 6.4), cy + 80 * math.sin(i / 12 * 6.4)) for i in range(13)]
+    draw_stroke(page, ring)  # a ring, for the preview beside the canvas
     page.locator("#teach-seen img").wait_for()
     page.locator("#teach-train").click()
     page.wait_for_function("() => document.querySelector('#teach-result').innerText.includes('Held-out accuracy')")
