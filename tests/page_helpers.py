@@ -4,6 +4,7 @@ asked, on a desktop or a phone screen; and what those tests read off the page.""
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,13 @@ from conftest import DATA_DIR
 from test_browser import CHROMIUM_ARGS
 
 SLOW = 90_000  # ms: this machine is shared and slow
-PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=3)
+# A phone's screen: 390x844 CSS px, touch, at a phone's 3 device px per CSS px (PHONE_3X), or at 1
+# (PHONE): the same layout, and a ninth of the pixels for headless chromium to render in software (a
+# stroke on the Draw tab: 28 CPU-s at 3, 5 at 1, on the 2-core VM, 2026-12-07). The phone tests of
+# single panels use PHONE; test_page_phone's page (drawing and Teach on a phone) and the README's
+# screenshots stay at 3.
+PHONE_3X = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=3)
+PHONE = PHONE_3X if os.environ.get("CNN_UPDATE_SCREENSHOTS") == "1" else dict(PHONE_3X, device_scale_factor=1)
 DESKTOP = dict(viewport={"width": 1280, "height": 900})
 
 # Gradio's status tracker shows a red "Error" badge on every output of an event that raised.

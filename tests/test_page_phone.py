@@ -11,7 +11,7 @@ import time
 
 import pytest
 from app_helpers import ROOT
-from page_helpers import PHONE, app_page, box, draw_shape, image_box, open_tab, wait_brush
+from page_helpers import PHONE_3X, app_page, box, draw_shape, image_box, open_tab, wait_brush
 
 SCRATCH = ROOT / ".scratch" / "screenshots"
 TABS = ["Draw", "Photo", "Train", "Teach", "Inside", "Runs"]
@@ -20,7 +20,7 @@ SEVEN = [[(0.25, 0.2), (0.75, 0.2), (0.4, 0.85)]]
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    with app_page(tmp_path_factory, screen=PHONE) as pg:
+    with app_page(tmp_path_factory, screen=PHONE_3X) as pg:
         yield pg
 
 

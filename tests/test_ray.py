@@ -135,7 +135,9 @@ def test_a_run_no_worker_can_take_fails_after_the_placement_timeout_and_stop_rea
     message, and Stop ends one still waiting for its worker (issue 31)."""
     ex = ray_runs.executor
     monkeypatch.setattr(ex, "resources", lambda: {"num_gpus": 0, "num_cpus": 64})  # the local Ray has 2
-    monkeypatch.setattr(ex, "_idle", [])
+    # a new worker for each run, never an idle one (one that an earlier run released, or the warm-up
+    # made, while this test began: the CI of 2026-12-07 saw such a worker take the run and finish it)
+    monkeypatch.setattr(ex, "_worker", ex._new_worker)
     monkeypatch.setattr(ex, "place_timeout", 3.0)
     run = ray_runs.start(QUICK, session="page-6")
     assert wait_for(lambda: run.done, 30), (run.status, run.note)

@@ -1,7 +1,7 @@
 """The shipped checkpoints are real: evaluated on their test sets, they meet the floors, and their
 fitted temperatures bring the expected calibration error (15 bins) of the probabilities the app shows
 to 1% or less. MNIST is checked on its full test set; CIFAR-10, whose test pass (flips and shifts)
-took 150 s of the suite, on a fixed, stratified part (the first 200 test images of each class), with
+took 150 s of the suite, on a fixed, stratified part (the first 100 test images of each class), with
 bounds measured on that part; `python bench/shipped_accuracy.py` gives the full-set figures."""
 
 from pathlib import Path
@@ -57,10 +57,12 @@ def test_mnist_checkpoint_meets_99_4(data_dir):
     assert meta["dataset"] == "mnist" and meta["input_shape"] == [1, 28, 28]
 
 
-def test_cifar10_checkpoint_meets_92_on_2000_test_images(data_dir):
-    """On the part, measured 2026-12-06: 92.90% right (94.68% on the whole set: these first images
-    of each class are a little harder), calibration error 0.014 after the temperature on the 1,020
-    of them it was not fitted on (0.187 before). The bounds leave room for a rounding's change only."""
-    meta = check("cifar10", 0.92, data_dir, per_class=200, ece_at_most=0.02, off_metadata=0.025)
+def test_cifar10_checkpoint_meets_92_on_1000_test_images(data_dir):
+    """On the part (the first 100 test images of each class), measured 2026-12-07: 93.70% right
+    (94.68% on the whole set: these first images of each class are a little harder), calibration error
+    0.014 after the temperature on the 523 of them it was not fitted on (0.191 before). The bounds
+    leave room for a rounding's change only. (On the first 200 of each class it was 92.90% and 0.014,
+    in twice the time.)"""
+    meta = check("cifar10", 0.92, data_dir, per_class=100, ece_at_most=0.02, off_metadata=0.025)
     assert meta["dataset"] == "cifar10" and meta["input_shape"] == [3, 32, 32]
     assert meta["tta_flip"] and meta["tta_translate"]  # evaluated as it was trained to be
