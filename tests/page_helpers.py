@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 from app_helpers import launch, playwright_and_chromium
 from conftest import DATA_DIR
-from test_browser import CHROMIUM_ARGS
+from test_browser import CHROMIUM_ARGS, draw_stroke
 
 SLOW = 90_000  # ms: this machine is shared and slow
 # A phone's screen: 390x844 CSS px, touch, at a phone's 3 device px per CSS px (PHONE_3X), or at 1
@@ -138,7 +138,7 @@ def image_box(page, elem: str, side: int) -> dict:
 def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps: int = 1, side: int = 0) -> None:
     """Draw strokes given in fractions (0..1 across and down) of the canvas element, or of the
     drawing itself when its side (px) is given; `steps` pointer moves a segment (the editor joins
-    them with straight lines; each move costs headless chromium about 0.9 CPU-s: test_browser.draw_stroke)."""
+    them with straight lines; a finger's on a phone's page, a mouse's elsewhere: test_browser.draw_stroke)."""
     page.locator(f"#{elem} canvas").first.scroll_into_view_if_needed()  # (strokes off the screen draw nothing)
     b = image_box(page, elem, side) if side else canvas_box(page, elem)
     for s in strokes:
@@ -146,11 +146,7 @@ def draw_shape(page, elem: str, strokes: list[list[tuple[float, float]]], steps:
         if getattr(page, "touch", False):  # (a finger's stroke in fewer than 4 moves a segment can be
             touch_stroke(page, pts, max(steps, 4))  # taken for a swipe: test_teach_on_a_phone lost one)
             continue
-        page.mouse.move(*pts[0])
-        page.mouse.down()
-        for x, y in pts[1:]:
-            page.mouse.move(x, y, steps=steps)
-        page.mouse.up()
+        draw_stroke(page, pts, steps)
 
 
 def settle(seconds: float = 0.3) -> None:

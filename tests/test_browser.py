@@ -84,14 +84,15 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def draw_stroke(page, points) -> None:
-    """A stroke through points, one pointer move a point: the editor joins them with straight lines.
-    Each move costs headless chromium's software-rendered editor about 0.9 CPU-seconds (measured:
-    a 7 drawn with 45 moves took 41 CPU-s and 23 s, with 2 moves 3 CPU-s; the same digit and answer)."""
+def draw_stroke(page, points, steps: int = 1) -> None:
+    """A mouse stroke through points, `steps` pointer moves a segment (one by default): the editor
+    joins them with straight lines. Each move costs headless chromium's software-rendered editor about
+    0.9 CPU-seconds (measured: a 7 drawn with 45 moves took 41 CPU-s and 23 s, with 2 moves 3 CPU-s;
+    the same digit and answer)."""
     page.mouse.move(*points[0])
     page.mouse.down()
     for x, y in points[1:]:
-        page.mouse.move(x, y)
+        page.mouse.move(x, y, steps=steps)
     page.mouse.up()
 
 

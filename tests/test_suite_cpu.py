@@ -1,5 +1,5 @@
 """tools/suite_cpu.py, the suite's own profile: as a pytest plugin it records each test's wall
-seconds and the machine's CPU seconds meanwhile, and its summary names the slowest."""
+seconds and the machine's CPU seconds meanwhile (each run anew), and its summary names the slowest."""
 
 import json
 import os
@@ -24,6 +24,7 @@ def test_computes():
 def test_the_plugin_records_wall_and_cpu_seconds_and_the_summary_names_the_slowest(tmp_path):
     (tmp_path / "test_sample.py").write_text(SAMPLE)
     out = tmp_path / "profile.jsonl"
+    out.write_text('{"id": "an earlier run", "wall": 1, "cpu": 1}\n')  # replaced, not added to
     env = {**os.environ, "SUITE_CPU_OUT": str(out)}
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tools.suite_cpu", str(tmp_path)]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

@@ -2,7 +2,7 @@
 spent meanwhile (/proc/stat: the app's server, chromium's processes, any subprocess), as a pytest
 plugin, and a summary of what it wrote (docs/testing.md, "The suite's time").
 
-    python -m pytest -p tools.suite_cpu tests          # writes .scratch/suite_cpu.jsonl (or $SUITE_CPU_OUT)
+    python -m pytest -p tools.suite_cpu tests          # writes .scratch/suite_cpu.jsonl anew (or $SUITE_CPU_OUT)
     python tools/suite_cpu.py [.scratch/suite_cpu.jsonl] [--top 30]
 
 A test's figures include its fixtures' set-up and tear-down (a module's app and browser count in the
@@ -33,14 +33,22 @@ def machine_busy_seconds() -> float:
     return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def output() -> Path:
+    return Path(os.environ.get("SUITE_CPU_OUT", DEFAULT_OUT))
+
+
+def pytest_sessionstart(session):
+    """Each run writes its profile anew (a run's rows are never added to an earlier run's)."""
+    output().parent.mkdir(parents=True, exist_ok=True)
+    output().write_text("")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    out = Path(os.environ.get("SUITE_CPU_OUT", DEFAULT_OUT))
     start, busy = time.monotonic(), machine_busy_seconds()
     yield
     row = {"id": item.nodeid, "wall": time.monotonic() - start, "cpu": machine_busy_seconds() - busy}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a") as fh:
+    with output().open("a") as fh:
         fh.write(json.dumps(row) + "\n")
 
 
