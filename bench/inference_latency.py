@@ -127,6 +127,7 @@ def backend_rows(digit, photo, draws, pics, ready_d, ready_p, calls) -> list[dic
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--calls", type=int, default=500)
+    p.add_argument("--mnist-before", type=Path, help="also time this MNIST checkpoint (the one shipped before)")
     args = p.parse_args(argv)
     header(f"prediction latency, {args.calls} calls each")
     digit = Predictor.from_checkpoint(ROOT / "checkpoints" / "mnist.safetensors", backend="pytorch")
@@ -146,6 +147,15 @@ def main(argv=None) -> None:
             timed(lambda x: photo.predict(prepare_photo(x)[0]), pics, args.calls),
         ),
     ]
+    if args.mnist_before:
+        before = Predictor.from_checkpoint(args.mnist_before, backend="pytorch")
+        rows[2:2] = [
+            row(f"Draw, {args.mnist_before.name}: model only", timed(before.predict, ready_d, args.calls)),
+            row(
+                f"Draw, {args.mnist_before.name}: canvas -> preprocess -> predict",
+                timed(lambda c: before.predict(prepare_digit(c).image), draws, args.calls),
+            ),
+        ]
     print(table(rows, ["path", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms"]))
     if onnxruntime_or_none() is None:
         print("onnxruntime is not installed: no ONNX Runtime rows (pip install onnx onnxruntime)")

@@ -190,6 +190,24 @@ def test_mnist_small_is_mnist_fast_narrower_with_its_recipe():
     assert differ <= {"name", "model", "epochs", "reported", "notes"} and r["model"] == "mnist_small"
 
 
+def test_mnist_drawings_is_mnist_best_on_mnist_mid_with_the_drawing_augmentation():
+    """The shipped digit model's recipe (docs/augmentation.md): mnist_best's settings on mnist_fast's net
+    at 1.5x its widths, with the augmentation chosen on the drawing styles' tune half."""
+    from cnn.models import count_parameters, get_spec
+
+    mid = build_model("mnist_mid")
+    assert (
+        dict(get_spec("mnist_mid").kwargs) == {"widths": (24, 96, 192)}
+        and get_spec("mnist_mid").recipe == "mnist_drawings"
+    )
+    assert [m.out_channels for m in mid.modules() if isinstance(m, torch.nn.Conv2d)] == [24, 96, 192]
+    assert count_parameters(mid) == 189_394
+    r, b = get_recipe("mnist_drawings"), get_recipe("mnist_best")
+    assert r.augment == "crop=2,thicken=1,blur=1,blocky=2" and r.model == "mnist_mid"
+    same = {k for k, v in r.as_dict().items() if v == b.as_dict()[k]}
+    assert set(r.as_dict()) - same == {"name", "model", "thicken", "blur", "blocky", "reported"}
+
+
 def test_mnist_small_learns_a_small_subset(mnist):
     """mnist_small's recipe for 8 epochs of 2,000 training images (256 steps of up to 64, no temperature
     slice) on 500 test images: far above chance (10%). Not timed."""

@@ -50,7 +50,7 @@ def test_channels_out_of_range_are_refused(digits):
 def test_top_images_excite_their_channel_most(digits, test_digits):
     layer = conv_layers(digits.model)[2][0]
     top = top_images(digits, layer, test_digits.images, k=9)
-    assert top.shape == (128, 9)
+    assert top.shape == (192, 9)  # mnist_mid's last block: 192 channels
     means = LayerProbe(digits, layer)(test_digits.images.float() / 255).mean(dim=(2, 3))
     for ch in (0, 5, 77):
         assert means[top[ch], ch].min() >= means[:, ch].median()
@@ -60,7 +60,7 @@ def test_top_images_excite_their_channel_most(digits, test_digits):
 def test_map_coordinates_are_stable_for_a_seed(digits, test_digits, tmp_path, monkeypatch):
     monkeypatch.setenv("CNN_CACHE_DIR", str(tmp_path))
     feats, preds = embedding.penultimate(digits, test_digits.images)
-    assert feats.shape == (1000, 128)
+    assert feats.shape == (1000, 192)
     assert (preds == test_digits.labels.numpy()).mean() > 0.98  # the model's own predictions
     a = embedding.project(feats, "pca", seed=3)
     assert np.array_equal(a, embedding.project(feats, "pca", seed=3))

@@ -67,6 +67,9 @@ def test_the_map_rings_the_mistakes_and_a_click_opens_the_point(both):
     m, split, _, _ = map_view.map_of(ctx, run, N, "pca", ada)
     assert out["map"].count("<circle") == N
     assert out["map"].count('stroke="#000"') == int(m.mistakes.sum())
+    circles = out["map"].split("<circle")[1:]  # painted in this order: the mistakes last, on top
+    assert all('stroke="#000"' in c for c in circles[len(circles) - int(m.mistakes.sum()) :])
+    assert sorted(int(c.split('data-i="')[1].split('"')[0]) for c in circles) == list(range(N))
     assert "data:image/png;base64," in out["map"]  # the hover images, one sheet
     wrong = int(m.mistakes.nonzero()[0][0]) if m.mistakes.any() else 0
     clicked = named(map_view.CLICKED, map_view.open_point(ctx, run, "PCA (fast)", N, SimpleNamespace(index=wrong), ada))

@@ -93,10 +93,10 @@ def test_panel_indices_take_each_class_in_turn():
     assert panel_indices(labels, 4, size=50) == [3, 1, 5, 0, 6, 2, 4]
 
 
-QUICK = dict(
+QUICK = dict(  # the shipped MNIST checkpoint's net, which "Continue training" keeps
     dataset_choice="MNIST",
     folder="",
-    model="mnist_fast",
+    model="mnist_mid",
     recipe="mnist_fast",
     epochs=0.2,
     batch=64,
@@ -113,8 +113,8 @@ def test_a_continued_run_starts_from_the_old_weights_and_names_its_parent(ctx):
     assert fill["tensorboard"] == train_tab.gr.skip()  # the TensorBoard box is left as it is
     assert {k: v for k, v in fill.items() if k not in ("folder", "tensorboard")} == dict(
         dataset="MNIST",
-        model="mnist_fast",
-        recipe="mnist_best",
+        model="mnist_mid",
+        recipe="mnist_drawings",
         epochs=2.0,
         batch=128,
         lr=0.05,

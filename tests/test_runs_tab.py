@@ -87,8 +87,11 @@ def test_the_index_shows_what_it_can_and_says_what_is_missing(runs_dir, monkeypa
     entries = list_runs(runs_dir, shipped)
     assert [e.key for e in entries[:2]] == ["shipped/mnist", "shipped/cifar10"]
     e = by_key(entries)
-    assert e["shipped/mnist"].problems == [] and e["shipped/mnist"].recipe["name"] == "mnist_best"
-    assert e["shipped/mnist"].overrides == {} and e["shipped/cifar10"].channels == 3
+    assert e["shipped/mnist"].problems == [] and e["shipped/mnist"].recipe["name"] == "mnist_drawings"
+    # (its second half: 6 epochs of mnist_drawings from its mnist_best half, whose normalisation a
+    # fine-tuning keeps: docs/cli.md)
+    assert set(e["shipped/mnist"].overrides) == {"epochs", "normalize"} and e["shipped/mnist"].overrides["epochs"] == 6
+    assert e["shipped/cifar10"].channels == 3
     good = e["good"]
     assert (good.model, good.dataset, good.recipe["name"], good.status) == (
         "mnist_fast",
@@ -156,7 +159,7 @@ def test_imports_are_checked_like_any_checkpoint(runs_dir, tmp_path):
     save_checkpoint(get_spec("seed003_cnn").build(1, 10, 28), MNIST_META, up / "wrong.safetensors")
     with pytest.raises(CheckpointError, match="does not match the mnist_fast architecture"):
         import_checkpoint(up / "wrong.safetensors", runs_dir)
-    with pytest.raises(RunIndexError, match=r"is 0\.3 MB; checkpoints of up to 0 MB"):
+    with pytest.raises(RunIndexError, match=r"is 0\.8 MB; checkpoints of up to 0 MB"):
         import_checkpoint(checkpoint("mnist"), runs_dir, max_bytes=100_000)
     assert not list(runs_dir.iterdir())  # nothing refused was kept
     odd = shutil.copy(checkpoint("mnist"), up / "my digits!.safetensors")

@@ -89,7 +89,7 @@ def test_make_a_project_train_it_and_use_it_in_the_draw_tab(ctx):
     # where it comes from: the project by name and folder (under the data directory), the checkpoint
     project_folder = Path(path).relative_to(ctx.runs.data_dir).as_posix()
     assert about.startswith(
-        f'Model: **mnist\\_fast taught the project "Rings & bars" ({project_folder}), '
+        f'Model: **mnist\\_mid taught the project "Rings & bars" ({project_folder}), '
         f"held-out accuracy 100.00%, fine-tuned from mnist.safetensors; checkpoint "
     )
     # then which backend serves it and its temperature (fitted on the 2 held-out drawings, kept in [0.5, 2])

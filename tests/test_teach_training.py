@@ -29,11 +29,11 @@ from cnn.transfer import starting_weights
 def test_starting_weights_keep_the_features_and_leave_the_classifier_fresh():
     init = starting_weights(checkpoint("mnist"), channels=1, num_classes=3, image_size=28)
     source, meta = load_checkpoint(checkpoint("mnist"))
-    assert init.architecture == "mnist_fast" and init.left_fresh == ["head.bias", "head.weight"]
+    assert init.architecture == "mnist_mid" and init.left_fresh == ["head.bias", "head.weight"]
     assert set(init.state) == set(source.state_dict()) - {"head.weight", "head.bias"}
     assert list(init.mean) == meta["normalization"]["mean"]
     recipe = init.fine_tune(get_recipe("teach_drawings"))
-    assert recipe.model == "mnist_fast" and recipe.normalize == (init.mean, init.std)
+    assert recipe.model == "mnist_mid" and recipe.normalize == (init.mean, init.std)
 
 
 def test_a_checkpoint_that_cannot_start_the_model_is_refused():
@@ -43,7 +43,7 @@ def test_a_checkpoint_that_cannot_start_the_model_is_refused():
         r"\(colour\) ones",
     ):
         starting_weights(checkpoint("mnist"), channels=3, num_classes=3, image_size=32)
-    with pytest.raises(CheckpointError, match="holds a mnist_fast model, so it cannot start a seed004_cnn model"):
+    with pytest.raises(CheckpointError, match="holds a mnist_mid model, so it cannot start a seed004_cnn model"):
         starting_weights(checkpoint("mnist"), channels=1, num_classes=3, image_size=28, architecture="seed004_cnn")
     with pytest.raises(CheckpointError, match="No checkpoint file at"):
         starting_weights(ROOT / "missing.safetensors", channels=1, num_classes=3, image_size=28)
@@ -58,7 +58,7 @@ def test_train_starts_from_the_given_weights():
     conv = end.model.state_dict()["features.0.weight"]
     assert torch.equal(conv, init.state["features.0.weight"])
     torch.manual_seed(0)  # the engine's own draws: the head it started from
-    assert not torch.equal(end.model.state_dict()["head.weight"], build_model("mnist_fast", 1, 3, 28).head.weight)
+    assert not torch.equal(end.model.state_dict()["head.weight"], build_model("mnist_mid", 1, 3, 28).head.weight)
     scratch = [ev for ev in train(recipe.replace(head_only_epochs=0), data, device="cpu")][-1]
     assert not torch.equal(scratch.model.state_dict()["features.0.weight"], conv)
 
@@ -184,7 +184,7 @@ def test_the_cli_fine_tunes_on_a_project_folder(trained):
     out, r = trained
     assert r.returncode == 0, r.stderr
     assert "training recipe teach_drawings, the teach preset for a drawings project" in r.stdout
-    assert "fine-tuning from mnist.safetensors (mnist_fast, trained on 10 classes)" in r.stdout
+    assert "fine-tuning from mnist.safetensors (mnist_mid, trained on 10 classes)" in r.stdout
     assert "8 train / 2 test images" in r.stdout
     meta = read_metadata(out)
     assert meta["classes"] == ["ring", "bar"] and meta["init_from"] == "mnist.safetensors"

@@ -35,12 +35,12 @@ DATASET_CHOICES = {v: k for k, v in DATASETS.items() if v}  # "mnist" -> "MNIST"
 PREDICT = dict(concurrency_id="predict", concurrency_limit=8)  # the events that run a model
 # A prediction whose best calibrated probability (softmax(logits / T), the checkpoint's temperature)
 # is below its tab's threshold is headlined as unsure, with the two best guesses. Chosen on held-out
-# data by bench/unsure_threshold.py (log: docs/benchmarks/cpu/unsure_threshold.log;
+# data by bench/unsure_threshold.py (logs: docs/benchmarks/cpu/unsure_threshold_draw_mid.log, unsure_threshold.log;
 # docs/calibration.md): the highest threshold that keeps 99% of in-distribution answers confident (MNIST
 # test digits drawn on the canvas, CIFAR-10 test photos; shipped models). On the half the choice
-# never saw, 0.81 keeps 99.10% of digits confident and flags 38% of drawn letters and shapes; 0.43
+# never saw, 0.85 keeps 99.10% of digits confident and flags 45% of drawn letters and shapes; 0.43
 # keeps 98.96% of photos and flags 18% of MNIST digits shown as photos.
-UNSURE_BELOW = {"digit": 0.81, "photo": 0.43}
+UNSURE_BELOW = {"digit": 0.85, "photo": 0.43}
 log = logging.getLogger("cnn-playground")
 
 

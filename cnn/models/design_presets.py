@@ -120,6 +120,10 @@ CLOSE: dict[str, tuple[str, list]] = {
         "it scales its logits by head_scale 0.5 after the last Linear; this design leaves them unscaled",
         _mnist_fast_layers((16, 32, 64)),
     ),
+    "mnist_mid": (
+        "it scales its logits by head_scale 0.5 after the last Linear; this design leaves them unscaled",
+        _mnist_fast_layers((24, 96, 192)),
+    ),
     "cifar10_fast": (
         "airbench94's net: its stem is set from the data (whitening) and frozen, its batch norms learn "
         "no scale, its convolutions start as identity maps, and it scales its logits by 1/9; this "

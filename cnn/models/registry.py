@@ -153,6 +153,15 @@ MODELS: dict[str, ModelSpec] = {
             kwargs=(("widths", (16, 32, 64)),),
         ),
         ModelSpec(
+            "mnist_mid",
+            MnistFastNet,
+            "mnist",
+            (1, 28, 28),
+            "mnist_drawings",
+            "project: mnist_fast at 1.5x its widths (24/96/192): the shipped digit model, trained for drawings",
+            kwargs=(("widths", (24, 96, 192)),),
+        ),
+        ModelSpec(
             "cifar10_fast",
             FastNet,
             "cifar10",

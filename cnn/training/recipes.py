@@ -209,7 +209,7 @@ RECIPES: dict[str, Recipe] = {
             batch_size=128,
             epochs=12,
             crop_pad=2,
-            reported="project: the shipped MNIST checkpoint",
+            reported="project: mnist_fast's recipe, longer (the shipped MNIST checkpoint's first half, on mnist_mid)",
         ),
         AIRBENCH94,
         # The default for a design (model 'design', cnn.models.design): Adam with a one-cycle
@@ -261,10 +261,18 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-# mnist_best with the augmentation chosen for drawings on the tune half of the drawing styles
-# (bench/augment_drawings.py; docs/augmentation.md). Not yet what checkpoints/mnist.safetensors was trained with.
+# The shipped digit model's recipe: mnist_best's settings on mnist_mid (mnist_fast at 1.5x its
+# widths) with the augmentation chosen for drawings on the tune half of the drawing styles
+# (bench/augment_drawings.py, bench/drawing_accuracy.py --tune; docs/augmentation.md). The shipped
+# checkpoint is 6 epochs of it fine-tuned from a clean mnist_best run of the same net (--init-from):
+# 99.52% on the test set, where 12 epochs of it from scratch gave 99.47% and mnist_fast's 99.29-99.46%.
 RECIPES["mnist_drawings"] = RECIPES["mnist_best"].replace(
-    name="mnist_drawings", blur=1.0, blocky=2, reported="project: mnist_best for drawings"
+    name="mnist_drawings",
+    model="mnist_mid",
+    thicken=1,
+    blur=1.0,
+    blocky=2,
+    reported="project: the shipped MNIST checkpoint (fine-tuned from mnist_best's run of mnist_mid)",
 )
 
 
