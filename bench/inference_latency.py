@@ -124,6 +124,17 @@ def backend_rows(digit, photo, draws, pics, ready_d, ready_p, calls) -> list[dic
     ]
 
 
+def draw_rows(label: str, suffix: str, digit: Predictor, ready, draws, calls: int) -> list[dict]:
+    """A digit model's two rows: the model alone on prepared digits, and canvas to answer."""
+    return [
+        row(f"{label}: model only{suffix}", timed(digit.predict, ready, calls)),
+        row(
+            f"{label}: canvas -> preprocess -> predict",
+            timed(lambda c: digit.predict(prepare_digit(c).image), draws, calls),
+        ),
+    ]
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--calls", type=int, default=500)
@@ -136,11 +147,7 @@ def main(argv=None) -> None:
     ready_d = [prepare_digit(c).image for c in draws]
     ready_p = [prepare_photo(x)[0] for x in pics]
     rows = [
-        row("Draw: model only (baseline)", timed(digit.predict, ready_d, args.calls)),
-        row(
-            "Draw: canvas -> preprocess -> predict",
-            timed(lambda c: digit.predict(prepare_digit(c).image), draws, args.calls),
-        ),
+        *draw_rows("Draw", " (baseline)", digit, ready_d, draws, args.calls),
         row("Photo: model only (baseline)", timed(photo.predict, ready_p, args.calls)),
         row(
             "Photo: 640x480 -> preprocess -> predict",
@@ -149,13 +156,7 @@ def main(argv=None) -> None:
     ]
     if args.mnist_before:
         before = Predictor.from_checkpoint(args.mnist_before, backend="pytorch")
-        rows[2:2] = [
-            row(f"Draw, {args.mnist_before.name}: model only", timed(before.predict, ready_d, args.calls)),
-            row(
-                f"Draw, {args.mnist_before.name}: canvas -> preprocess -> predict",
-                timed(lambda c: before.predict(prepare_digit(c).image), draws, args.calls),
-            ),
-        ]
+        rows[2:2] = draw_rows(f"Draw, {args.mnist_before.name}", "", before, ready_d, draws, args.calls)
     print(table(rows, ["path", "calls", "p50 ms", "p95 ms", "p99 ms", "max ms"]))
     if onnxruntime_or_none() is None:
         print("onnxruntime is not installed: no ONNX Runtime rows (pip install onnx onnxruntime)")

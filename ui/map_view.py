@@ -79,14 +79,14 @@ def map_html(m: FeatureMap, images) -> str:
     """The map as an SVG, a legend and the hover box (filled by MAP_JS)."""
     lo, hi = m.coords.min(0), m.coords.max(0)
     xy = (m.coords - lo) / np.where(hi > lo, hi - lo, 1) * (SIDE - 20) + 10
-    right, mistakes = [], []  # the mistakes painted last (SVG's order): on top, never under a right answer's dot
-    for i, ((x, y), t, p) in enumerate(zip(xy, m.labels, m.predictions)):
-        ring = ' stroke="#000" stroke-width="1.6"' if t != p else ""
-        r = 4.2 if t != p else 2.6
-        (mistakes if t != p else right).append(
-            f'<circle cx="{x:.1f}" cy="{SIDE - y:.1f}" r="{r}" fill="{PALETTE[int(t) % 10]}"{ring} data-i="{i}"/>'
+    dots, mistakes = [], m.mistakes
+    for i in np.argsort(mistakes, kind="stable"):  # the mistakes painted last (SVG's order): on top
+        (x, y), wrong = xy[i], bool(mistakes[i])
+        ring = ' stroke="#000" stroke-width="1.6"' if wrong else ""
+        dots.append(
+            f'<circle cx="{x:.1f}" cy="{SIDE - y:.1f}" r="{4.2 if wrong else 2.6}" '
+            f'fill="{PALETTE[int(m.labels[i]) % 10]}"{ring} data-i="{i}"/>'
         )
-    dots = right + mistakes
     url, cols = _sprite(images)
     legend = " ".join(
         f'<span><b style="color:{PALETTE[k % 10]}">●</b> {html.escape(c)}</span>' for k, c in enumerate(m.classes)
