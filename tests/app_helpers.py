@@ -126,6 +126,17 @@ def playwright_and_chromium():
     return sync_playwright, exe
 
 
+SOFTWARE_WEBGL_JS = Path(__file__).with_name("software_webgl.js")
+
+
+def software_webgl(context):
+    """The browser context with tests/software_webgl.js added to each of its pages: the drawing
+    editors' PixiJS then draws one texture a batch, the same pixels for less of the CPU (why: the
+    file's comment). Every browser context of the tests goes through here; returns the context."""
+    context.add_init_script(path=str(SOFTWARE_WEBGL_JS))
+    return context
+
+
 def screenshot_dir() -> Path:
     """Where the browser tests save their screenshots: .scratch/screenshots/, or the docs' own
     folder when they are retaken on purpose (CNN_UPDATE_SCREENSHOTS=1, bench/update_screenshots.sh)."""

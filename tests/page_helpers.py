@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-from app_helpers import launch, playwright_and_chromium
+from app_helpers import launch, playwright_and_chromium, software_webgl
 from conftest import DATA_DIR
 from test_browser import CHROMIUM_ARGS, draw_stroke
 
@@ -68,9 +68,12 @@ def app_browser(tmp_path_factory, *, flags: tuple = ()):
 
 
 @contextmanager
-def _page_on(browser, url: str, demo, data: Path, *, throttle: float = 1.0, screen: dict = DESKTOP):
-    """A page of a new browser context on the app at url, Draw tab loaded (see app_page)."""
+def _page_on(browser, url: str, demo, data: Path, *, throttle: float = 1.0, screen: dict = DESKTOP, webgl_as_is=False):
+    """A page of a new browser context on the app at url, Draw tab loaded (see app_page); with
+    webgl_as_is, without tests/software_webgl.js (test_page_idle compares the two)."""
     ctx = browser.new_context(**screen)
+    if not webgl_as_is:
+        software_webgl(ctx)
     try:
         page = ctx.new_page()
         page.set_default_timeout(SLOW)

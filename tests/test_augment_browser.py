@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from app_helpers import software_webgl
 from test_browser import SHOTS, _box, _pick, _quick_run, app_page, open_tab
 
 from cnn.checkpoint import read_metadata
@@ -103,7 +104,7 @@ def test_the_preview_follows_the_values_and_the_run_keeps_them(page):
 def test_the_panel_on_a_phone(page):
     from page_helpers import PHONE
 
-    phone = page.context.browser.new_context(**PHONE).new_page()
+    phone = software_webgl(page.context.browser.new_context(**PHONE)).new_page()
     try:
         phone.set_default_timeout(SLOW)
         phone.goto(page.url)

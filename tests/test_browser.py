@@ -16,7 +16,7 @@ import re
 import time
 
 import pytest
-from app_helpers import SCRATCH, launch, playwright_and_chromium, screenshot_dir
+from app_helpers import SCRATCH, launch, playwright_and_chromium, screenshot_dir, software_webgl
 
 SHOTS = screenshot_dir()  # .scratch/screenshots/; docs/screenshots/ with CNN_UPDATE_SCREENSHOTS=1
 CHROMIUM_ARGS = (
@@ -36,13 +36,14 @@ def app_page(tmp_path_factory, slow_ms: int = SLOW):
         with sync_playwright() as p:
 
             def browser(profile: str):
-                return p.chromium.launch_persistent_context(
+                ctx = p.chromium.launch_persistent_context(
                     str(tmp_path_factory.mktemp(profile)),
                     executable_path=exe,
                     headless=True,
                     args=CHROMIUM_ARGS,
                     viewport={"width": 1280, "height": 1000},
                 )
+                return software_webgl(ctx)
 
             ctx = browser("chromium-profile")
             try:

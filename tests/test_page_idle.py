@@ -4,13 +4,19 @@ Draw tab re-render and re-upload its drawing, at every later event (ui/static/pa
 the Gradio DOM and PixiJS ticker page.js relies on are still there, the ticker pauses when no
 pointer moves and wakes with one; the loading page's status-tracker timer is ended (frames.js), so
 an idle page asks for no animation frame; and after every tab was opened and the Draw tab shown again (the
-ticker paused meanwhile), a new drawing still gets its own answer and 28x28."""
+ticker paused meanwhile), a new drawing still gets its own answer and 28x28. The tests' pages report
+one WebGL texture unit (tests/software_webgl.js): a page without that draws the same canvas and
+28x28, pixel for pixel."""
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
 from app_helpers import screenshot_dir
-from page_helpers import app_page, draw_shape, error_badges, open_tab, wait_brush
+from page_helpers import app_browser, draw_shape, error_badges, open_tab, wait_brush
+from PIL import Image
 from test_page_draw import ONE, SEVEN, as_28x28, settled
 
 TABS = {"draw": "Draw", "photo": "Photo", "train": "Train", "teach": "Teach", "inside": "Inside", "runs": "Runs"}
@@ -18,8 +24,14 @@ CONTAINERS = {"tabs", "tabitem", "row", "column", "group", "accordion", "form", 
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    with app_page(tmp_path_factory) as pg:
+def pages(tmp_path_factory):
+    with app_browser(tmp_path_factory) as opener:
+        yield opener
+
+
+@pytest.fixture(scope="module")
+def page(pages):
+    with pages.page() as pg:
         yield pg
 
 
@@ -109,3 +121,21 @@ def test_a_drawing_after_every_tab_and_back_gets_its_own_answer(page):
     assert abs(as_28x28(page, picture) - as_28x28(page, picture2)).mean() > 0.05  # its own 28x28
     assert error_badges(page) == 0
     page.screenshot(path=str(screenshot_dir() / "draw-after-every-tab.png"))
+
+
+def test_one_texture_unit_draws_the_same_pixels(pages):
+    drawn = {}
+    for as_is in (True, False):
+        with pages.page(webgl_as_is=as_is) as pg:
+            units = pg.evaluate("() => document.createElement('canvas').getContext('webgl2').getParameter(0x8872)")
+            wait_brush(pg, "sketch")
+            draw_shape(pg, "sketch", SEVEN, side=600)
+            label, picture = settled(pg)
+            canvas = np.asarray(Image.open(io.BytesIO(pg.locator("#sketch canvas").first.screenshot())).convert("RGB"))
+            drawn[as_is] = (units, label, as_28x28(pg, picture), canvas)
+    (units, label, seen, canvas), (units_1, label_1, seen_1, canvas_1) = drawn[True], drawn[False]
+    assert units >= 2 and units_1 == 1  # SwiftShader's own count, and the tests' one
+    assert label == label_1 == "7"
+    assert canvas.shape == canvas_1.shape and canvas.std() > 10  # (a drawing, not a blank canvas)
+    assert np.array_equal(canvas, canvas_1), f"{(canvas != canvas_1).any(axis=2).sum()} pixels differ"
+    assert np.array_equal(seen, seen_1)

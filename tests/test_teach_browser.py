@@ -10,7 +10,7 @@ import math
 import time
 
 import pytest
-from app_helpers import ROOT, launch, playwright_and_chromium, screenshot_dir
+from app_helpers import ROOT, launch, playwright_and_chromium, screenshot_dir, software_webgl
 from PIL import Image, ImageDraw
 from test_browser import draw_stroke, shot
 from test_projects import png, stroke
@@ -37,6 +37,7 @@ def page(tmp_path_factory):
                 args=["--no-sandbox", "--disable-dev-shm-usage"],
                 viewport={"width": 1280, "height": 1000},
             )
+            software_webgl(ctx)
             try:
                 pg = ctx.new_page()
                 pg.set_default_timeout(SLOW)
