@@ -160,18 +160,8 @@ def test_inside_shows_every_feature_map_grid_of_a_photo_whole(page):
     ]
     assert len(captions) == len(explainer_for(pred).convs) >= 4
     open_tab(page, "Inside")
-    # the tab's own answer (for the drawing) first, as a person reads it before choosing the photo: a
-    # click within a second of the tab's can be answered in the wrong order (the closing note of
-    # 2026-12-07's second session)
-    settled_gallery(page)
     page.get_by_label("Photo", exact=True).check()
-    page.wait_for_function(  # the photo's own captions (the drawing's, shown before, can be as many)
-        "(want) => JSON.stringify([...document.querySelectorAll('#inside-maps .caption-label')]"
-        ".map(c => c.innerText.trim())) === JSON.stringify(want)",
-        arg=captions,
-    )
-    page.wait_for_function("() => [...document.querySelectorAll('#inside-maps img')].every(i => i.complete)")
-    settled_gallery(page)
+    photo_maps_settled(page, captions)
     for i, caption in enumerate(captions):
         item = page.locator("#inside-maps .thumbnail-item").nth(i)
         item.scroll_into_view_if_needed()
@@ -198,3 +188,21 @@ def settled_gallery(page, quiet_s: float = 1.5, timeout_s: float = 60) -> None:
         if page.evaluate(kept):
             return
     raise AssertionError(f"the Inside tab's gallery was still redrawn after {timeout_s} s")
+
+
+def photo_maps_settled(page, captions: list[str], tries: int = 3) -> None:
+    """Until the Inside tab's gallery shows these captions, whole images, and keeps them. Opening the
+    tab asks for the drawing's maps and the radio then for the photo's: the two are separate events
+    and the drawing's answer can come last (an open race: docs/testing.md); Show asks again."""
+    same = (
+        "(want) => JSON.stringify([...document.querySelectorAll('#inside-maps .caption-label')]"
+        ".map(c => c.innerText.trim())) === JSON.stringify(want)"
+    )
+    for _ in range(tries):
+        page.wait_for_function(same, arg=captions)
+        page.wait_for_function("() => [...document.querySelectorAll('#inside-maps img')].every(i => i.complete)")
+        settled_gallery(page, quiet_s=3)
+        if page.evaluate(same, captions):
+            return
+        page.get_by_role("button", name="Show", exact=True).click()
+    raise AssertionError(f"the Inside tab did not keep the photo's maps in {tries} tries")
