@@ -68,7 +68,9 @@ def app_browser(tmp_path_factory, *, flags: tuple = ()):
 
 
 @contextmanager
-def _page_on(browser, url: str, demo, data: Path, *, throttle: float = 1.0, screen: dict = DESKTOP, webgl_as_is=False):
+def _page_on(
+    browser, url: str, demo, data: Path, *, throttle: float = 1.0, screen: dict = DESKTOP, webgl_as_is: bool = False
+):
     """A page of a new browser context on the app at url, Draw tab loaded (see app_page); with
     webgl_as_is, without tests/software_webgl.js (test_page_idle compares the two)."""
     ctx = browser.new_context(**screen)

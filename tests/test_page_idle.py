@@ -20,6 +20,7 @@ from PIL import Image
 from test_page_draw import ONE, SEVEN, as_28x28, settled
 
 TABS = {"draw": "Draw", "photo": "Photo", "train": "Train", "teach": "Teach", "inside": "Inside", "runs": "Runs"}
+MAX_TEXTURE_IMAGE_UNITS = 0x8872  # WebGL's name for it (tests/software_webgl.js reports 1)
 CONTAINERS = {"tabs", "tabitem", "row", "column", "group", "accordion", "form", "blocks"}
 
 
@@ -127,7 +128,10 @@ def test_one_texture_unit_draws_the_same_pixels(pages):
     drawn = {}
     for as_is in (True, False):
         with pages.page(webgl_as_is=as_is) as pg:
-            units = pg.evaluate("() => document.createElement('canvas').getContext('webgl2').getParameter(0x8872)")
+            units = pg.evaluate(
+                "(name) => document.createElement('canvas').getContext('webgl2').getParameter(name)",
+                MAX_TEXTURE_IMAGE_UNITS,
+            )
             wait_brush(pg, "sketch")
             draw_shape(pg, "sketch", SEVEN, side=600)
             label, picture = settled(pg)
