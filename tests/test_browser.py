@@ -158,6 +158,7 @@ def test_train_watch_the_loss_reload_and_stop(page):
     assert _box(page, "test-subset").get_attribute("placeholder") == "all"
     _quick_run(page, "4000", "500")
     _box(page, "epochs").fill("30")  # long enough that it cannot finish before Stop
+    typed = [_box(page, e).input_value() for e in ("train-subset", "test-subset", "epochs")]
     page.locator("#start-btn").click()
     page.get_by_text("images/s").first.wait_for()
     _wait_step_past(page, 2)
@@ -170,7 +171,9 @@ def test_train_watch_the_loss_reload_and_stop(page):
     page.get_by_text("images/s").first.wait_for()
     again = _progress_step(page)
     # (4,000 images asked for: 400 of them held out to fit the temperature on)
-    assert again > first and "training on 3,600 images (400 held out" in _shown(page, "train-status")
+    status = _shown(page, "train-status")
+    # (once, beside two busy processes, the run trained on every image: what the boxes showed says whose)
+    assert again > first and "training on 3,600 images (400 held out" in status, f"{status!r}; the boxes: {typed}"
     _wait_step_past(page, again)
     page.locator("#loss-plot").locator("canvas, svg").first.wait_for()
     page.locator("#stop-btn").click()
