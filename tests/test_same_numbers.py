@@ -4,7 +4,9 @@ per-step losses, epoch figures and final accuracy recorded with the old engine
 (tests/fixtures/step_losses.json, made by tests/fixtures/record_step_losses.py) to 1e-6. The
 cifar10_fast run was made smaller on 2026-12-06 and again on 2026-12-07 (1 epoch of 768 images:
 61 s -> 33 s for the module), each time recorded again by the engine that still
-reproduced the old engine's larger run (record_step_losses.py says how)."""
+reproduced the old engine's larger run (record_step_losses.py says how). The numbers are the same
+on the kind of CPU they were recorded on (AMD, AVX2); on another kind the test allows the drift
+that oneDNN's and MKL's own summation order makes (measured in the test)."""
 
 import json
 import os
@@ -54,7 +56,20 @@ def test_training_reproduces_the_recorded_losses(name, runs):
     now, then = json.loads(stdout.strip().splitlines()[-1]), RECORDED[name]
     assert now["status"] == then["status"] == "finished"
     assert len(now["losses"]) == len(then["losses"]) > 10
-    assert now["losses"] == pytest.approx(then["losses"], rel=1e-6, abs=1e-6)
     flat = lambda rows: [v for row in rows for v in row]
-    assert flat(now["epochs"]) == pytest.approx(flat(then["epochs"]), rel=1e-6, abs=1e-6)
-    assert now["test_accuracy"] == pytest.approx(then["test_accuracy"], abs=1e-6)
+    if now["cpu"] == then["cpu"]:  # the kind of CPU the record was made on: the same numbers
+        assert now["losses"] == pytest.approx(then["losses"], rel=1e-6, abs=1e-6)
+        assert flat(now["epochs"]) == pytest.approx(flat(then["epochs"]), rel=1e-6, abs=1e-6)
+        assert now["test_accuracy"] == pytest.approx(then["test_accuracy"], abs=1e-6)
+        return
+    # Another kind: oneDNN and MKL sum in another order, so the losses drift apart step by step. On an
+    # Intel Xeon with AVX-512 (2026-12-07) the first loss agreed to 1.3e-6, the rest to 0.03-0.74%,
+    # the test accuracies to 1.7 points (5 images of 300). A change to the engine (its data order,
+    # initialisation, schedule, smoothing) moves the first loss or the later ones further.
+    assert now["losses"][0] == pytest.approx(then["losses"][0], rel=1e-5), now["cpu"]
+    assert now["losses"] == pytest.approx(then["losses"], rel=0.02), f"on {now['cpu']} (recorded on {then['cpu']})"
+    losses = lambda rows: [r[0] for r in rows] + [r[2] for r in rows]  # (train loss, acc, test loss, acc)
+    accuracies = lambda rows: [r[1] for r in rows] + [r[3] for r in rows]
+    assert losses(now["epochs"]) == pytest.approx(losses(then["epochs"]), rel=0.02)
+    assert accuracies(now["epochs"]) == pytest.approx(accuracies(then["epochs"]), abs=0.03)
+    assert now["test_accuracy"] == pytest.approx(then["test_accuracy"], abs=0.03)
