@@ -216,12 +216,14 @@ def mutations(seed: int, n: int) -> list[bytes]:
 
 
 def test_fuzz_both_endpoints(served, tmp_path):
-    """A few hundred random and mutated files: each gets probabilities or a clear message."""
+    """Random and mutated files over HTTP: each gets probabilities or a clear message, and the app
+    goes on serving. (The 240 files of tests/test_ui_handlers.py's fuzz go to the same handlers in
+    the test's process: 240 here took 25 s of the suite, nearly all of it Gradio's client and queue.)"""
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
     url = served[1]
-    cases = mutations(0, 240)
+    cases = mutations(1, 48)
     paths = []
     for i, data in enumerate(cases):
         p = tmp_path / f"fuzz{i}.img"
@@ -248,7 +250,7 @@ def test_fuzz_both_endpoints(served, tmp_path):
             assert isinstance(value, dict) and len(value) == 10, path
         else:
             assert len(value) > 20 and "Something went wrong" not in value, (path, value)
-    assert sum(kind == "error" for kind, _ in results) >= 60  # most random bytes are refused
+    assert sum(kind == "error" for kind, _ in results) >= 12  # most random bytes are refused
     assert top(call(served[2], "predict_digit", _save_seven(tmp_path))) == "7"  # still serving
 
 

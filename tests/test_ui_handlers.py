@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from app_helpers import ROOT, checkpoint
 from PIL import Image
+from test_app_api import mutations
 
 from cnn.runs import RunManager
 from cnn.serving.decode import BLANK_MESSAGE
@@ -136,6 +137,26 @@ def test_api_handlers(ctx, mnist, tmp_path):
         predict_digit(ctx, str(blank))
     with pytest.raises(gr.Error, match="No image was given"):
         predict_photo(ctx, None)
+
+
+def test_fuzz_the_api_handlers(ctx, tmp_path):
+    """240 random and mutated files (PNG, JPEG, GIF, BMP and WebP with bytes flipped, cut or
+    inserted, and random bytes), half to each of /predict_digit's and /predict_photo's handlers: each
+    gets ten probabilities or a clear message, never another exception (tests/test_app_api.py sends
+    48 more over HTTP)."""
+    refused = 0
+    for i, data in enumerate(mutations(0, 240)):
+        path = tmp_path / f"fuzz{i}.img"
+        path.write_bytes(data)
+        handler = predict_digit if i % 2 else predict_photo
+        try:
+            probs = handler(ctx, str(path))
+        except gr.Error as exc:
+            refused += 1
+            assert len(exc.message) > 20 and "Something went wrong" not in exc.message, (path, exc.message)
+            continue
+        assert isinstance(probs, dict) and len(probs) == 10 and abs(sum(probs.values()) - 1) < 1e-3, path
+    assert refused >= 60  # most random bytes are refused
 
 
 # ---------------------------------------------------------------- inside the network
