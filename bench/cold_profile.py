@@ -103,7 +103,6 @@ def main() -> None:
             norm,
             len(data.classes),
             EvalPlan.test_pass(Augmentation(recipe.flip, recipe.tta_translate), recipe.as_dict(), device),
-            pad_last=device.type == "cuda",
         ),
     )  # as the engine evaluates
     flags = [f for f in ("synthetic", "no_autotune", "no_graphs", "separate") if getattr(args, f)]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from page_helpers import app_page, box, draw_shape, error_badges, open_tab, wait_brush
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cnn.projects import Project, list_projects
 
@@ -128,3 +129,76 @@ def test_quick_hands_on_a_slow_page_store_each_drawing_once_as_drawn(page, monke
             mine = [g for g in got if np.all(np.abs(g - want) < BRUSH + 0.03)]
             print(name, i, np.round(want, 3), [np.round(g, 3) for g in mine])
             assert len(mine) == 1, f"{name} drawing {i} at {want}: stored as {len(mine)} examples; all: {got}"
+
+
+class HeldOpening:
+    """The server's opening and creating of projects held back (a busy server, made certain) until
+    release(): the page meanwhile still shows the project open before."""
+
+    def __init__(self, monkeypatch):
+        self.gate = threading.Event()
+        self.gate.set()
+        create, open_ = Project.create.__func__, Project.open.__func__
+
+        def held(real):
+            def method(cls, *args, **kwargs):
+                assert self.gate.wait(120), "the opening was never released"
+                return real(cls, *args, **kwargs)
+
+            return classmethod(method)
+
+        monkeypatch.setattr(Project, "create", held(create))
+        monkeypatch.setattr(Project, "open", held(open_))
+
+    def hold(self) -> None:
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+def classes_of(page, name: str) -> list[str]:
+    (found,) = [p for p in list_projects(page.data_dir) if p.name == name]
+    return [c.name for c in Project.open(found.path).classes()]
+
+
+def add_class_while_opening(page, opening: HeldOpening, open_it, name: str, new_class: str) -> None:
+    """open_it() starts opening project `name` while the server holds it; a click on Add class meanwhile
+    is not taken (the panels below are greyed out: it would go with the project shown before); once
+    the project shows, the class goes into it."""
+    opening.hold()
+    open_it()
+    page.wait_for_function("() => document.body.classList.contains('cnn-teach-opening')", timeout=10_000)
+    box(page, "teach-new-class").fill(new_class)
+    with pytest.raises(PlaywrightTimeout):  # the button takes no click while greyed out
+        page.locator("#teach-add-class").click(timeout=1500)
+    opening.release()
+    summary_has(page, name)
+    page.wait_for_function("() => !document.body.classList.contains('cnn-teach-opening')")
+    page.locator("#teach-add-class").click()
+    summary_has(page, f"{new_class}: 0")
+
+
+def test_a_class_added_while_a_project_opens_goes_into_that_project(page, monkeypatch):
+    """Create, or pick another project, then at once add a class: the class goes into the project just
+    created or picked. (On a busy server the click went with the project shown before: "Open a project
+    first" after Create, and into the project open before after a pick.)"""
+    opening = HeldOpening(monkeypatch)
+    open_tab(page, "Teach")
+    box(page, "teach-new-name").fill("Ants")
+    page.locator("#teach-create").click()
+    summary_has(page, "Ants")
+
+    def create_bees():
+        box(page, "teach-new-name").fill("Bees")
+        page.locator("#teach-create").click()
+
+    add_class_while_opening(page, opening, create_bees, "Bees", "wings")
+
+    def pick_ants():
+        page.locator("#teach-project input").click()
+        page.get_by_role("option", name="Ants").click()
+
+    add_class_while_opening(page, opening, pick_ants, "Ants", "legs")
+    assert (classes_of(page, "Ants"), classes_of(page, "Bees")) == (["legs"], ["wings"])
+    assert error_badges(page) == 0

@@ -32,6 +32,8 @@ CSS = """
 #live-panel .live-cell.wrong { border-color: #dc2626; background: #fee2e2; }
 #live-panel .live-cell img { width: 100%; image-rendering: pixelated; display: block; }
 #live-panel .live-head { font-weight: 600; margin-bottom: 4px; }
+/* the Teach tab while a project opens (ui/static/teach.js: opening) */
+.cnn-teach-opening #teach-work { pointer-events: none; opacity: 0.5; }
 /* a design that does not build: the picture and code it can no longer show, greyed (ui/design_outputs.py) */
 .design-stale #design-picture, .design-stale #design-code { opacity: 0.35; filter: grayscale(1); }
 #design-stale { border-left: 4px solid #d97706; padding-left: 8px; }

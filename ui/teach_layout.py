@@ -12,6 +12,11 @@ from .common import AppContext, raw_upload
 from .teach_view import choices
 
 START = ("Fine-tune the shipped model", "From scratch")
+# Opening or creating a project greys out #teach-work until the page shows it (ui/static/teach.js,
+# opening): a click there meanwhile would act on the project shown before. OPENING is the js hook of
+# the event that opens one (it passes the event's inputs on), OPENED the hook of its .then.
+OPENING = "(...inputs) => { window.cnnTeach?.opening(true); return inputs; }"
+OPENED = "() => { window.cnnTeach?.opening(false); }"
 
 
 def layout(ctx: AppContext) -> dict:
@@ -20,8 +25,10 @@ def layout(ctx: AppContext) -> dict:
         "Teach a model your own classes: a few examples of each (10 are plenty to start), then "
         "Train. Drawings fine-tune the digit model, photos the CIFAR-10 model, in seconds."
     )
-    for panel in (_projects, _classes, _new_examples, _examples, _training, _results, _project_file):
-        c.update(panel(ctx))
+    c.update(_projects(ctx))
+    with gr.Column(elem_id="teach-work"):  # greyed out while a project opens (OPENING)
+        for panel in (_classes, _new_examples, _examples, _training, _results, _project_file):
+            c.update(panel(ctx))
     c.update(teach_canvas.carriers())
     return c
 

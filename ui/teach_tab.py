@@ -243,8 +243,11 @@ def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
     private = dict(api_visibility="private")
     tab.select(bind(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
     b = bind
-    c["choose"].input(b(open_project, ctx), c["choose"], out, **private)
-    c["create"].click(b(create_project, ctx), [c["new_name"], c["kind"]], out, **private)
+    opened = dict(fn=None, inputs=None, outputs=None, js=teach_layout.OPENED, **private)
+    c["choose"].input(b(open_project, ctx), c["choose"], out, js=teach_layout.OPENING, **private).then(**opened)
+    c["create"].click(b(create_project, ctx), [c["new_name"], c["kind"]], out, js=teach_layout.OPENING, **private).then(
+        **opened
+    )
     c["add_class"].click(b(add_class, ctx), [prj, c["new_class"]], out, **private)
     cls.input(b(pick_class, ctx), [prj, cls], out, **private)
     c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)

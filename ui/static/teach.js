@@ -122,7 +122,20 @@ window.cnnTeach = (() => {
   const taken = [];
   document.addEventListener('click', (e) => {
     if (e.target.closest?.('#teach-add')) taken.push(take());
+    if (e.target.closest?.('#teach-create')) opening(true);
   }, { capture: true });
+
+  // Creating or opening a project greys out the panels below it (#teach-work) until the page shows
+  // that project (the event's .then calls opening(false)): a click there meanwhile was sent with the
+  // project shown before, and on a busy server "Add class" a moment after "Create project" answered
+  // "Open a project first", or went to the project open before. Create greys out in its click's
+  // capture phase; picking a project in the list, from the event's js hook (teach_layout.OPENING).
+  let openingTimer = null;
+  function opening(on) {
+    document.body.classList.toggle('cnn-teach-opening', on);
+    clearTimeout(openingTimer);
+    if (on) openingTimer = setTimeout(() => opening(false), 60000);  // an answer lost: never stuck
+  }
 
   function collect() {  // the oldest drawing an Add click took ('' for an empty canvas)
     return taken.length ? taken.shift() : take();
@@ -138,5 +151,5 @@ window.cnnTeach = (() => {
     if (el) el.textContent = saving ? `Saving ${saving} drawing${saving > 1 ? 's' : ''}… keep drawing.` : '';
   }
 
-  return { collect, peek: () => png(canvasNow()), saved };
+  return { collect, peek: () => png(canvasNow()), saved, opening };
 })();
