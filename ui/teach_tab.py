@@ -231,6 +231,16 @@ def teach(ctx: AppContext, path, start_from: str, owner=None, augment=None, requ
     )
 
 
+def _wire_opening(ctx: AppContext, c: dict, out: list) -> None:
+    """Opening a project from the list and creating one: the panels below grey out until the page
+    shows it (teach_layout.OPENING), so that no click meanwhile goes with the project shown before."""
+    private = dict(api_visibility="private")
+    opened = dict(fn=None, inputs=None, outputs=None, js=teach_layout.OPENED, **private)
+    opening = dict(js=teach_layout.OPENING, **private)
+    c["choose"].input(bind(open_project, ctx), c["choose"], out, **opening).then(**opened)
+    c["create"].click(bind(create_project, ctx), [c["new_name"], c["kind"]], out, **opening).then(**opened)
+
+
 def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
     its "Use in" buttons load a trained model into; owner is the browser's token (train_tab.owner_state)."""
@@ -242,12 +252,8 @@ def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
     prj, cls = c["project"], c["class_pick"]
     private = dict(api_visibility="private")
     tab.select(bind(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
+    _wire_opening(ctx, c, out)
     b = bind
-    opened = dict(fn=None, inputs=None, outputs=None, js=teach_layout.OPENED, **private)
-    c["choose"].input(b(open_project, ctx), c["choose"], out, js=teach_layout.OPENING, **private).then(**opened)
-    c["create"].click(b(create_project, ctx), [c["new_name"], c["kind"]], out, js=teach_layout.OPENING, **private).then(
-        **opened
-    )
     c["add_class"].click(b(add_class, ctx), [prj, c["new_class"]], out, **private)
     cls.input(b(pick_class, ctx), [prj, cls], out, **private)
     c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)
