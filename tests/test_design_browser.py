@@ -281,3 +281,40 @@ def test_the_editor_on_a_phone(page):
         phone.locator("#design-editor").screenshot(path=str(screenshot_dir() / "design-phone.png"))
     finally:
         phone.close()
+
+
+def test_quick_edits_on_a_busy_server_all_apply_in_order(page, monkeypatch):
+    """Three quick "Add after" and a "Remove" while the server takes 0.7 s an answer (a busy server,
+    made certain): every click applies, each to the design the one before left. (Side by side, or
+    dropped while one was on its way, three clicks added one layer: ui/design_editor.py, EDIT.)"""
+    import ui.design_editor as editor
+
+    answer, answered = editor.answer, []
+
+    def slow_answer(*args, **kwargs):
+        time.sleep(0.7)
+        answered.append(len(args[0]))  # the layers each answer was made for
+        return answer(*args, **kwargs)
+
+    _open_editor(page)
+    _pick(page, "design-preset", "seed002_net")
+    page.locator("#design-open").click()
+    _wait_message(page, "2,174 parameters")
+    start = _design(page)
+    monkeypatch.setattr(editor, "answer", slow_answer)
+    _row(page, 1)
+    answered.clear()
+    for button in ("add", "add", "add", "remove"):
+        page.locator(f"#design-{button}").click()
+    n = len(start)
+    for _ in range(600):  # each click answered, one after another, each on the design before it
+        if len(answered) >= 4:
+            break
+        time.sleep(0.1)
+    assert answered == [n + 1, n + 2, n + 3, n + 2], answered
+    _wait_rows(page, n + 2)
+    got = _design(page)
+    assert len(got) == n + 2, [d["layer"] for d in got]
+    # each Add put a copy of the selected layer after it and selected the copy; Remove took the last copy
+    assert [d["layer"] for d in got] == [start[0]["layer"]] * 3 + [d["layer"] for d in start[1:]]
+    assert _error_badges(page) == 0

@@ -62,6 +62,14 @@ __all__ = [
     "refusal",
 ]
 QUIET = dict(api_visibility="private", show_progress="hidden")
+# Every event that reads the design and answers a new one runs alone, one after another, each with the
+# design the one before left (Gradio reads a gr.State when the event runs): side by side, two quick
+# clicks each changed the same design and the second answer dropped the first's change. A button's
+# clicks queue up (trigger_mode "multiple") where Gradio would drop those made while one is on its
+# way: three quick "Add after" on a busy server added one layer. An edit takes 5-22 ms
+# (docs/benchmarks/cpu/design_editor.log), so one queue for every page costs little.
+EDIT = dict(concurrency_id="design-edit", concurrency_limit=1, **QUIET)
+CLICK_EDIT = dict(trigger_mode="multiple", **EDIT)
 
 
 def _guarded(op):
@@ -226,17 +234,17 @@ def build(ctx: AppContext, settings) -> DesignEditor:
     with gr.Accordion("Your design: build your own network", open=False, elem_id="design-editor") as box:
         c, ed = _layout(start)
     state, target, out = [ed.design, ed.selected], [dataset, batch], ed.outputs()
-    c["open"].click(on_open, [*state, c["preset"], *target], out, **QUIET)
-    ed.table.select(on_select, [*state, *target], out, **QUIET)
-    c["apply"].click(on_apply, [*state, ed.kind, ed.args, *target], out, **QUIET)
-    ed.args.submit(on_apply, [*state, ed.kind, ed.args, *target], out, **QUIET)
-    c["add"].click(on_add, [*state, ed.kind, *target], out, **QUIET)
-    c["remove"].click(on_remove, [*state, *target], out, **QUIET)
-    c["up"].click(_move(-1), [*state, *target], out, **QUIET)
-    c["down"].click(_move(+1), [*state, *target], out, **QUIET)
-    c["json-apply"].click(on_text, [*state, ed.text, *target], out, **QUIET)
-    dataset.change(on_target, [*state, *target], out, **QUIET)
-    batch.change(on_target, [*state, *target], out, **QUIET)
+    c["open"].click(on_open, [*state, c["preset"], *target], out, **CLICK_EDIT)
+    ed.table.select(on_select, [*state, *target], out, **EDIT)
+    c["apply"].click(on_apply, [*state, ed.kind, ed.args, *target], out, **CLICK_EDIT)
+    ed.args.submit(on_apply, [*state, ed.kind, ed.args, *target], out, **CLICK_EDIT)
+    c["add"].click(on_add, [*state, ed.kind, *target], out, **CLICK_EDIT)
+    c["remove"].click(on_remove, [*state, *target], out, **CLICK_EDIT)
+    c["up"].click(_move(-1), [*state, *target], out, **CLICK_EDIT)
+    c["down"].click(_move(+1), [*state, *target], out, **CLICK_EDIT)
+    c["json-apply"].click(on_text, [*state, ed.text, *target], out, **CLICK_EDIT)
+    dataset.change(on_target, [*state, *target], out, **EDIT)
+    batch.change(on_target, [*state, *target], out, **EDIT)
     model.change(lambda m: gr.Accordion(open=True) if m == MODEL else gr.skip(), model, box, **QUIET)
     c["estimate"].click(
         bind(design_estimate.estimate, ctx),
