@@ -59,3 +59,22 @@ def table(rows: list[dict], columns: list[str]) -> str:
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
     return "\n".join([line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])
+
+
+def recipe_batch(name: str):
+    """(recipe, normalized batch x, labels y, a fresh model) for the named recipe: one batch of its size
+    from the test split of its data set (real images; the test split is enough to time steps)."""
+    import torch
+
+    from cnn.data import load_dataset
+    from cnn.data.normalize import Normalizer
+    from cnn.models import build_model
+    from cnn.training.recipes import get_recipe
+
+    recipe = get_recipe(name)
+    data = load_dataset(recipe.dataset, train=False)
+    c, h, _ = data.input_shape
+    mean, std = data.test.mean_std()
+    x = Normalizer(mean, std, torch.device("cpu"), c)(data.test.images[: recipe.batch_size])
+    y = data.test.labels[: recipe.batch_size]
+    return recipe, x, y, build_model(recipe.model, c, len(data.classes), h)

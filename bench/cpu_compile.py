@@ -29,21 +29,12 @@ def measure(recipe_name: str, compiled: bool, steps: int) -> dict:
     """In this process: seconds of the first step (a compiled one compiles in it) and ms a step."""
     import torch
     import torch.nn.functional as F
+    from common import recipe_batch
 
-    from cnn.data import load_dataset
-    from cnn.data.normalize import Normalizer
-    from cnn.models import build_model
     from cnn.training import cpu_mode
-    from cnn.training.recipes import get_recipe
 
     torch.set_flush_denormal(True)
-    recipe = get_recipe(recipe_name)
-    data = load_dataset(recipe.dataset, train=False)  # real images: the test split is enough
-    c, h, _ = data.input_shape
-    mean, std = data.test.mean_std()
-    x = Normalizer(mean, std, torch.device("cpu"), c)(data.test.images[: recipe.batch_size])
-    y = data.test.labels[: recipe.batch_size]
-    model = build_model(recipe.model, c, len(data.classes), h)
+    recipe, x, y, model = recipe_batch(recipe_name)
     mode, _ = cpu_mode.fastest_cpu_mode((recipe_name,), model, x, y, F.cross_entropy)
     if mode.channels_last:
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)

@@ -15,13 +15,9 @@ import argparse
 import common  # noqa: F401
 import torch
 import torch.nn.functional as F
-from common import header, table
+from common import header, recipe_batch, table
 
-from cnn.data import load_dataset
-from cnn.data.normalize import Normalizer
-from cnn.models import build_model
 from cnn.training import cpu_mode
-from cnn.training.recipes import get_recipe
 
 
 def main(argv=None) -> None:
@@ -33,13 +29,7 @@ def main(argv=None) -> None:
     torch.set_flush_denormal(True)  # as the engine does on the CPU
     rows = []
     for name in args.recipes:
-        recipe = get_recipe(name)
-        data = load_dataset(recipe.dataset, train=False)  # real images: the test split is enough
-        c, h, _ = data.input_shape
-        mean, std = data.test.mean_std()
-        x = Normalizer(mean, std, torch.device("cpu"), c)(data.test.images[: recipe.batch_size])
-        y = data.test.labels[: recipe.batch_size]
-        model = build_model(recipe.model, c, len(data.classes), h)
+        recipe, x, y, model = recipe_batch(name)
         times = cpu_mode.step_seconds(cpu_mode.copies_in_each_mode(model), x, y, F.cross_entropy, rounds=args.rounds)
         # the engine's own choice, timed again its way (at most 64 images, 3 rounds)
         chosen, _ = cpu_mode.fastest_cpu_mode((name,), model, x, y, F.cross_entropy)
