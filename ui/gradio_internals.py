@@ -59,6 +59,13 @@ WORKAROUNDS = {
         "second for the page's life. Check: bench/browser_idle.py --loader-timer; when the row without frames.js "
         "also asks no frames a second, Gradio has mended it and frames.js (and ScriptFirst) can go."
     ),
+    "ui/inside_tab.py ASKED": (
+        "The Inside tab's event hook asks for the view the radio shows when the hook runs, read from Gradio's "
+        "radio DOM (input:checked), not for the value Gradio read at the trigger: opening the tab, Gradio 6.31 "
+        "read the inputs, then ran the hook after the tab showed, so a pick of Photo meanwhile was answered "
+        "and then replaced by the drawing's view. Check: tests/test_browser_views.py::"
+        "test_a_pick_made_as_the_tab_opens_is_the_view_that_stays with ASKED reduced to the stamp alone."
+    ),
     "ui/train_view.py (acc_plot)": (
         "The accuracy plot is sent only once it has points: given an empty frame first, Gradio 6.31 left a "
         "coloured LinePlot blank for good. Check: start a run; the accuracy curve must appear after epoch 1."

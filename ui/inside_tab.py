@@ -3,7 +3,9 @@ Grad-CAM and saliency for the predicted class, for the drawing or the photo of t
 
 from __future__ import annotations
 
-import functools
+import math
+import threading
+from collections import OrderedDict
 
 import gradio as gr
 import pandas as pd
@@ -18,7 +20,7 @@ from cnn.serving.predictor import Predictor
 from cnn.serving.render import enlarge, feature_grid, overlay, to_pil
 
 from . import channels_view
-from .common import PREDICT, AppContext, best_guesses, friendly, log, md
+from .common import PREDICT, AppContext, best_guesses, bind, friendly, log, md
 
 SUMMARY_COLUMNS = ["Layer", "Type", "Output shape", "Param #"]
 MAPS_SHOWN = 16  # feature maps shown per layer
@@ -63,6 +65,57 @@ def prediction_line(probs: dict[str, float], kind: str = "photo") -> str:
         return f"Prediction: **{md(top)}** ({probs[top]:.1%})."
     a, b = guesses
     return f"Prediction: **not sure**, maybe {md(a)} ({probs[a]:.1%}) or {md(b)} ({probs[b]:.1%})."
+
+
+# The event's js hook stamps each ask with the page's clock (its first input, a hidden number) and
+# asks for what the radio shows then: Gradio runs the hook later than it reads the inputs (opening the
+# tab reads them, then waits for the tab to show), and a pick meanwhile would be answered first and
+# then undone by the tab's older reading (ui/gradio_internals.py WORKAROUNDS).
+ASKED = (
+    "(asked, which, ...rest) => "
+    "[Date.now(), document.querySelector('#inside-which input:checked')?.value ?? which, ...rest]"
+)
+OUTPUTS = 6  # text, summary, maps, model input, Grad-CAM, saliency
+
+
+class NewestAsked:
+    """Per page (Gradio's session), the page's time of the newest view it asked for. Opening the tab asks
+    for the view of the radio's choice and a pick at once for the other's, as two events that run side
+    by side; the drawing's first view is the slower, and came last: the page showed the digit model
+    beside "Photo". An answer to an older ask is now dropped. At most `keep` pages are remembered."""
+
+    def __init__(self, keep: int = 4096):
+        self.keep, self._newest, self._lock = keep, OrderedDict(), threading.Lock()
+
+    def ask(self, page: str, at: float) -> None:
+        with self._lock:
+            if at >= self._newest.get(page, -math.inf):
+                self._newest[page] = at
+                self._newest.move_to_end(page)
+            while len(self._newest) > self.keep:
+                self._newest.popitem(last=False)
+
+    def outdated(self, page: str, at: float) -> bool:
+        with self._lock:
+            return at < self._newest.get(page, -math.inf)
+
+
+_asks = NewestAsked()
+
+
+def inside_view(ctx: AppContext, asked, which: str, sketch, image, draw_path, photo_path, request: gr.Request = None):
+    """The tab's event: inside(), unless the page has asked for a newer view meanwhile (NewestAsked):
+    then its outputs stay as the newer answer leaves them."""
+    page = getattr(request, "session_hash", None)
+    try:
+        at = float(asked)
+    except (TypeError, ValueError):
+        at = math.nan
+    if page is None or not math.isfinite(at):  # (no stamp: an API call; answered as asked)
+        return inside(ctx, which, sketch, image, draw_path, photo_path)
+    _asks.ask(page, at)
+    answer = None if _asks.outdated(page, at) else inside(ctx, which, sketch, image, draw_path, photo_path)
+    return (gr.skip(),) * OUTPUTS if answer is None or _asks.outdated(page, at) else answer
 
 
 @friendly
@@ -116,9 +169,11 @@ def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr
     with gr.Tab("Inside", id="inside") as tab:  # a short name: every tab fits a phone's tab bar
         gr.Markdown("**Inside the network**: what each layer makes of the drawing or the photo.")
         with gr.Row():
-            which = gr.Radio(["Drawing", "Photo"], value="Drawing", label="Look inside the model for")
+            which = gr.Radio(
+                ["Drawing", "Photo"], value="Drawing", label="Look inside the model for", elem_id="inside-which"
+            )
             show = gr.Button("Show", variant="primary")
-        text = gr.Markdown()
+        text = gr.Markdown(elem_id="inside-text")
         with gr.Row():
             seen = gr.Image(label="Model input", interactive=False, height=224, elem_classes="pixelated")
             cam = gr.Image(label="Grad-CAM (last feature map)", interactive=False, height=224, elem_classes="pixelated")
@@ -135,13 +190,16 @@ def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr
         )
         summary = gr.Dataframe(label="Model summary", interactive=False, wrap=True)
         channels_view.build(ctx, which, draw_model, photo_model, tab)
+        asked = gr.Number(visible="hidden", elem_id="inside-asked")  # the page's time of each ask (ASKED)
     event = dict(
-        fn=functools.partial(inside, ctx),
-        inputs=[which, sketch, photo, draw_model, photo_model],
+        fn=bind(inside_view, ctx),
+        inputs=[asked, which, sketch, photo, draw_model, photo_model],
         outputs=[text, summary, maps, seen, cam, sal],
+        js=ASKED,
         api_visibility="private",
         **PREDICT,
     )
-    show.click(**event)
-    which.change(**event)
-    tab.select(**event)
+    # every trigger asks at once, stamped then ("multiple": Gradio's default for a change, always_last,
+    # sent a held-back ask late); the newest ask's answer is the one shown (inside_view)
+    for trigger in (show.click, which.change, tab.select):
+        trigger(trigger_mode="multiple", **event)
