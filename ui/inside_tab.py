@@ -199,7 +199,8 @@ def build(ctx: AppContext, sketch: gr.Sketchpad, photo: gr.Image, draw_model: gr
         api_visibility="private",
         **PREDICT,
     )
-    # every trigger asks at once, stamped then ("multiple": Gradio's default for a change, always_last,
-    # sent a held-back ask late); the newest ask's answer is the one shown (inside_view)
-    for trigger in (show.click, which.change, tab.select):
-        trigger(trigger_mode="multiple", **event)
+    # each ask is for what the radio shows when it is sent (ASKED), and the newest ask's answer is the
+    # one shown (inside_view); Show and the tab take no second ask while theirs is on its way
+    show.click(**event)
+    which.change(**event)
+    tab.select(**event)
