@@ -217,6 +217,18 @@ def test_inside_a_photo_and_without_one(ctx):
     assert maps == [] and images == [None, None, None]
 
 
+def test_the_inside_tab_keeps_the_newest_ask_of_each_page_and_forgets_the_oldest_pages():
+    from ui.inside_tab import NewestAsked
+
+    asks = NewestAsked(keep=2)
+    asks.ask("a", 10.0)
+    asks.ask("a", 5.0)  # an older ask arriving late changes nothing
+    assert asks.outdated("a", 5.0) and not asks.outdated("a", 10.0)
+    asks.ask("b", 1.0)
+    asks.ask("c", 1.0)  # a third page: the least recent ("a") is forgotten, so its asks all count
+    assert not asks.outdated("a", 0.0) and asks.outdated("c", 0.5)
+
+
 # ---------------------------------------------------------------- the Train tab
 # Its handlers and how a run looks on the page: tests/test_train_tab.py.
 
@@ -284,15 +296,3 @@ def test_the_app_wires_the_handlers(tmp_path, data_dir):
 
 
 # ---------------------------------------------------------------- unsure predictions, the Photo tab's classes
-
-
-def test_the_inside_tab_keeps_the_newest_ask_of_each_page_and_forgets_the_oldest_pages():
-    from ui.inside_tab import NewestAsked
-
-    asks = NewestAsked(keep=2)
-    asks.ask("a", 10.0)
-    asks.ask("a", 5.0)  # an older ask arriving late changes nothing
-    assert asks.outdated("a", 5.0) and not asks.outdated("a", 10.0)
-    asks.ask("b", 1.0)
-    asks.ask("c", 1.0)  # a third page: the least recent ("a") is forgotten, so its asks all count
-    assert not asks.outdated("a", 0.0) and asks.outdated("c", 0.5)

@@ -114,8 +114,10 @@ def inside_view(ctx: AppContext, asked, which: str, sketch, image, draw_path, ph
     if page is None or not math.isfinite(at):  # (no stamp: an API call; answered as asked)
         return inside(ctx, which, sketch, image, draw_path, photo_path)
     _asks.ask(page, at)
-    answer = None if _asks.outdated(page, at) else inside(ctx, which, sketch, image, draw_path, photo_path)
-    return (gr.skip(),) * OUTPUTS if answer is None or _asks.outdated(page, at) else answer
+    if _asks.outdated(page, at):  # a newer ask came first: no model run for this one
+        return (gr.skip(),) * OUTPUTS
+    answer = inside(ctx, which, sketch, image, draw_path, photo_path)
+    return (gr.skip(),) * OUTPUTS if _asks.outdated(page, at) else answer
 
 
 @friendly
