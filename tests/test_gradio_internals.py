@@ -149,7 +149,9 @@ def test_wrapped_page_events_are_the_ones_gradio_calls():
         box.change(lambda v: v, box, out, api_visibility="private")
     calls = []
 
-    def wrap(fn):
+    def wrap(fn, outputs):
+        assert outputs == 1  # the event's one output box
+
         def call(*a):
             calls.append(a)
             return f"wrapped {fn(*a)}"

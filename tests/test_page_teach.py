@@ -18,6 +18,7 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cnn.projects import Project, list_projects
+from ui import teach_view
 
 PER_CLASS = 6
 BRUSH = 0.03  # the Teach brush (18 px of 420) as a fraction of the canvas, with room for smoothing
@@ -208,3 +209,49 @@ def test_a_class_added_while_a_project_opens_goes_into_that_project(page, monkey
     add_class_while_opening(page, opening, pick_ants, "Ants", "legs")
     assert (classes_of(page, "Ants"), classes_of(page, "Bees")) == (["legs"], ["wings"])
     assert error_badges(page) == 0
+
+
+class LateFirstSummary:
+    """The first summary the server works out for the project goes out only after a second one has
+    been worked out (waiting at most 5 s), and 0.5 s later (a busy server, made certain): an answer
+    computed early then reaches the page after one computed later."""
+
+    def __init__(self, monkeypatch):
+        real, self.calls, second = teach_view.summary, 0, threading.Event()
+
+        def late(project):
+            text = real(project)
+            self.calls += 1
+            if self.calls == 1:
+                second.wait(5)
+                time.sleep(0.5)
+            else:
+                second.set()
+            return text
+
+        monkeypatch.setattr(teach_view, "summary", late)
+
+
+def test_the_count_shown_is_the_count_stored_when_answers_cross(page, monkeypatch):
+    """Two drawings added at once, the first one's answer late: the page ends on two examples, as on
+    disk (it showed the late answer's one: each add's answer was shown as it came, in any order)."""
+    open_tab(page, "Teach")
+    box(page, "teach-new-name").fill("Crossing")
+    page.locator("#teach-create").click()
+    summary_has(page, "Crossing")
+    box(page, "teach-new-class").fill("dot")
+    page.locator("#teach-add-class").click()
+    summary_has(page, "dot: 0")
+    page.wait_for_function("() => document.querySelector('#teach-add').innerText.includes('Add to dot')")
+    wait_brush(page, "teach-sketch")
+    late = LateFirstSummary(monkeypatch)
+    for i in range(2):
+        draw_shape(page, "teach-sketch", line(i))
+        page.locator("#teach-add").click()
+    summary_has(page, "dot: 2", timeout=20_000)
+    page.wait_for_function("() => !document.querySelector('#teach-sketch .teach-saving').innerText")
+    time.sleep(3)  # (the late answer has come by now)
+    shown = page.locator("#teach-summary").inner_text()
+    assert "dot: 2" in shown, f"the page shows {shown!r} with two examples stored (summaries worked out: {late.calls})"
+    (found,) = [p for p in list_projects(page.data_dir) if p.name == "Crossing"]
+    assert len(Project.open(found.path).examples("dot")) == 2

@@ -65,7 +65,7 @@ def made(ctx, per_class: int = 5) -> str:
     for name in ("ring", "bar"):
         teach_tab.add_class(ctx, path, name)
         for k in range(per_class):
-            v = shown(teach_tab.add_drawing(ctx, drawn(stroke(name, k)), path, name))
+            teach_tab.add_drawing(ctx, drawn(stroke(name, k)), path, name)
     return path
 
 

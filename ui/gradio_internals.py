@@ -155,16 +155,17 @@ def attach(demo: gr.Blocks, ctx: Any) -> None:
     demo.runs = ctx.runs
 
 
-def wrap_page_events(demo: gr.Blocks, wrap: Callable[[Callable], Callable]) -> int:
+def wrap_page_events(demo: gr.Blocks, wrap: Callable[[Callable, int], Callable]) -> int:
     """Replace the handler of every page event of `demo` (those with api_visibility "private", not
-    the named API endpoints) by `wrap(handler)`; the number wrapped. Why: a handler's gr.Error puts
-    every output of its event into an error state that the person must close by hand
-    (ui/refusals.py). Relies on: `Blocks.fns` mapping ids to BlockFunctions whose `fn` Gradio calls
-    at each event and whose `api_visibility` says whether it is an endpoint."""
+    the named API endpoints) by `wrap(handler, number of its outputs)`; the number wrapped. Why: a
+    handler's gr.Error puts every output of its event into an error state that the person must close
+    by hand (ui/refusals.py). Relies on: `Blocks.fns` mapping ids to BlockFunctions whose `fn` Gradio
+    calls at each event, whose `outputs` are the event's and whose `api_visibility` says whether it
+    is an endpoint."""
     wrapped = 0
     for block_fn in demo.fns.values():
         if block_fn.fn is not None and block_fn.api_visibility == "private":
-            block_fn.fn = wrap(block_fn.fn)
+            block_fn.fn = wrap(block_fn.fn, len(block_fn.outputs))
             wrapped += 1
     return wrapped
 

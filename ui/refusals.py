@@ -22,10 +22,12 @@ def _warn(exc: gr.Error) -> None:
     gr.Warning(exc.message, duration=exc.duration, title="Not done")
 
 
-def gentle(fn):
-    """fn with its gr.Error refusals shown as warnings and every output left unchanged."""
+def gentle(fn, outputs: int = 1):
+    """fn with its gr.Error refusals shown as warnings and every output left unchanged (fn's event has
+    `outputs` outputs: with none, a skip would be one value too many)."""
     if getattr(fn, "__gentle__", False):
         return fn
+    unchanged = gr.skip() if outputs else None
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -39,7 +41,7 @@ def gentle(fn):
                 if sent:
                     raise
                 _warn(exc)
-                yield gr.skip()
+                yield unchanged
 
         call = stream
     else:
@@ -50,7 +52,7 @@ def gentle(fn):
                 return fn(*args, **kwargs)
             except gr.Error as exc:
                 _warn(exc)
-                return gr.skip()
+                return unchanged
 
     call.__gentle__ = True
     if isinstance(fn, functools.partial):

@@ -92,15 +92,16 @@ def delete_class(ctx: AppContext, path, cls: str, sure: bool, request: gr.Reques
 
 
 @friendly
-def add_drawing(ctx: AppContext, drawing: str, path, cls: str, request: gr.Request = None) -> tuple:
+def add_drawing(ctx: AppContext, drawing: str, path, cls: str, request: gr.Request = None) -> None:
     """Store the canvas's drawing (a PNG data URL the page took at the click: ui/teach_canvas.py) in
-    class `cls`, the class picked at the click."""
+    class `cls`, the class picked at the click. It shows nothing itself: quick adds save side by side
+    and their answers can reach the page in any order, so the page asks for the project after each
+    (pick_class, one ask at a time, the last one after the last save: see build)."""
     project = open_project_at(ctx, path, request)
     image = from_data_url(drawing)
     if image is None:
         raise CnnError("The canvas is empty: draw an example first.")
     project.add_example(cls, image)
-    return view(ctx, project, cls, request=request)
 
 
 @friendly
@@ -260,16 +261,20 @@ def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
     c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
     c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **private)
     # the page takes the drawing and empties the canvas in the click (teach_canvas.TAKE); adds queue up
-    # behind it, each with the class picked at its click, and show their progress on the examples
+    # behind it, each with the class picked at its click, and show their progress on the examples. The
+    # project is shown by a view asked for after each add, one at a time, the last ask after the last
+    # save ("always_last"): the adds' own answers could come in any order, and an older count stayed.
     c["add_btn"].click(
         b(add_drawing, ctx),
         [c["drawing"], prj, cls],
-        out,
+        None,
         js=teach_canvas.TAKE,
         trigger_mode="multiple",
         show_progress_on=[c["examples"]],
         **private,
-    ).then(None, None, None, js=teach_canvas.SAVED, **private)
+    ).then(None, None, None, js=teach_canvas.SAVED, **private).then(
+        b(pick_class, ctx), [prj, cls], out, trigger_mode="always_last", show_progress="hidden", **private
+    )
     c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **private)
     c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
     c["examples"].select(pick_example, c["files"], c["picked"], **private)
