@@ -65,10 +65,11 @@ def summary_has(page, text: str, timeout: float = 300_000) -> None:
         page.wait_for_function(
             f"() => document.querySelector('#teach-summary').innerText.includes({text!r})", timeout=timeout
         )
-    except Exception as e:  # say what the page shows instead
+    except Exception as e:  # say what the page shows instead, and what is stored
         shown = page.locator("#teach-summary").inner_text()
         toasts = page.evaluate("() => window.cnnMessages || []")
-        raise AssertionError(f"{text!r} not in the summary: {shown!r}; messages: {toasts}") from e
+        stored = {p.name: {c.name: c.count for c in p.classes()} for p in list_projects(page.data_dir)}
+        raise AssertionError(f"{text!r} not in the summary: {shown!r}; messages: {toasts}; stored: {stored}") from e
 
 
 # every message the page showed, kept (a toast goes away by itself), for a failure to say
