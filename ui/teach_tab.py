@@ -242,6 +242,27 @@ def _wire_opening(ctx: AppContext, c: dict, out: list) -> None:
     c["create"].click(bind(create_project, ctx), [c["new_name"], c["kind"]], out, **opening).then(**opened)
 
 
+def _wire_adding(ctx: AppContext, c: dict, out: list) -> None:
+    """Add (a drawing): the page takes the drawing and empties the canvas in the click
+    (teach_canvas.TAKE); adds queue up behind it, each with the class picked at its click, and show
+    their progress on the examples. The project is shown by a view asked for after each add, one at a
+    time, the last ask after the last save ("always_last"): the adds' own answers could come in any
+    order, and an older count stayed."""
+    private = dict(api_visibility="private")
+    prj, cls = c["project"], c["class_pick"]
+    c["add_btn"].click(
+        bind(add_drawing, ctx),
+        [c["drawing"], prj, cls],
+        None,
+        js=teach_canvas.TAKE,
+        trigger_mode="multiple",
+        show_progress_on=[c["examples"]],
+        **private,
+    ).then(None, None, None, js=teach_canvas.SAVED, **private).then(
+        bind(pick_class, ctx), [prj, cls], out, trigger_mode="always_last", show_progress="hidden", **private
+    )
+
+
 def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
     """The tab's layout and events (call inside `tabs`); draw and photo are the DrawTab and PhotoTab
     its "Use in" buttons load a trained model into; owner is the browser's token (train_tab.owner_state)."""
@@ -260,21 +281,7 @@ def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
     c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)
     c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
     c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **private)
-    # the page takes the drawing and empties the canvas in the click (teach_canvas.TAKE); adds queue up
-    # behind it, each with the class picked at its click, and show their progress on the examples. The
-    # project is shown by a view asked for after each add, one at a time, the last ask after the last
-    # save ("always_last"): the adds' own answers could come in any order, and an older count stayed.
-    c["add_btn"].click(
-        b(add_drawing, ctx),
-        [c["drawing"], prj, cls],
-        None,
-        js=teach_canvas.TAKE,
-        trigger_mode="multiple",
-        show_progress_on=[c["examples"]],
-        **private,
-    ).then(None, None, None, js=teach_canvas.SAVED, **private).then(
-        b(pick_class, ctx), [prj, cls], out, trigger_mode="always_last", show_progress="hidden", **private
-    )
+    _wire_adding(ctx, c, out)
     c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **private)
     c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
     c["examples"].select(pick_example, c["files"], c["picked"], **private)
