@@ -96,7 +96,7 @@ def add_drawing(ctx: AppContext, drawing: str, path, cls: str, request: gr.Reque
     """Store the canvas's drawing (a PNG data URL the page took at the click: ui/teach_canvas.py) in
     class `cls`, the class picked at the click. It shows nothing itself: quick adds save side by side
     and their answers can reach the page in any order, so the page asks for the project after each
-    (pick_class, one ask at a time, the last one after the last save: see build)."""
+    (pick_class, one ask at a time, the last one after the last save: see _wire_adding)."""
     project = open_project_at(ctx, path, request)
     image = from_data_url(drawing)
     if image is None:
