@@ -232,6 +232,13 @@ def teach(ctx: AppContext, path, start_from: str, owner=None, augment=None, requ
     )
 
 
+# A second "Add class" clicked before the first is answered is queued, not dropped (Gradio's default
+# drops it: the class typed second was lost without a word), and the adds of classes run one at a
+# time, so their answers come in order and the page ends on the class added last. (One queue for all
+# pages: an add of a class costs milliseconds.)
+ADD_CLASS = dict(trigger_mode="multiple", concurrency_id="teach-class", concurrency_limit=1)
+
+
 def _wire_opening(ctx: AppContext, c: dict, out: list) -> None:
     """Opening a project from the list and creating one: the panels below grey out until the page
     shows it (teach_layout.OPENING), so that no click meanwhile goes with the project shown before."""
@@ -276,7 +283,7 @@ def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
     tab.select(bind(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
     _wire_opening(ctx, c, out)
     b = bind
-    c["add_class"].click(b(add_class, ctx), [prj, c["new_class"]], out, **private)
+    c["add_class"].click(b(add_class, ctx), [prj, c["new_class"]], out, **ADD_CLASS, **private)
     cls.input(b(pick_class, ctx), [prj, cls], out, **private)
     c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)
     c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
