@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import io
 import os
-import random
 import re
 import threading
 import time
@@ -15,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from app_helpers import ROOT, claimed_png, launch
+from fuzz_inputs import _png, mutations, seven
 from PIL import Image, ImageDraw
 
 CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -122,12 +121,6 @@ def test_predict_photo_examples(client):
         assert top(result) == path.stem, (path.name, result)
 
 
-def _png(im: Image.Image, fmt="PNG", **kw) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
 GOOD_PNG = _png(Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)))
 BAD_INPUTS = {
     "text.txt": (b"just some words\n", "text file, not an image"),
@@ -152,15 +145,6 @@ def test_blank_and_dot_drawings(client, files):
     dot = Image.new("L", (600, 600), 255)
     ImageDraw.Draw(dot).ellipse([290, 290, 306, 306], fill=0)
     assert "only a dot" in error_of(client, "predict_digit", files("dot.png", dot))
-
-
-def seven(size=(300, 400)) -> Image.Image:
-    im = Image.new("RGB", size, "white")
-    w, h = size
-    ImageDraw.Draw(im).line(
-        [(0.25 * w, 0.2 * h), (0.75 * w, 0.2 * h), (0.4 * w, 0.8 * h)], fill="black", width=max(4, w // 14)
-    )
-    return im
 
 
 def test_unusual_but_valid_images(client, files):
@@ -190,29 +174,6 @@ def test_app_keeps_serving_after_bad_input(client, files):
     for name, (data, _) in BAD_INPUTS.items():
         error_of(client, "predict_photo", files("again-" + name, data))  # an AppError with its message
     assert top(call(client, "predict_digit", files("ok.png", seven()))) == "7"
-
-
-def mutations(seed: int, n: int) -> list[bytes]:
-    """Random bytes, and valid PNG/JPEG/GIF/BMP files with bytes flipped, cut or inserted."""
-    rng = random.Random(seed)
-    valid = [_png(seven((64, 64)), fmt) for fmt in ("PNG", "JPEG", "GIF", "BMP", "WEBP")]
-    out = []
-    for i in range(n):
-        kind = i % 4
-        if kind == 0:
-            out.append(rng.randbytes(rng.randint(0, 3000)))
-            continue
-        b = bytearray(rng.choice(valid))
-        if kind == 1:
-            for _ in range(rng.randint(1, 20)):
-                b[rng.randrange(len(b))] = rng.randrange(256)
-        elif kind == 2:
-            b = b[: rng.randint(0, len(b))]
-        else:
-            pos = rng.randrange(len(b))
-            b[pos:pos] = rng.randbytes(rng.randint(1, 64))
-        out.append(bytes(b))
-    return out
 
 
 def test_fuzz_both_endpoints(served, tmp_path):

@@ -7,7 +7,8 @@ import os
 
 import pytest
 from app_helpers import launch
-from test_app_api import seven, top
+from fuzz_inputs import seven
+from test_app_api import top
 
 CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 DIGITS = [str(i) for i in range(10)]

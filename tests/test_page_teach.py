@@ -214,8 +214,8 @@ def test_a_class_added_while_a_project_opens_goes_into_that_project(page, monkey
 
 class LateFirstSummary:
     """The first summary the server works out for the project goes out only after a second one has
-    been worked out (waiting at most 3 s: the next drawing's is that quick), and 0.5 s later (a busy server, made certain): an answer
-    computed early then reaches the page after one computed later."""
+    been worked out (waiting at most 3 s: the next drawing's is that quick), and 0.5 s later (a busy
+    server, made certain): an answer computed early then reaches the page after one computed later."""
 
     def __init__(self, monkeypatch):
         real, self.calls, second = teach_view.summary, 0, threading.Event()

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from app_helpers import ROOT, checkpoint
+from fuzz_inputs import mutations
 from PIL import Image
-from test_app_api import mutations
 
 from cnn.runs import RunManager
 from cnn.serving.decode import BLANK_MESSAGE

@@ -153,9 +153,9 @@ def api_client(server, auth):
 
 
 def test_bob_predicts_with_adas_run_through_the_api(server, tmp_path):
+    from fuzz_inputs import seven
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
-    from test_app_api import seven
 
     image = tmp_path / "seven.png"
     seven().save(image)
