@@ -72,6 +72,19 @@ def summary_has(page, text: str, timeout: float = 300_000) -> None:
         raise AssertionError(f"{text!r} not in the summary: {shown!r}; messages: {toasts}; stored: {stored}") from e
 
 
+def created(page, name: str, with_class: str | None = None) -> None:
+    """Project `name` made on the Teach tab and shown, with one class (empty, picked) if given."""
+    open_tab(page, "Teach")
+    box(page, "teach-new-name").fill(name)
+    page.locator("#teach-create").click()
+    summary_has(page, name)
+    if with_class:
+        box(page, "teach-new-class").fill(with_class)
+        page.locator("#teach-add-class").click()
+        summary_has(page, f"{with_class}: 0")
+        page.wait_for_function(f"() => document.querySelector('#teach-add').innerText.includes('Add to {with_class}')")
+
+
 # every message the page showed, kept (a toast goes away by itself), for a failure to say
 KEEP_MESSAGES = """() => { window.cnnMessages = []; new MutationObserver(() => {
   for (const t of document.querySelectorAll('.toast-body')) {
@@ -98,10 +111,7 @@ class HeldSaves:
 def test_quick_hands_on_a_slow_page_store_each_drawing_once_as_drawn(page, monkeypatch):
     page.evaluate(KEEP_MESSAGES)
     saves = HeldSaves(monkeypatch)
-    open_tab(page, "Teach")
-    box(page, "teach-new-name").fill("Quick hands")
-    page.locator("#teach-create").click()
-    summary_has(page, "Quick hands")
+    created(page, "Quick hands")
     for name, shape in SHAPES.items():
         page.throttle(1)  # (typed names reach the page's state late on a slowed page; that is not tested here)
         box(page, "teach-new-class").fill(name)
@@ -192,10 +202,7 @@ def test_a_class_added_while_a_project_opens_goes_into_that_project(page, monkey
     created or picked. (On a busy server the click went with the project shown before: "Open a project
     first" after Create, and into the project open before after a pick.)"""
     opening = HeldOpening(monkeypatch)
-    open_tab(page, "Teach")
-    box(page, "teach-new-name").fill("Ants")
-    page.locator("#teach-create").click()
-    summary_has(page, "Ants")
+    created(page, "Ants")
 
     def create_bees():
         box(page, "teach-new-name").fill("Bees")
@@ -236,14 +243,7 @@ class LateFirstSummary:
 def test_the_count_shown_is_the_count_stored_when_answers_cross(page, monkeypatch):
     """Two drawings added at once, the first one's answer late: the page ends on two examples, as on
     disk (it showed the late answer's one: each add's answer was shown as it came, in any order)."""
-    open_tab(page, "Teach")
-    box(page, "teach-new-name").fill("Crossing")
-    page.locator("#teach-create").click()
-    summary_has(page, "Crossing")
-    box(page, "teach-new-class").fill("dot")
-    page.locator("#teach-add-class").click()
-    summary_has(page, "dot: 0")
-    page.wait_for_function("() => document.querySelector('#teach-add').innerText.includes('Add to dot')")
+    created(page, "Crossing", with_class="dot")
     wait_brush(page, "teach-sketch")
     late = LateFirstSummary(monkeypatch)
     for i in range(2):
@@ -262,10 +262,7 @@ def test_two_classes_added_in_quick_succession_both_arrive_the_last_picked(page,
     """Add class, type the next name and Add class again before the server has answered: both classes
     are made, in order, and the page ends on the second (Gradio dropped a click made while the first
     was on its way: the class typed second was lost, with no message)."""
-    open_tab(page, "Teach")
-    box(page, "teach-new-name").fill("Quick classes")
-    page.locator("#teach-create").click()
-    summary_has(page, "Quick classes")
+    created(page, "Quick classes")
     gate, add = threading.Event(), Project.add_class
 
     def held_add(project, name):
