@@ -31,7 +31,9 @@ def measure(recipe_name: str, compiled: bool, steps: int) -> dict:
     import torch.nn.functional as F
     from common import recipe_batch
 
+    from cnn.data.sources import NAMED_TRAIN_IMAGES
     from cnn.training import cpu_mode
+    from cnn.training.calibrate import holdout_size
 
     torch.set_flush_denormal(True)
     recipe, x, y, model = recipe_batch(recipe_name)
@@ -60,7 +62,8 @@ def measure(recipe_name: str, compiled: bool, steps: int) -> dict:
     for _ in range(steps):
         step()
     per_step = (time.perf_counter() - t) / steps
-    n_train = 55_000  # MNIST's training images less the default hold-out of 5,000
+    full = NAMED_TRAIN_IMAGES[recipe.dataset]
+    n_train = full - holdout_size(full, None)  # the training images less the default hold-out
     run_steps = math.ceil(n_train * recipe.epochs / recipe.batch_size)
     return {"mode": str(mode), "first": first, "ms": per_step * 1e3, "run_steps": run_steps}
 
