@@ -237,14 +237,14 @@ def teach(ctx: AppContext, path, start_from: str, owner=None, augment=None, requ
 # time, so their answers come in order and the page ends on the class added last. (One queue for all
 # pages: an add of a class costs milliseconds.)
 ADD_CLASS = dict(trigger_mode="multiple", concurrency_id="teach-class", concurrency_limit=1)
+PRIVATE = dict(api_visibility="private")  # every event of the tab: the page's own, no API endpoint
 
 
 def _wire_opening(ctx: AppContext, c: dict, out: list) -> None:
     """Opening a project from the list and creating one: the panels below grey out until the page
     shows it (teach_layout.OPENING), so that no click meanwhile goes with the project shown before."""
-    private = dict(api_visibility="private")
-    opened = dict(fn=None, inputs=None, outputs=None, js=teach_layout.OPENED, **private)
-    opening = dict(js=teach_layout.OPENING, **private)
+    opened = dict(fn=None, inputs=None, outputs=None, js=teach_layout.OPENED, **PRIVATE)
+    opening = dict(js=teach_layout.OPENING, **PRIVATE)
     c["choose"].input(bind(open_project, ctx), c["choose"], out, **opening).then(**opened)
     c["create"].click(bind(create_project, ctx), [c["new_name"], c["kind"]], out, **opening).then(**opened)
 
@@ -255,7 +255,6 @@ def _wire_adding(ctx: AppContext, c: dict, out: list) -> None:
     their progress on the examples. The project is shown by a view asked for after each add, one at a
     time, the last ask after the last save ("always_last"): the adds' own answers could come in any
     order, and an older count stayed."""
-    private = dict(api_visibility="private")
     prj, cls = c["project"], c["class_pick"]
     c["add_btn"].click(
         bind(add_drawing, ctx),
@@ -264,9 +263,9 @@ def _wire_adding(ctx: AppContext, c: dict, out: list) -> None:
         js=teach_canvas.TAKE,
         trigger_mode="multiple",
         show_progress_on=[c["examples"]],
-        **private,
-    ).then(None, None, None, js=teach_canvas.SAVED, **private).then(
-        bind(pick_class, ctx), [prj, cls], out, trigger_mode="always_last", show_progress="hidden", **private
+        **PRIVATE,
+    ).then(None, None, None, js=teach_canvas.SAVED, **PRIVATE).then(
+        bind(pick_class, ctx), [prj, cls], out, trigger_mode="always_last", show_progress="hidden", **PRIVATE
     )
 
 
@@ -279,20 +278,19 @@ def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
             c[name] = gr.State(None)
     out = [c[k] for k in VIEW]
     prj, cls = c["project"], c["class_pick"]
-    private = dict(api_visibility="private")
-    tab.select(bind(project_list, ctx), prj, c["choose"], show_progress="hidden", **private)
+    tab.select(bind(project_list, ctx), prj, c["choose"], show_progress="hidden", **PRIVATE)
     _wire_opening(ctx, c, out)
     b = bind
-    c["add_class"].click(b(add_class, ctx), [prj, c["new_class"]], out, **ADD_CLASS, **private)
-    cls.input(b(pick_class, ctx), [prj, cls], out, **private)
-    c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **private)
-    c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **private)
-    c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **private)
+    c["add_class"].click(b(add_class, ctx), [prj, c["new_class"]], out, **ADD_CLASS, **PRIVATE)
+    cls.input(b(pick_class, ctx), [prj, cls], out, **PRIVATE)
+    c["rename"].click(b(rename_class, ctx), [prj, cls, c["rename_to"]], out, **PRIVATE)
+    c["delete_class"].click(b(delete_class, ctx), [prj, cls, c["sure_class"]], out, **PRIVATE)
+    c["delete_project"].click(b(delete_project, ctx), [prj, c["sure_project"]], out, **PRIVATE)
     _wire_adding(ctx, c, out)
-    c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **private)
-    c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **private)
-    c["examples"].select(pick_example, c["files"], c["picked"], **private)
-    c["remove"].click(b(remove_example, ctx), [prj, cls, c["picked"]], out, **private)
+    c["add_picture"].click(b(add_picture, ctx), [prj, cls, c["picture"]], out, **PRIVATE)
+    c["upload"].upload(b(add_files, ctx), [prj, cls, c["upload"]], out + [c["upload"]], **PRIVATE)
+    c["examples"].select(pick_example, c["files"], c["picked"], **PRIVATE)
+    c["remove"].click(b(remove_example, ctx), [prj, cls, c["picked"]], out, **PRIVATE)
     c["look"].click(
         b(seen, ctx),
         [c["drawing"], prj],
@@ -300,10 +298,10 @@ def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
         js=teach_canvas.PEEK,
         trigger_mode="always_last",
         show_progress="hidden",
-        **private,
+        **PRIVATE,
     )
-    c["picture"].change(b(seen, ctx), [c["picture"], prj], c["seen"], show_progress="hidden", **private)
-    c["export"].click(b(export, ctx), prj, c["export_file"], **private)
+    c["picture"].change(b(seen, ctx), [c["picture"], prj], c["seen"], show_progress="hidden", **PRIVATE)
+    c["export"].click(b(export, ctx), prj, c["export_file"], **PRIVATE)
     c["train"].click(
         bind(teach, ctx),
         [prj, c["start_from"], owner, c["augment"].spec],
@@ -311,11 +309,11 @@ def build(ctx: AppContext, draw, photo, owner: gr.BrowserState) -> dict:
         concurrency_id="teach",
         concurrency_limit=None,  # the app's queue of runs orders them (cnn.runs)
         show_progress="hidden",
-        **private,
+        **PRIVATE,
     )
     augment_panel.wire_project(ctx, c["augment"], prj)
     for where, button, tab in (("draw", c["to_draw"], draw), ("photo", c["to_photo"], photo)):
-        button.click(b(train_tab.use_in, ctx, where), c["last_model"], [tab.model, tab.about], **private).success(
-            None, None, None, js=opens_tab(where), **private
+        button.click(b(train_tab.use_in, ctx, where), c["last_model"], [tab.model, tab.about], **PRIVATE).success(
+            None, None, None, js=opens_tab(where), **PRIVATE
         )
     return c
