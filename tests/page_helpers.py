@@ -1,6 +1,6 @@
 """The page under real hands (tests/test_page_*.py): the app on a data directory of its own (MNIST
-linked in, Teach projects kept apart), a headless chromium page on it, slowed by CPU throttling when
-asked, on a desktop or a phone screen; and what those tests read off the page."""
+linked in, Teach projects kept apart), a headless chromium page on it, slowed down when asked
+(tests/slow_page.py), on a desktop or a phone screen; and what those tests read off the page."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 from app_helpers import launch, playwright_and_chromium, software_webgl
 from conftest import DATA_DIR
+from slow_page import slow_down
 from test_browser import CHROMIUM_ARGS, draw_stroke
 
 SLOW = 90_000  # ms: this machine is shared and slow
@@ -37,8 +38,8 @@ def data_dir_with_mnist(tmp: Path) -> Path:
 
 @contextmanager
 def app_page(tmp_path_factory, *, throttle: float = 1.0, screen: dict = DESKTOP, flags: tuple = ()):
-    """The app and a page on it, Draw tab loaded; throttle > 1 slows the page's CPU that many times
-    (Chromium's Emulation.setCPUThrottlingRate), as page.throttle(rate) does later; flags are more
+    """The app and a page on it, Draw tab loaded; throttle > 1 slows the page that many times
+    (tests/slow_page.py), as page.throttle(rate) does later; flags are more
     command-line flags for the app. page.demo is the app, page.app_url its address, page.data_dir its
     data directory."""
     with app_browser(tmp_path_factory, flags=flags) as pages, pages.page(throttle=throttle, screen=screen) as page:
@@ -76,18 +77,21 @@ def _page_on(
     ctx = browser.new_context(**screen)
     if not webgl_as_is:
         software_webgl(ctx)
+    page = None
     try:
         page = ctx.new_page()
         page.set_default_timeout(SLOW)
         page.goto(url)
         page.locator("#sketch button[aria-label='Brush']").wait_for()
         cdp = page.context.new_cdp_session(page)
-        page.throttle = lambda rate: cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+        page.throttle = slow_down(page)
         page.cdp, page.touch = cdp, bool(screen.get("has_touch"))
         page.throttle(throttle)
         page.data_dir, page.demo, page.app_url = data, demo, url
         yield page
     finally:
+        if page is not None and hasattr(page, "throttle"):
+            page.throttle(1)  # (a stopped renderer would hold the context's closing up)
         ctx.close()
 
 

@@ -1,7 +1,7 @@
 """The Draw tab on a desktop page (1280 px), one app and page for three checks, in this order (the
 last changes the page's model):
 - it answers for the drawing now on the canvas, never an earlier one, on a page slowed down by
-  Chromium's CPU throttling (4x): four digits drawn in a row (1, 7, 1, 7), each read when the answer has settled,
+  tests/slow_page.py (4x): four digits drawn in a row (1, 7, 1, 7), each read when the answer has settled,
   each answer and 28x28 its own (the 28x28 nearer the same digit drawn again than any other);
 - issue 36: under "What the model saw", a line says that the preparation thickened the strokes of a
   drawing made large with the brush, and why; the line is whole on the screen (.scratch/screenshots/

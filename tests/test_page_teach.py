@@ -1,5 +1,5 @@
-"""Teach keeps exactly what was drawn, at a person's quickest pace, on a page slowed down (Chromium's
-CPU throttling, 4x): six drawings per class, each a known shape at its own place, each begun the
+"""Teach keeps exactly what was drawn, at a person's quickest pace, on a page slowed down 4x
+(tests/slow_page.py): six drawings per class, each a known shape at its own place, each begun the
 moment the last stroke of the one before ended and its Add was clicked, while the server holds every
 save back until all six are drawn (saving happens behind the pen: ui/teach_canvas.py); then each
 stored example is checked against its own drawing (its ink where that drawing was, and nothing of
@@ -58,6 +58,12 @@ def ink_box(path) -> np.ndarray:
 def page(tmp_path_factory):
     with app_page(tmp_path_factory) as pg:  # (slowed down for the drawing: see the test)
         yield pg
+
+
+@pytest.fixture(autouse=True)
+def full_speed_after(page):
+    yield
+    page.throttle(1)  # (a test slows the page for itself only)
 
 
 def summary_has(page, text: str, timeout: float = 300_000) -> None:
