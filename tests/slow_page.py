@@ -20,15 +20,27 @@ BUSY_JS = "() => { const t = performance.now(); let n = 0; while (performance.no
 
 
 def _renderer_pids() -> set[int]:
-    pids = set()
+    """This process's chromium renderers (Playwright's driver starts chromium under it): another test
+    run's busy page on the same machine is never taken for ours."""
+    parent, renderers = {}, set()
     for d in filter(str.isdigit, os.listdir("/proc")):
         try:
+            with open(f"/proc/{d}/stat") as fh:
+                parent[int(d)] = int(fh.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{d}/cmdline", "rb") as fh:
                 if b"--type=renderer" in fh.read():
-                    pids.add(int(d))
-        except OSError:  # ended meanwhile
+                    renderers.add(int(d))
+        except (OSError, IndexError, ValueError):  # ended meanwhile
             pass
-    return pids
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            if pid == os.getpid():
+                return True
+            pid = parent.get(pid, 0)
+        return False
+
+    return {pid for pid in renderers if ours(pid)}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -46,8 +58,8 @@ def page_renderer(page) -> tuple[int, int]:
     before = {pid: _cpu_seconds(pid) for pid in _renderer_pids()}
     turns = page.evaluate(BUSY_JS)
     spent = {pid: _cpu_seconds(pid) - cpu for pid, cpu in before.items()}
-    pid = max(spent, key=spent.get)
-    if spent[pid] < 0.1:
+    pid = max(spent, key=spent.get, default=None)
+    if pid is None or spent[pid] < 0.1:
         raise RuntimeError(f"no renderer ran the page's loop: {spent}")
     return pid, turns
 
