@@ -42,7 +42,9 @@ from cnn.training import cpu_mode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+import chromium_processes  # noqa: E402
 from app_helpers import launch  # noqa: E402
+from chromium_processes import cpu_seconds as _cpu  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -55,44 +57,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu(stat_path: str) -> float:
-    """user + system CPU seconds from a /proc .../stat file (0 when it is gone)."""
-    try:
-        fields = open(stat_path).read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
 def browser_cpu() -> float:
     """CPU seconds of every chromium process under this one (Playwright's driver starts them)."""
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                parent[int(d)] = int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                pass
-
-    def mine(pid):
-        while pid > 1:
-            pid = parent.get(pid, 0)
-            if pid == os.getpid():
-                return True
-        return False
-
-    total = 0.0
-    for pid in parent:
-        try:
-            name = open(f"/proc/{pid}/comm").read()
-        except OSError:
-            continue
-        if "chrom" in name and mine(pid):
-            total += _cpu(f"/proc/{pid}/stat")
-    return total
+    return sum(_cpu(f"/proc/{pid}/stat") for pid in chromium_processes.ours())
 
 
 def server_cpu(exclude_native_id: int | None) -> float:

@@ -24,43 +24,20 @@ clock does (events still running when the quiet spell starts are measured in it)
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import common  # noqa: F401
-from app_vs_cli import CHROMIUM_ARGS, _cpu, browser_cpu, launch
+from app_vs_cli import CHROMIUM_ARGS, _cpu, browser_cpu, chromium_processes, launch
 from common import header, table
 
 
 def cpu_by_kind() -> dict[str, float]:
     """CPU seconds of this process's chromium processes, by kind (browser, renderer, gpu-process, ...)."""
-    parent = {}
-    for d in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            parent[d] = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1]
-        except (OSError, IndexError):
-            pass
-
-    def mine(pid: str) -> bool:  # started under this process (Playwright's driver starts chromium)
-        while pid not in ("0", "1") and pid in parent:
-            pid = parent[pid]
-            if pid == str(os.getpid()):
-                return True
-        return False
-
     kinds: dict[str, float] = {}
-    for pid in parent:
-        try:
-            if "chrom" not in open(f"/proc/{pid}/comm").read() or not mine(pid):
-                continue
-            m = re.search(r"--type=(\S+)", open(f"/proc/{pid}/cmdline").read().replace("\0", " "))
-        except OSError:
-            continue
-        kind = m.group(1) if m else "browser"
+    for pid, kind in chromium_processes.ours().items():
         kinds[kind] = kinds.get(kind, 0.0) + _cpu(f"/proc/{pid}/stat")
     return kinds
 

@@ -14,50 +14,21 @@ import os
 import signal
 import threading
 
+from chromium_processes import cpu_seconds, ours
+
 SLICE_S = 0.02  # the renderer runs this long, then stops (rate - 1) times as long
 # the page counts loop turns for 0.4 s of its clock: fewer turns, a slower page
 BUSY_JS = "() => { const t = performance.now(); let n = 0; while (performance.now() - t < 400) n++; return n; }"
 
 
-def _renderer_pids() -> set[int]:
-    """This process's chromium renderers (Playwright's driver starts chromium under it): another test
-    run's busy page on the same machine is never taken for ours."""
-    parent, renderers = {}, set()
-    for d in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                parent[int(d)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{d}/cmdline", "rb") as fh:
-                if b"--type=renderer" in fh.read():
-                    renderers.add(int(d))
-        except (OSError, IndexError, ValueError):  # ended meanwhile
-            pass
-
-    def ours(pid: int) -> bool:
-        while pid > 1:
-            if pid == os.getpid():
-                return True
-            pid = parent.get(pid, 0)
-        return False
-
-    return {pid for pid in renderers if ours(pid)}
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def page_renderer(page) -> tuple[int, int]:
     """(the pid of the renderer process that runs `page`, its loop turns in 0.4 s): the renderer that
-    spends the CPU while the page runs the loop (no Playwright or DevTools call names it)."""
-    before = {pid: _cpu_seconds(pid) for pid in _renderer_pids()}
+    spends the CPU while the page runs the loop (no Playwright or DevTools call names it); only this
+    process's renderers are candidates, so another test run's busy page is never taken for ours."""
+    stat = lambda pid: cpu_seconds(f"/proc/{pid}/stat")
+    before = {pid: stat(pid) for pid, kind in ours().items() if kind == "renderer"}
     turns = page.evaluate(BUSY_JS)
-    spent = {pid: _cpu_seconds(pid) - cpu for pid, cpu in before.items()}
+    spent = {pid: stat(pid) - cpu for pid, cpu in before.items()}
     pid = max(spent, key=spent.get, default=None)
     if pid is None or spent[pid] < 0.1:
         raise RuntimeError(f"no renderer ran the page's loop: {spent}")
