@@ -12,71 +12,107 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
+import subprocess
+import sys
+import time
 
-from chromium_processes import cpu_seconds, ours
+from chromium_processes import cpu_seconds, ours  # (run as the child, this file's folder is on sys.path)
 
 SLICE_S = 0.02  # the renderer runs this long, then stops (rate - 1) times as long
 # the page counts loop turns for 0.4 s of its clock: fewer turns, a slower page
 BUSY_JS = "() => { const t = performance.now(); let n = 0; while (performance.now() - t < 400) n++; return n; }"
 
 
-def page_renderer(page) -> tuple[int, int]:
-    """(the pid of the renderer process that runs `page`, its loop turns in 0.4 s): the renderer that
-    spends the CPU while the page runs the loop (no Playwright or DevTools call names it); only this
-    process's renderers are candidates, so another test run's busy page is never taken for ours."""
+def busy_renderers(page) -> tuple[list[int], int]:
+    """(the renderer processes that spent CPU while `page` ran a 0.4 s loop, busiest first; the loop's
+    turns). No Playwright or DevTools call names a page's process, and the busiest is not always it: a
+    renderer Chromium is starting spends CPU too (a probe, 2026-12-08: the first pick of a fresh
+    browser was such a one twice in two). Only this process's renderers are candidates, so another
+    test run's busy page is never taken for ours."""
     stat = lambda pid: cpu_seconds(f"/proc/{pid}/stat")
     before = {pid: stat(pid) for pid, kind in ours().items() if kind == "renderer"}
     turns = page.evaluate(BUSY_JS)
     spent = {pid: stat(pid) - cpu for pid, cpu in before.items()}
-    pid = max(spent, key=spent.get, default=None)
-    if pid is None or spent[pid] < 0.1:
-        raise RuntimeError(f"no renderer ran the page's loop: {spent}")
-    return pid, turns
+    return sorted((pid for pid in spent if spent[pid] >= 0.05), key=spent.get, reverse=True), turns
 
 
 class SlowedProcess:
-    """Runs the process one SLICE_S in every `rate` until stop() (then it runs freely again)."""
+    """Runs the process one SLICE_S in every `rate` until stop() (then it runs freely again).
+
+    The stopping and continuing is done by a child Python of its own (this file run as a script), not
+    by a thread here: a thread of the test process waits for the GIL behind the app it serves, and
+    each late stop let the page run longer (CI, 2026-12-08: a page meant to run 4x slower ran 1.9x)."""
 
     def __init__(self, pid: int, rate: float):
-        self.pid, self.rate, self._done = pid, rate, threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"slow-{pid}", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._done.is_set():
-                os.kill(self.pid, signal.SIGSTOP)
-                self._done.wait(SLICE_S * (self.rate - 1))
-                os.kill(self.pid, signal.SIGCONT)
-                self._done.wait(SLICE_S)
-        except ProcessLookupError:  # the page was closed
-            pass
-        finally:
-            try:
-                os.kill(self.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
+        self.pid = pid
+        self._child = subprocess.Popen([sys.executable, __file__, str(pid), str(rate)])
 
     def stop(self) -> None:
-        self._done.set()
-        self._thread.join()
+        self._child.terminate()
+        self._child.wait()
+        try:
+            os.kill(self.pid, signal.SIGCONT)  # (even if the child could not)
+        except ProcessLookupError:
+            pass
+
+
+def _stop_and_continue(pid: int, rate: float) -> None:
+    """The child's loop: SIGSTOP, wait, SIGCONT, wait SLICE_S; each stop lasts (rate - 1) times as long
+    as the process really ran before it, so a late wake-up here never lets the page run longer. Ends
+    on SIGTERM, or when its parent or the process is gone, leaving the process running."""
+    parent, ran = os.getppid(), SLICE_S
+
+    def ended(*_):
+        raise SystemExit
+
+    signal.signal(signal.SIGTERM, ended)
+    try:
+        while os.getppid() == parent:
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(ran * (rate - 1))
+            os.kill(pid, signal.SIGCONT)
+            continued = time.monotonic()
+            time.sleep(SLICE_S)
+            ran = time.monotonic() - continued
+    except (ProcessLookupError, SystemExit):
+        pass
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
 
 
 def slow_down(page):
     """page.throttle(rate): from now on the page runs `rate` times slower (1: at full speed again).
-    Checks that it did: slowed `rate` times, the page's loop may turn at most 2/rate times as often as
-    at full speed (half the slowing asked; the probe in docs/testing.md measured 4.4x at 4)."""
+    The renderer slowed is the one whose slowing shows in the page: its loop turns nearer to 1/rate of
+    their full-speed count than to all of it (a probe, 2026-12-08: 0.16-0.46 at 4x on a busy machine,
+    against 1.1-2.2 for a wrong renderer). A slowing that shows in no renderer fails the test."""
     current: list[SlowedProcess] = []
 
     def throttle(rate: float) -> None:
         while current:
             current.pop().stop()
-        if rate > 1:
-            pid, full = page_renderer(page)
-            current.append(SlowedProcess(pid, rate))
-            slowed = page.evaluate(BUSY_JS)
-            if slowed > full * 2 / rate:
-                raise AssertionError(f"the page did not slow down {rate}x: {slowed} loop turns against {full}")
+        if rate <= 1:
+            return
+        candidates, full = busy_renderers(page)
+        most = full * (1 + 1 / rate) / 2
+        seen = []
+        for pid in candidates:
+            slowed = SlowedProcess(pid, rate)
+            # (one sample may meet a busy machine: a second one decides)
+            turns = [page.evaluate(BUSY_JS)]
+            if turns[0] > most:
+                turns.append(page.evaluate(BUSY_JS))
+            if min(turns) <= most:
+                current.append(slowed)
+                return
+            slowed.stop()
+            seen.append((pid, turns))
+        raise AssertionError(f"the page did not slow down {rate}x: {full} loop turns at full speed, {seen}")
 
     return throttle
+
+
+if __name__ == "__main__":
+    _stop_and_continue(int(sys.argv[1]), float(sys.argv[2]))
