@@ -11,6 +11,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 DATA_DIR = Path(os.environ["CNN_DATA_DIR"])
 
 
+def pytest_configure(config):
+    """The test process serves the app, so it limits its malloc arenas from the start, as a server's
+    process does (ui/launch.py serve, before any thread of its own): arenas made before the limit stay.
+    A pytest-xdist worker has threads of its own before the first app; it grew 87 MiB over
+    test_train_api's 20 runs (docs/benchmarks/cpu/suite_xdist_n2_cb15347.log) against 40 allowed."""
+    from cnn.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     assert (DATA_DIR / "MNIST" / "raw").is_dir(), f"MNIST not found under {DATA_DIR}; set CNN_DATA_DIR"
