@@ -52,7 +52,9 @@ def test_the_plugin_records_wall_and_cpu_seconds_and_the_summary_names_the_slowe
 def test_two_workers_write_one_profile_with_every_test_and_the_run(tmp_path):
     """With pytest-xdist's two workers, neither wipes the other's rows, and the run's row is the
     controller's alone."""
-    rows, runs, _ = profiled(tmp_path, "-n", "2")
+    rows, runs, out = profiled(tmp_path, "-n", "2")
     assert set(rows) == {"test_waits", "test_computes"} and rows["test_waits"]["wall"] >= 0.8
     assert len(runs) == 1 and runs[0]["run"] == 2
     assert {r["worker"] for r in rows.values()} <= {"gw0", "gw1"}
+    text = subprocess.run([sys.executable, "tools/suite_cpu.py", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert text.stdout.startswith("2 tests summed over the workers: ") and "the run, 2 worker(s): " in text.stdout

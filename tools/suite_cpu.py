@@ -79,7 +79,8 @@ def summary(rows: list[dict], top: int = 30) -> str:
     runs = [r for r in rows if "run" in r]
     rows = [r for r in rows if "run" not in r]
     wall, cpu = sum(r["wall"] for r in rows), sum(r["cpu"] for r in rows)
-    lines = [f"{len(rows)} tests: {wall:.0f} s wall, {cpu:.0f} CPU-s ({cpu / max(wall, 1e-9):.2f} cores busy)"]
+    summed = " summed over the workers" if any(r["run"] > 1 for r in runs) else ""
+    lines = [f"{len(rows)} tests{summed}: {wall:.0f} s wall, {cpu:.0f} CPU-s ({cpu / max(wall, 1e-9):.2f} cores busy)"]
     for run in runs:
         lines.append(
             f"the run, {run['run']} worker(s): {run['wall']:.0f} s wall, {run['cpu']:.0f} CPU-s of the machine "
