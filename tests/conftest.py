@@ -19,6 +19,22 @@ def pytest_configure(config):
     from cnn.memory import limit_malloc_arenas
 
     limit_malloc_arenas()
+    share_the_cores_between_workers()
+
+
+def share_the_cores_between_workers() -> None:
+    """Under pytest-xdist, each worker's torch gets its share of the cores (one each of two on the
+    2-core machine), as cnn.cpu_share gives each of two runs: a worker's two threads beside the
+    other's waited for each other on OpenMP's barriers. Three training modules on two workers spent
+    103-105 CPU-s so, against 116-127 with two threads each (2026-12-08). Set before cnn.cpu_share
+    is imported, so its PROCESS_THREADS is the worker's share; subprocesses keep their own count."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        from cnn.cpu_count import usable_cpus
+
+        torch.set_num_threads(max(1, usable_cpus() // workers))
 
 
 @pytest.fixture(scope="session")
