@@ -274,7 +274,7 @@ def teach_twice_and_count_threads(ctx, monkeypatch) -> None:
     t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
     t.start()
     t.join()
-    assert torch.get_num_threads() == before == 2 and seen == [cpu_share.PROCESS_THREADS] == [2]
+    assert torch.get_num_threads() == before and seen == [cpu_share.PROCESS_THREADS] and cpu_share.PROCESS_THREADS > 1
 
 
 def test_the_augmentation_panel_on_the_project_and_its_run(ctx, tmp_path):
